@@ -1,0 +1,175 @@
+/**
+ * The one contract every host family implements. The engine talks only to this; adapters never import the engine.
+ * Everything returned is plain, serialisable data. Optional parts are capabilities: a host that cannot do
+ * something simply lacks that part, and describe() says why, so the UI can show the reason instead of a dead button.
+ */
+
+export type HostKind = 'xenserver' | 'hyperv' | 'linux'
+
+export const hostKinds: readonly HostKind[] = ['linux', 'hyperv', 'xenserver']
+
+/** Credentials as the adapter needs them. Never logged, never sent to the renderer. */
+export type HostSecret =
+  | { readonly type: 'password'; readonly password: string }
+  | { readonly type: 'key'; readonly privateKey: string; readonly passphrase?: string }
+
+export interface HostEndpoint {
+  readonly kind: HostKind
+  readonly address: string
+  readonly port: number
+  readonly user: string
+}
+
+export interface AdapterOptions {
+  readonly endpoint: HostEndpoint
+  readonly secret: HostSecret
+  /**
+   * The host key (SSH) or certificate (TLS) fingerprint the admin confirmed. When absent the adapter refuses
+   * to authenticate and throws HOST_KEY_UNKNOWN with the presented fingerprint, so nothing secret is ever sent
+   * to an unverified peer.
+   */
+  readonly pinnedFingerprint?: string
+  /** Milliseconds allowed for TCP connect + handshake + authentication. */
+  readonly connectTimeoutMs?: number
+}
+
+/** Who the host says it is, after a verified, authenticated connection. */
+export interface HostIdentity {
+  readonly hostname: string
+  readonly os?: string
+  readonly version?: string
+  /** The fingerprint that was verified for this connection. */
+  readonly fingerprint: string
+  readonly fingerprintType: string
+}
+
+export type PowerState = 'running' | 'halted' | 'paused' | 'suspended' | 'unknown'
+
+export interface VmDisk {
+  readonly id: string
+  readonly name: string
+  /** Where the bytes live on the host: a path, an LV, a VDI uuid. */
+  readonly location: string
+  readonly sizeBytes?: number
+  readonly format?: string
+}
+
+export interface VmSnapshot {
+  readonly id: string
+  readonly name: string
+  readonly createdAt?: string
+  /** True when Lifeboat made it (tagged), so leftovers can be found after a crash. */
+  readonly lifeboat: boolean
+  readonly purpose?: string
+}
+
+export interface Vm {
+  readonly id: string
+  readonly name: string
+  readonly powerState: PowerState
+  /** The physical host it runs on, for pools with several hosts. */
+  readonly residentOn?: string
+  readonly cpus?: number
+  readonly memoryBytes?: number
+  readonly os?: string
+  readonly guestAgent?: boolean
+  readonly disks: readonly VmDisk[]
+  readonly snapshots: readonly VmSnapshot[]
+}
+
+export interface PhysicalHost {
+  readonly id: string
+  readonly name: string
+}
+
+export interface Inventory {
+  readonly hostname: string
+  readonly hosts: readonly PhysicalHost[]
+  readonly vms: readonly Vm[]
+}
+
+export type InventoryEvent =
+  | { readonly type: 'vm-changed'; readonly vm: Vm }
+  | { readonly type: 'vm-removed'; readonly vmId: string }
+  | { readonly type: 'resync'; readonly inventory: Inventory }
+
+export interface Capability {
+  readonly available: boolean
+  /** Why not, in plain words, when unavailable. */
+  readonly reason?: string
+}
+
+export interface AdapterDescription {
+  readonly kind: HostKind
+  readonly capabilities: Readonly<Record<'inventory' | 'watch' | 'power' | 'snapshots' | 'disks' | 'restore' | 'hooks', Capability>>
+}
+
+export interface HostAdapter extends AsyncDisposable {
+  readonly kind: HostKind
+  /** Opens (or reuses) the verified, authenticated connection and returns who the host is. */
+  connect(signal: AbortSignal): Promise<HostIdentity>
+  inventory(signal: AbortSignal): Promise<Inventory>
+  watch?(signal: AbortSignal): AsyncIterable<InventoryEvent>
+  describe(): AdapterDescription
+  close(): Promise<void>
+}
+
+export type AdapterFactory = (options: AdapterOptions) => HostAdapter
+
+export type AdapterErrorCode =
+  | 'HOST_UNREACHABLE'
+  | 'CONNECTION_TIMEOUT'
+  | 'CONNECTION_LOST'
+  | 'AUTH_FAILED'
+  | 'KEY_INVALID'
+  | 'HOST_KEY_UNKNOWN'
+  | 'HOST_KEY_MISMATCH'
+  | 'TLS_FAILED'
+  | 'PERMISSION_DENIED'
+  | 'COMMAND_FAILED'
+  | 'BAD_RESPONSE'
+  | 'NOT_FOUND'
+  | 'NOT_SUPPORTED'
+  | 'CANCELLED'
+
+export type ErrorParams = Readonly<Record<string, string | number | boolean | null>>
+
+export class AdapterError extends Error {
+  override readonly name = 'AdapterError'
+  constructor(
+    readonly code: AdapterErrorCode,
+    message: string,
+    readonly params: ErrorParams = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+export function isAdapterError(err: unknown): err is AdapterError {
+  return err instanceof AdapterError
+}
+
+/** Throws CANCELLED if the signal fired; call at every step of a long operation. */
+export function throwIfAborted(signal: AbortSignal | undefined, what = 'The operation'): void {
+  if (signal?.aborted) throw new AdapterError('CANCELLED', `${what} was cancelled.`)
+}
+
+/** Normalises a fingerprint for comparison: case and ':' separators do not matter for hex; base64 is kept. */
+export function normalizeFingerprint(fp: string): string {
+  const trimmed = fp.trim()
+  const m = /^(SHA256):(.+)$/i.exec(trimmed)
+  if (m?.[2] !== undefined) {
+    const body = m[2]
+    if (/^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/i.test(body)) return `SHA256:${body.replace(/:/g, '').toUpperCase()}`
+    return `SHA256:${body.replace(/=+$/, '')}`
+  }
+  if (/^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/i.test(trimmed) || /^[0-9a-f]{64}$/i.test(trimmed)) {
+    return `SHA256:${trimmed.replace(/:/g, '').toUpperCase()}`
+  }
+  return trimmed
+}
+
+export function sameFingerprint(a: string, b: string): boolean {
+  return normalizeFingerprint(a) === normalizeFingerprint(b)
+}

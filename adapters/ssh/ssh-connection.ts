@@ -1,0 +1,349 @@
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2'
+import {
+  AdapterError,
+  sameFingerprint,
+  throwIfAborted,
+  type HostSecret,
+} from '../host-adapter'
+import { sshKeyFingerprint } from './fingerprint'
+import type { ShellFragment } from './shell-quote'
+
+export interface SshConnectOptions {
+  readonly host: string
+  readonly port: number
+  readonly username: string
+  readonly secret: HostSecret
+  /** The fingerprint the admin confirmed; without it the connection stops before authentication. */
+  readonly pinnedFingerprint?: string
+  readonly connectTimeoutMs?: number
+  /** How many exec channels may be open at once (OpenSSH's MaxSessions defaults to 10). */
+  readonly maxChannels?: number
+}
+
+export interface ExecOptions {
+  readonly signal?: AbortSignal
+  /** Written to the command's stdin, then stdin is closed. */
+  readonly stdin?: string | Buffer
+  /** Output beyond this many bytes (stdout + stderr) fails the command instead of filling memory. */
+  readonly maxOutputBytes?: number
+  readonly timeoutMs?: number
+}
+
+export interface ExecResult {
+  readonly code: number | null
+  readonly signal: string | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
+
+/**
+ * One verified, authenticated SSH connection, shared by every command for a host. Host-key pinning happens in
+ * the handshake, before any credential is sent.
+ */
+export class SshConnection implements AsyncDisposable {
+  private closed = false
+  private active = 0
+  private readonly waiters: (() => void)[] = []
+  private readonly openChannels = new Set<ClientChannel>()
+
+  private constructor(
+    private readonly client: Client,
+    readonly fingerprint: string,
+    readonly keyType: string,
+    private readonly maxChannels: number,
+    readonly label: string,
+  ) {
+    client.on('close', () => {
+      this.closed = true
+      for (const ch of this.openChannels) ch.destroy()
+    })
+  }
+
+  get isOpen(): boolean {
+    return !this.closed
+  }
+
+  static async connect(options: SshConnectOptions, signal?: AbortSignal): Promise<SshConnection> {
+    throwIfAborted(signal, 'Connecting')
+    const label = `${options.username}@${options.host}:${options.port}`
+    const client = new Client()
+    let presented: { fingerprint: string; keyType: string } | undefined
+    let keyVerdict: 'ok' | 'unknown' | 'mismatch' | undefined
+
+    const config: ConnectConfig = {
+      host: options.host,
+      port: options.port,
+      username: options.username,
+      readyTimeout: options.connectTimeoutMs ?? 15_000,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 3,
+      tryKeyboard: false,
+      hostVerifier: (key: Buffer) => {
+        presented = sshKeyFingerprint(key)
+        if (options.pinnedFingerprint === undefined) keyVerdict = 'unknown'
+        else keyVerdict = sameFingerprint(options.pinnedFingerprint, presented.fingerprint) ? 'ok' : 'mismatch'
+        return keyVerdict === 'ok'
+      },
+    }
+    if (options.secret.type === 'password') config.password = options.secret.password
+    else {
+      config.privateKey = options.secret.privateKey
+      if (options.secret.passphrase !== undefined) config.passphrase = options.secret.passphrase
+    }
+
+    return await new Promise<SshConnection>((resolve, reject) => {
+      let settled = false
+      const finish = (err: AdapterError | undefined, conn?: SshConnection) => {
+        if (settled) return
+        settled = true
+        signal?.removeEventListener('abort', onAbort)
+        if (err) {
+          client.removeAllListeners('ready')
+          client.end()
+          reject(err)
+        } else if (conn) resolve(conn)
+      }
+      const onAbort = () => finish(new AdapterError('CANCELLED', `Connecting to ${label} was cancelled.`))
+      signal?.addEventListener('abort', onAbort, { once: true })
+
+      client.once('ready', () => {
+        const fp = presented ?? { fingerprint: '', keyType: 'unknown' }
+        finish(undefined, new SshConnection(client, fp.fingerprint, fp.keyType, options.maxChannels ?? 8, label))
+      })
+      client.on('error', (err: Error & { level?: string; code?: string }) => {
+        finish(mapConnectError(err, label, options, presented, keyVerdict))
+      })
+      client.once('close', () => {
+        finish(
+          mapConnectError(new Error('Connection closed during the handshake'), label, options, presented, keyVerdict),
+        )
+      })
+      try {
+        client.connect(config)
+      } catch (err) {
+        // ssh2 throws synchronously for an unreadable private key.
+        const message = err instanceof Error ? err.message : String(err)
+        finish(
+          new AdapterError('KEY_INVALID', `The SSH private key could not be used: ${message}`, {}, { cause: err }),
+        )
+      }
+    })
+  }
+
+  /** Runs a command built with `sh`; resolves with its exit code and captured output (bounded). */
+  async exec(command: ShellFragment, options: ExecOptions = {}): Promise<ExecResult> {
+    const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT
+    const channel = await this.openExec(command, options.signal)
+    return await new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      let size = 0
+      let code: number | null = null
+      let exitSignal: string | null = null
+      let failure: AdapterError | undefined
+      let timer: NodeJS.Timeout | undefined
+
+      let settled = false
+      const settle = (action: () => void) => {
+        if (settled) return
+        settled = true
+        options.signal?.removeEventListener('abort', onAbort)
+        if (timer) clearTimeout(timer)
+        action()
+      }
+      // A failed or cancelled command settles at once: the remote side may take a while to close the channel
+      // (OpenSSH waits for the process), and the caller must not wait for that.
+      const fail = (e: AdapterError) => {
+        failure ??= e
+        try {
+          channel.signal('KILL')
+        } catch {
+          // older servers do not support signals; closing the channel below is the fallback
+        }
+        channel.close()
+        settle(() => reject(e))
+      }
+      const onAbort = () => fail(new AdapterError('CANCELLED', `A command on ${this.label} was cancelled.`))
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      const timeoutMs = options.timeoutMs
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => fail(new AdapterError('CONNECTION_TIMEOUT', `A command on ${this.label} did not finish in ${Math.round(timeoutMs / 1000)} s.`)),
+          timeoutMs,
+        )
+      }
+      const collect = (target: Buffer[]) => (chunk: Buffer) => {
+        size += chunk.length
+        if (size > max) {
+          fail(new AdapterError('BAD_RESPONSE', `A command on ${this.label} printed more than ${max} bytes; stopped reading.`))
+          return
+        }
+        target.push(chunk)
+      }
+      channel.on('data', collect(out))
+      channel.stderr.on('data', collect(err))
+      let exited = false
+      let streamClosed = false
+      let graceTimer: NodeJS.Timeout | undefined
+      const finish = () => {
+        if (graceTimer) clearTimeout(graceTimer)
+        if (failure) return
+        if (!exited && !this.isOpen)
+          settle(() => reject(new AdapterError('CONNECTION_LOST', `The connection to ${this.label} was lost while a command ran.`)))
+        else settle(() => resolve({ code, signal: exitSignal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }))
+      }
+      channel.on('exit', (c: number | null, s?: string) => {
+        code = c
+        exitSignal = s ?? null
+        exited = true
+        if (streamClosed) finish()
+      })
+      channel.on('close', () => {
+        this.release(channel)
+        streamClosed = true
+        // The server may send EOF before exit-status (OpenSSH reaps the process after its output closes), so the
+        // stream can close first; the exit status still follows before the channel is closed for good.
+        if (exited) finish()
+        else graceTimer = setTimeout(finish, 5000)
+      })
+      if (options.stdin !== undefined) channel.end(options.stdin)
+      else channel.end()
+    })
+  }
+
+  /** Like exec, but a non-zero exit becomes a COMMAND_FAILED error carrying the start of stderr. */
+  async run(command: ShellFragment, options: ExecOptions = {}): Promise<string> {
+    const result = await this.exec(command, options)
+    if (result.code !== 0) {
+      const detail = (result.stderr.trim() || result.stdout.trim()).slice(0, 500)
+      throw new AdapterError(
+        'COMMAND_FAILED',
+        `A command on ${this.label} failed (exit ${result.code ?? result.signal ?? '?'}): ${detail || 'no output'}`,
+        { exitCode: result.code, stderr: detail },
+      )
+    }
+    return result.stdout
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 2000)
+      this.client.once('close', () => {
+        clearTimeout(t)
+        resolve()
+      })
+      this.client.end()
+    })
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  /** Opens an exec channel, waiting for a free slot so we never exceed the server's session limit. */
+  protected async openExec(command: ShellFragment, signal?: AbortSignal): Promise<ClientChannel> {
+    await this.acquire(signal)
+    try {
+      throwIfAborted(signal, 'The command')
+      if (this.closed) throw new AdapterError('CONNECTION_LOST', `The connection to ${this.label} is closed.`)
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        this.client.exec(command.text, (err, ch) => {
+          if (err) reject(new AdapterError('CONNECTION_LOST', `Could not start a command on ${this.label}: ${err.message}`, {}, { cause: err }))
+          else resolve(ch)
+        })
+      })
+      this.openChannels.add(channel)
+      return channel
+    } catch (err) {
+      this.releaseSlot()
+      throw err
+    }
+  }
+
+  private release(channel: ClientChannel): void {
+    if (this.openChannels.delete(channel)) this.releaseSlot()
+  }
+
+  private async acquire(signal?: AbortSignal): Promise<void> {
+    while (this.active >= this.maxChannels) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(new AdapterError('CANCELLED', 'The command was cancelled while waiting.'))
+        signal?.addEventListener('abort', onAbort, { once: true })
+        this.waiters.push(() => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        })
+      })
+    }
+    this.active++
+  }
+
+  private releaseSlot(): void {
+    this.active--
+    this.waiters.shift()?.()
+  }
+}
+
+function mapConnectError(
+  err: Error & { level?: string; code?: string },
+  label: string,
+  options: SshConnectOptions,
+  presented: { fingerprint: string; keyType: string } | undefined,
+  keyVerdict: 'ok' | 'unknown' | 'mismatch' | undefined,
+): AdapterError {
+  const base = { address: options.host, port: options.port }
+  if (keyVerdict === 'unknown' && presented) {
+    return new AdapterError(
+      'HOST_KEY_UNKNOWN',
+      `${options.host} presented SSH host key ${presented.keyType} ${presented.fingerprint}. Confirm this fingerprint before Lifeboat sends any credentials.`,
+      { ...base, fingerprint: presented.fingerprint, keyType: presented.keyType },
+      { cause: err },
+    )
+  }
+  if (keyVerdict === 'mismatch' && presented) {
+    return new AdapterError(
+      'HOST_KEY_MISMATCH',
+      `${options.host} presented a different SSH host key than the one you confirmed (${presented.keyType} ${presented.fingerprint}, expected ${options.pinnedFingerprint ?? '?'}). Lifeboat did not connect. If the host was reinstalled, confirm the new key; otherwise someone may be intercepting the connection.`,
+      { ...base, fingerprint: presented.fingerprint, keyType: presented.keyType, expected: options.pinnedFingerprint ?? null },
+      { cause: err },
+    )
+  }
+  if (err.level === 'client-authentication') {
+    return new AdapterError(
+      'AUTH_FAILED',
+      `${label} refused the ${options.secret.type === 'password' ? 'password' : 'SSH key'}. Check the user name and credentials.`,
+      { ...base, user: options.username },
+      { cause: err },
+    )
+  }
+  if (err.level === 'client-timeout' || err.code === 'ETIMEDOUT') {
+    return new AdapterError(
+      'CONNECTION_TIMEOUT',
+      `${options.host}:${options.port} did not answer in time. Check the address, the port and that the host is on.`,
+      base,
+      { cause: err },
+    )
+  }
+  const netCodes: Record<string, string> = {
+    ECONNREFUSED: 'refused the connection (is the SSH server running on that port?)',
+    EHOSTUNREACH: 'cannot be reached (no route to the host)',
+    ENETUNREACH: 'cannot be reached (network unreachable)',
+    ENOTFOUND: 'is not a known host name',
+    EAI_AGAIN: 'could not be resolved (name lookup failed)',
+    ECONNRESET: 'closed the connection unexpectedly',
+  }
+  const reason = err.code !== undefined ? netCodes[err.code] : undefined
+  if (reason !== undefined) {
+    return new AdapterError('HOST_UNREACHABLE', `${options.host}:${options.port} ${reason}.`, { ...base, reason: err.code ?? null }, { cause: err })
+  }
+  return new AdapterError(
+    'HOST_UNREACHABLE',
+    `Could not open an SSH connection to ${options.host}:${options.port}: ${err.message}`,
+    base,
+    { cause: err },
+  )
+}

@@ -1,0 +1,150 @@
+import { createHash, X509Certificate } from 'node:crypto'
+import { Agent as HttpsAgent, type AgentOptions, type RequestOptions } from 'node:https'
+import type { Duplex } from 'node:stream'
+import { isIP } from 'node:net'
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
+import { Agent as UndiciAgent, type buildConnector } from 'undici'
+import { AdapterError, sameFingerprint } from '../host-adapter'
+
+/** SHA-256 of the DER certificate as uppercase hex pairs: what `openssl x509 -fingerprint -sha256` and XenCenter show. */
+export function certificateFingerprint(der: Buffer): string {
+  const hex = createHash('sha256').update(der).digest('hex').toUpperCase()
+  return `SHA256:${hex.match(/../g)?.join(':') ?? hex}`
+}
+
+function describeCertificate(der: Buffer): string {
+  try {
+    const cert = new X509Certificate(der)
+    return cert.subject.replace(/\n/g, ', ')
+  } catch {
+    return 'unreadable certificate'
+  }
+}
+
+function openTls(host: string, port: number, signal?: AbortSignal): TLSSocket {
+  const options: ConnectionOptions = {
+    host,
+    port,
+    // Verification is by pinned fingerprint below, never by a blanket "allow unauthorized": hosts in a small
+    // shop almost always have self-signed certificates, so CA validation would fail and teach admins to click
+    // through. The pin is what protects the connection.
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
+    ALPNProtocols: ['http/1.1'],
+    ...(isIP(host) === 0 ? { servername: host } : {}),
+    ...(signal ? { signal } : {}),
+  }
+  return tlsConnect(options)
+}
+
+function verify(socket: TLSSocket, host: string, port: number, pinned: string | undefined): AdapterError | undefined {
+  const der = socket.getPeerCertificate(false).raw as Buffer | undefined
+  if (der === undefined || der.length === 0) return new AdapterError('TLS_FAILED', `${host}:${port} did not present a TLS certificate.`)
+  const fingerprint = certificateFingerprint(der)
+  const params = { address: host, port, fingerprint, keyType: 'tls-certificate', subject: describeCertificate(der) }
+  if (pinned === undefined) {
+    return new AdapterError(
+      'HOST_KEY_UNKNOWN',
+      `${host} presented TLS certificate ${fingerprint} (${params.subject}). Confirm this fingerprint before Lifeboat sends any credentials.`,
+      params,
+    )
+  }
+  if (!sameFingerprint(pinned, fingerprint)) {
+    return new AdapterError(
+      'HOST_KEY_MISMATCH',
+      `${host} presented a different TLS certificate than the one you confirmed (${fingerprint}, expected ${pinned}). Lifeboat did not connect. If the certificate was renewed, confirm the new one; otherwise someone may be intercepting the connection.`,
+      { ...params, expected: pinned },
+    )
+  }
+  return undefined
+}
+
+/** Connects, reads the certificate and disconnects: how an unknown certificate is shown to the admin. */
+export async function probeCertificate(host: string, port: number, pinned: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = openTls(host, port, signal)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new AdapterError('CONNECTION_TIMEOUT', `${host}:${port} did not answer in time. Check the address, the port and that the host is on.`))
+    }, timeoutMs)
+    socket.once('secureConnect', () => {
+      clearTimeout(timer)
+      const problem = verify(socket, host, port, pinned)
+      socket.destroy()
+      if (problem) reject(problem)
+      else resolve()
+    })
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      reject(networkError(err, host, port))
+    })
+  })
+}
+
+export function networkError(err: NodeJS.ErrnoException, host: string, port: number): AdapterError {
+  if (err instanceof AdapterError) return err
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'refused the connection (is XAPI listening on that port?)',
+    EHOSTUNREACH: 'cannot be reached (no route to the host)',
+    ENETUNREACH: 'cannot be reached (network unreachable)',
+    ENOTFOUND: 'is not a known host name',
+    ECONNRESET: 'closed the connection unexpectedly',
+    ETIMEDOUT: 'did not answer in time',
+  }
+  const reason = err.code !== undefined ? reasons[err.code] : undefined
+  if (reason !== undefined) return new AdapterError('HOST_UNREACHABLE', `${host}:${port} ${reason}.`, { address: host, port, reason: err.code ?? null }, { cause: err })
+  if (err.name === 'AbortError') return new AdapterError('CANCELLED', 'Connecting was cancelled.')
+  return new AdapterError('TLS_FAILED', `The TLS connection to ${host}:${port} failed: ${err.message}`, { address: host, port }, { cause: err })
+}
+
+/** An undici dispatcher whose every connection is checked against the pinned fingerprint before use. */
+export function pinnedDispatcher(pinned: string, timeoutMs: number): UndiciAgent {
+  const connect: buildConnector.connector = (opts, callback) => {
+    const port = Number(opts.port) || 443
+    const host = opts.hostname
+    const socket = openTls(host, port)
+    const timer = setTimeout(() => socket.destroy(new Error('ETIMEDOUT')), timeoutMs)
+    socket.once('secureConnect', () => {
+      clearTimeout(timer)
+      const problem = verify(socket, host, port, pinned)
+      if (problem) {
+        socket.destroy()
+        callback(problem, null)
+      } else callback(null, socket)
+    })
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      callback(networkError(err, host, port), null)
+    })
+  }
+  return new UndiciAgent({ connect, headersTimeout: 5 * 60_000, bodyTimeout: 5 * 60_000 })
+}
+
+/** The same check for node:https (xen-api's HTTP transfers of disks and XVAs). */
+export class PinnedHttpsAgent extends HttpsAgent {
+  constructor(
+    private readonly pinned: string,
+    options: AgentOptions = {},
+  ) {
+    super({ keepAlive: true, ...options })
+  }
+
+  /**
+   * Hands the socket over only after the handshake and the pin check (returning it synchronously would let
+   * the request write headers, which carry the session id, before the certificate was checked).
+   */
+  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): undefined {
+    const host = options.hostname ?? options.host ?? 'localhost'
+    const port = Number(options.port) || 443
+    const socket = openTls(host, port)
+    socket.once('secureConnect', () => {
+      const problem = verify(socket, host, port, this.pinned)
+      if (problem) {
+        socket.destroy()
+        callback?.(problem, socket)
+      } else callback?.(null, socket)
+    })
+    socket.once('error', (err: NodeJS.ErrnoException) => callback?.(networkError(err, host, port), socket))
+    return undefined
+  }
+}

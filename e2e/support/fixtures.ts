@@ -1,0 +1,93 @@
+import { test as base, _electron as electron, type Page } from '@playwright/test'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { startSshHost, type SshTestHost } from '../hosts/ssh-host'
+import { runCli, lifeboatBin, type CliResult } from './cli'
+import { electronBinary } from './electron'
+
+export type Door = 'browser' | 'electron'
+
+export interface LifeboatApp {
+  readonly page: Page
+  readonly home: string
+  /** Runs the `lifeboat` CLI on the same data folder. */
+  cli(args: readonly string[], stdin?: string): Promise<CliResult>
+  /** Saves a screenshot under e2e/output/screenshots/ for review. */
+  shot(name: string): Promise<void>
+}
+
+const root = path.resolve(import.meta.dirname, '../..')
+export const screenshotDir = path.join(root, 'e2e/output/screenshots')
+
+async function startBridge(home: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [lifeboatBin, 'serve', '--json', '--home', home], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+  const lines = createInterface({ input: child.stdout! })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`lifeboat serve did not start: ${stderr}`)), 30_000)
+    lines.once('line', (line) => {
+      clearTimeout(timer)
+      try {
+        resolve((JSON.parse(line) as { url: string }).url)
+      } catch {
+        reject(new Error(`lifeboat serve printed ${line}`))
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`lifeboat serve exited with ${code}: ${stderr}`)))
+  })
+  return { url, child }
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+  if (child.exitCode === null) child.kill('SIGKILL')
+}
+
+export const test = base.extend<{ lifeboat: LifeboatApp }, { lifeboatDoor: Door; sshHost: SshTestHost }>({
+  lifeboatDoor: ['browser', { option: true, scope: 'worker' }],
+  sshHost: [
+    // eslint-disable-next-line no-empty-pattern -- Playwright fixtures take their dependencies by destructuring
+    async ({}, use) => {
+      const host = await startSshHost({ hostname: 'lb-e2e-host' })
+      await use(host)
+      await host.stop()
+    },
+    { scope: 'worker' },
+  ],
+  lifeboat: async ({ page, lifeboatDoor }, use) => {
+    const home = await mkdtemp(path.join(tmpdir(), 'lb-e2e-home-'))
+    await mkdir(screenshotDir, { recursive: true })
+    const make = (p: Page): LifeboatApp => ({
+      page: p,
+      home,
+      cli: (args, stdin) => runCli(home, args, stdin),
+      shot: async (name) => {
+        await p.screenshot({ path: path.join(screenshotDir, `${lifeboatDoor}-${name}.png`) })
+      },
+    })
+    if (lifeboatDoor === 'electron') {
+      const executablePath = electronBinary()
+      if (executablePath === undefined) throw new Error('The electron project needs an Electron binary.')
+      const app = await electron.launch({ executablePath, args: [root], env: { ...process.env, LIFEBOAT_HOME: home } })
+      const window = await app.firstWindow()
+      await window.setViewportSize({ width: 1280, height: 800 })
+      await use(make(window))
+      await app.close()
+    } else {
+      const { url, child } = await startBridge(home)
+      await page.goto(url)
+      await use(make(page))
+      await stopProcess(child)
+    }
+    await rm(home, { recursive: true, force: true })
+  },
+})
+
+export { expect } from '@playwright/test'

@@ -1,0 +1,68 @@
+import { z } from 'zod'
+import { defineChannel } from './contract-core'
+import { ApiErrorSchema } from './contract-errors'
+
+export const JobStateSchema = z.enum(['queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled'])
+export type JobState = z.infer<typeof JobStateSchema>
+
+export const JobProgressSchema = z.object({
+  phase: z.string(),
+  bytesDone: z.number(),
+  bytesTotal: z.number().optional(),
+  bytesNew: z.number().optional(),
+  /** Bytes per second, smoothed. */
+  rate: z.number().optional(),
+  etaSeconds: z.number().optional(),
+  detail: z.string().optional(),
+})
+
+export const JobStepSchema = z.object({
+  id: z.string(),
+  label: z.string(),
+  state: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
+})
+
+export const JobDtoSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  title: z.string(),
+  state: JobStateSchema,
+  hostId: z.string().optional(),
+  vmId: z.string().optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  progress: JobProgressSchema,
+  steps: z.array(JobStepSchema),
+  error: ApiErrorSchema.optional(),
+  /** What a failed or cancelled job could not clean up, in plain words. Empty means nothing was left behind. */
+  leftBehind: z.array(z.string()),
+})
+export type JobDto = z.infer<typeof JobDtoSchema>
+
+export const JobLogLineSchema = z.object({
+  at: z.string(),
+  level: z.enum(['info', 'warn', 'error']),
+  message: z.string(),
+})
+
+export const JobDetailDtoSchema = JobDtoSchema.extend({ log: z.array(JobLogLineSchema) })
+export type JobDetailDto = z.infer<typeof JobDetailDtoSchema>
+
+const JobRef = z.object({ jobId: z.string().min(1).max(200) })
+
+export const jobsList = defineChannel(
+  'jobs.list',
+  z.object({ limit: z.number().int().min(1).max(1000).default(100) }),
+  z.array(JobDtoSchema),
+  'Running and recent jobs, newest first.',
+)
+
+export const jobsGet = defineChannel('jobs.get', JobRef, JobDetailDtoSchema, 'One job with its log.')
+
+export const jobsCancel = defineChannel(
+  'jobs.cancel',
+  JobRef,
+  JobDtoSchema,
+  'Ask a running job to stop; it cleans up (snapshots, locks, connections) before it reports cancelled.',
+)

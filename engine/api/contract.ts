@@ -1,0 +1,73 @@
+/**
+ * The one API contract. Every channel and event topic Lifeboat has is listed here; the Electron IPC door, the
+ * WebSocket bridge and the CLI all serve exactly this map, and the renderer calls exactly these channels.
+ * Environment-neutral: zod and plain types only (the renderer imports this file).
+ */
+import { z } from 'zod'
+import { defineChannel, defineTopic, type Channel } from './contract-core'
+import { HostDtoSchema, hostsAcceptKey, hostsAdd, hostsList, hostsRemove, hostsTest, hostsUpdateCredentials } from './contract-hosts'
+import { HostInventoryDtoSchema, inventoryRefresh, inventoryTree, vmsList } from './contract-inventory'
+import { JobDtoSchema, jobsCancel, jobsGet, jobsList } from './contract-jobs'
+
+export * from './contract-core'
+export * from './contract-errors'
+export * from './contract-hosts'
+export * from './contract-inventory'
+export * from './contract-jobs'
+
+export const AppInfoSchema = z.object({
+  version: z.string(),
+  home: z.string(),
+  door: z.enum(['electron', 'bridge', 'cli']),
+  platform: z.string(),
+  /** How saved credentials are protected, in plain words. */
+  secretsProtection: z.string(),
+})
+export type AppInfo = z.infer<typeof AppInfoSchema>
+
+export const appInfo = defineChannel('app.info', z.object({}), AppInfoSchema, 'Version, data folder and how credentials are protected.')
+
+export const channels = {
+  [appInfo.name]: appInfo,
+  [hostsList.name]: hostsList,
+  [hostsAdd.name]: hostsAdd,
+  [hostsTest.name]: hostsTest,
+  [hostsRemove.name]: hostsRemove,
+  [hostsAcceptKey.name]: hostsAcceptKey,
+  [hostsUpdateCredentials.name]: hostsUpdateCredentials,
+  [inventoryTree.name]: inventoryTree,
+  [inventoryRefresh.name]: inventoryRefresh,
+  [vmsList.name]: vmsList,
+  [jobsList.name]: jobsList,
+  [jobsGet.name]: jobsGet,
+  [jobsCancel.name]: jobsCancel,
+} as const satisfies Record<string, Channel>
+
+export type Channels = typeof channels
+export type ChannelName = keyof Channels
+export const channelNames = Object.keys(channels) as ChannelName[]
+
+export const jobUpdated = defineTopic('job.updated', JobDtoSchema)
+export const inventoryChanged = defineTopic('inventory.changed', HostInventoryDtoSchema)
+export const hostsChanged = defineTopic(
+  'hosts.changed',
+  z.object({ change: z.enum(['added', 'removed', 'updated']), host: HostDtoSchema }),
+)
+
+export const topics = {
+  [jobUpdated.name]: jobUpdated,
+  [inventoryChanged.name]: inventoryChanged,
+  [hostsChanged.name]: hostsChanged,
+} as const
+
+export type Topics = typeof topics
+export type TopicName = keyof Topics
+export const topicNames = Object.keys(topics) as TopicName[]
+
+export function isChannelName(name: string): name is ChannelName {
+  return Object.prototype.hasOwnProperty.call(channels, name)
+}
+
+export function isTopicName(name: string): name is TopicName {
+  return Object.prototype.hasOwnProperty.call(topics, name)
+}

@@ -1,0 +1,51 @@
+import { ZodError } from 'zod'
+import { AdapterError, type AdapterErrorCode } from '../../adapters/host-adapter'
+import { StateError, type StateErrorCode } from '../state/state-error'
+import { LockTimeoutError } from '../state/file-lock'
+import { ApiError, type ErrorCode } from './contract-errors'
+
+const adapterCodes = {
+  HOST_UNREACHABLE: 'HOST_UNREACHABLE',
+  CONNECTION_TIMEOUT: 'CONNECTION_TIMEOUT',
+  CONNECTION_LOST: 'CONNECTION_LOST',
+  AUTH_FAILED: 'AUTH_FAILED',
+  KEY_INVALID: 'KEY_INVALID',
+  HOST_KEY_UNKNOWN: 'HOST_KEY_UNKNOWN',
+  HOST_KEY_MISMATCH: 'HOST_KEY_MISMATCH',
+  TLS_FAILED: 'TLS_FAILED',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  COMMAND_FAILED: 'COMMAND_FAILED',
+  BAD_RESPONSE: 'BAD_RESPONSE',
+  NOT_FOUND: 'NOT_FOUND',
+  NOT_SUPPORTED: 'NOT_SUPPORTED',
+  CANCELLED: 'CANCELLED',
+} as const satisfies Record<AdapterErrorCode, ErrorCode>
+
+const stateCodes = {
+  STATE_CORRUPT: 'STATE_CORRUPT',
+  SECRET_LOCKED: 'SECRET_LOCKED',
+  SECRET_MISSING: 'SECRET_MISSING',
+  STATE_BUSY: 'STATE_BUSY',
+} as const satisfies Record<StateErrorCode, ErrorCode>
+
+/**
+ * Every failure leaving the engine goes through here, so the doors only ever see ApiError with a stable code.
+ * Unknown errors become INTERNAL with their message (never their stack, never input values).
+ */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err
+  if (err instanceof AdapterError) return new ApiError(adapterCodes[err.code], err.message, err.params)
+  if (err instanceof StateError) return new ApiError(stateCodes[err.code], err.message, err.params)
+  if (err instanceof LockTimeoutError) return new ApiError('STATE_BUSY', err.message)
+  if (err instanceof ZodError) return fromZod(err)
+  if (err instanceof Error && err.name === 'AbortError') return new ApiError('CANCELLED', 'The operation was cancelled.')
+  const message = err instanceof Error ? err.message : String(err)
+  return new ApiError('INTERNAL', `Something unexpected went wrong inside Lifeboat: ${message}`)
+}
+
+export function fromZod(err: ZodError): ApiError {
+  const first = err.issues[0]
+  const field = first?.path.join('.') ?? ''
+  const message = first ? (field ? `${field}: ${first.message}` : first.message) : 'The request is not valid.'
+  return new ApiError('INVALID_INPUT', message, { field, issues: err.issues.length })
+}

@@ -1,0 +1,85 @@
+import { mkdir } from 'node:fs/promises'
+import { platform } from 'node:os'
+import { defaultAdapterRegistry, type AdapterRegistry } from '../adapters/registry'
+import packageJson from '../package.json'
+import type { AppInfo } from './api/contract'
+import { EventBus } from './api/event-bus'
+import { createHandlers } from './api/handlers'
+import type { HandlerMap } from './api/handler-types'
+import { InventoryService } from './inventory/inventory-service'
+import { JobRunner } from './jobs/job-runner'
+import { JobStore } from './jobs/job-store'
+import { HostsStore } from './state/hosts-store'
+import { statePaths, type StatePaths } from './state/paths'
+import { nodeSecretStore, type SecretStore } from './state/secret-store'
+
+export interface EngineOptions {
+  readonly home: string
+  readonly door: AppInfo['door']
+  /** Defaults to the 0600 file store (passphrase-encrypted when LIFEBOAT_SECRETS_PASSPHRASE is set). */
+  readonly secrets?: SecretStore
+  readonly adapters?: AdapterRegistry
+  readonly pollMs?: number
+  readonly connectTimeoutMs?: number
+}
+
+export interface Engine extends AsyncDisposable {
+  readonly paths: StatePaths
+  readonly events: EventBus
+  readonly handlers: HandlerMap
+  readonly inventory: InventoryService
+  readonly jobs: JobRunner
+  readonly hosts: HostsStore
+  readonly secrets: SecretStore
+  /** Starts background work (inventory polling) for the long-running doors (desktop app, bridge). */
+  startBackground(): void
+  dispose(): Promise<void>
+}
+
+/** Composition root: wires stores, adapters, jobs and inventory into the handler map the doors serve. */
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  const paths = statePaths(options.home)
+  await mkdir(paths.home, { recursive: true, mode: 0o700 })
+  const events = new EventBus()
+  const hosts = new HostsStore(paths.hosts)
+  const secrets = options.secrets ?? nodeSecretStore(paths.secrets)
+  const adapters = options.adapters ?? defaultAdapterRegistry()
+  const jobs = new JobRunner({ store: new JobStore(paths.jobs), events })
+  const inventory = new InventoryService({
+    hosts,
+    secrets,
+    adapters,
+    events,
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+  })
+  const handlers = createHandlers({
+    info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection },
+    hosts,
+    secrets,
+    adapters,
+    inventory,
+    jobs,
+    events,
+    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+  })
+  let disposed = false
+  const dispose = async () => {
+    if (disposed) return
+    disposed = true
+    await jobs.cancelAll()
+    await inventory.stop()
+  }
+  return {
+    paths,
+    events,
+    handlers,
+    inventory,
+    jobs,
+    hosts,
+    secrets,
+    startBackground: () => inventory.start(),
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  }
+}

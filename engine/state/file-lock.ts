@@ -1,0 +1,74 @@
+import { open, readFile, rm, stat } from 'node:fs/promises'
+import { hostname } from 'node:os'
+
+export class LockTimeoutError extends Error {
+  override readonly name = 'LockTimeoutError'
+}
+
+interface LockOwner {
+  pid: number
+  host: string
+  since: number
+}
+
+/**
+ * A short-lived advisory lock between Lifeboat processes (desktop app, bridge, CLI from cron) around a
+ * read-modify-write of a small state file. A holder that died is detected (same machine and its pid is gone,
+ * or the lock is older than `staleMs`) and the lock is taken over.
+ */
+export async function withFileLock<T>(
+  lockPath: string,
+  fn: () => Promise<T>,
+  { timeoutMs = 10_000, staleMs = 60_000 }: { timeoutMs?: number; staleMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  const me: LockOwner = { pid: process.pid, host: hostname(), since: Date.now() }
+  for (;;) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600)
+      try {
+        await handle.writeFile(JSON.stringify(me))
+      } finally {
+        await handle.close()
+      }
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      if (await isStale(lockPath, staleMs)) {
+        await rm(lockPath, { force: true })
+        continue
+      }
+      if (Date.now() > deadline) {
+        throw new LockTimeoutError(`Another Lifeboat process is holding ${lockPath}; gave up after ${Math.round(timeoutMs / 1000)} s.`)
+      }
+      await new Promise((r) => setTimeout(r, 25 + Math.random() * 50))
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    await rm(lockPath, { force: true })
+  }
+}
+
+async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
+  try {
+    const [text, info] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)])
+    if (Date.now() - info.mtimeMs > staleMs) return true
+    const owner = JSON.parse(text) as Partial<LockOwner>
+    if (owner.host === hostname() && typeof owner.pid === 'number') return !pidAlive(owner.pid)
+    return false
+  } catch {
+    // Unreadable or half-written by a holder that is just starting: not stale until it is old.
+    return false
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

@@ -1,0 +1,130 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useEffect } from 'react'
+import {
+  hostsAcceptKey,
+  hostsAdd,
+  hostsList,
+  hostsRemove,
+  hostsTest,
+  inventoryRefresh,
+  inventoryTree,
+  jobsCancel,
+  jobsList,
+  type HostAddInput,
+  type InventoryTree,
+  type JobDto,
+} from '../../engine/api/contract'
+import { useApi } from './api-client'
+import { mergeFetchedTree, mergeHostEvent } from './inventory-merge'
+
+export const queryKeys = {
+  hosts: ['hosts'] as const,
+  inventory: ['inventory'] as const,
+  jobs: ['jobs'] as const,
+}
+
+export function useHosts() {
+  const api = useApi()
+  return useQuery({ queryKey: queryKeys.hosts, queryFn: () => api.invoke(hostsList, {}) })
+}
+
+export function useInventory() {
+  const api = useApi()
+  const client = useQueryClient()
+  return useQuery({
+    queryKey: queryKeys.inventory,
+    queryFn: async () => mergeFetchedTree(client.getQueryData<InventoryTree>(queryKeys.inventory), await api.invoke(inventoryTree, {})),
+  })
+}
+
+export function useJobs() {
+  const api = useApi()
+  return useQuery({ queryKey: queryKeys.jobs, queryFn: () => api.invoke(jobsList, { limit: 50 }) })
+}
+
+/** Keeps the react-query cache in step with the engine's events, once for the whole app. */
+export function useLiveUpdates(): void {
+  const api = useApi()
+  const client = useQueryClient()
+  useEffect(() => {
+    const offInventory = api.subscribe('inventory.changed', (host) => {
+      client.setQueryData<InventoryTree>(queryKeys.inventory, (tree) => mergeHostEvent(tree, host))
+    })
+    const offHosts = api.subscribe('hosts.changed', ({ change, host }) => {
+      if (change === 'removed') client.setQueryData<InventoryTree>(queryKeys.inventory, (tree) => tree && { hosts: tree.hosts.filter((h) => h.hostId !== host.id) })
+      void client.invalidateQueries({ queryKey: queryKeys.hosts })
+      void client.invalidateQueries({ queryKey: queryKeys.inventory })
+    })
+    const offJobs = api.subscribe('job.updated', (job) => {
+      client.setQueryData<JobDto[]>(queryKeys.jobs, (jobs = []) => {
+        const rest = jobs.filter((j) => j.id !== job.id)
+        return [job, ...rest].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, 50)
+      })
+    })
+    // After a reconnect the events in between are lost: fetch everything again.
+    const offStatus = api.onStatus((status) => {
+      if (status === 'open') void client.invalidateQueries()
+    })
+    return () => {
+      offInventory()
+      offHosts()
+      offJobs()
+      offStatus()
+    }
+  }, [api, client])
+}
+
+export function useAddHost() {
+  const api = useApi()
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: (input: HostAddInput) => api.invoke(hostsAdd, input),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: queryKeys.hosts })
+      void client.invalidateQueries({ queryKey: queryKeys.inventory })
+    },
+  })
+}
+
+export function useRemoveHost() {
+  const api = useApi()
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: (hostId: string) => api.invoke(hostsRemove, { hostId }),
+    onSuccess: (_, hostId) => {
+      client.setQueryData<InventoryTree>(queryKeys.inventory, (tree) => tree && { hosts: tree.hosts.filter((h) => h.hostId !== hostId) })
+      void client.invalidateQueries({ queryKey: queryKeys.hosts })
+    },
+  })
+}
+
+export function useTestHost() {
+  const api = useApi()
+  return useMutation({ mutationFn: (hostId: string) => api.invoke(hostsTest, { hostId }) })
+}
+
+export function useAcceptKey() {
+  const api = useApi()
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: (vars: { hostId: string; fingerprint: string }) => api.invoke(hostsAcceptKey, vars),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: queryKeys.hosts })
+    },
+  })
+}
+
+export function useRefreshInventory() {
+  const api = useApi()
+  const client = useQueryClient()
+  return useMutation({
+    // An explicit refresh by the admin reconnects, so a changed key or password shows at once.
+    mutationFn: (hostId?: string) => api.invoke(inventoryRefresh, hostId !== undefined ? { hostId, reconnect: true } : { reconnect: true }),
+    onSuccess: (tree) => client.setQueryData(queryKeys.inventory, tree),
+  })
+}
+
+export function useCancelJob() {
+  const api = useApi()
+  return useMutation({ mutationFn: (jobId: string) => api.invoke(jobsCancel, { jobId }) })
+}

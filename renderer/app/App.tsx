@@ -1,0 +1,121 @@
+import { useEffect, useState } from 'react'
+import { useApi, type ConnectionStatus } from '../api/api-client'
+import { useHosts, useInventory, useLiveUpdates } from '../api/queries'
+import { Alert, EmptyState } from '../components/bits'
+import { Button } from '../components/Button'
+import { IconPlus, IconServer } from '../components/icons'
+import { Toasts } from '../components/Toasts'
+import { errorText, useT } from '../i18n/i18n'
+import { useUi } from '../stores/ui-store'
+import { AddHostDialog } from '../features/hosts/AddHostDialog'
+import { HostPanel } from '../features/inventory/HostPanel'
+import { HostTree } from '../features/inventory/HostTree'
+import { VmPanel } from '../features/inventory/VmPanel'
+import { Welcome } from '../features/inventory/Welcome'
+import { JobsDrawer } from '../features/jobs/JobsDrawer'
+import { TopBar } from './TopBar'
+
+function useConnectionStatus(): ConnectionStatus {
+  const api = useApi()
+  const [status, setStatus] = useState(api.status)
+  useEffect(() => api.onStatus(setStatus), [api])
+  return status
+}
+
+function useThemeAttribute(): void {
+  const theme = useUi((s) => s.theme)
+  const language = useUi((s) => s.language)
+  useEffect(() => {
+    const root = document.documentElement
+    if (theme === 'system') delete root.dataset.theme
+    else root.dataset.theme = theme
+    root.lang = language
+  }, [theme, language])
+}
+
+function MainPanel() {
+  const t = useT()
+  const inventory = useInventory()
+  const hosts = useHosts()
+  const selection = useUi((s) => s.selection)
+  if (inventory.isError) return <Alert title={t('common.retry')}>{errorText(t, inventory.error)}</Alert>
+  if (!inventory.data) return <p className="muted panel">{t('common.loading')}</p>
+  const tree = inventory.data.hosts
+  if (selection) {
+    const host = tree.find((h) => h.hostId === selection.hostId)
+    if (host && selection.kind === 'host') return <HostPanel inventory={host} host={hosts.data?.find((h) => h.id === host.hostId)} />
+    const vm = host?.vms.find((v) => selection.kind === 'vm' && v.id === selection.vmId)
+    if (host && vm) return <VmPanel inventory={host} vm={vm} />
+  }
+  return <Welcome hosts={tree} />
+}
+
+function Sidebar() {
+  const t = useT()
+  const inventory = useInventory()
+  const openAdd = useUi((s) => s.setAddHostOpen)
+  const hosts = inventory.data?.hosts ?? []
+  return (
+    <nav className="sidebar" aria-labelledby="sidebar-title">
+      <h2 id="sidebar-title" className="sidebar-title">
+        {t('tree.title')}
+      </h2>
+      {inventory.data && hosts.length === 0 ? (
+        <EmptyState icon={<IconServer size={28} />} title={t('tree.empty')} action={<Button size="sm" icon={<IconPlus />} onClick={() => openAdd(true)}>{t('topbar.addHost')}</Button>}>
+          <p>{t('tree.empty.hint')}</p>
+        </EmptyState>
+      ) : (
+        <HostTree hosts={hosts} />
+      )}
+    </nav>
+  )
+}
+
+export function App() {
+  const t = useT()
+  useLiveUpdates()
+  useThemeAttribute()
+  const status = useConnectionStatus()
+  const jobsOpen = useUi((s) => s.jobsOpen)
+  const addHostOpen = useUi((s) => s.addHostOpen)
+  if (status === 'unauthorized') {
+    return (
+      <main className="gate">
+        <EmptyState title={t('connection.refused.title')}>
+          <p>{t('connection.refused.body')}</p>
+        </EmptyState>
+      </main>
+    )
+  }
+  return (
+    <div className={`app${jobsOpen ? ' with-jobs' : ''}`}>
+      <a className="skip-link" href="#main">
+        {t('app.skipToContent')}
+      </a>
+      <TopBar />
+      {status === 'reconnecting' && (
+        <div className="connection-banner" role="status">
+          {t('connection.lost')}
+        </div>
+      )}
+      <Sidebar />
+      <main id="main" className="main" tabIndex={-1}>
+        <MainPanel />
+      </main>
+      {jobsOpen && <JobsDrawer />}
+      {addHostOpen && <AddHostDialog />}
+      <Toasts />
+    </div>
+  )
+}
+
+export function NoToken() {
+  const t = useT()
+  return (
+    <main className="gate">
+      <EmptyState title={t('connection.noToken.title')}>
+        <p>{t('connection.noToken.body')}</p>
+      </EmptyState>
+    </main>
+  )
+}

@@ -1,0 +1,98 @@
+import type { HostInventoryDto } from '../../../engine/api/contract'
+import { Facts, PowerBadge } from '../../components/bits'
+import { IconDisk, IconVm } from '../../components/icons'
+import { useFormat, useT } from '../../i18n/i18n'
+import { useUi } from '../../stores/ui-store'
+
+export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDto; readonly vm: HostInventoryDto['vms'][number] }) {
+  const t = useT()
+  const fmt = useFormat()
+  const select = useUi((s) => s.select)
+  return (
+    <section className="panel" aria-labelledby="panel-title">
+      <header className="panel-header">
+        <div className="panel-heading">
+          <span className="panel-icon">
+            <IconVm size={22} />
+          </span>
+          <div className="panel-titles">
+            <h1 id="panel-title" className="truncate" title={vm.name}>
+              {vm.name}
+            </h1>
+            <p className="panel-subtitle">
+              <button type="button" className="link-button" onClick={() => select({ kind: 'host', hostId: inventory.hostId })}>
+                {inventory.name}
+              </button>
+            </p>
+          </div>
+          <PowerBadge state={vm.powerState} />
+        </div>
+      </header>
+      <div className="cards">
+        <div className="card">
+          <h2 className="card-title">{t('vm.details')}</h2>
+          <Facts
+            items={[
+              [t('vm.host'), inventory.name],
+              ...(vm.residentOn !== undefined ? [[t('vm.residentOn'), vm.residentOn] as const] : []),
+              [t('vm.cpus'), vm.cpus ?? '—'],
+              [t('vm.memory'), fmt.bytes(vm.memoryBytes)],
+              [t('vm.os'), vm.os ?? '—'],
+              [t('vm.agent'), vm.guestAgent === undefined ? '—' : t(vm.guestAgent ? 'vm.agent.yes' : 'vm.agent.no')],
+              [t('vm.id'), <code key="id">{vm.id}</code>],
+            ]}
+          />
+        </div>
+        <div className="card">
+          <h2 className="card-title">{t('vm.snapshots')}</h2>
+          {vm.snapshots.length === 0 ? (
+            <p className="muted">{t('vm.snapshots.empty')}</p>
+          ) : (
+            <ul className="plain-list">
+              {vm.snapshots.map((s) => (
+                <li key={s.id}>
+                  <span className="truncate" title={s.name}>
+                    {s.name}
+                  </span>
+                  <span className="muted"> {fmt.date(s.createdAt)}</span>
+                  {s.lifeboat && <span className="badge badge-brand">{t('vm.snapshot.lifeboat')}</span>}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      </div>
+      <div className="card">
+        <h2 className="card-title">{t('vm.disks')}</h2>
+        {vm.disks.length === 0 ? (
+          <p className="muted">{t('vm.disks.empty')}</p>
+        ) : (
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">{t('vm.disk.name')}</th>
+                <th scope="col">{t('vm.disk.location')}</th>
+                <th scope="col">{t('vm.disk.format')}</th>
+                <th scope="col" className="num">{t('vm.disk.size')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {vm.disks.map((d) => (
+                <tr key={d.id}>
+                  <td>
+                    <IconDisk size={14} /> {d.name}
+                  </td>
+                  <td className="truncate" title={d.location}>
+                    <code>{d.location}</code>
+                  </td>
+                  <td>{d.format ?? '—'}</td>
+                  <td className="num">{fmt.bytes(d.sizeBytes)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+    </section>
+  )
+}

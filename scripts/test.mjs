@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// `npm test`: everything CI checks, in order — types, lint, build, unit and integration tests (vitest, against
+// real sshd hosts in network namespaces), and the browser journeys (Playwright in Debian's Chromium) — then one
+// closing line with the counts. Stops at the first failing stage.
+import { spawn } from 'node:child_process'
+import { readFile, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const vitestJson = path.join(root, '.vitest-results.json')
+const playwrightJson = path.join(root, 'e2e/output/results.json')
+const bin = (name) => path.join(root, 'node_modules/.bin', name)
+
+const stages = [
+  ['types', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']],
+  ['types (renderer)', bin('tsc'), ['-p', 'renderer/tsconfig.json', '--noEmit']],
+  ['lint', bin('eslint'), ['--max-warnings', '0', '.']],
+  ['build', process.execPath, ['scripts/build.mjs']],
+  ['unit and integration tests', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`]],
+  ['browser journeys', bin('playwright'), ['test']],
+]
+
+function run(name, command, args) {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    console.log(`\n▶ ${name}`)
+    const child = spawn(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } })
+    child.on('close', (code) => {
+      console.log(`◀ ${name}: ${code === 0 ? 'ok' : `failed (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      resolve(code ?? 1)
+    })
+  })
+}
+
+async function counts() {
+  let passed = 0
+  let failed = 0
+  let skipped = 0
+  try {
+    const v = JSON.parse(await readFile(vitestJson, 'utf8'))
+    passed += v.numPassedTests ?? 0
+    failed += v.numFailedTests ?? 0
+    skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0)
+  } catch {
+    // stage did not run
+  }
+  try {
+    const p = JSON.parse(await readFile(playwrightJson, 'utf8'))
+    passed += (p.stats?.expected ?? 0) + (p.stats?.flaky ?? 0)
+    failed += p.stats?.unexpected ?? 0
+    skipped += p.stats?.skipped ?? 0
+  } catch {
+    // stage did not run
+  }
+  return { passed, failed, skipped }
+}
+
+await rm(vitestJson, { force: true })
+await rm(playwrightJson, { force: true })
+let exitCode = 0
+for (const [name, command, args] of stages) {
+  const code = await run(name, command, args)
+  if (code !== 0) {
+    exitCode = code
+    break
+  }
+}
+const { passed, failed, skipped } = await counts()
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`)
+process.exit(exitCode !== 0 ? exitCode : failed > 0 ? 1 : 0)
