@@ -38,11 +38,9 @@ function xapiPeer(credentials: { key: string; cert: string }, seen: string[]): S
         const [user, password] = call.params as [string, string]
         if (user === 'root' && password === 'xenpass') reply({ result: 'OpaqueRef:session-1' })
         else reply({ error: { code: 1, message: 'SESSION_AUTHENTICATION_FAILED', data: [user, 'Authentication failure'] } })
-        return
-      }
-      if (call.method === 'session.logout') return reply({ result: '' })
-      if (call.method in records) return reply({ result: records[call.method] })
-      reply({ error: { code: 1, message: 'MESSAGE_METHOD_UNKNOWN', data: [call.method] } })
+      } else if (call.method === 'session.logout') reply({ result: '' })
+      else if (call.method in records) reply({ result: records[call.method] })
+      else reply({ error: { code: 1, message: 'MESSAGE_METHOD_UNKNOWN', data: [call.method] } })
     })
   })
 }

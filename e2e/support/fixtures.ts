@@ -25,8 +25,8 @@ export const screenshotDir = path.join(root, 'e2e/output/screenshots')
 async function startBridge(home: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [lifeboatBin, 'serve', '--json', '--home', home], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
-  const lines = createInterface({ input: child.stdout! })
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const lines = createInterface({ input: child.stdout })
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lifeboat serve did not start: ${stderr}`)), 30_000)
     lines.once('line', (line) => {
@@ -46,8 +46,8 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.kill('SIGTERM')
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
-  if (child.exitCode === null) child.kill('SIGKILL')
+  const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))])
+  if (!done) child.kill('SIGKILL')
 }
 
 export const test = base.extend<{ lifeboat: LifeboatApp }, { lifeboatDoor: Door; sshHost: SshTestHost }>({

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs'
-import { ApiError } from '../api/contract-errors'
+import type { ApiError } from '../api/contract-errors'
 
 /** Exit codes scripts can rely on. */
 export const EXIT_OK = 0

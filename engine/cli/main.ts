@@ -53,7 +53,7 @@ export async function runCli(argv: readonly string[], signal: AbortSignal): Prom
   let engine: Engine | undefined
   try {
     const parsed = parseArgs({
-      args: argv.slice(command.path.length) as string[],
+      args: argv.slice(command.path.length),
       options: { ...globalOptions, ...command.options },
       allowPositionals: true,
       strict: true,

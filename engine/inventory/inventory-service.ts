@@ -134,7 +134,7 @@ export class InventoryService {
     this.timer = undefined
     const states = [...this.states.values()]
     this.states.clear()
-    await Promise.all(states.map((s) => s.adapter?.close().catch(() => undefined)))
+    await Promise.all(states.map(async (s) => s.adapter?.close().catch(() => undefined)))
   }
 
   private refreshInBackground(hostId: string): void {

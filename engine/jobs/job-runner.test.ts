@@ -24,11 +24,11 @@ describe('JobRunner', () => {
       kind: 'test',
       title: 'Copy things',
       steps: [{ id: 'a', label: 'First' }, { id: 'b', label: 'Second' }],
-      run: async (ctx) => {
+      run: (ctx) => {
         ctx.step('a')()
         ctx.progress({ phase: 'reading', bytesDone: 10, bytesTotal: 100 })
         ctx.log('info', 'hello')
-        return 42
+        return Promise.resolve(42)
       },
     })
     expect(await job.done).toBe(42)

@@ -113,7 +113,8 @@ export async function startBridgeServer(options: BridgeOptions): Promise<BridgeS
       }
       let parsed
       try {
-        parsed = ClientMessageSchema.safeParse(JSON.parse(String(data)))
+        const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(new Uint8Array(data)).toString('utf8')
+        parsed = ClientMessageSchema.safeParse(JSON.parse(text))
       } catch {
         parsed = undefined
       }
