@@ -106,6 +106,16 @@ describe.skipIf(!can.ok)('SshConnection against a real sshd in a network namespa
     expect(check.code).toBe(1)
   })
 
+  it('reports the exit status of many quick commands, in parallel', async () => {
+    await using conn = await SshConnection.connect({
+      ...base(),
+      secret: { type: 'password', password: host.password },
+      pinnedFingerprint: host.fingerprint,
+    })
+    const results = await Promise.all(Array.from({ length: 120 }, (_, i) => conn.exec(sh`exit ${i % 3}`)))
+    expect(results.map((r) => r.code)).toEqual(Array.from({ length: 120 }, (_, i) => i % 3))
+  })
+
   it('bounds the output it collects', async () => {
     await using conn = await SshConnection.connect({
       ...base(),

@@ -38,6 +38,13 @@ export interface ExecResult {
 
 const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
 
+/** An exec channel with its exit status captured from the moment it opened. */
+export interface OpenedChannel {
+  readonly channel: ClientChannel
+  exit: { done: boolean; code: number | null; signal: string | null }
+  onExit(listener: () => void): void
+}
+
 /**
  * One verified, authenticated SSH connection, shared by every command for a host. Host-key pinning happens in
  * the handshake, before any credential is sent.
@@ -135,22 +142,23 @@ export class SshConnection implements AsyncDisposable {
   /** Runs a command built with `sh`; resolves with its exit code and captured output (bounded). */
   async exec(command: ShellFragment, options: ExecOptions = {}): Promise<ExecResult> {
     const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT
-    const channel = await this.openExec(command, options.signal)
+    const opened = await this.openExec(command, options.signal)
+    const channel = opened.channel
     return await new Promise<ExecResult>((resolve, reject) => {
       const out: Buffer[] = []
       const err: Buffer[] = []
       let size = 0
-      let code: number | null = null
-      let exitSignal: string | null = null
       let failure: AdapterError | undefined
       let timer: NodeJS.Timeout | undefined
-
+      let graceTimer: NodeJS.Timeout | undefined
+      let streamClosed = false
       let settled = false
       const settle = (action: () => void) => {
         if (settled) return
         settled = true
         options.signal?.removeEventListener('abort', onAbort)
         if (timer) clearTimeout(timer)
+        if (graceTimer) clearTimeout(graceTimer)
         action()
       }
       // A failed or cancelled command settles at once: the remote side may take a while to close the channel
@@ -182,22 +190,16 @@ export class SshConnection implements AsyncDisposable {
         }
         target.push(chunk)
       }
+      const finish = () => {
+        if (failure) return
+        const exit = opened.exit
+        if (!exit.done && !this.isOpen)
+          settle(() => reject(new AdapterError('CONNECTION_LOST', `The connection to ${this.label} was lost while a command ran.`)))
+        else settle(() => resolve({ code: exit.code, signal: exit.signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }))
+      }
       channel.on('data', collect(out))
       channel.stderr.on('data', collect(err))
-      let exited = false
-      let streamClosed = false
-      let graceTimer: NodeJS.Timeout | undefined
-      const finish = () => {
-        if (graceTimer) clearTimeout(graceTimer)
-        if (failure) return
-        if (!exited && !this.isOpen)
-          settle(() => reject(new AdapterError('CONNECTION_LOST', `The connection to ${this.label} was lost while a command ran.`)))
-        else settle(() => resolve({ code, signal: exitSignal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }))
-      }
-      channel.on('exit', (c: number | null, s?: string) => {
-        code = c
-        exitSignal = s ?? null
-        exited = true
+      opened.onExit(() => {
         if (streamClosed) finish()
       })
       channel.on('close', () => {
@@ -205,7 +207,7 @@ export class SshConnection implements AsyncDisposable {
         streamClosed = true
         // The server may send EOF before exit-status (OpenSSH reaps the process after its output closes), so the
         // stream can close first; the exit status still follows before the channel is closed for good.
-        if (exited) finish()
+        if (opened.exit.done) finish()
         else graceTimer = setTimeout(finish, 5000)
       })
       if (options.stdin !== undefined) channel.end(options.stdin)
@@ -244,20 +246,37 @@ export class SshConnection implements AsyncDisposable {
     await this.close()
   }
 
-  /** Opens an exec channel, waiting for a free slot so we never exceed the server's session limit. */
-  protected async openExec(command: ShellFragment, signal?: AbortSignal): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel, waiting for a free slot so we never exceed the server's session limit. The exit
+   * status is recorded from the very first moment: for a quick command it can arrive in the same packet batch
+   * as the channel confirmation, before the caller had a chance to listen.
+   */
+  protected async openExec(command: ShellFragment, signal?: AbortSignal): Promise<OpenedChannel> {
     await this.acquire(signal)
     try {
       throwIfAborted(signal, 'The command')
       if (this.closed) throw new AdapterError('CONNECTION_LOST', `The connection to ${this.label} is closed.`)
-      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      const opened = await new Promise<OpenedChannel>((resolve, reject) => {
         this.client.exec(command.text, (err, ch) => {
-          if (err) reject(new AdapterError('CONNECTION_LOST', `Could not start a command on ${this.label}: ${err.message}`, {}, { cause: err }))
-          else resolve(ch)
+          if (err) {
+            reject(new AdapterError('CONNECTION_LOST', `Could not start a command on ${this.label}: ${err.message}`, {}, { cause: err }))
+            return
+          }
+          const listeners: (() => void)[] = []
+          const result: OpenedChannel = {
+            channel: ch,
+            exit: { done: false, code: null, signal: null },
+            onExit: (listener) => listeners.push(listener),
+          }
+          ch.on('exit', (code: number | null, exitSignal?: string) => {
+            result.exit = { done: true, code: code ?? null, signal: exitSignal ?? null }
+            for (const l of listeners) l()
+          })
+          resolve(result)
         })
       })
-      this.openChannels.add(channel)
-      return channel
+      this.openChannels.add(opened.channel)
+      return opened
     } catch (err) {
       this.releaseSlot()
       throw err
