@@ -1,0 +1,10 @@
+/** Public surface of the disk layer: sources, image formats and their errors. */
+export type { BlockSource, Extent } from './block-source'
+export { assertReadInBounds } from './block-source'
+export { DiskFormatError, isDiskFormatError, type DiskFormatErrorCode } from './errors'
+export { FileSource } from './file-source'
+export { BufferSource } from './buffer-source'
+export { SliceSource } from './slice-source'
+export { RangedSource, type RangedSourceOptions, type ReadRange } from './ranged-source'
+export type { ImageFormat, ImageSource, OpenImageOptions, ParentLocator, ParentResolver } from './image-types'
+export { detectImageFormat, localParentResolver, openImageFile, openImageSource } from './open-image'

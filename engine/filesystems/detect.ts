@@ -1,0 +1,40 @@
+import type { BlockSource } from '../disks/block-source'
+
+/** What a volume's first bytes say it holds. Only the ones with a reader can be browsed. */
+export type VolumeContent = 'ext' | 'xfs' | 'ntfs' | 'fat' | 'lvm2-pv' | 'swap' | 'exfat' | 'btrfs' | 'luks' | 'unknown'
+
+async function peek(source: BlockSource, offset: number, length: number, signal?: AbortSignal): Promise<Buffer | undefined> {
+  if (offset + length > source.size) return undefined
+  return source.read(offset, length, signal)
+}
+
+export async function detectVolumeContent(source: BlockSource, signal?: AbortSignal): Promise<VolumeContent> {
+  const head = await peek(source, 0, Math.min(4096, source.size), signal)
+  if (!head || head.length < 512) return 'unknown'
+  if (head.toString('latin1', 0, 4) === 'XFSB') return 'xfs'
+  if (head.toString('latin1', 3, 11) === 'NTFS    ') return 'ntfs'
+  if (head.toString('latin1', 3, 11) === 'EXFAT   ') return 'exfat'
+  if (head.toString('latin1', 0, 6) === 'LUKS\xba\xbe') return 'luks'
+  for (let s = 0; s < 4; s++) if (head.length >= s * 512 + 8 && head.toString('latin1', s * 512, s * 512 + 8) === 'LABELONE') return 'lvm2-pv'
+  const sb = await peek(source, 1024, 1024, signal)
+  if (sb && sb.readUInt16LE(56) === 0xef53) return 'ext'
+  if (looksLikeFat(head)) return 'fat'
+  if (head.length >= 4096 && head.toString('latin1', 4086, 4096) === 'SWAPSPACE2') return 'swap'
+  const btrfs = await peek(source, 65536 + 64, 8, signal)
+  if (btrfs?.toString('latin1') === '_BHRfS_M') return 'btrfs'
+  return 'unknown'
+}
+
+/** A FAT boot sector: a jump, a power-of-two sector size, a power-of-two cluster, FATs and a signature. */
+export function looksLikeFat(b: Buffer): boolean {
+  if (b.length < 512) return false
+  const jump = b[0]
+  if (jump !== 0xeb && jump !== 0xe9) return false
+  const bps = b.readUInt16LE(11)
+  const spc = b[13] ?? 0
+  const fats = b[16] ?? 0
+  const reserved = b.readUInt16LE(14)
+  const media = b[21] ?? 0
+  const pow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0
+  return [512, 1024, 2048, 4096].includes(bps) && pow2(spc) && fats >= 1 && fats <= 4 && reserved >= 1 && (media === 0xf0 || media >= 0xf8)
+}

@@ -1,0 +1,12 @@
+/** Public surface of the filesystem layer: probing, volumes, browsing, restore and archive operations. */
+export type { EntryType, FilesystemType, FsEntry, ReadFileOptions, SearchHit, SearchLimits, Volume, VolumeInfo } from './types'
+export { FilesystemError, type FilesystemErrorCode } from './errors'
+export { openVolume } from './open-volume'
+export { detectVolumeContent, type VolumeContent } from './detect'
+export { probeDisk, probeDisks, type DiskTree, type FilesystemSummary, type ProbedDisks, type VolumeNode } from './probe-disk'
+export type { PartitionEntry, PartitionTable } from './partitions/partition-types'
+export type { LogicalVolumeInfo, VolumeGroup } from './lvm/lvm-volumes'
+export { findVolume, openImage, splitImageLocator, type OpenedImage, type OpenImageOptions } from './browse'
+export { extractTo, type ExtractOptions, type ExtractReport } from './ops/extract'
+export { tarStream, type TarOptions } from './ops/tar-stream'
+export { safeName, type NameDecision, type TargetPlatform } from './ops/safe-names'
