@@ -43,6 +43,22 @@ export interface HostIdentity {
   readonly fingerprintType: string
 }
 
+/**
+ * A file or block device on a host, readable at random offsets (browsing, image metadata) and as a fast
+ * sequential stream (bulk disk reads). Adapters hand these out; the engine puts the image-format stack on top.
+ */
+export interface RemoteFile {
+  readonly path: string
+  readonly size: number
+  /** For messages: "web01:/var/lib/libvirt/images/a.qcow2". */
+  readonly label: string
+  /** Exactly `length` bytes at `offset`, or an error; many calls may be in flight at once. */
+  readRange(offset: number, length: number, signal?: AbortSignal): Promise<Buffer>
+  /** `length` bytes from `offset` as one stream at full link speed; fails loudly if the host sends fewer. */
+  stream(offset: number, length: number, signal?: AbortSignal): AsyncIterable<Buffer>
+  close(): Promise<void>
+}
+
 export type PowerState = 'running' | 'halted' | 'paused' | 'suspended' | 'unknown'
 
 export interface VmDisk {

@@ -1,4 +1,4 @@
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2'
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
 import {
   AdapterError,
   sameFingerprint,
@@ -38,6 +38,18 @@ export interface ExecResult {
 
 const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
 
+export interface ExecStreamResult {
+  readonly code: number | null
+  readonly signal: string | null
+  readonly stderr: string
+}
+
+export interface ExecStream {
+  readonly stdout: AsyncIterable<Buffer>
+  /** Settles when the command has exited (rejects if the stream failed or was cancelled). */
+  readonly done: Promise<ExecStreamResult>
+}
+
 /** An exec channel with its exit status captured from the moment it opened. */
 export interface OpenedChannel {
   readonly channel: ClientChannel
@@ -54,6 +66,7 @@ export class SshConnection implements AsyncDisposable {
   private active = 0
   private readonly waiters: (() => void)[] = []
   private readonly openChannels = new Set<ClientChannel>()
+  private sftpSession: Promise<SFTPWrapper> | undefined
 
   private constructor(
     private readonly client: Client,
@@ -215,6 +228,94 @@ export class SshConnection implements AsyncDisposable {
     })
   }
 
+  /**
+   * Runs a command whose stdout is a byte stream (a disk, a device): consumed with backpressure, so a slow
+   * consumer slows the remote reader instead of filling memory. `done` settles when the command has exited.
+   */
+  execStream(command: ShellFragment, options: { signal?: AbortSignal; stdin?: string | Buffer } = {}): ExecStream {
+    let settle!: { resolve: (r: ExecStreamResult) => void; reject: (e: unknown) => void }
+    const done = new Promise<ExecStreamResult>((resolve, reject) => {
+      settle = { resolve, reject }
+    })
+    done.catch(() => undefined)
+    return { stdout: this.streamOutput(command, options, settle), done }
+  }
+
+  private async *streamOutput(
+    command: ShellFragment,
+    options: { signal?: AbortSignal; stdin?: string | Buffer },
+    settle: { resolve: (r: ExecStreamResult) => void; reject: (e: unknown) => void },
+  ): AsyncGenerator<Buffer> {
+    const opened = await this.openExec(command, options.signal)
+    const channel = opened.channel
+    let stderr = ''
+    channel.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 64 * 1024) stderr += chunk.toString('utf8')
+    })
+    const closed = new Promise<void>((resolve) => channel.once('close', () => resolve()))
+    const kill = () => {
+      try {
+        channel.signal('KILL')
+      } catch {
+        // not supported by every server; destroying the channel is enough
+      }
+      channel.destroy()
+    }
+    options.signal?.addEventListener('abort', kill, { once: true })
+    let completed = false
+    try {
+      if (options.stdin !== undefined) channel.end(options.stdin)
+      else channel.end()
+      for await (const chunk of channel as AsyncIterable<Buffer>) yield chunk
+      throwIfAborted(options.signal, 'Reading from the host')
+      await closed
+      if (!opened.exit.done) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 5000)
+          opened.onExit(() => {
+            clearTimeout(t)
+            resolve()
+          })
+        })
+      }
+      if (!opened.exit.done && !this.isOpen) throw new AdapterError('CONNECTION_LOST', `The connection to ${this.label} was lost while reading.`)
+      completed = true
+      settle.resolve({ code: opened.exit.code, signal: opened.exit.signal, stderr })
+    } catch (err) {
+      const e = options.signal?.aborted
+        ? new AdapterError('CANCELLED', `Reading from ${this.label} was cancelled.`)
+        : !this.isOpen
+          ? new AdapterError('CONNECTION_LOST', `The connection to ${this.label} was lost while reading.`, {}, { cause: err })
+          : err
+      settle.reject(e)
+      throw e
+    } finally {
+      options.signal?.removeEventListener('abort', kill)
+      // A consumer that stopped early (break, error) must not leave the remote reader running.
+      if (!completed) kill()
+      this.release(channel)
+    }
+  }
+
+  /** The connection's SFTP session (opened once, shared). */
+  async sftp(): Promise<SFTPWrapper> {
+    if (this.closed) throw new AdapterError('CONNECTION_LOST', `The connection to ${this.label} is closed.`)
+    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
+      this.client.sftp((err, sftp) => {
+        if (err) {
+          this.sftpSession = undefined
+          reject(new AdapterError('NOT_SUPPORTED', `${this.label} offers no SFTP: ${err.message}`, {}, { cause: err }))
+        } else {
+          sftp.on('close', () => {
+            this.sftpSession = undefined
+          })
+          resolve(sftp)
+        }
+      })
+    })
+    return await this.sftpSession
+  }
+
   /** Like exec, but a non-zero exit becomes a COMMAND_FAILED error carrying the start of stderr. */
   async run(command: ShellFragment, options: ExecOptions = {}): Promise<string> {
     const result = await this.exec(command, options)
@@ -283,7 +384,7 @@ export class SshConnection implements AsyncDisposable {
     }
   }
 
-  private release(channel: ClientChannel): void {
+  protected release(channel: ClientChannel): void {
     if (this.openChannels.delete(channel)) this.releaseSlot()
   }
 
