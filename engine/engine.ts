@@ -4,6 +4,7 @@ import { defaultAdapterRegistry, type AdapterRegistry } from '../adapters/regist
 import packageJson from '../package.json'
 import type { AppInfo } from './api/contract'
 import { EventBus } from './api/event-bus'
+import { BrowseService } from './browse/browse-service'
 import { createHandlers } from './api/handlers'
 import type { HandlerMap } from './api/handler-types'
 import { InventoryService } from './inventory/inventory-service'
@@ -31,6 +32,7 @@ export interface Engine extends AsyncDisposable {
   readonly jobs: JobRunner
   readonly hosts: HostsStore
   readonly secrets: SecretStore
+  readonly browse: BrowseService
   /** Starts background work (inventory polling) for the long-running doors (desktop app, bridge). */
   startBackground(): void
   dispose(): Promise<void>
@@ -53,6 +55,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
+  const browse = new BrowseService({ jobs })
   const handlers = createHandlers({
     info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection },
     hosts,
@@ -61,6 +64,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     inventory,
     jobs,
     events,
+    browse,
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
   let disposed = false
@@ -69,6 +73,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     disposed = true
     await jobs.cancelAll()
     await inventory.stop()
+    await browse.close()
   }
   return {
     paths,
@@ -78,6 +83,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     jobs,
     hosts,
     secrets,
+    browse,
     startBackground: () => inventory.start(),
     dispose,
     [Symbol.asyncDispose]: dispose,

@@ -29,6 +29,9 @@ export const errorCodes = [
   'CANCELLED',
   // jobs
   'JOB_NOT_FOUND',
+  // disks, filesystems and restores
+  'DISK_UNREADABLE',
+  'PATH_NOT_FOUND',
   // Lifeboat's own state
   'STATE_CORRUPT',
   'SECRET_LOCKED',

@@ -7,10 +7,12 @@ import { z } from 'zod'
 import { defineChannel, defineTopic, type Channel } from './contract-core'
 import { HostDtoSchema, hostsAcceptKey, hostsAdd, hostsList, hostsRemove, hostsTest, hostsUpdateCredentials } from './contract-hosts'
 import { HostInventoryDtoSchema, inventoryRefresh, inventoryTree, vmsList } from './contract-inventory'
+import { filesList, filesProbe, filesRestore, filesSearch, filesStat } from './contract-files'
 import { JobDtoSchema, jobsCancel, jobsGet, jobsList } from './contract-jobs'
 
 export * from './contract-core'
 export * from './contract-errors'
+export * from './contract-files'
 export * from './contract-hosts'
 export * from './contract-inventory'
 export * from './contract-jobs'
@@ -41,6 +43,11 @@ export const channels = {
   [jobsList.name]: jobsList,
   [jobsGet.name]: jobsGet,
   [jobsCancel.name]: jobsCancel,
+  [filesProbe.name]: filesProbe,
+  [filesList.name]: filesList,
+  [filesStat.name]: filesStat,
+  [filesSearch.name]: filesSearch,
+  [filesRestore.name]: filesRestore,
 } as const satisfies Record<string, Channel>
 
 export type Channels = typeof channels

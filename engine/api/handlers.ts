@@ -1,4 +1,5 @@
 import type { AdapterRegistry } from '../../adapters/registry'
+import type { BrowseService } from '../browse/browse-service'
 import type { InventoryService } from '../inventory/inventory-service'
 import type { JobRunner } from '../jobs/job-runner'
 import type { HostsStore } from '../state/hosts-store'
@@ -7,6 +8,7 @@ import type { AppInfo } from './contract'
 import { ApiError } from './contract-errors'
 import type { EventBus } from './event-bus'
 import type { HandlerMap } from './handler-types'
+import { fileHandlers } from './handlers-files'
 import { hostHandlers } from './handlers-hosts'
 
 export interface HandlerDeps {
@@ -17,6 +19,7 @@ export interface HandlerDeps {
   readonly inventory: InventoryService
   readonly jobs: JobRunner
   readonly events: EventBus
+  readonly browse: BrowseService
   readonly connectTimeoutMs?: number
 }
 
@@ -25,6 +28,7 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
   return {
     'app.info': () => Promise.resolve(deps.info),
     ...hostHandlers(deps),
+    ...fileHandlers(deps.browse),
     'inventory.tree': () => deps.inventory.tree(),
     'inventory.refresh': (input, ctx) => deps.inventory.refresh(input.hostId, ctx.signal, { reconnect: input.reconnect }),
     'vms.list': async (input, ctx) => {

@@ -2,6 +2,8 @@ import { ZodError } from 'zod'
 import { AdapterError, type AdapterErrorCode } from '../../adapters/host-adapter'
 import { StateError, type StateErrorCode } from '../state/state-error'
 import { LockTimeoutError } from '../state/file-lock'
+import { DiskFormatError } from '../disks/errors'
+import { FilesystemError, type FilesystemErrorCode } from '../filesystems/errors'
 import { ApiError, type ErrorCode } from './contract-errors'
 
 const adapterCodes = {
@@ -28,6 +30,23 @@ const stateCodes = {
   STATE_BUSY: 'STATE_BUSY',
 } as const satisfies Record<StateErrorCode, ErrorCode>
 
+const filesystemCodes = {
+  'not-found': 'PATH_NOT_FOUND',
+  'not-a-directory': 'INVALID_INPUT',
+  'is-a-directory': 'INVALID_INPUT',
+  'not-a-symlink': 'INVALID_INPUT',
+  'bad-locator': 'INVALID_INPUT',
+  'invalid-argument': 'INVALID_INPUT',
+  'unsafe-name': 'INVALID_INPUT',
+  'unknown-filesystem': 'NOT_SUPPORTED',
+  unsupported: 'NOT_SUPPORTED',
+  corrupt: 'DISK_UNREADABLE',
+  truncated: 'DISK_UNREADABLE',
+  'too-large': 'DISK_UNREADABLE',
+  loop: 'DISK_UNREADABLE',
+  limit: 'INVALID_INPUT',
+} as const satisfies Record<FilesystemErrorCode, ErrorCode>
+
 /**
  * Every failure leaving the engine goes through here, so the doors only ever see ApiError with a stable code.
  * Unknown errors become INTERNAL with their message (never their stack, never input values).
@@ -37,6 +56,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof AdapterError) return new ApiError(adapterCodes[err.code], err.message, err.params)
   if (err instanceof StateError) return new ApiError(stateCodes[err.code], err.message, err.params)
   if (err instanceof LockTimeoutError) return new ApiError('STATE_BUSY', err.message)
+  if (err instanceof DiskFormatError) return new ApiError(err.code === 'unsupported' ? 'NOT_SUPPORTED' : 'DISK_UNREADABLE', err.message, { ...err.params, reason: err.code })
+  if (err instanceof FilesystemError) return new ApiError(filesystemCodes[err.code], err.message, { ...err.params, reason: err.code })
   if (err instanceof ZodError) return fromZod(err)
   if (err instanceof Error && err.name === 'AbortError') return new ApiError('CANCELLED', 'The operation was cancelled.')
   const message = err instanceof Error ? err.message : String(err)

@@ -7,10 +7,11 @@ import packageJson from '../../package.json'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError } from './cli-io'
 import type { Command, CommandContext } from './command'
 import { hostCommands } from './commands-host'
+import { imageCommands } from './commands-image'
 import { jobCommands, vmCommands } from './commands-misc'
 import { serveCommand } from './commands-serve'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...jobCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...jobCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },

@@ -33,7 +33,7 @@ function parseHeader(buf: Buffer): GptHeader | undefined {
 }
 
 async function tryTable(disk: BlockSource, ss: number, lba: number, signal?: AbortSignal): Promise<{ header: GptHeader; entries: Buffer } | undefined> {
-  if ((lba + 1) * ss > disk.size) return undefined
+  if (lba < 1 || (lba + 1) * ss > disk.size) return undefined
   const header = parseHeader(await disk.read(lba * ss, ss, signal))
   if (!header) return undefined
   const bytes = header.count * header.entrySize

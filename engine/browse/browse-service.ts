@@ -1,0 +1,235 @@
+import path from 'node:path'
+import { ApiError } from '../api/contract-errors'
+import type { DiskSourceRef, DiskTreeDto, FsEntryDto } from '../api/contract-files'
+import { openImage, type OpenedImage } from '../filesystems/browse'
+import { FilesystemError } from '../filesystems/errors'
+import { extractTo } from '../filesystems/ops/extract'
+import type { Volume } from '../filesystems/types'
+import type { JobRunner } from '../jobs/job-runner'
+import { compareEntries, toEntryDto, toTreeDto } from './dto'
+
+interface OpenSource {
+  readonly image: OpenedImage
+  readonly volumes: Map<string, Promise<Volume>>
+  users: number
+  lastUsed: number
+}
+
+export interface BrowseServiceOptions {
+  readonly jobs: JobRunner
+  /** Close an opened source after this long unused (browsing clicks come in bursts). */
+  readonly idleMs?: number
+  readonly maxOpen?: number
+}
+
+/**
+ * Browsing disks for the contract: opens a source (image files today; restore points and live snapshots
+ * later), keeps it open while the admin clicks around, and closes it when idle. Everything read is hostile
+ * input; the layers below bound and check it, this layer bounds what goes over the wire.
+ */
+export class BrowseService {
+  private readonly open = new Map<string, Promise<OpenSource>>()
+  private readonly timer: NodeJS.Timeout
+
+  constructor(private readonly options: BrowseServiceOptions) {
+    this.timer = setInterval(() => void this.evictIdle(), 10_000)
+    this.timer.unref()
+  }
+
+  async probe(ref: DiskSourceRef, signal?: AbortSignal): Promise<DiskTreeDto> {
+    return await this.use(ref, signal, (src) => Promise.resolve(toTreeDto(src.image.tree, src.image.images)))
+  }
+
+  async list(ref: DiskSourceRef, locator: string | undefined, dir: string, offset: number, limit: number, signal?: AbortSignal) {
+    return await this.withVolume(ref, locator, signal, async (volume) => {
+      const entries = (await volume.list(dir, signal ? { signal } : {})).sort(compareEntries)
+      return { path: dir, entries: entries.slice(offset, offset + limit).map(toEntryDto), total: entries.length }
+    })
+  }
+
+  async stat(ref: DiskSourceRef, locator: string | undefined, file: string, signal?: AbortSignal): Promise<FsEntryDto> {
+    return await this.withVolume(ref, locator, signal, async (volume) => toEntryDto(await volume.stat(file, signal ? { signal } : {})))
+  }
+
+  async search(ref: DiskSourceRef, locator: string | undefined, root: string, pattern: string, limit: number, signal?: AbortSignal) {
+    return await this.withVolume(ref, locator, signal, async (volume) => {
+      const hits: { path: string; entry: FsEntryDto }[] = []
+      let truncated = false
+      try {
+        for await (const hit of volume.search(root, pattern, { maxResults: limit + 1, ...(signal ? { signal } : {}) })) {
+          if (hits.length >= limit) {
+            truncated = true
+            break
+          }
+          hits.push({ path: hit.path, entry: toEntryDto(hit.entry) })
+        }
+      } catch (err) {
+        if (!(err instanceof FilesystemError && err.code === 'limit')) throw err
+        truncated = true
+      }
+      return { hits, truncated }
+    })
+  }
+
+  /** Streams one file (the CLI's `cat`, downloads). */
+  async *readFile(ref: DiskSourceRef, locator: string | undefined, file: string, signal?: AbortSignal): AsyncIterable<Buffer> {
+    const src = await this.acquire(ref, signal)
+    try {
+      const volume = await this.volume(src, locator, signal)
+      yield* volume.readFile(file, signal ? { signal } : {})
+    } finally {
+      this.releaseSource(src)
+    }
+  }
+
+  /** Starts a restore job: each path is copied with its name into `toDirectory`. */
+  restore(ref: DiskSourceRef, locator: string | undefined, paths: readonly string[], toDirectory: string): { jobId: string; done: Promise<unknown> } {
+    if (!path.isAbsolute(toDirectory)) throw new ApiError('INVALID_INPUT', 'The restore folder must be an absolute path.', { field: 'toDirectory' })
+    const label = paths.length === 1 ? (paths[0] ?? '') : `${paths.length} items`
+    const job = this.options.jobs.start({
+      kind: 'files.restore',
+      title: `Restore ${label} to ${toDirectory}`,
+      steps: [
+        { id: 'open', label: 'Open the disk' },
+        { id: 'measure', label: 'Count what to copy' },
+        { id: 'copy', label: 'Copy files' },
+      ],
+      run: async (ctx) => {
+        const endOpen = ctx.step('open')
+        const src = await this.acquire(ref, ctx.signal)
+        try {
+          const volume = await this.volume(src, locator, ctx.signal)
+          endOpen()
+          const endMeasure = ctx.step('measure')
+          let total = 0
+          for (const p of paths) total += await measure(volume, p, ctx.signal)
+          endMeasure()
+          const endCopy = ctx.step('copy')
+          let done = 0
+          const wrote = { any: false }
+          try {
+            for (const p of paths) {
+              const base = done
+              const report = await extractTo(volume, p, toDirectory, {
+                signal: ctx.signal,
+                onProgress: (u) => {
+                  wrote.any = true
+                  ctx.progress({ phase: 'restoring', bytesDone: base + u.bytesDone, bytesTotal: total, ...(u.detail !== undefined ? { detail: u.detail } : {}) })
+                },
+              })
+              done += report.bytes
+              for (const s of report.skipped) ctx.log('warn', `Skipped ${s.path}: ${s.reason}`)
+              for (const r of report.renamed) ctx.log('warn', `Restored ${r.path} as "${r.to}" (the original name cannot be used here)`)
+              ctx.log('info', `${p}: ${report.files} files, ${report.directories} folders, ${report.symlinks} links, ${report.bytes} bytes`)
+            }
+          } catch (err) {
+            if (wrote.any) ctx.leftBehind(`Partly restored files in ${toDirectory} (delete them or run the restore again into an empty folder)`)
+            throw err
+          }
+          endCopy()
+          ctx.progress({ phase: 'done', bytesDone: done, bytesTotal: total })
+          return { bytes: done }
+        } finally {
+          this.releaseSource(src)
+        }
+      },
+    })
+    return { jobId: job.id, done: job.done }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer)
+    const all = [...this.open.values()]
+    this.open.clear()
+    for (const p of all) await p.then((s) => s.image.close()).catch(() => undefined)
+  }
+
+  private async use<T>(ref: DiskSourceRef, signal: AbortSignal | undefined, fn: (src: OpenSource) => Promise<T>): Promise<T> {
+    const src = await this.acquire(ref, signal)
+    try {
+      return await fn(src)
+    } finally {
+      this.releaseSource(src)
+    }
+  }
+
+  private async withVolume<T>(ref: DiskSourceRef, locator: string | undefined, signal: AbortSignal | undefined, fn: (v: Volume) => Promise<T>): Promise<T> {
+    return await this.use(ref, signal, async (src) => fn(await this.volume(src, locator, signal)))
+  }
+
+  private async volume(src: OpenSource, locator: string | undefined, signal?: AbortSignal): Promise<Volume> {
+    const key = locator ?? ''
+    let v = src.volumes.get(key)
+    if (!v) {
+      v = src.image.openVolume(locator, signal ? { signal } : {})
+      src.volumes.set(key, v)
+      v.catch(() => src.volumes.delete(key))
+    }
+    return await v
+  }
+
+  private async acquire(ref: DiskSourceRef, signal?: AbortSignal): Promise<OpenSource> {
+    const key = JSON.stringify(ref)
+    let pending = this.open.get(key)
+    if (!pending) {
+      pending = this.openSource(ref, signal).then((image) => ({ image, volumes: new Map(), users: 0, lastUsed: Date.now() }))
+      this.open.set(key, pending)
+      pending.catch(() => this.open.delete(key))
+      await this.evictBeyond(this.options.maxOpen ?? 8)
+    }
+    const src = await pending
+    src.users++
+    src.lastUsed = Date.now()
+    return src
+  }
+
+  private releaseSource(src: OpenSource): void {
+    src.users--
+    src.lastUsed = Date.now()
+  }
+
+  private async openSource(ref: DiskSourceRef, signal?: AbortSignal): Promise<OpenedImage> {
+    // Only image files so far; restore points and live snapshots become further kinds of DiskSourceRef.
+    for (const p of ref.paths) if (!path.isAbsolute(p)) throw new ApiError('INVALID_INPUT', `Give image files as absolute paths (${p}).`, { field: 'paths' })
+    return await openImage(ref.paths, signal ? { signal } : {})
+  }
+
+  private async evictIdle(): Promise<void> {
+    const idleMs = this.options.idleMs ?? 60_000
+    for (const [key, pending] of this.open) {
+      const src = await pending.catch(() => undefined)
+      if (src && src.users === 0 && Date.now() - src.lastUsed > idleMs) {
+        this.open.delete(key)
+        await src.image.close().catch(() => undefined)
+      }
+    }
+  }
+
+  private async evictBeyond(max: number): Promise<void> {
+    if (this.open.size <= max) return
+    const settled = await Promise.all([...this.open].map(async ([key, p]) => ({ key, src: await p.catch(() => undefined) })))
+    const idle = settled.filter((s) => s.src && s.src.users === 0).sort((a, b) => (a.src?.lastUsed ?? 0) - (b.src?.lastUsed ?? 0))
+    for (const { key, src } of idle.slice(0, this.open.size - max)) {
+      this.open.delete(key)
+      await src?.image.close().catch(() => undefined)
+    }
+  }
+}
+
+/** Bytes a restore of `p` will copy (files only), for an honest progress bar. */
+async function measure(volume: Volume, p: string, signal: AbortSignal): Promise<number> {
+  const root = await volume.stat(p, { signal })
+  if (root.type !== 'directory') return root.type === 'file' ? root.size : 0
+  let total = 0
+  const stack = [p]
+  let visited = 0
+  while (stack.length > 0) {
+    const dir = stack.pop() ?? '/'
+    for (const e of await volume.list(dir, { signal })) {
+      if (++visited > 10_000_000) return total
+      if (e.type === 'file') total += e.size
+      else if (e.type === 'directory') stack.push(dir.endsWith('/') ? dir + e.name : `${dir}/${e.name}`)
+    }
+  }
+  return total
+}
