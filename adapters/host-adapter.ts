@@ -117,7 +117,96 @@ export interface Capability {
 
 export interface AdapterDescription {
   readonly kind: HostKind
-  readonly capabilities: Readonly<Record<'inventory' | 'watch' | 'power' | 'snapshots' | 'disks' | 'restore' | 'hooks', Capability>>
+  readonly capabilities: Readonly<Record<'inventory' | 'watch' | 'power' | 'snapshots' | 'backup' | 'disks' | 'restore' | 'hooks', Capability>>
+}
+
+/** Plain JSON, for things the adapter records and gets back later (VM config, incremental tokens). */
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue }
+
+export type BackupMode = 'cold' | 'warm' | 'hot'
+/** offline: the VM was off · app: guest quiesced (agent/VSS) · crash: as if the power was cut */
+export type Consistency = 'offline' | 'app' | 'crash'
+
+/** What a mode means for one VM on its host, for the wizard to explain (and to disable with a reason). */
+export interface ModeSupport {
+  readonly mode: BackupMode
+  readonly available: boolean
+  readonly reason?: string
+  readonly downtime: 'none' | 'pause' | 'shutdown'
+  readonly consistency: Consistency
+}
+
+export interface BackupOptions {
+  readonly mode: BackupMode
+  /** Try application consistency (guest agent freeze, VSS); falls back to crash-consistent and says so. */
+  readonly quiesce: boolean
+  /** Cold: how long to wait for a clean shutdown. */
+  readonly shutdownTimeoutMs: number
+  /** Cold: force the VM off after the timeout. Only when the admin chose it explicitly. */
+  readonly forceOffAfterTimeout: boolean
+  /** Tags every snapshot/overlay this backup creates, so leftovers are found after a crash. */
+  readonly jobId: string
+  /** The previous restore point's incremental token from this adapter, when there is one. */
+  readonly previous?: { readonly pointId: string; readonly token: JsonValue }
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void
+  /** Non-byte phases ("shutting down", "creating snapshot") for the job's progress line. */
+  readonly phase: (phase: string, detail?: string) => void
+}
+
+/**
+ * Guest-visible disk bytes the adapter already decoded (e.g. an NBD export of a libvirt backup job). Same
+ * shape as the engine's BlockSource, so the engine can ingest it directly.
+ */
+export interface GuestDisk {
+  readonly size: number
+  readonly label: string
+  read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer>
+  extents?(signal?: AbortSignal): AsyncIterable<{ readonly offset: number; readonly length: number; readonly kind: 'data' | 'zero' }>
+  close(): Promise<void>
+}
+
+/** How the engine gets a disk's bytes: a host file in some image format, or already-decoded guest bytes. */
+export type DiskReadout =
+  | {
+      readonly kind: 'file'
+      readonly file: RemoteFile
+      readonly format: 'raw' | 'qcow2' | 'vhd' | 'vhdx'
+      /** Opens a backing/parent file of a differencing image (paths as the image names them). */
+      readonly openRelated: (path: string, signal?: AbortSignal) => Promise<RemoteFile>
+    }
+  | {
+      readonly kind: 'guest'
+      readonly disk: GuestDisk
+      /** Only these ranges changed since `previous`; everything else equals the previous restore point. */
+      readonly changedRanges?: readonly { readonly offset: number; readonly length: number }[]
+    }
+
+export interface BackupDisk {
+  readonly id: string
+  readonly name: string
+  readonly sizeBytes: number
+  readonly readout: DiskReadout
+}
+
+export interface BackupSession {
+  readonly consistency: Consistency
+  /** The VM's configuration as the host describes it (domain XML, VM record), kept in the restore point. */
+  readonly vmConfig: JsonValue
+  readonly disks: readonly BackupDisk[]
+  /** Saved with the restore point and handed back as `previous` next time. */
+  readonly incrementalToken?: JsonValue
+  /** Why an incremental became a full read ("checkpoint chain broken: …"), for the job log. */
+  readonly fullReason?: string
+  /**
+   * Undoes what begin() did: resume or restart the VM, merge overlays, remove snapshots. Runs on every path
+   * (success, failure, cancel) and must not throw; returns what it could not clean up, in plain words.
+   */
+  finish(signal: AbortSignal): Promise<{ readonly leftBehind: readonly string[] }>
+}
+
+export interface BackupCapability {
+  modes(vmId: string, signal: AbortSignal): Promise<readonly ModeSupport[]>
+  begin(vmId: string, options: BackupOptions, signal: AbortSignal): Promise<BackupSession>
 }
 
 export interface HostAdapter extends AsyncDisposable {
@@ -126,6 +215,7 @@ export interface HostAdapter extends AsyncDisposable {
   connect(signal: AbortSignal): Promise<HostIdentity>
   inventory(signal: AbortSignal): Promise<Inventory>
   watch?(signal: AbortSignal): AsyncIterable<InventoryEvent>
+  readonly backup?: BackupCapability
   describe(): AdapterDescription
   close(): Promise<void>
 }

@@ -120,7 +120,7 @@ export class HyperVAdapter implements HostAdapter {
     const later = { available: false, reason: 'Not available for Hyper-V hosts in this version of Lifeboat yet.' }
     return {
       kind: 'hyperv',
-      capabilities: { inventory: { available: true }, watch: { available: false, reason: 'Hyper-V hosts are polled for changes.' }, power: later, snapshots: later, disks: later, restore: later, hooks: later },
+      capabilities: { inventory: { available: true }, watch: { available: false, reason: 'Hyper-V hosts are polled for changes.' }, power: later, snapshots: later, backup: later, disks: later, restore: later, hooks: later },
     }
   }
 

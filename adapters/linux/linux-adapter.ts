@@ -59,6 +59,7 @@ export class LinuxAdapter implements HostAdapter {
         watch: unavailable('Linux hosts are polled for changes.'),
         power: later,
         snapshots: later,
+        backup: later,
         disks: later,
         restore: later,
         hooks: later,

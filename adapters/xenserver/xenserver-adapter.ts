@@ -134,7 +134,7 @@ export class XenServerAdapter implements HostAdapter {
     const later = { available: false, reason: 'Not available for XenServer pools in this version of Lifeboat yet.' }
     return {
       kind: 'xenserver',
-      capabilities: { inventory: { available: true }, watch: later, power: later, snapshots: later, disks: later, restore: later, hooks: later },
+      capabilities: { inventory: { available: true }, watch: later, power: later, snapshots: later, backup: later, disks: later, restore: later, hooks: later },
     }
   }
 
