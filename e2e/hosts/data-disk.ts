@@ -1,0 +1,55 @@
+/**
+ * Disk images for libvirt test domains, made by the real tools (mkfs.ext4 -d, qemu-img) rather than by hand.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { run } from './run'
+
+export type DiskFormat = 'qcow2' | 'raw'
+
+/**
+ * A fresh temp folder that libvirt's QEMU (user libvirt-qemu) can traverse: libvirt chowns the disk files it is given,
+ * never their parent folders, and mkdtemp makes 0700 folders.
+ */
+export async function makeTestDir(prefix = 'lb-vm-'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  await chmod(dir, 0o755)
+  return dir
+}
+
+/**
+ * An ext4 filesystem filled from `fromDir` (`mkfs.ext4 -d` on a raw file), then converted to qcow2 unless raw is asked
+ * for. `sizeBytes` must hold the files plus ext4's overhead; 64 MiB is plenty for small fixtures.
+ */
+export async function makeExt4DataDisk(options: {
+  readonly fromDir: string
+  readonly path: string
+  readonly sizeBytes: number
+  readonly format?: DiskFormat
+  readonly label?: string
+}): Promise<string> {
+  const format = options.format ?? 'qcow2'
+  const raw = format === 'raw' ? options.path : `${options.path}.ext4-build.raw`
+  try {
+    await run('truncate', ['-s', String(options.sizeBytes), raw])
+    // 4 KiB blocks and no lazy init: the image is complete when mkfs returns (no background zeroing in the guest).
+    await run('mkfs.ext4', ['-q', '-F', '-b', '4096', '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-L', options.label ?? 'lbdata', '-d', options.fromDir, raw])
+    if (format === 'qcow2') await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, options.path])
+  } finally {
+    if (raw !== options.path) await rm(raw, { force: true })
+  }
+  return options.path
+}
+
+/** An empty (all-zero) disk. */
+export async function makeBlankDisk(options: { readonly path: string; readonly sizeBytes: number; readonly format?: DiskFormat }): Promise<string> {
+  await run('qemu-img', ['create', '-q', '-f', options.format ?? 'qcow2', options.path, String(options.sizeBytes)])
+  return options.path
+}
+
+/** The guest-visible bytes of any image qemu-img can read, as a raw file. `-U`: the image may be in use by a running VM. */
+export async function convertToRaw(image: string, rawPath: string, format?: DiskFormat): Promise<string> {
+  await run('qemu-img', ['convert', '-U', ...(format === undefined ? [] : ['-f', format]), '-O', 'raw', image, rawPath])
+  return rawPath
+}

@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canRunLibvirt, ensureLibvirt, virsh, type LibvirtHandle } from './libvirt'
+import { cleanupStaleTestDomains, createTestDomain, type TestDomain } from './test-domain'
+
+describe.skipIf(!canRunLibvirt().ok)('libvirt test daemon', () => {
+  let handles: LibvirtHandle[] = []
+
+  beforeAll(async () => {
+    // Concurrent callers (as parallel test files are) must share one daemon.
+    handles = await Promise.all([ensureLibvirt(), ensureLibvirt(), ensureLibvirt()])
+  })
+  afterAll(async () => {
+    for (const h of handles) await h.stop()
+  })
+
+  it('answers on qemu:///system with QEMU in TCG mode', async () => {
+    expect(await virsh(['uri'])).toBe('qemu:///system\n\n')
+    const caps = await virsh(['domcapabilities', '--virttype', 'qemu', '--arch', 'x86_64'])
+    expect(caps).toContain('<domain>qemu</domain>')
+  })
+
+  it('defines domains in well under a second (no QEMU re-probe per define)', async () => {
+    const domain = await createDomainTimed()
+    try {
+      expect(domain.ms).toBeLessThan(2000)
+    } finally {
+      await domain.d.remove()
+    }
+  })
+
+  it('cleans up test domains whose owner process is gone, and only those', async () => {
+    const mine = await createTestDomain({ guest: { kernel: '/nonexistent/vmlinuz', initrd: '/nonexistent/initrd', cmdline: '' }, disks: [] })
+    const orphan = await createTestDomain({ guest: { kernel: '/nonexistent/vmlinuz', initrd: '/nonexistent/initrd', cmdline: '' }, disks: [] })
+    try {
+      // What a killed run leaves: a domain whose recorded owner no longer exists.
+      await virsh(['desc', orphan.name, '--config', '--new-desc', 'Lifeboat test domain (e2e/hosts/test-domain.ts); owner pid=999999999 start=1'])
+      const removed = await cleanupStaleTestDomains()
+      expect(removed).toContain(orphan.name)
+      expect(removed).not.toContain(mine.name)
+      const names = await virsh(['list', '--all', '--name'])
+      expect(names).toContain(mine.name)
+      expect(names).not.toContain(orphan.name)
+    } finally {
+      await mine.remove()
+      await orphan.remove()
+    }
+  })
+})
+
+async function createDomainTimed(): Promise<{ d: TestDomain; ms: number }> {
+  const started = Date.now()
+  const d = await createTestDomain({ guest: { kernel: '/nonexistent/vmlinuz', initrd: '/nonexistent/initrd', cmdline: '' }, disks: [] })
+  return { d, ms: Date.now() - started }
+}
