@@ -13,6 +13,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const nodeEntries = [
   { in: 'engine/cli/main.ts', out: 'lifeboat' },
   { in: 'electron/main.ts', out: 'electron-main' },
+  { in: 'engine/repository/workers/chunk-worker.ts', out: 'repo-chunk-worker' },
 ]
 
 export async function buildNode({ quiet = false } = {}) {

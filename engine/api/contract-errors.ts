@@ -32,6 +32,17 @@ export const errorCodes = [
   // disks, filesystems and restores
   'DISK_UNREADABLE',
   'PATH_NOT_FOUND',
+  // the backup repository
+  'REPO_NOT_FOUND',
+  'REPO_EXISTS',
+  'REPO_LOCKED',
+  'REPO_DAMAGED',
+  'REPO_UNSUPPORTED',
+  'PASSPHRASE_REQUIRED',
+  'WRONG_PASSPHRASE',
+  'POINT_NOT_FOUND',
+  'NO_SPACE',
+  'STORAGE_FAILED',
   // Lifeboat's own state
   'STATE_CORRUPT',
   'SECRET_LOCKED',

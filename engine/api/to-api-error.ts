@@ -4,6 +4,7 @@ import { StateError, type StateErrorCode } from '../state/state-error'
 import { LockTimeoutError } from '../state/file-lock'
 import { DiskFormatError } from '../disks/errors'
 import { FilesystemError, type FilesystemErrorCode } from '../filesystems/errors'
+import { RepositoryError, type RepositoryErrorCode } from '../repository/errors'
 import { ApiError, type ErrorCode } from './contract-errors'
 
 const adapterCodes = {
@@ -47,6 +48,27 @@ const filesystemCodes = {
   limit: 'INVALID_INPUT',
 } as const satisfies Record<FilesystemErrorCode, ErrorCode>
 
+const repositoryCodes = {
+  REPO_NOT_FOUND: 'REPO_NOT_FOUND',
+  REPO_EXISTS: 'REPO_EXISTS',
+  REPO_LOCKED: 'REPO_LOCKED',
+  LOCK_LOST: 'REPO_LOCKED',
+  UNSUPPORTED_FORMAT: 'REPO_UNSUPPORTED',
+  CORRUPT_CONFIG: 'REPO_DAMAGED',
+  PASSPHRASE_REQUIRED: 'PASSPHRASE_REQUIRED',
+  WRONG_PASSPHRASE: 'WRONG_PASSPHRASE',
+  CORRUPT_CHUNK: 'REPO_DAMAGED',
+  MISSING_CHUNK: 'REPO_DAMAGED',
+  CORRUPT_MANIFEST: 'REPO_DAMAGED',
+  POINT_NOT_FOUND: 'POINT_NOT_FOUND',
+  DISK_NOT_FOUND: 'NOT_FOUND',
+  NO_SPACE: 'NO_SPACE',
+  CANCELLED: 'CANCELLED',
+  INVALID_ARGUMENT: 'INVALID_INPUT',
+  EXPORT_UNSUPPORTED: 'NOT_SUPPORTED',
+  BACKEND_ERROR: 'STORAGE_FAILED',
+} as const satisfies Record<RepositoryErrorCode, ErrorCode>
+
 /**
  * Every failure leaving the engine goes through here, so the doors only ever see ApiError with a stable code.
  * Unknown errors become INTERNAL with their message (never their stack, never input values).
@@ -56,6 +78,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof AdapterError) return new ApiError(adapterCodes[err.code], err.message, err.params)
   if (err instanceof StateError) return new ApiError(stateCodes[err.code], err.message, err.params)
   if (err instanceof LockTimeoutError) return new ApiError('STATE_BUSY', err.message)
+  if (err instanceof RepositoryError) return new ApiError(repositoryCodes[err.code], err.message, { ...err.params, reason: err.code })
   if (err instanceof DiskFormatError) return new ApiError(err.code === 'unsupported' ? 'NOT_SUPPORTED' : 'DISK_UNREADABLE', err.message, { ...err.params, reason: err.code })
   if (err instanceof FilesystemError) return new ApiError(filesystemCodes[err.code], err.message, { ...err.params, reason: err.code })
   if (err instanceof ZodError) return fromZod(err)

@@ -19,6 +19,11 @@ export interface BlockSource {
    * ingest and export can skip it. Sources that cannot tell simply omit this method.
    */
   extents?(signal?: AbortSignal): AsyncIterable<Extent>
+  /**
+   * Optional: reads `target.length` bytes at `offset` into a buffer the caller owns, so bulk readers (ingest)
+   * can recycle their buffers instead of allocating one per read. Same bounds rules as read().
+   */
+  readInto?(target: Buffer, offset: number, signal?: AbortSignal): Promise<void>
   /** Releases files, handles and connections. Idempotent. */
   close(): Promise<void>
 }

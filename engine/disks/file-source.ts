@@ -35,17 +35,22 @@ export class FileSource implements BlockSource {
   }
 
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length)
+    await this.readInto(buf, offset, signal)
+    return buf
+  }
+
+  async readInto(target: Buffer, offset: number, signal?: AbortSignal): Promise<void> {
+    const length = target.length
     assertReadInBounds(this, offset, length)
     signal?.throwIfAborted()
     if (this.closed) throw new DiskFormatError('io', `${this.label} is closed`)
-    const buf = Buffer.allocUnsafe(length)
     let done = 0
     while (done < length) {
-      const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done)
+      const { bytesRead } = await this.handle.read(target, done, length - done, offset + done)
       if (bytesRead === 0) throw new DiskFormatError('io', `${this.label} ended early at byte ${offset + done} (was it truncated while open?)`)
       done += bytesRead
     }
-    return buf
   }
 
   async close(): Promise<void> {

@@ -215,6 +215,18 @@ export const en = {
   'error.SECRET_LOCKED': '{message}',
   'error.SECRET_MISSING': 'The credentials for this host are missing. Enter them again.',
   'error.STATE_BUSY': 'Another Lifeboat window or command is changing the same data. Try again in a moment.',
+  'error.DISK_UNREADABLE': '{message}',
+  'error.PATH_NOT_FOUND': '{message}',
+  'error.REPO_NOT_FOUND': '{message}',
+  'error.REPO_EXISTS': '{message}',
+  'error.REPO_LOCKED': '{message}',
+  'error.REPO_DAMAGED': '{message}',
+  'error.REPO_UNSUPPORTED': '{message}',
+  'error.PASSPHRASE_REQUIRED': 'This repository is encrypted. Enter its passphrase.',
+  'error.WRONG_PASSPHRASE': 'The passphrase is wrong; the repository was not opened.',
+  'error.POINT_NOT_FOUND': 'That restore point does not exist (any more).',
+  'error.NO_SPACE': '{message}',
+  'error.STORAGE_FAILED': '{message}',
 } as const
 
 export type MessageKey = keyof typeof en

@@ -1,0 +1,74 @@
+/**
+ * Where a repository's objects live. Deliberately small so that it can be implemented over a local folder,
+ * S3-compatible object storage and SFTP (phase 2) alike: whole-object get/put, listing by prefix, stat, delete.
+ *
+ * Keys are '/'-separated relative paths made only of [0-9A-Za-z._-] segments (see format.ts); backends may
+ * rely on that and must refuse anything else.
+ */
+export interface RepositoryBackend {
+  /** Human-readable location for messages ("/srv/backups/repo", "s3://bucket/prefix"). Never contains secrets. */
+  readonly label: string
+  /**
+   * Reads a whole object, or resolves to undefined when it does not exist. An object larger than
+   * `maxBytes` throws ObjectTooLargeError before anything is allocated for it (stored bytes are hostile).
+   */
+  get(key: string, options: GetOptions): Promise<Buffer | undefined>
+  /**
+   * Writes a whole object atomically: readers see the old object, the new one, or none — never a part.
+   * Overwrites. Durable once a later flush() has resolved. `data` may come in parts (written back to back), so
+   * callers need not join a header, a body and a tag into one more buffer.
+   */
+  put(key: string, data: Uint8Array | readonly Uint8Array[], signal?: AbortSignal): Promise<void>
+  /** Makes every put() that has resolved so far durable (a local backend fsyncs the directories it touched). */
+  flush(signal?: AbortSignal): Promise<void>
+  /** Every object whose key starts with `prefix`, in no particular order. */
+  list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo>
+  /** Size and modification time, or undefined when the object does not exist. */
+  stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>
+  /** Removes an object; removing a missing object is not an error. */
+  delete(key: string, signal?: AbortSignal): Promise<void>
+  close(): Promise<void>
+}
+
+export interface GetOptions {
+  /** Refuse objects larger than this, without reading them. */
+  readonly maxBytes: number
+  readonly signal?: AbortSignal | undefined
+}
+
+export interface ObjectInfo {
+  readonly key: string
+  readonly size: number
+  /** Last modification, milliseconds since the epoch, by the storage's clock. */
+  readonly mtimeMs: number
+}
+
+const SEGMENT = /^[0-9A-Za-z._-]+$/
+
+/** Backends call this on every key: a key can never leave the repository root or name a hidden temp file. */
+export function assertValidKey(key: string): void {
+  const parts = key.split('/')
+  const ok = key.length > 0 && key.length <= 512 && parts.every((p) => SEGMENT.test(p) && p !== '.' && p !== '..' && !p.startsWith('.'))
+  if (!ok) throw new RangeError(`Invalid repository object key: ${JSON.stringify(key.slice(0, 120))}`)
+}
+
+export function assertValidPrefix(prefix: string): void {
+  if (prefix === '') return
+  if (!prefix.endsWith('/')) throw new RangeError(`Invalid repository prefix: ${JSON.stringify(prefix.slice(0, 120))}`)
+  assertValidKey(prefix.slice(0, -1))
+}
+
+/** Thrown by get() for an object over its caller's size limit; callers turn it into CORRUPT_CHUNK and the like. */
+export class ObjectTooLargeError extends Error {
+  override readonly name = 'ObjectTooLargeError'
+  constructor(
+    readonly key: string,
+    readonly size: number,
+    readonly maxBytes: number,
+  ) {
+    super(`Object ${key} is ${size} bytes, more than the ${maxBytes} allowed`)
+  }
+}
+
+/** Temporary names used while an object is written; listed like any object so GC can reclaim leftovers. */
+export const TEMP_MARKER = '.tmp-'

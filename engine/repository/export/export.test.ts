@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest'
+import { createWriteStream } from 'node:fs'
+import { once } from 'node:events'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { CHUNK_SIZE } from '../format.js'
+import { EXPORT_FORMATS } from './export.js'
+import { MiB, withTempDir, writeMixedImage } from '../test-support/fixtures.js'
+import { backupFile, newLocalRepo } from '../test-support/helpers.js'
+import { QEMU_FORMAT, qemuCheck, qemuImg } from '../test-support/qemu.js'
+import { qcow2Image } from './qcow2-writer.js'
+import { vhdxImage } from './vhdx-writer.js'
+import { vhdImage } from './vhd-writer.js'
+import { rawImage } from './raw-writer.js'
+import { writePieces, type ExportInput } from './pieces.js'
+
+describe('export', () => {
+  it('writes raw, qcow2, VHD and VHDX that qemu-img accepts and finds identical to the original', async () => {
+    await withTempDir('export', async (dir) => {
+      const img = path.join(dir, 'disk.img')
+      // 9 chunks' worth of 3 MiB blocks plus an odd tail: zero chunks, mixed chunks and a partial last chunk.
+      await writeMixedImage(img, { blocks: 12, blockSize: 3 * MiB, pattern: ['random', 'zero', 'zero', 'zero', 'text', 'zero'], tail: MiB + 512 })
+      await using repo = await newLocalRepo(dir)
+      const point = await backupFile(repo, img)
+      expect(point.stats.chunksZero).toBeGreaterThan(0)
+      for (const format of EXPORT_FORMATS) {
+        const out = path.join(dir, `out.${format}`)
+        const result = await repo.export({ pointId: point.id, disk: 'disk0', format, output: out })
+        expect(result.virtualSize).toBe(12 * 3 * MiB + MiB + 512)
+        const check = await qemuCheck(out, format)
+        expect(check.code, `${format}: ${check.output}`).toBe(0)
+        const compare = await qemuImg('compare', '-f', 'raw', '-F', QEMU_FORMAT[format], img, out)
+        expect(compare.code, `${format}: ${compare.output}`).toBe(0)
+        expect(compare.output).toContain('Images are identical')
+      }
+      // Streamed output (no seeking, zeros written out) is the same image.
+      const streamed = path.join(dir, 'streamed.qcow2')
+      const stream = createWriteStream(streamed)
+      await repo.export({ pointId: point.id, disk: 'disk0', format: 'qcow2', output: stream })
+      stream.end()
+      await once(stream, 'close')
+      expect((await qemuImg('compare', '-f', 'raw', '-F', 'qcow2', img, streamed)).code).toBe(0)
+      await expect(repo.export({ pointId: point.id, disk: 'nope', format: 'raw', output: path.join(dir, 'x') })).rejects.toMatchObject({ code: 'DISK_NOT_FOUND' })
+    })
+  })
+
+  it('lays out large sparse disks correctly (several qcow2 L2 tables, VHDX sector-bitmap entries in the BAT)', async () => {
+    await withTempDir('export-big', async (dir) => {
+      // > 1024 VHDX blocks (one sector-bitmap entry in the BAT) and 9 qcow2 L2 tables, yet quick to compare.
+      const size = 4 * 1024 * MiB + 64 * MiB + 512
+      const chunks = Math.ceil(size / CHUNK_SIZE)
+      const dataAt = new Map<number, Buffer>([0, 1, 200, 1023, 1024, 1025, chunks - 1].map((i) => [i, randomBytes(Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE))]))
+      const zeroChunks = Array.from({ length: chunks }, (_, i) => !dataAt.has(i))
+      const zeros = Buffer.alloc(CHUNK_SIZE)
+      const input: ExportInput = {
+        size,
+        zeroChunks,
+        async *chunks() {
+          for (let i = 0; i < chunks; i++) yield await Promise.resolve(dataAt.get(i) ?? zeros.subarray(0, Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE)))
+        },
+      }
+      const raw = path.join(dir, 'big.raw')
+      await writePieces(rawImage(input), raw)
+      for (const [format, writer] of [['qcow2', qcow2Image], ['vhdx', vhdxImage], ['vhd', vhdImage]] as const) {
+        const out = path.join(dir, `big.${format}`)
+        await writePieces(writer(input), out)
+        expect((await qemuCheck(out, format)).code).toBe(0)
+        const compare = await qemuImg('compare', '-f', 'raw', '-F', QEMU_FORMAT[format], raw, out)
+        expect(compare.code, `${format}: ${compare.output}`).toBe(0)
+      }
+    })
+  })
+
+  it('refuses a VHD beyond the format limit with a clear error', async () => {
+    const input: ExportInput = { size: 3 * 1024 ** 4, zeroChunks: [], chunks: async function* () {} }
+    await expect(vhdImage(input).next()).rejects.toMatchObject({ code: 'EXPORT_UNSUPPORTED' })
+  })
+})

@@ -1,0 +1,65 @@
+import { RepositoryError, throwIfCancelled } from '../errors.js'
+import { acquireLock } from '../lock.js'
+import { listPointIds, loadManifest, trashPoint } from '../points.js'
+import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js'
+import type { RepoContext } from '../context.js'
+
+export interface PruneOptions {
+  readonly policy: RetentionPolicy
+  /** List what would go and why the rest is kept, without changing anything. */
+  readonly dryRun?: boolean
+  readonly signal?: AbortSignal
+}
+
+export interface PruneReport {
+  readonly dryRun: boolean
+  readonly kept: readonly RetentionDecision[]
+  readonly removed: readonly RetentionDecision[]
+  /** Points whose manifest could not be read: never removed by prune (verify/check explain them). */
+  readonly skipped: readonly { readonly pointId: string; readonly reason: string }[]
+}
+
+/**
+ * Applies a retention policy. Removed points disappear from the list at once; their chunks are freed by the next
+ * gc(), which knows whether a running backup may still be reusing them.
+ */
+export async function prune(ctx: RepoContext, options: PruneOptions): Promise<PruneReport> {
+  const { signal } = options
+  const dryRun = options.dryRun ?? false
+  const run = async (): Promise<PruneReport> => {
+    const candidates = []
+    const skipped: { pointId: string; reason: string }[] = []
+    for (const pointId of await listPointIds(ctx, signal)) {
+      throwIfCancelled(signal)
+      try {
+        const m = await loadManifest(ctx, pointId, signal)
+        candidates.push({ id: pointId, group: m.vm.id, time: new Date(m.startedAt) })
+      } catch (error) {
+        if (!(error instanceof RepositoryError) || (error.code !== 'CORRUPT_MANIFEST' && error.code !== 'POINT_NOT_FOUND')) throw error
+        if (error.code === 'CORRUPT_MANIFEST') skipped.push({ pointId, reason: error.message })
+      }
+    }
+    const decisions = applyRetention(candidates, options.policy)
+    const removed = decisions.filter((d) => !d.keep)
+    if (!dryRun) {
+      for (const d of removed) {
+        throwIfCancelled(signal, 'Some restore points may already have been removed; the report of a new dry run shows what is left.')
+        await trashPoint(ctx, d.id, signal)
+      }
+    }
+    return { dryRun, kept: decisions.filter((d) => d.keep), removed, skipped }
+  }
+  if (dryRun) return run()
+  await using _lock = await acquireLock({
+    backend: ctx.backend,
+    kind: 'maintenance',
+    operation: 'prune',
+    timeoutMs: ctx.locking.timeoutMs,
+    heartbeatMs: ctx.locking.heartbeatMs,
+    staleAfterMs: ctx.locking.staleAfterMs,
+    host: ctx.locking.host,
+    clock: ctx.clock,
+    signal,
+  })
+  return await run()
+}

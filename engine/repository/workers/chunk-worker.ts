@@ -1,0 +1,67 @@
+/**
+ * Worker-thread entry: hashes, seals and opens chunks for the codec pool (codec-pool.ts). Bundled as
+ * dist/node/repo-chunk-worker.js; run from source through tsx in development and tests.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { ChunkOps } from '../codec/chunk-ops.js'
+import { RepositoryError } from '../errors.js'
+import { KnownTable, type KnownTableHandle } from './known-table.js'
+import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js'
+
+const init = workerData as WorkerInit
+const ops = new ChunkOps({
+  dataKey: init.dataKey === undefined ? undefined : Buffer.from(init.dataKey),
+  idKey: init.idKey === undefined ? undefined : Buffer.from(init.idKey),
+  compressionLevel: init.compressionLevel,
+})
+const port = parentPort
+if (port === null) throw new Error('chunk-worker must run in a worker thread')
+
+/** An ArrayBuffer we may transfer: the Buffer must own all of it, or we copy into one that does. */
+function ownBuffer(buf: Buffer): ArrayBuffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer) return buf.buffer
+  const copy = new ArrayBuffer(buf.length)
+  Buffer.from(copy).set(buf)
+  return copy
+}
+
+let table: { handle: KnownTableHandle; table: KnownTable } | undefined
+/** The shared table arrives with every request (cheap: shared memory is not copied); wrap it once per backup. */
+function tableFor(handle: KnownTableHandle): KnownTable {
+  if (table?.handle.flags !== handle.flags) table = { handle, table: new KnownTable(handle) }
+  return table.table
+}
+
+port.on('message', (request: WorkerRequest) => {
+  let response: WorkerResponse
+  const transfer: ArrayBuffer[] = []
+  try {
+    const input = Buffer.from(request.data, 0, request.length)
+    if (request.op === 'hash') {
+      const { id } = ops.hash(input)
+      response = { seq: request.seq, ok: true, id, data: request.data, length: request.length }
+      transfer.push(request.data)
+    } else if (request.op === 'ingest') {
+      const { id, sealed } = ops.ingest(input, tableFor(request.known))
+      if (sealed === undefined) {
+        // Known or zero: the memory goes back untouched so the main thread can reuse it for the next read.
+        response = { seq: request.seq, ok: true, id, data: request.data, length: 0 }
+        transfer.push(request.data)
+      }
+      else {
+        // The body was sealed into the request's own memory (offset 0), which goes back as it came.
+        response = { seq: request.seq, ok: true, id, data: request.data, length: sealed.body.length, head: sealed.head, tail: sealed.tail }
+        transfer.push(request.data)
+      }
+    } else {
+      const out = request.op === 'seal' ? ops.seal(input, request.id) : ops.open(input, request.id, request.expectedLength)
+      const ab = ownBuffer(out)
+      response = { seq: request.seq, ok: true, data: ab, length: out.length }
+      transfer.push(ab)
+    }
+  } catch (error) {
+    const e = error instanceof RepositoryError ? { code: error.code, message: error.message, params: error.params } : { message: String(error) }
+    response = { seq: request.seq, ok: false, error: e }
+  }
+  port.postMessage(response, transfer)
+})

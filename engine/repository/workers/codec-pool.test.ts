@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest'
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { createChunkCodec } from './codec-pool.js'
+import { chunkIdOf } from '../codec/sealed-object.js'
+import { CHUNK_SIZE } from '../format.js'
+import { textBlock } from '../test-support/fixtures.js'
+import { bundleForNode } from '../test-support/bundle.js'
+
+const run = promisify(execFile)
+const keys = { dataKey: randomBytes(32), idKey: randomBytes(32) }
+
+describe('chunk codec', () => {
+  for (const workers of [0, 2]) {
+    for (const encrypted of [false, true]) {
+      it(`hashes, seals and opens chunks (${workers === 0 ? 'inline' : 'worker threads'}, ${encrypted ? 'encrypted' : 'plain'})`, async () => {
+        const codec = createChunkCodec({ compressionLevel: 3, workers, ...(encrypted ? keys : {}) })
+        try {
+          const inputs = [textBlock(CHUNK_SIZE, 1), randomBytes(CHUNK_SIZE), Buffer.alloc(CHUNK_SIZE), textBlock(1234, 2)]
+          const copies = inputs.map((b) => Buffer.from(b))
+          const results = await Promise.all(inputs.map((b) => codec.hash(b)))
+          expect(results[2]!.id).toBeNull()
+          expect(results[0]!.id).toBe(chunkIdOf(copies[0]!, encrypted ? keys.idKey : undefined))
+          for (const [i, r] of results.entries()) {
+            if (r.id === null) continue
+            const sealed = await codec.seal(r.data, r.id)
+            // Text shrinks, random data is stored as is (never grows beyond header + IV + tag).
+            if (i === 0) expect(sealed.length).toBeLessThan(CHUNK_SIZE / 2)
+            if (i === 1) expect(sealed.length).toBeLessThanOrEqual(CHUNK_SIZE + 40)
+            const opened = await codec.open(sealed, r.id, copies[i]!.length)
+            expect(opened.equals(copies[i]!)).toBe(true)
+          }
+          const sealed = await codec.seal(Buffer.from(copies[0]!), results[0]!.id!)
+          await expect(codec.open(Buffer.from(sealed), results[0]!.id!, 100)).rejects.toMatchObject({ code: 'CORRUPT_CHUNK' })
+          await expect(codec.open(Buffer.from(sealed), 'f'.repeat(64), CHUNK_SIZE)).rejects.toMatchObject({ code: 'CORRUPT_CHUNK' })
+        } finally {
+          await codec.close()
+        }
+      })
+    }
+  }
+
+  it('starts its workers from an esbuild bundle laid out like dist/node', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lifeboat-bundle-'))
+    try {
+      const entry = path.join(dir, 'entry.ts')
+      const codecModule = path.resolve(import.meta.dirname, 'codec-pool.ts')
+      await writeFile(
+        entry,
+        `import { createChunkCodec } from ${JSON.stringify(codecModule)}
+const codec = createChunkCodec({ compressionLevel: 3, workers: 2 })
+const data = Buffer.alloc(4096, 65)
+const { id, data: back } = await codec.hash(data)
+const sealed = await codec.seal(back, id!)
+const opened = await codec.open(sealed, id!, 4096)
+console.log(JSON.stringify({ id, ok: opened.equals(Buffer.alloc(4096, 65)) }))
+await codec.close()
+`,
+      )
+      const out = path.join(dir, 'dist', 'node')
+      await bundleForNode(out, [{ in: entry, out: 'entry' }])
+      const { stdout } = await run(process.execPath, [path.join(out, 'entry.js')])
+      expect(JSON.parse(stdout)).toEqual({ id: chunkIdOf(Buffer.alloc(4096, 65), undefined), ok: true })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,216 @@
+import { Worker } from 'node:worker_threads'
+import { createRequire } from 'node:module'
+import { availableParallelism } from 'node:os'
+import { pathToFileURL } from 'node:url'
+import { ChunkOps, type CodecSettings } from '../codec/chunk-ops.js'
+import { RepositoryError } from '../errors.js'
+import type { KnownTable } from './known-table.js'
+import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js'
+
+/** Hashing, sealing and opening of chunks, either spread over worker threads or done inline. */
+export interface ChunkCodec {
+  /** Hashes a chunk; gives the (possibly moved) buffer back with its id, null for all zeros. */
+  hash(data: Buffer): Promise<{ id: string | null; data: Buffer }>
+  /** Compresses and encrypts a chunk into its stored form. `data` is consumed (its memory may move). */
+  seal(data: Buffer, id: string): Promise<Buffer>
+  /**
+   * One backup step in one round trip: zero check and id, then the sealed object unless `known` has the id.
+   * `data` is consumed. Result: id null = all zeros; no `sealed` = already stored.
+   */
+  ingest(data: Buffer, known: KnownTable): Promise<IngestResult>
+  /** Opens a stored chunk and proves its content matches `id`; throws CORRUPT_CHUNK otherwise. */
+  open(object: Buffer, id: string, expectedLength: number): Promise<Buffer>
+  /** Number of parallel lanes, for callers that size their queues. */
+  readonly parallelism: number
+  close(): Promise<void>
+}
+
+export interface IngestResult {
+  /** null for an all-zero chunk. */
+  readonly id: string | null
+  /** The stored form in parts (header, body, tag) when the chunk is new; absent when it is zero or known. */
+  readonly sealed?: readonly Buffer[]
+  /** The memory the chunk came in (the body lives in it), free for reuse once `sealed` has been written. */
+  readonly memory?: ArrayBuffer | undefined
+}
+
+export interface CodecOptions extends CodecSettings {
+  /** Worker threads; 0 runs everything on the calling thread (handy in tiny tools and some tests). */
+  readonly workers?: number
+}
+
+export function createChunkCodec(options: CodecOptions): ChunkCodec {
+  const count = options.workers ?? availableParallelism()
+  return count <= 0 ? new InlineCodec(options) : new WorkerPoolCodec(options, count)
+}
+
+class InlineCodec implements ChunkCodec {
+  readonly parallelism = 1
+  private readonly ops: ChunkOps
+  constructor(settings: CodecSettings) {
+    this.ops = new ChunkOps(settings)
+  }
+  async hash(data: Buffer): Promise<{ id: string | null; data: Buffer }> {
+    await Promise.resolve()
+    return { id: this.ops.hash(data).id, data }
+  }
+  async seal(data: Buffer, id: string): Promise<Buffer> {
+    await Promise.resolve()
+    return this.ops.seal(data, id)
+  }
+  async open(object: Buffer, id: string, expectedLength: number): Promise<Buffer> {
+    await Promise.resolve()
+    return this.ops.open(object, id, expectedLength)
+  }
+  async ingest(data: Buffer, known: KnownTable): Promise<IngestResult> {
+    await Promise.resolve()
+    const memory = data.buffer instanceof ArrayBuffer ? data.buffer : undefined
+    const { id, sealed } = this.ops.ingest(data, known)
+    return sealed === undefined ? { id, memory } : { id, sealed: [sealed.head, sealed.body, sealed.tail], memory }
+  }
+  async close(): Promise<void> {
+    // Nothing to release.
+  }
+}
+
+/**
+ * Where the worker's code is. Bundled (dist/node/*.js, one flat folder) it is the sibling entry
+ * repo-chunk-worker.js; from TypeScript source (vitest, tsx) it is chunk-worker.ts, started through a tiny
+ * bootstrap that registers tsx inside the worker (a worker's own `--import tsx` does not apply to its entry on
+ * Node 20).
+ */
+function workerTarget(): URL {
+  const here = import.meta.url
+  if (!/\.[cm]?ts($|\?)/.test(here)) return new URL('./repo-chunk-worker.js', here)
+  const tsxApi = createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')
+  const entry = new URL('./chunk-worker.ts', here).href
+  const code = `import { register } from ${JSON.stringify(pathToFileURL(tsxApi).href)}; register(); await import(${JSON.stringify(entry)});`
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`)
+}
+
+interface Pending {
+  readonly resolve: (response: WorkerResponse & { ok: true }) => void
+  readonly reject: (error: Error) => void
+}
+
+interface Lane {
+  readonly worker: Worker
+  inFlight: number
+}
+
+/** Two requests queued per worker keep each one busy while the main thread handles the previous answer. */
+const PER_WORKER = 2
+
+class WorkerPoolCodec implements ChunkCodec {
+  readonly parallelism: number
+  private readonly lanes: Lane[] = []
+  private readonly pending = new Map<number, Pending>()
+  private readonly waiting: { request: WorkerRequest; transfer: ArrayBuffer[]; pending: Pending }[] = []
+  private seq = 0
+  private broken: Error | undefined
+  private closed = false
+
+  constructor(settings: CodecSettings, count: number) {
+    this.parallelism = count
+    const init: WorkerInit = { dataKey: settings.dataKey, idKey: settings.idKey, compressionLevel: settings.compressionLevel }
+    const target = workerTarget()
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(target, { workerData: init, name: `lifeboat-chunk-${i}` })
+      const lane: Lane = { worker, inFlight: 0 }
+      worker.on('message', (response: WorkerResponse) => this.onMessage(lane, response))
+      worker.on('error', (error) => this.fail(error))
+      worker.on('exit', (code) => {
+        if (!this.closed) this.fail(new Error(`a chunk worker stopped unexpectedly (exit code ${code})`))
+      })
+      worker.unref()
+      this.lanes.push(lane)
+    }
+  }
+
+  async hash(data: Buffer): Promise<{ id: string | null; data: Buffer }> {
+    const ab = transferable(data)
+    const response = await this.submit({ op: 'hash', seq: 0, data: ab, length: data.length }, [ab])
+    return { id: response.id ?? null, data: Buffer.from(response.data ?? new ArrayBuffer(0), 0, response.length ?? 0) }
+  }
+
+  async seal(data: Buffer, id: string): Promise<Buffer> {
+    const ab = transferable(data)
+    const response = await this.submit({ op: 'seal', seq: 0, data: ab, length: data.length, id }, [ab])
+    return Buffer.from(response.data ?? new ArrayBuffer(0), 0, response.length ?? 0)
+  }
+
+  async ingest(data: Buffer, known: KnownTable): Promise<IngestResult> {
+    const ab = transferable(data)
+    const response = await this.submit({ op: 'ingest', seq: 0, data: ab, length: data.length, known: known.handle }, [ab])
+    const id = response.id ?? null
+    if (response.data === undefined) return { id }
+    if (response.head === undefined) return { id, memory: response.data }
+    const part = (u: Uint8Array | undefined): Buffer => (u === undefined ? Buffer.alloc(0) : Buffer.from(u.buffer, u.byteOffset, u.byteLength))
+    return { id, sealed: [part(response.head), Buffer.from(response.data, 0, response.length ?? 0), part(response.tail)], memory: response.data }
+  }
+
+  async open(object: Buffer, id: string, expectedLength: number): Promise<Buffer> {
+    const ab = transferable(object)
+    const response = await this.submit({ op: 'open', seq: 0, data: ab, length: object.length, id, expectedLength }, [ab])
+    return Buffer.from(response.data ?? new ArrayBuffer(0), 0, response.length ?? 0)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.fail(new RepositoryError('BACKEND_ERROR', 'The repository was closed while chunks were still being processed.'))
+    await Promise.all(this.lanes.map((lane) => lane.worker.terminate()))
+  }
+
+  private submit(request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerResponse & { ok: true }> {
+    if (this.broken !== undefined) return Promise.reject(this.broken)
+    return new Promise((resolve, reject) => {
+      const pending = { resolve, reject }
+      const seq = ++this.seq
+      this.waiting.push({ request: { ...request, seq }, transfer, pending })
+      this.pump()
+    })
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0) {
+      let best: Lane | undefined
+      for (const lane of this.lanes) if (lane.inFlight < PER_WORKER && (best === undefined || lane.inFlight < best.inFlight)) best = lane
+      if (best === undefined) return
+      const next = this.waiting.shift()
+      if (next === undefined) return
+      this.pending.set(next.request.seq, next.pending)
+      if (best.inFlight++ === 0) best.worker.ref()
+      best.worker.postMessage(next.request, next.transfer)
+    }
+  }
+
+  private onMessage(lane: Lane, response: WorkerResponse): void {
+    if (--lane.inFlight === 0) lane.worker.unref()
+    const pending = this.pending.get(response.seq)
+    this.pending.delete(response.seq)
+    if (pending !== undefined) {
+      if (response.ok) pending.resolve(response)
+      else {
+        const e = response.error
+        pending.reject(e.code === undefined ? new Error(e.message) : new RepositoryError(e.code, e.message, e.params ?? {}))
+      }
+    }
+    this.pump()
+  }
+
+  private fail(error: Error): void {
+    this.broken ??= error
+    for (const p of this.pending.values()) p.reject(this.broken)
+    this.pending.clear()
+    for (const w of this.waiting.splice(0)) w.pending.reject(this.broken)
+  }
+}
+
+/** The ArrayBuffer to transfer for `buf`: its own when it owns all of it, else a copy (rare: pooled or sliced). */
+function transferable(buf: Buffer): ArrayBuffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer) return buf.buffer
+  const copy = new ArrayBuffer(buf.length)
+  new Uint8Array(copy).set(buf)
+  return copy
+}
