@@ -8,6 +8,7 @@ import { BrowseService } from './browse/browse-service'
 import { createHandlers } from './api/handlers'
 import type { HandlerMap } from './api/handler-types'
 import { InventoryService } from './inventory/inventory-service'
+import { Repositories } from './repositories/repositories'
 import { JobRunner } from './jobs/job-runner'
 import { JobStore } from './jobs/job-store'
 import { HostsStore } from './state/hosts-store'
@@ -33,6 +34,7 @@ export interface Engine extends AsyncDisposable {
   readonly hosts: HostsStore
   readonly secrets: SecretStore
   readonly browse: BrowseService
+  readonly repositories: Repositories
   /** Starts background work (inventory polling) for the long-running doors (desktop app, bridge). */
   startBackground(): void
   dispose(): Promise<void>
@@ -56,6 +58,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
   const browse = new BrowseService({ jobs })
+  const repositories = new Repositories({ defaultPath: paths.repository, secrets })
   const handlers = createHandlers({
     info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection },
     hosts,
@@ -65,6 +68,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     jobs,
     events,
     browse,
+    repositories,
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
   let disposed = false
@@ -84,6 +88,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     hosts,
     secrets,
     browse,
+    repositories,
     startBackground: () => inventory.start(),
     dispose,
     [Symbol.asyncDispose]: dispose,

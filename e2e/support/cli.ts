@@ -11,9 +11,9 @@ const root = path.resolve(import.meta.dirname, '../..')
 export const lifeboatBin = path.join(root, 'bin/lifeboat.mjs')
 
 /** Runs the `lifeboat` command as a user would (new process, no terminal), on the given data folder. */
-export function runCli(home: string, args: readonly string[], stdin?: string): Promise<CliResult> {
+export function runCli(home: string, args: readonly string[], stdin?: string, env?: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [lifeboatBin, ...args, '--home', home], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+    const child = spawn(process.execPath, [lifeboatBin, ...args, '--home', home], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, ...(env ? { env } : {}) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))

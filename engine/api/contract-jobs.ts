@@ -46,7 +46,11 @@ export const JobLogLineSchema = z.object({
   message: z.string(),
 })
 
-export const JobDetailDtoSchema = JobDtoSchema.extend({ log: z.array(JobLogLineSchema) })
+export const JobDetailDtoSchema = JobDtoSchema.extend({
+  log: z.array(JobLogLineSchema),
+  /** What a finished job produced (the restore point it created, a verify report…), as plain JSON. */
+  result: z.json().optional(),
+})
 export type JobDetailDto = z.infer<typeof JobDetailDtoSchema>
 
 const JobRef = z.object({ jobId: z.string().min(1).max(200) })

@@ -9,6 +9,7 @@ import { HostDtoSchema, hostsAcceptKey, hostsAdd, hostsList, hostsRemove, hostsT
 import { HostInventoryDtoSchema, inventoryRefresh, inventoryTree, vmsList } from './contract-inventory'
 import { filesList, filesProbe, filesRestore, filesSearch, filesStat } from './contract-files'
 import { JobDtoSchema, jobsCancel, jobsGet, jobsList } from './contract-jobs'
+import { backupFile, pointsExport, pointsGet, pointsList, repoCheck, repoGc, repoInfo, repoInit, repoPrune, repoVerify } from './contract-repository'
 
 export * from './contract-core'
 export * from './contract-errors'
@@ -16,6 +17,7 @@ export * from './contract-files'
 export * from './contract-hosts'
 export * from './contract-inventory'
 export * from './contract-jobs'
+export * from './contract-repository'
 
 export const AppInfoSchema = z.object({
   version: z.string(),
@@ -48,6 +50,16 @@ export const channels = {
   [filesStat.name]: filesStat,
   [filesSearch.name]: filesSearch,
   [filesRestore.name]: filesRestore,
+  [repoInit.name]: repoInit,
+  [repoInfo.name]: repoInfo,
+  [repoCheck.name]: repoCheck,
+  [repoVerify.name]: repoVerify,
+  [repoPrune.name]: repoPrune,
+  [repoGc.name]: repoGc,
+  [pointsList.name]: pointsList,
+  [pointsGet.name]: pointsGet,
+  [pointsExport.name]: pointsExport,
+  [backupFile.name]: backupFile,
 } as const satisfies Record<string, Channel>
 
 export type Channels = typeof channels

@@ -1,5 +1,6 @@
 import type { AdapterRegistry } from '../../adapters/registry'
 import type { BrowseService } from '../browse/browse-service'
+import type { Repositories } from '../repositories/repositories'
 import type { InventoryService } from '../inventory/inventory-service'
 import type { JobRunner } from '../jobs/job-runner'
 import type { HostsStore } from '../state/hosts-store'
@@ -10,6 +11,7 @@ import type { EventBus } from './event-bus'
 import type { HandlerMap } from './handler-types'
 import { fileHandlers } from './handlers-files'
 import { hostHandlers } from './handlers-hosts'
+import { repositoryHandlers } from './handlers-repository'
 
 export interface HandlerDeps {
   readonly info: AppInfo
@@ -20,6 +22,7 @@ export interface HandlerDeps {
   readonly jobs: JobRunner
   readonly events: EventBus
   readonly browse: BrowseService
+  readonly repositories: Repositories
   readonly connectTimeoutMs?: number
 }
 
@@ -29,6 +32,7 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
     'app.info': () => Promise.resolve(deps.info),
     ...hostHandlers(deps),
     ...fileHandlers(deps.browse),
+    ...repositoryHandlers(deps),
     'inventory.tree': () => deps.inventory.tree(),
     'inventory.refresh': (input, ctx) => deps.inventory.refresh(input.hostId, ctx.signal, { reconnect: input.reconnect }),
     'vms.list': async (input, ctx) => {

@@ -8,10 +8,11 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError } 
 import type { Command, CommandContext } from './command'
 import { hostCommands } from './commands-host'
 import { imageCommands } from './commands-image'
+import { repositoryCommands } from './commands-repository'
 import { jobCommands, vmCommands } from './commands-misc'
 import { serveCommand } from './commands-serve'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...jobCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...repositoryCommands, ...jobCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },

@@ -62,6 +62,8 @@ interface LiveJob {
  */
 export class JobRunner {
   private readonly live = new Map<string, LiveJob>()
+  /** Recently finished jobs, so a caller that saw the final event can read the record before it is on disk. */
+  private readonly recent = new Map<string, JobDetailDto>()
 
   constructor(
     private readonly deps: { store: JobStore; events: EventBus; now?: () => number },
@@ -97,6 +99,8 @@ export class JobRunner {
       try {
         const result = await spec.run(ctx)
         if (live.controller.signal.aborted) throw new ApiError('CANCELLED', 'The job was cancelled.')
+        const json = asJson(result)
+        if (json !== undefined) live.job.result = json
         this.finish(live, 'succeeded')
         await live.saving
         return result
@@ -117,6 +121,7 @@ export class JobRunner {
   async list(limit: number): Promise<JobDto[]> {
     const stored = await this.deps.store.list(limit)
     const byId = new Map(stored.map((j) => [j.id, j]))
+    for (const job of this.recent.values()) byId.set(job.id, job)
     for (const { job } of this.live.values()) byId.set(job.id, job)
     return [...byId.values()]
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
@@ -127,6 +132,8 @@ export class JobRunner {
   async get(id: string): Promise<JobDetailDto> {
     const live = this.live.get(id)
     if (live) return structuredClone(live.job)
+    const recent = this.recent.get(id)
+    if (recent) return structuredClone(recent)
     const stored = await this.deps.store.load(id)
     if (!stored) throw new ApiError('JOB_NOT_FOUND', 'There is no job with that id.', { jobId: id })
     return stored
@@ -218,6 +225,8 @@ export class JobRunner {
       for (const step of live.job.steps) if (step.state === 'running' || step.state === 'pending') step.state = step.state === 'running' ? 'done' : 'skipped'
       this.addLog(live, 'info', 'Finished.')
     }
+    this.recent.set(live.job.id, live.job)
+    if (this.recent.size > 200) this.recent.delete(this.recent.keys().next().value ?? '')
     this.publish(live, true)
     this.live.delete(live.job.id)
   }
@@ -248,6 +257,16 @@ export class JobRunner {
 }
 
 function withoutLog(job: JobDetailDto): JobDto {
-  const { log: _log, ...rest } = job
+  const { log: _log, result: _result, ...rest } = job
   return rest
+}
+
+/** A job's return value as plain JSON for its record (undefined when there is nothing serialisable). */
+function asJson(value: unknown): JobDetailDto['result'] {
+  if (value === undefined) return undefined
+  try {
+    return JSON.parse(JSON.stringify(value)) as JobDetailDto['result']
+  } catch {
+    return undefined
+  }
 }

@@ -2,6 +2,7 @@ import path from 'node:path'
 import { ApiError } from '../api/contract-errors'
 import { initRepository, localBackend, openRepository, type Repository } from '../repository'
 import { isRepositoryError } from '../repository/errors'
+import type { SecretStore } from '../state/secret-store'
 
 export interface RepositoryRef {
   /** A local folder; defaults to $LIFEBOAT_HOME/repository. (SFTP and S3 repositories join later.) */
@@ -10,14 +11,21 @@ export interface RepositoryRef {
 
 export interface RepositoriesOptions {
   readonly defaultPath: string
-  /** Passphrase for encrypted repositories (today from LIFEBOAT_REPO_PASSPHRASE). */
-  readonly passphrase?: () => string | undefined
+  /** Where passphrases of encrypted repositories are kept (with the hosts' credentials). */
+  readonly secrets: SecretStore
+  readonly env?: NodeJS.ProcessEnv
+}
+
+/** The secret-store id under which a repository's passphrase is kept. */
+export function passphraseId(location: string): string {
+  return `repo:${location}`
 }
 
 /**
  * Opens the repositories backups go to. The default local repository is created on first use, so a first
  * backup "just works"; any other folder must have been initialised on purpose (`lifeboat repo init`), so a
- * typo in a path never silently starts a new, empty repository.
+ * typo in a path never silently starts a new, empty repository. Passphrases come from
+ * LIFEBOAT_REPO_PASSPHRASE, else from what `repo init` saved with the credentials.
  */
 export class Repositories {
   constructor(private readonly options: RepositoriesOptions) {}
@@ -28,7 +36,7 @@ export class Repositories {
 
   async open(ref: RepositoryRef = {}, signal?: AbortSignal): Promise<Repository> {
     const location = this.resolve(ref)
-    const passphrase = this.options.passphrase?.()
+    const passphrase = await this.passphrase(location)
     const common = { backend: localBackend({ path: location }), ...(passphrase !== undefined ? { passphrase } : {}), ...(signal ? { signal } : {}) }
     try {
       return await openRepository(common)
@@ -41,11 +49,21 @@ export class Repositories {
     }
   }
 
+  /** Creates a repository; with a passphrase it is encrypted and the passphrase is saved with the credentials. */
   async init(ref: RepositoryRef, options: { passphrase?: string; signal?: AbortSignal } = {}): Promise<Repository> {
-    return await initRepository({
-      backend: localBackend({ path: this.resolve(ref) }),
+    const location = this.resolve(ref)
+    const repo = await initRepository({
+      backend: localBackend({ path: location }),
       ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     })
+    if (options.passphrase !== undefined) await this.options.secrets.setPassphrase(passphraseId(location), options.passphrase)
+    return repo
+  }
+
+  private async passphrase(location: string): Promise<string | undefined> {
+    const env = (this.options.env ?? process.env).LIFEBOAT_REPO_PASSPHRASE
+    if (env !== undefined && env !== '') return env
+    return await this.options.secrets.getPassphrase(passphraseId(location))
   }
 }

@@ -18,6 +18,7 @@ const HostSecretSchema = z.union([
   z.object({ type: z.literal('password'), password: z.string() }),
   z.object({ type: z.literal('key'), privateKey: z.string(), passphrase: z.string().optional() }),
 ])
+const PassphraseSchema = z.object({ type: z.literal('passphrase'), passphrase: z.string() })
 
 /** Turns a secret into stored form and back. The desktop app adds one backed by the OS keychain. */
 export interface SecretCodec {
@@ -98,7 +99,22 @@ export class SecretStore {
     return this.writer.description
   }
 
-  async get(id: string): Promise<HostSecret> {
+  /** A repository passphrase saved under `id`, or undefined when none was saved. */
+  async getPassphrase(id: string): Promise<string | undefined> {
+    if ((await this.read()).secrets[id] === undefined) return undefined
+    const parsed = PassphraseSchema.safeParse(await this.openJson(id))
+    if (!parsed.success) throw new StateError('STATE_CORRUPT', 'The saved repository passphrase is damaged. Enter it again.', { id })
+    return parsed.data.passphrase
+  }
+
+  async setPassphrase(id: string, passphrase: string): Promise<void> {
+    const sealed = await this.writer.seal(JSON.stringify({ type: 'passphrase', passphrase }))
+    await this.mutate((secrets) => {
+      secrets[id] = sealed
+    })
+  }
+
+  private async openJson(id: string): Promise<unknown> {
     const sealed = (await this.read()).secrets[id]
     if (sealed === undefined) throw new StateError('SECRET_MISSING', 'No saved credentials for this host. Enter them again.', { hostId: id })
     const codec = this.readers.get(sealed.scheme)
@@ -108,12 +124,15 @@ export class SecretStore {
       })
     }
     const plain = await codec.open(sealed)
-    let json: unknown
     try {
-      json = JSON.parse(plain)
+      return JSON.parse(plain) as unknown
     } catch {
-      json = undefined
+      return undefined
     }
+  }
+
+  async get(id: string): Promise<HostSecret> {
+    const json = await this.openJson(id)
     const parsed = HostSecretSchema.safeParse(json)
     if (!parsed.success) throw new StateError('STATE_CORRUPT', 'The saved credentials for this host are damaged. Enter them again.', { hostId: id })
     const s = parsed.data

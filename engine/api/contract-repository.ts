@@ -1,0 +1,130 @@
+import { z } from 'zod'
+import { defineChannel } from './contract-core'
+
+/** Which repository: a local folder (default: the data folder's `repository`). */
+export const RepoRefSchema = z.object({ repo: z.string().min(1).max(4096).optional() })
+
+export const RepositoryInfoDtoSchema = z.object({
+  location: z.string(),
+  id: z.string(),
+  formatVersion: z.number(),
+  createdAt: z.string(),
+  chunkSize: z.number(),
+  compression: z.string(),
+  encrypted: z.boolean(),
+  points: z.number(),
+  /** Bytes of restore point data as the hosts' disks had them, and as stored (deduplicated, compressed). */
+  logicalBytes: z.number(),
+})
+export type RepositoryInfoDto = z.infer<typeof RepositoryInfoDtoSchema>
+
+export const PointStatsSchema = z.object({
+  bytesRead: z.number(),
+  bytesNew: z.number(),
+  bytesStored: z.number(),
+  chunksNew: z.number(),
+  chunksReused: z.number(),
+  chunksZero: z.number(),
+  chunksFromParent: z.number(),
+})
+
+export const PointSummaryDtoSchema = z.object({
+  id: z.string(),
+  parentId: z.string().nullable(),
+  vm: z.object({ id: z.string(), name: z.string() }),
+  sourceHost: z.object({ name: z.string(), kind: z.string().optional(), id: z.string().optional() }),
+  mode: z.enum(['cold', 'warm', 'hot']),
+  consistency: z.enum(['offline', 'app', 'crash']),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  disks: z.array(z.object({ name: z.string(), size: z.number() })),
+  stats: PointStatsSchema,
+})
+export type PointSummaryDto = z.infer<typeof PointSummaryDtoSchema>
+
+export const RetentionPolicySchema = z
+  .object({
+    keepLast: z.number().int().min(0).max(10_000).optional(),
+    keepHourly: z.number().int().min(0).max(10_000).optional(),
+    keepDaily: z.number().int().min(0).max(10_000).optional(),
+    keepWeekly: z.number().int().min(0).max(10_000).optional(),
+    keepMonthly: z.number().int().min(0).max(10_000).optional(),
+    keepYearly: z.number().int().min(0).max(10_000).optional(),
+  })
+  .refine((p) => Object.values(p).some((v) => v > 0), 'Keep at least one restore point: set one of the keep rules.')
+
+const Decision = z.object({ id: z.string(), group: z.string(), keep: z.boolean(), reasons: z.array(z.string()) })
+
+export const JobStartedSchema = z.object({ jobId: z.string() })
+
+export const repoInit = defineChannel(
+  'repo.init',
+  RepoRefSchema.extend({ passphrase: z.string().min(8, 'Use at least 8 characters for the passphrase.').max(1024).optional() }),
+  RepositoryInfoDtoSchema,
+  'Create a repository in a folder (encrypted when a passphrase is given; Lifeboat keeps the passphrase with its credentials).',
+)
+
+export const repoInfo = defineChannel('repo.info', RepoRefSchema, RepositoryInfoDtoSchema, 'What a repository is and holds.')
+
+export const repoCheck = defineChannel(
+  'repo.check',
+  RepoRefSchema,
+  z.object({
+    ok: z.boolean(),
+    points: z.number(),
+    chunks: z.number(),
+    unreferencedChunks: z.number(),
+    unreferencedBytes: z.number(),
+    problems: z.array(z.object({ kind: z.string(), pointId: z.string().optional(), chunkId: z.string().optional(), message: z.string() })),
+  }),
+  'A quick consistency check of the repository layout (no chunk is re-read; verify does that).',
+)
+
+export const repoVerify = defineChannel(
+  'repo.verify',
+  RepoRefSchema,
+  JobStartedSchema,
+  'Re-read and re-hash every chunk (a job); its result names every damaged restore point, disk and chunk.',
+)
+
+export const repoPrune = defineChannel(
+  'repo.prune',
+  RepoRefSchema.extend({ policy: RetentionPolicySchema, dryRun: z.boolean().default(true) }),
+  z.object({ dryRun: z.boolean(), kept: z.array(Decision), removed: z.array(Decision), skipped: z.array(z.object({ pointId: z.string(), reason: z.string() })) }),
+  'Apply a retention policy per VM (dry run by default: shows what would go and why each point is kept).',
+)
+
+export const repoGc = defineChannel(
+  'repo.gc',
+  RepoRefSchema.extend({ dryRun: z.boolean().default(false) }),
+  JobStartedSchema,
+  'Reclaim space: delete chunks no restore point uses (a job; safe while backups run).',
+)
+
+export const pointsList = defineChannel(
+  'points.list',
+  RepoRefSchema.extend({ vm: z.string().max(500).optional() }),
+  z.array(PointSummaryDtoSchema),
+  'Restore points, newest first (optionally of one VM, by id or name).',
+)
+
+export const pointsGet = defineChannel('points.get', RepoRefSchema.extend({ pointId: z.string().min(1).max(200) }), PointSummaryDtoSchema, 'One restore point.')
+
+export const pointsExport = defineChannel(
+  'points.export',
+  RepoRefSchema.extend({
+    pointId: z.string().min(1).max(200),
+    disk: z.string().min(1).max(200),
+    format: z.enum(['raw', 'qcow2', 'vhd', 'vhdx']),
+    output: z.string().min(1).max(4096),
+  }),
+  JobStartedSchema,
+  'Write one disk of a restore point as a raw, qcow2, VHD or VHDX image file (a job).',
+)
+
+export const backupFile = defineChannel(
+  'backup.file',
+  RepoRefSchema.extend({ image: z.string().min(1).max(4096), vmName: z.string().min(1).max(200).optional() }),
+  JobStartedSchema,
+  'Back up a local disk image file (raw, qcow2, VHD, VHDX — its guest contents) as a restore point (a job).',
+)

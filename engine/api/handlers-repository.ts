@@ -1,0 +1,202 @@
+import path from 'node:path'
+import { openImageFile } from '../disks/open-image'
+import type { JobRunner } from '../jobs/job-runner'
+import type { Repositories, RepositoryRef } from '../repositories/repositories'
+import type { Repository } from '../repository'
+import { summarize } from '../repository/types'
+import { ApiError } from './contract-errors'
+import type { RepositoryInfoDto } from './contract-repository'
+import type { Handler } from './handler-types'
+
+export interface RepositoryHandlerDeps {
+  readonly repositories: Repositories
+  readonly jobs: JobRunner
+}
+
+function ref(input: { repo?: string | undefined }): RepositoryRef {
+  if (input.repo !== undefined && !path.isAbsolute(input.repo)) throw new ApiError('INVALID_INPUT', 'Give the repository folder as an absolute path.', { field: 'repo' })
+  return input.repo !== undefined ? { path: input.repo } : {}
+}
+
+async function describe(repo: Repository, signal?: AbortSignal): Promise<RepositoryInfoDto> {
+  const info = repo.info()
+  const points = await repo.listPoints(signal)
+  return {
+    location: info.location,
+    id: info.id,
+    formatVersion: info.formatVersion,
+    createdAt: info.createdAt,
+    chunkSize: info.chunkSize,
+    compression: info.compression,
+    encrypted: info.encrypted,
+    points: points.length,
+    logicalBytes: points.reduce((sum, p) => sum + p.disks.reduce((s, d) => s + d.size, 0), 0),
+  }
+}
+
+export function repositoryHandlers(deps: RepositoryHandlerDeps) {
+  const withRepo = async <T>(input: { repo?: string | undefined }, signal: AbortSignal | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> => {
+    const repo = await deps.repositories.open(ref(input), signal)
+    try {
+      return await fn(repo)
+    } finally {
+      await repo.close()
+    }
+  }
+
+  const init: Handler<'repo.init'> = async (input, ctx) => {
+    const repo = await deps.repositories.init(ref(input), { ...(input.passphrase !== undefined ? { passphrase: input.passphrase } : {}), signal: ctx.signal })
+    try {
+      return await describe(repo, ctx.signal)
+    } finally {
+      await repo.close()
+    }
+  }
+
+  const info: Handler<'repo.info'> = (input, ctx) => withRepo(input, ctx.signal, (repo) => describe(repo, ctx.signal))
+
+  const check: Handler<'repo.check'> = (input, ctx) =>
+    withRepo(input, ctx.signal, async (repo) => {
+      const r = await repo.check(ctx.signal)
+      return { ok: r.ok, points: r.points, chunks: r.chunks, unreferencedChunks: r.unreferencedChunks, unreferencedBytes: r.unreferencedBytes, problems: [...r.problems] }
+    })
+
+  const verify: Handler<'repo.verify'> = (input) => {
+    const repoRef = ref(input)
+    const job = deps.jobs.start({
+      kind: 'repo.verify',
+      title: `Verify the repository ${deps.repositories.resolve(repoRef)}`,
+      run: async (ctx) => {
+        const repo = await deps.repositories.open(repoRef, ctx.signal)
+        try {
+          const report = await repo.verify({ signal: ctx.signal, progress: ctx.progress })
+          for (const p of report.damagedPoints) ctx.log('error', `Restore point ${p.pointId} is damaged: ${p.disks.map((d) => `${d.disk} (${d.chunks.length} chunks)`).join(', ') || p.manifestProblem}`)
+          ctx.log(report.ok ? 'info' : 'error', `${report.chunksChecked} chunks of ${report.pointsChecked} restore points checked: ${report.ok ? 'all intact' : `${report.damagedPoints.length} restore points damaged`}.`)
+          return report
+        } finally {
+          await repo.close()
+        }
+      },
+    })
+    return Promise.resolve({ jobId: job.id })
+  }
+
+  const prune: Handler<'repo.prune'> = (input, ctx) =>
+    withRepo(input, ctx.signal, async (repo) => {
+      const r = await repo.prune({ policy: input.policy, dryRun: input.dryRun, signal: ctx.signal })
+      return { dryRun: r.dryRun, kept: r.kept.map((d) => ({ ...d, reasons: [...d.reasons] })), removed: r.removed.map((d) => ({ ...d, reasons: [...d.reasons] })), skipped: [...r.skipped] }
+    })
+
+  const gc: Handler<'repo.gc'> = (input) => {
+    const repoRef = ref(input)
+    const job = deps.jobs.start({
+      kind: 'repo.gc',
+      title: `${input.dryRun ? 'Estimate space to reclaim in' : 'Reclaim space in'} ${deps.repositories.resolve(repoRef)}`,
+      run: async (ctx) => {
+        const repo = await deps.repositories.open(repoRef, ctx.signal)
+        try {
+          const report = await repo.gc({ dryRun: input.dryRun, signal: ctx.signal, progress: ctx.progress })
+          ctx.log('info', `${report.chunksDeleted} unused chunks ${input.dryRun ? 'could be deleted' : 'deleted'} (${report.bytesFreed} bytes); ${report.chunksInUse} in use.`)
+          return report
+        } finally {
+          await repo.close()
+        }
+      },
+    })
+    return Promise.resolve({ jobId: job.id })
+  }
+
+  const list: Handler<'points.list'> = (input, ctx) =>
+    withRepo(input, ctx.signal, async (repo) => {
+      const points = await repo.listPoints(ctx.signal)
+      const vm = input.vm?.toLowerCase()
+      return points
+        .filter((p) => vm === undefined || p.vm.id.toLowerCase() === vm || p.vm.name.toLowerCase() === vm)
+        .sort((a, b) => b.finishedAt.localeCompare(a.finishedAt))
+        .map((p) => ({ ...p, disks: [...p.disks] }))
+    })
+
+  const get: Handler<'points.get'> = (input, ctx) =>
+    withRepo(input, ctx.signal, async (repo) => {
+      const s = summarize(await repo.getPoint(input.pointId, ctx.signal))
+      return { ...s, disks: [...s.disks] }
+    })
+
+  const exportDisk: Handler<'points.export'> = (input) => {
+    const repoRef = ref(input)
+    if (!path.isAbsolute(input.output)) throw new ApiError('INVALID_INPUT', 'Give the output file as an absolute path.', { field: 'output' })
+    const job = deps.jobs.start({
+      kind: 'points.export',
+      title: `Export ${input.disk} of ${input.pointId} as ${input.format.toUpperCase()}`,
+      run: async (ctx) => {
+        const repo = await deps.repositories.open(repoRef, ctx.signal)
+        try {
+          const result = await repo.export({ pointId: input.pointId, disk: input.disk, format: input.format, output: input.output, signal: ctx.signal, progress: ctx.progress })
+          ctx.log('info', `Wrote ${input.output} (${result.bytesWritten} bytes, disk size ${result.virtualSize}).`)
+          return { ...result, output: input.output }
+        } finally {
+          await repo.close()
+        }
+      },
+    })
+    return Promise.resolve({ jobId: job.id })
+  }
+
+  const backup: Handler<'backup.file'> = (input) => {
+    const repoRef = ref(input)
+    if (!path.isAbsolute(input.image)) throw new ApiError('INVALID_INPUT', 'Give the image file as an absolute path.', { field: 'image' })
+    const name = input.vmName ?? path.basename(input.image).replace(/\.(raw|img|qcow2|vhdx?|avhdx)$/i, '')
+    const job = deps.jobs.start({
+      kind: 'backup.file',
+      title: `Back up ${path.basename(input.image)}`,
+      steps: [
+        { id: 'open', label: 'Open the image' },
+        { id: 'ingest', label: 'Store new data in the repository' },
+      ],
+      run: async (ctx) => {
+        const endOpen = ctx.step('open')
+        const image = await openImageFile(input.image, { signal: ctx.signal })
+        try {
+          const repo = await deps.repositories.open(repoRef, ctx.signal)
+          try {
+            endOpen()
+            const endIngest = ctx.step('ingest')
+            ctx.log('info', `${input.image}: ${image.format}, ${image.size} bytes`)
+            const previous = (await repo.listPoints(ctx.signal)).filter((p) => p.vm.id === `file:${input.image}`).sort((a, b) => b.finishedAt.localeCompare(a.finishedAt))[0]
+            const point = await repo.ingest({
+              vm: { id: `file:${input.image}`, name, config: { kind: 'image-file', path: input.image, format: image.format } },
+              sourceHost: { name: 'local', kind: 'file' },
+              mode: 'cold',
+              consistency: 'offline',
+              disks: [{ name: 'disk0', source: image }],
+              ...(previous ? { parentId: previous.id } : {}),
+              signal: ctx.signal,
+              progress: ctx.progress,
+            })
+            endIngest()
+            ctx.log('info', `Restore point ${point.id}: ${point.stats.bytesRead} bytes read, ${point.stats.bytesNew} new, ${point.stats.bytesStored} stored.`)
+            return point
+          } finally {
+            await repo.close()
+          }
+        } finally {
+          await image.close()
+        }
+      },
+    })
+    return Promise.resolve({ jobId: job.id })
+  }
+
+  return {
+    'repo.init': init,
+    'repo.info': info,
+    'repo.check': check,
+    'repo.verify': verify,
+    'repo.prune': prune,
+    'repo.gc': gc,
+    'points.list': list,
+    'points.get': get,
+    'points.export': exportDisk,
+    'backup.file': backup,
+  } as const
+}
