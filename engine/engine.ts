@@ -57,8 +57,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
-  const browse = new BrowseService({ jobs })
   const repositories = new Repositories({ defaultPath: paths.repository, secrets })
+  const browse = new BrowseService({ jobs, repositories })
   const handlers = createHandlers({
     info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection },
     hosts,

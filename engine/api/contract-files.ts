@@ -3,10 +3,17 @@ import { defineChannel } from './contract-core'
 
 /**
  * Where the disks to browse come from. `image`: disk image files on the machine running the engine (several
- * for a VM whose LVM spans disks). Restore points and live snapshots join as those sources land.
+ * for a VM whose LVM spans disks). `point`: a restore point in a repository. Live snapshots join with the hosts.
  */
 export const DiskSourceRefSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('image'), paths: z.array(z.string().min(1).max(4096)).min(1).max(32) }),
+  /** A restore point's disks (all of them, or the named ones), read from the repository. */
+  z.object({
+    kind: z.literal('point'),
+    repo: z.string().min(1).max(4096).optional(),
+    pointId: z.string().min(1).max(200),
+    disks: z.array(z.string().min(1).max(200)).min(1).max(32).optional(),
+  }),
 ])
 export type DiskSourceRef = z.infer<typeof DiskSourceRefSchema>
 

@@ -83,6 +83,23 @@ describe('browsing disk images through the contract', () => {
     expect(updates.some((u) => u.id === jobId && u.progress.phase === 'restoring')).toBe(true)
   })
 
+  it('browses a restore point of the disk the same way, from the repository', async () => {
+    const backup = await dispatch(engine.handlers, 'backup.file', { image: disk, vmName: 'vm1' }, ctx)
+    const jobId = backup.ok ? (backup.value as { jobId: string }).jobId : ''
+    await expect.poll(async () => (await engine.jobs.get(jobId)).state, { timeout: 30_000 }).toBe('succeeded')
+    const pointId = ((await engine.jobs.get(jobId)).result as { id: string }).id
+    const point = { kind: 'point' as const, pointId }
+    expect(await dispatch(engine.handlers, 'files.probe', { source: point }, ctx)).toMatchObject({ ok: true, value: { disks: [{ format: 'raw', table: 'gpt' }] } })
+    const list = await dispatch(engine.handlers, 'files.list', { source: point, volume: 'data', path: '/docs/deep' }, ctx)
+    expect(list).toMatchObject({ ok: true, value: { entries: [{ name: 'blob.bin', size: 3_000_000 }] } })
+    const chunks: Buffer[] = []
+    for await (const c of engine.browse.readFile({ ...point, disks: ['disk0'] }, 'p2', '/docs/deep/blob.bin')) chunks.push(c)
+    expect(Buffer.concat(chunks).equals(blob)).toBe(true)
+    const cli = await runCli(path.join(dir, 'home'), ['files', 'cat', `${pointId.slice(0, 20)}#disk0#p2`, '/docs/readme.txt'])
+    expect(cli.stdout).toBe('hello world\n')
+    expect(await dispatch(engine.handlers, 'files.probe', { source: { kind: 'point', pointId: 'nope' } }, ctx)).toMatchObject({ ok: false, error: { code: 'POINT_NOT_FOUND' } })
+  })
+
   it('the CLI lists, cats and restores the same way', async () => {
     const home = path.join(dir, 'cli-home')
     const info = await runCli(home, ['image', 'info', disk, '--json'])

@@ -5,7 +5,9 @@ import { openImage, type OpenedImage } from '../filesystems/browse'
 import { FilesystemError } from '../filesystems/errors'
 import { extractTo } from '../filesystems/ops/extract'
 import type { Volume } from '../filesystems/types'
+import type { BlockSource } from '../disks/block-source'
 import type { JobRunner } from '../jobs/job-runner'
+import type { Repositories } from '../repositories/repositories'
 import { compareEntries, toEntryDto, toTreeDto } from './dto'
 
 interface OpenSource {
@@ -17,6 +19,7 @@ interface OpenSource {
 
 export interface BrowseServiceOptions {
   readonly jobs: JobRunner
+  readonly repositories: Repositories
   /** Close an opened source after this long unused (browsing clicks come in bursts). */
   readonly idleMs?: number
   readonly maxOpen?: number
@@ -189,9 +192,28 @@ export class BrowseService {
   }
 
   private async openSource(ref: DiskSourceRef, signal?: AbortSignal): Promise<OpenedImage> {
-    // Only image files so far; restore points and live snapshots become further kinds of DiskSourceRef.
-    for (const p of ref.paths) if (!path.isAbsolute(p)) throw new ApiError('INVALID_INPUT', `Give image files as absolute paths (${p}).`, { field: 'paths' })
-    return await openImage(ref.paths, signal ? { signal } : {})
+    if (ref.kind === 'image') {
+      for (const p of ref.paths) if (!path.isAbsolute(p)) throw new ApiError('INVALID_INPUT', `Give image files as absolute paths (${p}).`, { field: 'paths' })
+      return await openImage(ref.paths, signal ? { signal } : {})
+    }
+    if (ref.repo !== undefined && !path.isAbsolute(ref.repo)) throw new ApiError('INVALID_INPUT', 'Give the repository folder as an absolute path.', { field: 'repo' })
+    const repo = await this.options.repositories.open(ref.repo !== undefined ? { path: ref.repo } : {}, signal)
+    const disks: BlockSource[] = []
+    try {
+      const point = await repo.getPoint(ref.pointId, signal)
+      const names = ref.disks ?? point.disks.map((d) => d.name)
+      for (const name of names) disks.push(await repo.openDisk(ref.pointId, name, signal ? { signal } : {}))
+      const opened = await openImage(disks, { guestDisks: true, ...(signal ? { signal } : {}) })
+      // The repository stays open as long as the image: closing the image closes it too.
+      return { ...opened, close: async () => {
+        await opened.close()
+        await repo.close()
+      } }
+    } catch (err) {
+      for (const d of disks) await d.close().catch(() => undefined)
+      await repo.close()
+      throw err
+    }
   }
 
   private async evictIdle(): Promise<void> {

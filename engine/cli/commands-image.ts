@@ -8,7 +8,9 @@ import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, table } from './cli-io'
 import { str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
 
-async function imageTarget(ctx: CommandContext): Promise<{ source: DiskSourceRef; volume?: string }> {
+type Target = { source: DiskSourceRef; volume?: string }
+
+async function imageTarget(ctx: CommandContext): Promise<Target> {
   const spec = ctx.positionals[0]
   if (spec === undefined) throw new UsageError('Name the image file (IMAGE, or IMAGE#p2 for a partition).')
   const { image, locator } = await splitImageLocator(spec)
@@ -28,16 +30,59 @@ function modeText(mode: number | undefined): string {
 }
 
 const also = { also: { type: 'string', multiple: true } } as const
+const repo = { repo: { type: 'string' } } as const
 
-export const imageCommands: Command[] = [
+/**
+ * A restore point as a disk source: `POINT`, `POINT#VOLUME` (p2, a label, lvm:vg/lv, d2:p1) or
+ * `POINT#DISK#VOLUME` (a disk by name or number, then the volume on it). POINT may be an unambiguous id prefix.
+ */
+async function pointTarget(ctx: CommandContext): Promise<Target> {
+  const spec = ctx.positionals[0]
+  if (spec === undefined) throw new UsageError('Name the restore point (POINT, POINT#p2 or POINT#disk0#p2).')
+  const [given = '', ...parts] = spec.split('#')
+  if (parts.length > 2) throw new UsageError('Use POINT, POINT#VOLUME or POINT#DISK#VOLUME.')
+  const repoPath = str(ctx, 'repo')
+  const repoArg = repoPath !== undefined ? { repo: path.resolve(repoPath) } : {}
+  const points = await call((await ctx.engine()).handlers, 'points.list', repoArg, ctx.signal)
+  const matches = points.filter((p) => p.id === given || (given.length >= 6 && p.id.startsWith(given)))
+  const point = matches.length === 1 ? matches[0] : points.find((p) => p.id === given)
+  if (!point) throw new UsageError(matches.length > 1 ? `"${given}" matches ${matches.length} restore points; give more of the id.` : `No restore point "${given}" (see \`lifeboat points list\`).`)
+  const diskOf = (name: string) => (/^\d+$/.test(name) ? point.disks[Number(name)]?.name : point.disks.find((d) => d.name === name)?.name)
+  let disks: string[] | undefined
+  let volume: string | undefined
+  if (parts.length === 2) {
+    const disk = diskOf(parts[0] ?? '')
+    if (disk === undefined) throw new UsageError(`Restore point ${point.id} has no disk "${parts[0] ?? ''}" (it has ${point.disks.map((d, i) => `${i}:${d.name}`).join(', ')}).`)
+    disks = [disk]
+    volume = parts[1]
+  } else if (parts.length === 1) {
+    const asDisk = point.disks.find((d) => d.name === parts[0])?.name
+    if (asDisk !== undefined) disks = [asDisk]
+    else volume = parts[0]
+  }
+  const source: DiskSourceRef = { kind: 'point', pointId: point.id, ...repoArg, ...(disks ? { disks } : {}) }
+  return volume !== undefined && volume !== '' ? { source, volume } : { source }
+}
+
+interface Flavour {
+  readonly noun: 'image' | 'files'
+  readonly what: string
+  readonly spec: string
+  readonly options: typeof also | typeof repo
+  readonly target: (ctx: CommandContext) => Promise<Target>
+}
+
+function browseCommands(f: Flavour): Command[] {
+  const extra = f.noun === 'image' ? ' [--also DISK]…' : ' [--repo DIR]'
+  return [
   {
-    path: ['image', 'info'],
-    usage: 'lifeboat image info IMAGE [--also DISK]… [--json]',
-    summary: 'Show the disks, partitions, LVM volumes and filesystems inside a disk image (raw, VHD, VHDX, qcow2).',
-    options: also,
+    path: [f.noun, 'info'],
+    usage: `lifeboat ${f.noun} info ${f.spec}${extra} [--json]`,
+    summary: `Show the disks, partitions, LVM volumes and filesystems inside ${f.what}.`,
+    options: f.options,
     positionals: { min: 1, max: 1 },
     async run(ctx) {
-      const { source } = await imageTarget(ctx)
+      const { source } = await f.target(ctx)
       const tree = await call((await ctx.engine()).handlers, 'files.probe', { source }, ctx.signal)
       if (ctx.io.json) ctx.io.out(JSON.stringify(tree, null, 2))
       else {
@@ -59,13 +104,13 @@ export const imageCommands: Command[] = [
     },
   },
   {
-    path: ['image', 'ls'],
-    usage: 'lifeboat image ls IMAGE[#VOLUME] [PATH] [--also DISK]… [--json]',
-    summary: 'List a folder inside a disk image, without mounting it (VOLUME: p2, a label, lvm:vg/lv; see image info).',
-    options: also,
+    path: [f.noun, 'ls'],
+    usage: `lifeboat ${f.noun} ls ${f.spec}[#VOLUME] [PATH]${extra} [--json]`,
+    summary: `List a folder inside ${f.what}, without mounting anything (VOLUME: p2, a label, lvm:vg/lv; see ${f.noun} info).`,
+    options: f.options,
     positionals: { min: 1, max: 2 },
     async run(ctx) {
-      const target = await imageTarget(ctx)
+      const target = await f.target(ctx)
       const dir = ctx.positionals[1] ?? '/'
       const res = await call((await ctx.engine()).handlers, 'files.list', { ...target, path: dir, limit: 10_000 }, ctx.signal)
       if (ctx.io.json) ctx.io.out(JSON.stringify(res.entries, null, 2))
@@ -87,13 +132,13 @@ export const imageCommands: Command[] = [
     },
   },
   {
-    path: ['image', 'cat'],
-    usage: 'lifeboat image cat IMAGE[#VOLUME] PATH [--also DISK]…',
-    summary: 'Write one file from inside a disk image to standard output.',
-    options: also,
+    path: [f.noun, 'cat'],
+    usage: `lifeboat ${f.noun} cat ${f.spec}[#VOLUME] PATH${extra}`,
+    summary: `Write one file from inside ${f.what} to standard output.`,
+    options: f.options,
     positionals: { min: 2, max: 2 },
     async run(ctx) {
-      const target = await imageTarget(ctx)
+      const target = await f.target(ctx)
       const file = ctx.positionals[1] ?? '/'
       const engine = await ctx.engine()
       const entry = await call(engine.handlers, 'files.stat', { ...target, path: file }, ctx.signal)
@@ -103,15 +148,15 @@ export const imageCommands: Command[] = [
     },
   },
   {
-    path: ['image', 'get'],
-    usage: 'lifeboat image get IMAGE[#VOLUME] PATH --to DIR [--also DISK]… [--json]',
-    summary: 'Copy a file or folder out of a disk image into DIR (names are made safe; nothing is overwritten).',
-    options: { ...also, to: { type: 'string' } },
+    path: [f.noun, 'get'],
+    usage: `lifeboat ${f.noun} get ${f.spec}[#VOLUME] PATH --to DIR${extra} [--json]`,
+    summary: `Copy a file or folder out of ${f.what} into DIR (names are made safe; nothing is overwritten).`,
+    options: { ...f.options, to: { type: 'string' } },
     positionals: { min: 2, max: 2 },
     async run(ctx) {
       const to = str(ctx, 'to')
       if (to === undefined) throw new UsageError('--to DIR is required (the folder to restore into).')
-      const target = await imageTarget(ctx)
+      const target = await f.target(ctx)
       const engine = await ctx.engine()
       const { jobId } = await call(engine.handlers, 'files.restore', { ...target, paths: [ctx.positionals[1] ?? '/'], toDirectory: path.resolve(to) }, ctx.signal)
       const job = await waitForJob(engine, jobId, ctx.io, ctx.signal)
@@ -129,3 +174,7 @@ export const imageCommands: Command[] = [
     },
   },
 ]
+}
+
+export const imageCommands: Command[] = browseCommands({ noun: 'image', what: 'a disk image (raw, VHD, VHDX, qcow2)', spec: 'IMAGE', options: also, target: imageTarget })
+export const filesCommands: Command[] = browseCommands({ noun: 'files', what: 'a restore point', spec: 'POINT[#DISK]', options: repo, target: pointTarget })

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import type { BlockSource } from '../disks/block-source'
 import type { ImageSource, ParentResolver } from '../disks/image-types'
 import { openImageFile, openImageSource } from '../disks/open-image'
+import { RawImage } from '../disks/raw-image'
 import { FilesystemError } from './errors'
 import { openVolume } from './open-volume'
 import { probeDisks, type DiskTree, type VolumeNode } from './probe-disk'
@@ -26,6 +27,11 @@ export interface OpenImageOptions {
   readonly signal?: AbortSignal
   /** Folder that parent images of local files must stay inside (default: each image's folder). */
   readonly allowedRoot?: string
+  /**
+   * The given BlockSources are guest disks already (a restore point's disk, a decoded export): use their bytes
+   * as they are. Detecting a format there would be wrong — a guest disk may itself begin with an image header.
+   */
+  readonly guestDisks?: boolean
 }
 
 export async function openImage(inputs: string | BlockSource | readonly (string | BlockSource)[], options: OpenImageOptions = {}): Promise<OpenedImage> {
@@ -34,7 +40,8 @@ export async function openImage(inputs: string | BlockSource | readonly (string 
   const base = { ...(options.signal ? { signal: options.signal } : {}), ...(options.resolveParent ? { resolveParent: options.resolveParent } : {}) }
   try {
     for (const input of list) {
-      images.push(typeof input === 'string' ? await openImageFile(input, { ...base, ...(options.allowedRoot ? { allowedRoot: options.allowedRoot } : {}) }) : await openImageSource(input, base))
+      if (typeof input === 'string') images.push(await openImageFile(input, { ...base, ...(options.allowedRoot ? { allowedRoot: options.allowedRoot } : {}) }))
+      else images.push(options.guestDisks === true ? new RawImage(input) : await openImageSource(input, base))
     }
     const probed = await probeDisks(images, base)
     const opened: Volume[] = []
