@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
-import { platform } from 'node:os'
+import { homedir, platform } from 'node:os'
+import path from 'node:path'
 import { defaultAdapterRegistry, type AdapterRegistry } from '../adapters/registry'
 import packageJson from '../package.json'
 import type { AppInfo } from './api/contract'
@@ -60,7 +61,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const repositories = new Repositories({ defaultPath: paths.repository, secrets })
   const browse = new BrowseService({ jobs, repositories })
   const handlers = createHandlers({
-    info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection },
+    info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection, restoreDirectory: path.join(homedir(), 'Lifeboat restores') },
     hosts,
     secrets,
     adapters,

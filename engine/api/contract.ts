@@ -26,6 +26,8 @@ export const AppInfoSchema = z.object({
   platform: z.string(),
   /** How saved credentials are protected, in plain words. */
   secretsProtection: z.string(),
+  /** Where restored files go unless the admin picks another folder. */
+  restoreDirectory: z.string(),
 })
 export type AppInfo = z.infer<typeof AppInfoSchema>
 

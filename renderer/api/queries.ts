@@ -1,6 +1,15 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useEffect } from 'react'
 import {
+  appInfo,
+  filesList,
+  filesProbe,
+  filesRestore,
+  filesSearch,
+  pointsExport,
+  pointsList,
+  type DiskSourceRef,
+  type InputOf,
   hostsAcceptKey,
   hostsAdd,
   hostsList,
@@ -127,4 +136,51 @@ export function useRefreshInventory() {
 export function useCancelJob() {
   const api = useApi()
   return useMutation({ mutationFn: (jobId: string) => api.invoke(jobsCancel, { jobId }) })
+}
+
+export function useAppInfo() {
+  const api = useApi()
+  return useQuery({ queryKey: ['app-info'], queryFn: () => api.invoke(appInfo, {}), staleTime: Infinity })
+}
+
+export function usePoints(vmId?: string) {
+  const api = useApi()
+  return useQuery({ queryKey: ['points', vmId ?? '*'], queryFn: () => api.invoke(pointsList, vmId !== undefined ? { vm: vmId } : {}) })
+}
+
+export function useDiskTree(source: DiskSourceRef | undefined) {
+  const api = useApi()
+  return useQuery({
+    queryKey: ['disk-tree', source],
+    queryFn: () => api.invoke(filesProbe, { source: source as DiskSourceRef }),
+    enabled: source !== undefined,
+    staleTime: Infinity,
+    retry: false,
+  })
+}
+
+export function useDirectory(source: DiskSourceRef | undefined, volume: string | undefined, path: string, enabled = true) {
+  const api = useApi()
+  return useQuery({
+    queryKey: ['dir', source, volume, path],
+    queryFn: () => api.invoke(filesList, { source: source as DiskSourceRef, ...(volume !== undefined ? { volume } : {}), path, limit: 10_000 }),
+    enabled: enabled && source !== undefined,
+    staleTime: Infinity,
+    retry: false,
+  })
+}
+
+export function useRestoreFiles() {
+  const api = useApi()
+  return useMutation({ mutationFn: (input: InputOf<typeof filesRestore>) => api.invoke(filesRestore, input) })
+}
+
+export function useExportDisk() {
+  const api = useApi()
+  return useMutation({ mutationFn: (input: InputOf<typeof pointsExport>) => api.invoke(pointsExport, input) })
+}
+
+export function useSearchFiles() {
+  const api = useApi()
+  return useMutation({ mutationFn: (input: InputOf<typeof filesSearch>) => api.invoke(filesSearch, input) })
 }

@@ -13,6 +13,8 @@ import { HostTree } from '../features/inventory/HostTree'
 import { VmPanel } from '../features/inventory/VmPanel'
 import { Welcome } from '../features/inventory/Welcome'
 import { JobsDrawer } from '../features/jobs/JobsDrawer'
+import { BackupsList } from '../features/restore/BackupsList'
+import { BackupsPanel } from '../features/restore/BackupsPanel'
 import { TopBar } from './TopBar'
 
 function useConnectionStatus(): ConnectionStatus {
@@ -41,6 +43,7 @@ function MainPanel() {
   if (inventory.isError) return <Alert title={t('common.retry')}>{errorText(t, inventory.error)}</Alert>
   if (!inventory.data) return <p className="muted panel">{t('common.loading')}</p>
   const tree = inventory.data.hosts
+  if (selection?.kind === 'backups') return <BackupsPanel vmId={selection.vmId} />
   if (selection) {
     const host = tree.find((h) => h.hostId === selection.hostId)
     if (host && selection.kind === 'host') return <HostPanel inventory={host} host={hosts.data?.find((h) => h.id === host.hostId)} />
@@ -67,6 +70,8 @@ function Sidebar() {
       ) : (
         <HostTree hosts={hosts} />
       )}
+      <h2 className="sidebar-title">{t('backups.title')}</h2>
+      <BackupsList />
     </nav>
   )
 }
@@ -88,7 +93,7 @@ export function App() {
     )
   }
   return (
-    <div className={`app${jobsOpen ? ' with-jobs' : ''}`}>
+    <div className="app">
       <a className="skip-link" href="#main">
         {t('app.skipToContent')}
       </a>

@@ -32,3 +32,8 @@ export const IconPlug = (p: IconProps) => base(p, <><path d="M9 3v5M15 3v5M6 8h1
 export const IconTrash = (p: IconProps) => base(p, <><path d="M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3" /></>)
 export const IconDisk = (p: IconProps) => base(p, <><ellipse cx="12" cy="6" rx="8" ry="3" /><path d="M4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6" /></>)
 export const IconKey = (p: IconProps) => base(p, <><circle cx="8" cy="15" r="4" /><path d="M11 12l9-9M16 7l3 3M14 9l2 2" /></>)
+export const IconFolder = (p: IconProps) => base(p, <path d="M3 6.5A1.5 1.5 0 0 1 4.5 5H9l2 2h8.5A1.5 1.5 0 0 1 21 8.5v9a1.5 1.5 0 0 1-1.5 1.5h-15A1.5 1.5 0 0 1 3 17.5z" />)
+export const IconFile = (p: IconProps) => base(p, <><path d="M6 3h8l4 4v14H6z" /><path d="M14 3v4h4" /></>)
+export const IconLink = (p: IconProps) => base(p, <><path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1" /><path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1" /></>)
+export const IconSearch = (p: IconProps) => base(p, <><circle cx="11" cy="11" r="6.5" /><path d="M20 20l-4.2-4.2" /></>)
+export const IconDownload = (p: IconProps) => base(p, <><path d="M12 4v11M7.5 10.5L12 15l4.5-4.5" /><path d="M5 19h14" /></>)

@@ -43,6 +43,8 @@ export function useFormat() {
     const locale = language === 'de' ? 'de-DE' : 'en-GB'
     const number = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 })
     const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' })
+    const relative = new Intl.RelativeTimeFormat(locale, { numeric: 'auto', style: 'short' })
+    const shortDateTime = new Intl.DateTimeFormat(locale, { dateStyle: 'short', timeStyle: 'short' })
     return {
       bytes(bytes: number | undefined): string {
         if (bytes === undefined) return '—'
@@ -60,6 +62,12 @@ export function useFormat() {
         const d = new Date(iso)
         return Number.isNaN(d.getTime()) ? '—' : dateTime.format(d)
       },
+      /** Compact date and time for table columns. */
+      shortDate(iso: string | undefined): string {
+        if (iso === undefined) return '—'
+        const d = new Date(iso)
+        return Number.isNaN(d.getTime()) ? '—' : shortDateTime.format(d)
+      },
       duration(seconds: number): string {
         if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`
         const minutes = Math.round(seconds / 60)
@@ -69,6 +77,16 @@ export function useFormat() {
       },
       count(n: number): string {
         return number.format(n)
+      },
+      /** "3 h ago", "vor 3 Std." — for recency at a glance. */
+      relative(iso: string | undefined): string {
+        if (iso === undefined) return '—'
+        const then = Date.parse(iso)
+        if (Number.isNaN(then)) return '—'
+        const seconds = (then - Date.now()) / 1000
+        const units: [Intl.RelativeTimeFormatUnit, number][] = [['day', 86400], ['hour', 3600], ['minute', 60]]
+        for (const [unit, size] of units) if (Math.abs(seconds) >= size) return relative.format(Math.round(seconds / size), unit)
+        return relative.format(0, 'minute')
       },
     }
   }, [language])

@@ -3,7 +3,12 @@ import { persist } from 'zustand/middleware'
 
 export type Language = 'en' | 'de'
 export type ThemeChoice = 'system' | 'light' | 'dark'
-export type Selection = { readonly kind: 'host'; readonly hostId: string } | { readonly kind: 'vm'; readonly hostId: string; readonly vmId: string } | null
+export type Selection =
+  | { readonly kind: 'host'; readonly hostId: string }
+  | { readonly kind: 'vm'; readonly hostId: string; readonly vmId: string }
+  /** A VM as the repository knows it (it may no longer exist on any host). */
+  | { readonly kind: 'backups'; readonly vmId: string }
+  | null
 
 export interface Toast {
   readonly id: number

@@ -1,4 +1,6 @@
+import { useState } from 'react'
 import type { HostInventoryDto } from '../../../engine/api/contract'
+import { RestorePoints } from '../restore/RestorePoints'
 import { Facts, PowerBadge } from '../../components/bits'
 import { IconDisk, IconVm } from '../../components/icons'
 import { useFormat, useT } from '../../i18n/i18n'
@@ -8,8 +10,9 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
   const t = useT()
   const fmt = useFormat()
   const select = useUi((s) => s.select)
+  const [tab, setTab] = useState<'overview' | 'points'>('overview')
   return (
-    <section className="panel" aria-labelledby="panel-title">
+    <section className={`panel${tab === 'points' ? ' panel-wide' : ''}`} aria-labelledby="panel-title">
       <header className="panel-header">
         <div className="panel-heading">
           <span className="panel-icon">
@@ -28,6 +31,19 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
           <PowerBadge state={vm.powerState} />
         </div>
       </header>
+      <div className="tabs" role="tablist" aria-label={t('vm.tabs')}>
+        {(['overview', 'points'] as const).map((id) => (
+          <button key={id} type="button" role="tab" id={`vm-tab-${id}`} aria-selected={tab === id} aria-controls={`vm-panel-${id}`} className={`tab${tab === id ? ' is-active' : ''}`} onClick={() => setTab(id)}>
+            {t(id === 'overview' ? 'vm.tab.overview' : 'vm.tab.points')}
+          </button>
+        ))}
+      </div>
+      {tab === 'points' ? (
+        <div role="tabpanel" id="vm-panel-points" aria-labelledby="vm-tab-points">
+          <RestorePoints vmId={vm.id} vmName={vm.name} />
+        </div>
+      ) : (
+      <div role="tabpanel" id="vm-panel-overview" aria-labelledby="vm-tab-overview" className="tab-stack">
       <div className="cards">
         <div className="card">
           <h2 className="card-title">{t('vm.details')}</h2>
@@ -93,6 +109,8 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
           </table>
         )}
       </div>
+      </div>
+      )}
     </section>
   )
 }

@@ -22,7 +22,9 @@ export function visibleRows(hosts: readonly HostInventoryDto[], collapsed: Reado
 
 export function rowKeyOf(selection: Selection): string | undefined {
   if (!selection) return undefined
-  return selection.kind === 'host' ? `h:${selection.hostId}` : `v:${selection.hostId}/${selection.vmId}`
+  if (selection.kind === 'host') return `h:${selection.hostId}`
+  if (selection.kind === 'vm') return `v:${selection.hostId}/${selection.vmId}`
+  return undefined
 }
 
 export function selectionOf(row: TreeRow): Selection {

@@ -3,10 +3,17 @@ import { useCancelJob, useJobs } from '../../api/queries'
 import { EmptyState, ProgressBar } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { IconClose, IconJobs } from '../../components/icons'
-import { errorText, useFormat, useT } from '../../i18n/i18n'
+import { en, type MessageKey } from '../../i18n/en'
+import { errorText, useFormat, useT, type Translate } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
 
 const active = new Set<JobDto['state']>(['queued', 'running', 'cancelling'])
+
+/** Known phases in the admin's language; a phase the UI does not know yet is shown as it is. */
+function phaseLabel(t: Translate, phase: string): string {
+  const key = `phase.${phase}`
+  return key in en ? t(key as MessageKey) : phase
+}
 
 function JobRow({ job }: { readonly job: JobDto }) {
   const t = useT()
@@ -42,7 +49,7 @@ function JobRow({ job }: { readonly job: JobDto }) {
       </div>
       {running && <ProgressBar value={fraction} label={job.title} />}
       <div className="job-meta">
-        <span>{p.phase}</span>
+        <span>{phaseLabel(t, p.phase)}</span>
         {figures.length > 0 && <span>{figures.join(' · ')}</span>}
         <span className="muted">{fmt.date(job.createdAt)}</span>
       </div>

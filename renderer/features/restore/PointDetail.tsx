@@ -1,0 +1,79 @@
+import { useState } from 'react'
+import type { DiskSourceRef, PointSummaryDto } from '../../../engine/api/contract'
+import { Facts } from '../../components/bits'
+import { Button } from '../../components/Button'
+import { useFormat, useT } from '../../i18n/i18n'
+import { ExportDiskDialog } from './ExportDiskDialog'
+import { FileBrowser } from './FileBrowser'
+import { consistencyHintKey, consistencyKey, modeKey, pointSize } from './point-labels'
+
+type Tab = 'files' | 'disks'
+
+export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
+  const t = useT()
+  const fmt = useFormat()
+  const [tab, setTab] = useState<Tab>('files')
+  const [exporting, setExporting] = useState<string | undefined>(undefined)
+  const source: DiskSourceRef = { kind: 'point', pointId: point.id }
+  const tabs: readonly [Tab, string][] = [
+    ['files', t('points.tab.files')],
+    ['disks', t('points.tab.disks')],
+  ]
+  return (
+    <section className="card point-detail" aria-label={t('points.detail', { date: fmt.date(point.finishedAt) })}>
+      <header className="point-head">
+        <div>
+          <h2>{fmt.date(point.finishedAt)}</h2>
+          <p className="muted">
+            {t(modeKey[point.mode])} · {t(consistencyKey[point.consistency])} — {t(consistencyHintKey[point.consistency])}
+          </p>
+        </div>
+      </header>
+      <Facts
+        items={[
+          [t('points.host'), point.sourceHost.name],
+          [t('points.size'), fmt.bytes(pointSize(point))],
+          [t('points.stored'), fmt.bytes(point.stats.bytesStored)],
+          [t('points.took'), fmt.duration(Math.max(1, (Date.parse(point.finishedAt) - Date.parse(point.startedAt)) / 1000))],
+          [t('points.id'), <code key="id">{point.id}</code>],
+        ]}
+      />
+      <div className="tabs" role="tablist" aria-label={t('points.tabs')}>
+        {tabs.map(([id, label]) => (
+          <button key={id} type="button" role="tab" id={`tab-${id}`} aria-selected={tab === id} aria-controls={`panel-${id}`} className={`tab${tab === id ? ' is-active' : ''}`} onClick={() => setTab(id)}>
+            {label}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel">
+        {tab === 'files' ? (
+          <FileBrowser source={source} point={point} />
+        ) : (
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">{t('vm.disk.name')}</th>
+                <th scope="col" className="num">{t('vm.disk.size')}</th>
+                <th scope="col" className="actions" aria-label={t('common.actions')} />
+              </tr>
+            </thead>
+            <tbody>
+              {point.disks.map((d) => (
+                <tr key={d.name}>
+                  <td>{d.name}</td>
+                  <td className="num">{fmt.bytes(d.size)}</td>
+                  <td className="actions">
+                    <Button size="sm" onClick={() => setExporting(d.name)}>
+                      {t('export.button')}
+                    </Button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+      {exporting !== undefined && <ExportDiskDialog point={point} disk={exporting} onClose={() => setExporting(undefined)} />}
+    </section>
+  )
+}
