@@ -6,15 +6,13 @@ import { defaultHome } from '../state/paths'
 import packageJson from '../../package.json'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError } from './cli-io'
 import type { Command, CommandContext } from './command'
-import { backupCommands } from './commands-backup'
 import { hostCommands } from './commands-host'
 import { filesCommands, imageCommands } from './commands-image'
 import { repositoryCommands } from './commands-repository'
 import { jobCommands, vmCommands } from './commands-misc'
 import { serveCommand } from './commands-serve'
-import { snapshotCommands } from './commands-snapshot'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...jobCommands, ...backupCommands, ...snapshotCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...jobCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },
