@@ -1,4 +1,4 @@
-import { app, BrowserWindow, ipcMain, session, type IpcMainInvokeEvent, type WebContents } from 'electron'
+import { app, BrowserWindow, ipcMain, Menu, nativeImage, Notification, session, Tray, type IpcMainInvokeEvent, type WebContents } from 'electron'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isTopicName } from '../engine/api/contract'
@@ -60,6 +60,13 @@ function createWindow(): void {
   })
   mainWindow = win
   win.once('ready-to-show', () => win.show())
+  // With a tray icon, closing the window hides it: schedules keep running until Quit.
+  win.on('close', (event) => {
+    if (tray !== undefined && !quitting) {
+      event.preventDefault()
+      win.hide()
+    }
+  })
   win.on('closed', () => {
     if (mainWindow === win) mainWindow = undefined
   })
@@ -97,6 +104,8 @@ app
       if (isTopicName(topic)) mainWindow?.webContents.send(IPC_EVENT, topic, payload)
     })
     createWindow()
+    createTray()
+    notifyFailures()
     app.on('activate', () => {
       if (BrowserWindow.getAllWindows().length === 0) createWindow()
     })
@@ -106,11 +115,55 @@ app
     app.exit(1)
   })
 
+let tray: Tray | undefined
+let quitting = false
+
+/**
+ * The tray icon keeps Lifeboat (and its backup schedules) running when the window is closed; Quit from the tray
+ * menu ends it. Where the desktop has no tray, closing the window quits as usual.
+ */
+function createTray(): void {
+  try {
+    const icon = nativeImage.createFromPath(path.join(distDir, 'renderer', 'favicon.svg'))
+    tray = new Tray(icon.isEmpty() ? nativeImage.createEmpty() : icon.resize({ width: 18, height: 18 }))
+  } catch {
+    tray = undefined
+    return
+  }
+  tray.setToolTip('Lifeboat — backups keep running while this icon is here')
+  tray.setContextMenu(
+    Menu.buildFromTemplate([
+      { label: 'Open Lifeboat', click: () => showWindow() },
+      { type: 'separator' },
+      { label: 'Quit (scheduled backups stop)', click: () => app.quit() },
+    ]),
+  )
+  tray.on('click', () => showWindow())
+}
+
+function showWindow(): void {
+  if (!mainWindow) createWindow()
+  else {
+    if (mainWindow.isMinimized()) mainWindow.restore()
+    mainWindow.show()
+    mainWindow.focus()
+  }
+}
+
+/** A failed scheduled run must not go unnoticed just because the window is closed. */
+function notifyFailures(): void {
+  engine?.events.on('job.updated', (job) => {
+    if (job.kind !== 'plan.run' || (job.state !== 'failed' && job.state !== 'cancelled')) return
+    if (!Notification.isSupported()) return
+    new Notification({ title: `Lifeboat: ${job.title} ${job.state === 'failed' ? 'failed' : 'was cancelled'}`, body: job.error?.message ?? '' }).show()
+  })
+}
+
 app.on('window-all-closed', () => {
+  if (tray !== undefined && !quitting) return
   if (process.platform !== 'darwin') app.quit()
 })
 
-let quitting = false
 app.on('before-quit', (event) => {
   if (quitting || !engine) return
   // Running jobs get to clean up (snapshots, locks) before the process ends.

@@ -10,6 +10,9 @@ import { createHandlers } from './api/handlers'
 import type { HandlerMap } from './api/handler-types'
 import { InventoryService } from './inventory/inventory-service'
 import { Repositories } from './repositories/repositories'
+import { dispatch } from './api/dispatch'
+import { PlansStore } from './scheduler/plans-store'
+import { Scheduler } from './scheduler/scheduler'
 import { JobRunner } from './jobs/job-runner'
 import { JobStore } from './jobs/job-store'
 import { HostsStore } from './state/hosts-store'
@@ -36,6 +39,7 @@ export interface Engine extends AsyncDisposable {
   readonly secrets: SecretStore
   readonly browse: BrowseService
   readonly repositories: Repositories
+  readonly scheduler: Scheduler
   /** Starts background work (inventory polling) for the long-running doors (desktop app, bridge). */
   startBackground(): void
   dispose(): Promise<void>
@@ -60,6 +64,19 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   })
   const repositories = new Repositories({ defaultPath: paths.repository, secrets })
   const browse = new BrowseService({ jobs, repositories })
+  // The scheduler starts backups through the contract like any other caller (late-bound: the handlers need it too).
+  const late: { handlers?: HandlerMap } = {}
+  const scheduler = new Scheduler({
+    store: new PlansStore(path.join(paths.home, 'plans.json')),
+    jobs,
+    repositories,
+    lockDir: paths.home,
+    startBackup: async (input, signal) => {
+      if (!late.handlers) throw new Error('The engine is not ready yet.')
+      const envelope = await dispatch(late.handlers, 'backup.start', input, { signal })
+      return envelope.ok ? (envelope.value as { jobId: string }) : { error: envelope.error }
+    },
+  })
   const handlers = createHandlers({
     info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection, restoreDirectory: path.join(homedir(), 'Lifeboat restores') },
     hosts,
@@ -70,12 +87,15 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     events,
     browse,
     repositories,
+    scheduler,
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
+  late.handlers = handlers
   let disposed = false
   const dispose = async () => {
     if (disposed) return
     disposed = true
+    scheduler.stopTimer()
     await jobs.cancelAll()
     await inventory.stop()
     await browse.close()
@@ -90,7 +110,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     secrets,
     browse,
     repositories,
-    startBackground: () => inventory.start(),
+    scheduler,
+    startBackground: () => {
+      inventory.start()
+      scheduler.startTimer()
+    },
     dispose,
     [Symbol.asyncDispose]: dispose,
   }

@@ -9,6 +9,7 @@ import { HostDtoSchema, hostsAcceptKey, hostsAdd, hostsList, hostsRemove, hostsT
 import { HostInventoryDtoSchema, inventoryRefresh, inventoryTree, vmsList } from './contract-inventory'
 import { filesList, filesProbe, filesRestore, filesSearch, filesStat } from './contract-files'
 import { JobDtoSchema, jobsCancel, jobsGet, jobsList } from './contract-jobs'
+import { plansDelete, plansList, plansPreview, plansRun, plansRunDue, plansSave } from './contract-plans'
 import { backupFile, pointsExport, pointsGet, pointsList, repoCheck, repoGc, repoInfo, repoInit, repoPrune, repoVerify } from './contract-repository'
 
 export * from './contract-core'
@@ -17,6 +18,7 @@ export * from './contract-files'
 export * from './contract-hosts'
 export * from './contract-inventory'
 export * from './contract-jobs'
+export * from './contract-plans'
 export * from './contract-repository'
 
 export const AppInfoSchema = z.object({
@@ -62,6 +64,12 @@ export const channels = {
   [pointsGet.name]: pointsGet,
   [pointsExport.name]: pointsExport,
   [backupFile.name]: backupFile,
+  [plansList.name]: plansList,
+  [plansSave.name]: plansSave,
+  [plansDelete.name]: plansDelete,
+  [plansRun.name]: plansRun,
+  [plansPreview.name]: plansPreview,
+  [plansRunDue.name]: plansRunDue,
 } as const satisfies Record<string, Channel>
 
 export type Channels = typeof channels

@@ -1,6 +1,7 @@
 import type { AdapterRegistry } from '../../adapters/registry'
 import type { BrowseService } from '../browse/browse-service'
 import type { Repositories } from '../repositories/repositories'
+import type { Scheduler } from '../scheduler/scheduler'
 import type { InventoryService } from '../inventory/inventory-service'
 import type { JobRunner } from '../jobs/job-runner'
 import type { HostsStore } from '../state/hosts-store'
@@ -11,6 +12,7 @@ import type { EventBus } from './event-bus'
 import type { HandlerMap } from './handler-types'
 import { fileHandlers } from './handlers-files'
 import { hostHandlers } from './handlers-hosts'
+import { planHandlers } from './handlers-plans'
 import { repositoryHandlers } from './handlers-repository'
 
 export interface HandlerDeps {
@@ -23,6 +25,7 @@ export interface HandlerDeps {
   readonly events: EventBus
   readonly browse: BrowseService
   readonly repositories: Repositories
+  readonly scheduler: Scheduler
   readonly connectTimeoutMs?: number
 }
 
@@ -33,6 +36,7 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
     ...hostHandlers(deps),
     ...fileHandlers(deps.browse),
     ...repositoryHandlers(deps),
+    ...planHandlers(deps.scheduler),
     'inventory.tree': () => deps.inventory.tree(),
     'inventory.refresh': (input, ctx) => deps.inventory.refresh(input.hostId, ctx.signal, { reconnect: input.reconnect }),
     'vms.list': async (input, ctx) => {

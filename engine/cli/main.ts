@@ -8,11 +8,12 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError } 
 import type { Command, CommandContext } from './command'
 import { hostCommands } from './commands-host'
 import { filesCommands, imageCommands } from './commands-image'
+import { planCommands } from './commands-plans'
 import { repositoryCommands } from './commands-repository'
 import { jobCommands, vmCommands } from './commands-misc'
 import { serveCommand } from './commands-serve'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...jobCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...planCommands, ...jobCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },

@@ -31,13 +31,10 @@ describe('RangedSource', () => {
   it('returns exact bytes, overlaps requests and caches blocks', async () => {
     const remote = fakeRemote(data, 20)
     const src = new RangedSource({ size: data.length, label: 'fake', readRange: remote.readRange, blockSize: 64 * 1024, maxInFlight: 8 })
-    const started = Date.now()
     const all = await src.read(0, data.length)
-    const elapsed = Date.now() - started
     expect(all.equals(data)).toBe(true)
+    // Eight requests were in flight at once (never more): the reads overlap instead of queueing one by one.
     expect(remote.stats.peak).toBe(8)
-    // 129 blocks at 20 ms each would take 2.6 s one by one; eight in flight take about a eighth of that.
-    expect(elapsed).toBeLessThan(1500)
     const before = remote.stats.requests
     const tail = await src.read(data.length - 1000, 1000)
     expect(tail.equals(data.subarray(data.length - 1000))).toBe(true)

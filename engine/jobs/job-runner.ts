@@ -53,6 +53,7 @@ interface LiveJob {
   publishTimer: NodeJS.Timeout | undefined
   /** Saves run one after another so an older snapshot never overwrites a newer one. */
   saving: Promise<void>
+  done: Promise<unknown>
 }
 
 /**
@@ -90,7 +91,7 @@ export class JobRunner {
       ...(spec.hostId !== undefined ? { hostId: spec.hostId } : {}),
       ...(spec.vmId !== undefined ? { vmId: spec.vmId } : {}),
     }
-    const live: LiveJob = { job, controller: new AbortController(), meter: new RateMeter(), lastPublished: 0, publishTimer: undefined, saving: Promise.resolve() }
+    const live: LiveJob = { job, controller: new AbortController(), meter: new RateMeter(), lastPublished: 0, publishTimer: undefined, saving: Promise.resolve(), done: Promise.resolve() }
     this.live.set(id, live)
     this.publish(live, true)
 
@@ -115,6 +116,7 @@ export class JobRunner {
     })()
     // The runner owns the outcome; callers that do not await `done` must not cause an unhandled rejection.
     done.catch(() => undefined)
+    live.done = done
     return { id, done }
   }
 
@@ -137,6 +139,13 @@ export class JobRunner {
     const stored = await this.deps.store.load(id)
     if (!stored) throw new ApiError('JOB_NOT_FOUND', 'There is no job with that id.', { jobId: id })
     return stored
+  }
+
+  /** Resolves with the job's record once it has ended (at once for a finished job). */
+  async waitFor(id: string): Promise<JobDetailDto> {
+    const live = this.live.get(id)
+    if (live) await live.done.catch(() => undefined)
+    return await this.get(id)
   }
 
   async cancel(id: string): Promise<JobDto> {

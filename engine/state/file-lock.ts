@@ -72,3 +72,53 @@ function pidAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
+
+/**
+ * Takes a lock that may be held for hours (a running backup plan) without waiting: resolves to a release
+ * function, or undefined while a live process holds it. A holder that died (same machine, pid gone) is replaced.
+ */
+export async function tryHoldLock(lockPath: string): Promise<(() => Promise<void>) | undefined> {
+  const me: LockOwner = { pid: process.pid, host: hostname(), since: Date.now() }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600)
+      try {
+        await handle.writeFile(JSON.stringify(me))
+      } finally {
+        await handle.close()
+      }
+      return async () => {
+        await rm(lockPath, { force: true })
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      if (!(await holderDied(lockPath))) return undefined
+      await rm(lockPath, { force: true })
+    }
+  }
+  return undefined
+}
+
+async function holderDied(lockPath: string): Promise<boolean> {
+  try {
+    const owner = JSON.parse(await readFile(lockPath, 'utf8')) as Partial<LockOwner>
+    return owner.host === hostname() && typeof owner.pid === 'number' && !pidAlive(owner.pid)
+  } catch {
+    // A lock file that cannot be read is only replaced once it is clearly old.
+    try {
+      return Date.now() - (await stat(lockPath)).mtimeMs > 60_000
+    } catch {
+      return true
+    }
+  }
+}
+
+/** True while a live process holds the lock taken with tryHoldLock (read-only: never takes or breaks it). */
+export async function lockHeld(lockPath: string): Promise<boolean> {
+  try {
+    await stat(lockPath)
+  } catch {
+    return false
+  }
+  return !(await holderDied(lockPath))
+}

@@ -8,6 +8,8 @@ export interface PruneOptions {
   readonly policy: RetentionPolicy
   /** List what would go and why the rest is kept, without changing anything. */
   readonly dryRun?: boolean
+  /** Only these VMs' restore points (by VM id) are considered; the rest are left alone. Default: every VM. */
+  readonly vmIds?: readonly string[]
   readonly signal?: AbortSignal
 }
 
@@ -33,6 +35,7 @@ export async function prune(ctx: RepoContext, options: PruneOptions): Promise<Pr
       throwIfCancelled(signal)
       try {
         const m = await loadManifest(ctx, pointId, signal)
+        if (options.vmIds !== undefined && !options.vmIds.includes(m.vm.id)) continue
         candidates.push({ id: pointId, group: m.vm.id, time: new Date(m.startedAt) })
       } catch (error) {
         if (!(error instanceof RepositoryError) || (error.code !== 'CORRUPT_MANIFEST' && error.code !== 'POINT_NOT_FOUND')) throw error

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto'
+import path from 'node:path'
+import { ApiError, type ApiErrorShape } from '../api/contract-errors'
+import type { Plan, PlanInput, PlanView } from '../api/contract-plans'
+import { PlanInputSchema } from '../api/contract-plans'
+import type { JobContext, JobRunner } from '../jobs/job-runner'
+import type { Repositories } from '../repositories/repositories'
+import { lockHeld, tryHoldLock } from '../state/file-lock'
+import { nextRuns, runsBetween } from './cron'
+import type { PlansStore, PlanState } from './plans-store'
+import { compileSchedule } from './schedule'
+
+/** Starts one VM's backup through the contract (`backup.start`) and returns its job id. */
+export type StartBackup = (input: Record<string, unknown>, signal: AbortSignal) => Promise<{ jobId: string } | { error: ApiErrorShape }>
+
+export interface SchedulerDeps {
+  readonly store: PlansStore
+  readonly jobs: JobRunner
+  readonly repositories: Repositories
+  readonly startBackup: StartBackup
+  /** Where per-plan run locks live (shared with every Lifeboat process on this machine). */
+  readonly lockDir: string
+  readonly now?: () => Date
+}
+
+/**
+ * Runs backup plans: on their schedule while the app runs (a timer calls runDue), from `lifeboat run-due`, or on
+ * demand. A per-plan lock file makes sure the app and a cron-driven CLI never run the same plan twice at once.
+ * Runs that were due while no Lifeboat process ran are caught up once and reported, never silently dropped.
+ */
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date()
+  }
+
+  async list(): Promise<PlanView[]> {
+    const now = this.now()
+    const entries = await this.deps.store.list()
+    return await Promise.all(entries.map(async ({ plan, state }) => ({ plan, status: await this.status(plan, state, now) })))
+  }
+
+  async save(input: PlanInput): Promise<PlanView> {
+    const parsed = PlanInputSchema.parse(input)
+    compileSchedule(parsed.schedule) // throws a CronError (INVALID_INPUT) for a bad expression
+    const now = this.now().toISOString()
+    const plan = await this.deps.store.mutate((data) => {
+      if (data.plans.some((p) => p.id !== parsed.id && p.name.toLowerCase() === parsed.name.toLowerCase())) {
+        throw new ApiError('INVALID_INPUT', `A plan named "${parsed.name}" already exists.`, { field: 'name' })
+      }
+      const i = parsed.id === undefined ? -1 : data.plans.findIndex((p) => p.id === parsed.id)
+      if (parsed.id !== undefined && i < 0) throw new ApiError('NOT_FOUND', 'That plan does not exist (any more).', { field: 'id' })
+      const existing = data.plans[i]
+      const next: Plan = { ...parsed, id: existing?.id ?? randomUUID(), createdAt: existing?.createdAt ?? now, updatedAt: now }
+      if (existing) data.plans[i] = next
+      else data.plans.push(next)
+      // A changed schedule counts from now: the old schedule's slots are not "missed" runs of the new one.
+      if (!existing || JSON.stringify(existing.schedule) !== JSON.stringify(next.schedule)) data.state[next.id] = { ...(data.state[next.id] ?? { missedRuns: 0 }), lastScheduledFor: now, missedRuns: 0 }
+      return next
+    })
+    const state = (await this.deps.store.read()).state[plan.id] ?? { missedRuns: 0 }
+    return { plan, status: await this.status(plan, state, this.now()) }
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.deps.store.mutate((data) => {
+      const before = data.plans.length
+      data.plans = data.plans.filter((p) => p.id !== id)
+      if (data.plans.length === before) throw new ApiError('NOT_FOUND', 'That plan does not exist (any more).')
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- keyed by plan id
+      delete data.state[id]
+    })
+  }
+
+  /** Runs a plan now, by id or name. */
+  async runNow(idOrName: string): Promise<{ jobId: string }> {
+    const plan = (await this.deps.store.list()).find(({ plan: p }) => p.id === idOrName || p.name.toLowerCase() === idOrName.toLowerCase())?.plan
+    if (!plan) throw new ApiError('NOT_FOUND', `There is no plan "${idOrName}".`)
+    const jobId = await this.start(plan, { reason: 'manual' })
+    if (jobId === undefined) throw new ApiError('STATE_BUSY', `The plan "${plan.name}" is running already (here or in another Lifeboat process).`)
+    return { jobId }
+  }
+
+  /** Starts every enabled plan whose time has come; returns at once (the runs are jobs). */
+  async runDue(): Promise<{ started: { planId: string; jobId: string; missedRuns: number }[]; skipped: { planId: string; reason: string }[] }> {
+    const now = this.now()
+    const started: { planId: string; jobId: string; missedRuns: number }[] = []
+    const skipped: { planId: string; reason: string }[] = []
+    for (const { plan, state } of await this.deps.store.list()) {
+      if (!plan.enabled) continue
+      const cron = compileSchedule(plan.schedule)
+      if (!cron) continue
+      const due = runsBetween(cron, new Date(state.lastScheduledFor ?? plan.createdAt), now)
+      const slot = due.at(-1)
+      if (!slot) continue
+      const missed = due.length - 1
+      const jobId = await this.start(plan, { reason: 'schedule', slot, missed, missedSince: due[0] })
+      if (jobId === undefined) skipped.push({ planId: plan.id, reason: 'It is still running from an earlier start.' })
+      else started.push({ planId: plan.id, jobId, missedRuns: missed })
+    }
+    return { started, skipped }
+  }
+
+  /** Checks for due plans every `intervalMs` (the desktop app and the bridge). */
+  startTimer(intervalMs = 30_000): void {
+    if (this.timer) return
+    const tick = () =>
+      void this.runDue().catch((err: unknown) => console.error('Lifeboat: checking backup plans failed:', err instanceof Error ? err.message : err))
+    this.timer = setInterval(tick, intervalMs)
+    this.timer.unref()
+    tick()
+  }
+
+  stopTimer(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  preview(plan: Pick<Plan, 'schedule'>, count: number): string[] {
+    const cron = compileSchedule(plan.schedule)
+    return cron ? nextRuns(cron, this.now(), count).map((d) => d.toISOString()) : []
+  }
+
+  private async status(plan: Plan, state: PlanState, now: Date) {
+    const cron = compileSchedule(plan.schedule)
+    const running = await lockHeld(this.lockPath(plan.id))
+    return {
+      ...(state.lastRunAt !== undefined ? { lastRunAt: state.lastRunAt } : {}),
+      ...(state.lastResult !== undefined ? { lastResult: state.lastResult } : {}),
+      ...(state.lastJobId !== undefined ? { lastJobId: state.lastJobId } : {}),
+      missedRuns: state.missedRuns,
+      ...(state.missedSince !== undefined ? { missedSince: state.missedSince } : {}),
+      running,
+      nextRuns: plan.enabled && cron ? nextRuns(cron, now, 3).map((d) => d.toISOString()) : [],
+    }
+  }
+
+  private lockPath(planId: string): string {
+    return path.join(this.deps.lockDir, `plan-${planId.replace(/[^A-Za-z0-9-]/g, '_')}.lock`)
+  }
+
+  /** Takes the plan's lock and starts its run as a job; undefined when the plan is running already. */
+  private async start(plan: Plan, how: { reason: 'manual' | 'schedule'; slot?: Date; missed?: number; missedSince?: Date | undefined }): Promise<string | undefined> {
+    const release = await tryHoldLock(this.lockPath(plan.id))
+    if (!release) return undefined
+    const startedAt = this.now().toISOString()
+    const missed = how.missed ?? 0
+    try {
+      // The run's state is written before the job starts, so a second process sees it as soon as it sees the lock.
+      await this.deps.store.updateState(plan.id, {
+        lastRunAt: startedAt,
+        ...(how.slot ? { lastScheduledFor: how.slot.toISOString() } : {}),
+        ...(how.reason === 'schedule' ? { missedRuns: missed, ...(missed > 0 && how.missedSince ? { missedSince: how.missedSince.toISOString() } : {}) } : {}),
+      })
+    } catch (err) {
+      await release()
+      throw err
+    }
+    const job = this.deps.jobs.start({
+      kind: 'plan.run',
+      title: `Backup plan "${plan.name}"`,
+      steps: plan.targets.map((t, i) => ({ id: `vm-${i}`, label: `${t.vmName ?? t.vm} on ${t.hostName ?? t.host}` })),
+      run: async (ctx) => {
+        try {
+          if (missed > 0) {
+            ctx.log('warn', `${missed} scheduled run(s) since ${how.missedSince?.toISOString() ?? '?'} did not happen (no Lifeboat was running); this run catches up once.`)
+          }
+          const result = await this.execute(plan, ctx)
+          await this.deps.store.updateState(plan.id, { lastResult: 'succeeded', lastJobId: ctx.jobId })
+          return result
+        } catch (err) {
+          const cancelled = ctx.signal.aborted || (err instanceof ApiError && err.code === 'CANCELLED')
+          const partial = err instanceof ApiError && err.params.partial === true
+          await this.deps.store.updateState(plan.id, { lastResult: cancelled ? 'cancelled' : partial ? 'partial' : 'failed', lastJobId: ctx.jobId }).catch(() => undefined)
+          throw err
+        } finally {
+          await release()
+        }
+      },
+    })
+    return job.id
+  }
+
+  /** Backs up each VM (at most `concurrency` at once), then applies the plan's retention to its VMs only. */
+  private async execute(plan: Plan, ctx: JobContext): Promise<{ succeeded: number; failed: number; pointIds: string[] }> {
+    const queue = plan.targets.map((target, i) => ({ target, i }))
+    const failures: string[] = []
+    const pointIds: string[] = []
+    const vmIds = new Set<string>()
+    const children = new Set<string>()
+    const onAbort = () => {
+      for (const id of children) void this.deps.jobs.cancel(id)
+    }
+    ctx.signal.addEventListener('abort', onAbort, { once: true })
+    const worker = async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+        if (ctx.signal.aborted) return
+        const { target, i } = item
+        const end = ctx.step(`vm-${i}`)
+        const label = target.vmName ?? target.vm
+        const started = await this.deps.startBackup(
+          {
+            host: target.host,
+            vm: target.vm,
+            mode: plan.mode,
+            ...(plan.repo !== undefined ? { repo: plan.repo } : {}),
+            ...plan.options,
+          },
+          ctx.signal,
+        )
+        if ('error' in started) {
+          failures.push(`${label}: ${started.error.message}`)
+          ctx.log('error', `${label}: ${started.error.message}`)
+          end('failed')
+          continue
+        }
+        children.add(started.jobId)
+        ctx.log('info', `${label}: backup job ${started.jobId} started.`)
+        const done = await this.deps.jobs.waitFor(started.jobId)
+        children.delete(started.jobId)
+        if (done.state === 'succeeded') {
+          const point = done.result as { id?: string; vm?: { id?: string } } | undefined
+          if (point?.id !== undefined) pointIds.push(point.id)
+          if (point?.vm?.id !== undefined) vmIds.add(point.vm.id)
+          ctx.log('info', `${label}: restore point ${point?.id ?? '?'}.`)
+          end('done')
+        } else {
+          failures.push(`${label}: ${done.error?.message ?? done.state}`)
+          ctx.log('error', `${label}: ${done.error?.message ?? done.state}`)
+          for (const l of done.leftBehind) ctx.leftBehind(`${label}: ${l}`)
+          end('failed')
+        }
+      }
+    }
+    try {
+      await Promise.all(Array.from({ length: Math.min(plan.concurrency, plan.targets.length) }, () => worker()))
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort)
+    }
+    if (ctx.signal.aborted) throw new ApiError('CANCELLED', 'The plan run was cancelled.')
+    if (plan.retention && vmIds.size > 0) {
+      const repo = await this.deps.repositories.open(plan.repo !== undefined ? { path: plan.repo } : {}, ctx.signal)
+      try {
+        const report = await repo.prune({ policy: plan.retention, vmIds: [...vmIds], signal: ctx.signal })
+        ctx.log('info', `Retention: ${report.removed.length} older restore point(s) removed, ${report.kept.length} kept.`)
+      } finally {
+        await repo.close()
+      }
+    }
+    const succeeded = plan.targets.length - failures.length
+    if (failures.length > 0) {
+      throw new ApiError('COMMAND_FAILED', `${failures.length} of ${plan.targets.length} VM backups failed: ${failures.join('; ')}`, { partial: succeeded > 0, failed: failures.length })
+    }
+    return { succeeded, failed: 0, pointIds }
+  }
+}
