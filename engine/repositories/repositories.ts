@@ -1,64 +1,130 @@
 import path from 'node:path'
 import { ApiError } from '../api/contract-errors'
-import { initRepository, localBackend, openRepository, type Repository } from '../repository'
-import { isRepositoryError } from '../repository/errors'
-import type { SecretStore } from '../state/secret-store'
+import { initRepository, openRepository, type Repository } from '../repository'
+import { isRepositoryError, toRepositoryError } from '../repository/errors'
+import type { HostsStore } from '../state/hosts-store'
+import type { S3Credentials, SecretStore } from '../state/secret-store'
+import { formatLocation, parseLocation, type RepositoryLocation } from './location'
+import { openBackend, s3CredentialsId } from './open-backend'
 
 export interface RepositoryRef {
-  /** A local folder; defaults to $LIFEBOAT_HOME/repository. (SFTP and S3 repositories join later.) */
+  /**
+   * Where the repository is: an absolute folder, file:///FOLDER, sftp://HOST/FOLDER or s3://BUCKET/PREFIX?… (see
+   * location.ts). Default: the local repository in $LIFEBOAT_HOME/repository.
+   */
+  readonly location?: string
+  /** Read exactly like `location`; kept for callers written when repositories were folders only. Prefer `location`. */
   readonly path?: string
 }
 
 export interface RepositoriesOptions {
   readonly defaultPath: string
-  /** Where passphrases of encrypted repositories are kept (with the hosts' credentials). */
+  /** Where passphrases of encrypted repositories and S3 credentials are kept (with the hosts' credentials). */
   readonly secrets: SecretStore
+  /** The saved hosts sftp:// locations name; without it, sftp:// locations find no host. */
+  readonly hosts?: HostsStore
   readonly env?: NodeJS.ProcessEnv
+  readonly connectTimeoutMs?: number
 }
 
-/** The secret-store id under which a repository's passphrase is kept. */
+export interface InitRepositoryOptions {
+  readonly passphrase?: string | undefined
+  /** For s3:// locations: used to create it, then saved (instead of AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY). */
+  readonly s3Credentials?: S3Credentials | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+/** The secret-store id under which a repository's passphrase is kept (by its normalised location). */
 export function passphraseId(location: string): string {
   return `repo:${location}`
 }
 
 /**
  * Opens the repositories backups go to. The default local repository is created on first use, so a first
- * backup "just works"; any other folder must have been initialised on purpose (`lifeboat repo init`), so a
- * typo in a path never silently starts a new, empty repository. Passphrases come from
- * LIFEBOAT_REPO_PASSPHRASE, else from what `repo init` saved with the credentials.
+ * backup "just works"; any other location must have been initialised on purpose (`lifeboat repo init`), so a
+ * typo never silently starts a new, empty repository. Passphrases come from LIFEBOAT_REPO_PASSPHRASE, else from
+ * what `repo init` saved with the credentials; S3 credentials likewise from AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY, else from what `repo init` saved.
  */
 export class Repositories {
   constructor(private readonly options: RepositoriesOptions) {}
 
+  /** Parses a reference (INVALID_INPUT naming the `repo` field when it is not a valid location). */
+  locate(ref: RepositoryRef = {}): RepositoryLocation {
+    const given = ref.location ?? ref.path
+    return given === undefined ? { kind: 'local', path: path.resolve(this.options.defaultPath) } : parseLocation(given)
+  }
+
+  /** The normalised location, for messages and job titles (never contains a secret). */
   resolve(ref: RepositoryRef = {}): string {
-    return path.resolve(ref.path ?? this.options.defaultPath)
+    return formatLocation(this.locate(ref))
   }
 
   async open(ref: RepositoryRef = {}, signal?: AbortSignal): Promise<Repository> {
-    const location = this.resolve(ref)
-    const passphrase = await this.passphrase(location)
-    const common = { backend: localBackend({ path: location }), ...(passphrase !== undefined ? { passphrase } : {}), ...(signal ? { signal } : {}) }
+    const location = this.locate(ref)
+    const label = formatLocation(location)
+    const passphrase = await this.passphrase(label)
+    const backend = await openBackend(location, label, this.deps(), { signal })
+    const common = { backend, ...(passphrase !== undefined ? { passphrase } : {}), ...(signal ? { signal } : {}) }
     try {
       return await openRepository(common)
     } catch (err) {
-      if (isRepositoryError(err) && err.code === 'REPO_NOT_FOUND') {
-        if (location === path.resolve(this.options.defaultPath)) return await initRepository(common)
-        throw new ApiError('REPO_NOT_FOUND', `There is no Lifeboat repository in ${location}. Create one with \`lifeboat repo init --repo ${location}\`.`, { path: location })
+      if (isRepositoryError(err) && err.code === 'REPO_NOT_FOUND' && this.isDefault(location)) {
+        try {
+          return await initRepository(common)
+        } catch (initErr) {
+          await backend.close().catch(() => undefined)
+          throw initErr
+        }
       }
-      throw err
+      await backend.close().catch(() => undefined)
+      if (isRepositoryError(err) && err.code === 'REPO_NOT_FOUND') {
+        throw new ApiError('REPO_NOT_FOUND', `There is no Lifeboat repository at ${label}. Create one with \`lifeboat repo init --repo ${label}\`.`, {
+          location: label,
+          ...(location.kind === 'local' ? { path: location.path } : {}),
+        })
+      }
+      // Storage failures (refused credentials, a lost connection) become STORAGE_FAILED with their message.
+      throw toRepositoryError(err, 'opening the repository')
     }
   }
 
-  /** Creates a repository; with a passphrase it is encrypted and the passphrase is saved with the credentials. */
-  async init(ref: RepositoryRef, options: { passphrase?: string; signal?: AbortSignal } = {}): Promise<Repository> {
-    const location = this.resolve(ref)
-    const repo = await initRepository({
-      backend: localBackend({ path: location }),
-      ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    })
-    if (options.passphrase !== undefined) await this.options.secrets.setPassphrase(passphraseId(location), options.passphrase)
+  /** Creates a repository; its passphrase (encrypted repositories) and S3 credentials are saved once it exists. */
+  async init(ref: RepositoryRef, options: InitRepositoryOptions = {}): Promise<Repository> {
+    const location = this.locate(ref)
+    const label = formatLocation(location)
+    if (options.s3Credentials !== undefined && location.kind !== 's3') {
+      throw new ApiError('INVALID_INPUT', 'S3 credentials go with s3:// locations only.', { field: 's3Credentials' })
+    }
+    const backend = await openBackend(location, label, this.deps(), { s3Credentials: options.s3Credentials, signal: options.signal })
+    let repo: Repository
+    try {
+      repo = await initRepository({
+        backend,
+        ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
+    } catch (err) {
+      await backend.close().catch(() => undefined)
+      throw toRepositoryError(err, 'creating the repository')
+    }
+    // Saved only once the repository exists: a failed init leaves no secrets behind.
+    if (options.passphrase !== undefined) await this.options.secrets.setPassphrase(passphraseId(label), options.passphrase)
+    if (options.s3Credentials !== undefined) await this.options.secrets.setS3Credentials(s3CredentialsId(label), options.s3Credentials)
     return repo
+  }
+
+  private isDefault(location: RepositoryLocation): boolean {
+    return location.kind === 'local' && location.path === path.resolve(this.options.defaultPath)
+  }
+
+  private deps() {
+    return {
+      secrets: this.options.secrets,
+      env: this.options.env ?? process.env,
+      ...(this.options.hosts !== undefined ? { hosts: this.options.hosts } : {}),
+      ...(this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
+    }
   }
 
   private async passphrase(location: string): Promise<string | undefined> {

@@ -1,6 +1,6 @@
 /**
  * Where a repository's objects live. Deliberately small so that it can be implemented over a local folder,
- * S3-compatible object storage and SFTP (phase 2) alike: whole-object get/put, listing by prefix, stat, delete.
+ * S3-compatible object storage and SFTP alike: whole-object get/put, listing by prefix, stat, delete.
  *
  * Keys are '/'-separated relative paths made only of [0-9A-Za-z._-] segments (see format.ts); backends may
  * rely on that and must refuse anything else.

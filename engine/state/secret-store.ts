@@ -19,6 +19,14 @@ const HostSecretSchema = z.union([
   z.object({ type: z.literal('key'), privateKey: z.string(), passphrase: z.string().optional() }),
 ])
 const PassphraseSchema = z.object({ type: z.literal('passphrase'), passphrase: z.string() })
+const S3CredentialsSchema = z.object({ type: z.literal('s3'), accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string().optional() })
+
+/** Credentials of an S3-compatible repository (kept like host credentials; never returned by the API). */
+export interface S3Credentials {
+  readonly accessKeyId: string
+  readonly secretAccessKey: string
+  readonly sessionToken?: string
+}
 
 /** Turns a secret into stored form and back. The desktop app adds one backed by the OS keychain. */
 export interface SecretCodec {
@@ -109,6 +117,22 @@ export class SecretStore {
 
   async setPassphrase(id: string, passphrase: string): Promise<void> {
     const sealed = await this.writer.seal(JSON.stringify({ type: 'passphrase', passphrase }))
+    await this.mutate((secrets) => {
+      secrets[id] = sealed
+    })
+  }
+
+  /** S3 credentials saved under `id`, or undefined when none were saved. */
+  async getS3Credentials(id: string): Promise<S3Credentials | undefined> {
+    if ((await this.read()).secrets[id] === undefined) return undefined
+    const parsed = S3CredentialsSchema.safeParse(await this.openJson(id))
+    if (!parsed.success) throw new StateError('STATE_CORRUPT', 'The saved S3 credentials are damaged. Enter them again.', { id })
+    const { accessKeyId, secretAccessKey, sessionToken } = parsed.data
+    return sessionToken === undefined ? { accessKeyId, secretAccessKey } : { accessKeyId, secretAccessKey, sessionToken }
+  }
+
+  async setS3Credentials(id: string, credentials: S3Credentials): Promise<void> {
+    const sealed = await this.writer.seal(JSON.stringify({ type: 's3', ...credentials }))
     await this.mutate((secrets) => {
       secrets[id] = sealed
     })

@@ -36,6 +36,16 @@ const WRITERS: Record<ExportFormat, (input: ExportInput, signal?: AbortSignal) =
   vhdx: vhdxImage,
 }
 
+/**
+ * An opened restore-point disk as an image file, piece by piece (bytes, or runs of zeros a writer may leave as holes),
+ * for writers that are neither a local file nor a stream — an adapter uploading a disk to a host.
+ */
+export function encodeDisk(source: PointDiskSource, format: ExportFormat, signal?: AbortSignal, prefetch = 4): AsyncGenerator<Piece> {
+  const writer = WRITERS[format] as ((input: ExportInput, signal?: AbortSignal) => AsyncGenerator<Piece>) | undefined
+  if (writer === undefined) throw new RepositoryError('EXPORT_UNSUPPORTED', `"${format}" is not an export format.`, { format })
+  return writer(inputFromDisk(source, prefetch), signal)
+}
+
 /** Streams one disk of a restore point out as an image any hypervisor opens: nothing stays locked in. */
 export async function exportDisk(ctx: RepoContext, options: ExportOptions): Promise<ExportResult> {
   const writer = WRITERS[options.format] as ((input: ExportInput, signal?: AbortSignal) => AsyncGenerator<Piece>) | undefined
