@@ -91,6 +91,8 @@ export interface Vm {
   readonly guestAgent?: boolean
   readonly disks: readonly VmDisk[]
   readonly snapshots: readonly VmSnapshot[]
+  /** Host-specific facts for the VM panel, in plain words ("Generation" → "2", "Checkpoint type" → "Production"). */
+  readonly facts?: readonly { readonly label: string; readonly value: string }[]
 }
 
 export interface PhysicalHost {
@@ -102,6 +104,8 @@ export interface Inventory {
   readonly hostname: string
   readonly hosts: readonly PhysicalHost[]
   readonly vms: readonly Vm[]
+  /** Where VM disks can live and how full it is (volumes, storage repositories, volume groups), when the host says. */
+  readonly storage?: readonly { readonly id: string; readonly name: string; readonly sizeBytes?: number; readonly freeBytes?: number }[]
 }
 
 export type InventoryEvent =
@@ -140,6 +144,8 @@ export interface BackupOptions {
   readonly mode: BackupMode
   /** Try application consistency (guest agent freeze, VSS); falls back to crash-consistent and says so. */
   readonly quiesce: boolean
+  /** With quiesce: fail instead of falling back to a crash-consistent snapshot when the guest cannot be quiesced. */
+  readonly quiesceRequired?: boolean
   /** Cold: how long to wait for a clean shutdown. */
   readonly shutdownTimeoutMs: number
   /** Cold: force the VM off after the timeout. Only when the admin chose it explicitly. */
@@ -151,6 +157,13 @@ export interface BackupOptions {
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void
   /** Non-byte phases ("shutting down", "creating snapshot") for the job's progress line. */
   readonly phase: (phase: string, detail?: string) => void
+  /** Read only changed blocks when the host can tell (default true); false forces a full read. */
+  readonly incremental?: boolean
+  /**
+   * Copy-on-write snapshots with a fixed size (LVM): how much change the snapshot may absorb while it is read, as a
+   * share of the volume (percent) and/or a byte count; the larger wins. An overflow fails the backup loudly.
+   */
+  readonly changeBudget?: { readonly percent?: number; readonly bytes?: number }
 }
 
 /**
@@ -186,6 +199,14 @@ export interface BackupDisk {
   readonly name: string
   readonly sizeBytes: number
   readonly readout: DiskReadout
+  /** Plain facts kept with the disk in the restore point (format, device, where it lived). */
+  readonly meta?: JsonValue
+}
+
+/** How the backup ended, so finish() keeps what a written restore point refers to and drops the rest. */
+export interface BackupOutcome {
+  /** True once the restore point is safely written (its incremental token is then in use). */
+  readonly committed: boolean
 }
 
 export interface BackupSession {
@@ -201,7 +222,7 @@ export interface BackupSession {
    * Undoes what begin() did: resume or restart the VM, merge overlays, remove snapshots. Runs on every path
    * (success, failure, cancel) and must not throw; returns what it could not clean up, in plain words.
    */
-  finish(signal: AbortSignal): Promise<{ readonly leftBehind: readonly string[] }>
+  finish(signal: AbortSignal, outcome?: BackupOutcome): Promise<{ readonly leftBehind: readonly string[] }>
 }
 
 export interface BackupCapability {
@@ -209,13 +230,203 @@ export interface BackupCapability {
   begin(vmId: string, options: BackupOptions, signal: AbortSignal): Promise<BackupSession>
 }
 
+export interface VmSnapshotDetail extends VmSnapshot {
+  /** What the admin typed when creating it. */
+  readonly label?: string
+  readonly kind: 'internal' | 'external'
+  /** The VM's state captured with the snapshot ('running' when memory was saved too). */
+  readonly vmState?: string
+  readonly current?: boolean
+  /** When Lifeboat may discard it by itself (ISO time; "snapshot before patching" with an expiry). */
+  readonly expiresAt?: string
+  /** Things the admin should know, found when it was made (a long disk chain, a nearly full storage repository). */
+  readonly warnings?: readonly string[]
+}
+
+export interface SnapshotCapability {
+  list(vmId: string, signal: AbortSignal): Promise<readonly VmSnapshotDetail[]>
+  /** A named snapshot tagged as Lifeboat's ("snapshot before patching"); with memory when the host can. */
+  create(vmId: string, options: { readonly label: string; readonly quiesce?: boolean; readonly expiresAt?: string }, signal: AbortSignal): Promise<VmSnapshotDetail>
+  /** Returns the VM to the snapshot; `start` decides whether it runs afterwards (default: as it was captured). */
+  revert(vmId: string, snapshotId: string, options: { readonly start?: boolean }, signal: AbortSignal): Promise<void>
+  remove(vmId: string, snapshotId: string, signal: AbortSignal): Promise<void>
+  /**
+   * A snapshot's disks as they are on the host, read in place without changing anything (for browsing a live
+   * snapshot). The caller closes the readouts' files.
+   */
+  openDisks?(vmId: string, snapshotId: string, signal: AbortSignal): Promise<readonly BackupDisk[]>
+}
+
+/** A piece of an image file being written: bytes, or a run of zeros the writer may leave as a hole. */
+export type ImagePiece = { readonly kind: 'data'; readonly data: Buffer } | { readonly kind: 'zeros'; readonly length: number }
+
+/** A disk to write during a restore: guest-visible bytes, read at random offsets (a restore point's disk). */
+export interface RestoreDiskInput {
+  readonly name: string
+  readonly size: number
+  readonly source: GuestDisk
+  readonly meta?: JsonValue
+  /**
+   * The disk encoded as an image file in `format`, pieces in file order — for hosts that keep disks as image files
+   * they cannot convert themselves (Hyper-V needs VHDX or VHD). Absent when the engine cannot encode this disk.
+   */
+  readonly encode?: (format: 'vhdx' | 'vhd', signal?: AbortSignal) => AsyncIterable<ImagePiece>
+}
+
+export interface RestoreRequest {
+  /** The VM configuration recorded at backup time (BackupSession.vmConfig). */
+  readonly vmConfig: JsonValue
+  readonly disks: readonly RestoreDiskInput[]
+  /** Name of the new VM; in place: the VM to overwrite (by id or name). */
+  readonly name: string
+  /** Overwrite the existing VM's disks instead of creating a new VM. Only with the VM stopped. */
+  readonly inPlace: boolean
+  readonly start: boolean
+  /**
+   * Folder on the host for new disk files; default: beside the original disks, else the host's image folder.
+   * For XenServer/XCP-ng: the storage repository (uuid or name label); default the original SR, else the pool's default SR.
+   */
+  readonly storageDir?: string
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void
+  readonly phase: (phase: string, detail?: string) => void
+  readonly progress: (bytesDone: number, bytesTotal: number, detail?: string) => void
+}
+
+/** One disk of a restore point written as a new disk and attached to an existing VM. */
+export interface DiskRestoreRequest {
+  /** The VM to attach it to (id or unique name). */
+  readonly vm: string
+  readonly disk: RestoreDiskInput
+  /** Name of the new disk; default the restored disk's name with a date. */
+  readonly name?: string
+  /** Where the new disk goes (a folder, or an SR for XenServer); default beside the VM's first disk. */
+  readonly storageDir?: string
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void
+  readonly phase: (phase: string, detail?: string) => void
+  readonly progress: (bytesDone: number, bytesTotal: number, detail?: string) => void
+}
+
+export interface DiskRestoreResult {
+  readonly vmId: string
+  readonly disk: { readonly name: string; readonly path: string; readonly format: string }
+  /** The device position it got on the VM. */
+  readonly device: string
+  /** True when it was hot-plugged into the running VM (otherwise it appears at the next start). */
+  readonly plugged: boolean
+  readonly leftBehind: readonly string[]
+}
+
+export interface RestoreResult {
+  readonly vmId: string
+  readonly name: string
+  readonly disks: readonly { readonly name: string; readonly path: string; readonly format: string }[]
+  readonly started: boolean
+  readonly leftBehind: readonly string[]
+}
+
+export interface RestoreCapability {
+  restoreVm(request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult>
+  /** Writes one disk as a new disk and attaches it to an existing VM. */
+  restoreDisk?(request: DiskRestoreRequest, signal: AbortSignal): Promise<DiskRestoreResult>
+}
+
+/**
+ * The host's own whole-VM archive format (XVA for XenServer/XCP-ng): export a VM (or snapshot) to a file and import
+ * one as a new VM. Lifeboat only moves the bytes; the host writes and reads the format.
+ */
+export interface VmArchiveCapability {
+  readonly format: 'xva' | 'ova'
+  /** Streams the archive of a VM (or snapshot) that is not running into `sink`. */
+  export(
+    vmId: string,
+    sink: (data: AsyncIterable<Buffer>) => Promise<void>,
+    options: { readonly progress?: (bytesDone: number, bytesTotal?: number) => void },
+    signal: AbortSignal,
+  ): Promise<{ readonly bytes: number }>
+  /** Creates a new VM from an archive of `size` bytes (`open` may be called again if the host redirects). */
+  import(
+    source: { readonly size: number; readonly open: () => AsyncIterable<Uint8Array> },
+    options: { readonly storage?: string; readonly start?: boolean; readonly progress?: (bytesDone: number, bytesTotal?: number) => void },
+    signal: AbortSignal,
+  ): Promise<{ readonly vmId: string; readonly name: string; readonly started: boolean }>
+}
+
+/** Something a crashed or killed Lifeboat job left on a host (snapshot, overlay, checkpoint, block job, socket). */
+export interface Leftover {
+  readonly id: string
+  readonly kind: 'snapshot' | 'overlay' | 'checkpoint' | 'block-job' | 'backup-job' | 'lv-snapshot' | 'subvolume' | 'file'
+  readonly description: string
+  readonly vmId?: string
+  readonly vmName?: string
+  readonly jobId?: string
+  /** True when cleaning cannot lose anything (no running Lifeboat job owns it); such leftovers are cleaned on connect. */
+  readonly safeToClean: boolean
+}
+
+export interface ReconcileCapability {
+  find(signal: AbortSignal): Promise<readonly Leftover[]>
+  clean(ids: readonly string[], signal: AbortSignal): Promise<{ readonly cleaned: readonly string[]; readonly failed: readonly { readonly id: string; readonly reason: string }[] }>
+}
+
+export interface HookRun {
+  /** The admin's command line, run by the host's shell (it is the admin's own script, not data). */
+  readonly command: string
+  readonly phase: 'pre' | 'post'
+  readonly vmId: string
+  readonly vmName: string
+  readonly jobId: string
+  readonly mode: BackupMode
+  /** 'succeeded' | 'failed' | 'cancelled' for post hooks. */
+  readonly outcome?: string
+  readonly timeoutMs?: number
+}
+
+export interface HooksCapability {
+  run(hook: HookRun, signal: AbortSignal): Promise<{ readonly exitCode: number | null; readonly output: string }>
+}
+
+/**
+ * A VM the admin describes by hand (no hypervisor API to ask): its disks — logical volumes, files on btrfs, plain
+ * image files — and the commands that start, stop, suspend and resume it (e.g. `xl shutdown -w web01`).
+ */
+export interface ManualVmSpec {
+  readonly name: string
+  readonly disks: readonly { readonly name: string; readonly path: string }[]
+  readonly commands?: {
+    readonly start?: string
+    readonly stop?: string
+    readonly suspend?: string
+    readonly resume?: string
+    /** Exit status 0 means running. */
+    readonly status?: string
+  }
+}
+
+export interface ManualVmCapability {
+  list(signal: AbortSignal): Promise<readonly (ManualVmSpec & { readonly id: string })[]>
+  register(spec: ManualVmSpec, signal: AbortSignal): Promise<{ readonly id: string }>
+  unregister(idOrName: string, signal: AbortSignal): Promise<void>
+}
+
+/** Putting a file into a running guest through the hypervisor's guest channel (Hyper-V Guest Service Interface). */
+export interface GuestFilesCapability {
+  copyIn(vmId: string, file: { readonly guestPath: string; readonly size: number; readonly data: AsyncIterable<Buffer>; readonly overwrite: boolean }, signal: AbortSignal): Promise<void>
+}
+
 export interface HostAdapter extends AsyncDisposable {
   readonly kind: HostKind
+  readonly manualVms?: ManualVmCapability
   /** Opens (or reuses) the verified, authenticated connection and returns who the host is. */
   connect(signal: AbortSignal): Promise<HostIdentity>
   inventory(signal: AbortSignal): Promise<Inventory>
   watch?(signal: AbortSignal): AsyncIterable<InventoryEvent>
   readonly backup?: BackupCapability
+  readonly snapshots?: SnapshotCapability
+  readonly restore?: RestoreCapability
+  readonly archive?: VmArchiveCapability
+  readonly reconcile?: ReconcileCapability
+  readonly hooks?: HooksCapability
+  readonly guestFiles?: GuestFilesCapability
   describe(): AdapterDescription
   close(): Promise<void>
 }

@@ -50,6 +50,17 @@ export interface ExecStream {
   readonly done: Promise<ExecStreamResult>
 }
 
+/** A command spoken to through its stdin/stdout (see SshConnection.execDuplex). */
+export interface DuplexExec {
+  readonly channel: ClientChannel
+  /** Settles (never rejects) when the channel has closed, with the exit status when the server sent one. */
+  readonly exited: Promise<ExecStreamResult>
+  /** Kills the remote command and closes the channel. */
+  kill(): void
+  /** What the command printed on stderr so far (bounded). */
+  stderr(): string
+}
+
 /** An exec channel with its exit status captured from the moment it opened. */
 export interface OpenedChannel {
   readonly channel: ClientChannel
@@ -295,6 +306,59 @@ export class SshConnection implements AsyncDisposable {
       if (!completed) kill()
       this.release(channel)
     }
+  }
+
+  /**
+   * Runs a command as a two-way byte pipe (its stdin and stdout), for protocols spoken with a remote helper: the
+   * pipelined range reader, the disk writer, `socat` to a unix socket. The channel slot is released when it closes.
+   */
+  async execDuplex(command: ShellFragment, signal?: AbortSignal): Promise<DuplexExec> {
+    const opened = await this.openExec(command, signal)
+    const channel = opened.channel
+    let stderr = ''
+    channel.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 64 * 1024) stderr += chunk.toString('utf8')
+    })
+    const exited = new Promise<ExecStreamResult>((resolve) => {
+      const finish = () => resolve({ code: opened.exit.code, signal: opened.exit.signal, stderr })
+      channel.once('close', () => {
+        this.release(channel)
+        if (opened.exit.done) finish()
+        else {
+          const t = setTimeout(finish, 2000)
+          opened.onExit(() => {
+            clearTimeout(t)
+            finish()
+          })
+        }
+      })
+    })
+    const kill = () => {
+      try {
+        channel.signal('KILL')
+      } catch {
+        // not every server supports signals; destroying the channel is enough
+      }
+      channel.destroy()
+    }
+    signal?.addEventListener('abort', kill, { once: true })
+    void exited.then(() => signal?.removeEventListener('abort', kill))
+    return { channel, exited, kill, stderr: () => stderr }
+  }
+
+  /**
+   * A byte stream to a unix socket on the host (OpenSSH streamlocal forwarding, as the login user). Used to reach
+   * an NBD export that QEMU serves on a socket; sshd must allow it (AllowStreamLocalForwarding, on by default).
+   */
+  async openUnixSocket(socketPath: string, signal?: AbortSignal): Promise<ClientChannel> {
+    throwIfAborted(signal, 'Opening a socket on the host')
+    if (this.closed) throw new AdapterError('CONNECTION_LOST', `The connection to ${this.label} is closed.`)
+    return await new Promise<ClientChannel>((resolve, reject) => {
+      this.client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
+        if (err) reject(new AdapterError('PERMISSION_DENIED', `${this.label} did not open ${socketPath} for Lifeboat: ${err.message}`, { path: socketPath }, { cause: err }))
+        else resolve(channel)
+      })
+    })
   }
 
   /** The connection's SFTP session (opened once, shared). */
