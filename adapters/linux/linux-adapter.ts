@@ -2,14 +2,30 @@ import {
   AdapterError,
   type AdapterDescription,
   type AdapterOptions,
+  type BackupCapability,
+  type HooksCapability,
   type HostAdapter,
   type HostIdentity,
   type Inventory,
   type PowerState,
+  type ManualVmCapability,
+  type ReconcileCapability,
+  type RestoreCapability,
+  type SnapshotCapability,
   type Vm,
 } from '../host-adapter'
+import { RootShell } from '../ssh/root-shell'
 import { SshConnectionHolder } from '../ssh/ssh-adapter-base'
 import { raw, sh } from '../ssh/shell-quote'
+import { runHook } from './hooks'
+import { beginLibvirtBackup, libvirtModes } from './libvirt-backup'
+import { libvirtSnapshots } from './libvirt-snapshots'
+import { domainDetails } from './inventory-details'
+import { cleanLeftovers, findLeftovers } from './reconcile'
+import { restoreLibvirtVm } from './libvirt-restore'
+import { beginManualBackup, manualModes } from './manual-backup'
+import { manualVms, readManualVms, type ManualVm } from './manual-vms'
+import { restoreManualVm } from './manual-restore'
 
 const unavailable = (reason: string) => ({ available: false, reason })
 
@@ -21,8 +37,42 @@ export class LinuxAdapter implements HostAdapter {
   readonly kind = 'linux' as const
   private readonly ssh: SshConnectionHolder
 
+  readonly backup: BackupCapability
+  readonly snapshots: SnapshotCapability
+  readonly restore: RestoreCapability
+  readonly reconcile: ReconcileCapability
+  readonly hooks: HooksCapability
+  readonly manualVms: ManualVmCapability
+
   constructor(options: AdapterOptions) {
     this.ssh = new SshConnectionHolder(options)
+    const shell = async (signal: AbortSignal) => await RootShell.for(await this.ssh.get(signal), signal)
+    // Registered VMs have ids of their own ("manual-…"); everything else is a libvirt domain UUID.
+    const manual = async (vmId: string, signal: AbortSignal): Promise<ManualVm | undefined> =>
+      vmId.startsWith('manual-') ? (await readManualVms(await shell(signal), signal)).find((v) => v.id === vmId) : undefined
+    const requireManual = async (vmId: string, signal: AbortSignal): Promise<ManualVm> => {
+      const vm = await manual(vmId, signal)
+      if (vm === undefined) throw new AdapterError('NOT_FOUND', `There is no registered VM ${vmId.slice(0, 80)}.`)
+      return vm
+    }
+    this.backup = {
+      modes: async (vmId, signal) => (vmId.startsWith('manual-') ? manualModes(shell, await requireManual(vmId, signal), signal) : libvirtModes(shell, vmId, signal)),
+      begin: async (vmId, opts, signal) =>
+        vmId.startsWith('manual-') ? beginManualBackup(shell, await requireManual(vmId, signal), opts, signal) : beginLibvirtBackup(shell, vmId, opts, signal),
+    }
+    this.snapshots = libvirtSnapshots(shell)
+    this.restore = {
+      restoreVm: (request, signal) => {
+        const kind = typeof request.vmConfig === 'object' && request.vmConfig !== null && !Array.isArray(request.vmConfig) ? (request.vmConfig as { kind?: unknown }).kind : undefined
+        return kind === 'manual' ? restoreManualVm(shell, request, signal) : restoreLibvirtVm(shell, request, signal)
+      },
+    }
+    this.manualVms = manualVms(shell)
+    this.reconcile = {
+      find: async (signal) => findLeftovers(await shell(signal), signal),
+      clean: async (ids, signal) => cleanLeftovers(await shell(signal), ids, signal),
+    }
+    this.hooks = { run: async (hook, signal) => runHook(await shell(signal), hook, signal) }
   }
 
   async connect(signal: AbortSignal): Promise<HostIdentity> {
@@ -47,7 +97,7 @@ export class LinuxAdapter implements HostAdapter {
     const conn = await this.ssh.get(signal)
     const hostname = (await conn.run(sh`uname -n`, { signal, timeoutMs: 20_000, maxOutputBytes: 4096 })).trim()
     const vms = await this.libvirtDomains(signal)
-    return { hostname, hosts: [{ id: hostname, name: hostname }], vms }
+    return { hostname, hosts: [{ id: hostname, name: hostname }], vms: [...vms, ...(await this.registeredVms(signal))] }
   }
 
   describe(): AdapterDescription {
@@ -58,11 +108,11 @@ export class LinuxAdapter implements HostAdapter {
         inventory: { available: true },
         watch: unavailable('Linux hosts are polled for changes.'),
         power: later,
-        snapshots: later,
-        backup: later,
+        snapshots: { available: true },
+        backup: { available: true },
         disks: later,
-        restore: later,
-        hooks: later,
+        restore: { available: true },
+        hooks: { available: true },
       },
     }
   }
@@ -76,6 +126,29 @@ export class LinuxAdapter implements HostAdapter {
   }
 
   /**
+   * VMs registered by hand, with their power state when they have a status command. Read as the login (the list is
+   * world-readable), so an inventory never needs root; the status commands do, and say 'unknown' without it.
+   */
+  private async registeredVms(signal: AbortSignal): Promise<Vm[]> {
+    const conn = await this.ssh.get(signal)
+    const list = await readManualVms(conn, signal).catch((): ManualVm[] => [])
+    const vms: Vm[] = []
+    for (const v of list.slice(0, 1000)) {
+      let powerState: PowerState = 'unknown'
+      if (v.commands?.status !== undefined) {
+        const status = v.commands.status
+        const code = await RootShell.for(conn, signal)
+          .then((root) => root.exec(sh`sh -c ${status}`, { signal, timeoutMs: 30_000, maxOutputBytes: 64 * 1024 }))
+          .then((r) => r.code)
+          .catch(() => undefined)
+        if (code !== undefined) powerState = code === 0 ? 'running' : 'halted'
+      }
+      vms.push({ id: v.id, name: v.name, powerState, disks: v.disks.map((d) => ({ id: d.name, name: d.name, location: d.path })), snapshots: [] })
+    }
+    return vms
+  }
+
+  /**
    * Lists libvirt domains by UUID (hex only, safe to print) with state and base64-encoded name (names may hold
    * any character). A host without virsh simply has no libvirt VMs.
    */
@@ -85,21 +158,24 @@ export class LinuxAdapter implements HostAdapter {
       [
         'command -v virsh >/dev/null 2>&1 || exit 0',
         'export LIBVIRT_DEFAULT_URI="${LIBVIRT_DEFAULT_URI:-qemu:///system}"',
-        'virsh -q -r list --all --uuid 2>/dev/null | while read -r u; do',
+        'virsh -q -r list --all --uuid 2>/dev/null | head -n 2000 | while read -r u; do',
         '  [ -n "$u" ] || continue',
         '  s=$(virsh -r domstate "$u" 2>/dev/null | head -n 1)',
         '  n=$(virsh -r domname "$u" 2>/dev/null | head -n 1 | base64 | tr -d "\\n")',
-        '  printf "DOM\\t%s\\t%s\\t%s\\n" "$u" "$s" "$n"',
+        '  x=$(virsh -r dumpxml "$u" 2>/dev/null | head -c 1048576 | base64 | tr -d "\\n")',
+        '  k=$(virsh -r snapshot-list "$u" --name 2>/dev/null | head -n 500 | base64 | tr -d "\\n")',
+        '  printf "DOM\\t%s\\t%s\\t%s\\t%s\\t%s\\n" "$u" "$s" "$n" "$x" "$k"',
         'done',
       ].join('\n'),
     )
-    const out = await conn.run(sh`sh -c ${script.text}`, { signal, timeoutMs: 60_000, maxOutputBytes: 4 * 1024 * 1024 })
+    const out = await conn.run(sh`sh -c ${script.text}`, { signal, timeoutMs: 120_000, maxOutputBytes: 64 * 1024 * 1024 })
     const vms: Vm[] = []
     for (const line of out.split('\n')) {
-      const [tag, uuid, state, name64] = line.split('\t')
+      const [tag, uuid, state, name64, xml64, snaps64] = line.split('\t')
       if (tag !== 'DOM' || uuid === undefined || !/^[0-9a-f-]{36}$/i.test(uuid)) continue
       const name = Buffer.from(name64 ?? '', 'base64').toString('utf8').trim() || uuid
-      vms.push({ id: uuid.toLowerCase(), name, powerState: virshState(state ?? ''), disks: [], snapshots: [] })
+      const details = domainDetails(Buffer.from(xml64 ?? '', 'base64').toString('utf8'), Buffer.from(snaps64 ?? '', 'base64').toString('utf8'))
+      vms.push({ id: uuid.toLowerCase(), name, powerState: virshState(state ?? ''), ...details })
       if (vms.length >= 10_000) break
     }
     return vms

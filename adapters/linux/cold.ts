@@ -1,0 +1,55 @@
+import { AdapterError, type BackupOptions } from '../host-adapter'
+import type { DomainInfo } from './domain-model'
+import type { Virsh } from './virsh'
+
+export interface ColdState {
+  readonly wasRunning: boolean
+}
+
+/**
+ * Stops a domain cleanly for a cold backup: through the guest agent when it answers, else the ACPI power button;
+ * waits up to the timeout; forces it off only when the admin chose that explicitly. A domain that is already off
+ * is read as it is.
+ */
+export async function coldStop(virsh: Virsh, dom: string, info: DomainInfo, state: string, options: BackupOptions, signal: AbortSignal): Promise<ColdState> {
+  if (state === 'shut off' || state === 'crashed') return { wasRunning: false }
+  if (state === 'paused' || state === 'pmsuspended') {
+    throw new AdapterError('NOT_SUPPORTED', `${info.name} is ${state}; a paused guest cannot shut down cleanly. Resume it first, or use a warm or hot backup.`, { state })
+  }
+  const agent = info.agentChannel && (await virsh.agentAnswers(dom, signal))
+  const mode = agent ? 'agent' : 'acpi'
+  options.phase('shutting down', `${info.name} (${mode === 'agent' ? 'guest agent' : 'ACPI power button'})`)
+  options.log('info', `Asking ${info.name} to shut down (${mode}); waiting up to ${Math.round(options.shutdownTimeoutMs / 1000)} s.`)
+  await virsh.run(['shutdown', dom, '--mode', mode], { signal })
+  const reached = await virsh.waitForState(dom, ['shut off'], options.shutdownTimeoutMs, signal)
+  if (reached !== undefined) return { wasRunning: true }
+  if (!options.forceOffAfterTimeout) {
+    throw new AdapterError(
+      'CONNECTION_TIMEOUT',
+      `${info.name} did not shut down within ${Math.round(options.shutdownTimeoutMs / 1000)} s and was not forced off (choose "force off after the timeout" to allow that). Nothing was read. The shutdown request was sent: if the guest completes it later, start it again (virsh start ${dom}).`,
+      { vm: info.name },
+    )
+  }
+  options.log('warn', `${info.name} did not shut down within ${Math.round(options.shutdownTimeoutMs / 1000)} s; forcing it off as chosen.`)
+  await virsh.run(['destroy', dom], { signal })
+  if ((await virsh.waitForState(dom, ['shut off'], 60_000, signal)) === undefined) throw new AdapterError('COMMAND_FAILED', `${info.name} could not be forced off.`)
+  return { wasRunning: true }
+}
+
+/** Starts the domain again when the backup stopped it. Never throws; returns what it could not do. */
+export async function restartIfWasRunning(virsh: Virsh, dom: string, name: string, cold: ColdState | undefined, options: BackupOptions, signal: AbortSignal): Promise<string[]> {
+  if (cold?.wasRunning !== true) return []
+  try {
+    const state = await virsh.domstate(dom, signal)
+    if (state !== 'shut off' && state !== 'crashed') {
+      if (state === 'in shutdown') return [`${name} was still shutting down when the backup ended; start it again once it is off (virsh start ${dom}).`]
+      return []
+    }
+    options.phase('starting', name)
+    await virsh.run(['start', dom], { signal })
+    options.log('info', `${name} was started again.`)
+    return []
+  } catch (err) {
+    return [`${name} was stopped for the backup and could not be started again: ${err instanceof Error ? err.message : String(err)}. Start it with: virsh start ${dom}`]
+  }
+}

@@ -1,0 +1,81 @@
+import { AdapterError, type GuestDisk } from '../host-adapter'
+import { RemoteWriter } from '../ssh/remote-writer'
+import type { RootShell } from '../ssh/root-shell'
+import { sh } from '../ssh/shell-quote'
+
+const CHUNK = 4 * 1024 * 1024
+const READ_AHEAD = 4
+
+/**
+ * Writes a disk's guest-visible bytes into a file or device on the host. A fresh file is created sparse and only
+ * non-zero chunks are sent; a device (or an existing file overwritten in place) gets every chunk, zeros included,
+ * because its old contents must not show through.
+ */
+export async function uploadDisk(
+  shell: RootShell,
+  source: GuestDisk,
+  path: string,
+  options: { readonly fresh: boolean; readonly signal: AbortSignal; readonly progress: (done: number) => void },
+): Promise<void> {
+  const { signal } = options
+  if (options.fresh) await shell.run(sh`truncate -s ${source.size} -- ${path}`, { signal, what: `Creating ${path}` })
+  const zeroExtents = options.fresh ? await zeroMap(source, signal) : undefined
+  const writer = await RemoteWriter.open(shell, path, signal)
+  let ok = false
+  try {
+    const reads: Promise<Buffer | undefined>[] = []
+    const chunks = Math.ceil(source.size / CHUNK)
+    const readChunk = (i: number): Promise<Buffer | undefined> => {
+      const offset = i * CHUNK
+      const length = Math.min(CHUNK, source.size - offset)
+      if (zeroExtents?.(offset, length) === true) return Promise.resolve(undefined)
+      return source.read(offset, length, signal)
+    }
+    let done = 0
+    for (let i = 0; i < chunks; i++) {
+      while (reads.length < READ_AHEAD && i + reads.length < chunks) reads.push(readChunk(i + reads.length))
+      const data = await reads.shift()
+      if (signal.aborted) throw new AdapterError('CANCELLED', 'The restore was cancelled.')
+      const offset = i * CHUNK
+      if (data !== undefined && !(options.fresh && isZero(data))) await writer.write(offset, data)
+      done += Math.min(CHUNK, source.size - offset)
+      options.progress(done)
+    }
+    await writer.finish()
+    ok = true
+  } finally {
+    if (!ok) writer.abort()
+  }
+}
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i += 8192) {
+    const end = Math.min(b.length, i + 8192)
+    for (let j = i; j < end; j++) if (b[j] !== 0) return false
+  }
+  return true
+}
+
+/** A lookup "is [offset, offset+length) entirely a known-zero extent?", when the source can tell. */
+async function zeroMap(source: GuestDisk, signal: AbortSignal): Promise<((offset: number, length: number) => boolean) | undefined> {
+  if (source.extents === undefined) return undefined
+  const zeros: { offset: number; end: number }[] = []
+  let n = 0
+  for await (const e of source.extents(signal)) {
+    if (e.kind === 'zero') zeros.push({ offset: e.offset, end: e.offset + e.length })
+    if (++n > 10_000_000) break
+  }
+  return (offset, length) => {
+    let lo = 0
+    let hi = zeros.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1
+      const z = zeros[mid]
+      if (z === undefined) break
+      if (z.end <= offset) lo = mid + 1
+      else if (z.offset > offset) hi = mid - 1
+      else return z.end >= offset + length
+    }
+    return false
+  }
+}

@@ -1,0 +1,71 @@
+import { AdapterError } from '../host-adapter'
+import type { DuplexExec } from '../ssh/ssh-connection'
+import type { RootShell } from '../ssh/root-shell'
+import { raw, sh } from '../ssh/shell-quote'
+
+/** Everything a job leaves on a host carries this tag; reconcile() looks for it. */
+export const TAG = 'lifeboat'
+export const LOCK_DIR = '/var/tmp'
+
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+/** Finds the job id in anything Lifeboat tagged (file names, snapshot and checkpoint names, LV names). */
+export const TAG_PATTERN = new RegExp(`lifeboat-(${UUID})`)
+
+export function checkJobId(jobId: string): string {
+  if (!new RegExp(`^${UUID}$`).test(jobId)) throw new AdapterError('BAD_RESPONSE', `"${jobId.slice(0, 80)}" is not a job id Lifeboat can tag host objects with (a lower-case UUID).`)
+  return jobId
+}
+
+export function jobTag(jobId: string): string {
+  return `${TAG}-${checkJobId(jobId)}`
+}
+
+export function lockPath(jobId: string): string {
+  return `${LOCK_DIR}/${jobTag(jobId)}.lock`
+}
+
+export interface JobLock {
+  release(): Promise<void>
+}
+
+/**
+ * Marks a job as alive on the host for as long as its SSH channel is open: `flock LOCK cat` holds the lock until
+ * stdin closes — when the job releases it, or when the connection or the Lifeboat process dies. reconcile() tests
+ * the lock, so it never cleans up after a job that is still running (in this process or another Lifeboat).
+ */
+export async function holdJobLock(shell: RootShell, jobId: string, signal?: AbortSignal, reconnect?: (signal: AbortSignal) => Promise<RootShell>): Promise<JobLock> {
+  const path = lockPath(jobId)
+  let exec: DuplexExec | undefined
+  try {
+    exec = await shell.execDuplex(sh`command -v flock >/dev/null 2>&1 || exit 0; exec flock -n ${path} cat ${raw('>/dev/null')}`, signal)
+    exec.channel.resume()
+  } catch {
+    exec = undefined
+  }
+  return {
+    async release() {
+      if (exec === undefined) return
+      exec.channel.end()
+      const done = await Promise.race([exec.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))])
+      if (done === undefined) exec.kill()
+      // After a dropped connection the lock file is removed over the new one.
+      const current = reconnect === undefined ? shell : await reconnect(AbortSignal.timeout(30_000)).catch(() => shell)
+      await current.exec(sh`rm -f -- ${path}`, { timeoutMs: 20_000 }).catch(() => undefined)
+    },
+  }
+}
+
+/** Job ids whose lock is held right now (their jobs are running somewhere). */
+export async function liveJobs(shell: RootShell, jobIds: readonly string[], signal?: AbortSignal): Promise<Set<string>> {
+  const live = new Set<string>()
+  const ids = [...new Set(jobIds)].filter((id) => /^[A-Za-z0-9-]{1,64}$/.test(id)).slice(0, 500)
+  if (ids.length === 0) return live
+  const script = 'command -v flock >/dev/null 2>&1 || { echo NOFLOCK; exit 0; }; for id in "$@"; do [ -e "/var/tmp/lifeboat-$id.lock" ] || continue; flock -n "/var/tmp/lifeboat-$id.lock" true || echo "LIVE $id"; done; exit 0'
+  const out = await shell.run(sh`sh -c ${script} lifeboat-live ${ids}`, { ...(signal ? { signal } : {}), timeoutMs: 60_000, maxOutputBytes: 256 * 1024 })
+  if (out.includes('NOFLOCK')) for (const id of ids) live.add(id) // cannot tell: treat as live, offer but never auto-clean
+  for (const line of out.split('\n')) {
+    const m = /^LIVE ([A-Za-z0-9-]{1,64})$/.exec(line.trim())
+    if (m?.[1] !== undefined) live.add(m[1])
+  }
+  return live
+}

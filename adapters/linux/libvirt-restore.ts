@@ -1,0 +1,180 @@
+import { posix } from 'node:path'
+import { z } from 'zod'
+import { AdapterError, type RestoreRequest, type RestoreResult } from '../host-adapter'
+import type { RootShell } from '../ssh/root-shell'
+import { sh } from '../ssh/shell-quote'
+import { uploadDisk } from './disk-upload'
+import { parseDomainXml } from './domain-model'
+import type { ShellProvider } from './libvirt-backup'
+import { ACTIVE_STATES, Virsh } from './virsh'
+import { child, childElements, removeChildren, serializeXml, type XmlElement } from './xml'
+
+const ConfigSchema = z.object({ kind: z.literal('libvirt'), name: z.string(), uuid: z.string(), xml: z.string().max(16 * 1024 * 1024) })
+const DEFAULT_IMAGE_DIR = '/var/lib/libvirt/images'
+const LOG_DIR = '/var/log/libvirt/qemu'
+
+/**
+ * Restores a libvirt restore point onto a host. As a new VM (the default): disks are written as new files (sparse;
+ * converted to qcow2 on the host when the original was qcow2 and qemu-img is there), the recorded domain XML gets the
+ * new name, no UUID and no MAC addresses (libvirt makes fresh ones, so the copy never collides with the original), its
+ * disks point at the new files, and it is defined (and started if asked). In place: only with the VM shut off; each
+ * disk is written beside its image and moved over it at the end. Nothing existing is overwritten by a new-VM restore;
+ * a failed restore removes the files and definition it made.
+ */
+export async function restoreLibvirtVm(getShell: ShellProvider, request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult> {
+  const parsed = ConfigSchema.safeParse(request.vmConfig)
+  if (!parsed.success) throw new AdapterError('NOT_SUPPORTED', 'This restore point was not made from a libvirt domain; it cannot be restored as one.')
+  const shell = await getShell(signal)
+  const virsh = new Virsh(shell)
+  const hasQemuImg = (await shell.exec(sh`command -v qemu-img`, { signal })).code === 0
+  return request.inPlace ? await inPlace(shell, virsh, request, hasQemuImg, signal) : await asNew(shell, virsh, parsed.data.xml, request, hasQemuImg, signal)
+}
+
+function diskElements(root: XmlElement): XmlElement[] {
+  return childElements(child(root, 'devices') ?? root, 'disk').filter((d) => (d.attrs.device ?? 'disk') === 'disk' || d.attrs.device === 'lun')
+}
+
+async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: RestoreRequest, hasQemuImg: boolean, signal: AbortSignal): Promise<RestoreResult> {
+  if (!/^[^/\n\0]{1,200}$/.test(request.name)) throw new AdapterError('BAD_RESPONSE', 'A VM name must be 1-200 characters without "/" or line breaks.')
+  const exists = await virsh.exec(['domuuid', request.name], { signal })
+  if (exists.code === 0) throw new AdapterError('COMMAND_FAILED', `${shell.conn.label} already has a VM named "${request.name}"; pick another name (--as NAME).`, { vm: request.name })
+  const { root } = parseDomainXml(xml)
+  const nameEl = child(root, 'name')
+  if (nameEl) nameEl.children = [request.name]
+  removeChildren(root, 'uuid')
+  for (const nic of childElements(child(root, 'devices') ?? root, 'interface')) removeChildren(nic, 'mac')
+  const fileSafe = request.name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)
+  separateHostPaths(root, fileSafe)
+  const written: string[] = []
+  const disks: { name: string; path: string; format: string }[] = []
+  let defined = false
+  const total = request.disks.reduce((s, d) => s + d.size, 0)
+  let before = 0
+  try {
+    for (const el of diskElements(root)) {
+      const target = child(el, 'target')?.attrs.dev ?? ''
+      const input = request.disks.find((d) => d.name === target)
+      if (input === undefined) {
+        request.log('warn', `Disk ${target} is not in the restore point; the restored VM will not have it.`)
+        const devices = child(root, 'devices')
+        if (devices) devices.children = devices.children.filter((x) => x !== el)
+        continue
+      }
+      const originalFormat = child(el, 'driver')?.attrs.type ?? 'raw'
+      const format = originalFormat === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
+      const originalSource = child(el, 'source')?.attrs.file
+      const dir = request.storageDir ?? (await usableDir(shell, originalSource !== undefined && el.attrs.type === 'file' ? posix.dirname(originalSource) : DEFAULT_IMAGE_DIR, signal))
+      const final = posix.join(dir, `${fileSafe}-${target}.${format}`)
+      const part = format === 'raw' ? final : `${final}.lifeboat-part`
+      for (const p of [final, part]) {
+        if ((await shell.exec(sh`test -e ${p}`, { signal })).code === 0) throw new AdapterError('COMMAND_FAILED', `${p} already exists on ${shell.conn.label}; Lifeboat never overwrites it. Choose another name or folder.`, { path: p })
+      }
+      request.phase('writing disk', `${target} → ${final}`)
+      written.push(part)
+      const base = before
+      await uploadDisk(shell, input.source, part, { fresh: true, signal, progress: (done) => request.progress(base + done, total, target) })
+      before += input.size
+      if (part !== final) {
+        request.phase('converting', `${target} to qcow2`)
+        written.push(final)
+        await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${final}`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
+        await shell.run(sh`rm -f -- ${part}`, { signal })
+      }
+      el.attrs.type = 'file'
+      const source = child(el, 'source')
+      if (source) source.attrs = { file: final }
+      else el.children.push({ name: 'source', attrs: { file: final }, children: [] })
+      const driver = child(el, 'driver')
+      if (driver) driver.attrs.type = format
+      else el.children.push({ name: 'driver', attrs: { name: 'qemu', type: format }, children: [] })
+      removeChildren(el, 'backingStore')
+      disks.push({ name: target, path: final, format })
+    }
+    request.phase('defining', request.name)
+    await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
+    defined = true
+    const uuid = (await virsh.run(['domuuid', request.name], { signal })).trim().toLowerCase()
+    let started = false
+    if (request.start) {
+      request.phase('starting', request.name)
+      await virsh.run(['start', uuid], { signal })
+      started = true
+    }
+    return { vmId: uuid, name: request.name, disks, started, leftBehind: [] }
+  } catch (err) {
+    const cleanup = signal.aborted ? AbortSignal.timeout(120_000) : signal
+    if (defined) await virsh.exec(['undefine', request.name], { signal: cleanup }).catch(() => undefined)
+    if (written.length > 0) await shell.exec(sh`rm -f -- ${written}`, { signal: cleanup }).catch(() => undefined)
+    throw err
+  }
+}
+
+/**
+ * Character devices that name host files or sockets (serial console logs, agent channels) would collide with the
+ * original VM on the same host: log files get names of their own, unix sockets are left for libvirt to choose.
+ */
+function separateHostPaths(root: XmlElement, fileSafe: string): void {
+  let n = 0
+  for (const kind of ['serial', 'console', 'parallel', 'channel']) {
+    for (const dev of childElements(child(root, 'devices') ?? root, kind)) {
+      const source = child(dev, 'source')
+      const log = child(dev, 'log')
+      if (dev.attrs.type === 'file' && source?.attrs.path !== undefined) source.attrs.path = posix.join(LOG_DIR, `${fileSafe}-${kind}${n++}.log`)
+      if (dev.attrs.type === 'unix' && source?.attrs.path !== undefined) delete source.attrs.path
+      if (log?.attrs.file !== undefined) log.attrs.file = posix.join(LOG_DIR, `${fileSafe}-${kind}${n++}-log.log`)
+    }
+  }
+}
+
+async function usableDir(shell: RootShell, dir: string, signal: AbortSignal): Promise<string> {
+  if ((await shell.exec(sh`test -d ${dir}`, { signal })).code === 0) return dir
+  if ((await shell.exec(sh`test -d ${DEFAULT_IMAGE_DIR}`, { signal })).code === 0) return DEFAULT_IMAGE_DIR
+  throw new AdapterError('NOT_FOUND', `Neither ${dir} nor ${DEFAULT_IMAGE_DIR} exists on ${shell.conn.label}; choose a folder for the restored disks.`)
+}
+
+async function inPlace(shell: RootShell, virsh: Virsh, request: RestoreRequest, hasQemuImg: boolean, signal: AbortSignal): Promise<RestoreResult> {
+  const dom = (await virsh.run(['domuuid', request.name], { signal })).trim().toLowerCase()
+  const state = await virsh.domstate(dom, signal)
+  if (ACTIVE_STATES.includes(state)) throw new AdapterError('COMMAND_FAILED', `${request.name} is ${state}; an in-place restore needs it shut off.`, { vm: request.name, state })
+  const { root, info } = parseDomainXml(await virsh.run(['dumpxml', '--inactive', dom], { signal }))
+  const total = request.disks.reduce((s, d) => s + d.size, 0)
+  let before = 0
+  const disks: { name: string; path: string; format: string }[] = []
+  for (const input of request.disks) {
+    const d = info.disks.find((x) => x.target === input.name)
+    if (d?.source === undefined) throw new AdapterError('NOT_FOUND', `${request.name} has no disk ${input.name} to restore into.`)
+    const base = before
+    const progress = (done: number) => request.progress(base + done, total, input.name)
+    request.phase('writing disk', `${input.name} → ${d.source} (in place)`)
+    if (d.type === 'block') {
+      await uploadDisk(shell, input.source, d.source, { fresh: false, signal, progress })
+      disks.push({ name: input.name, path: d.source, format: 'raw' })
+    } else {
+      const format = d.format === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
+      const part = `${d.source}.lifeboat-restore`
+      await shell.run(sh`rm -f -- ${part} ${part}.qcow2`, { signal })
+      await uploadDisk(shell, input.source, part, { fresh: true, signal, progress })
+      let ready = part
+      if (format === 'qcow2') {
+        await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${part}.qcow2 && rm -f -- ${part}`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
+        ready = `${part}.qcow2`
+      }
+      await shell.run(sh`mv -f -- ${ready} ${d.source}`, { signal })
+      disks.push({ name: input.name, path: d.source, format })
+      for (const el of diskElements(root)) {
+        if (child(el, 'target')?.attrs.dev !== input.name) continue
+        const driver = child(el, 'driver')
+        if (driver) driver.attrs.type = format
+        removeChildren(el, 'backingStore')
+      }
+    }
+    before += input.size
+  }
+  await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
+  let started = false
+  if (request.start) {
+    await virsh.run(['start', dom], { signal })
+    started = true
+  }
+  return { vmId: dom, name: info.name, disks, started, leftBehind: [] }
+}

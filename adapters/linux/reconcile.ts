@@ -1,0 +1,180 @@
+import { posix } from 'node:path'
+import { z } from 'zod'
+import type { Leftover } from '../host-adapter'
+import type { RootShell } from '../ssh/root-shell'
+import { raw, sh } from '../ssh/shell-quote'
+import { deleteCheckpoint } from './checkpoints'
+import { parseDomainXml } from './domain-model'
+import { liveJobs, TAG_PATTERN } from './job-lock'
+import { Virsh } from './virsh'
+
+type Action =
+  | { readonly type: 'commit'; readonly dom: string; readonly target: string; readonly overlay: string; readonly base: string }
+  | { readonly type: 'end-backup'; readonly dom: string }
+  | { readonly type: 'checkpoint'; readonly dom: string; readonly name: string }
+  | { readonly type: 'rm'; readonly path: string }
+  | { readonly type: 'lvremove'; readonly lv: string }
+  | { readonly type: 'subvolume'; readonly path: string }
+
+interface Found {
+  readonly leftover: Leftover
+  readonly action: Action
+}
+
+const LvsSchema = z.object({
+  report: z
+    .array(z.object({ lv: z.array(z.object({ lv_name: z.string(), vg_name: z.string(), lv_tags: z.string().optional(), origin: z.string().optional() })).max(100_000) }))
+    .max(16),
+})
+
+const SCRIPT = raw(
+  [
+    'export LC_ALL=C',
+    'V="virsh -q -c qemu:///system"',
+    'if command -v virsh >/dev/null 2>&1; then',
+    '  for u in $($V list --all --uuid 2>/dev/null | head -n 2000); do',
+    '    printf "DOM %s %s\\n" "$u" "$($V dumpxml "$u" 2>/dev/null | head -c 1048576 | base64 -w0)"',
+    '    printf "CPS %s %s\\n" "$u" "$($V checkpoint-list "$u" --name 2>/dev/null | head -n 1000 | base64 -w0)"',
+    '    printf "JOB %s %s\\n" "$u" "$($V domjobinfo "$u" 2>/dev/null | head -c 65536 | base64 -w0)"',
+    '    printf "BKP %s %s\\n" "$u" "$($V backup-dumpxml "$u" 2>/dev/null | head -c 65536 | base64 -w0)"',
+    '  done',
+    'fi',
+    'for f in /var/tmp/lifeboat-*; do [ -e "$f" ] && printf "TMP %s\\n" "$(printf %s "$f" | base64 -w0)"; done',
+    'if command -v btrfs >/dev/null 2>&1; then findmnt -n -l -t btrfs -o TARGET 2>/dev/null | head -n 50 | while read -r m; do find "$m" -maxdepth 4 -name ".lifeboat-*" -inum 256 2>/dev/null | head -n 200 | while read -r f; do printf "SUB %s\\n" "$(printf %s "$f" | base64 -w0)"; done; done; fi',
+    'if command -v lvs >/dev/null 2>&1; then printf "LVS %s\\n" "$(lvs --reportformat json -o lv_name,vg_name,lv_tags,origin 2>/dev/null | head -c 4194304 | base64 -w0)"; fi',
+    'exit 0',
+  ].join('\n'),
+)
+
+const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8')
+
+async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
+  const out = await shell.run(sh`sh -c ${SCRIPT.text}`, { signal, timeoutMs: 300_000, maxOutputBytes: 128 * 1024 * 1024, what: 'Looking for leftovers' })
+  const found: { action: Action; leftover: Omit<Leftover, 'safeToClean'> }[] = []
+  const inUse = new Set<string>()
+  const dirs = new Set<string>()
+  for (const line of out.split('\n')) {
+    const [kind, a, b] = line.split(' ')
+    if (kind === 'DOM' && a !== undefined && /^[0-9a-f-]{36}$/.test(a)) {
+      let info
+      try {
+        info = parseDomainXml(b64(b)).info
+      } catch {
+        continue
+      }
+      for (const d of info.disks) {
+        for (const p of [d.source, ...d.backing.map((x) => x.path)]) if (p !== undefined) inUse.add(p)
+        if (d.source !== undefined && d.type === 'file') dirs.add(posix.dirname(d.source))
+        const tag = d.source === undefined ? null : TAG_PATTERN.exec(posix.basename(d.source))
+        const base = d.backing[0]?.path
+        if (tag?.[1] !== undefined && d.source !== undefined && base !== undefined) {
+          found.push({
+            leftover: { id: `overlay:${a}:${d.target}`, kind: 'overlay', description: `${info.name} disk ${d.target} runs on a Lifeboat overlay (${d.source}) left by job ${tag[1]}; cleaning merges it back into ${base}.`, vmId: a, vmName: info.name, jobId: tag[1] },
+            action: { type: 'commit', dom: a, target: d.target, overlay: d.source, base },
+          })
+        }
+      }
+    } else if (kind === 'CPS' && a !== undefined && /^[0-9a-f-]{36}$/.test(a)) {
+      const names = b64(b).split('\n').map((l) => l.trim()).filter((l) => TAG_PATTERN.test(l))
+      // The newest Lifeboat checkpoint is what the last restore point continues from; older ones are offered only.
+      for (const name of names.slice(0, -1)) {
+        found.push({ leftover: { id: `checkpoint:${a}:${name}`, kind: 'checkpoint', description: `Older Lifeboat checkpoint ${name} of domain ${a}; deleting it only makes an incremental from it impossible (that backup then reads whole disks).`, vmId: a, jobId: TAG_PATTERN.exec(name)?.[1] ?? '' }, action: { type: 'checkpoint', dom: a, name } })
+      }
+    } else if (kind === 'BKP' && a !== undefined && /^[0-9a-f-]{36}$/.test(a)) {
+      const tag = TAG_PATTERN.exec(b64(b))
+      if (tag?.[1] !== undefined) found.push({ leftover: { id: `backup-job:${a}`, kind: 'backup-job', description: `A Lifeboat backup job (${tag[1]}) still runs on domain ${a}; cleaning ends it.`, vmId: a, jobId: tag[1] }, action: { type: 'end-backup', dom: a } })
+    } else if (kind === 'TMP') {
+      const path = b64(a)
+      const tag = TAG_PATTERN.exec(path)
+      if (tag?.[1] !== undefined && path.startsWith('/var/tmp/lifeboat-') && !path.includes('/../')) {
+        found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Temporary Lifeboat file ${path} (job ${tag[1]}).`, jobId: tag[1] }, action: { type: 'rm', path } })
+      }
+    } else if (kind === 'SUB') {
+      const path = b64(a)
+      const tag = TAG_PATTERN.exec(posix.basename(path))
+      if (tag?.[1] !== undefined && posix.basename(path).startsWith('.lifeboat-')) {
+        found.push({ leftover: { id: `subvolume:${path}`, kind: 'subvolume', description: `Read-only btrfs snapshot ${path} left by Lifeboat job ${tag[1]}.`, jobId: tag[1] }, action: { type: 'subvolume', path } })
+      }
+    } else if (kind === 'LVS') {
+      const parsed = LvsSchema.safeParse(safeJson(b64(a)))
+      if (!parsed.success) continue
+      for (const lv of parsed.data.report.flatMap((r) => r.lv)) {
+        const tag = TAG_PATTERN.exec(lv.lv_name) ?? TAG_PATTERN.exec(lv.lv_tags ?? '')
+        if (tag?.[1] === undefined || (lv.origin ?? '') === '') continue
+        const name = `${lv.vg_name}/${lv.lv_name}`
+        found.push({ leftover: { id: `lv:${name}`, kind: 'lv-snapshot', description: `LVM snapshot ${name} of ${lv.origin ?? ''} left by Lifeboat job ${tag[1]}.`, jobId: tag[1] }, action: { type: 'lvremove', lv: name } })
+      }
+    }
+  }
+  // Overlay files beside the disks that no domain uses any more.
+  const dirList = [...dirs].filter((d) => d.startsWith('/')).slice(0, 200)
+  if (dirList.length > 0) {
+    const files = await shell.run(sh`sh -c ${'for d in "$@"; do for f in "$d"/*.lifeboat-*; do [ -f "$f" ] && printf "%s\\n" "$(printf %s "$f" | base64 -w0)"; done; done; exit 0'} lifeboat-scan ${dirList}`, { signal, timeoutMs: 120_000, maxOutputBytes: 16 * 1024 * 1024 })
+    for (const line of files.split('\n')) {
+      const path = b64(line.trim())
+      const tag = TAG_PATTERN.exec(posix.basename(path))
+      if (tag?.[1] === undefined || inUse.has(path)) continue
+      found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Unused Lifeboat overlay file ${path} (job ${tag[1]}).`, jobId: tag[1] }, action: { type: 'rm', path } })
+    }
+  }
+  const live = await liveJobs(shell, found.map((f) => f.leftover.jobId ?? ''), signal)
+  return found.map((f) => ({
+    action: f.action,
+    leftover: { ...f.leftover, safeToClean: f.leftover.kind !== 'checkpoint' && !live.has(f.leftover.jobId ?? '') },
+  }))
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+export async function findLeftovers(shell: RootShell, signal: AbortSignal): Promise<Leftover[]> {
+  return (await scan(shell, signal)).map((f) => f.leftover)
+}
+
+/** Cleans leftovers by id — only ids a fresh scan still finds, so a stale or forged id does nothing. */
+export async function cleanLeftovers(shell: RootShell, ids: readonly string[], signal: AbortSignal): Promise<{ cleaned: string[]; failed: { id: string; reason: string }[] }> {
+  const wanted = new Set(ids)
+  const cleaned: string[] = []
+  const failed: { id: string; reason: string }[] = []
+  const virsh = new Virsh(shell)
+  // Backup jobs first (they hold files open), then overlays, then files that are no longer in use.
+  const order: Action['type'][] = ['end-backup', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
+  const found = (await scan(shell, signal)).filter((f) => wanted.has(f.leftover.id)).sort((x, y) => order.indexOf(x.action.type) - order.indexOf(y.action.type))
+  for (const { leftover, action } of found) {
+    try {
+      switch (action.type) {
+        case 'end-backup':
+          await virsh.run(['domjobabort', action.dom], { signal })
+          break
+        case 'commit':
+          await virsh.run(['blockcommit', action.dom, action.target, '--active', '--pivot', '--wait'], { signal, timeoutMs: 6 * 3600_000 })
+          await shell.run(sh`rm -f -- ${action.overlay}`, { signal })
+          break
+        case 'checkpoint': {
+          const l = await deleteCheckpoint(virsh, action.dom, action.name, signal)
+          if (l !== undefined) throw new Error(l)
+          break
+        }
+        case 'lvremove':
+          await shell.run(sh`lvremove -f ${action.lv}`, { signal, what: 'lvremove' })
+          break
+        case 'subvolume':
+          await shell.run(sh`btrfs subvolume delete ${action.path}`, { signal, what: 'btrfs subvolume delete' })
+          break
+        case 'rm':
+          await shell.run(sh`rm -rf -- ${action.path}`, { signal })
+          break
+      }
+      cleaned.push(leftover.id)
+    } catch (err) {
+      failed.push({ id: leftover.id, reason: err instanceof Error ? err.message : String(err) })
+    }
+  }
+  for (const id of ids) if (!found.some((f) => f.leftover.id === id)) failed.push({ id, reason: 'not found any more' })
+  return { cleaned, failed }
+}
