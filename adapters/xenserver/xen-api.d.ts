@@ -10,7 +10,8 @@ declare module 'xen-api' {
     auth: { user: string; password: string }
     allowUnauthorized?: boolean
     watchEvents?: boolean | string[]
-    callTimeout?: number
+    /** Milliseconds, per method (a function of the method and its arguments, or a map with '*'). */
+    callTimeout?: number | ((method: string, args: unknown[]) => number) | Record<string, number>
     httpInactivityTimeout?: number
     readOnly?: boolean
     transport?: 'auto' | 'json-rpc' | 'xml-rpc'

@@ -1,4 +1,3 @@
-import { z } from 'zod'
 import {
   AdapterError,
   type AdapterDescription,
@@ -6,66 +5,57 @@ import {
   type HostAdapter,
   type HostIdentity,
   type Inventory,
-  type PowerState,
-  type Vm,
+  type InventoryEvent,
 } from '../host-adapter'
+import { XapiArchive } from './archive'
+import { XapiBackup } from './backup'
+import { LiveInventory, loadState } from './live-inventory'
+import { toInventory } from './pool-state'
+import { XapiReconcile } from './reconcile'
+import { XapiRestore } from './restore'
+import { XapiSnapshots } from './snapshots'
 import { XapiClient } from './xapi-client'
 
-const num = z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform(Number)
-
-const PoolRecord = z.object({ name_label: z.string(), master: z.string() })
-const HostRecord = z.object({
-  uuid: z.string(),
-  name_label: z.string(),
-  hostname: z.string().optional(),
-  software_version: z.record(z.string(), z.string()).optional(),
-})
-const VmRecord = z.object({
-  uuid: z.string(),
-  name_label: z.string(),
-  power_state: z.string(),
-  is_a_template: z.boolean(),
-  is_a_snapshot: z.boolean(),
-  is_control_domain: z.boolean(),
-  resident_on: z.string().optional(),
-  VCPUs_at_startup: num.optional(),
-  memory_static_max: num.optional(),
-})
-
-function records<T extends z.ZodType>(schema: T, value: unknown, what: string): Map<string, z.output<T>> {
-  const parsed = z.record(z.string(), schema).safeParse(value)
-  if (!parsed.success) throw new AdapterError('BAD_RESPONSE', `The pool returned ${what} records Lifeboat does not understand.`)
-  return new Map(Object.entries(parsed.data) as [string, z.output<T>][])
-}
-
-function powerState(state: string): PowerState {
-  switch (state) {
-    case 'Running':
-      return 'running'
-    case 'Halted':
-      return 'halted'
-    case 'Paused':
-      return 'paused'
-    case 'Suspended':
-      return 'suspended'
-    default:
-      return 'unknown'
-  }
-}
-
 /**
- * XenServer / XCP-ng pools through XAPI. This is the pinned connection, identity and the VM list; disks,
- * snapshots, live events, backups and restores are added by the XenServer work.
+ * XenServer / XCP-ng pools through XAPI: the pinned connection (following the pool master), a live inventory from
+ * event.from, cold/warm/hot and CBT-incremental backups, "snapshot before patching", restores, XVA files and the
+ * cleanup of anything a crashed job left behind.
  */
 export class XenServerAdapter implements HostAdapter {
   readonly kind = 'xenserver' as const
   private client: XapiClient | undefined
   private opening: Promise<XapiClient> | undefined
+  private live: LiveInventory | undefined
+  private closed = false
 
-  constructor(private readonly options: AdapterOptions) {}
+  readonly backup: XapiBackup
+  readonly snapshots: XapiSnapshots
+  readonly restore: XapiRestore
+  readonly archive: XapiArchive
+  readonly reconcile: XapiReconcile
 
+  constructor(
+    private readonly options: AdapterOptions,
+    private readonly notice: (message: string) => void = () => undefined,
+  ) {
+    const session = (signal: AbortSignal) => this.session(signal)
+    this.backup = new XapiBackup(session)
+    this.snapshots = new XapiSnapshots(session)
+    this.restore = new XapiRestore(session)
+    this.archive = new XapiArchive(session)
+    this.reconcile = new XapiReconcile(session)
+  }
+
+  /** The open session, opened (pinned, verified, logged in) on first use and reopened after a drop. */
   private async session(signal: AbortSignal): Promise<XapiClient> {
-    if (this.client) return this.client
+    if (this.closed) throw new AdapterError('CANCELLED', 'The connection to the pool was closed.')
+    if (this.client?.isOpen() === true) return this.client
+    if (this.client) {
+      // xen-api gave up on the session (it expired and logging in again failed, or the connection broke).
+      const dead = this.client
+      this.client = undefined
+      await dead.close()
+    }
     const { endpoint, secret } = this.options
     if (secret.type !== 'password') throw new AdapterError('NOT_SUPPORTED', 'XAPI logs in with a user name and password, not an SSH key.')
     this.opening ??= XapiClient.open(
@@ -81,16 +71,24 @@ export class XenServerAdapter implements HostAdapter {
     ).finally(() => {
       this.opening = undefined
     })
-    this.client = await this.opening
-    return this.client
+    const client = await this.opening
+    if (this.isClosed()) {
+      await client.close()
+      throw new AdapterError('CANCELLED', 'The connection to the pool was closed.')
+    }
+    this.client = client
+    return client
+  }
+
+  private isClosed(): boolean {
+    return this.closed
   }
 
   async connect(signal: AbortSignal): Promise<HostIdentity> {
     const client = await this.session(signal)
-    const pools = records(PoolRecord, await client.call('pool.get_all_records'), 'pool')
-    const hosts = records(HostRecord, await client.call('host.get_all_records'), 'host')
-    const pool = [...pools.values()][0]
-    const master = pool ? hosts.get(pool.master) : undefined
+    const { state } = await loadState(client, signal)
+    const pool = [...state.pool.values()][0]
+    const master = pool ? state.host.get(pool.master) : undefined
     const sw = master?.software_version ?? {}
     const product = sw.product_brand ?? sw.platform_name
     const version = sw.product_version ?? sw.platform_version
@@ -104,44 +102,43 @@ export class XenServerAdapter implements HostAdapter {
   }
 
   async inventory(signal: AbortSignal): Promise<Inventory> {
-    const identity = await this.connect(signal)
     const client = await this.session(signal)
-    const hosts = records(HostRecord, await client.call('host.get_all_records'), 'host')
-    const vmRecords = records(VmRecord, await client.call('VM.get_all_records'), 'VM')
-    const vms: Vm[] = []
-    for (const vm of vmRecords.values()) {
-      if (vm.is_a_template || vm.is_a_snapshot || vm.is_control_domain) continue
-      const resident = vm.resident_on !== undefined ? hosts.get(vm.resident_on)?.name_label : undefined
-      vms.push({
-        id: vm.uuid,
-        name: vm.name_label,
-        powerState: powerState(vm.power_state),
-        ...(resident !== undefined ? { residentOn: resident } : {}),
-        ...(vm.VCPUs_at_startup !== undefined ? { cpus: vm.VCPUs_at_startup } : {}),
-        ...(vm.memory_static_max !== undefined ? { memoryBytes: vm.memory_static_max } : {}),
-        disks: [],
-        snapshots: [],
-      })
-    }
-    return {
-      hostname: identity.hostname,
-      hosts: [...hosts.values()].map((h) => ({ id: h.uuid, name: h.name_label })),
-      vms,
-    }
+    return toInventory((await loadState(client, signal)).state)
+  }
+
+  /**
+   * Live inventory events from event.from: a full 'resync' first (and again after EVENTS_LOST, an expired session
+   * or a broken connection), then one event per VM that changed or disappeared.
+   */
+  watch(signal: AbortSignal): AsyncIterable<InventoryEvent> {
+    this.live ??= new LiveInventory((s) => this.session(s), this.notice)
+    return this.live.events(signal)
   }
 
   describe(): AdapterDescription {
-    const later = { available: false, reason: 'Not available for XenServer pools in this version of Lifeboat yet.' }
+    const yes = { available: true }
     return {
       kind: 'xenserver',
-      capabilities: { inventory: { available: true }, watch: later, power: later, snapshots: later, backup: later, disks: later, restore: later, hooks: later },
+      capabilities: {
+        inventory: yes,
+        watch: yes,
+        power: { available: false, reason: 'Lifeboat starts and stops XenServer VMs only as part of backups, restores and reverts.' },
+        snapshots: yes,
+        backup: yes,
+        disks: { available: false, reason: 'Browsing live XenServer disks is not available yet; browse a restore point instead.' },
+        restore: yes,
+        hooks: { available: false, reason: 'XenServer/XCP-ng hosts do not run scripts for Lifeboat; XAPI offers no shell.' },
+      },
     }
   }
 
   async close(): Promise<void> {
+    this.closed = true
     const client = this.client
     this.client = undefined
     await client?.close()
+    const opening = this.opening
+    if (opening) await opening.then((c) => c.close()).catch(() => undefined)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

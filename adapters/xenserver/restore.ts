@@ -1,0 +1,290 @@
+import { z } from 'zod'
+import {
+  AdapterError,
+  type DiskRestoreRequest,
+  type DiskRestoreResult,
+  type GuestDisk,
+  type RestoreCapability,
+  type RestoreRequest,
+  type RestoreResult,
+} from '../host-adapter'
+import { loadState } from './live-inventory'
+import { isGuest, vmDisks, type PoolState } from './pool-state'
+import { TAG, withoutTags } from './tags'
+import { planVhd, rawStream } from './vhd-writer'
+import type { XapiClient } from './xapi-client'
+import { destroyQuietly, refByUuid } from './xapi-objects'
+import { vmConstructorFields, VMRecord } from './xapi-records.generated'
+import { NULL_REF, isNullRef } from './xapi-schema-kit'
+import { createTask, runTask, waitForTask } from './xapi-tasks'
+
+const Ref = z.string().regex(/^OpaqueRef:[A-Za-z0-9-]{1,64}$/)
+
+/** The part of a saved XAPI VM configuration a restore uses (anything else in it is ignored). */
+const SavedConfig = z.object({
+  kind: z.literal('xapi'),
+  vm: z.record(z.string().max(200), z.unknown()),
+  disks: z
+    .array(
+      z.object({
+        userdevice: z.string().max(16),
+        bootable: z.boolean(),
+        mode: z.string().max(8),
+        vdi: z.object({ uuid: z.string().max(64), name_label: z.string().max(4096), name_description: z.string().max(65536) }).nullable(),
+        sr: z.object({ uuid: z.string().max(64), name: z.string().max(4096) }).nullable(),
+      }),
+    )
+    .max(256),
+  vifs: z
+    .array(z.object({ device: z.string().max(16), MTU: z.number().int().min(68).max(65535), network: z.object({ uuid: z.string().max(64), name: z.string().max(4096) }).nullable() }))
+    .max(64),
+})
+
+const DiskMeta = z.object({ userdevice: z.string().max(16).optional(), bootable: z.boolean().optional(), mode: z.string().max(8).optional(), name: z.string().max(4096).optional(), sr: z.object({ uuid: z.string().max(64) }).nullable().optional() }).partial()
+
+/** Fields of a VM record that point at objects of the old pool: a new VM must not carry them. */
+const POOL_BOUND = new Set(['affinity', 'suspend_SR', 'suspend_VDI', 'protection_policy', 'snapshot_schedule', 'appliance', 'VGPUs', 'attached_PCIs', 'groups', 'parent', 'children', 'metrics', 'guest_metrics', 'resident_on', 'consoles'])
+
+function vmArgs(saved: Record<string, unknown> | undefined, name: string, restoredFrom: string): Record<string, unknown> {
+  const args: Record<string, unknown> = {}
+  for (const field of vmConstructorFields) {
+    const v = saved?.[field]
+    if (v === undefined || POOL_BOUND.has(field)) continue
+    if (typeof v === 'string' && v.startsWith('OpaqueRef:')) continue
+    args[field] = v
+  }
+  const other = saved?.other_config !== null && typeof saved?.other_config === 'object' ? (saved.other_config as Record<string, string>) : {}
+  return {
+    // A VM from another kind of host: sensible HVM defaults; the saved values above win where they exist.
+    name_description: '',
+    user_version: 1,
+    is_a_template: false,
+    memory_static_max: 2 * 1024 ** 3,
+    memory_dynamic_max: 2 * 1024 ** 3,
+    memory_dynamic_min: 2 * 1024 ** 3,
+    memory_static_min: 512 * 1024 ** 2,
+    VCPUs_params: {},
+    VCPUs_max: 2,
+    VCPUs_at_startup: 2,
+    actions_after_shutdown: 'destroy',
+    actions_after_reboot: 'restart',
+    actions_after_crash: 'restart',
+    PV_bootloader: '',
+    PV_kernel: '',
+    PV_ramdisk: '',
+    PV_args: '',
+    PV_bootloader_args: '',
+    PV_legacy_args: '',
+    HVM_boot_policy: 'BIOS order',
+    HVM_boot_params: { order: 'cd' },
+    platform: { acpi: '1', apic: 'true', pae: 'true', nx: 'true', viridian: 'false' },
+    PCI_bus: '',
+    recommendations: '',
+    domain_type: 'hvm',
+    ...args,
+    name_label: name,
+    other_config: { ...withoutTags(other), [TAG.restoredFrom]: restoredFrom },
+    affinity: NULL_REF,
+  }
+}
+
+function findSr(state: PoolState, wanted: string | undefined, fallback: string | undefined): { ref: string; name: string } {
+  const pool = [...state.pool.values()][0]
+  const byKey = (key: string) => [...state.SR].find(([, sr]) => sr.uuid === key || sr.name_label === key)
+  if (wanted !== undefined) {
+    const matches = [...state.SR].filter(([, sr]) => sr.uuid === wanted || sr.name_label === wanted)
+    if (matches.length > 1) throw new AdapterError('NOT_FOUND', `Several storage repositories are named "${wanted}"; give its uuid.`)
+    const m = matches[0]
+    if (m === undefined) throw new AdapterError('NOT_FOUND', `The pool has no storage repository "${wanted}".`, { sr: wanted })
+    return { ref: m[0], name: m[1].name_label }
+  }
+  const found = (fallback !== undefined ? byKey(fallback) : undefined) ?? (pool !== undefined && !isNullRef(pool.default_SR) ? [pool.default_SR, state.SR.get(pool.default_SR)] as const : undefined)
+  if (found === undefined || found[1] === undefined) throw new AdapterError('NOT_FOUND', 'The pool has no default storage repository; choose one.')
+  return { ref: found[0], name: found[1].name_label }
+}
+
+function findNetwork(state: PoolState, saved: { uuid: string; name: string } | null): string | undefined {
+  const nets = [...state.network].filter(([, n]) => n.managed)
+  const match = saved === null ? undefined : (nets.find(([, n]) => n.uuid === saved.uuid) ?? nets.find(([, n]) => n.name_label === saved.name))
+  return (match ?? nets.find(([, n]) => n.bridge.startsWith('xenbr')) ?? nets[0])?.[0]
+}
+
+/** Writes a disk's bytes into a VDI with /import_raw_vdi: as a sparse VHD when the zero ranges are known, else raw. */
+export async function importDisk(client: XapiClient, vdiRef: string, source: GuestDisk, progress: (done: number, total: number) => void, signal: AbortSignal, host?: string): Promise<void> {
+  const plan = await planVhd(source, signal)
+  const task = await createTask(client, `Lifeboat: restore ${source.label}`)
+  const onAbort = () => void client.call('task.cancel', [task]).catch(() => undefined)
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    let sent = 0
+    const total = plan?.length ?? source.size
+    const counted = async function* (it: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      sent = 0
+      for await (const b of it) {
+        sent += b.length
+        progress(sent, total)
+        yield b
+      }
+    }
+    await client.http.put('/import_raw_vdi', {
+      query: { vdi: vdiRef, format: plan ? 'vhd' : 'raw', task_id: task },
+      signal,
+      length: total,
+      body: () => counted(plan ? plan.stream(signal) : rawStream(source, signal)),
+      ...(host !== undefined ? { host } : {}),
+    })
+    await waitForTask(client, task, 'the disk import', { signal })
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    await client.call('task.destroy', [task]).catch(() => undefined)
+  }
+}
+
+async function createVdi(client: XapiClient, sr: string, name: string, description: string, size: number, other: Record<string, string>, signal: AbortSignal): Promise<string> {
+  const ref = Ref.safeParse(await client.call('VDI.create', [{ name_label: name, name_description: description, SR: sr, virtual_size: size, type: 'user', sharable: false, read_only: false, other_config: other, xenstore_data: {}, sm_config: {}, tags: [] }], signal))
+  if (!ref.success) throw new AdapterError('BAD_RESPONSE', 'The pool did not say which VDI it created.')
+  return ref.data
+}
+
+async function findVm(client: XapiClient, state: PoolState, idOrName: string, signal: AbortSignal): Promise<string> {
+  if (/^[0-9a-f-]{36}$/i.test(idOrName)) return await refByUuid(client, 'VM', idOrName, signal)
+  const matches = [...state.VM].filter(([, vm]) => isGuest(vm) && vm.name_label === idOrName)
+  if (matches.length > 1) throw new AdapterError('NOT_FOUND', `The pool has ${matches.length} VMs named "${idOrName}"; give its uuid.`)
+  const m = matches[0]
+  if (m === undefined) throw new AdapterError('NOT_FOUND', `The pool has no VM "${idOrName}".`)
+  return m[0]
+}
+
+/**
+ * Restores onto a pool: a restore point as a new VM (VDIs created on the chosen SR, bytes through /import_raw_vdi,
+ * the VM record from the saved configuration, new MAC addresses, started if asked), the disks of a stopped VM
+ * overwritten in place, or one disk attached to an existing VM. What a failed restore created is removed again.
+ */
+export class XapiRestore implements RestoreCapability {
+  constructor(private readonly client: (signal: AbortSignal) => Promise<XapiClient>) {}
+
+  async restoreVm(request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult> {
+    const client = await this.client(signal)
+    const { state } = await loadState(client, signal)
+    if (request.inPlace) return await this.inPlace(client, state, request, signal)
+    const parsed = SavedConfig.safeParse(request.vmConfig)
+    const saved = parsed.success ? parsed.data : undefined
+    if (!saved) request.log('warn', 'The restore point was not made from a XenServer/XCP-ng pool; the new VM gets default settings (2 vCPUs, 2 GiB, BIOS boot) and its disks in their order.')
+    const created: { vm?: string; vdis: string[] } = { vdis: [] }
+    const leftBehind: string[] = []
+    const total = request.disks.reduce((s, d) => s + d.size, 0)
+    let before = 0
+    try {
+      request.phase('creating the VM', request.name)
+      const args = vmArgs(saved?.vm, request.name, typeof saved?.vm.uuid === 'string' ? saved.vm.uuid : 'another host')
+      const vmRef = Ref.parse(await client.call('VM.create', [args], signal))
+      created.vm = vmRef
+      const out: RestoreResult['disks'][number][] = []
+      for (const [i, d] of request.disks.entries()) {
+        const meta = DiskMeta.safeParse(d.meta ?? {})
+        const m = meta.success ? meta.data : {}
+        const savedDisk = saved?.disks.find((x) => x.vdi !== null && x.userdevice === m.userdevice) ?? saved?.disks[i]
+        const sr = findSr(state, request.storageDir, savedDisk?.sr?.uuid ?? m.sr?.uuid ?? undefined)
+        const name = savedDisk?.vdi?.name_label ?? m.name ?? d.name
+        request.phase('creating disks', `${d.name} on ${sr.name}`)
+        const vdi = await createVdi(client, sr.ref, name, savedDisk?.vdi?.name_description ?? '', d.size, { [TAG.restoredFrom]: savedDisk?.vdi?.uuid ?? d.name }, signal)
+        created.vdis.push(vdi)
+        request.phase('writing disks', d.name)
+        const offset = before
+        await importDisk(client, vdi, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal)
+        before += d.size
+        await client.call('VBD.create', [{ VM: vmRef, VDI: vdi, userdevice: savedDisk?.userdevice ?? m.userdevice ?? String(i), bootable: savedDisk?.bootable ?? m.bootable ?? i === 0, mode: 'RW', type: 'Disk', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, unpluggable: true }], signal)
+        out.push({ name: d.name, path: `${sr.name}/${String(await client.call('VDI.get_uuid', [vdi], signal))}`, format: 'vdi' })
+      }
+      const vifs = saved?.vifs ?? [{ device: '0', MTU: 1500, network: null }]
+      for (const v of vifs) {
+        const network = findNetwork(state, v.network)
+        if (network === undefined) {
+          request.log('warn', `No network for interface ${v.device}; the VM has no network interface for it.`)
+          continue
+        }
+        // MAC '' lets the pool choose a new address, so the copy never clashes with the original VM.
+        await client.call('VIF.create', [{ device: v.device, network, VM: vmRef, MAC: '', MTU: v.MTU, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [] }], signal)
+      }
+      let started = false
+      if (request.start) {
+        request.phase('starting', request.name)
+        await runTask(client, 'VM.start', [vmRef, false, false], { signal })
+        started = true
+      }
+      const uuid = await client.call('VM.get_uuid', [vmRef], signal)
+      const result = { vmId: String(uuid), name: request.name, disks: out, started, leftBehind }
+      created.vm = undefined
+      created.vdis = []
+      return result
+    } finally {
+      if (created.vm !== undefined || created.vdis.length > 0) {
+        const cleanup = AbortSignal.timeout(5 * 60_000)
+        if (created.vm !== undefined) await destroyQuietly(client, 'VM', created.vm, cleanup).catch((err: unknown) => request.log('error', `The half-restored VM could not be removed: ${String(err)}`))
+        for (const v of created.vdis) await destroyQuietly(client, 'VDI', v, cleanup).catch((err: unknown) => request.log('error', `A half-written disk could not be removed: ${String(err)}`))
+      }
+    }
+  }
+
+  private async inPlace(client: XapiClient, state: PoolState, request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult> {
+    const vmRef = await findVm(client, state, request.name, signal)
+    const vm = await client.record('VM', vmRef, VMRecord, signal)
+    if (vm.power_state !== 'Halted') throw new AdapterError('NOT_SUPPORTED', `${vm.name_label} must be shut down before its disks are overwritten.`)
+    const disks = vmDisks(state, vm)
+    const total = request.disks.reduce((s, d) => s + d.size, 0)
+    const out: RestoreResult['disks'][number][] = []
+    let before = 0
+    for (const [i, d] of request.disks.entries()) {
+      const meta = DiskMeta.safeParse(d.meta ?? {})
+      const target = disks.find((x) => meta.success && x.vbd.userdevice === meta.data.userdevice) ?? disks[i]
+      if (target === undefined) throw new AdapterError('NOT_FOUND', `${vm.name_label} has no disk for ${d.name}.`)
+      if (target.vdi.virtual_size !== d.size) throw new AdapterError('NOT_SUPPORTED', `${d.name} is ${d.size} bytes but ${vm.name_label}'s disk ${target.vbd.userdevice} is ${target.vdi.virtual_size}; restore as a new VM instead.`)
+      request.phase('writing disks', d.name)
+      const offset = before
+      await importDisk(client, target.vdiRef, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal)
+      before += d.size
+      out.push({ name: d.name, path: `${state.SR.get(target.vdi.SR)?.name_label ?? 'SR'}/${target.vdi.uuid}`, format: 'vdi' })
+    }
+    let started = false
+    if (request.start) {
+      await runTask(client, 'VM.start', [vmRef, false, false], { signal })
+      started = true
+    }
+    return { vmId: vm.uuid, name: vm.name_label, disks: out, started, leftBehind: [] }
+  }
+
+  async restoreDisk(request: DiskRestoreRequest, signal: AbortSignal): Promise<DiskRestoreResult> {
+    const client = await this.client(signal)
+    const { state } = await loadState(client, signal)
+    const vmRef = await findVm(client, state, request.vm, signal)
+    const vm = await client.record('VM', vmRef, VMRecord, signal)
+    const first = vmDisks(state, vm)[0]
+    const sr = findSr(state, request.storageDir, first !== undefined ? state.SR.get(first.vdi.SR)?.uuid : undefined)
+    const d = request.disk
+    const name = request.name ?? `${d.name} restored ${new Date().toISOString().slice(0, 10)}`
+    request.phase('creating the disk', `${name} on ${sr.name}`)
+    const vdi = await createVdi(client, sr.ref, name, 'Restored by Lifeboat', d.size, { [TAG.restoredFrom]: d.name }, signal)
+    let keep = false
+    try {
+      request.phase('writing the disk', name)
+      await importDisk(client, vdi, d.source, (done, all) => request.progress(Math.round((done / Math.max(1, all)) * d.size), d.size, d.name), signal)
+      const vbd = Ref.parse(await client.call('VBD.create', [{ VM: vmRef, VDI: vdi, userdevice: 'autodetect', bootable: false, mode: 'RW', type: 'Disk', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, unpluggable: true }], signal))
+      keep = true
+      let plugged = false
+      if (vm.power_state === 'Running') {
+        try {
+          await runTask(client, 'VBD.plug', [vbd], { signal })
+          plugged = true
+        } catch (err) {
+          request.log('warn', `The disk is attached but could not be hot-plugged (${err instanceof Error ? err.message : String(err)}); it appears at the next start of ${vm.name_label}.`)
+        }
+      }
+      const device = String(await client.call('VBD.get_userdevice', [vbd], signal))
+      const uuid = String(await client.call('VDI.get_uuid', [vdi], signal))
+      return { vmId: vm.uuid, disk: { name, path: `${sr.name}/${uuid}`, format: 'vdi' }, device, plugged, leftBehind: [] }
+    } finally {
+      if (!keep) await destroyQuietly(client, 'VDI', vdi, AbortSignal.timeout(5 * 60_000)).catch(() => undefined)
+    }
+  }
+}
+

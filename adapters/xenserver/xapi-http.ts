@@ -1,0 +1,125 @@
+import { Readable } from 'node:stream'
+import { request, type Agent } from 'undici'
+import { AdapterError } from '../host-adapter'
+
+export interface TransferOptions {
+  /** Query parameters besides session_id (vdi=, format=, base=, task_id=, sr_id= …). */
+  readonly query: Readonly<Record<string, string>>
+  readonly signal: AbortSignal
+  /** The pool member that holds the data (a local SR on a member); default the master. */
+  readonly host?: string
+}
+
+export interface SessionSource {
+  readonly sessionId: string
+  readonly masterAddress: string
+  readonly port: number
+}
+
+const MAX_REDIRECTS = 3
+const bracket = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host)
+
+async function errorText(body: Readable): Promise<string> {
+  let text = ''
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (text.length < 500) text += chunk.toString('utf8')
+  }
+  return text.slice(0, 500).replace(/[^\x20-\x7e]+/g, ' ').trim()
+}
+
+function statusError(status: number, path: string, text: string): AdapterError {
+  if (status === 401 || status === 403) return new AdapterError('COMMAND_FAILED', `The pool refused ${path}: the session is not valid (HTTP ${status}).`, { status, xapiCode: 'SESSION_INVALID' })
+  if (status === 404) return new AdapterError('NOT_FOUND', `The pool does not know what ${path} asked for (HTTP 404).`, { status })
+  const code = /\b([A-Z][A-Z0-9_]{3,80})\b/.exec(text)?.[1]
+  return new AdapterError('COMMAND_FAILED', `The pool refused ${path} (HTTP ${status})${text ? `: ${text}` : ''}.`, { status, ...(code !== undefined ? { xapiCode: code } : {}) })
+}
+
+/**
+ * XAPI's HTTP handlers (/export_raw_vdi, /import_raw_vdi, /export, /import) on the same verified connections as the
+ * RPC calls: every hop of a redirect to another pool member is checked against that member's certificate as the
+ * master reported it. The session id travels only over such connections.
+ */
+export class XapiHttp {
+  constructor(
+    private readonly session: SessionSource,
+    private readonly dispatcher: Agent,
+  ) {}
+
+  private url(path: string, options: TransferOptions): URL {
+    const url = new URL(`https://${bracket(options.host ?? this.session.masterAddress)}:${this.session.port}${path}`)
+    url.search = new URLSearchParams({ session_id: this.session.sessionId, ...options.query }).toString()
+    return url
+  }
+
+  /** A GET whose body streams at link speed; follows XAPI's redirects to the member that holds the data. */
+  async get(path: string, options: TransferOptions): Promise<{ body: Readable; length: number | undefined }> {
+    let url = this.url(path, options)
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      let res
+      try {
+        res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal: options.signal, highWaterMark: 4 * 1024 * 1024 })
+      } catch (err) {
+        throw transferError(err, path, options.signal)
+      }
+      if (res.statusCode === 302 || res.statusCode === 301 || res.statusCode === 307) {
+        const location = res.headers.location
+        await res.body.dump().catch(() => undefined)
+        url = redirectTarget(url, typeof location === 'string' ? location : undefined, path)
+        continue
+      }
+      if (res.statusCode < 200 || res.statusCode > 299) throw statusError(res.statusCode, path, await errorText(res.body))
+      const header = res.headers['content-length']
+      const length = typeof header === 'string' && /^\d{1,16}$/.test(header) ? Number(header) : undefined
+      return { body: res.body, length }
+    }
+    throw new AdapterError('BAD_RESPONSE', `${path} was redirected more than ${MAX_REDIRECTS} times.`)
+  }
+
+  /**
+   * A PUT with a known length (XAPI takes no chunked uploads). `body` is called again if XAPI redirects, so the
+   * data can be sent to the member that holds the disk.
+   */
+  async put(path: string, options: TransferOptions & { readonly length: number; readonly body: () => AsyncIterable<Uint8Array> }): Promise<void> {
+    let url = this.url(path, options)
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      let res
+      try {
+        res = await request(url, {
+          method: 'PUT',
+          dispatcher: this.dispatcher,
+          signal: options.signal,
+          headers: { 'content-length': String(options.length), 'content-type': 'application/octet-stream' },
+          body: Readable.from(options.body(), { objectMode: false }),
+        })
+      } catch (err) {
+        throw transferError(err, path, options.signal)
+      }
+      if (res.statusCode === 302 || res.statusCode === 301 || res.statusCode === 307) {
+        const location = res.headers.location
+        await res.body.dump().catch(() => undefined)
+        url = redirectTarget(url, typeof location === 'string' ? location : undefined, path)
+        continue
+      }
+      if (res.statusCode < 200 || res.statusCode > 299) throw statusError(res.statusCode, path, await errorText(res.body))
+      await res.body.dump().catch(() => undefined)
+      return
+    }
+    throw new AdapterError('BAD_RESPONSE', `${path} was redirected more than ${MAX_REDIRECTS} times.`)
+  }
+}
+
+function redirectTarget(from: URL, location: string | undefined, path: string): URL {
+  if (location === undefined || location.length > 8192) throw new AdapterError('BAD_RESPONSE', `${path} was redirected without a usable location.`)
+  const next = new URL(location, from)
+  if (next.protocol !== 'https:') throw new AdapterError('TLS_FAILED', `XAPI redirected ${path} to a non-TLS address (${next.protocol}); Lifeboat does not send the session there.`)
+  return next
+}
+
+export function transferError(err: unknown, path: string, signal: AbortSignal): AdapterError {
+  if (signal.aborted) return new AdapterError('CANCELLED', `${path} was cancelled.`)
+  if (err instanceof AdapterError) return err
+  const cause = (err as { cause?: unknown } | undefined)?.cause
+  if (cause instanceof AdapterError) return cause
+  const message = err instanceof Error ? err.message : String(err)
+  return new AdapterError('CONNECTION_LOST', `The transfer ${path} failed: ${message.slice(0, 300)}`, {}, { cause: err })
+}

@@ -1,0 +1,294 @@
+import { createReadStream } from 'node:fs'
+import { open } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { SimCore, SimHost, TaskControl } from './core'
+import { NULL_REF, type XapiValue, text } from './datamodel-values'
+import { XapiFault, fault } from './errors'
+import type { VdiOps } from './vdi-ops'
+import { encodeValue } from './rpc-xml'
+import { VHD_BLOCK, vhdStream, writeVhdInto } from './vhd-stream'
+import type { VmOps } from './vm-ops'
+import { ovaXml, readXva, refOrNull, xvaStream, type XvaObject } from './xva'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Writes disk data to the client honouring the fault switches (throttle, cut the connection) and task.cancel. */
+async function send(core: SimCore, res: ServerResponse, chunks: AsyncIterable<Buffer>, task: TaskControl, total: number | undefined): Promise<void> {
+  let sent = 0
+  const started = Date.now()
+  for await (const chunk of chunks) {
+    task.checkCancelled()
+    const drop = core.faults.dropTransferAfterBytes
+    if (drop !== undefined && sent + chunk.length > drop) {
+      core.faults.dropTransferAfterBytes = undefined
+      res.write(chunk.subarray(0, Math.max(0, drop - sent)))
+      await sleep(20)
+      res.socket?.destroy()
+      throw fault('INTERNAL_ERROR', 'the connection was cut (fault switch)')
+    }
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done)
+          res.off('close', done)
+          resolve()
+        }
+        res.on('drain', done)
+        res.on('close', done)
+      })
+      if (res.destroyed || res.socket?.destroyed === true) throw fault('INTERNAL_ERROR', 'the client closed the connection')
+    }
+    sent += chunk.length
+    core.stats.exportBytes += chunk.length
+    const rate = core.faults.transferBytesPerSecond
+    if (rate !== undefined) {
+      const due = started + (sent / rate) * 1000
+      if (due > Date.now()) await sleep(due - Date.now())
+    }
+    if (total !== undefined && total > 0) task.progress(sent / total)
+  }
+  res.end()
+}
+
+function httpError(res: ServerResponse, status: number, text: string): void {
+  if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain' })
+  res.end(`${text}\n`)
+}
+
+/** /export_raw_vdi, /import_raw_vdi, /export and /import: XAPI's HTTP handlers for disk and VM transfers. */
+export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: SimHost) {
+  const db = core.db
+
+  function lookup(cls: 'VDI' | 'VM' | 'SR', value: string | null): string {
+    if (value === null) throw fault('HANDLE_INVALID', cls, '')
+    if (db.has(cls, value)) return value
+    return db.byUuid(cls, value)
+  }
+
+  async function transfer(res: ServerResponse, url: URL, label: string, work: (task: TaskControl) => Promise<XapiValue | undefined>): Promise<void> {
+    let session: string
+    try {
+      session = core.checkSession(url.searchParams.get('session_id') ?? '')
+    } catch {
+      httpError(res, 401, 'Unauthorised (session invalid)')
+      return
+    }
+    const t = core.transferTask(session, url.searchParams.get('task_id'), label)
+    try {
+      const result = await work(t.control)
+      if (typeof result === 'string' && db.has('task', t.ref)) db.set('task', t.ref, { result })
+      core.finishTransfer(t.ref)
+      if (!res.writableEnded) res.writeHead(200, { 'content-type': 'text/plain' }).end()
+    } catch (err) {
+      const f = err instanceof XapiFault ? err : new XapiFault('INTERNAL_ERROR', [err instanceof Error ? err.message : String(err)])
+      core.finishTransfer(t.ref, f)
+      if (!res.headersSent) httpError(res, 500, `${f.code} ${f.params.join(' ')}`)
+      else res.destroy()
+    }
+  }
+
+  /** A VDI on another host's local SR is served by that host: redirect as XAPI does. */
+  function redirectIfElsewhere(res: ServerResponse, url: URL, sr: string): boolean {
+    const owner = core.hostOfSr(sr)
+    if (owner.ref === host.ref) return false
+    const target = new URL(url.pathname + url.search, `https://${owner.address}:${url.port || '443'}`)
+    res.writeHead(302, { location: target.toString() }).end()
+    return true
+  }
+
+  async function exportRawVdi(_req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let vdiRef: string
+    try {
+      vdiRef = lookup('VDI', url.searchParams.get('vdi'))
+    } catch {
+      httpError(res, 404, 'VDI not found')
+      return
+    }
+    const vdi = db.get('VDI', vdiRef)
+    if (redirectIfElsewhere(res, url, vdi.SR as string)) return
+    const format = url.searchParams.get('format') ?? 'raw'
+    await transfer(res, url, `export_raw_vdi ${text(vdi.uuid)}`, async (task) => {
+      if (vdi.type === 'cbt_metadata') throw fault('VDI_INCOMPATIBLE_TYPE', vdiRef, 'cbt_metadata')
+      const uuid = vdi.uuid as string
+      const size = vdi.virtual_size as number
+      if (format === 'raw') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': text(size) })
+        await send(core, res, createReadStream(core.storage.path(uuid), { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>, task, size)
+        return undefined
+      }
+      if (format !== 'vhd') throw fault('INTERNAL_ERROR', `unknown format ${format}`)
+      const baseParam = url.searchParams.get('base')
+      const baseRef = baseParam === null ? undefined : lookup('VDI', baseParam)
+      const base = baseRef === undefined ? undefined : db.get('VDI', baseRef)
+      if (base && (base.type === 'cbt_metadata' || base.virtual_size !== size)) throw fault('VDI_INCOMPATIBLE_TYPE', baseRef ?? '', 'base')
+      const fh = await open(core.storage.path(uuid), 'r')
+      const baseFh = base ? await open(core.storage.path(base.uuid as string), 'r') : undefined
+      try {
+        const readBlock = async (fhx: typeof fh, i: number) => {
+          const len = Math.min(VHD_BLOCK, size - i * VHD_BLOCK)
+          const buf = Buffer.alloc(len)
+          await fhx.read(buf, 0, len, i * VHD_BLOCK)
+          return buf
+        }
+        const stream = vhdStream(
+          {
+            size,
+            readBlock: (i) => readBlock(fh, i),
+            include: async (i, data) => (baseFh ? !data.equals(await readBlock(baseFh, i)) : data.some((b) => b !== 0)),
+          },
+          base ? { name: `${text(base.uuid)}.vhd` } : undefined,
+        )
+        res.writeHead(200, { 'content-type': 'application/octet-stream' })
+        await send(core, res, stream, task, size)
+      } finally {
+        await fh.close()
+        await baseFh?.close()
+      }
+      return undefined
+    })
+  }
+
+  async function importRawVdi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let vdiRef: string
+    try {
+      vdiRef = lookup('VDI', url.searchParams.get('vdi'))
+    } catch {
+      httpError(res, 404, 'VDI not found')
+      return
+    }
+    const vdi = db.get('VDI', vdiRef)
+    if (redirectIfElsewhere(res, url, vdi.SR as string)) return
+    const format = url.searchParams.get('format') ?? 'raw'
+    await transfer(res, url, `import_raw_vdi ${text(vdi.uuid)}`, async (task) => {
+      if (vdis.attachedToRunning(vdiRef)) throw fault('VDI_IN_USE', vdiRef, 'import')
+      const size = vdi.virtual_size as number
+      const fh = await open(core.storage.path(vdi.uuid as string), 'r+')
+      try {
+        if (format === 'vhd') await writeVhdInto(req, fh, size)
+        else {
+          let at = 0
+          for await (const chunk of req as AsyncIterable<Buffer>) {
+            task.checkCancelled()
+            if (at + chunk.length > size) throw fault('VDI_INCOMPATIBLE_TYPE', vdiRef, 'the data is larger than the VDI')
+            await fh.write(chunk, 0, chunk.length, at)
+            at += chunk.length
+            task.progress(at / Math.max(1, size))
+          }
+        }
+      } finally {
+        await fh.close()
+      }
+      db.set('VDI', vdiRef, { physical_utilisation: size })
+      vdis.updateSrUsage(vdi.SR as string)
+      return undefined
+    })
+  }
+
+  async function exportXva(_req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let vmRef: string
+    try {
+      vmRef = lookup('VM', url.searchParams.get('ref') ?? url.searchParams.get('uuid'))
+    } catch {
+      httpError(res, 404, 'VM not found')
+      return
+    }
+    await transfer(res, url, `VM.export ${vmRef}`, async (task) => {
+      const vm = db.get('VM', vmRef)
+      if (vm.is_a_snapshot !== true && vm.power_state === 'Running') throw fault('VM_BAD_POWER_STATE', vmRef, 'halted', 'running')
+      const ids = new Map<string, string>()
+      const id = (ref: string) => {
+        let v = ids.get(ref)
+        if (v === undefined) {
+          v = `Ref:${ids.size}`
+          ids.set(ref, v)
+        }
+        return v
+      }
+      id(vmRef)
+      const vbds = (vm.VBDs as string[]).map((r) => [r, db.get('VBD', r)] as const)
+      const disks = vbds.filter(([, b]) => b.VDI !== NULL_REF).map(([, b]) => [b.VDI as string, db.get('VDI', b.VDI as string)] as const)
+      for (const [r] of vbds) id(r)
+      for (const [r] of disks) id(r)
+      const vifs = (vm.VIFs as string[]).map((r) => [r, db.get('VIF', r)] as const)
+      for (const [r] of vifs) id(r)
+      const nets = [...new Set(vifs.map(([, v]) => v.network as string))]
+      for (const n of nets) id(n)
+      const remap = (rec: Record<string, XapiValue>): Record<string, XapiValue> => {
+        const out: Record<string, XapiValue> = {}
+        for (const [k, v] of Object.entries(rec)) {
+          if (typeof v === 'string' && v.startsWith('OpaqueRef:')) out[k] = ids.get(v) ?? NULL_REF
+          else if (Array.isArray(v) && v.every((x) => typeof x === 'string' && x.startsWith('OpaqueRef:'))) out[k] = v.map((x) => ids.get(x as string)).filter((x): x is string => x !== undefined)
+          else out[k] = v
+        }
+        return out
+      }
+      const objects: XvaObject[] = [
+        { cls: 'VM', id: id(vmRef), snapshot: remap(vm) },
+        ...vbds.map(([r, b]) => ({ cls: 'VBD', id: id(r), snapshot: remap(b) })),
+        ...disks.map(([r, d]) => ({ cls: 'VDI', id: id(r), snapshot: remap(d) })),
+        ...vifs.map(([r, v]) => ({ cls: 'VIF', id: id(r), snapshot: remap(v) })),
+        ...nets.map((n) => ({ cls: 'network', id: id(n), snapshot: remap(db.get('network', n)) })),
+      ]
+      const xml = ovaXml(objects, (cls, f) => db.model.fieldType(cls, f))
+      const total = disks.reduce((s, [, d]) => s + Number(d.virtual_size), 0)
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      await send(
+        core,
+        res,
+        xvaStream(
+          xml,
+          disks.map(([r, d]) => ({ id: id(r), size: Number(d.virtual_size), read: (o, l) => core.storage.read(d.uuid as string, o, l) })),
+        ),
+        task,
+        total,
+      )
+      return undefined
+    })
+  }
+
+  async function importXva(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    await transfer(res, url, 'VM.import', async (task) => {
+      const srParam = url.searchParams.get('sr_id')
+      const sr = srParam !== null ? lookup('SR', srParam) : (db.get('pool', core.poolRef).default_SR as string)
+      const preserve = url.searchParams.get('restore') === 'true'
+      const disks = new Map<string, string>()
+      let vmRef = NULL_REF
+      await readXva(
+        req,
+        async (objects) => {
+          const vmObj = objects.find((o) => o.cls === 'VM')
+          if (!vmObj) throw fault('INTERNAL_ERROR', 'the XVA has no VM')
+          const { VBDs: _b, VIFs: _v, ...vmFields } = vmObj.snapshot
+          vmRef = vms.create({ ...vmFields, is_a_snapshot: false, is_a_template: false })
+          for (const d of objects.filter((o) => o.cls === 'VDI')) {
+            disks.set(d.id, await vdis.create({ SR: sr, virtual_size: Number(d.snapshot.virtual_size), name_label: text(d.snapshot.name_label, ''), name_description: text(d.snapshot.name_description, ''), other_config: d.snapshot.other_config ?? {} }))
+          }
+          for (const b of objects.filter((o) => o.cls === 'VBD')) {
+            vms.createVbd({ ...b.snapshot, VM: vmRef, VDI: refOrNull(disks, b.snapshot.VDI), currently_attached: false })
+          }
+          for (const v of objects.filter((o) => o.cls === 'VIF')) {
+            vms.createVif({ VM: vmRef, network: core.networkRef, device: text(v.snapshot.device, '0'), MAC: preserve ? text(v.snapshot.MAC, '') : '', MTU: Number(v.snapshot.MTU ?? 1500) })
+          }
+        },
+        async (diskId, offset, data) => {
+          task.checkCancelled()
+          const ref = disks.get(diskId)
+          if (ref === undefined) throw fault('INTERNAL_ERROR', `the XVA has data for an unknown disk ${diskId}`)
+          await core.storage.write(vdis.uuidOf(ref), offset, data)
+        },
+      )
+      for (const ref of disks.values()) db.set('VDI', ref, { physical_utilisation: db.get('VDI', ref).virtual_size as number })
+      vdis.updateSrUsage(sr)
+      return encodeValue([vmRef], 'VM ref set')
+    })
+  }
+
+  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
+    if (req.method === 'GET' && url.pathname === '/export_raw_vdi') await exportRawVdi(req, res, url)
+    else if (req.method === 'PUT' && url.pathname === '/import_raw_vdi') await importRawVdi(req, res, url)
+    else if (req.method === 'GET' && url.pathname === '/export') await exportXva(req, res, url)
+    else if (req.method === 'PUT' && url.pathname === '/import') await importXva(req, res, url)
+    else return false
+    return true
+  }
+}

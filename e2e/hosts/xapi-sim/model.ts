@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { CompactClass, CompactMessage, CompactModel } from './datamodel-source'
+import { elementType, parseDefault, typeKind, zeroValue, type XapiValue } from './datamodel-values'
+
+export type XapiRecord = Record<string, XapiValue>
+
+/**
+ * Errors XAPI raises for any call, which the datamodel's per-message lists do not repeat. Names as in
+ * xapi-project/xen-api ocaml/idl/datamodel_errors.ml; SR_BACKEND_FAILURE_<n> carries the storage manager's number.
+ */
+export const genericErrors: ReadonlySet<string> = new Set([
+  'SESSION_INVALID',
+  'HANDLE_INVALID',
+  'MESSAGE_METHOD_UNKNOWN',
+  'MESSAGE_PARAMETER_COUNT_MISMATCH',
+  'FIELD_TYPE_ERROR',
+  'MAP_DUPLICATE_KEY',
+  'INTERNAL_ERROR',
+  'OPERATION_BLOCKED',
+  'TASK_CANCELLED',
+  'UUID_INVALID',
+  'VDI_IN_USE',
+  'VDI_INCOMPATIBLE_TYPE',
+  'PERMISSION_DENIED',
+  'NOT_IMPLEMENTED',
+])
+
+/** Values as XAPI unmarshals them: XML-RPC sends ints as strings, and an XVA's records come that way too. */
+export function coerce(type: string, value: XapiValue): XapiValue {
+  const kind = typeKind(type)
+  if ((kind === 'int' || kind === 'float') && typeof value === 'string' && /^-?\d+(\.\d*)?([eE][-+]?\d+)?$/.test(value)) return Number(value)
+  if (kind === 'bool' && typeof value === 'string') return value === 'true' || value === '1'
+  if (kind === 'set' && Array.isArray(value)) return (value as readonly XapiValue[]).map((v) => coerce(elementType(type), v))
+  return value
+}
+
+let loaded: Model | undefined
+
+/** The published datamodel as the simulator serves it: classes, fields with defaults, messages, errors, enums. */
+export class Model {
+  readonly errors: ReadonlySet<string>
+  private readonly lower = new Map<string, string>()
+
+  private constructor(readonly data: CompactModel) {
+    const errors = new Set<string>()
+    for (const c of Object.values(data.classes)) for (const m of Object.values(c.messages)) for (const e of m.errors) errors.add(e)
+    this.errors = errors
+    for (const name of Object.keys(data.classes)) this.lower.set(name.toLowerCase(), name)
+  }
+
+  static load(): Model {
+    if (loaded) return loaded
+    const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'datamodel.generated.json')
+    loaded = new Model(JSON.parse(readFileSync(file, 'utf8')) as CompactModel)
+    return loaded
+  }
+
+  classOf(name: string): CompactClass {
+    const c = this.data.classes[name]
+    if (c === undefined) throw new Error(`The datamodel has no class ${name}`)
+    return c
+  }
+
+  /** The class name as the datamodel spells it, from any case ("vm" → "VM"), or undefined. */
+  className(name: string): string | undefined {
+    return this.data.classes[name] !== undefined ? name : this.lower.get(name.toLowerCase())
+  }
+
+  message(cls: string, name: string): CompactMessage | undefined {
+    return this.data.classes[cls]?.messages[name]
+  }
+
+  fieldNames(cls: string): string[] {
+    return this.classOf(cls).fields.map((f) => f.name)
+  }
+
+  fieldType(cls: string, field: string): string | undefined {
+    return this.classOf(cls).fields.find((f) => f.name === field)?.type
+  }
+
+  enumValues(name: string): readonly string[] {
+    return this.data.enums[name] ?? []
+  }
+
+  /** True for an error name a real pool can send: listed by a message, or one of the generic ones. */
+  isKnownError(code: string): boolean {
+    return this.errors.has(code) || genericErrors.has(code) || /^SR_BACKEND_FAILURE_\d+$/.test(code)
+  }
+
+  /** The value of a type without default: the first value of an enum, else the type's zero. */
+  zero(type: string): XapiValue {
+    if (typeKind(type) === 'enum') return this.enumValues(type.replace(/^enum /, ''))[0] ?? ''
+    return zeroValue(type)
+  }
+
+  /** A complete record of `cls`: every datamodel field, from `values`, else the default, else the type's zero. */
+  newRecord(cls: string, values: Readonly<Record<string, XapiValue>>): XapiRecord {
+    const c = this.classOf(cls)
+    const out: XapiRecord = {}
+    for (const f of c.fields) {
+      const given = values[f.name]
+      out[f.name] = given !== undefined ? coerce(f.type, given) : (parseDefault(f.type, f.default) ?? this.zero(f.type))
+    }
+    for (const key of Object.keys(values)) {
+      if (!(key in out)) throw new Error(`The simulator tried to set ${cls}.${key}, which the datamodel does not have`)
+    }
+    return out
+  }
+}
