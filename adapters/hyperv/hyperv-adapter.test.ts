@@ -1,52 +1,117 @@
-import { execFileSync } from 'node:child_process'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { simWithAdapter, type SimAndAdapter } from '../../e2e/hosts/hyperv-sim/testing'
 import { HyperVAdapter } from './hyperv-adapter'
-import { encodedCommand, jsonArray, ps, psQuote } from './powershell'
+import { ps } from './powershell'
 
-const options = { endpoint: { kind: 'hyperv' as const, address: 'hv1', port: 22, user: 'Administrator' }, secret: { type: 'password' as const, password: 'x' } }
+const HOSTILE = ["web 'prod'", 'db $(Stop-Computer) `n; x', '‘curly’ & "quotes" ;|<>', 'Büro [1] *?']
 
-describe('PowerShell quoting', () => {
-  it('makes hostile VM names plain single-quoted literals', () => {
-    expect(psQuote(`it's`)).toBe(`'it''s'`)
-    expect(psQuote('$(Remove-Item C:\\ -Recurse)')).toBe(`'$(Remove-Item C:\\ -Recurse)'`)
-    expect(psQuote('a`b;c')).toBe("'a`b;c'")
-    expect(psQuote('‘curly’')).toBe("'‘‘curly’’'")
-    expect(ps`Get-VM -Name ${'x; Stop-Computer'}`.text).toBe(`Get-VM -Name 'x; Stop-Computer'`)
-    expect(ps`Get-VM -Name ${['a', "b'c"]}`.text).toBe(`Get-VM -Name @('a','b''c')`)
-    expect(() => psQuote('a\0b')).toThrow()
+describe('Hyper-V adapter: connection, identity and inventory against the simulator', () => {
+  let t: SimAndAdapter
+  beforeAll(async () => {
+    t = await simWithAdapter({ vms: HOSTILE })
+  })
+  afterAll(async () => {
+    await t.close()
   })
 
-  it('sends scripts as -EncodedCommand (base64 UTF-16LE) that decodes back to the script', () => {
-    const cmd = encodedCommand(ps`Get-VM -Name ${"web 'prod'"}`).text
-    expect(cmd).toMatch(/^powershell\.exe -NoLogo -NoProfile -NonInteractive -EncodedCommand [A-Za-z0-9+/=]+$/)
-    const decoded = Buffer.from(cmd.split(' ').at(-1)!, 'base64').toString('utf16le')
-    expect(decoded).toContain(`Get-VM -Name 'web ''prod'''`)
-    expect(decoded).toContain("$ErrorActionPreference = 'Stop'")
-    // The outer command line has nothing a shell could interpret.
-    expect(execFileSync('/bin/sh', ['-c', `printf %s ${cmd.split(' ').at(-1)!}`]).toString()).toBe(cmd.split(' ').at(-1))
+  it('identifies the host and lists VMs with hostile names exactly as Hyper-V has them', async () => {
+    const signal = AbortSignal.timeout(30_000)
+    const id = await t.adapter.connect(signal)
+    expect(id).toMatchObject({ hostname: 'HV01', os: 'Microsoft Windows Server 2022 Standard', fingerprint: t.sim.fingerprint })
+    const inv = await t.adapter.inventory(signal)
+    expect(inv.vms.map((v) => v.name).sort()).toEqual([...HOSTILE].sort())
+    const vm = inv.vms.find((v) => v.name === HOSTILE[1])
+    expect(vm).toMatchObject({ id: t.vm(HOSTILE[1] ?? '').id, powerState: 'running', cpus: 1, memoryBytes: 1024 ** 3, guestAgent: true })
+    expect(vm?.disks).toEqual([{ id: 'SCSI0:0', name: 'SCSI 0:0', location: t.vm(HOSTILE[1] ?? '').drives[0]?.path, sizeBytes: 8 * 1024 * 1024, format: 'vhdx' }])
+    expect(vm?.facts).toContainEqual({ label: 'Checkpoint type', value: 'Production' })
+    expect(vm?.facts).toContainEqual({ label: 'Generation', value: '2' })
+    expect(inv.storage?.[0]).toMatchObject({ id: 'C:', name: 'C:' })
+    expect(inv.storage?.[0]?.freeBytes).toBeGreaterThan(0)
+    // Nothing the adapter sent left the simulated subset.
+    expect(t.sim.limits).toEqual([])
   })
 
-  it('normalises ConvertTo-Json output: nothing, one object, an array', () => {
-    expect(jsonArray('')).toEqual([])
-    expect(jsonArray('{"a":1}')).toEqual([{ a: 1 }])
-    expect(jsonArray('[{"a":1},{"a":2}]')).toHaveLength(2)
-  })
-})
-
-describe('Hyper-V adapter inventory parsing', () => {
-  it('turns Get-VM JSON into VMs, in both single-object and array shapes', async () => {
-    const answers = [
-      '{"hostname":"HV01","os":"Microsoft Windows Server 2022 Standard","version":"10.0.20348"}',
-      '{"Id":"6B1C7D2E-1111-2222-3333-444455556666","Name":"sql \'prod\'","State":"Running","ProcessorCount":4,"MemoryStartup":8589934592}',
-    ]
-    const adapter = new HyperVAdapter(options, () => Promise.resolve(answers.shift() ?? ''))
-    const inv = await adapter.inventory(AbortSignal.timeout(1000))
-    expect(inv.hostname).toBe('HV01')
-    expect(inv.vms).toEqual([{ id: '6b1c7d2e-1111-2222-3333-444455556666', name: "sql 'prod'", powerState: 'running', cpus: 4, memoryBytes: 8589934592, disks: [], snapshots: [] }])
+  it('shows checkpoint chains and power states as they change', async () => {
+    const signal = AbortSignal.timeout(30_000)
+    const vm = t.vm(HOSTILE[0] ?? '')
+    vm.state = 'Saved'
+    await t.adapter.snapshots.create(vm.id, { label: 'x' }, signal)
+    const inv = await t.adapter.inventory(signal)
+    const seen = inv.vms.find((v) => v.id === vm.id)
+    expect(seen?.powerState).toBe('suspended')
+    expect(seen?.disks[0]?.format).toBe('vhdx + 1 checkpoint file(s)')
+    expect(seen?.snapshots).toEqual([expect.objectContaining({ lifeboat: true, purpose: 'before-patching', name: expect.stringMatching(/^Before patching .* - x \[Lifeboat\]$/) })])
   })
 
-  it('refuses output that is not what PowerShell sends', async () => {
-    const adapter = new HyperVAdapter(options, () => Promise.resolve('bash: powershell.exe: command not found'))
+  it.each([
+    ['cmd', 'powershell.exe'],
+    ['cmd', 'pwsh'],
+    ['powershell', 'powershell.exe'],
+    ['pwsh', 'pwsh'],
+  ] as const)('works when the default shell is %s and the adapter starts %s', async (shell, exe) => {
+    t.sim.shell.defaultShell = shell
+    const adapter = t.newAdapter({ powershell: exe })
+    try {
+      const signal = AbortSignal.timeout(30_000)
+      await adapter.connect(signal)
+      const inv = await adapter.inventory(signal)
+      expect(inv.vms.map((v) => v.name).sort()).toEqual([...HOSTILE].sort())
+      expect(t.sim.limits).toEqual([])
+    } finally {
+      t.sim.shell.defaultShell = 'cmd'
+      await adapter.close()
+    }
+  })
+
+  it('falls back to Windows PowerShell when pwsh is not installed', async () => {
+    t.sim.shell.pwsh = false
+    const adapter = t.newAdapter({ powershell: 'pwsh' })
+    try {
+      await expect(adapter.connect(AbortSignal.timeout(30_000))).resolves.toMatchObject({ hostname: 'HV01' })
+      expect(t.sim.host.log.length).toBeGreaterThan(0)
+    } finally {
+      t.sim.shell.pwsh = true
+      await adapter.close()
+    }
+  })
+
+  it('says so when the Hyper-V PowerShell module is missing', async () => {
+    t.sim.shell.hypervModule = false
+    const adapter = t.newAdapter()
+    try {
+      await expect(adapter.connect(AbortSignal.timeout(30_000))).rejects.toMatchObject({ code: 'NOT_SUPPORTED', message: expect.stringContaining('Hyper-V PowerShell module') })
+      await expect(adapter.inventory(AbortSignal.timeout(30_000))).rejects.toMatchObject({ code: 'NOT_SUPPORTED', message: expect.stringContaining('Get-VM') })
+    } finally {
+      t.sim.shell.hypervModule = true
+      await adapter.close()
+    }
+  })
+
+  it('round-trips hostile strings through the quoting helper into PowerShell and back', async () => {
+    const nasty = [...HOSTILE, "'; Remove-Item C:\\ -Recurse; '", '$env:COMPUTERNAME', '`$(1+1)`', 'tab\there', 'new\nline', '\u2019; exit 9; \u2018']
+    for (const s of nasty) {
+      const out = await t.adapter['ctx'].runner(ps`ConvertTo-Json -Compress -InputObject ${s}`, { signal: AbortSignal.timeout(30_000), what: 'echo' })
+      expect(JSON.parse(out)).toBe(s)
+    }
+    expect(t.sim.limits).toEqual([])
+  })
+
+  it('signs in with a password too, and never before the host key is confirmed', async () => {
+    const endpoint = { kind: 'hyperv' as const, address: t.sim.address, port: t.sim.port, user: 'administrator' }
+    const unpinned = new HyperVAdapter({ endpoint, secret: { type: 'password', password: t.sim.password } })
+    await expect(unpinned.connect(AbortSignal.timeout(30_000))).rejects.toMatchObject({ code: 'HOST_KEY_UNKNOWN', params: { fingerprint: t.sim.fingerprint } })
+    const adapter = new HyperVAdapter({ endpoint, secret: { type: 'password', password: t.sim.password }, pinnedFingerprint: t.sim.fingerprint })
+    try {
+      await expect(adapter.connect(AbortSignal.timeout(30_000))).resolves.toMatchObject({ hostname: 'HV01' })
+      expect(adapter.describe().capabilities).toMatchObject({ backup: { available: true }, snapshots: { available: true }, restore: { available: true }, hooks: { available: false } })
+    } finally {
+      await adapter.close()
+      await unpinned.close()
+    }
+  })
+
+  it('refuses a host that is not PowerShell', async () => {
+    const adapter = new HyperVAdapter({ endpoint: { kind: 'hyperv', address: 'hv1', port: 22, user: 'Administrator' }, secret: { type: 'password', password: 'x' } }, { runner: () => Promise.resolve('bash: powershell.exe: command not found') })
     await expect(adapter.connect(AbortSignal.timeout(1000))).rejects.toMatchObject({ code: 'BAD_RESPONSE' })
   })
 })

@@ -1,126 +1,139 @@
 import { z } from 'zod'
 import {
   AdapterError,
+  isAdapterError,
   type AdapterDescription,
   type AdapterOptions,
+  type BackupCapability,
+  type GuestFilesCapability,
   type HostAdapter,
   type HostIdentity,
   type Inventory,
-  type PowerState,
+  type ReconcileCapability,
+  type RestoreCapability,
+  type SnapshotCapability,
 } from '../host-adapter'
 import { SshConnectionHolder } from '../ssh/ssh-adapter-base'
-import { encodedCommand, jsonArray, ps } from './powershell'
+import { hypervBackup } from './backup'
+import type { HyperVContext } from './context'
+import { hypervGuestFiles } from './guest-files'
+import { readInventory } from './inventory'
+import { ps, type PowerShellExe } from './powershell'
+import { runJson, sshRunner, type PowerShellRunner } from './ps-runner'
+import { hypervReconcile } from './reconcile'
+import { hypervRestore } from './restore'
+import { hypervSnapshots } from './snapshots'
 
-const IdentitySchema = z.object({ hostname: z.string(), os: z.string().nullish(), version: z.string().nullish() })
-const VmSchema = z.object({
-  Id: z.string(),
-  Name: z.string(),
-  State: z.string(),
-  ProcessorCount: z.number().nullish(),
-  MemoryStartup: z.number().nullish(),
-})
+export { hypervState } from './inventory'
+export type { PowerShellRunner } from './ps-runner'
 
-/** Hyper-V's VMState names (Microsoft.HyperV.PowerShell.VMState) mapped to Lifeboat's power states. */
-export function hypervState(state: string): PowerState {
-  switch (state) {
-    case 'Running':
-    case 'Starting':
-    case 'Stopping':
-    case 'Saving':
-    case 'Pausing':
-    case 'Resuming':
-    case 'Reset':
-      return 'running'
-    case 'Off':
-      return 'halted'
-    case 'Paused':
-      return 'paused'
-    case 'Saved':
-      return 'suspended'
-    default:
-      return 'unknown'
-  }
+const IdentitySchema = z.object({ hostname: z.string().max(300), os: z.string().max(300).nullish(), version: z.string().max(100).nullish(), ps: z.string().max(100).nullish(), hyperv: z.boolean() })
+
+export interface HyperVAdapterOptions {
+  /** Runs scripts instead of SSH (unit tests). */
+  readonly runner?: PowerShellRunner
+  /** Which PowerShell to start; default: Windows PowerShell, falling back to pwsh when the host has no powershell.exe. */
+  readonly powershell?: PowerShellExe
 }
 
-export type PowerShellRunner = (script: ReturnType<typeof ps>, signal: AbortSignal) => Promise<string>
-
 /**
- * Hyper-V hosts through PowerShell over Windows OpenSSH. This is the connection, identity and the VM list;
- * checkpoints, backups, restores and the rest come with the Hyper-V work.
+ * Hyper-V hosts through PowerShell over Windows OpenSSH: inventory, cold/warm/hot backups read with Lifeboat's own
+ * VHDX/VHD reader over SFTP, "snapshot before patching", browsing live checkpoints, restores, leftovers.
  */
 export class HyperVAdapter implements HostAdapter {
   readonly kind = 'hyperv' as const
   private readonly ssh: SshConnectionHolder
+  private exe: PowerShellExe | undefined
+  private readonly ctx: HyperVContext
+  readonly backup: BackupCapability
+  readonly snapshots: SnapshotCapability
+  readonly restore: RestoreCapability
+  readonly reconcile: ReconcileCapability
+  readonly guestFiles: GuestFilesCapability
 
   constructor(
     options: AdapterOptions,
-    private readonly runner?: PowerShellRunner,
+    private readonly extra: HyperVAdapterOptions = {},
   ) {
     this.ssh = new SshConnectionHolder(options)
+    const direct = sshRunner((signal) => this.ssh.get(signal), () => this.exe ?? extra.powershell ?? 'powershell.exe')
+    const runner: PowerShellRunner = extra.runner ?? (async (script, o) => {
+      await this.executable(o.signal)
+      return await direct(script, o)
+    })
+    this.ctx = {
+      runner,
+      connection: (signal) => this.ssh.get(signal),
+      executable: (signal) => this.executable(signal),
+    }
+    this.backup = hypervBackup(this.ctx)
+    this.snapshots = hypervSnapshots(this.ctx)
+    this.restore = hypervRestore(this.ctx)
+    this.reconcile = hypervReconcile(this.ctx)
+    this.guestFiles = hypervGuestFiles(this.ctx)
   }
 
-  private async powershell(script: ReturnType<typeof ps>, signal: AbortSignal): Promise<string> {
-    if (this.runner) return await this.runner(script, signal)
-    const conn = await this.ssh.get(signal)
-    const result = await conn.exec(encodedCommand(script), { signal, timeoutMs: 120_000, maxOutputBytes: 16 * 1024 * 1024 })
-    if (result.code !== 0) {
-      throw new AdapterError('COMMAND_FAILED', `PowerShell on the host failed: ${(result.stderr.trim() || result.stdout.trim()).slice(0, 500) || `exit ${result.code ?? '?'}`}`)
+  /** Finds out once which PowerShell the host has (powershell.exe unless told otherwise; pwsh when that is missing). */
+  private async executable(signal: AbortSignal): Promise<PowerShellExe> {
+    if (this.exe !== undefined || this.extra.runner !== undefined) return this.exe ?? this.extra.powershell ?? 'powershell.exe'
+    const first = this.extra.powershell ?? 'powershell.exe'
+    for (const exe of [first, first === 'pwsh' ? 'powershell.exe' : 'pwsh'] as const) {
+      try {
+        await sshRunner((s) => this.ssh.get(s), () => exe)(ps`'probe' | ConvertTo-Json -Compress`, { signal, what: `Starting ${exe}`, timeoutMs: 60_000 })
+        this.exe = exe
+        return exe
+      } catch (err) {
+        if (!(isAdapterError(err) && err.params.reason === 'no-powershell')) throw err
+      }
     }
-    return result.stdout
+    throw new AdapterError('NOT_SUPPORTED', 'The host has neither Windows PowerShell (powershell.exe) nor PowerShell 7 (pwsh) on its PATH. Is this a Windows host with OpenSSH?')
   }
 
   async connect(signal: AbortSignal): Promise<HostIdentity> {
-    const conn = this.runner ? undefined : await this.ssh.get(signal)
-    const out = await this.powershell(
-      ps`$os = Get-CimInstance -ClassName Win32_OperatingSystem
-[pscustomobject]@{ hostname = $env:COMPUTERNAME; os = $os.Caption; version = $os.Version } | ConvertTo-Json -Compress`,
-      signal,
-    )
-    const parsed = IdentitySchema.safeParse(safeJson(out))
-    if (!parsed.success) throw new AdapterError('BAD_RESPONSE', 'The host did not answer like Windows PowerShell does. Is this a Windows host with OpenSSH?')
-    const { hostname, os, version } = parsed.data
+    const conn = this.extra.runner ? undefined : await this.ssh.get(signal)
+    let id: z.infer<typeof IdentitySchema>
+    try {
+      id = await runJson(
+        this.ctx.runner,
+        ps`$os = Get-CimInstance -ClassName Win32_OperatingSystem
+[pscustomobject]@{ hostname = $env:COMPUTERNAME; os = $os.Caption; version = $os.Version; ps = $PSVersionTable.PSVersion.ToString(); hyperv = $null -ne (Get-Command -Name 'Get-VM' -ErrorAction SilentlyContinue) } | ConvertTo-Json -Compress`,
+        IdentitySchema,
+        { signal, what: 'Asking the host who it is', timeoutMs: 120_000 },
+      )
+    } catch (err) {
+      if (isAdapterError(err) && (err.code === 'BAD_RESPONSE' || err.code === 'COMMAND_FAILED')) {
+        throw new AdapterError('BAD_RESPONSE', `The host did not answer like Windows PowerShell does. Is this a Windows host with OpenSSH? (${err.message})`, {}, { cause: err })
+      }
+      throw err
+    }
+    if (!id.hyperv) throw new AdapterError('NOT_SUPPORTED', `${id.hostname} has no Hyper-V PowerShell module (Get-VM). Install the Hyper-V role or RSAT-Hyper-V-Tools.`)
     return {
-      hostname,
-      ...(os ? { os } : {}),
-      ...(version ? { version } : {}),
+      hostname: id.hostname,
+      ...(id.os ? { os: id.os } : {}),
+      ...(id.version ? { version: id.version } : {}),
       fingerprint: conn?.fingerprint ?? '',
       fingerprintType: conn?.keyType ?? '',
     }
   }
 
   async inventory(signal: AbortSignal): Promise<Inventory> {
-    const identity = await this.connect(signal)
-    const out = await this.powershell(
-      ps`ConvertTo-Json -Compress -Depth 3 -InputObject @(Get-VM | Select-Object @{n='Id';e={$_.Id.ToString()}}, Name, @{n='State';e={$_.State.ToString()}}, ProcessorCount, MemoryStartup)`,
-      signal,
-    )
-    let items: unknown[]
-    try {
-      items = jsonArray(out)
-    } catch {
-      throw new AdapterError('BAD_RESPONSE', 'Get-VM did not return JSON.')
-    }
-    const vms = items.map((item) => {
-      const vm = VmSchema.safeParse(item)
-      if (!vm.success) throw new AdapterError('BAD_RESPONSE', 'Get-VM returned a VM Lifeboat does not understand.')
-      return {
-        id: vm.data.Id.toLowerCase(),
-        name: vm.data.Name,
-        powerState: hypervState(vm.data.State),
-        ...(vm.data.ProcessorCount != null ? { cpus: vm.data.ProcessorCount } : {}),
-        ...(vm.data.MemoryStartup != null ? { memoryBytes: vm.data.MemoryStartup } : {}),
-        disks: [],
-        snapshots: [],
-      }
-    })
-    return { hostname: identity.hostname, hosts: [{ id: identity.hostname, name: identity.hostname }], vms }
+    const { powershell: _ps, ...inventory } = await readInventory(this.ctx.runner, signal)
+    return inventory
   }
 
   describe(): AdapterDescription {
-    const later = { available: false, reason: 'Not available for Hyper-V hosts in this version of Lifeboat yet.' }
     return {
       kind: 'hyperv',
-      capabilities: { inventory: { available: true }, watch: { available: false, reason: 'Hyper-V hosts are polled for changes.' }, power: later, snapshots: later, backup: later, disks: later, restore: later, hooks: later },
+      capabilities: {
+        inventory: { available: true },
+        watch: { available: false, reason: 'Hyper-V hosts are polled for changes.' },
+        power: { available: false, reason: 'Starting and stopping VMs is done by backups and reverts only in this version.' },
+        snapshots: { available: true },
+        backup: { available: true },
+        disks: { available: true },
+        restore: { available: true },
+        hooks: { available: false, reason: 'Pre/post scripts are not run on Hyper-V hosts in this version of Lifeboat.' },
+      },
     }
   }
 
@@ -130,14 +143,6 @@ export class HyperVAdapter implements HostAdapter {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text.trim())
-  } catch {
-    return undefined
   }
 }
 

@@ -8,6 +8,9 @@ import type { Volume } from '../filesystems/types'
 import type { BlockSource } from '../disks/block-source'
 import type { JobRunner } from '../jobs/job-runner'
 import type { Repositories } from '../repositories/repositories'
+import type { HostAccessDeps } from '../jobs/host-access'
+import { openLiveSnapshot } from './live-snapshot'
+import type { JobRetry } from '../api/contract-jobs'
 import { compareEntries, toEntryDto, toTreeDto } from './dto'
 
 interface OpenSource {
@@ -20,6 +23,8 @@ interface OpenSource {
 export interface BrowseServiceOptions {
   readonly jobs: JobRunner
   readonly repositories: Repositories
+  /** Saved hosts, for browsing live snapshots on them. */
+  readonly hosts?: HostAccessDeps
   /** Close an opened source after this long unused (browsing clicks come in bursts). */
   readonly idleMs?: number
   readonly maxOpen?: number
@@ -86,11 +91,12 @@ export class BrowseService {
   }
 
   /** Starts a restore job: each path is copied with its name into `toDirectory`. */
-  restore(ref: DiskSourceRef, locator: string | undefined, paths: readonly string[], toDirectory: string): { jobId: string; done: Promise<unknown> } {
+  restore(ref: DiskSourceRef, locator: string | undefined, paths: readonly string[], toDirectory: string, retry?: JobRetry): { jobId: string; done: Promise<unknown> } {
     if (!path.isAbsolute(toDirectory)) throw new ApiError('INVALID_INPUT', 'The restore folder must be an absolute path.', { field: 'toDirectory' })
     const label = paths.length === 1 ? (paths[0] ?? '') : `${paths.length} items`
     const job = this.options.jobs.start({
       kind: 'files.restore',
+      ...(retry !== undefined ? { retry } : {}),
       title: `Restore ${label} to ${toDirectory}`,
       steps: [
         { id: 'open', label: 'Open the disk' },
@@ -196,8 +202,12 @@ export class BrowseService {
       for (const p of ref.paths) if (!path.isAbsolute(p)) throw new ApiError('INVALID_INPUT', `Give image files as absolute paths (${p}).`, { field: 'paths' })
       return await openImage(ref.paths, signal ? { signal } : {})
     }
-    if (ref.repo !== undefined && !path.isAbsolute(ref.repo)) throw new ApiError('INVALID_INPUT', 'Give the repository folder as an absolute path.', { field: 'repo' })
-    const repo = await this.options.repositories.open(ref.repo !== undefined ? { path: ref.repo } : {}, signal)
+    if (ref.kind === 'snapshot') {
+      if (this.options.hosts === undefined) throw new ApiError('NOT_SUPPORTED', 'This engine has no saved hosts to browse snapshots on.')
+      return await openLiveSnapshot(this.options.hosts, ref, signal)
+    }
+    // A location string (folder, sftp://, s3://); Repositories parses it and names the `repo` field when it is wrong.
+    const repo = await this.options.repositories.open(ref.repo !== undefined ? { location: ref.repo } : {}, signal)
     const disks: BlockSource[] = []
     try {
       const point = await repo.getPoint(ref.pointId, signal)

@@ -1,0 +1,136 @@
+import { AdapterError, throwIfAborted, type BackupCapability, type BackupDisk, type BackupOptions, type BackupSession, type Consistency, type ModeSupport } from '../host-adapter'
+import type { HyperVContext } from './context'
+import { hotBackup } from './hot-backup'
+import { saveVm, shutDown, startVm, vmState, waitForState } from './power'
+import { closeDisks, openDisks } from './readouts'
+import { checkJobId } from './tags'
+import { configOf } from './vm-config'
+import { describeVm, type VmDetails } from './vm-details'
+
+const RUNNING = ['Running', 'Paused']
+
+/** Why no mode can work for this VM at all (no disks, pass-through disks, shared VHD Sets), or undefined. */
+function diskProblem(d: VmDetails): string | undefined {
+  if (d.drives.length === 0) return 'The VM has no virtual hard disks.'
+  if (d.drives.some((dr) => dr.Path === undefined || dr.Path === null || dr.Path === '')) return 'The VM has a pass-through (physical) disk, which Lifeboat cannot read from the host.'
+  for (const v of d.vhds.values()) if (v.VhdFormat !== 'VHD' && v.VhdFormat !== 'VHDX') return `${v.Path} is a ${v.VhdFormat}; shared VHD Sets cannot be read by Lifeboat.`
+  if (d.drives.some((dr) => !/^[A-Za-z]:[\\/]/.test(dr.Path ?? ''))) return 'A disk of the VM is on a network share (UNC path), which Lifeboat cannot read over SFTP.'
+  return undefined
+}
+
+function productionLikely(d: VmDetails): boolean {
+  const vss = d.integration.find((i) => i.Name === 'VSS' || i.Name === 'Backup (volume shadow copy)')
+  return vss?.Enabled === true && (vss.PrimaryStatusDescription ?? '') === 'OK'
+}
+
+export function modesFor(d: VmDetails): ModeSupport[] {
+  const problem = diskProblem(d)
+  const state = d.vm.State
+  const running = RUNNING.includes(state)
+  const off = state === 'Off'
+  const stable = running || off || state === 'Saved'
+  const unstable = `The VM is ${state.toLowerCase()}; wait until it is running, off or saved.`
+  const cold: ModeSupport = problem
+    ? { mode: 'cold', available: false, reason: problem, downtime: 'shutdown', consistency: 'offline' }
+    : state === 'Saved' || state === 'Paused'
+      ? { mode: 'cold', available: false, reason: `The VM is ${state.toLowerCase()}: its guest was not shut down. Start it (or use a warm backup) first.`, downtime: 'shutdown', consistency: 'offline' }
+      : !stable
+        ? { mode: 'cold', available: false, reason: unstable, downtime: 'shutdown', consistency: 'offline' }
+        : { mode: 'cold', available: true, downtime: running ? 'shutdown' : 'none', consistency: 'offline' }
+  const warm: ModeSupport = problem
+    ? { mode: 'warm', available: false, reason: problem, downtime: 'pause', consistency: 'crash' }
+    : !stable
+      ? { mode: 'warm', available: false, reason: unstable, downtime: 'pause', consistency: 'crash' }
+      : { mode: 'warm', available: true, downtime: running ? 'pause' : 'none', consistency: off ? 'offline' : 'crash' }
+  const hotConsistency: Consistency = off ? 'offline' : running && productionLikely(d) && d.vm.CheckpointType !== 'Standard' ? 'app' : 'crash'
+  const hot: ModeSupport = problem
+    ? { mode: 'hot', available: false, reason: problem, downtime: 'none', consistency: hotConsistency }
+    : d.vm.CheckpointType === 'Disabled'
+      ? { mode: 'hot', available: false, reason: 'Checkpoints are disabled for this VM (Hyper-V Manager → Settings → Checkpoints, or Set-VM -CheckpointType Production).', downtime: 'none', consistency: hotConsistency }
+      : !stable
+        ? { mode: 'hot', available: false, reason: unstable, downtime: 'none', consistency: hotConsistency }
+        : { mode: 'hot', available: true, downtime: 'none', consistency: hotConsistency }
+  return [cold, warm, hot]
+}
+
+/** Reads the VM's current disks (cold and warm: the VM is off or saved, so its files are closed) and undoes `after`. */
+async function fileSession(ctx: HyperVContext, d: VmDetails, consistency: Consistency, after: (signal: AbortSignal) => Promise<string[]>, signal: AbortSignal): Promise<BackupSession> {
+  let disks: BackupDisk[]
+  try {
+    const conn = await ctx.connection(signal)
+    disks = await openDisks(conn, d.drives.map((drive) => ({ drive, top: drive.Path ?? '' })), d.vhds, signal)
+  } catch (err) {
+    await after(AbortSignal.timeout(600_000)).catch(() => undefined)
+    throw err
+  }
+  let finished: Promise<{ leftBehind: string[] }> | undefined
+  return {
+    consistency,
+    vmConfig: configOf(d),
+    disks,
+    finish(finishSignal) {
+      finished ??= (async () => {
+        await closeDisks(disks)
+        return { leftBehind: await after(finishSignal).catch((err: unknown) => [`Could not restore the VM's state: ${err instanceof Error ? err.message : String(err)}`]) }
+      })()
+      return finished
+    },
+  }
+}
+
+/** Starts the VM again if it is off (or saved) now; what could not be done, in words. */
+async function restart(ctx: HyperVContext, vmId: string, name: string, signal: AbortSignal): Promise<string[]> {
+  // A shutdown Lifeboat gave up on may still complete: wait briefly for a settled state before deciding.
+  await waitForState(ctx.runner, vmId, ['Off', 'Saved', 'Running'], 15_000, signal).catch(() => false)
+  const state = (await vmState(ctx.runner, vmId, signal)).State
+  if (state === 'Running') return []
+  if (state !== 'Off' && state !== 'Saved') return [`${name} is ${state.toLowerCase()}; Lifeboat did not start it again.`]
+  try {
+    await startVm(ctx.runner, vmId, signal)
+    return []
+  } catch (err) {
+    return [`${name} was left ${state.toLowerCase()}: starting it failed (${err instanceof Error ? err.message : String(err)}).`]
+  }
+}
+
+export function hypervBackup(ctx: HyperVContext): BackupCapability {
+  return {
+    async modes(vmId, signal) {
+      return modesFor(await describeVm(ctx.runner, vmId, signal))
+    },
+
+    async begin(vmId: string, options: BackupOptions, signal: AbortSignal): Promise<BackupSession> {
+      checkJobId(options.jobId)
+      const d = await describeVm(ctx.runner, vmId, signal)
+      const mode = modesFor(d).find((m) => m.mode === options.mode)
+      if (mode?.available !== true) throw new AdapterError('NOT_SUPPORTED', `A ${options.mode} backup of ${d.vm.Name} is not possible: ${mode?.reason ?? 'unknown mode'}`)
+      if (options.mode === 'hot') return await hotBackup(ctx, d, options, signal)
+      const running = RUNNING.includes(d.vm.State)
+      if (options.mode === 'cold') {
+        if (!running) return await fileSession(ctx, d, 'offline', () => Promise.resolve([]), signal)
+        options.phase('shutting down', `asking the guest to shut down (up to ${Math.round(options.shutdownTimeoutMs / 1000)} s)`)
+        let how: 'clean' | 'turned-off'
+        try {
+          how = await shutDown(ctx.runner, vmId, { timeoutMs: options.shutdownTimeoutMs, forceOff: options.forceOffAfterTimeout, log: options.log }, signal)
+          throwIfAborted(signal, 'The backup')
+        } catch (err) {
+          await restart(ctx, vmId, d.vm.Name, AbortSignal.timeout(600_000)).catch(() => undefined)
+          throw err
+        }
+        options.log('info', how === 'clean' ? `${d.vm.Name} shut down cleanly.` : `${d.vm.Name} was turned off.`)
+        return await fileSession(ctx, d, how === 'clean' ? 'offline' : 'crash', (s) => restart(ctx, vmId, d.vm.Name, s), signal)
+      }
+      // warm
+      if (!running) return await fileSession(ctx, d, d.vm.State === 'Off' ? 'offline' : 'crash', () => Promise.resolve([]), signal)
+      options.phase('saving', 'suspending the VM to disk (Save-VM)')
+      try {
+        await saveVm(ctx.runner, vmId, signal)
+        throwIfAborted(signal, 'The backup')
+      } catch (err) {
+        await restart(ctx, vmId, d.vm.Name, AbortSignal.timeout(600_000)).catch(() => undefined)
+        throw err
+      }
+      return await fileSession(ctx, d, 'crash', (s) => restart(ctx, vmId, d.vm.Name, s), signal)
+    },
+  }
+}

@@ -1,0 +1,141 @@
+import { AdapterError, throwIfAborted, type BackupDisk, type BackupOptions, type BackupSession, type Consistency } from '../host-adapter'
+import type { HyperVContext } from './context'
+import { holdJobLock, type JobLock } from './job-lock'
+import { ps } from './powershell'
+import { runJson } from './ps-runner'
+import { closeDisks, openDisks } from './readouts'
+import { z } from 'zod'
+import { DRIVE_FIELDS, DriveRecord, SNAPSHOT_FIELDS, SnapshotRecord, VHD_FIELDS, VhdRecord, arrayOf } from './schemas'
+import { backupCheckpointName, type CheckpointTypeName } from './tags'
+import { configOf } from './vm-config'
+import { completeChains, raw, vmVariable, type VmDetails } from './vm-details'
+
+/** Creating or merging a checkpoint is never interrupted half-way (VMMS would finish it anyway); it is bounded instead. */
+const HOST_OP_MS = 30 * 60_000
+
+export async function setCheckpointType(ctx: HyperVContext, vmId: string, type: CheckpointTypeName, signal: AbortSignal): Promise<void> {
+  await ctx.runner(ps`${vmVariable(vmId)}\nSet-VM -VM $vm -CheckpointType ${type}`, { signal, what: `Setting the checkpoint type to ${type}` })
+}
+
+export async function removeCheckpoint(ctx: HyperVContext, snapshotId: string, signal: AbortSignal): Promise<void> {
+  let last: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await ctx.runner(ps`$s = Get-VMSnapshot -Id ${snapshotId}\nRemove-VMSnapshot -VMSnapshot $s -Confirm:$false`, { signal, what: 'Removing the checkpoint (merging it into the disks)', timeoutMs: HOST_OP_MS })
+      return
+    } catch (err) {
+      last = err
+      // A merge still running from a previous checkpoint makes Hyper-V refuse for a moment.
+      if (!(err instanceof AdapterError) || err.params.reason !== 'invalid-state') throw err
+      await new Promise((r) => setTimeout(r, 2000))
+    }
+  }
+  throw last
+}
+
+async function snapshotsOf(ctx: HyperVContext, vmId: string, signal: AbortSignal): Promise<SnapshotRecord[]> {
+  return await runJson(ctx.runner, ps`${vmVariable(vmId)}\nConvertTo-Json -Compress -Depth 3 -InputObject @(Get-VMSnapshot -VM $vm | Select-Object ${raw(SNAPSHOT_FIELDS)})`, arrayOf(SnapshotRecord, 2000), { signal, what: 'Listing checkpoints' })
+}
+
+const CheckpointDisks = z.object({ drives: arrayOf(DriveRecord, 256), vhds: arrayOf(VhdRecord, 256) })
+
+/** The drives of a checkpoint (the files it froze, read-only now) and their VHD chains. */
+export async function checkpointDrives(ctx: HyperVContext, snapshotId: string, signal: AbortSignal): Promise<{ drives: DriveRecord[]; vhds: Map<string, VhdRecord> }> {
+  const script = ps`$s = Get-VMSnapshot -Id ${snapshotId}
+$drives = @(Get-VMHardDiskDrive -VMSnapshot $s)
+$paths = @($drives | Select-Object -ExpandProperty Path)
+[pscustomobject]@{
+  drives = @($drives | Select-Object ${raw(DRIVE_FIELDS)})
+  vhds = @(if ($paths.Count -gt 0) { Get-VHD -Path $paths | Select-Object ${raw(VHD_FIELDS)} })
+} | ConvertTo-Json -Depth 4 -Compress`
+  const found = await runJson(ctx.runner, script, CheckpointDisks, { signal, what: 'Reading the disks of the checkpoint' })
+  return { drives: found.drives, vhds: await completeChains(ctx.runner, found.vhds, signal) }
+}
+
+/**
+ * Hot backup: a checkpoint freezes the disks (production = VSS/fsfreeze inside the guest when it works), Lifeboat
+ * reads the now read-only files the checkpoint holds, and the checkpoint is always removed again (Hyper-V merges the
+ * changes made meanwhile back into the disks). The checkpoint type is set for the job as needed and put back after.
+ */
+export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: BackupOptions, signal: AbortSignal): Promise<BackupSession> {
+  const vmId = d.vm.Id
+  const original = d.vm.CheckpointType as CheckpointTypeName
+  const wanted: CheckpointTypeName = !options.quiesce ? 'Standard' : options.quiesceRequired === true ? 'ProductionOnly' : 'Production'
+  const change = original !== wanted
+  const name = backupCheckpointName(options.jobId, change ? original : undefined)
+  const wasRunning = d.vm.State === 'Running' || d.vm.State === 'Paused'
+  const conn = await ctx.connection(signal)
+  const lock: JobLock = await holdJobLock(conn, await ctx.executable(signal), ctx.runner, options.jobId, signal)
+  if (!lock.held) options.log('warn', 'Could not mark this job as running on the host; a Lifeboat cleaning up elsewhere might remove its checkpoint early.')
+  let snapshotId: string | undefined
+  let typeChanged = false
+  let disks: BackupDisk[] = []
+
+  const undo = async (s: AbortSignal): Promise<string[]> => {
+    const left: string[] = []
+    await closeDisks(disks)
+    if (snapshotId !== undefined) {
+      try {
+        await removeCheckpoint(ctx, snapshotId, s)
+      } catch (err) {
+        left.push(`Checkpoint "${name}" of ${d.vm.Name} (remove it in Hyper-V Manager, or run "lifeboat leftovers clean"): ${err instanceof Error ? err.message : String(err)}`)
+      }
+    } else {
+      // A checkpoint made after the client gave up (VMMS finishes what it started) is found by its name.
+      const late = await snapshotsOf(ctx, vmId, s).catch(() => [])
+      for (const c of late.filter((x) => x.Name === name)) await removeCheckpoint(ctx, c.Id, s).catch((err: unknown) => left.push(`Checkpoint "${name}": ${err instanceof Error ? err.message : String(err)}`))
+    }
+    if (typeChanged) {
+      try {
+        await setCheckpointType(ctx, vmId, original, s)
+      } catch (err) {
+        left.push(`${d.vm.Name} still has checkpoint type ${wanted} (it was ${original}): ${err instanceof Error ? err.message : String(err)}`)
+      }
+    }
+    await lock.release()
+    return left
+  }
+
+  try {
+    if (change) {
+      options.phase('preparing', `checkpoint type ${wanted} for this backup (the VM has ${original})`)
+      // Like every change on the host, not interrupted half-way; marked first, so that undo always puts it back.
+      typeChanged = true
+      await setCheckpointType(ctx, vmId, wanted, AbortSignal.timeout(HOST_OP_MS))
+    }
+    throwIfAborted(signal, 'The backup')
+    options.phase('creating checkpoint', wanted === 'Standard' ? 'standard checkpoint' : 'production checkpoint (VSS / fsfreeze in the guest)')
+    await ctx.runner(ps`${vmVariable(vmId)}\nCheckpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(HOST_OP_MS), what: 'Creating the checkpoint', timeoutMs: HOST_OP_MS })
+    const made = (await snapshotsOf(ctx, vmId, AbortSignal.timeout(120_000))).filter((c) => c.Name === name)
+    const snap = made[0]
+    if (snap === undefined || made.length !== 1) throw new AdapterError('BAD_RESPONSE', `Checkpoint-VM succeeded but the checkpoint "${name}" is ${made.length === 0 ? 'not there' : 'there twice'}.`)
+    snapshotId = snap.Id
+    throwIfAborted(signal, 'The backup')
+
+    // A checkpoint holding the memory (State Saved) is a standard one: production failed and Hyper-V fell back.
+    const withMemory = snap.State === 'Saved'
+    const consistency: Consistency = !wasRunning ? (d.vm.State === 'Off' ? 'offline' : 'crash') : wanted !== 'Standard' && !withMemory ? 'app' : 'crash'
+    if (wasRunning && options.quiesce && consistency === 'crash') {
+      options.log('warn', `The production checkpoint of ${d.vm.Name} could not be made (no VSS/fsfreeze answer from the guest); Hyper-V made a standard checkpoint instead. This restore point is crash-consistent.`)
+    }
+    const { drives, vhds } = await checkpointDrives(ctx, snapshotId, signal)
+    options.phase('reading', 'the disks as the checkpoint froze them')
+    disks = await openDisks(conn, drives.map((drive) => ({ drive, top: drive.Path ?? '' })), vhds, signal)
+    let finished: Promise<{ leftBehind: string[] }> | undefined
+    return {
+      consistency,
+      vmConfig: configOf(d),
+      disks,
+      // Every backup reads whole disks; the repository stores only chunks it does not have (hash-and-dedup).
+      // Resilient Change Tracking (WMI reference points) is not implemented: see README.md in this folder.
+      incrementalToken: { kind: 'hash-dedup' },
+      finish(finishSignal) {
+        finished ??= undo(finishSignal).then((leftBehind) => ({ leftBehind }))
+        return finished
+      },
+    }
+  } catch (err) {
+    await undo(AbortSignal.timeout(HOST_OP_MS)).catch(() => undefined)
+    throw err
+  }
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { AdapterError, throwIfAborted, type RestoreCapability, type RestoreDiskInput, type RestoreRequest, type RestoreResult } from '../host-adapter'
+import type { SshConnection } from '../ssh/ssh-connection'
+import type { HyperVContext } from './context'
+import { PsRaw, ps } from './powershell'
+import { startVm } from './power'
+import { runJson } from './ps-runner'
+import { VmRecord, arrayOf } from './schemas'
+import { removeFile, renameFile, uploadFile } from './upload'
+import { HyperVConfig } from './vm-config'
+import { checkVmId, describeVm, raw, vmVariable } from './vm-details'
+
+const HostPaths = z.object({ disks: z.string().min(1).max(32_767), switches: arrayOf(z.object({ Name: z.string().max(1000) }), 1000) })
+const NewVm = z.object({ Id: VmRecord.shape.Id, Name: VmRecord.shape.Name })
+
+/** A name Windows accepts as a file name (VM names may contain anything). */
+export function fileStem(name: string): string {
+  const s = name.replace(/[\\/:*?"<>|\p{Cc}]/gu, '_').trim().replace(/[. ]+$/, '')
+  return (s === '' ? 'vm' : s).slice(0, 60)
+}
+
+function configOf(request: RestoreRequest): HyperVConfig {
+  const parsed = HyperVConfig.safeParse(request.vmConfig)
+  if (!parsed.success) throw new AdapterError('NOT_SUPPORTED', 'This restore point was not made from a Hyper-V host; Lifeboat can restore it to Hyper-V only as disk images (export it as VHDX).')
+  return parsed.data
+}
+
+interface Placement {
+  readonly input: RestoreDiskInput
+  readonly controllerType: 'IDE' | 'SCSI'
+  readonly controllerNumber: number
+  readonly controllerLocation: number
+}
+
+/** Where each restored disk goes: where the backed-up VM had it (kept in each disk's meta), else in order. */
+function placements(config: HyperVConfig, disks: readonly RestoreDiskInput[]): Placement[] {
+  return disks.map((input, i) => {
+    const meta = input.meta
+    const m = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {}
+    const saved = config.drives[i]
+    const type = m.controllerType ?? saved?.controllerType ?? (config.generation === 2 ? 'SCSI' : 'IDE')
+    const number = m.controllerNumber ?? saved?.controllerNumber ?? 0
+    const location = m.controllerLocation ?? saved?.controllerLocation ?? i
+    if ((type !== 'IDE' && type !== 'SCSI') || typeof number !== 'number' || typeof location !== 'number') throw new AdapterError('BAD_RESPONSE', `The restore point does not say where disk ${input.name} was attached.`)
+    return { input, controllerType: type, controllerNumber: number, controllerLocation: location }
+  })
+}
+
+async function upload(conn: SshConnection, input: RestoreDiskInput, path: string, format: 'vhdx' | 'vhd', request: RestoreRequest, done: { bytes: number; total: number }, signal: AbortSignal): Promise<void> {
+  if (input.encode === undefined) throw new AdapterError('NOT_SUPPORTED', `Lifeboat cannot write disk ${input.name} as ${format.toUpperCase()} here (this engine offers no image encoder).`)
+  const base = done.bytes
+  request.phase('uploading', `${input.name} → ${path}`)
+  done.bytes += await uploadFile(conn, path, input.encode(format, signal), (n) => request.progress(base + n, done.total, input.name), signal)
+}
+
+async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: HyperVConfig, signal: AbortSignal): Promise<RestoreResult> {
+  const conn = await ctx.connection(signal)
+  const host = await runJson(ctx.runner, ps`$h = Get-VMHost\n[pscustomobject]@{ disks = $h.VirtualHardDiskPath; switches = @(Get-VMSwitch | Select-Object Name) } | ConvertTo-Json -Depth 3 -Compress`, HostPaths, { signal, what: 'Reading the host\'s Hyper-V settings' })
+  const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '')
+  const folder = request.storageDir ?? `${host.disks.replace(/[\\/]+$/, '')}\\${fileStem(request.name)}-${stamp}-${randomBytes(3).toString('hex')}`
+  if (!/^[A-Za-z]:\\/.test(folder)) throw new AdapterError('NOT_SUPPORTED', `Restore disks to a folder on a local drive of the host (C:\\…), not "${folder.slice(0, 200)}".`)
+  const placed = placements(config, request.disks)
+  const files: string[] = []
+  const leftBehind: string[] = []
+  let vmId: string | undefined
+  try {
+    await ctx.runner(ps`New-Item -ItemType Directory -Force -Path ${folder} | Out-Null`, { signal, what: 'Creating the folder for the disks' })
+    const done = { bytes: 0, total: request.disks.reduce((a, d) => a + d.size, 0) }
+    for (const [i, p] of placed.entries()) {
+      const path = `${folder}\\${fileStem(request.name)}-disk${i}.vhdx`
+      await upload(conn, p.input, path, 'vhdx', request, done, signal)
+      files.push(path)
+    }
+    throwIfAborted(signal, 'The restore')
+    request.phase('creating the VM', `New-VM generation ${config.generation}`)
+    const made = await runJson(ctx.runner, ps`New-VM -Name ${request.name} -Generation ${config.generation} -MemoryStartupBytes ${config.memoryStartup} -NoVHD | Select-Object ${raw('Id, Name')} | ConvertTo-Json -Compress`, NewVm, { signal, what: 'Creating the VM' })
+    vmId = made.Id
+    const switches = new Set(host.switches.map((s) => s.Name.toLowerCase()))
+    const lines: PsRaw[] = [vmVariable(vmId), ps`Set-VMProcessor -VM $vm -Count ${config.processorCount}`]
+    lines.push(
+      config.dynamicMemory && config.memoryMinimum != null && config.memoryMaximum != null
+        ? ps`Set-VMMemory -VM $vm -DynamicMemoryEnabled $true -MinimumBytes ${config.memoryMinimum} -MaximumBytes ${config.memoryMaximum}`
+        : ps`Set-VMMemory -VM $vm -DynamicMemoryEnabled $false`,
+    )
+    if (config.generation === 2 && config.secureBoot != null) {
+      lines.push(config.secureBoot && config.secureBootTemplate != null ? ps`Set-VMFirmware -VM $vm -EnableSecureBoot On -SecureBootTemplate ${config.secureBootTemplate}` : ps`Set-VMFirmware -VM $vm -EnableSecureBoot ${config.secureBoot ? 'On' : 'Off'}`)
+    }
+    const scsi = Math.max(0, ...placed.filter((p) => p.controllerType === 'SCSI').map((p) => p.controllerNumber + 1))
+    for (let n = config.generation === 2 ? 1 : 0; n < scsi; n++) lines.push(ps`Add-VMScsiController -VM $vm`)
+    placed.forEach((p, i) => lines.push(ps`Add-VMHardDiskDrive -VM $vm -Path ${files[i] ?? ''} -ControllerType ${p.controllerType} -ControllerNumber ${p.controllerNumber} -ControllerLocation ${p.controllerLocation}`))
+    const missing: string[] = []
+    config.nics.forEach((nic, i) => {
+      const sw = nic.switchName != null && switches.has(nic.switchName.toLowerCase()) ? nic.switchName : undefined
+      if (nic.switchName != null && sw === undefined) missing.push(nic.switchName)
+      if (i === 0) {
+        if (sw !== undefined) lines.push(ps`Connect-VMNetworkAdapter -VMNetworkAdapter (Get-VMNetworkAdapter -VM $vm | Select-Object -First 1) -SwitchName ${sw}`)
+      } else lines.push(sw !== undefined ? ps`Add-VMNetworkAdapter -VM $vm -SwitchName ${sw}` : ps`Add-VMNetworkAdapter -VM $vm`)
+    })
+    const boot = [...placed].sort((a, b) => a.controllerNumber - b.controllerNumber || a.controllerLocation - b.controllerLocation)[0]
+    if (config.generation === 2 && boot?.controllerType === 'SCSI') {
+      lines.push(ps`Set-VMFirmware -VM $vm -FirstBootDevice (Get-VMHardDiskDrive -VM $vm -ControllerType SCSI -ControllerNumber ${boot.controllerNumber} -ControllerLocation ${boot.controllerLocation})`)
+    }
+    await ctx.runner(new PsRaw(lines.map((l) => l.text).join('\n')), { signal, what: 'Configuring the restored VM' })
+    for (const m of new Set(missing)) request.log('warn', `This host has no virtual switch "${m}"; the network adapter was left disconnected.`)
+    let started = false
+    if (request.start) {
+      request.phase('starting', request.name)
+      await startVm(ctx.runner, vmId, signal)
+      started = true
+    }
+    return { vmId, name: made.Name, disks: placed.map((p, i) => ({ name: p.input.name, path: files[i] ?? '', format: 'vhdx' })), started, leftBehind }
+  } catch (err) {
+    const s = AbortSignal.timeout(300_000)
+    if (vmId !== undefined) {
+      await ctx.runner(ps`${vmVariable(vmId)}\nRemove-VM -VM $vm -Force`, { signal: s, what: 'Removing the half-restored VM' }).catch((e: unknown) => leftBehind.push(`The half-restored VM ${request.name} (${vmId ?? ''}): ${e instanceof Error ? e.message : String(e)}`))
+    }
+    for (const f of files) await removeFile(conn, f).catch(() => leftBehind.push(`Disk file ${f}`))
+    if (leftBehind.length > 0 && err instanceof AdapterError) throw new AdapterError(err.code, `${err.message} (left behind on the host: ${leftBehind.join('; ')})`, err.params, { cause: err })
+    throw err
+  }
+}
+
+const VmList = arrayOf(VmRecord.pick({ Id: true, Name: true }), 10_000)
+
+async function inPlace(ctx: HyperVContext, request: RestoreRequest, config: HyperVConfig, signal: AbortSignal): Promise<RestoreResult> {
+  const conn = await ctx.connection(signal)
+  let vmId: string
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(request.name)) vmId = checkVmId(request.name)
+  else {
+    const all = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -InputObject @(Get-VM | Select-Object ${raw('Id, Name')})`, VmList, { signal, what: 'Listing VMs' })
+    const named = all.filter((v) => v.Name === request.name)
+    if (named.length !== 1) throw new AdapterError('NOT_FOUND', named.length === 0 ? `The host has no VM "${request.name.slice(0, 200)}".` : `The host has ${named.length} VMs named "${request.name.slice(0, 200)}"; name it by its id.`)
+    vmId = (named[0] as { Id: string }).Id
+  }
+  const d = await describeVm(ctx.runner, vmId, signal)
+  if (d.vm.State !== 'Off') throw new AdapterError('COMMAND_FAILED', `${d.vm.Name} is ${d.vm.State.toLowerCase()}; shut it down (not saved) before restoring its disks in place.`, { reason: 'invalid-state' })
+  if (d.snapshots.length > 0) throw new AdapterError('NOT_SUPPORTED', `${d.vm.Name} has ${d.snapshots.length} checkpoint(s); replacing disks under checkpoints would break them. Remove the checkpoints first, or restore as a new VM.`)
+  const placed = placements(config, request.disks)
+  const targets = placed.map((p) => {
+    const drive = d.drives.find((dr) => dr.ControllerType === p.controllerType && dr.ControllerNumber === p.controllerNumber && dr.ControllerLocation === p.controllerLocation)
+    const path = drive?.Path ?? undefined
+    if (path === undefined) throw new AdapterError('NOT_SUPPORTED', `${d.vm.Name} has no disk at ${p.controllerType} ${p.controllerNumber}:${p.controllerLocation} for ${p.input.name}; restore as a new VM instead.`)
+    const v = d.vhds.get(path.toLowerCase())
+    if (v?.VhdType === 'Differencing') throw new AdapterError('NOT_SUPPORTED', `${path} is a differencing disk; Lifeboat replaces only whole disks.`)
+    return { p, path, format: /\.vhd$/i.test(path) ? ('vhd' as const) : ('vhdx' as const) }
+  })
+  const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)
+  const done = { bytes: 0, total: request.disks.reduce((a, x) => a + x.size, 0) }
+  const staged: string[] = []
+  const leftBehind: string[] = []
+  try {
+    for (const t of targets) {
+      const fresh = `${t.path}.lifeboat-restore-${stamp}`
+      await upload(conn, t.p.input, fresh, t.format, request, done, signal)
+      staged.push(fresh)
+    }
+  } catch (err) {
+    for (const f of staged) await removeFile(conn, f).catch(() => undefined)
+    throw err
+  }
+  // Every new disk is on the host: swap them in (the old file steps aside until all swaps worked).
+  request.phase('replacing disks', d.vm.Name)
+  const swapped: { path: string; old: string }[] = []
+  try {
+    for (const [i, t] of targets.entries()) {
+      const old = `${t.path}.lifeboat-before-restore-${stamp}`
+      await renameFile(conn, t.path, old)
+      try {
+        await renameFile(conn, staged[i] ?? '', t.path)
+      } catch (err) {
+        await renameFile(conn, old, t.path)
+        throw err
+      }
+      swapped.push({ path: t.path, old })
+    }
+  } catch (err) {
+    for (const s of swapped.reverse()) {
+      await removeFile(conn, s.path).catch(() => undefined)
+      await renameFile(conn, s.old, s.path).catch(() => leftBehind.push(`${s.path} was replaced; the original is at ${s.old}`))
+    }
+    for (const f of staged) await removeFile(conn, f).catch(() => undefined)
+    throw err
+  }
+  for (const s of swapped) await removeFile(conn, s.old).catch(() => leftBehind.push(`The replaced disk ${s.old} (delete it when the VM works)`))
+  let started = false
+  if (request.start) {
+    await startVm(ctx.runner, vmId, signal)
+    started = true
+  }
+  return { vmId, name: d.vm.Name, disks: targets.map((t) => ({ name: t.p.input.name, path: t.path, format: t.format })), started, leftBehind }
+}
+
+/** Restores a Hyper-V VM from a restore point: as a new VM (new id, disks uploaded as VHDX), or over a stopped VM's disks. */
+export function hypervRestore(ctx: HyperVContext): RestoreCapability {
+  return {
+    async restoreVm(request, signal) {
+      const config = configOf(request)
+      if (request.disks.length === 0) throw new AdapterError('NOT_SUPPORTED', 'The restore point has no disks.')
+      return request.inPlace ? await inPlace(ctx, request, config, signal) : await asNewVm(ctx, request, config, signal)
+    },
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The simulated Hyper-V host: VMs, their drives, checkpoints (a tree, as Hyper-V keeps them) and the disk files
+ * underneath, plus the guest behaviour the tests steer (does the guest shut down when asked, can it make production
+ * checkpoints, is the Guest Service Interface on). State changes run on the "VMMS" side: a client killed half-way
+ * through a Checkpoint-VM does not stop the checkpoint from being made, just as on a real host.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { PsError } from '../ps/values'
+import { DiskStore } from './disks'
+import { WinFs, normalizeWin, safeFileName } from './winfs'
+
+export type VmStateName = 'Running' | 'Off' | 'Saved' | 'Paused' | 'Starting' | 'Stopping' | 'Saving'
+export type CheckpointTypeName = 'Disabled' | 'Production' | 'ProductionOnly' | 'Standard'
+
+export const INTEGRATION_SERVICES = ['Guest Service Interface', 'Heartbeat', 'Key-Value Pair Exchange', 'Shutdown', 'Time Synchronization', 'VSS'] as const
+
+export interface SimDrive {
+  readonly id: string
+  controllerType: 'IDE' | 'SCSI'
+  controllerNumber: number
+  controllerLocation: number
+  path: string
+}
+
+export interface SimNic {
+  readonly id: string
+  name: string
+  switchName: string | null
+  mac: string
+  dynamicMac: boolean
+}
+
+export interface GuestBehaviour {
+  /** 'clean': shuts down after shutdownMs; 'hang': never does; 'none': no shutdown integration at all. */
+  shutdown: 'clean' | 'hang' | 'none'
+  shutdownMs: number
+  /** The guest's VSS writer / fsfreeze answers, so production checkpoints succeed. */
+  productionCapable: boolean
+  /** Files copied into the guest with Copy-VMFile (guest path → bytes). */
+  readonly copiedIn: Map<string, Buffer>
+}
+
+export interface SimVm {
+  readonly id: string
+  name: string
+  generation: 1 | 2
+  version: string
+  state: VmStateName
+  checkpointType: CheckpointTypeName
+  processorCount: number
+  memoryStartup: number
+  dynamicMemory: boolean
+  memoryMinimum: number
+  memoryMaximum: number
+  notes: string
+  readonly configPath: string
+  readonly creationTime: number
+  parentCheckpointId: string | null
+  readonly drives: SimDrive[]
+  scsiControllers: number
+  readonly nics: SimNic[]
+  secureBoot: boolean
+  secureBootTemplate: string
+  readonly integration: Map<string, boolean>
+  readonly guest: GuestBehaviour
+  /** A VMMS operation in progress (Hyper-V refuses a second one). */
+  busy: string | null
+}
+
+export interface SimCheckpoint {
+  readonly id: string
+  name: string
+  readonly vmId: string
+  readonly created: number
+  parentId: string | null
+  /** A standard checkpoint of a running VM holds its memory (State Saved); production checkpoints do not (State Off). */
+  readonly saved: boolean
+  /** Drive id → the disk file this checkpoint froze. */
+  readonly files: Map<string, string>
+  readonly config: { readonly processorCount: number; readonly memoryStartup: number }
+}
+
+export interface HostTiming {
+  checkpointMs: number
+  saveMs: number
+  startMs: number
+  mergeMs: number
+}
+
+export interface HostOptions {
+  readonly dataDir: string
+  readonly computerName?: string
+  /** 'Windows Server 2022' (configuration version 10.0) or 'Windows Server 2019' (9.0). */
+  readonly os?: '2019' | '2022'
+  readonly timing?: Partial<HostTiming>
+}
+
+export const VHD_FOLDER = 'C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks'
+export const VM_FOLDER = 'C:\\ProgramData\\Microsoft\\Windows\\Hyper-V'
+
+export const SWITCHES = [
+  { name: 'Default Switch', id: 'c08cb7b8-9b3c-408e-8e30-5e16a3aeb444', type: 'Internal' },
+  { name: 'LAN', id: '7d1a4e62-53b7-4a51-b8f1-0b6a2b0e1c55', type: 'External' },
+] as const
+
+export function hvError(cmdlet: string, message: string, id: string, category: string, target?: string, exceptionType = 'Microsoft.HyperV.PowerShell.VirtualizationException'): PsError {
+  return new PsError({ message, fqid: `${id},Microsoft.HyperV.PowerShell.Commands.${cmdlet.replace('-', '')}`, category, exceptionType, activity: cmdlet, ...(target !== undefined ? { targetName: target } : {}) })
+}
+
+export class HyperVHost {
+  readonly fs: WinFs
+  readonly disks: DiskStore
+  readonly vms = new Map<string, SimVm>()
+  readonly checkpoints = new Map<string, SimCheckpoint>()
+  readonly computerName: string
+  readonly os: '2019' | '2022'
+  readonly timing: HostTiming
+  /** Every cmdlet line run, for tests that check what the adapter asked for. */
+  readonly log: string[] = []
+
+  constructor(options: HostOptions) {
+    this.fs = new WinFs(options.dataDir)
+    mkdirSync(path.join(options.dataDir, 'C', 'Users', 'Administrator'), { recursive: true })
+    mkdirSync(this.fs.toLocal(VHD_FOLDER), { recursive: true })
+    mkdirSync(this.fs.toLocal(VM_FOLDER), { recursive: true })
+    this.disks = new DiskStore(this.fs)
+    this.computerName = options.computerName ?? 'HV01'
+    this.os = options.os ?? '2022'
+    this.timing = { checkpointMs: 30, saveMs: 30, startMs: 30, mergeMs: 10, ...options.timing }
+  }
+
+  get configVersion(): string {
+    return this.os === '2022' ? '10.0' : '9.0'
+  }
+
+  /** Creates a VM the way an admin would have: one VHDX in the default folder with the given guest bytes. */
+  async addVm(spec: { name: string; disks: readonly Buffer[]; state?: VmStateName; generation?: 1 | 2; checkpointType?: CheckpointTypeName; diskFormat?: 'vhdx' | 'vhd' }): Promise<SimVm> {
+    const vm = this.newVm(spec.name, spec.generation ?? 2, 1024 ** 3)
+    vm.checkpointType = spec.checkpointType ?? 'Production'
+    vm.nics.push({ id: randomUUID().toUpperCase(), name: 'Network Adapter', switchName: 'LAN', mac: randomMac(), dynamicMac: true })
+    const stem = safeFileName(spec.name)
+    for (const [i, content] of spec.disks.entries()) {
+      const format = spec.diskFormat ?? 'vhdx'
+      const file = await this.disks.createBase(`${VHD_FOLDER}\\${stem}${i === 0 ? '' : `-${i}`}-${vm.id.slice(0, 8)}.${format}`, content, format)
+      vm.drives.push({ id: randomUUID().toUpperCase(), controllerType: vm.generation === 2 ? 'SCSI' : 'IDE', controllerNumber: 0, controllerLocation: i, path: file.path })
+    }
+    vm.state = spec.state ?? 'Running'
+    return vm
+  }
+
+  newVm(name: string, generation: 1 | 2, memory: number): SimVm {
+    const id = randomUUID()
+    const vm: SimVm = {
+      id,
+      name,
+      generation,
+      version: this.configVersion,
+      state: 'Off',
+      checkpointType: 'Production',
+      processorCount: 1,
+      memoryStartup: memory,
+      dynamicMemory: false,
+      memoryMinimum: 512 * 1024 ** 2,
+      memoryMaximum: 1024 ** 4,
+      notes: '',
+      configPath: VM_FOLDER,
+      creationTime: Date.now(),
+      parentCheckpointId: null,
+      drives: [],
+      scsiControllers: generation === 2 ? 1 : 0,
+      nics: [],
+      secureBoot: generation === 2,
+      secureBootTemplate: 'MicrosoftWindows',
+      integration: new Map(INTEGRATION_SERVICES.map((n) => [n, n !== 'Guest Service Interface'])),
+      guest: { shutdown: 'clean', shutdownMs: 30, productionCapable: true, copiedIn: new Map() },
+      busy: null,
+    }
+    this.vms.set(id, vm)
+    return vm
+  }
+
+  vmById(id: string, cmdlet: string): SimVm {
+    const vm = this.vms.get(id.toLowerCase())
+    if (!vm) throw hvError(cmdlet, `Hyper-V was unable to find a virtual machine with ID "${id}".`, 'InvalidParameter', 'InvalidArgument', id)
+    return vm
+  }
+
+  vmByName(name: string): SimVm | undefined {
+    return [...this.vms.values()].find((v) => v.name.toLowerCase() === name.toLowerCase())
+  }
+
+  checkpointsOf(vmId: string): SimCheckpoint[] {
+    return [...this.checkpoints.values()].filter((c) => c.vmId === vmId).sort((a, b) => a.created - b.created)
+  }
+
+  /** True while a running VM's worker process holds this file open (SFTP reads are refused, like a sharing violation). */
+  inUse(winPath: string): boolean {
+    const key = normalizeWin(winPath).toLowerCase()
+    for (const vm of this.vms.values()) {
+      if (!['Running', 'Paused', 'Starting', 'Stopping', 'Saving'].includes(vm.state)) continue
+      if (vm.drives.some((d) => d.path.toLowerCase() === key)) return true
+    }
+    return false
+  }
+
+  /** Whatever the guest does to its disk (tests use it to change data while a backup runs). */
+  async guestWrite(vmId: string, driveIndex: number, offset: number, data: Buffer): Promise<void> {
+    const vm = this.vmById(vmId, 'guest')
+    const drive = vm.drives[driveIndex]
+    if (!drive) throw new Error(`VM ${vm.name} has no drive ${driveIndex}`)
+    await this.disks.write(drive.path, offset, data)
+  }
+
+  async guestRead(vmId: string, driveIndex: number, offset: number, length: number): Promise<Buffer> {
+    const vm = this.vmById(vmId, 'guest')
+    const drive = vm.drives[driveIndex]
+    if (!drive) throw new Error(`VM ${vm.name} has no drive ${driveIndex}`)
+    return await this.disks.read(drive.path, offset, length)
+  }
+
+  /** Runs a VMMS operation on a VM: one at a time per VM, and it completes even if the client goes away. */
+  async operate<T>(vm: SimVm, what: string, cmdlet: string, ms: number, signal: AbortSignal, body: () => Promise<T> | T): Promise<T> {
+    if (vm.busy !== null) throw hvError(cmdlet, `The operation cannot be performed while the object is in use. ('${vm.name}' is busy: ${vm.busy}.)`, 'OperationFailed', 'ResourceBusy', vm.name)
+    vm.busy = what
+    const done = (async () => {
+      try {
+        if (ms > 0) await new Promise((r) => setTimeout(r, ms))
+        return await body()
+      } finally {
+        vm.busy = null
+      }
+    })()
+    done.catch(() => undefined)
+    return await raceSignal(done, signal)
+  }
+
+  newCheckpointId(): string {
+    return randomUUID()
+  }
+}
+
+export function randomMac(): string {
+  return `00155D${randomBytes(3).toString('hex').toUpperCase()}`
+}
+
+/** Waits for `p`, or rejects when the session is killed (the operation itself goes on). */
+export async function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('session killed'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e instanceof Error ? e : new Error(String(e)))
+      },
+    )
+  })
+}
