@@ -16,6 +16,7 @@ import { Scheduler } from './scheduler/scheduler'
 import { JobRunner } from './jobs/job-runner'
 import { JobStore } from './jobs/job-store'
 import { HostsStore } from './state/hosts-store'
+import { SnapshotReviews } from './state/snapshot-reviews'
 import { statePaths, type StatePaths } from './state/paths'
 import { nodeSecretStore, type SecretStore } from './state/secret-store'
 
@@ -62,8 +63,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
-  const repositories = new Repositories({ defaultPath: paths.repository, secrets })
-  const browse = new BrowseService({ jobs, repositories })
+  const repositories = new Repositories({ defaultPath: paths.repository, secrets, hosts, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) })
+  const browse = new BrowseService({ jobs, repositories, hosts: { hosts, secrets, adapters, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) } })
   // The scheduler starts backups through the contract like any other caller (late-bound: the handlers need it too).
   const late: { handlers?: HandlerMap } = {}
   const scheduler = new Scheduler({
@@ -88,6 +89,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     browse,
     repositories,
     scheduler,
+    snapshotReviews: new SnapshotReviews(paths.snapshotReviews),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
   late.handlers = handlers

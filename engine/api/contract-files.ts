@@ -3,15 +3,24 @@ import { defineChannel } from './contract-core'
 
 /**
  * Where the disks to browse come from. `image`: disk image files on the machine running the engine (several
- * for a VM whose LVM spans disks). `point`: a restore point in a repository. Live snapshots join with the hosts.
+ * for a VM whose LVM spans disks). `point`: a restore point in a repository. `snapshot`: a live snapshot on a host.
  */
 export const DiskSourceRefSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('image'), paths: z.array(z.string().min(1).max(4096)).min(1).max(32) }),
   /** A restore point's disks (all of them, or the named ones), read from the repository. */
   z.object({
     kind: z.literal('point'),
+    /** The repository's location (folder, sftp://HOST/FOLDER, s3://…; see RepoRefSchema in contract-repository). */
     repo: z.string().min(1).max(4096).optional(),
     pointId: z.string().min(1).max(200),
+    disks: z.array(z.string().min(1).max(200)).min(1).max(32).optional(),
+  }),
+  /** A snapshot (Hyper-V checkpoint) that still exists on a saved host, read in place: host and VM by id or name. */
+  z.object({
+    kind: z.literal('snapshot'),
+    host: z.string().min(1).max(200),
+    vm: z.string().min(1).max(300),
+    snapshot: z.string().min(1).max(300),
     disks: z.array(z.string().min(1).max(200)).min(1).max(32).optional(),
   }),
 ])
@@ -84,4 +93,19 @@ export const filesRestore = defineChannel(
   Target.extend({ paths: z.array(z.string().max(4096)).min(1).max(1000), toDirectory: z.string().min(1).max(4096) }),
   z.object({ jobId: z.string() }),
   'Copy files or folders out of a volume into a local folder (as a job with progress); names never escape it.',
+)
+
+export const filesRestoreToGuest = defineChannel(
+  'files.restoreToGuest',
+  Target.extend({
+    path: z.string().min(1).max(4096),
+    /** The running VM to put the file into, on a saved host (by id or name). */
+    host: z.string().min(1).max(200),
+    vm: z.string().min(1).max(300),
+    /** Absolute path inside the guest (C:\\… or /…). */
+    guestPath: z.string().min(1).max(4096),
+    overwrite: z.boolean().default(false),
+  }),
+  z.object({ jobId: z.string() }),
+  'Copy one file out of a volume back into a running VM through the hypervisor\'s guest channel (Hyper-V: Guest Service Interface), as a job.',
 )

@@ -52,6 +52,8 @@ export const HostInventoryDtoSchema = z.object({
   hostname: z.string().optional(),
   updatedAt: z.string().optional(),
   physicalHosts: z.array(z.object({ id: z.string(), name: z.string() })),
+  /** Where new disks can go (storage repositories, volumes), when the host says: for the restore target choice. */
+  storage: z.array(z.object({ id: z.string(), name: z.string(), sizeBytes: z.number().optional(), freeBytes: z.number().optional() })).optional(),
   vms: z.array(VmDtoSchema),
 })
 export type HostInventoryDto = z.infer<typeof HostInventoryDtoSchema>

@@ -37,6 +37,8 @@ export const JobDtoSchema = z.object({
   error: ApiErrorSchema.optional(),
   /** What a failed or cancelled job could not clean up, in plain words. Empty means nothing was left behind. */
   leftBehind: z.array(z.string()),
+  /** True when `jobs.retry` can start this job again with the same request. */
+  retryable: z.boolean().optional(),
 })
 export type JobDto = z.infer<typeof JobDtoSchema>
 
@@ -46,8 +48,13 @@ export const JobLogLineSchema = z.object({
   message: z.string(),
 })
 
+/** The request that started a job, kept so `jobs.retry` can send it again. Never holds secrets. */
+export const JobRetrySchema = z.object({ channel: z.string().max(100), input: z.json() })
+export type JobRetry = z.infer<typeof JobRetrySchema>
+
 export const JobDetailDtoSchema = JobDtoSchema.extend({
   log: z.array(JobLogLineSchema),
+  retry: JobRetrySchema.optional(),
   /** What a finished job produced (the restore point it created, a verify report…), as plain JSON. */
   result: z.json().optional(),
 })
@@ -69,4 +76,11 @@ export const jobsCancel = defineChannel(
   JobRef,
   JobDtoSchema,
   'Ask a running job to stop; it cleans up (snapshots, locks, connections) before it reports cancelled.',
+)
+
+export const jobsRetry = defineChannel(
+  'jobs.retry',
+  JobRef,
+  z.object({ jobId: z.string() }),
+  'Start a finished job again with the request that started it; answers the new job id.',
 )

@@ -1,10 +1,30 @@
 import { z } from 'zod'
 import { defineChannel } from './contract-core'
 
-/** Which repository: a local folder (default: the data folder's `repository`). */
-export const RepoRefSchema = z.object({ repo: z.string().min(1).max(4096).optional() })
+/**
+ * Which repository, as a location string (default: the data folder's `repository`, created on first use; any other
+ * location must be created with repo.init first):
+ * - `/absolute/folder` or `file:///absolute/folder`: a local folder;
+ * - `sftp://HOST/absolute/folder`: a folder on a host saved in Lifeboat, HOST being its name; the host's pinned SSH
+ *   key and saved credentials are used (no user or port in the location);
+ * - `s3://BUCKET/PREFIX?endpoint=URL&region=R`: S3-compatible storage (endpoint and region optional; without an
+ *   endpoint, AWS). Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or what repo.init saved,
+ *   never from the location.
+ * A location that does not parse fails with INVALID_INPUT (field `repo`); a sftp:// host that is not saved with
+ * HOST_NOT_FOUND.
+ */
+export const RepoLocationSchema = z.string().min(1).max(4096)
+export const RepoRefSchema = z.object({ repo: RepoLocationSchema.optional() })
+
+/** Credentials for an s3:// repository, saved with the other credentials; never returned by any channel. */
+export const S3CredentialsInputSchema = z.object({
+  accessKeyId: z.string().min(1).max(256),
+  secretAccessKey: z.string().min(1).max(1024),
+  sessionToken: z.string().min(1).max(8192).optional(),
+})
 
 export const RepositoryInfoDtoSchema = z.object({
+  /** The normalised location (no secrets in it). */
   location: z.string(),
   id: z.string(),
   formatVersion: z.number(),
@@ -15,6 +35,10 @@ export const RepositoryInfoDtoSchema = z.object({
   points: z.number(),
   /** Bytes of restore point data as the hosts' disks had them, and as stored (deduplicated, compressed). */
   logicalBytes: z.number(),
+  /** About what the restore points take up (the new data each one stored). */
+  storedBytes: z.number(),
+  /** Free space where the repository lives, when that can be known (local folders). */
+  freeBytes: z.number().optional(),
 })
 export type RepositoryInfoDto = z.infer<typeof RepositoryInfoDtoSchema>
 
@@ -59,9 +83,13 @@ export const JobStartedSchema = z.object({ jobId: z.string() })
 
 export const repoInit = defineChannel(
   'repo.init',
-  RepoRefSchema.extend({ passphrase: z.string().min(8, 'Use at least 8 characters for the passphrase.').max(1024).optional() }),
+  RepoRefSchema.extend({
+    passphrase: z.string().min(8, 'Use at least 8 characters for the passphrase.').max(1024).optional(),
+    /** For s3:// locations: used to create the repository, then kept with the credentials. */
+    s3Credentials: S3CredentialsInputSchema.optional(),
+  }),
   RepositoryInfoDtoSchema,
-  'Create a repository in a folder (encrypted when a passphrase is given; Lifeboat keeps the passphrase with its credentials).',
+  'Create a repository at a location — local folder, sftp://HOST/FOLDER or s3://BUCKET/PREFIX (encrypted when a passphrase is given; Lifeboat keeps the passphrase and any S3 credentials with its credentials).',
 )
 
 export const repoInfo = defineChannel('repo.info', RepoRefSchema, RepositoryInfoDtoSchema, 'What a repository is and holds.')

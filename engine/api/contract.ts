@@ -7,11 +7,15 @@ import { z } from 'zod'
 import { defineChannel, defineTopic, type Channel } from './contract-core'
 import { HostDtoSchema, hostsAcceptKey, hostsAdd, hostsList, hostsRemove, hostsTest, hostsUpdateCredentials } from './contract-hosts'
 import { HostInventoryDtoSchema, inventoryRefresh, inventoryTree, vmsList } from './contract-inventory'
-import { filesList, filesProbe, filesRestore, filesSearch, filesStat } from './contract-files'
-import { JobDtoSchema, jobsCancel, jobsGet, jobsList } from './contract-jobs'
+import { filesList, filesProbe, filesRestore, filesRestoreToGuest, filesSearch, filesStat } from './contract-files'
+import { JobDtoSchema, jobsCancel, jobsGet, jobsList, jobsRetry } from './contract-jobs'
+import { backupModes, backupStart, leftoversClean, leftoversList, manualVmsList, manualVmsRegister, manualVmsUnregister, restoreStart, snapshotsCreate, snapshotsList, snapshotsKeep, snapshotsRemove, snapshotsRevert } from './contract-backup'
 import { plansDelete, plansList, plansPreview, plansRun, plansRunDue, plansSave } from './contract-plans'
+import { archiveExport, archiveImport, restoreDisk } from './contract-archive'
 import { backupFile, pointsExport, pointsGet, pointsList, repoCheck, repoGc, repoInfo, repoInit, repoPrune, repoVerify } from './contract-repository'
 
+export * from './contract-archive'
+export * from './contract-backup'
 export * from './contract-core'
 export * from './contract-errors'
 export * from './contract-files'
@@ -49,11 +53,13 @@ export const channels = {
   [jobsList.name]: jobsList,
   [jobsGet.name]: jobsGet,
   [jobsCancel.name]: jobsCancel,
+  [jobsRetry.name]: jobsRetry,
   [filesProbe.name]: filesProbe,
   [filesList.name]: filesList,
   [filesStat.name]: filesStat,
   [filesSearch.name]: filesSearch,
   [filesRestore.name]: filesRestore,
+  [filesRestoreToGuest.name]: filesRestoreToGuest,
   [repoInit.name]: repoInit,
   [repoInfo.name]: repoInfo,
   [repoCheck.name]: repoCheck,
@@ -70,6 +76,22 @@ export const channels = {
   [plansRun.name]: plansRun,
   [plansPreview.name]: plansPreview,
   [plansRunDue.name]: plansRunDue,
+  [backupModes.name]: backupModes,
+  [backupStart.name]: backupStart,
+  [restoreStart.name]: restoreStart,
+  [restoreDisk.name]: restoreDisk,
+  [archiveExport.name]: archiveExport,
+  [archiveImport.name]: archiveImport,
+  [snapshotsList.name]: snapshotsList,
+  [snapshotsCreate.name]: snapshotsCreate,
+  [snapshotsRevert.name]: snapshotsRevert,
+  [snapshotsRemove.name]: snapshotsRemove,
+  [snapshotsKeep.name]: snapshotsKeep,
+  [leftoversList.name]: leftoversList,
+  [leftoversClean.name]: leftoversClean,
+  [manualVmsList.name]: manualVmsList,
+  [manualVmsRegister.name]: manualVmsRegister,
+  [manualVmsUnregister.name]: manualVmsUnregister,
 } as const satisfies Record<string, Channel>
 
 export type Channels = typeof channels

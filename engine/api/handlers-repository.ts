@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises'
 import path from 'node:path'
 import { openImageFile } from '../disks/open-image'
 import type { JobRunner } from '../jobs/job-runner'
@@ -6,16 +7,12 @@ import type { Repository } from '../repository'
 import { summarize } from '../repository/types'
 import { ApiError } from './contract-errors'
 import type { RepositoryInfoDto } from './contract-repository'
+import { retryOf } from '../jobs/retry'
 import type { Handler } from './handler-types'
 
 export interface RepositoryHandlerDeps {
   readonly repositories: Repositories
   readonly jobs: JobRunner
-}
-
-function ref(input: { repo?: string | undefined }): RepositoryRef {
-  if (input.repo !== undefined && !path.isAbsolute(input.repo)) throw new ApiError('INVALID_INPUT', 'Give the repository folder as an absolute path.', { field: 'repo' })
-  return input.repo !== undefined ? { path: input.repo } : {}
 }
 
 async function describe(repo: Repository, signal?: AbortSignal): Promise<RepositoryInfoDto> {
@@ -31,10 +28,30 @@ async function describe(repo: Repository, signal?: AbortSignal): Promise<Reposit
     encrypted: info.encrypted,
     points: points.length,
     logicalBytes: points.reduce((sum, p) => sum + p.disks.reduce((s, d) => s + d.size, 0), 0),
+    storedBytes: points.reduce((sum, p) => sum + p.stats.bytesStored, 0),
+    ...(await freeSpace(info.location)),
+  }
+}
+
+/** Free bytes on the filesystem of a local repository (nothing for remote locations). */
+async function freeSpace(location: string): Promise<{ freeBytes?: number }> {
+  if (!path.isAbsolute(location)) return {}
+  try {
+    const fs = await statfs(location)
+    return { freeBytes: fs.bavail * fs.bsize }
+  } catch {
+    return {}
   }
 }
 
 export function repositoryHandlers(deps: RepositoryHandlerDeps) {
+  /** A location string (folder, file://, sftp://, s3://), parsed up front so a bad one fails the request, not a job. */
+  const ref = (input: { repo?: string | undefined }): RepositoryRef => {
+    const r = input.repo !== undefined ? { location: input.repo } : {}
+    deps.repositories.locate(r)
+    return r
+  }
+
   const withRepo = async <T>(input: { repo?: string | undefined }, signal: AbortSignal | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> => {
     const repo = await deps.repositories.open(ref(input), signal)
     try {
@@ -45,7 +62,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
   }
 
   const init: Handler<'repo.init'> = async (input, ctx) => {
-    const repo = await deps.repositories.init(ref(input), { ...(input.passphrase !== undefined ? { passphrase: input.passphrase } : {}), signal: ctx.signal })
+    const repo = await deps.repositories.init(ref(input), { passphrase: input.passphrase, s3Credentials: input.s3Credentials, signal: ctx.signal })
     try {
       return await describe(repo, ctx.signal)
     } finally {
@@ -65,6 +82,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
     const repoRef = ref(input)
     const job = deps.jobs.start({
       kind: 'repo.verify',
+      retry: retryOf('repo.verify', input),
       title: `Verify the repository ${deps.repositories.resolve(repoRef)}`,
       run: async (ctx) => {
         const repo = await deps.repositories.open(repoRef, ctx.signal)
@@ -91,6 +109,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
     const repoRef = ref(input)
     const job = deps.jobs.start({
       kind: 'repo.gc',
+      retry: retryOf('repo.gc', input),
       title: `${input.dryRun ? 'Estimate space to reclaim in' : 'Reclaim space in'} ${deps.repositories.resolve(repoRef)}`,
       run: async (ctx) => {
         const repo = await deps.repositories.open(repoRef, ctx.signal)
@@ -127,6 +146,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
     if (!path.isAbsolute(input.output)) throw new ApiError('INVALID_INPUT', 'Give the output file as an absolute path.', { field: 'output' })
     const job = deps.jobs.start({
       kind: 'points.export',
+      retry: retryOf('points.export', input),
       title: `Export ${input.disk} of ${input.pointId} as ${input.format.toUpperCase()}`,
       run: async (ctx) => {
         const repo = await deps.repositories.open(repoRef, ctx.signal)
@@ -148,6 +168,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
     const name = input.vmName ?? path.basename(input.image).replace(/\.(raw|img|qcow2|vhdx?|avhdx)$/i, '')
     const job = deps.jobs.start({
       kind: 'backup.file',
+      retry: retryOf('backup.file', input),
       title: `Back up ${path.basename(input.image)}`,
       steps: [
         { id: 'open', label: 'Open the image' },

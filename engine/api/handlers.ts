@@ -6,10 +6,15 @@ import type { InventoryService } from '../inventory/inventory-service'
 import type { JobRunner } from '../jobs/job-runner'
 import type { HostsStore } from '../state/hosts-store'
 import type { SecretStore } from '../state/secret-store'
+import type { SnapshotReviews } from '../state/snapshot-reviews'
 import type { AppInfo } from './contract'
 import { ApiError } from './contract-errors'
+import { dispatch } from './dispatch'
 import type { EventBus } from './event-bus'
 import type { HandlerMap } from './handler-types'
+import { archiveHandlers } from './handlers-archive'
+import { backupHandlers } from './handlers-backup'
+import { guestFileHandlers } from './handlers-guest-files'
 import { fileHandlers } from './handlers-files'
 import { hostHandlers } from './handlers-hosts'
 import { planHandlers } from './handlers-plans'
@@ -26,15 +31,19 @@ export interface HandlerDeps {
   readonly browse: BrowseService
   readonly repositories: Repositories
   readonly scheduler: Scheduler
+  readonly snapshotReviews: SnapshotReviews
   readonly connectTimeoutMs?: number
 }
 
 /** The implementation of every channel in the contract. Each door mounts exactly this map. */
 export function createHandlers(deps: HandlerDeps): HandlerMap {
-  return {
+  const map: HandlerMap = {
     'app.info': () => Promise.resolve(deps.info),
     ...hostHandlers(deps),
     ...fileHandlers(deps.browse),
+    ...backupHandlers(deps),
+    ...guestFileHandlers(deps),
+    ...archiveHandlers(deps),
     ...repositoryHandlers(deps),
     ...planHandlers(deps.scheduler),
     'inventory.tree': () => deps.inventory.tree(),
@@ -56,5 +65,23 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
     'jobs.list': (input) => deps.jobs.list(input.limit),
     'jobs.get': (input) => deps.jobs.get(input.jobId),
     'jobs.cancel': (input) => deps.jobs.cancel(input.jobId),
+    'jobs.retry': async (input, ctx) => {
+      const job = await deps.jobs.get(input.jobId)
+      if (job.state === 'queued' || job.state === 'running' || job.state === 'cancelling') {
+        throw new ApiError('STATE_BUSY', 'That job is still running; wait for it to end before starting it again.', { jobId: job.id })
+      }
+      if (!job.retry || job.retry.channel === 'jobs.retry') {
+        throw new ApiError('NOT_SUPPORTED', 'This job cannot be started again from here; start it from where it was started.', { jobId: job.id })
+      }
+      // The stored request goes through the same door checks as a fresh call: schema, handler, output.
+      const answer = await dispatch(map, job.retry.channel, job.retry.input, ctx)
+      if (!answer.ok) throw ApiError.from(answer.error)
+      const value = answer.value
+      if (typeof value !== 'object' || value === null || !('jobId' in value) || typeof value.jobId !== 'string') {
+        throw new ApiError('INTERNAL', 'The job was started again but did not report its new job id.')
+      }
+      return { jobId: value.jobId }
+    },
   }
+  return map
 }

@@ -7,6 +7,7 @@ import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, table } from './cli-io'
 import { str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
+import { locationFromCommandLine } from '../repositories/location'
 
 type Target = { source: DiskSourceRef; volume?: string }
 
@@ -42,7 +43,7 @@ async function pointTarget(ctx: CommandContext): Promise<Target> {
   const [given = '', ...parts] = spec.split('#')
   if (parts.length > 2) throw new UsageError('Use POINT, POINT#VOLUME or POINT#DISK#VOLUME.')
   const repoPath = str(ctx, 'repo')
-  const repoArg = repoPath !== undefined ? { repo: path.resolve(repoPath) } : {}
+  const repoArg = repoPath !== undefined ? { repo: locationFromCommandLine(repoPath) } : {}
   const points = await call((await ctx.engine()).handlers, 'points.list', repoArg, ctx.signal)
   const matches = points.filter((p) => p.id === given || (given.length >= 6 && p.id.startsWith(given)))
   const point = matches.length === 1 ? matches[0] : points.find((p) => p.id === given)
@@ -73,7 +74,7 @@ interface Flavour {
 }
 
 function browseCommands(f: Flavour): Command[] {
-  const extra = f.noun === 'image' ? ' [--also DISK]…' : ' [--repo DIR]'
+  const extra = f.noun === 'image' ? ' [--also DISK]…' : ' [--repo LOCATION]'
   return [
   {
     path: [f.noun, 'info'],

@@ -1,6 +1,7 @@
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, formatBytes, table } from './cli-io'
 import { str, type Command } from './command'
+import { waitForJob } from './wait-for-job'
 
 export const vmCommands: Command[] = [
   {
@@ -52,7 +53,9 @@ export const jobCommands: Command[] = [
       if (ctx.io.json) ctx.io.out(JSON.stringify(job, null, 2))
       else {
         ctx.io.out(`${job.title}\n  state: ${job.state}\n  created: ${job.createdAt}${job.error ? `\n  error: ${job.error.message}` : ''}`)
+        if (job.steps.length > 0) ctx.io.out(`  steps:\n${job.steps.map((s) => `    ${s.state.padEnd(8)} ${s.label}`).join('\n')}`)
         if (job.leftBehind.length > 0) ctx.io.out(`  left behind:\n${job.leftBehind.map((l) => `    - ${l}`).join('\n')}`)
+        if (job.retryable === true && (job.state === 'failed' || job.state === 'cancelled')) ctx.io.out(`  run it again: lifeboat jobs retry ${job.id}`)
         for (const line of job.log) ctx.io.out(`  ${line.at} ${line.level.padEnd(5)} ${line.message}`)
       }
       return EXIT_OK
@@ -69,6 +72,25 @@ export const jobCommands: Command[] = [
       if (ctx.io.json) ctx.io.out(JSON.stringify(job, null, 2))
       else ctx.io.out(`${job.title}: ${job.state}`)
       return EXIT_OK
+    },
+  },
+  {
+    path: ['jobs', 'retry'],
+    usage: 'lifeboat jobs retry ID [--json]',
+    summary: 'Start a finished job again with the same request and follow it to the end.',
+    options: {},
+    positionals: { min: 1, max: 1 },
+    async run(ctx) {
+      const engine = await ctx.engine()
+      const { jobId } = await call(engine.handlers, 'jobs.retry', { jobId: ctx.positionals[0] ?? '' }, ctx.signal)
+      if (!ctx.io.json) ctx.io.err(`Started again as job ${jobId}.`)
+      const job = await waitForJob(engine, jobId, ctx.io, ctx.signal)
+      if (ctx.io.json) ctx.io.out(JSON.stringify(job, null, 2))
+      else {
+        ctx.io.out(`${job.title}: ${job.state}${job.error && job.state !== 'succeeded' ? ` — ${job.error.message}` : ''}`)
+        for (const l of job.leftBehind) ctx.io.err(`lifeboat: left behind: ${l}`)
+      }
+      return job.state === 'succeeded' ? EXIT_OK : EXIT_FAILED
     },
   },
   {

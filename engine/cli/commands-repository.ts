@@ -1,5 +1,6 @@
 import path from 'node:path'
 import type { PointSummaryDto } from '../api/contract-repository'
+import { locationFromCommandLine } from '../repositories/location'
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, table, type CliIo } from './cli-io'
 import { flag, str, type Command, type CommandContext } from './command'
@@ -7,9 +8,31 @@ import { waitForJob } from './wait-for-job'
 
 const repoOption = { repo: { type: 'string' } } as const
 
+/** `--repo LOCATION`: a folder (relative ones resolved here, as before), file:///…, sftp://HOST/… or s3://…. */
 function repoArg(ctx: CommandContext): { repo?: string } {
   const repo = str(ctx, 'repo')
-  return repo !== undefined ? { repo: path.resolve(repo) } : {}
+  return repo !== undefined ? { repo: locationFromCommandLine(repo) } : {}
+}
+
+/**
+ * What `repo init` reads from stdin: the passphrase and/or the S3 secret key, one line each in that order when
+ * both are asked for, so neither ever appears in the command line (and so in `ps` or shell history).
+ */
+async function initSecrets(ctx: CommandContext): Promise<{ passphrase?: string; s3Credentials?: { accessKeyId: string; secretAccessKey: string } }> {
+  const wantPassphrase = flag(ctx, 'passphrase-stdin')
+  const wantSecret = flag(ctx, 's3-secret-stdin')
+  const accessKeyId = str(ctx, 's3-access-key')
+  if (wantSecret !== (accessKeyId !== undefined)) throw new UsageError('--s3-access-key ID and --s3-secret-stdin go together.')
+  const lines = wantPassphrase || wantSecret ? (await ctx.io.readStdin()).split(/\r?\n/) : []
+  if (wantPassphrase && wantSecret && lines.length < 2) throw new UsageError('Give the passphrase and the S3 secret key on stdin, one line each (passphrase first).')
+  const passphrase = wantPassphrase ? lines[0] : process.env.LIFEBOAT_REPO_PASSPHRASE
+  const secretAccessKey = wantSecret ? lines[wantPassphrase ? 1 : 0] : undefined
+  if (wantPassphrase && !passphrase) throw new UsageError('--passphrase-stdin: stdin gave no passphrase.')
+  if (wantSecret && !secretAccessKey) throw new UsageError('--s3-secret-stdin: stdin gave no secret key.')
+  return {
+    ...(passphrase ? { passphrase } : {}),
+    ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { s3Credentials: { accessKeyId, secretAccessKey } } : {}),
+  }
 }
 
 function count(ctx: CommandContext, name: string): number | undefined {
@@ -48,21 +71,21 @@ async function resolvePoint(ctx: CommandContext, given: string): Promise<PointSu
 export const repositoryCommands: Command[] = [
   {
     path: ['repo', 'init'],
-    usage: 'lifeboat repo init [--repo DIR] [--passphrase-stdin] [--json]',
-    summary: 'Create a repository (encrypted when a passphrase is given on stdin or in LIFEBOAT_REPO_PASSPHRASE).',
-    options: { ...repoOption, 'passphrase-stdin': { type: 'boolean' } },
+    usage: 'lifeboat repo init [--repo LOCATION] [--passphrase-stdin] [--s3-access-key ID --s3-secret-stdin] [--json]',
+    summary:
+      'Create a repository (encrypted when a passphrase is given on stdin or in LIFEBOAT_REPO_PASSPHRASE). LOCATION: a folder, sftp://HOST/FOLDER (a saved host) or s3://BUCKET/PREFIX?endpoint=URL&region=R; S3 credentials given here are saved.',
+    options: { ...repoOption, 'passphrase-stdin': { type: 'boolean' }, 's3-access-key': { type: 'string' }, 's3-secret-stdin': { type: 'boolean' } },
     async run(ctx) {
-      let passphrase = process.env.LIFEBOAT_REPO_PASSPHRASE
-      if (flag(ctx, 'passphrase-stdin')) passphrase = (await ctx.io.readStdin()).replace(/\r?\n$/, '')
-      const info = await call((await ctx.engine()).handlers, 'repo.init', { ...repoArg(ctx), ...(passphrase ? { passphrase } : {}) }, ctx.signal)
+      const secrets = await initSecrets(ctx)
+      const info = await call((await ctx.engine()).handlers, 'repo.init', { ...repoArg(ctx), ...secrets }, ctx.signal)
       if (ctx.io.json) ctx.io.out(JSON.stringify(info, null, 2))
-      else ctx.io.out(`Created ${info.encrypted ? 'an encrypted' : 'a'} repository in ${info.location}.${info.encrypted ? ' Keep the passphrase safe: without it nothing can be restored.' : ''}`)
+      else ctx.io.out(`Created ${info.encrypted ? 'an encrypted' : 'a'} repository at ${info.location}.${info.encrypted ? ' Keep the passphrase safe: without it nothing can be restored.' : ''}`)
       return EXIT_OK
     },
   },
   {
     path: ['repo', 'info'],
-    usage: 'lifeboat repo info [--repo DIR] [--json]',
+    usage: 'lifeboat repo info [--repo LOCATION] [--json]',
     summary: 'What a repository is and holds.',
     options: repoOption,
     async run(ctx) {
@@ -77,7 +100,7 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['repo', 'check'],
-    usage: 'lifeboat repo check [--repo DIR] [--json]',
+    usage: 'lifeboat repo check [--repo LOCATION] [--json]',
     summary: 'Quick consistency check of the repository layout.',
     options: repoOption,
     async run(ctx) {
@@ -92,7 +115,7 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['repo', 'verify'],
-    usage: 'lifeboat repo verify [--repo DIR] [--json]',
+    usage: 'lifeboat repo verify [--repo LOCATION] [--json]',
     summary: 'Re-read every chunk and name the damaged restore points (exit 1 when any is damaged).',
     options: repoOption,
     async run(ctx) {
@@ -118,7 +141,7 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['repo', 'prune'],
-    usage: 'lifeboat repo prune [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--dry-run] [--repo DIR] [--json]',
+    usage: 'lifeboat repo prune [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--dry-run] [--repo LOCATION] [--json]',
     summary: 'Remove restore points the retention rules no longer keep (per VM); --dry-run shows what would go and why.',
     options: {
       ...repoOption,
@@ -154,7 +177,7 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['repo', 'gc'],
-    usage: 'lifeboat repo gc [--dry-run] [--repo DIR] [--json]',
+    usage: 'lifeboat repo gc [--dry-run] [--repo LOCATION] [--json]',
     summary: 'Reclaim space: delete chunks no restore point uses (safe while backups run).',
     options: { ...repoOption, 'dry-run': { type: 'boolean' } },
     async run(ctx) {
@@ -172,7 +195,7 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['points', 'list'],
-    usage: 'lifeboat points list [--vm NAME] [--repo DIR] [--json]',
+    usage: 'lifeboat points list [--vm NAME] [--repo LOCATION] [--json]',
     summary: 'Restore points, newest first.',
     options: { ...repoOption, vm: { type: 'string' } },
     async run(ctx) {
@@ -200,7 +223,7 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['points', 'export'],
-    usage: 'lifeboat points export POINT --disk N --format raw|qcow2|vhd|vhdx --out FILE [--repo DIR] [--json]',
+    usage: 'lifeboat points export POINT --disk N --format raw|qcow2|vhd|vhdx --out FILE [--repo LOCATION] [--json]',
     summary: 'Write one disk of a restore point as an image file (N: the disk number from `points list`, or its name).',
     options: { ...repoOption, disk: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } },
     positionals: { min: 1, max: 1 },
@@ -223,7 +246,7 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['backup-file'],
-    usage: 'lifeboat backup-file IMAGE [--name VM] [--repo DIR] [--json]',
+    usage: 'lifeboat backup-file IMAGE [--name VM] [--repo LOCATION] [--json]',
     summary: 'Back up a local disk image file (raw, qcow2, VHD, VHDX) as a restore point; --json prints the restore point.',
     options: { ...repoOption, name: { type: 'string' } },
     positionals: { min: 1, max: 1 },

@@ -6,14 +6,18 @@ import { defaultHome } from '../state/paths'
 import packageJson from '../../package.json'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError } from './cli-io'
 import type { Command, CommandContext } from './command'
+import { backupCommands } from './commands-backup'
 import { hostCommands } from './commands-host'
 import { filesCommands, imageCommands } from './commands-image'
 import { planCommands } from './commands-plans'
 import { repositoryCommands } from './commands-repository'
 import { jobCommands, vmCommands } from './commands-misc'
 import { serveCommand } from './commands-serve'
+import { snapshotCommands } from './commands-snapshot'
+import { archiveCommands } from './commands-archive'
+import { manualVmCommands } from './commands-manual-vm'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...planCommands, ...jobCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },

@@ -1,4 +1,4 @@
-import type { HostAdapter, Inventory } from '../../adapters/host-adapter'
+import type { HostAdapter, Inventory, InventoryEvent, Vm } from '../../adapters/host-adapter'
 import type { AdapterRegistry } from '../../adapters/registry'
 import type { ApiErrorShape } from '../api/contract-errors'
 import type { HostInventoryDto, InventoryTree } from '../api/contract-inventory'
@@ -27,6 +27,8 @@ interface HostState {
   dto: HostInventoryDto
   lastEmitted: string | undefined
   inflight: Promise<HostInventoryDto> | undefined
+  /** Live events (adapter.watch, e.g. XAPI event.from) while the service runs in the background. */
+  watching: AbortController | undefined
 }
 
 /**
@@ -103,6 +105,7 @@ export class InventoryService {
   private async dropConnection(hostId: string): Promise<void> {
     const state = this.states.get(hostId)
     const adapter = state?.adapter
+    state?.watching?.abort()
     if (state) state.adapter = undefined
     await adapter?.close().catch(() => undefined)
   }
@@ -111,6 +114,7 @@ export class InventoryService {
   async forget(hostId: string): Promise<void> {
     const state = this.states.get(hostId)
     this.states.delete(hostId)
+    state?.watching?.abort()
     await state?.adapter?.close().catch(() => undefined)
   }
 
@@ -134,6 +138,7 @@ export class InventoryService {
     this.timer = undefined
     const states = [...this.states.values()]
     this.states.clear()
+    for (const s of states) s.watching?.abort()
     await Promise.all(states.map(async (s) => s.adapter?.close().catch(() => undefined)))
   }
 
@@ -157,9 +162,11 @@ export class InventoryService {
       const adapter = await this.ensureAdapter(state, signal)
       const inventory = await adapter.inventory(signal)
       this.update(state, toDto(state.record, inventory, this.now()))
+      if (this.timer !== undefined) this.watch(state, adapter)
     } catch (err) {
       // Reconnect next time: the connection may be dead, or the key or credentials may have changed.
       const adapter = state.adapter
+      state.watching?.abort()
       state.adapter = undefined
       await adapter?.close().catch(() => undefined)
       const error = timeout.aborted && !(outer?.aborted ?? false)
@@ -169,6 +176,35 @@ export class InventoryService {
       this.update(state, { ...rest, status: 'error', error })
     }
     return state.dto
+  }
+
+  /**
+   * Follows a host's own change events where its adapter has them, so the tree changes as the host does instead of
+   * at the next poll. Polling goes on beside it (it also notices a connection that died quietly).
+   */
+  private watch(state: HostState, adapter: HostAdapter): void {
+    if (adapter.watch === undefined || state.watching !== undefined) return
+    const controller = new AbortController()
+    state.watching = controller
+    const current = () => this.states.get(state.record.id) === state && state.adapter === adapter && !controller.signal.aborted
+    const apply = (event: InventoryEvent): void => {
+      if (!current()) return
+      if (event.type === 'resync') {
+        this.update(state, toDto(state.record, event.inventory, this.now()))
+        return
+      }
+      const { revision: _revision, ...dto } = state.dto
+      const others = dto.vms.filter((v) => v.id !== (event.type === 'vm-changed' ? event.vm.id : event.vmId))
+      const vms = event.type === 'vm-changed' ? [...others, toVmDto(state.record, event.vm)].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)) : others
+      this.update(state, { ...dto, status: 'online', vms, updatedAt: new Date(this.now()).toISOString() })
+    }
+    void (async () => {
+      for await (const event of adapter.watch?.(controller.signal) ?? []) apply(event)
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        if (state.watching === controller) state.watching = undefined
+      })
   }
 
   private async ensureAdapter(state: HostState, signal: AbortSignal): Promise<HostAdapter> {
@@ -218,6 +254,7 @@ export class InventoryService {
         dto: { hostId: record.id, revision: this.nextRevision(), name: record.name, kind: record.kind, status: 'connecting', physicalHosts: [], vms: [] },
         lastEmitted: undefined,
         inflight: undefined,
+        watching: undefined,
       }
       this.states.set(record.id, state)
     }
@@ -244,12 +281,11 @@ function toDto(record: HostRecord, inventory: Inventory, now: number): Omit<Host
     hostname: inventory.hostname,
     updatedAt: new Date(now).toISOString(),
     physicalHosts: inventory.hosts.map((h) => ({ id: h.id, name: h.name })),
-    vms: inventory.vms.map((vm) => ({
-      ...vm,
-      disks: vm.disks.map((d) => ({ ...d })),
-      snapshots: vm.snapshots.map((s) => ({ ...s })),
-      hostId: record.id,
-      host: record.name,
-    })),
+    ...(inventory.storage !== undefined ? { storage: inventory.storage.map((s) => ({ ...s })) } : {}),
+    vms: inventory.vms.map((vm) => toVmDto(record, vm)),
   }
+}
+
+function toVmDto(record: HostRecord, vm: Vm): HostInventoryDto['vms'][number] {
+  return { ...vm, disks: vm.disks.map((d) => ({ ...d })), snapshots: vm.snapshots.map((s) => ({ ...s })), hostId: record.id, host: record.name }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ApiError, type ApiErrorShape } from '../api/contract-errors'
-import type { JobDetailDto, JobDto } from '../api/contract-jobs'
+import type { JobDetailDto, JobDto, JobRetry } from '../api/contract-jobs'
 import type { EventBus } from '../api/event-bus'
 import { toApiError } from '../api/to-api-error'
 import type { JobStore } from './job-store'
@@ -33,6 +33,8 @@ export interface JobSpec<R> {
   readonly hostId?: string
   readonly vmId?: string
   readonly steps?: readonly JobStep[]
+  /** The request that started the job (channel and input, no secrets), so the admin can run it again. */
+  readonly retry?: JobRetry
   run(ctx: JobContext): Promise<R>
 }
 
@@ -90,6 +92,7 @@ export class JobRunner {
       log: [],
       ...(spec.hostId !== undefined ? { hostId: spec.hostId } : {}),
       ...(spec.vmId !== undefined ? { vmId: spec.vmId } : {}),
+      ...(spec.retry !== undefined ? { retry: spec.retry, retryable: true } : {}),
     }
     const live: LiveJob = { job, controller: new AbortController(), meter: new RateMeter(), lastPublished: 0, publishTimer: undefined, saving: Promise.resolve(), done: Promise.resolve() }
     this.live.set(id, live)
@@ -139,6 +142,11 @@ export class JobRunner {
     const stored = await this.deps.store.load(id)
     if (!stored) throw new ApiError('JOB_NOT_FOUND', 'There is no job with that id.', { jobId: id })
     return stored
+  }
+
+  /** Every published update of every job (state changes at once, byte progress throttled). */
+  onUpdate(listener: (job: JobDto) => void): () => void {
+    return this.deps.events.on('job.updated', listener)
   }
 
   /** Resolves with the job's record once it has ended (at once for a finished job). */
@@ -266,7 +274,7 @@ export class JobRunner {
 }
 
 function withoutLog(job: JobDetailDto): JobDto {
-  const { log: _log, result: _result, ...rest } = job
+  const { log: _log, result: _result, retry: _retry, ...rest } = job
   return rest
 }
 

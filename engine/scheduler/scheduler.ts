@@ -8,6 +8,7 @@ import type { Repositories } from '../repositories/repositories'
 import { lockHeld, tryHoldLock } from '../state/file-lock'
 import { nextRuns, runsBetween } from './cron'
 import type { PlansStore, PlanState } from './plans-store'
+import { retryOf } from '../jobs/retry'
 import { compileSchedule } from './schedule'
 
 /** Starts one VM's backup through the contract (`backup.start`) and returns its job id. */
@@ -161,6 +162,7 @@ export class Scheduler {
     }
     const job = this.deps.jobs.start({
       kind: 'plan.run',
+      retry: retryOf('plans.run', { id: plan.id }),
       title: `Backup plan "${plan.name}"`,
       steps: plan.targets.map((t, i) => ({ id: `vm-${i}`, label: `${t.vmName ?? t.vm} on ${t.hostName ?? t.host}` })),
       run: async (ctx) => {
@@ -195,6 +197,27 @@ export class Scheduler {
       for (const id of children) void this.deps.jobs.cancel(id)
     }
     ctx.signal.addEventListener('abort', onAbort, { once: true })
+    // The plan's progress is the sum of its VM jobs' (bytes, rate, ETA), so the admin can follow it on the plan too.
+    const live = new Map<string, { bytesDone: number; bytesTotal?: number; bytesNew?: number }>()
+    const ended = { bytesDone: 0, bytesTotal: 0, bytesNew: 0, count: 0 }
+    const report = () => {
+      let bytesDone = ended.bytesDone
+      let bytesTotal = ended.bytesTotal
+      let bytesNew = ended.bytesNew
+      let totalKnown = queue.length === 0
+      for (const p of live.values()) {
+        bytesDone += p.bytesDone
+        bytesNew += p.bytesNew ?? 0
+        if (p.bytesTotal === undefined) totalKnown = false
+        else bytesTotal += p.bytesTotal
+      }
+      ctx.progress({ phase: 'backup', bytesDone, bytesNew, ...(totalKnown && bytesTotal > 0 ? { bytesTotal: Math.max(bytesTotal, bytesDone) } : {}), detail: `${ended.count} of ${plan.targets.length} VMs done` })
+    }
+    const offUpdates = this.deps.jobs.onUpdate((job) => {
+      if (!children.has(job.id) || job.progress.phase !== 'backup') return
+      live.set(job.id, { bytesDone: job.progress.bytesDone, ...(job.progress.bytesTotal !== undefined ? { bytesTotal: job.progress.bytesTotal } : {}), ...(job.progress.bytesNew !== undefined ? { bytesNew: job.progress.bytesNew } : {}) })
+      report()
+    })
     const worker = async () => {
       for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
         if (ctx.signal.aborted) return
@@ -221,6 +244,13 @@ export class Scheduler {
         ctx.log('info', `${label}: backup job ${started.jobId} started.`)
         const done = await this.deps.jobs.waitFor(started.jobId)
         children.delete(started.jobId)
+        const last = live.get(started.jobId)
+        live.delete(started.jobId)
+        ended.count++
+        ended.bytesDone += last?.bytesDone ?? 0
+        ended.bytesTotal += last?.bytesTotal ?? last?.bytesDone ?? 0
+        ended.bytesNew += last?.bytesNew ?? 0
+        report()
         if (done.state === 'succeeded') {
           const point = done.result as { id?: string; vm?: { id?: string } } | undefined
           if (point?.id !== undefined) pointIds.push(point.id)
@@ -239,6 +269,7 @@ export class Scheduler {
       await Promise.all(Array.from({ length: Math.min(plan.concurrency, plan.targets.length) }, () => worker()))
     } finally {
       ctx.signal.removeEventListener('abort', onAbort)
+      offUpdates()
     }
     if (ctx.signal.aborted) throw new ApiError('CANCELLED', 'The plan run was cancelled.')
     if (plan.retention && vmIds.size > 0) {

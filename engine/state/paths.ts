@@ -22,6 +22,7 @@ export interface StatePaths {
   readonly jobs: string
   readonly repository: string
   readonly logs: string
+  readonly snapshotReviews: string
 }
 
 export function statePaths(home: string): StatePaths {
@@ -32,5 +33,6 @@ export function statePaths(home: string): StatePaths {
     jobs: path.join(home, 'jobs'),
     repository: path.join(home, 'repository'),
     logs: path.join(home, 'logs'),
+    snapshotReviews: path.join(home, 'snapshot-reviews.json'),
   }
 }
