@@ -57,8 +57,11 @@ test.describe('Add a Linux host', () => {
     expect(hosts[0]?.fingerprint).toBe(sshHost.fingerprint)
     expect(list.stdout).not.toContain(sshHost.password)
 
-    // Keyboard: focus the tree, move, select.
-    await host.focus()
+    // Keyboard: the tree takes the focus and points at the active row; Enter selects it.
+    await page.getByRole('button', { name: 'Settings' }).click()
+    await expect(app.mainHeading).toHaveText('Settings')
+    await app.tree.focus()
+    await expect(app.tree).toHaveAttribute('aria-activedescendant', /row-0$/)
     await page.keyboard.press('Enter')
     await expect(app.mainHeading).toHaveText('web01')
 

@@ -8,6 +8,12 @@ import {
   filesSearch,
   pointsExport,
   pointsList,
+  restoreStart,
+  snapshotsCreate,
+  snapshotsKeep,
+  snapshotsList,
+  snapshotsRemove,
+  snapshotsRevert,
   type DiskSourceRef,
   type InputOf,
   hostsAcceptKey,
@@ -18,7 +24,9 @@ import {
   inventoryRefresh,
   inventoryTree,
   jobsCancel,
+  jobsGet,
   jobsList,
+  jobsRetry,
   type HostAddInput,
   type InventoryTree,
   type JobDto,
@@ -65,6 +73,11 @@ export function useLiveUpdates(): void {
       void client.invalidateQueries({ queryKey: queryKeys.inventory })
     })
     const offJobs = api.subscribe('job.updated', (job) => {
+      const before = client.getQueryData<JobDto[]>(queryKeys.jobs)?.find((j) => j.id === job.id)
+      if (before?.state !== job.state && (job.state === 'succeeded' || job.state === 'failed' || job.state === 'cancelled')) {
+        // A finished job may have made or removed restore points, changed a plan's status or the repository's size.
+        for (const key of [['points'], ['repo-info'], ['plans'], ['job', job.id]]) void client.invalidateQueries({ queryKey: key })
+      }
       client.setQueryData<JobDto[]>(queryKeys.jobs, (jobs = []) => {
         const rest = jobs.filter((j) => j.id !== job.id)
         return [job, ...rest].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, 50)
@@ -138,6 +151,22 @@ export function useCancelJob() {
   return useMutation({ mutationFn: (jobId: string) => api.invoke(jobsCancel, { jobId }) })
 }
 
+export function useRetryJob() {
+  const api = useApi()
+  return useMutation({ mutationFn: (jobId: string) => api.invoke(jobsRetry, { jobId }) })
+}
+
+/** One job with its log; polled while the job runs (the log is not part of job.updated events). */
+export function useJobDetail(jobId: string, enabled: boolean, running: boolean) {
+  const api = useApi()
+  return useQuery({
+    queryKey: ['job', jobId],
+    queryFn: () => api.invoke(jobsGet, { jobId }),
+    enabled,
+    refetchInterval: running ? 1000 : false,
+  })
+}
+
 export function useAppInfo() {
   const api = useApi()
   return useQuery({ queryKey: ['app-info'], queryFn: () => api.invoke(appInfo, {}), staleTime: Infinity })
@@ -180,7 +209,54 @@ export function useExportDisk() {
   return useMutation({ mutationFn: (input: InputOf<typeof pointsExport>) => api.invoke(pointsExport, input) })
 }
 
+export function useRestoreVm() {
+  const api = useApi()
+  return useMutation({ mutationFn: (input: InputOf<typeof restoreStart>) => api.invoke(restoreStart, input) })
+}
+
 export function useSearchFiles() {
   const api = useApi()
   return useMutation({ mutationFn: (input: InputOf<typeof filesSearch>) => api.invoke(filesSearch, input) })
+}
+
+/** A VM's snapshots with their details (review dates, what the admin kept); asks the host. */
+export function useSnapshots(hostId: string, vmId: string, enabled = true) {
+  const api = useApi()
+  return useQuery({ queryKey: ['snapshots', hostId, vmId], queryFn: () => api.invoke(snapshotsList, { host: hostId, vm: vmId }), enabled, staleTime: 15_000 })
+}
+
+/** Snapshot changes show in the VM's list and in the inventory (tree, dashboard) at once. */
+function useSnapshotMutation<I extends { host: string; vm: string }, O>(run: (input: I) => Promise<O>) {
+  const client = useQueryClient()
+  const api = useApi()
+  return useMutation({
+    mutationFn: run,
+    onSettled: (_data, _error, input) => {
+      void client.invalidateQueries({ queryKey: ['snapshots', input.host, input.vm] })
+      void api.invoke(inventoryRefresh, { hostId: input.host }).then(
+        () => client.invalidateQueries({ queryKey: queryKeys.inventory }),
+        () => undefined,
+      )
+    },
+  })
+}
+
+export function useCreateSnapshot() {
+  const api = useApi()
+  return useSnapshotMutation((input: InputOf<typeof snapshotsCreate>) => api.invoke(snapshotsCreate, input))
+}
+
+export function useRevertSnapshot() {
+  const api = useApi()
+  return useSnapshotMutation((input: InputOf<typeof snapshotsRevert>) => api.invoke(snapshotsRevert, input))
+}
+
+export function useRemoveSnapshot() {
+  const api = useApi()
+  return useSnapshotMutation((input: InputOf<typeof snapshotsRemove>) => api.invoke(snapshotsRemove, input))
+}
+
+export function useKeepSnapshot() {
+  const api = useApi()
+  return useSnapshotMutation((input: InputOf<typeof snapshotsKeep>) => api.invoke(snapshotsKeep, input))
 }

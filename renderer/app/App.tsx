@@ -3,11 +3,16 @@ import { useApi, type ConnectionStatus } from '../api/api-client'
 import { useHosts, useInventory, useLiveUpdates } from '../api/queries'
 import { Alert, EmptyState } from '../components/bits'
 import { Button } from '../components/Button'
-import { IconPlus, IconServer } from '../components/icons'
+import { IconCalendar, IconHome, IconPlus, IconServer, IconSettings } from '../components/icons'
 import { Toasts } from '../components/Toasts'
 import { errorText, useT } from '../i18n/i18n'
 import { useUi } from '../stores/ui-store'
 import { AddHostDialog } from '../features/hosts/AddHostDialog'
+import { BackupWizard } from '../features/backup/BackupWizard'
+import { PatchSnapshotDialog } from '../features/snapshots/PatchSnapshotDialog'
+import { Dashboard } from '../features/dashboard/Dashboard'
+import { PlansPanel } from '../features/plans/PlansPanel'
+import { SettingsPanel } from '../features/settings/SettingsPanel'
 import { HostPanel } from '../features/inventory/HostPanel'
 import { HostTree } from '../features/inventory/HostTree'
 import { VmPanel } from '../features/inventory/VmPanel'
@@ -44,13 +49,41 @@ function MainPanel() {
   if (!inventory.data) return <p className="muted panel">{t('common.loading')}</p>
   const tree = inventory.data.hosts
   if (selection?.kind === 'backups') return <BackupsPanel vmId={selection.vmId} />
-  if (selection) {
+  if (selection?.kind === 'view') {
+    if (selection.view === 'plans') return <PlansPanel />
+    if (selection.view === 'settings') return <SettingsPanel />
+  }
+  if (selection && selection.kind !== 'view') {
     const host = tree.find((h) => h.hostId === selection.hostId)
     if (host && selection.kind === 'host') return <HostPanel inventory={host} host={hosts.data?.find((h) => h.id === host.hostId)} />
     const vm = host?.vms.find((v) => selection.kind === 'vm' && v.id === selection.vmId)
     if (host && vm) return <VmPanel inventory={host} vm={vm} />
   }
-  return <Welcome hosts={tree} />
+  return tree.length === 0 ? <Welcome hosts={tree} /> : <Dashboard hosts={tree} />
+}
+
+function MainNav() {
+  const t = useT()
+  const selection = useUi((s) => s.selection)
+  const select = useUi((s) => s.select)
+  const current = selection === null ? 'dashboard' : selection.kind === 'view' ? selection.view : undefined
+  const items = [
+    ['dashboard', t('nav.dashboard'), <IconHome key="i" size={16} />],
+    ['plans', t('nav.plans'), <IconCalendar key="i" size={16} />],
+    ['settings', t('nav.settings'), <IconSettings key="i" size={16} />],
+  ] as const
+  return (
+    <ul className="nav-list main-nav">
+      {items.map(([view, label, icon]) => (
+        <li key={view}>
+          <button type="button" className={`nav-item${current === view ? ' is-selected' : ''}`} aria-current={current === view ? 'page' : undefined} onClick={() => select(view === 'dashboard' ? null : { kind: 'view', view })}>
+            {icon}
+            <span className="nav-name">{label}</span>
+          </button>
+        </li>
+      ))}
+    </ul>
+  )
 }
 
 function Sidebar() {
@@ -59,7 +92,8 @@ function Sidebar() {
   const openAdd = useUi((s) => s.setAddHostOpen)
   const hosts = inventory.data?.hosts ?? []
   return (
-    <nav className="sidebar" aria-labelledby="sidebar-title">
+    <nav className="sidebar" aria-label={t('nav.label')}>
+      <MainNav />
       <h2 id="sidebar-title" className="sidebar-title">
         {t('tree.title')}
       </h2>
@@ -83,6 +117,8 @@ export function App() {
   const status = useConnectionStatus()
   const jobsOpen = useUi((s) => s.jobsOpen)
   const addHostOpen = useUi((s) => s.addHostOpen)
+  const wizard = useUi((s) => s.wizard)
+  const patchTarget = useUi((s) => s.patchSnapshot)
   if (status === 'unauthorized') {
     return (
       <main className="gate">
@@ -109,6 +145,8 @@ export function App() {
       </main>
       {jobsOpen && <JobsDrawer />}
       {addHostOpen && <AddHostDialog />}
+      {wizard && <BackupWizard start={wizard} />}
+      {patchTarget && <PatchSnapshotDialog target={patchTarget} />}
       <Toasts />
     </div>
   )

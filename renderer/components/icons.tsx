@@ -37,3 +37,8 @@ export const IconFile = (p: IconProps) => base(p, <><path d="M6 3h8l4 4v14H6z" /
 export const IconLink = (p: IconProps) => base(p, <><path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1" /><path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1" /></>)
 export const IconSearch = (p: IconProps) => base(p, <><circle cx="11" cy="11" r="6.5" /><path d="M20 20l-4.2-4.2" /></>)
 export const IconDownload = (p: IconProps) => base(p, <><path d="M12 4v11M7.5 10.5L12 15l4.5-4.5" /><path d="M5 19h14" /></>)
+export const IconHome = (p: IconProps) => base(p, <><path d="M4 11l8-7 8 7" /><path d="M6 9.5V20h12V9.5" /></>)
+export const IconCalendar = (p: IconProps) => base(p, <><rect x="4" y="5" width="16" height="15" rx="1.5" /><path d="M4 10h16M9 3v4M15 3v4" /></>)
+export const IconSettings = (p: IconProps) => base(p, <><circle cx="12" cy="12" r="3" /><path d="M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1" /></>)
+export const IconCamera = (p: IconProps) => base(p, <><path d="M4 8h3l2-2.5h6L17 8h3v11H4z" /><circle cx="12" cy="13" r="3.5" /></>)
+export const IconBackup = (p: IconProps) => base(p, <><path d="M12 3v10M8 9l4 4 4-4" /><path d="M4 15v4h16v-4" /></>)

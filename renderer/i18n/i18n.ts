@@ -45,6 +45,7 @@ export function useFormat() {
     const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' })
     const relative = new Intl.RelativeTimeFormat(locale, { numeric: 'auto', style: 'short' })
     const shortDateTime = new Intl.DateTimeFormat(locale, { dateStyle: 'short', timeStyle: 'short' })
+    const timeOnly = new Intl.DateTimeFormat(locale, { timeStyle: 'medium' })
     return {
       bytes(bytes: number | undefined): string {
         if (bytes === undefined) return '—'
@@ -61,6 +62,12 @@ export function useFormat() {
         if (iso === undefined) return '—'
         const d = new Date(iso)
         return Number.isNaN(d.getTime()) ? '—' : dateTime.format(d)
+      },
+      /** Time of day with seconds, for log lines. */
+      time(iso: string | undefined): string {
+        if (iso === undefined) return '—'
+        const d = new Date(iso)
+        return Number.isNaN(d.getTime()) ? '—' : timeOnly.format(d)
       },
       /** Compact date and time for table columns. */
       shortDate(iso: string | undefined): string {

@@ -8,7 +8,18 @@ export type Selection =
   | { readonly kind: 'vm'; readonly hostId: string; readonly vmId: string }
   /** A VM as the repository knows it (it may no longer exist on any host). */
   | { readonly kind: 'backups'; readonly vmId: string }
+  | { readonly kind: 'view'; readonly view: 'dashboard' | 'plans' | 'settings' }
   | null
+
+/** What the backup wizard starts from: some VMs, or an existing plan to edit. */
+export type WizardStart = { readonly targets: readonly { readonly host: string; readonly vm: string }[] } | { readonly planId: string }
+
+/** The VM the "Snapshot before patching" dialog is open for. */
+export interface PatchTarget {
+  readonly hostId: string
+  readonly vmId: string
+  readonly vmName: string
+}
 
 export interface Toast {
   readonly id: number
@@ -24,6 +35,8 @@ interface UiState {
   language: Language
   jobsOpen: boolean
   addHostOpen: boolean
+  wizard: WizardStart | null
+  patchSnapshot: PatchTarget | null
   toasts: Toast[]
   select: (selection: Selection) => void
   setExpanded: (hostId: string, expanded: boolean) => void
@@ -31,6 +44,8 @@ interface UiState {
   setLanguage: (language: Language) => void
   setJobsOpen: (open: boolean) => void
   setAddHostOpen: (open: boolean) => void
+  openWizard: (start: WizardStart | null) => void
+  openPatchSnapshot: (target: PatchTarget | null) => void
   toast: (tone: Toast['tone'], text: string) => void
   dismissToast: (id: number) => void
 }
@@ -51,6 +66,8 @@ export const useUi = create<UiState>()(
       language: initialLanguage(),
       jobsOpen: false,
       addHostOpen: false,
+      wizard: null,
+      patchSnapshot: null,
       toasts: [],
       select: (selection) => set({ selection }),
       setExpanded: (hostId, expanded) =>
@@ -63,6 +80,8 @@ export const useUi = create<UiState>()(
       setLanguage: (language) => set({ language }),
       setJobsOpen: (jobsOpen) => set({ jobsOpen }),
       setAddHostOpen: (addHostOpen) => set({ addHostOpen }),
+      openWizard: (wizard) => set({ wizard }),
+      openPatchSnapshot: (patchSnapshot) => set({ patchSnapshot }),
       toast: (tone, text) => set((s) => ({ toasts: [...s.toasts.slice(-3), { id: ++toastSeq, tone, text }] })),
       dismissToast: (id) => set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })),
     }),

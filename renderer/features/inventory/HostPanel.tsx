@@ -3,7 +3,7 @@ import type { HostDto, HostInventoryDto } from '../../../engine/api/contract'
 import { Alert, Facts, PowerBadge, StatusDot } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { Dialog } from '../../components/Dialog'
-import { IconPlug, IconRefresh, IconTrash, IconVm } from '../../components/icons'
+import { IconBackup, IconPlug, IconRefresh, IconTrash, IconVm } from '../../components/icons'
 import { errorText, useFormat, useT } from '../../i18n/i18n'
 import { useRefreshInventory, useRemoveHost, useTestHost } from '../../api/queries'
 import { useUi } from '../../stores/ui-store'
@@ -15,6 +15,7 @@ export function HostPanel({ inventory, host }: { readonly inventory: HostInvento
   const fmt = useFormat()
   const select = useUi((s) => s.select)
   const toast = useUi((s) => s.toast)
+  const openWizard = useUi((s) => s.openWizard)
   const testHost = useTestHost()
   const removeHost = useRemoveHost()
   const refresh = useRefreshInventory()
@@ -58,6 +59,9 @@ export function HostPanel({ inventory, host }: { readonly inventory: HostInvento
             }
           >
             {testHost.isPending ? t('host.testing') : t('host.test')}
+          </Button>
+          <Button variant="primary" icon={<IconBackup />} disabled={inventory.vms.length === 0} onClick={() => openWizard({ targets: inventory.vms.map((v) => ({ host: inventory.hostId, vm: v.id })) })}>
+            {t('host.backup')}
           </Button>
           <Button icon={<IconRefresh />} busy={refresh.isPending} onClick={() => refresh.mutate(inventory.hostId)}>
             {t('host.refresh')}

@@ -1,10 +1,16 @@
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react'
+import { useCallback, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react'
+import { useRefreshInventory } from '../../api/queries'
+import { ContextMenu, type MenuItem } from '../../components/ContextMenu'
 import type { HostInventoryDto, HostKindDto } from '../../../engine/api/contract'
 import { PowerBadge, StatusDot } from '../../components/bits'
-import { IconChevron, IconPool, IconServer, IconVm, IconWindows } from '../../components/icons'
+import { IconBackup, IconCamera, IconChevron, IconPool, IconRefresh, IconServer, IconVm, IconWindows } from '../../components/icons'
 import { useT } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
 import { keyAction, rowKeyOf, selectionOf, visibleRows, type TreeRow } from './tree-model'
+import { scrollToShow, visibleRange } from './windowing'
+
+/** Every row is exactly this tall (CSS .tree-row), which is what makes windowing simple and exact. */
+const ROW_HEIGHT = 34
 
 export function KindIcon({ kind, size = 16 }: { readonly kind: HostKindDto; readonly size?: number }) {
   if (kind === 'xenserver') return <IconPool size={size} />
@@ -12,36 +18,95 @@ export function KindIcon({ kind, size = 16 }: { readonly kind: HostKindDto; read
   return <IconServer size={size} />
 }
 
-/** The host → VM tree: a WAI-ARIA treeview with roving focus, type-ahead and live status. */
+/**
+ * The host → VM tree: a WAI-ARIA treeview. The tree itself holds the keyboard focus and points at the active row
+ * with aria-activedescendant, so only the rows in view need to exist in the DOM: a pool with hundreds of VMs
+ * scrolls smoothly and stays fully keyboard-usable (arrows, Home/End, type-ahead, Enter).
+ */
 export function HostTree({ hosts }: { readonly hosts: readonly HostInventoryDto[] }) {
   const t = useT()
+  const baseId = useId()
   const collapsed = useUi((s) => s.collapsed)
   const selection = useUi((s) => s.selection)
   const select = useUi((s) => s.select)
   const setExpanded = useUi((s) => s.setExpanded)
+  const openWizard = useUi((s) => s.openWizard)
+  const openPatch = useUi((s) => s.openPatchSnapshot)
+  const refresh = useRefreshInventory()
+  const [menu, setMenu] = useState<{ x: number; y: number; row: TreeRow } | null>(null)
+  const closeMenu = useCallback(() => setMenu(null), [])
   const rows = useMemo(() => visibleRows(hosts, collapsed), [hosts, collapsed])
   const selectedKey = rowKeyOf(selection)
   const [focusedKey, setFocusedKey] = useState<string | undefined>(undefined)
   const activeKey = rows.some((r) => r.key === focusedKey) ? focusedKey : (rows.find((r) => r.key === selectedKey) ?? rows[0])?.key
-  const refs = useRef(new Map<string, HTMLDivElement>())
-  const wantFocus = useRef(false)
+  const activeIndex = rows.findIndex((r) => r.key === activeKey)
+  const container = useRef<HTMLDivElement>(null)
+  const [viewport, setViewport] = useState({ top: 0, height: 600 })
 
-  useEffect(() => {
-    if (wantFocus.current && activeKey !== undefined) {
-      refs.current.get(activeKey)?.focus()
-      wantFocus.current = false
+  useLayoutEffect(() => {
+    const node = container.current
+    if (!node) return
+    const measure = () => setViewport({ top: node.scrollTop, height: node.clientHeight || 600 })
+    measure()
+    const observer = new ResizeObserver(measure)
+    observer.observe(node)
+    return () => observer.disconnect()
+  }, [])
+
+  const reveal = (index: number) => {
+    const node = container.current
+    if (!node || index < 0) return
+    const top = scrollToShow(index, node.scrollTop, node.clientHeight, ROW_HEIGHT)
+    if (top !== node.scrollTop) {
+      node.scrollTop = top
+      setViewport({ top, height: node.clientHeight })
     }
-  }, [activeKey])
+  }
+
+  const openMenuAt = (row: TreeRow, index: number) => {
+    const el = document.getElementById(rowId(index))
+    const r = el?.getBoundingClientRect()
+    setMenu({ x: (r?.left ?? 0) + 24, y: (r?.bottom ?? 0) - 4, row })
+  }
+
+  const menuItems = (row: TreeRow): MenuItem[] => {
+    if (row.kind === 'host') {
+      const vms = row.host.vms
+      return [
+        { id: 'backup', label: t('menu.backupHost', { count: vms.length }), icon: <IconBackup />, disabled: vms.length === 0, ...(vms.length === 0 ? { reason: t('menu.noVms') } : {}), onSelect: () => openWizard({ targets: vms.map((vm) => ({ host: row.hostId, vm: vm.id })) }) },
+        { id: 'refresh', label: t('menu.refresh'), icon: <IconRefresh />, onSelect: () => refresh.mutate(row.hostId) },
+      ]
+    }
+    const offline = row.host.status !== 'online'
+    return [
+      { id: 'backup', label: t('vm.backup'), icon: <IconBackup />, onSelect: () => openWizard({ targets: [{ host: row.hostId, vm: row.vm.id }] }) },
+      {
+        id: 'patch',
+        label: t('vm.patchSnapshot'),
+        icon: <IconCamera />,
+        disabled: offline,
+        ...(offline ? { reason: t('vm.hostOffline') } : {}),
+        onSelect: () => openPatch({ hostId: row.hostId, vmId: row.vm.id, vmName: row.vm.name }),
+      },
+    ]
+  }
 
   const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
+    if (event.key === 'ContextMenu' || (event.key === 'F10' && event.shiftKey)) {
+      const row = rows[activeIndex]
+      if (!row) return
+      event.preventDefault()
+      select(selectionOf(row))
+      openMenuAt(row, activeIndex)
+      return
+    }
     const action = keyAction(rows, activeKey, event.key)
     if (action.type === 'none') return
     event.preventDefault()
     switch (action.type) {
       case 'focus':
-        wantFocus.current = true
         setFocusedKey(action.key)
-        refs.current.get(action.key)?.focus()
+        reveal(rows.findIndex((r) => r.key === action.key))
         return
       case 'expand':
         setExpanded(action.hostId, true)
@@ -57,27 +122,31 @@ export function HostTree({ hosts }: { readonly hosts: readonly HostInventoryDto[
   }
 
   const statusLabel = (h: HostInventoryDto) => t(h.status === 'online' ? 'status.online' : h.status === 'connecting' ? 'status.connecting' : 'status.error')
+  const rowId = (index: number) => `${baseId}-row-${index}`
 
   const renderRow = (row: TreeRow, index: number) => {
     const selected = row.key === selectedKey
     const common = {
       key: row.key,
-      ref: (el: HTMLDivElement | null) => {
-        if (el) refs.current.set(row.key, el)
-        else refs.current.delete(row.key)
-      },
+      id: rowId(index),
       role: 'treeitem',
       'aria-level': row.level,
       'aria-selected': selected,
       'aria-posinset': index + 1,
       'aria-setsize': rows.length,
-      tabIndex: row.key === activeKey ? 0 : -1,
-      className: `tree-row tree-${row.kind}${selected ? ' is-selected' : ''}`,
+      className: `tree-row tree-${row.kind}${selected ? ' is-selected' : ''}${row.key === activeKey ? ' is-active' : ''}`,
       onClick: () => {
         setFocusedKey(row.key)
         select(selectionOf(row))
+        container.current?.focus({ preventScroll: true })
       },
-      onFocus: () => setFocusedKey(row.key),
+      onContextMenu: (e: MouseEvent) => {
+        e.preventDefault()
+        setFocusedKey(row.key)
+        select(selectionOf(row))
+        container.current?.focus({ preventScroll: true })
+        setMenu({ x: e.clientX, y: e.clientY, row })
+      },
     } as const
     if (row.kind === 'host') {
       const count = row.host.vms.length
@@ -118,9 +187,33 @@ export function HostTree({ hosts }: { readonly hosts: readonly HostInventoryDto[
     )
   }
 
+  const { first, last } = visibleRange(viewport.top, viewport.height, ROW_HEIGHT, rows.length)
   return (
-    <div className="tree" role="tree" aria-label={t('tree.label')} onKeyDown={onKeyDown}>
-      {rows.map(renderRow)}
+    <>
+    <div
+      ref={container}
+      className="tree"
+      role="tree"
+      tabIndex={0}
+      aria-label={t('tree.label')}
+      aria-activedescendant={activeIndex >= first && activeIndex <= last ? rowId(activeIndex) : undefined}
+      onKeyDown={onKeyDown}
+      onFocus={() => reveal(activeIndex)}
+      onScroll={(e) => setViewport({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}
+    >
+      <div style={{ height: `${first * ROW_HEIGHT}px` }} aria-hidden="true" />
+      {rows.slice(first, last + 1).map((row, i) => renderRow(row, first + i))}
+      <div style={{ height: `${Math.max(0, rows.length - 1 - last) * ROW_HEIGHT}px` }} aria-hidden="true" />
     </div>
+    {menu && (
+      <ContextMenu
+        x={menu.x}
+        y={menu.y}
+        label={t('menu.label', { name: menu.row.kind === 'host' ? menu.row.host.name : menu.row.vm.name })}
+        items={menuItems(menu.row)}
+        onClose={closeMenu}
+      />
+    )}
+    </>
   )
 }

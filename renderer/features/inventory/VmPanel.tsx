@@ -2,7 +2,9 @@ import { useState } from 'react'
 import type { HostInventoryDto } from '../../../engine/api/contract'
 import { RestorePoints } from '../restore/RestorePoints'
 import { Facts, PowerBadge } from '../../components/bits'
-import { IconDisk, IconVm } from '../../components/icons'
+import { Button } from '../../components/Button'
+import { IconBackup, IconCamera, IconDisk, IconVm } from '../../components/icons'
+import { PatchBanner, SnapshotsCard } from '../snapshots/SnapshotsCard'
 import { useFormat, useT } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
 
@@ -10,6 +12,9 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
   const t = useT()
   const fmt = useFormat()
   const select = useUi((s) => s.select)
+  const openWizard = useUi((s) => s.openWizard)
+  const openPatch = useUi((s) => s.openPatchSnapshot)
+  const snapshotVm = { hostId: inventory.hostId, vmId: vm.id, vmName: vm.name, powerState: vm.powerState }
   const [tab, setTab] = useState<'overview' | 'points'>('overview')
   return (
     <section className={`panel${tab === 'points' ? ' panel-wide' : ''}`} aria-labelledby="panel-title">
@@ -30,7 +35,16 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
           </div>
           <PowerBadge state={vm.powerState} />
         </div>
+        <div className="panel-actions">
+          <Button icon={<IconCamera />} onClick={() => openPatch({ hostId: inventory.hostId, vmId: vm.id, vmName: vm.name })} disabled={inventory.status !== 'online'} title={inventory.status !== 'online' ? t('vm.hostOffline') : undefined}>
+            {t('vm.patchSnapshot')}
+          </Button>
+          <Button variant="primary" icon={<IconBackup />} onClick={() => openWizard({ targets: [{ host: inventory.hostId, vm: vm.id }] })}>
+            {t('vm.backup')}
+          </Button>
+        </div>
       </header>
+      {inventory.status === 'online' && <PatchBanner vm={snapshotVm} />}
       <div className="tabs" role="tablist" aria-label={t('vm.tabs')}>
         {(['overview', 'points'] as const).map((id) => (
           <button key={id} type="button" role="tab" id={`vm-tab-${id}`} aria-selected={tab === id} aria-controls={`vm-panel-${id}`} className={`tab${tab === id ? ' is-active' : ''}`} onClick={() => setTab(id)}>
@@ -59,24 +73,14 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
             ]}
           />
         </div>
-        <div className="card">
-          <h2 className="card-title">{t('vm.snapshots')}</h2>
-          {vm.snapshots.length === 0 ? (
-            <p className="muted">{t('vm.snapshots.empty')}</p>
-          ) : (
-            <ul className="plain-list">
-              {vm.snapshots.map((s) => (
-                <li key={s.id}>
-                  <span className="truncate" title={s.name}>
-                    {s.name}
-                  </span>
-                  <span className="muted"> {fmt.date(s.createdAt)}</span>
-                  {s.lifeboat && <span className="badge badge-brand">{t('vm.snapshot.lifeboat')}</span>}
-                </li>
-              ))}
-            </ul>
-          )}
-        </div>
+        {inventory.status === 'online' ? (
+          <SnapshotsCard vm={snapshotVm} />
+        ) : (
+          <div className="card">
+            <h2 className="card-title">{t('vm.snapshots')}</h2>
+            <p className="muted">{t('vm.hostOffline')}</p>
+          </div>
+        )}
       </div>
       <div className="card">
         <h2 className="card-title">{t('vm.disks')}</h2>

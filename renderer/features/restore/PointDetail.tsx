@@ -4,19 +4,22 @@ import { Facts } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { useFormat, useT } from '../../i18n/i18n'
 import { ExportDiskDialog } from './ExportDiskDialog'
+import { RestoreVmDialog } from './RestoreVmDialog'
 import { FileBrowser } from './FileBrowser'
 import { consistencyHintKey, consistencyKey, modeKey, pointSize } from './point-labels'
 
-type Tab = 'files' | 'disks'
+type Tab = 'files' | 'vm' | 'disks'
 
 export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
   const t = useT()
   const fmt = useFormat()
   const [tab, setTab] = useState<Tab>('files')
   const [exporting, setExporting] = useState<string | undefined>(undefined)
+  const [restoringVm, setRestoringVm] = useState(false)
   const source: DiskSourceRef = { kind: 'point', pointId: point.id }
   const tabs: readonly [Tab, string][] = [
     ['files', t('points.tab.files')],
+    ['vm', t('points.tab.vm')],
     ['disks', t('points.tab.disks')],
   ]
   return (
@@ -48,6 +51,14 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel">
         {tab === 'files' ? (
           <FileBrowser source={source} point={point} />
+        ) : tab === 'vm' ? (
+          <div className="whole-vm">
+            <h3>{t('points.vm.title')}</h3>
+            <p className="muted">{t('points.vm.intro', { size: fmt.bytes(pointSize(point)) })}</p>
+            <Button variant="primary" onClick={() => setRestoringVm(true)}>
+              {t('points.vm.button')}
+            </Button>
+          </div>
         ) : (
           <table className="table">
             <thead>
@@ -73,6 +84,7 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
           </table>
         )}
       </div>
+      {restoringVm && <RestoreVmDialog point={point} onClose={() => setRestoringVm(false)} />}
       {exporting !== undefined && <ExportDiskDialog point={point} disk={exporting} onClose={() => setExporting(undefined)} />}
     </section>
   )

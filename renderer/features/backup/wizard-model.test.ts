@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest'
+import { newDraft, passphraseStrength, problems, toPlanInput } from './wizard-model'
+
+const target = { host: 'h1', vm: 'vm-1', hostName: 'kvm01', vmName: 'web01' }
+
+describe('backup wizard model', () => {
+  it('builds a sensible default plan: hot, nightly, a week of dailies', () => {
+    const input = toPlanInput(newDraft([target]))
+    expect(input).toMatchObject({ name: 'Back up web01', mode: 'hot', schedule: { kind: 'daily', time: '02:00' }, retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 6 }, concurrency: 1 })
+    expect(input.options).toMatchObject({ quiesce: true, shutdownTimeoutSec: 300, forceOffAfterTimeout: false })
+  })
+
+  it('"now" saves a manual plan', () => {
+    expect(toPlanInput({ ...newDraft([target]), when: 'now' }).schedule).toEqual({ kind: 'manual' })
+  })
+
+  it('stops the admin where something is missing or wrong', () => {
+    expect(problems(newDraft([]), 'vms', true).map((p) => p.key)).toEqual(['wizard.err.noVms'])
+    const other = { ...newDraft([target]), repo: { kind: 'other' as const, location: 'relative/path', create: true, passphrase: 'short', passphrase2: 'other' } }
+    expect(problems(other, 'destination', true).map((p) => p.key)).toEqual(['wizard.err.location', 'wizard.err.passphrase', 'wizard.err.passphraseMatch'])
+    const noKeep = { ...newDraft([target]), retention: { keepLast: '', keepDaily: '0', keepWeekly: '', keepMonthly: '' } }
+    expect(problems(noKeep, 'when', true).map((p) => p.key)).toEqual(['wizard.err.keep'])
+  })
+
+  it('rates passphrases by length and variety', () => {
+    expect(passphraseStrength('')).toBe(0)
+    expect(passphraseStrength('password123')).toBe(0)
+    expect(passphraseStrength('abcdefgh')).toBe(1)
+    expect(passphraseStrength('Correct horse 9 battery')).toBe(4)
+  })
+})

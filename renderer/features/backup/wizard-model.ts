@@ -1,0 +1,143 @@
+import type { PlanInput, PlanView, Schedule } from '../../../engine/api/contract'
+
+export type WizardStep = 'vms' | 'mode' | 'destination' | 'when' | 'options' | 'review'
+export const wizardSteps: readonly WizardStep[] = ['vms', 'mode', 'destination', 'when', 'options', 'review']
+
+export interface Target {
+  readonly host: string
+  readonly vm: string
+  readonly hostName: string
+  readonly vmName: string
+}
+
+export interface Draft {
+  id?: string
+  name: string
+  targets: Target[]
+  mode: 'cold' | 'warm' | 'hot'
+  repo: { kind: 'default' } | { kind: 'other'; location: string; create: boolean; passphrase: string; passphrase2: string }
+  when: 'now' | 'schedule'
+  schedule: Schedule
+  retention: { keepLast: string; keepDaily: string; keepWeekly: string; keepMonthly: string }
+  quiesce: boolean
+  shutdownTimeoutMin: string
+  forceOff: boolean
+  incremental: boolean
+  preHook: string
+  postHook: string
+  concurrency: string
+}
+
+export function newDraft(targets: Target[]): Draft {
+  return {
+    name: targets.length === 1 ? `Back up ${targets[0]?.vmName ?? ''}` : `Back up ${targets.length} VMs`,
+    targets,
+    mode: 'hot',
+    repo: { kind: 'default' },
+    when: 'schedule',
+    schedule: { kind: 'daily', time: '02:00' },
+    retention: { keepLast: '', keepDaily: '7', keepWeekly: '4', keepMonthly: '6' },
+    quiesce: true,
+    shutdownTimeoutMin: '5',
+    forceOff: false,
+    incremental: true,
+    preHook: '',
+    postHook: '',
+    concurrency: '1',
+  }
+}
+
+const asText = (n: number | undefined) => (n === undefined ? '' : String(n))
+
+export function draftFromPlan({ plan }: PlanView, names: (host: string, vm: string) => { hostName: string; vmName: string }): Draft {
+  return {
+    id: plan.id,
+    name: plan.name,
+    targets: plan.targets.map((t) => ({ host: t.host, vm: t.vm, ...names(t.host, t.vm), ...(t.hostName ? { hostName: t.hostName } : {}), ...(t.vmName ? { vmName: t.vmName } : {}) })),
+    mode: plan.mode,
+    repo: plan.repo === undefined ? { kind: 'default' } : { kind: 'other', location: plan.repo, create: false, passphrase: '', passphrase2: '' },
+    when: plan.schedule.kind === 'manual' ? 'now' : 'schedule',
+    schedule: plan.schedule.kind === 'manual' ? { kind: 'daily', time: '02:00' } : plan.schedule,
+    retention: {
+      keepLast: asText(plan.retention?.keepLast),
+      keepDaily: asText(plan.retention?.keepDaily),
+      keepWeekly: asText(plan.retention?.keepWeekly),
+      keepMonthly: asText(plan.retention?.keepMonthly),
+    },
+    quiesce: plan.options.quiesce,
+    shutdownTimeoutMin: String(Math.round(plan.options.shutdownTimeoutSec / 60)),
+    forceOff: plan.options.forceOffAfterTimeout,
+    incremental: plan.options.incremental,
+    preHook: plan.options.preHook ?? '',
+    postHook: plan.options.postHook ?? '',
+    concurrency: String(plan.concurrency),
+  }
+}
+
+function count(text: string): number | undefined {
+  const t = text.trim()
+  return /^\d{1,4}$/.test(t) ? Number(t) : undefined
+}
+
+/** The plan the contract receives. */
+export function toPlanInput(d: Draft): PlanInput {
+  const retention = {
+    ...(count(d.retention.keepLast) ? { keepLast: count(d.retention.keepLast) } : {}),
+    ...(count(d.retention.keepDaily) ? { keepDaily: count(d.retention.keepDaily) } : {}),
+    ...(count(d.retention.keepWeekly) ? { keepWeekly: count(d.retention.keepWeekly) } : {}),
+    ...(count(d.retention.keepMonthly) ? { keepMonthly: count(d.retention.keepMonthly) } : {}),
+  }
+  return {
+    ...(d.id !== undefined ? { id: d.id } : {}),
+    name: d.name.trim(),
+    enabled: true,
+    targets: d.targets.map((t) => ({ host: t.host, vm: t.vm, hostName: t.hostName, vmName: t.vmName })),
+    mode: d.mode,
+    ...(d.repo.kind === 'other' ? { repo: d.repo.location.trim() } : {}),
+    options: {
+      quiesce: d.quiesce,
+      shutdownTimeoutSec: Math.max(5, (count(d.shutdownTimeoutMin) ?? 5) * 60),
+      forceOffAfterTimeout: d.forceOff,
+      incremental: d.incremental,
+      ...(d.preHook.trim() ? { preHook: d.preHook.trim() } : {}),
+      ...(d.postHook.trim() ? { postHook: d.postHook.trim() } : {}),
+    },
+    schedule: d.when === 'now' ? { kind: 'manual' } : d.schedule,
+    ...(Object.keys(retention).length > 0 ? { retention } : {}),
+    concurrency: Math.min(8, Math.max(1, count(d.concurrency) ?? 1)),
+  }
+}
+
+export type StepProblem = { readonly field: string; readonly key: 'wizard.err.noVms' | 'wizard.err.mode' | 'wizard.err.location' | 'wizard.err.passphrase' | 'wizard.err.passphraseMatch' | 'wizard.err.name' | 'wizard.err.cron' | 'wizard.err.number' | 'wizard.err.keep' }
+
+/** What stops the admin from leaving a step; checked again by the engine when saving. */
+export function problems(d: Draft, step: WizardStep, modeAvailable: boolean): StepProblem[] {
+  const out: StepProblem[] = []
+  if (step === 'vms' && d.targets.length === 0) out.push({ field: 'targets', key: 'wizard.err.noVms' })
+  if (step === 'mode' && !modeAvailable) out.push({ field: 'mode', key: 'wizard.err.mode' })
+  if (step === 'destination' && d.repo.kind === 'other') {
+    if (!/^(\/|[A-Za-z]:[\\/]|file:\/\/\/|sftp:\/\/|s3:\/\/)/.test(d.repo.location.trim())) out.push({ field: 'location', key: 'wizard.err.location' })
+    if (d.repo.create && d.repo.passphrase !== '' && d.repo.passphrase.length < 8) out.push({ field: 'passphrase', key: 'wizard.err.passphrase' })
+    if (d.repo.create && d.repo.passphrase !== d.repo.passphrase2) out.push({ field: 'passphrase2', key: 'wizard.err.passphraseMatch' })
+  }
+  if (step === 'when') {
+    if (d.when === 'schedule' && d.schedule.kind === 'cron' && d.schedule.expression.trim().split(/\s+/).length !== 5) out.push({ field: 'cron', key: 'wizard.err.cron' })
+    for (const v of Object.values(d.retention)) if (v.trim() !== '' && count(v) === undefined) out.push({ field: 'retention', key: 'wizard.err.number' })
+    if (d.when === 'schedule' && Object.values(d.retention).every((v) => (count(v) ?? 0) === 0)) out.push({ field: 'retention', key: 'wizard.err.keep' })
+  }
+  if (step === 'options') {
+    if (count(d.shutdownTimeoutMin) === undefined || count(d.concurrency) === undefined) out.push({ field: 'options', key: 'wizard.err.number' })
+  }
+  if (step === 'review' && d.name.trim() === '') out.push({ field: 'name', key: 'wizard.err.name' })
+  return out
+}
+
+/** 0–4 for the passphrase strength hint: length and variety, not a promise. */
+export function passphraseStrength(p: string): number {
+  if (p.length === 0) return 0
+  let score = p.length >= 16 ? 3 : p.length >= 12 ? 2 : p.length >= 8 ? 1 : 0
+  const classes = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((r) => r.test(p)).length
+  if (classes >= 3) score++
+  if (/^(.)\1+$/.test(p) || /^(password|passwort|123456|qwerty)/i.test(p)) score = 0
+  return Math.min(4, score)
+}
