@@ -70,7 +70,9 @@ export function throwIfSudoRefused(stderr: string, label: string): void {
   if (/(^|\n)(sh: (\d+: )?)?sudo: (command )?not found|sudo: command not found/.test(stderr)) {
     throw new AdapterError('PERMISSION_DENIED', `${label}: this login is not root and sudo is not installed. Connect as root or install sudo.`, { reason: 'no-sudo' })
   }
-  const line = stderr.split('\n').find((l) => /^sudo: /.test(l))
+  // sudo may warn first (e.g. "unable to resolve host"): the refusal can be on any of its lines.
+  const lines = stderr.split('\n').filter((l) => /^sudo: /.test(l))
+  const line = lines.find((l) => /password is required|terminal is required|askpass|not in the sudoers|not allowed to execute|may not run sudo/i.test(l))
   if (line === undefined) return
   if (/password is required|terminal is required|askpass/i.test(line)) {
     throw new AdapterError(
