@@ -4,7 +4,7 @@ import { throwIfSudoRefused } from './root-shell'
 describe("sudo's refusals", () => {
   it('are found behind the warnings sudo prints first', () => {
     const stderr = 'sudo: unable to resolve host web1: Temporary failure in name resolution\nsudo: a password is required'
-    expect(() => throwIfSudoRefused(stderr, 'kvm1')).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED', params: { reason: 'sudo-password' } }) as unknown as Error)
+    expect(() => throwIfSudoRefused(stderr, 'kvm1')).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED', params: { reason: 'sudo-password' } }))
   })
 
   it('name the missing sudo and the missing sudoers entry apart', () => {

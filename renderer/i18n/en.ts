@@ -614,6 +614,18 @@ export const en = {
   'restoreVm.start': 'Restore VM',
   'restoreVm.overwrite': 'Overwrite VM',
   'restoreVm.started': 'Restoring {vm} on {host}. The job shows the progress.',
+  'points.snapshot.badge': 'Snapshot',
+  'points.snapshot.lifeboat': 'Lifeboat',
+  'points.snapshot.undated': 'Date unknown',
+  'points.snapshot.unavailable': 'The host\'s snapshots could not be listed: {error}',
+  'points.snapshot.detail': 'Snapshot {name}',
+  'points.snapshot.intro': 'A snapshot on the host, read in place: files as they were when it was taken. It is not a backup — it is lost with the host\'s storage.',
+  'points.snapshot.taken': 'Taken',
+  'points.snapshot.kind': 'Kind',
+  'points.snapshot.internal': 'Inside the disk images',
+  'points.snapshot.external': 'Separate overlay files',
+  'points.snapshot.by': 'Taken by',
+  'points.snapshot.other': 'Another tool or by hand',
 } as const
 
 export type MessageKey = keyof typeof en

@@ -54,7 +54,7 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
       </div>
       {tab === 'points' ? (
         <div role="tabpanel" id="vm-panel-points" aria-labelledby="vm-tab-points">
-          <RestorePoints vmId={vm.id} vmName={vm.name} />
+          <RestorePoints vmId={vm.id} vmName={vm.name} live={{ hostId: vm.hostId, vmId: vm.id }} />
         </div>
       ) : (
       <div role="tabpanel" id="vm-panel-overview" aria-labelledby="vm-tab-overview" className="tab-stack">

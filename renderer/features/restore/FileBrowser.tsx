@@ -1,5 +1,5 @@
 import { useMemo, useState, type SyntheticEvent } from 'react'
-import type { DiskSourceRef, FsEntryDto, PointSummaryDto, VolumeDto } from '../../../engine/api/contract'
+import type { DiskSourceRef, FsEntryDto, VolumeDto } from '../../../engine/api/contract'
 import { useDirectory, useDiskTree, useSearchFiles } from '../../api/queries'
 import { Alert, EmptyState } from '../../components/bits'
 import { Button } from '../../components/Button'
@@ -50,7 +50,7 @@ function FolderTree({ source, volume, path, current, onOpen, depth }: { readonly
  * Browse the files of a restore point (or any disk source): pick a volume, walk folders, search by name,
  * tick files and folders, restore them to a local folder. Nothing is mounted; everything is read in userspace.
  */
-export function FileBrowser({ source, point }: { readonly source: DiskSourceRef; readonly point: PointSummaryDto }) {
+export function FileBrowser({ source, folderName }: { readonly source: DiskSourceRef; readonly folderName: string }) {
   const t = useT()
   const fmt = useFormat()
   const tree = useDiskTree(source)
@@ -239,7 +239,7 @@ export function FileBrowser({ source, point }: { readonly source: DiskSourceRef;
           source={source}
           volume={volume}
           paths={[...selected.keys()]}
-          point={point}
+          folderName={folderName}
           onClose={(started) => {
             setRestoring(false)
             if (started) setSelected(new Map())

@@ -6,7 +6,7 @@ import { useFormat, useT } from '../../i18n/i18n'
 import { ExportDiskDialog } from './ExportDiskDialog'
 import { RestoreVmDialog } from './RestoreVmDialog'
 import { FileBrowser } from './FileBrowser'
-import { consistencyHintKey, consistencyKey, modeKey, pointSize } from './point-labels'
+import { consistencyHintKey, consistencyKey, modeKey, pointSize, restoreFolderName } from './point-labels'
 
 type Tab = 'files' | 'vm' | 'disks'
 
@@ -50,7 +50,7 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel">
         {tab === 'files' ? (
-          <FileBrowser source={source} point={point} />
+          <FileBrowser source={source} folderName={restoreFolderName(point)} />
         ) : tab === 'vm' ? (
           <div className="whole-vm">
             <h3>{t('points.vm.title')}</h3>

@@ -1,5 +1,5 @@
 import { useId, useState } from 'react'
-import type { DiskSourceRef, PointSummaryDto } from '../../../engine/api/contract'
+import type { DiskSourceRef } from '../../../engine/api/contract'
 import { useAppInfo, useRestoreFiles } from '../../api/queries'
 import { Alert, Field } from '../../components/bits'
 import { Button } from '../../components/Button'
@@ -7,17 +7,16 @@ import { Dialog } from '../../components/Dialog'
 import { IconDownload } from '../../components/icons'
 import { errorText, useT } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
-import { restoreFolderName } from './point-labels'
 
 /** Where restored files go: a new folder by default, never over existing files. Starts a job and shows it. */
-export function RestoreFilesDialog({ source, volume, paths, point, onClose }: { readonly source: DiskSourceRef; readonly volume: string; readonly paths: readonly string[]; readonly point: PointSummaryDto; readonly onClose: (started: boolean) => void }) {
+export function RestoreFilesDialog({ source, volume, paths, folderName, onClose }: { readonly source: DiskSourceRef; readonly volume: string; readonly paths: readonly string[]; readonly folderName: string; readonly onClose: (started: boolean) => void }) {
   const t = useT()
   const id = useId()
   const info = useAppInfo()
   const restore = useRestoreFiles()
   const toast = useUi((s) => s.toast)
   const setJobsOpen = useUi((s) => s.setJobsOpen)
-  const suggested = info.data ? `${info.data.restoreDirectory}/${restoreFolderName(point)}` : ''
+  const suggested = info.data ? `${info.data.restoreDirectory}/${folderName}` : ''
   const [target, setTarget] = useState<string | undefined>(undefined)
   const folder = target ?? suggested
   const absolute = /^(\/|[A-Za-z]:[\\/])/.test(folder.trim())

@@ -37,7 +37,12 @@ export function groupByVm(points: readonly PointSummaryDto[]): { vmId: string; v
 
 /** A folder name for restored files: "<vm> <date>" with characters no file system accepts removed. */
 export function restoreFolderName(p: PointSummaryDto): string {
-  const when = p.finishedAt.slice(0, 16).replace('T', ' ').replace(':', '-')
+  return safeFolderName(p.vm.name, p.finishedAt)
+}
+
+/** "<vm> <YYYY-MM-DD HH-MM>" (or "<vm> <label>") with characters no file system accepts removed. */
+export function safeFolderName(vmName: string, isoOrLabel: string): string {
+  const when = /^\d{4}-\d\d-\d\dT/.test(isoOrLabel) ? isoOrLabel.slice(0, 16).replace('T', ' ').replace(':', '-') : isoOrLabel
   // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
-  return `${p.vm.name} ${when}`.replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_').slice(0, 120)
+  return `${vmName} ${when}`.replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_').slice(0, 120)
 }
