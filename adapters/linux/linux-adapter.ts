@@ -164,17 +164,18 @@ export class LinuxAdapter implements HostAdapter {
         '  n=$(virsh -r domname "$u" 2>/dev/null | head -n 1 | base64 | tr -d "\\n")',
         '  x=$(virsh -r dumpxml "$u" 2>/dev/null | head -c 1048576 | base64 | tr -d "\\n")',
         '  k=$(virsh -r snapshot-list "$u" --name 2>/dev/null | head -n 500 | base64 | tr -d "\\n")',
-        '  printf "DOM\\t%s\\t%s\\t%s\\t%s\\t%s\\n" "$u" "$s" "$n" "$x" "$k"',
+        '  b=$(virsh -r domblkinfo "$u" --all 2>/dev/null | head -n 200 | base64 | tr -d "\\n")',
+        '  printf "DOM\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n" "$u" "$s" "$n" "$x" "$k" "$b"',
         'done',
       ].join('\n'),
     )
     const out = await conn.run(sh`sh -c ${script.text}`, { signal, timeoutMs: 120_000, maxOutputBytes: 64 * 1024 * 1024 })
     const vms: Vm[] = []
     for (const line of out.split('\n')) {
-      const [tag, uuid, state, name64, xml64, snaps64] = line.split('\t')
+      const [tag, uuid, state, name64, xml64, snaps64, sizes64] = line.split('\t')
       if (tag !== 'DOM' || uuid === undefined || !/^[0-9a-f-]{36}$/i.test(uuid)) continue
       const name = Buffer.from(name64 ?? '', 'base64').toString('utf8').trim() || uuid
-      const details = domainDetails(Buffer.from(xml64 ?? '', 'base64').toString('utf8'), Buffer.from(snaps64 ?? '', 'base64').toString('utf8'))
+      const details = domainDetails(Buffer.from(xml64 ?? '', 'base64').toString('utf8'), Buffer.from(snaps64 ?? '', 'base64').toString('utf8'), Buffer.from(sizes64 ?? '', 'base64').toString('utf8'))
       vms.push({ id: uuid.toLowerCase(), name, powerState: virshState(state ?? ''), ...details })
       if (vms.length >= 10_000) break
     }

@@ -20,16 +20,33 @@ const common = { host: { type: 'string' }, vm: { type: 'string' } } as const
 export const snapshotCommands: Command[] = [
   {
     path: ['snapshot', 'create'],
-    usage: 'lifeboat snapshot create --host H --vm NAME [--label TEXT] [--expires-in HOURS] [--json]',
-    summary: 'Take a named snapshot of a VM before patching it (tagged as Lifeboat\'s; discarded by itself after --expires-in).',
-    options: { ...common, label: { type: 'string' }, 'expires-in': { type: 'string' } },
+    usage: 'lifeboat snapshot create --host H --vm NAME [--label TEXT] [--review-in DAYS | --no-review] [--json]',
+    summary: 'Take a snapshot of a VM before patching it, tagged as Lifeboat\'s, with a review date (default in 7 days) after which Lifeboat reminds you to keep or discard it. It is never deleted by itself.',
+    options: { ...common, label: { type: 'string' }, 'review-in': { type: 'string' }, 'no-review': { type: 'boolean' }, 'expires-in': { type: 'string' } },
     async run(ctx) {
+      const days = str(ctx, 'review-in')
+      // --expires-in HOURS: the older spelling of the same review date.
       const hours = str(ctx, 'expires-in')
-      if (hours !== undefined && !/^\d+(\.\d+)?$/.test(hours)) throw new UsageError('--expires-in takes a number of hours.')
-      const expiresAt = hours === undefined ? {} : { expiresAt: new Date(Date.now() + Number(hours) * 3600_000).toISOString() }
+      for (const [name, v] of [['--review-in', days], ['--expires-in', hours]] as const) if (v !== undefined && !/^\d{1,5}(\.\d+)?$/.test(v)) throw new UsageError(`${name} takes a number.`)
+      if (flag(ctx, 'no-review') && (days !== undefined || hours !== undefined)) throw new UsageError('--no-review cannot be combined with --review-in.')
+      const ms = days !== undefined ? Number(days) * 86_400_000 : hours !== undefined ? Number(hours) * 3600_000 : 7 * 86_400_000
+      const expiresAt = flag(ctx, 'no-review') ? {} : { expiresAt: new Date(Date.now() + ms).toISOString() }
       const snap = await call((await ctx.engine()).handlers, 'snapshots.create', { ...target(ctx), label: str(ctx, 'label') ?? 'before patching', ...expiresAt }, ctx.signal)
       if (!ctx.io.json) for (const w of snap.warnings ?? []) ctx.io.err(`  warning: ${w}`)
-      ctx.io.out(ctx.io.json ? JSON.stringify(snap, null, 2) : `Snapshot ${snap.name} created${snap.expiresAt !== undefined ? ` (discarded after ${snap.expiresAt})` : ''}.`)
+      ctx.io.out(ctx.io.json ? JSON.stringify(snap, null, 2) : `Snapshot ${snap.name} created${snap.expiresAt !== undefined ? `; review it (keep or discard) after ${snap.expiresAt}` : ''}.`)
+      return EXIT_OK
+    },
+  },
+  {
+    path: ['snapshot', 'keep'],
+    usage: 'lifeboat snapshot keep SNAPSHOT --host H --vm NAME [--json]',
+    summary: 'Keep a Lifeboat snapshot past its review date: no more reminders (it stays until you remove it).',
+    options: { ...common, snapshot: { type: 'string' } },
+    positionals: { min: 0, max: 1 },
+    async run(ctx) {
+      const snapshot = snapshotName(ctx)
+      const kept = await call((await ctx.engine()).handlers, 'snapshots.keep', { ...target(ctx), snapshot }, ctx.signal)
+      ctx.io.out(ctx.io.json ? JSON.stringify(kept, null, 2) : `Keeping ${snapshot}; no more reminders.`)
       return EXIT_OK
     },
   },
@@ -42,7 +59,7 @@ export const snapshotCommands: Command[] = [
       const snaps = await call((await ctx.engine()).handlers, 'snapshots.list', target(ctx), ctx.signal)
       if (ctx.io.json) ctx.io.out(JSON.stringify(snaps, null, 2))
       else if (snaps.length === 0) ctx.io.out('No snapshots.')
-      else ctx.io.out(table(snaps.map((s) => [s.name, s.createdAt ?? '', s.vmState ?? '', s.lifeboat ? 'yes' : '', s.current === true ? '*' : '', s.label ?? '']), ['NAME', 'CREATED', 'STATE', 'LIFEBOAT', 'CURRENT', 'LABEL']))
+      else ctx.io.out(table(snaps.map((s) => [s.name, s.createdAt ?? '', s.vmState ?? '', s.lifeboat ? 'yes' : '', s.current === true ? '*' : '', s.keptAt !== undefined ? 'kept' : (s.expiresAt ?? ''), s.label ?? '']), ['NAME', 'CREATED', 'STATE', 'LIFEBOAT', 'CURRENT', 'REVIEW', 'LABEL']))
       return EXIT_OK
     },
   },

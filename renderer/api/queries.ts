@@ -5,6 +5,7 @@ import {
   filesList,
   filesProbe,
   filesRestore,
+  filesRestoreToGuest,
   filesSearch,
   pointsExport,
   pointsList,
@@ -202,6 +203,11 @@ export function useDirectory(source: DiskSourceRef | undefined, volume: string |
 export function useRestoreFiles() {
   const api = useApi()
   return useMutation({ mutationFn: (input: InputOf<typeof filesRestore>) => api.invoke(filesRestore, input) })
+}
+
+export function useRestoreToGuest() {
+  const api = useApi()
+  return useMutation({ mutationFn: (input: InputOf<typeof filesRestoreToGuest>) => api.invoke(filesRestoreToGuest, input) })
 }
 
 export function useExportDisk() {

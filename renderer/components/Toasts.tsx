@@ -1,7 +1,7 @@
 import { useEffect } from 'react'
 import { useT } from '../i18n/i18n'
 import { useUi, type Toast } from '../stores/ui-store'
-import { IconCheck, IconClose, IconWarning } from './icons'
+import { IconCheck, IconClose, IconInfo, IconWarning } from './icons'
 
 function ToastItem({ toast }: { readonly toast: Toast }) {
   const t = useT()
@@ -14,7 +14,7 @@ function ToastItem({ toast }: { readonly toast: Toast }) {
   }, [toast, dismiss])
   return (
     <div className={`toast toast-${toast.tone}`} role={toast.tone === 'error' ? 'alert' : 'status'}>
-      {toast.tone === 'error' ? <IconWarning size={18} /> : <IconCheck size={18} />}
+      {toast.tone === 'error' ? <IconWarning size={18} /> : toast.tone === 'info' ? <IconInfo size={18} /> : <IconCheck size={18} />}
       <span className="toast-text">{toast.text}</span>
       <button type="button" className="icon-button" onClick={() => dismiss(toast.id)} aria-label={t('common.dismiss')}>
         <IconClose size={14} />

@@ -2,7 +2,7 @@ import type { ReactNode } from 'react'
 import type { PowerStateDto } from '../../engine/api/contract'
 import type { MessageKey } from '../i18n/en'
 import { useT } from '../i18n/i18n'
-import { IconWarning } from './icons'
+import { IconInfo, IconWarning } from './icons'
 
 export function PowerBadge({ state }: { readonly state: PowerStateDto }) {
   const t = useT()
@@ -43,7 +43,7 @@ export function EmptyState({ icon, title, children, action }: { readonly icon?: 
 export function Alert({ tone = 'error', title, children, action }: { readonly tone?: 'error' | 'warning' | 'info'; readonly title?: string; readonly children: ReactNode; readonly action?: ReactNode }) {
   return (
     <div className={`alert alert-${tone}`} role={tone === 'info' ? 'status' : 'alert'}>
-      <IconWarning className="alert-icon" size={18} />
+      {tone === 'info' ? <IconInfo className="alert-icon" size={18} /> : <IconWarning className="alert-icon" size={18} />}
       <div className="alert-content">
         {title && <p className="alert-title">{title}</p>}
         <div className="alert-text">{children}</div>

@@ -42,3 +42,4 @@ export const IconCalendar = (p: IconProps) => base(p, <><rect x="4" y="5" width=
 export const IconSettings = (p: IconProps) => base(p, <><circle cx="12" cy="12" r="3" /><path d="M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1" /></>)
 export const IconCamera = (p: IconProps) => base(p, <><path d="M4 8h3l2-2.5h6L17 8h3v11H4z" /><circle cx="12" cy="13" r="3.5" /></>)
 export const IconBackup = (p: IconProps) => base(p, <><path d="M12 3v10M8 9l4 4 4-4" /><path d="M4 15v4h16v-4" /></>)
+export const IconInfo = (p: IconProps) => base(p, <><circle cx="12" cy="12" r="9" /><path d="M12 11v5.5M12 7.5h.01" /></>)

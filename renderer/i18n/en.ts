@@ -626,6 +626,16 @@ export const en = {
   'points.snapshot.external': 'Separate overlay files',
   'points.snapshot.by': 'Taken by',
   'points.snapshot.other': 'Another tool or by hand',
+  'guestRestore.button': 'Put back into {vm}…',
+  'guestRestore.title': 'Put a file back into {vm}',
+  'guestRestore.intro': 'Lifeboat copies {file} into the running VM {vm} through the hypervisor\'s guest channel. Nothing is installed in the guest.',
+  'guestRestore.path': 'Path inside the VM',
+  'guestRestore.pathHint': 'A new name by default, so the file the VM has now stays as it is.',
+  'guestRestore.absolute': 'Give a full path inside the VM, such as C:\\Data\\file.txt.',
+  'guestRestore.overwrite': 'Replace the file if it exists',
+  'guestRestore.overwriteHint': 'Without this, Lifeboat stops rather than overwrite anything in the VM.',
+  'guestRestore.start': 'Copy into VM',
+  'guestRestore.started': 'Copying the file into {vm}. The job shows the progress.',
 } as const
 
 export type MessageKey = keyof typeof en

@@ -7,6 +7,11 @@ import { parseArgs } from 'node:util'
 import { knownContent, startHyperVSim } from './server'
 import type { DefaultShell } from './shell'
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write('Runs the Hyper-V simulator as a standalone SSH host until Ctrl+C.\n  node --import tsx e2e/hosts/hyperv-sim/cli.ts --port N [--vm NAME]… [--data DIR] [--shell cmd|powershell|pwsh]\n       [--no-pwsh] [--os 2019|2022] [--disk-mib N] [--json]\n')
+  process.exit(0)
+}
+
 const { values } = parseArgs({
   options: {
     port: { type: 'string' },

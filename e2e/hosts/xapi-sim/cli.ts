@@ -16,6 +16,11 @@ function bytes(text: string): number {
   return Math.round(Number(m[1]) * unit)
 }
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write('A XAPI pool simulator anyone can point Lifeboat at. Prints how to reach it; stops on Ctrl+C.\n  node --import tsx e2e/hosts/xapi-sim/cli.ts --port N [--vm NAME]… [--data DIR] [--disk-size 64M] [--content random|mixed] [--slave]\n       [--shared-certificate] [--slow MS] [--rate BYTES_PER_S] [--no-nbd] [--checkpoint-fails]\n       [--ignore-shutdown NAME]… [--json]\nFault switches can also be flipped while it runs, one command per line on stdin:\n  expire-sessions · lose-events · slow MS · rate BYTES_PER_S|off · drop-after BYTES · fail-task METHOD CODE [PARAM…]\n  nbd on|off · checkpoint-fails on|off · ignore-shutdown NAME · lifeboat-objects (JSON of what Lifeboat tagged) · help\n')
+  process.exit(0)
+}
+
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },

@@ -5,6 +5,7 @@ import { Alert, EmptyState } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { IconChevron, IconFile, IconFolder, IconLink, IconSearch } from '../../components/icons'
 import { errorText, useFormat, useT } from '../../i18n/i18n'
+import { GuestRestoreDialog, type GuestTarget } from './GuestRestoreDialog'
 import { RestoreFilesDialog } from './RestoreFilesDialog'
 
 const PAGE = 500
@@ -50,7 +51,7 @@ function FolderTree({ source, volume, path, current, onOpen, depth }: { readonly
  * Browse the files of a restore point (or any disk source): pick a volume, walk folders, search by name,
  * tick files and folders, restore them to a local folder. Nothing is mounted; everything is read in userspace.
  */
-export function FileBrowser({ source, folderName }: { readonly source: DiskSourceRef; readonly folderName: string }) {
+export function FileBrowser({ source, folderName, guest }: { readonly source: DiskSourceRef; readonly folderName: string; readonly guest?: GuestTarget | undefined }) {
   const t = useT()
   const fmt = useFormat()
   const tree = useDiskTree(source)
@@ -63,6 +64,7 @@ export function FileBrowser({ source, folderName }: { readonly source: DiskSourc
   const [query, setQuery] = useState('')
   const search = useSearchFiles()
   const [restoring, setRestoring] = useState(false)
+  const [toGuest, setToGuest] = useState(false)
   const dir = useDirectory(source, volume, path, volume !== undefined)
 
   const rows: { path: string; entry: FsEntryDto }[] = useMemo(() => {
@@ -83,6 +85,8 @@ export function FileBrowser({ source, folderName }: { readonly source: DiskSourc
       return next
     })
   }
+  // Only one plain file at a time goes into a running guest.
+  const onlyFile = selected.size === 1 ? [...selected].find(([, e]) => e.type === 'file')?.[0] : undefined
   const allChecked = rows.length > 0 && rows.every((r) => selected.has(r.path))
   const toggleAll = () => {
     setSelected((prev) => {
@@ -230,10 +234,27 @@ export function FileBrowser({ source, folderName }: { readonly source: DiskSourc
         <span className="muted" aria-live="polite">
           {selected.size === 0 ? t('browse.hint') : t('browse.selected', { count: selected.size, size: fmt.bytes(selectedBytes) })}
         </span>
+        {guest !== undefined && (
+          <Button disabled={onlyFile === undefined} onClick={() => setToGuest(true)}>
+            {t('guestRestore.button', { vm: guest.vmName })}
+          </Button>
+        )}
         <Button variant="primary" disabled={selected.size === 0} onClick={() => setRestoring(true)}>
           {t('browse.restore')}
         </Button>
       </div>
+      {toGuest && guest !== undefined && volume !== undefined && onlyFile !== undefined && (
+        <GuestRestoreDialog
+          source={source}
+          volume={volume}
+          path={onlyFile}
+          guest={guest}
+          onClose={(started) => {
+            setToGuest(false)
+            if (started) setSelected(new Map())
+          }}
+        />
+      )}
       {restoring && volume !== undefined && (
         <RestoreFilesDialog
           source={source}

@@ -3,7 +3,9 @@ import type { DiskSourceRef, PointSummaryDto } from '../../../engine/api/contrac
 import { Facts } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { useFormat, useT } from '../../i18n/i18n'
+import { useInventory } from '../../api/queries'
 import { ExportDiskDialog } from './ExportDiskDialog'
+import { guestTargetOf } from './guest-target'
 import { RestoreVmDialog } from './RestoreVmDialog'
 import { FileBrowser } from './FileBrowser'
 import { consistencyHintKey, consistencyKey, modeKey, pointSize, restoreFolderName } from './point-labels'
@@ -16,6 +18,8 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
   const [tab, setTab] = useState<Tab>('files')
   const [exporting, setExporting] = useState<string | undefined>(undefined)
   const [restoringVm, setRestoringVm] = useState(false)
+  const inventory = useInventory()
+  const guest = guestTargetOf(inventory.data?.hosts, point.sourceHost, point.vm)
   const source: DiskSourceRef = { kind: 'point', pointId: point.id }
   const tabs: readonly [Tab, string][] = [
     ['files', t('points.tab.files')],
@@ -50,7 +54,7 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel">
         {tab === 'files' ? (
-          <FileBrowser source={source} folderName={restoreFolderName(point)} />
+          <FileBrowser source={source} folderName={restoreFolderName(point)} guest={guest} />
         ) : tab === 'vm' ? (
           <div className="whole-vm">
             <h3>{t('points.vm.title')}</h3>

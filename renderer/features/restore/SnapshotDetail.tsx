@@ -1,7 +1,9 @@
 import type { DiskSourceRef, SnapshotDto } from '../../../engine/api/contract'
 import { Facts } from '../../components/bits'
 import { useFormat, useT } from '../../i18n/i18n'
+import { useInventory } from '../../api/queries'
 import { FileBrowser } from './FileBrowser'
+import { guestTargetOf } from './guest-target'
 import { safeFolderName } from './point-labels'
 
 /**
@@ -12,6 +14,8 @@ export function SnapshotDetail({ hostId, vmId, vmName, snapshot }: { readonly ho
   const t = useT()
   const fmt = useFormat()
   const title = snapshot.label ?? snapshot.name
+  const inventory = useInventory()
+  const guest = guestTargetOf(inventory.data?.hosts, { id: hostId, name: '' }, { id: vmId, name: vmName })
   const source: DiskSourceRef = { kind: 'snapshot', host: hostId, vm: vmId, snapshot: snapshot.id }
   return (
     <section className="card point-detail" aria-label={t('points.snapshot.detail', { name: title })}>
@@ -31,7 +35,7 @@ export function SnapshotDetail({ hostId, vmId, vmName, snapshot }: { readonly ho
           [t('points.id'), <code key="id">{snapshot.name}</code>],
         ]}
       />
-      <FileBrowser source={source} folderName={safeFolderName(vmName, snapshot.createdAt ?? title)} />
+      <FileBrowser source={source} folderName={safeFolderName(vmName, snapshot.createdAt ?? title)} guest={guest} />
     </section>
   )
 }

@@ -78,7 +78,7 @@ export function SnapshotRow({ vm, snapshot, now, onRevert, onDiscard }: { readon
   return (
     <li className={`snap snap-${state}`} aria-label={label}>
       <div className="snap-main">
-        <span className="snap-name truncate" title={snapshot.name}>
+        <span className="snap-name truncate" title={label === snapshot.name ? label : `${label} (${snapshot.name})`}>
           {label}
         </span>
         <span className="snap-badges">
