@@ -34,6 +34,11 @@ export function parseDomainXml(xml: string): { root: XmlElement; info: DomainInf
     throw new AdapterError('BAD_RESPONSE', `libvirt printed domain XML Lifeboat cannot read: ${err instanceof XmlError ? err.message : String(err)}`)
   }
   if (root.name !== 'domain') throw new AdapterError('BAD_RESPONSE', 'libvirt printed XML that is not a domain.')
+  return { root, info: domainInfo(root) }
+}
+
+/** The facts Lifeboat uses from a <domain> element (also the one a snapshot's XML embeds). */
+export function domainInfo(root: XmlElement): DomainInfo {
   const name = textOf(child(root, 'name'))?.trim() ?? ''
   const uuid = textOf(child(root, 'uuid'))?.trim().toLowerCase() ?? ''
   const disks: DomainDisk[] = []
@@ -73,15 +78,12 @@ export function parseDomainXml(xml: string): { root: XmlElement; info: DomainInf
   const mult: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 }
   const vcpus = Number(textOf(child(root, 'vcpu'))?.trim())
   return {
-    root,
-    info: {
-      name,
-      uuid,
-      disks,
-      agentChannel,
-      ...(Number.isFinite(memValue) && mult[unit] !== undefined ? { memoryBytes: memValue * (mult[unit] ?? 1) } : {}),
-      ...(Number.isInteger(vcpus) && vcpus > 0 ? { vcpus } : {}),
-    },
+    name,
+    uuid,
+    disks,
+    agentChannel,
+    ...(Number.isFinite(memValue) && mult[unit] !== undefined ? { memoryBytes: memValue * (mult[unit] ?? 1) } : {}),
+    ...(Number.isInteger(vcpus) && vcpus > 0 ? { vcpus } : {}),
   }
 }
 

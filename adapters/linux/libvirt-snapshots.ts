@@ -1,6 +1,7 @@
 import { AdapterError, type SnapshotCapability, type VmSnapshotDetail } from '../host-adapter'
 import { sh } from '../ssh/shell-quote'
 import { parseDomainXml } from './domain-model'
+import { openSnapshotDisks } from './snapshot-disks'
 import { deleteCheckpoint, isLifeboatCheckpoint, listCheckpoints } from './checkpoints'
 import { TAG } from './job-lock'
 import type { ShellProvider } from './libvirt-backup'
@@ -73,7 +74,8 @@ async function clearLifeboatCheckpoints(virsh: Virsh, dom: string, vmName: strin
 /**
  * "Snapshot before patching" on libvirt: internal snapshots (disk and, for a running VM, memory) so that revert works
  * on every libvirt (reverting external snapshots needs libvirt ≥ 9.7). Named `lifeboat-<label>-<time>` and described
- * as Lifeboat's, so they are told apart from the admin's own.
+ * as Lifeboat's, so they are told apart from the admin's own. Any snapshot's disks (internal or external, Lifeboat's
+ * or not) can be opened in place to browse them (snapshot-disks.ts).
  */
 export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
   const virshFor = async (signal: AbortSignal) => new Virsh(await getShell(signal))
@@ -160,6 +162,9 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
     async remove(vmId, snapshotId, signal) {
       const virsh = await virshFor(signal)
       await virsh.run(['snapshot-delete', checkDom(vmId), checkSnapshotName(snapshotId)], { signal, timeoutMs: 30 * 60_000 })
+    },
+    async openDisks(vmId, snapshotId, signal) {
+      return await openSnapshotDisks(await getShell(signal), checkDom(vmId), checkSnapshotName(snapshotId), signal)
     },
   }
 }

@@ -6,6 +6,7 @@ import { raw, sh } from '../ssh/shell-quote'
 import { deleteCheckpoint } from './checkpoints'
 import { parseDomainXml } from './domain-model'
 import { liveJobs, TAG_PATTERN } from './job-lock'
+import { exportDir } from './snapshot-nbd'
 import { Virsh } from './virsh'
 
 type Action =
@@ -13,6 +14,7 @@ type Action =
   | { readonly type: 'end-backup'; readonly dom: string }
   | { readonly type: 'checkpoint'; readonly dom: string; readonly name: string }
   | { readonly type: 'rm'; readonly path: string }
+  | { readonly type: 'nbd-session'; readonly path: string }
   | { readonly type: 'lvremove'; readonly lv: string }
   | { readonly type: 'subvolume'; readonly path: string }
 
@@ -45,6 +47,25 @@ const SCRIPT = raw(
     'exit 0',
   ].join('\n'),
 )
+
+/**
+ * Stops the qemu-nbd servers a snapshot-browsing session left (each named by a pid file in its folder, and killed
+ * only when that process is qemu-nbd serving a socket in that folder: a reused pid is left alone), then removes it.
+ */
+const STOP_NBD_SESSION = [
+  'd=$1',
+  'pids=',
+  'for p in "$d"/*.pid; do',
+  '  [ -f "$p" ] || continue',
+  '  pid=$(head -c 20 "$p" | tr -cd 0-9); [ -n "$pid" ] || continue',
+  '  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-nbd ] || continue',
+  '  tr "\\000" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--socket=${p%.pid}.sock" || continue',
+  '  kill "$pid" 2>/dev/null; pids="$pids $pid"',
+  'done',
+  'i=0; while [ -n "$pids" ] && [ $i -lt 50 ]; do alive=; for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done; pids=$alive; [ -n "$pids" ] && sleep 0.1; i=$((i+1)); done',
+  'for pid in $pids; do kill -9 "$pid" 2>/dev/null; done',
+  'rm -rf -- "$d"',
+].join('\n')
 
 const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8')
 
@@ -86,7 +107,9 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
     } else if (kind === 'TMP') {
       const path = b64(a)
       const tag = TAG_PATTERN.exec(path)
-      if (tag?.[1] !== undefined && path.startsWith('/var/tmp/lifeboat-') && !path.includes('/../')) {
+      if (tag?.[1] !== undefined && path === exportDir(tag[1])) {
+        found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Snapshot-browsing folder ${path} of Lifeboat session ${tag[1]}; cleaning stops the qemu-nbd servers it names and removes it.`, jobId: tag[1] }, action: { type: 'nbd-session', path } })
+      } else if (tag?.[1] !== undefined && path.startsWith('/var/tmp/lifeboat-') && !path.includes('/../')) {
         found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Temporary Lifeboat file ${path} (job ${tag[1]}).`, jobId: tag[1] }, action: { type: 'rm', path } })
       }
     } else if (kind === 'SUB') {
@@ -143,7 +166,7 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
   const failed: { id: string; reason: string }[] = []
   const virsh = new Virsh(shell)
   // Backup jobs first (they hold files open), then overlays, then files that are no longer in use.
-  const order: Action['type'][] = ['end-backup', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
+  const order: Action['type'][] = ['end-backup', 'nbd-session', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
   const found = (await scan(shell, signal)).filter((f) => wanted.has(f.leftover.id)).sort((x, y) => order.indexOf(x.action.type) - order.indexOf(y.action.type))
   for (const { leftover, action } of found) {
     try {
@@ -168,6 +191,9 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
           break
         case 'rm':
           await shell.run(sh`rm -rf -- ${action.path}`, { signal })
+          break
+        case 'nbd-session':
+          await shell.run(sh`sh -c ${STOP_NBD_SESSION} lifeboat-clean ${action.path}`, { signal, timeoutMs: 60_000, what: 'Stopping a snapshot server' })
           break
       }
       cleaned.push(leftover.id)

@@ -1,5 +1,6 @@
-import { AdapterError, type SnapshotCapability, type VmSnapshotDetail } from '../host-adapter'
+import { AdapterError, type BackupDisk, type SnapshotCapability, type VmSnapshotDetail } from '../host-adapter'
 import { loadState } from './live-inventory'
+import { openSnapshotVdis } from './snapshot-disks'
 import { vmDisks, type PoolState } from './pool-state'
 import { isLifeboat, isoTime, purposeOf, tags, TAG } from './tags'
 import type { XapiClient } from './xapi-client'
@@ -67,7 +68,7 @@ export function snapshotWarnings(state: PoolState, vm: VMRecord, withMemory: boo
   return warnings
 }
 
-/** "Snapshot before patching" and the VM's snapshot list: create (tagged, with memory where the pool allows), revert, discard. */
+/** "Snapshot before patching" and the VM's snapshot list: create (tagged, with memory where the pool allows), revert, discard; any snapshot's disks opened for browsing. */
 export class XapiSnapshots implements SnapshotCapability {
   constructor(private readonly client: (signal: AbortSignal) => Promise<XapiClient>) {}
 
@@ -76,6 +77,27 @@ export class XapiSnapshots implements SnapshotCapability {
     const record = await client.record('VM', ref, VMRecord, signal)
     if (!record.is_a_snapshot || record.snapshot_of !== vmRef) throw new AdapterError('NOT_FOUND', `${snapshotId} is not a snapshot of this VM.`)
     return { ref, record }
+  }
+
+  /** A snapshot of the VM by uuid, or by name when exactly one of its snapshots has it. */
+  private async findSnapshot(client: XapiClient, vmRef: string, idOrName: string, signal: AbortSignal): Promise<{ ref: string; record: VMRecord }> {
+    if (/^[0-9a-f-]{36}$/i.test(idOrName)) {
+      const byId = await this.snapshotOf(client, vmRef, idOrName, signal).catch((err: unknown) => {
+        if (err instanceof AdapterError && err.code === 'NOT_FOUND') return undefined
+        throw err
+      })
+      if (byId !== undefined) return byId
+    }
+    const vm = await client.record('VM', vmRef, VMRecord, signal)
+    const named: { ref: string; record: VMRecord }[] = []
+    for (const ref of vm.snapshots) {
+      const record = await client.record('VM', ref, VMRecord, signal).catch(() => undefined)
+      if (record?.is_a_snapshot === true && record.snapshot_of === vmRef && record.name_label === idOrName) named.push({ ref, record })
+    }
+    if (named.length > 1) throw new AdapterError('NOT_FOUND', `${vm.name_label} has ${named.length} snapshots named "${idOrName.slice(0, 200)}"; name one by its uuid.`)
+    const hit = named[0]
+    if (hit === undefined) throw new AdapterError('NOT_FOUND', `${vm.name_label} has no snapshot "${idOrName.slice(0, 200)}".`, { snapshot: idOrName.slice(0, 200) })
+    return hit
   }
 
   async list(vmId: string, signal: AbortSignal): Promise<readonly VmSnapshotDetail[]> {
@@ -145,6 +167,14 @@ export class XapiSnapshots implements SnapshotCapability {
     const vmRef = await refByUuid(client, 'VM', vmId, signal)
     const snap = await this.snapshotOf(client, vmRef, snapshotId, signal)
     await destroySnapshot(client, snap.ref, snap.record, signal)
+  }
+
+  /** The snapshot's disks (its VDIs, read-only while it exists), for browsing them in place (snapshot-disks.ts). */
+  async openDisks(vmId: string, snapshotId: string, signal: AbortSignal): Promise<readonly BackupDisk[]> {
+    const client = await this.client(signal)
+    const vmRef = await refByUuid(client, 'VM', vmId, signal)
+    const snap = await this.findSnapshot(client, vmRef, snapshotId, signal)
+    return await openSnapshotVdis(client, snap.record, signal)
   }
 }
 

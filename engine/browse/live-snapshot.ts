@@ -13,12 +13,21 @@ export interface LiveSnapshotRef {
   readonly disks?: readonly string[]
 }
 
-/** A disk as random-access guest bytes: image formats decoded by prepareDisk, raw files read in ranges. */
+/**
+ * A disk as random-access guest bytes: image formats decoded by prepareDisk; raw files and guest bytes the host
+ * serves (an NBD export of a snapshot) read in cached, overlapping ranges, since a filesystem reader asks for many
+ * small pieces and each would otherwise be a round trip to the host.
+ */
 async function guestSource(disk: BackupDisk, signal: AbortSignal): Promise<{ source: BlockSource; close(): Promise<void> }> {
   const readout = disk.readout
   if (readout.kind === 'file' && readout.format === 'raw') {
     const file = readout.file
     const source = new RangedSource({ size: file.size, label: file.label, readRange: (o, l, s) => file.readRange(o, l, s), blockSize: 1024 * 1024, maxInFlight: 16, cacheBlocks: 64, onClose: () => file.close() })
+    return { source, close: () => source.close() }
+  }
+  if (readout.kind === 'guest' && readout.changedRanges === undefined) {
+    const guest = readout.disk
+    const source = new RangedSource({ size: guest.size, label: guest.label, readRange: (o, l, s) => guest.read(o, l, s), blockSize: 256 * 1024, maxInFlight: 16, cacheBlocks: 256, onClose: () => guest.close() })
     return { source, close: () => source.close() }
   }
   const prepared: PreparedDisk = await prepareDisk(disk, signal)

@@ -8,6 +8,7 @@ import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, table } from './cli-io'
 import { str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
 import { locationFromCommandLine } from '../repositories/location'
+import { isSnapshotSpec, parseSnapshotSpec } from './snapshot-spec'
 
 type Target = { source: DiskSourceRef; volume?: string }
 
@@ -36,10 +37,15 @@ const repo = { repo: { type: 'string' } } as const
 /**
  * A restore point as a disk source: `POINT`, `POINT#VOLUME` (p2, a label, lvm:vg/lv, d2:p1) or
  * `POINT#DISK#VOLUME` (a disk by name or number, then the volume on it). POINT may be an unambiguous id prefix.
+ * Or a snapshot that still exists on a saved host: `snapshot:HOST/VM/SNAPSHOT[#DISK][#VOLUME]` (snapshot-spec.ts).
  */
 async function pointTarget(ctx: CommandContext): Promise<Target> {
   const spec = ctx.positionals[0]
-  if (spec === undefined) throw new UsageError('Name the restore point (POINT, POINT#p2 or POINT#disk0#p2).')
+  if (spec === undefined) throw new UsageError('Name the restore point (POINT, POINT#p2 or POINT#disk0#p2) or a live snapshot (snapshot:HOST/VM/SNAPSHOT).')
+  if (isSnapshotSpec(spec)) {
+    if (str(ctx, 'repo') !== undefined) throw new UsageError('--repo is for restore points; a live snapshot is read from its host.')
+    return parseSnapshotSpec(spec)
+  }
   const [given = '', ...parts] = spec.split('#')
   if (parts.length > 2) throw new UsageError('Use POINT, POINT#VOLUME or POINT#DISK#VOLUME.')
   const repoPath = str(ctx, 'repo')
@@ -178,4 +184,10 @@ function browseCommands(f: Flavour): Command[] {
 }
 
 export const imageCommands: Command[] = browseCommands({ noun: 'image', what: 'a disk image (raw, VHD, VHDX, qcow2)', spec: 'IMAGE', options: also, target: imageTarget })
-export const filesCommands: Command[] = browseCommands({ noun: 'files', what: 'a restore point', spec: 'POINT[#DISK]', options: repo, target: pointTarget })
+export const filesCommands: Command[] = browseCommands({
+  noun: 'files',
+  what: 'a restore point or a snapshot on its host (snapshot:HOST/VM/SNAPSHOT)',
+  spec: '{POINT|snapshot:HOST/VM/SNAPSHOT}[#DISK]',
+  options: repo,
+  target: pointTarget,
+})
