@@ -85,6 +85,7 @@ test.describe('Linux host journeys', () => {
   }
 
   test('schedule a hot backup, watch it run, browse its files, restore one file identical to the guest’s', async ({ lifeboat, sshHost }) => {
+    test.setTimeout(480_000)
     const { page } = lifeboat
     const tree = await openVm(lifeboat, sshHost)
     await page.getByRole('button', { name: 'Back up…' }).click()
@@ -140,6 +141,18 @@ test.describe('Linux host journeys', () => {
     const restored = await readFile(path.join(target, 'q3-revenue.csv'))
     expect(sha256(restored)).toBe(await guestSha256('/data/reports/q3-revenue.csv'))
 
+    // Put the file back into the running guest, beside the original, through its guest agent.
+    await page.getByRole('checkbox', { name: 'Select q3-revenue.csv' }).check()
+    await page.getByRole('button', { name: `Put back into ${domain.name}…` }).click()
+    const toGuest = page.getByRole('dialog', { name: `Put a file back into ${domain.name}` })
+    await expect(toGuest.getByLabel('Path inside the VM')).toHaveValue('/reports/q3-revenue-restored.csv')
+    await toGuest.getByLabel('Path inside the VM').fill('/data/reports/q3-revenue-restored.csv')
+    await lifeboat.shot('42-guest-restore')
+    await toGuest.getByRole('button', { name: 'Copy into VM' }).click()
+    await expect(toGuest).toBeHidden()
+    await expect(jobs.getByRole('listitem').filter({ hasText: /q3-revenue-restored\.csv/ }).getByText('Done', { exact: true })).toBeVisible({ timeout: 120_000 })
+    expect(await guestSha256('/data/reports/q3-revenue-restored.csv')).toBe(sha256(restored))
+
     // The whole VM, as a new VM beside the running original (overwriting it is refused while it runs).
     await page.getByRole('tab', { name: 'Whole VM' }).click()
     await page.getByRole('button', { name: 'Restore whole VM…' }).click()
@@ -150,12 +163,12 @@ test.describe('Linux host journeys', () => {
     const copyName = `${domain.name}-copy`
     await restoreVm.getByLabel('Name of the new VM').fill(copyName)
     await expect(restoreVm.getByRole('region', { name: 'Summary' })).toContainText(`A new VM ${copyName} is created on kvm1`)
-    await lifeboat.shot('42-restore-vm-dialog')
+    await lifeboat.shot('43-restore-vm-dialog')
     await restoreVm.getByRole('button', { name: 'Restore VM' }).click()
     await expect(restoreVm).toBeHidden()
-    const restoreJob = jobs.getByRole('listitem').filter({ hasText: /^.*Restore .* to kvm1/ }).first()
+    const restoreJob = jobs.getByRole('listitem').filter({ hasText: `Restore as ${copyName} on kvm1` }).first()
     await expect(restoreJob.getByText('Done', { exact: true })).toBeVisible({ timeout: 240_000 })
-    await lifeboat.shot('43-restore-vm-done')
+    await lifeboat.shot('44-restore-vm-done')
     try {
       // The host has the new VM, shut off, on disk files of its own; the original still runs on its disks.
       expect((await virsh(['domstate', copyName])).trim()).toBe('shut off')

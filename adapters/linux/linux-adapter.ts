@@ -3,6 +3,7 @@ import {
   type AdapterDescription,
   type AdapterOptions,
   type BackupCapability,
+  type GuestFilesCapability,
   type HooksCapability,
   type HostAdapter,
   type HostIdentity,
@@ -17,6 +18,7 @@ import {
 import { RootShell } from '../ssh/root-shell'
 import { SshConnectionHolder } from '../ssh/ssh-adapter-base'
 import { raw, sh } from '../ssh/shell-quote'
+import { libvirtGuestFiles } from './guest-files'
 import { runHook } from './hooks'
 import { beginLibvirtBackup, libvirtModes } from './libvirt-backup'
 import { libvirtSnapshots } from './libvirt-snapshots'
@@ -43,6 +45,7 @@ export class LinuxAdapter implements HostAdapter {
   readonly reconcile: ReconcileCapability
   readonly hooks: HooksCapability
   readonly manualVms: ManualVmCapability
+  readonly guestFiles: GuestFilesCapability
 
   constructor(options: AdapterOptions) {
     this.ssh = new SshConnectionHolder(options)
@@ -73,6 +76,12 @@ export class LinuxAdapter implements HostAdapter {
       clean: async (ids, signal) => cleanLeftovers(await shell(signal), ids, signal),
     }
     this.hooks = { run: async (hook, signal) => runHook(await shell(signal), hook, signal) }
+    this.guestFiles = {
+      copyIn: async (vmId, file, signal) => {
+        if (vmId.startsWith('manual-')) throw new AdapterError('NOT_SUPPORTED', 'Files can be put into libvirt guests only (through their guest agent); restore to a folder instead.')
+        await libvirtGuestFiles(() => shell(signal)).copyIn(vmId, file, signal)
+      },
+    }
   }
 
   async connect(signal: AbortSignal): Promise<HostIdentity> {

@@ -26,7 +26,11 @@ export interface RestoreJobDeps extends HostAccessDeps {
 export function restoreJob(deps: RestoreJobDeps, record: HostRecord, request: RestoreRequest): JobSpec<RestoreResult & { pointId: string }> {
   return {
     kind: 'restore',
-    title: `Restore ${request.pointId} to ${record.name}${request.inPlace ? ' (in place)' : ''}`,
+    title: request.inPlace
+      ? `Restore ${request.as ?? request.pointId} in place on ${record.name}`
+      : request.as !== undefined
+        ? `Restore as ${request.as} on ${record.name}`
+        : `Restore ${request.pointId} to ${record.name}`,
     hostId: record.id,
     steps: [
       { id: 'connect', label: 'Open the restore point and connect to the host' },

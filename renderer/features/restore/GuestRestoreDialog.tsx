@@ -12,6 +12,7 @@ export interface GuestTarget {
   readonly host: string
   readonly vm: string
   readonly vmName: string
+  readonly windows: boolean
 }
 
 /** One file copied back into the running VM through the hypervisor's guest channel; never over a file unless asked. */
@@ -21,7 +22,7 @@ export function GuestRestoreDialog({ source, volume, path, guest, onClose }: { r
   const restore = useRestoreToGuest()
   const toast = useUi((s) => s.toast)
   const setJobsOpen = useUi((s) => s.setJobsOpen)
-  const [guestPath, setGuestPath] = useState(() => suggestedGuestPath(path))
+  const [guestPath, setGuestPath] = useState(() => suggestedGuestPath(path, guest.windows))
   const [overwrite, setOverwrite] = useState(false)
   const absolute = /^([A-Za-z]:\\|\/)/.test(guestPath.trim())
   return (

@@ -14,9 +14,10 @@ const host = (kind: HostInventoryDto['kind'], powerState: 'running' | 'halted'):
 
 describe('putting a file back into a running guest', () => {
   it('is offered for a running VM on a host that can copy into guests', () => {
-    expect(guestTargetOf([host('hyperv', 'running')], { id: 'h1', name: 'hv1' }, { id: 'vm1', name: 'app01' })).toEqual({ host: 'h1', vm: 'vm1', vmName: 'app01' })
+    expect(guestTargetOf([host('hyperv', 'running')], { id: 'h1', name: 'hv1' }, { id: 'vm1', name: 'app01' })).toEqual({ host: 'h1', vm: 'vm1', vmName: 'app01', windows: true })
     expect(guestTargetOf([host('hyperv', 'halted')], { id: 'h1', name: 'hv1' }, { id: 'vm1', name: 'app01' })).toBeUndefined()
-    expect(guestTargetOf([host('linux', 'running')], { id: 'h1', name: 'hv1' }, { id: 'vm1', name: 'app01' })).toBeUndefined()
+    expect(guestTargetOf([host('linux', 'running')], { id: 'h1', name: 'hv1' }, { id: 'vm1', name: 'app01' })).toEqual({ host: 'h1', vm: 'vm1', vmName: 'app01', windows: false })
+    expect(guestTargetOf([host('xenserver', 'running')], { id: 'h1', name: 'hv1' }, { id: 'vm1', name: 'app01' })).toBeUndefined()
     expect(guestTargetOf([host('hyperv', 'running')], { id: 'other', name: 'x' }, { id: 'vm1', name: 'app01' })).toBeUndefined()
     expect(guestTargetOf(undefined, { name: 'hv1' }, { id: 'vm1', name: 'app01' })).toBeUndefined()
   })
@@ -25,5 +26,6 @@ describe('putting a file back into a running guest', () => {
     expect(suggestedGuestPath('/Users/anna/Documents/report.xlsx')).toBe('C:\\Users\\anna\\Documents\\report-restored.xlsx')
     expect(suggestedGuestPath('/hosts')).toBe('C:\\hosts-restored')
     expect(suggestedGuestPath('/.profile')).toBe('C:\\.profile-restored')
+    expect(suggestedGuestPath('/reports/q3.csv', false)).toBe('/reports/q3-restored.csv')
   })
 })
