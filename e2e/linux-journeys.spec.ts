@@ -222,6 +222,16 @@ test.describe('Linux host journeys', () => {
     expect(patched.exitCode).toBe(0)
     expect(await guestFile('/data/patched.txt')).toBe('patched\n')
 
+    // The snapshot is in the VM's timeline beside restore points and can be browsed in place: as before the patch.
+    await page.getByRole('tab', { name: 'Restore points' }).click()
+    const timeline = page.getByRole('list', { name: `Restore points of ${domain.name}` })
+    await timeline.getByRole('button', { name: /openssl 3\.0\.15 and kernel 6\.1\.0-28/ }).click()
+    const snapDetail = page.getByRole('region', { name: 'Snapshot openssl 3.0.15 and kernel 6.1.0-28' })
+    await expect(snapDetail.getByRole('checkbox', { name: 'Select readme.txt' })).toBeVisible({ timeout: 60_000 })
+    await expect(snapDetail.getByRole('checkbox', { name: 'Select patched.txt' })).toHaveCount(0)
+    await lifeboat.shot('45-snapshot-browse')
+    await page.getByRole('tab', { name: 'Overview' }).click()
+
     await banner.getByRole('button', { name: 'Revert…' }).click()
     const revert = page.getByRole('dialog', { name: `Revert ${domain.name} to “openssl 3.0.15 and kernel 6.1.0-28”?` })
     await expect(revert).toContainText('is thrown away')
