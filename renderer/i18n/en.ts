@@ -348,8 +348,16 @@ export const en = {
   'wizard.mode.cold': 'The VM is shut down cleanly, copied, and started again. The safest copy, with downtime.',
   'wizard.mode.unavailable': 'not possible on this host',
   'wizard.mode.checking': 'Asking the hosts what they support…',
+  'wizard.explain.off': '{vm} is shut down, so its disks do not change: Lifeboat copies them as they are and leaves {vm} off.',
+  'wizard.explain.suspended': '{vm} is suspended, so its disks do not change: Lifeboat copies them as they are and leaves {vm} suspended. Its memory is not part of the copy.',
+  'wizard.explain.xenserver.hot': '{vm} keeps running. XenServer takes a snapshot of it; Lifeboat copies the snapshot’s disks and deletes the snapshot afterwards. XenServer cannot ask the guest to flush its writes first, so the copy is like one taken at a power cut.',
+  'wizard.explain.xenserver.warm': 'XenServer takes a checkpoint of {vm} — its disks and memory, in a pause of a few seconds — and {vm} runs on while Lifeboat copies the checkpoint’s disks; then the checkpoint is deleted. Where the pool refuses a checkpoint, {vm} stays suspended for the copy instead.',
+  'wizard.explain.xenserver.cold': '{vm} is shut down cleanly (as xe vm-shutdown does), its disks are copied, and it is started again. The safest copy: {vm} is off for as long as the copy takes.',
+  'wizard.explain.hyperv.hot': '{vm} keeps running. Hyper-V takes a production checkpoint (VSS in the guest flushes its writes first); Lifeboat reads the disks the checkpoint froze, then removes the checkpoint and Hyper-V merges it back.',
+  'wizard.explain.hyperv.warm': '{vm} is saved (its memory goes to disk and it stops, as with Save-VM), its disks are copied, and it is started again where it left off. Nothing in the guest shuts down, but {vm} is unavailable for as long as the copy takes.',
+  'wizard.explain.hyperv.cold': '{vm} is shut down through its Shutdown integration service, its disks are copied, and it is started again. The safest copy: {vm} is off for as long as the copy takes.',
   'wizard.downtime.none': 'no downtime',
-  'wizard.downtime.pause': 'a short pause',
+  'wizard.downtime.pause': 'paused, not shut down',
   'wizard.downtime.shutdown': 'shut down while copied',
   'wizard.dest.legend': 'Store restore points in',
   'wizard.dest.default': 'the default repository',
@@ -636,6 +644,7 @@ export const en = {
   'guestRestore.overwriteHint': 'Without this, Lifeboat stops rather than overwrite anything in the VM.',
   'guestRestore.start': 'Copy into VM',
   'guestRestore.started': 'Copying the file into {vm}. The job shows the progress.',
+  'backups.subtitle.one': '1 restore point in the repository',
 } as const
 
 export type MessageKey = keyof typeof en

@@ -21,7 +21,7 @@ export function BackupsPanel({ vmId }: { readonly vmId: string }) {
             <h1 id="panel-title" className="truncate" title={name}>
               {name}
             </h1>
-            <p className="panel-subtitle">{t('backups.subtitle', { count: group?.points.length ?? 0 })}</p>
+            <p className="panel-subtitle">{(group?.points.length ?? 0) === 1 ? t('backups.subtitle.one') : t('backups.subtitle', { count: group?.points.length ?? 0 })}</p>
           </div>
         </div>
       </header>

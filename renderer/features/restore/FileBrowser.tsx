@@ -188,7 +188,7 @@ export function FileBrowser({ source, folderName, guest }: { readonly source: Di
             <table className="table file-table">
               <thead>
                 <tr>
-                  <th scope="col" className="check">
+                  <th scope="col" className="check-cell">
                     <input type="checkbox" checked={allChecked} onChange={toggleAll} aria-label={t('browse.selectAll')} />
                   </th>
                   <th scope="col">{t('browse.name')}</th>
@@ -199,7 +199,7 @@ export function FileBrowser({ source, folderName, guest }: { readonly source: Di
               <tbody>
                 {rows.slice(0, shown).map(({ path: p, entry: e }) => (
                   <tr key={p} className={selected.has(p) ? 'is-selected' : undefined}>
-                    <td className="check">
+                    <td className="check-cell">
                       <input type="checkbox" checked={selected.has(p)} onChange={() => toggle(p, e)} aria-label={t('browse.select', { name: e.name })} />
                     </td>
                     <td className="name">
