@@ -77,17 +77,24 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
     if (snapshotId !== undefined) {
       try {
         await removeCheckpoint(ctx, snapshotId, s)
+        options.log('info', `Removed the checkpoint "${name}" of ${d.vm.Name}; Hyper-V merged it into the disks.`)
       } catch (err) {
         left.push(`Checkpoint "${name}" of ${d.vm.Name} (remove it in Hyper-V Manager, or run "lifeboat leftovers clean"): ${err instanceof Error ? err.message : String(err)}`)
       }
     } else {
       // A checkpoint made after the client gave up (VMMS finishes what it started) is found by its name.
       const late = await snapshotsOf(ctx, vmId, s).catch(() => [])
-      for (const c of late.filter((x) => x.Name === name)) await removeCheckpoint(ctx, c.Id, s).catch((err: unknown) => left.push(`Checkpoint "${name}": ${err instanceof Error ? err.message : String(err)}`))
+      for (const c of late.filter((x) => x.Name === name)) {
+        await removeCheckpoint(ctx, c.Id, s).then(
+          () => options.log('info', `Removed the checkpoint "${name}" of ${d.vm.Name}, which Hyper-V finished after the backup had stopped.`),
+          (err: unknown) => left.push(`Checkpoint "${name}": ${err instanceof Error ? err.message : String(err)}`),
+        )
+      }
     }
     if (typeChanged) {
       try {
         await setCheckpointType(ctx, vmId, original, s)
+        options.log('info', `Set the checkpoint type of ${d.vm.Name} back to ${original}.`)
       } catch (err) {
         left.push(`${d.vm.Name} still has checkpoint type ${wanted} (it was ${original}): ${err instanceof Error ? err.message : String(err)}`)
       }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { throwIfAborted } from '../host-adapter'
 import type { SshConnection } from '../ssh/ssh-connection'
 import { commandLine, ps, scriptStdin, type PowerShellExe } from './powershell'
 import { runJson, type PowerShellRunner } from './ps-runner'
@@ -9,7 +10,7 @@ import { checkJobId } from './tags'
  * A running job marks itself alive on the host: a PowerShell opens %ProgramData%\Lifeboat\jobs\lifeboat-<job>.lock
  * with FileShare None and waits on its stdin. When the job ends, the connection drops or Lifeboat dies, Windows
  * closes the handle. Reconcile tries to open the file the same way: if that fails, the job still runs somewhere and
- * its checkpoint is left alone.
+ * its checkpoint is left alone. A job that ends normally removes its file, so the folder does not fill up over the years.
  */
 export interface JobLock {
   /** False when the lock could not be confirmed (reconcile elsewhere might then clean up after this job). */
@@ -23,10 +24,15 @@ export async function holdJobLock(conn: SshConnection, exe: PowerShellExe, runne
   const name = `lifeboat-${checkJobId(jobId)}.lock`
   const script = ps`$dir = ${LOCK_DIR}
 New-Item -ItemType Directory -Force -Path $dir | Out-Null
-$lock = [System.IO.File]::Open((Join-Path $dir ${name}), 'OpenOrCreate', 'ReadWrite', 'None')
+$path = Join-Path $dir ${name}
+$lock = [System.IO.File]::Open($path, 'OpenOrCreate', 'ReadWrite', 'None')
 $null = [Console]::In.ReadLine()
-$lock.Close()`
-  const exec = await conn.execDuplex(commandLine(exe), signal)
+$lock.Close()
+Remove-Item -LiteralPath $path -ErrorAction SilentlyContinue`
+  throwIfAborted(signal, 'Marking the job as running on the host')
+  // Not bound to the job's signal: a cancelled job keeps its lock while it cleans up, until release() lets the holder
+  // close and remove the file (killing the holder would leave the file behind).
+  const exec = await conn.execDuplex(commandLine(exe))
   // Nothing it prints matters, but unread output would keep the channel from ever closing.
   exec.channel.resume()
   exec.channel.write(scriptStdin(script))
@@ -38,7 +44,8 @@ $lock.Close()`
       if (!held) await new Promise((r) => setTimeout(r, 100))
     }
   } catch (err) {
-    exec.kill()
+    // End its input rather than kill it, so that it removes its file on the way out.
+    exec.channel.end()
     throw err
   }
   return {

@@ -217,16 +217,18 @@ export class XapiBackup implements BackupCapability {
     const left: string[] = []
     if (made.heartbeat !== undefined) clearInterval(made.heartbeat)
     for (const r of made.readouts.splice(0)) await r.close().catch(() => undefined)
-    const attempt = async (what: string, fix: string, fn: () => Promise<void>) => {
+    // What was undone is logged too: after a cancel or failure the admin reads in the job what Lifeboat removed.
+    const attempt = async (what: string, fix: string, fn: () => Promise<void>, done?: string) => {
       try {
         await fn()
+        if (done !== undefined) options.log('info', done)
       } catch (err) {
         left.push(`${what} failed: ${err instanceof Error ? err.message : String(err)}. ${fix}`)
       }
     }
     if (made.vmTagged) await attempt(`Removing Lifeboat's marker from ${ctx.vmName}`, 'Lifeboat removes it the next time it connects.', () => removeOtherConfig(client, 'VM', ctx.vmRef, allTagKeys, signal))
-    if (made.power === 'start') await attempt(`Starting ${ctx.vmName} again`, `Start it with: xe vm-start uuid=<the VM's uuid>`, () => startVm(ctx, signal))
-    if (made.power === 'resume') await attempt(`Resuming ${ctx.vmName}`, `Resume it with: xe vm-resume uuid=<the VM's uuid>`, () => resumeVm(ctx, signal))
+    if (made.power === 'start') await attempt(`Starting ${ctx.vmName} again`, `Start it with: xe vm-start uuid=<the VM's uuid>`, () => startVm(ctx, signal), `Started ${ctx.vmName} again.`)
+    if (made.power === 'resume') await attempt(`Resuming ${ctx.vmName}`, `Resume it with: xe vm-resume uuid=<the VM's uuid>`, () => resumeVm(ctx, signal), `Resumed ${ctx.vmName}.`)
     made.power = 'none'
     if (made.snapshotVm !== undefined) {
       const snapRef = made.snapshotVm
@@ -245,7 +247,7 @@ export class XapiBackup implements BackupCapability {
         if (!isNullRef(snap.suspend_VDI)) await destroyQuietly(client, 'VDI', snap.suspend_VDI, signal)
         const tracked = new Set([...made.snapshots.values()].map((s) => s.ref))
         for (const v of vdis) if (!tracked.has(v)) await destroyQuietly(client, 'VDI', v, signal)
-      })
+      }, `Removed the backup snapshot of ${ctx.vmName} from the pool.`)
       made.snapshotVm = undefined
     }
     const planOf = new Map(plans.map((p) => [p.live.record.uuid, p]))
@@ -262,14 +264,14 @@ export class XapiBackup implements BackupCapability {
             await destroyQuietly(client, 'VDI', snap.ref, signal).catch(() => undefined)
             throw err
           }
-        })
+        }, `Kept the changed-block reference of ${plan.live.name} (metadata only, no disk data) for the next backup.`)
       } else if (keep) {
         await attempt(`Keeping the delta reference of ${plan.live.name}`, `Remove it with: xe vdi-destroy uuid=${snap.uuid}.`, async () => {
           await setOtherConfig(client, 'VDI', snap.ref, { [TAG.purpose]: 'delta-base' }, signal)
           await removeOtherConfig(client, 'VDI', snap.ref, [TAG.heartbeat, TAG.job], signal)
-        })
+        }, `Kept the snapshot of ${plan.live.name} as the reference for the next backup's delta.`)
       } else {
-        await attempt(`Removing the snapshot VDI ${snap.uuid}`, `Remove it with: xe vdi-destroy uuid=${snap.uuid} (Lifeboat also removes it the next time it connects).`, () => destroyQuietly(client, 'VDI', snap.ref, signal))
+        await attempt(`Removing the snapshot VDI ${snap.uuid}`, `Remove it with: xe vdi-destroy uuid=${snap.uuid} (Lifeboat also removes it the next time it connects).`, () => destroyQuietly(client, 'VDI', snap.ref, signal), `Removed the disk snapshot ${plan?.live.name ?? snap.uuid} (VDI ${snap.uuid}).`)
       }
     }
     if (committed) {

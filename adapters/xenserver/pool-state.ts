@@ -103,9 +103,14 @@ export function toInventory(state: PoolState): Inventory {
   const vms: Vm[] = []
   for (const [ref, vm] of state.VM) if (isGuest(vm)) vms.push(toVm(state, ref, vm))
   vms.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+  // Every host of a pool has its own "Local storage": in a pool of several hosts a local SR is named with its host.
+  const hostOfLocal = (sr: SRRecord) => (sr.shared || sr.PBDs.length !== 1 ? undefined : state.host.get(state.PBD.get(sr.PBDs[0] ?? '')?.host ?? '')?.name_label)
   const storage = [...state.SR.values()]
     .filter((sr) => sr.content_type !== 'iso' && sr.type !== 'iso' && sr.type !== 'udev')
-    .map((sr) => ({ id: sr.uuid, name: sr.name_label, ...(sr.physical_size > 0 ? { sizeBytes: sr.physical_size, freeBytes: Math.max(0, sr.physical_size - sr.physical_utilisation) } : {}) }))
+    .map((sr) => {
+      const on = state.host.size > 1 ? hostOfLocal(sr) : undefined
+      return { id: sr.uuid, name: on !== undefined ? `${sr.name_label} on ${on}` : sr.name_label, ...(sr.physical_size > 0 ? { sizeBytes: sr.physical_size, freeBytes: Math.max(0, sr.physical_size - sr.physical_utilisation) } : {}) }
+    })
   return {
     hostname: pool?.name_label || master?.name_label || master?.hostname || 'XenServer pool',
     hosts: [...state.host.values()].map((h) => ({ id: h.uuid, name: h.name_label })),

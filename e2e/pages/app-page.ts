@@ -36,7 +36,12 @@ export class AddHostDialog {
   }
 
   async fill(values: { kind?: 'Linux' | 'Hyper-V' | 'XenServer / XCP-ng'; name: string; address: string; user: string; password?: string }): Promise<void> {
-    if (values.kind) await this.root.getByRole('radio', { name: new RegExp(`^${escapeRe(values.kind)}`) }).check()
+    if (values.kind) {
+      // The admin clicks the card; its radio button sits under the card's icon.
+      const radio = this.page.getByRole('radio', { name: new RegExp(`^${escapeRe(values.kind)}`) })
+      await this.root.locator('label', { has: radio }).click()
+      await expect(this.root.getByRole('radio', { name: new RegExp(`^${escapeRe(values.kind)}`) })).toBeChecked()
+    }
     await this.root.getByLabel('Name in Lifeboat').fill(values.name)
     await this.root.getByLabel('Address').fill(values.address)
     await this.root.getByLabel('User').fill(values.user)

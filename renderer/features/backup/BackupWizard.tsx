@@ -10,6 +10,7 @@ import type { MessageKey } from '../../i18n/en'
 import { errorText, useFormat, useT } from '../../i18n/i18n'
 import { useUi, type WizardStart } from '../../stores/ui-store'
 import { modeKey } from '../restore/point-labels'
+import { explainMode } from './mode-explain'
 import { draftFromPlan, newDraft, problems, toPlanInput, wizardSteps, type Draft, type WizardStep } from './wizard-model'
 import { StepDestination, StepMode, StepOptions, StepVms, StepWhen, type ModeSupportDto } from './WizardSteps'
 
@@ -128,6 +129,7 @@ export function BackupWizard({ start }: { readonly start: WizardStart }) {
   }
 
   const stepIssues = shown.has(step) ? issues : []
+  const explained = explainMode(draft.mode, draft.targets, hosts)
   return (
     <Dialog
       title={draft.id !== undefined ? t('wizard.editTitle', { name: draft.name }) : t('wizard.title')}
@@ -177,7 +179,7 @@ export function BackupWizard({ start }: { readonly start: WizardStart }) {
         </Alert>
       )}
       {step === 'vms' && <StepVms draft={draft} update={update} hosts={hosts} />}
-      {step === 'mode' && <StepMode draft={draft} update={update} support={support} />}
+      {step === 'mode' && <StepMode draft={draft} update={update} support={support} hosts={hosts} />}
       {step === 'destination' && <StepDestination draft={draft} update={update} defaultLocation={info.data ? `${info.data.home}/repository` : ''} />}
       {step === 'when' && <StepWhen draft={draft} update={update} preview={preview.data?.nextRuns} />}
       {step === 'options' && <StepOptions draft={draft} update={update} />}
@@ -192,7 +194,7 @@ export function BackupWizard({ start }: { readonly start: WizardStart }) {
             <dd>{draft.targets.map((x) => `${x.vmName} (${x.hostName})`).join(', ')}</dd>
             <dt>{t('wizard.step.mode')}</dt>
             <dd>
-              {t(modeKey[draft.mode])} — {t(`wizard.mode.${draft.mode}`)}
+              {t(modeKey[draft.mode])} — {t(explained.key, explained.params)}
             </dd>
             <dt>{t('wizard.step.destination')}</dt>
             <dd>

@@ -4,6 +4,7 @@ import { Field } from '../../components/bits'
 import { useT } from '../../i18n/i18n'
 import type { MessageKey } from '../../i18n/en'
 import { consistencyKey, modeKey } from '../restore/point-labels'
+import { explainMode } from './mode-explain'
 import { passphraseStrength, type Draft, type Target } from './wizard-model'
 
 export type ModeSupportDto = OutputOf<typeof backupModes>[number]
@@ -51,7 +52,7 @@ export function StepVms({ draft, update, hosts }: { readonly draft: Draft; reado
 const downtimeKey: Record<ModeSupportDto['downtime'], MessageKey> = { none: 'wizard.downtime.none', pause: 'wizard.downtime.pause', shutdown: 'wizard.downtime.shutdown' }
 
 /** Step 2: cold, warm or hot, explained for these VMs on their hosts; impossible modes are disabled with the reason. */
-export function StepMode({ draft, update, support }: { readonly draft: Draft; readonly update: Update; readonly support: ReadonlyMap<string, readonly ModeSupportDto[]> | undefined }) {
+export function StepMode({ draft, update, support, hosts }: { readonly draft: Draft; readonly update: Update; readonly support: ReadonlyMap<string, readonly ModeSupportDto[]> | undefined; readonly hosts: readonly HostInventoryDto[] }) {
   const t = useT()
   const id = useId()
   return (
@@ -63,11 +64,13 @@ export function StepMode({ draft, update, support }: { readonly draft: Draft; re
           const blocked = perVm.filter((p) => p.s !== undefined && !p.s.available)
           const known = perVm.find((p) => p.s !== undefined)?.s
           const available = support !== undefined && blocked.length === 0
+          // A mode this VM cannot have is described in general, beside the reason why not.
+          const explained = explainMode(mode, available ? draft.targets : [], hosts)
           return (
             <label key={mode} className={`mode-card${draft.mode === mode ? ' is-checked' : ''}${available ? '' : ' is-disabled'}`}>
               <input type="radio" name={`${id}-mode`} checked={draft.mode === mode} disabled={!available} onChange={() => update((d) => ({ ...d, mode }))} />
               <span className="mode-title">{t(modeKey[mode])}</span>
-              <span className="mode-explain">{t(`wizard.mode.${mode}`)}</span>
+              <span className="mode-explain">{t(explained.key, explained.params)}</span>
               {known && (
                 <span className="mode-facts">
                   {t(downtimeKey[known.downtime])} · {t(consistencyKey[known.consistency])}
@@ -75,7 +78,8 @@ export function StepMode({ draft, update, support }: { readonly draft: Draft; re
               )}
               {blocked.map((b) => (
                 <span key={`${b.target.host}/${b.target.vm}`} className="mode-reason">
-                  {b.target.vmName}: {b.s?.reason ?? t('wizard.mode.unavailable')}
+                  {draft.targets.length > 1 && `${b.target.vmName}: `}
+                  {b.s?.reason ?? t('wizard.mode.unavailable')}
                 </span>
               ))}
             </label>

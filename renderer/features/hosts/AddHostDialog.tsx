@@ -108,6 +108,7 @@ export function AddHostDialog() {
       <Dialog
         title={t('add.verify.title', { address: presented.address })}
         closeLabel={t('common.close')}
+        size="lg"
         locked={busy}
         onClose={close}
         footer={

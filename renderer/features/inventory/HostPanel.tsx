@@ -109,7 +109,7 @@ export function HostPanel({ inventory, host }: { readonly inventory: HostInvento
           <h2 className="card-title">{t('host.security')}</h2>
           <Facts
             items={[
-              [t('host.fingerprintType'), host?.fingerprintType ?? '—'],
+              [t('host.fingerprintType'), host === undefined ? '—' : host.fingerprintType === 'tls-certificate' ? t('add.verify.certificate') : `${t('add.verify.sshKey')} (${host.fingerprintType})`],
               [t('host.fingerprint'), <code className="fingerprint" key="fp">{host?.fingerprint ?? '—'}</code>],
               [t('host.addedAt'), fmt.date(host?.addedAt)],
             ]}

@@ -1,0 +1,302 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import ssh2 from 'ssh2'
+import { makeExt4DataDisk } from './hosts/data-disk'
+import { startHyperVSim, type HyperVSim } from './hosts/hyperv-sim/server'
+import { AppPage } from './pages/app-page'
+import { expect, test, type LifeboatApp } from './support/fixtures'
+
+/**
+ * The admin's journeys against a Hyper-V host: the Hyper-V simulator (e2e/hosts/hyperv-sim: Windows OpenSSH in front
+ * of PowerShell and Hyper-V, serving real VHDX files), in this process.
+ *   web01: a 64 MiB dynamic VHDX (qemu-img) holding an ext4 filesystem (mkfs.ext4 -d) with a report file.
+ *   db01:  a 256 MiB VHDX of random bytes, big enough for a backup to be cancelled while it reads.
+ * What the journeys change on the host is checked in the simulator's VMs, checkpoints and files, not only on screen.
+ */
+const MiB = 1024 * 1024
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+test.describe.configure({ mode: 'serial' })
+test.describe('Hyper-V host journeys', () => {
+  let sim: HyperVSim
+  let dir: string
+  let webDisk: Buffer
+  let report: Buffer
+
+  test.beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'lb-e2e-hyperv-'))
+    const files = path.join(dir, 'files')
+    await mkdir(path.join(files, 'reports'), { recursive: true })
+    report = Buffer.from(randomBytes(300_000).toString('base64'))
+    await writeFile(path.join(files, 'reports', 'q3-revenue.csv'), report)
+    await writeFile(path.join(files, 'readme.txt'), 'Data disk of the web server.\n')
+    webDisk = await readFile(await makeExt4DataDisk({ fromDir: files, path: path.join(dir, 'web01.raw'), sizeBytes: 64 * MiB, format: 'raw' }))
+    sim = await startHyperVSim({ computerName: 'HV01' })
+    await sim.addVm('web01', { disks: [webDisk] })
+    await sim.addVm('db01', { disks: [randomBytes(256 * MiB)] })
+  })
+
+  test.afterAll(async () => {
+    await sim.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** What the admin types into PowerShell on the host, over its OpenSSH (as Lifeboat reaches it, but by hand). */
+  const onHost = async (script: string): Promise<string> => {
+    const client = new ssh2.Client()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('ready', resolve).once('error', reject)
+        client.connect({ host: sim.address, port: sim.port, username: sim.user, privateKey: sim.privateKey })
+      })
+      return await new Promise<string>((resolve, reject) => {
+        client.exec(`powershell.exe -NoProfile -NonInteractive -Command "${script}"`, (err, channel) => {
+          if (err) return reject(err)
+          let out = ''
+          let errors = ''
+          channel.on('data', (d: Buffer) => (out += d.toString()))
+          channel.stderr.on('data', (d: Buffer) => (errors += d.toString()))
+          channel.on('exit', (code: number | null) => (code === 0 ? resolve(out) : reject(new Error(`${script}: exit ${code}: ${errors}`))))
+        })
+      })
+    } finally {
+      client.end()
+    }
+  }
+  const vm = (name: string) => {
+    const found = sim.host.vmByName(name)
+    if (!found) throw new Error(`the host has no VM ${name}`)
+    return found
+  }
+  const guestDisk = (name: string) => sim.host.guestRead(vm(name).id, 0, 0, 64 * MiB)
+  const vmItem = (app: AppPage, name: string) => app.tree.getByRole('treeitem', { name: new RegExp(`^${escapeRe(name)},`) })
+  const modeCard = (lifeboat: LifeboatApp, mode: string) => lifeboat.page.getByRole('dialog').locator('label', { has: lifeboat.page.getByRole('radio', { name: new RegExp(mode) }) })
+
+  /** Saves the host through the CLI (the first journey adds it through the dialog) and opens the app on it. */
+  const addHost = async (lifeboat: LifeboatApp): Promise<AppPage> => {
+    const key = path.join(dir, 'admin-key')
+    await writeFile(key, sim.privateKey, { mode: 0o600 })
+    const added = await lifeboat.cli(['host', 'add', '--kind', 'hyperv', '--name', 'hv1', '--address', `${sim.address}:${sim.port}`, '--user', sim.user, '--key', key, '--accept-fingerprint', sim.fingerprint])
+    expect(added.code, added.stderr).toBe(0)
+    await lifeboat.page.reload()
+    const app = new AppPage(lifeboat.page)
+    await expect(app.hostItem('hv1')).toHaveAccessibleName(/hv1, Online, 2 VMs/)
+    return app
+  }
+
+  test('add the host after checking its SSH key; the tree follows the host', async ({ lifeboat }) => {
+    const { page } = lifeboat
+    const app = new AppPage(page)
+    const dialog = await app.openAddHost()
+    await dialog.fill({ kind: 'Hyper-V', name: 'hv1', address: `${sim.address}:${sim.port}`, user: 'Administrator', password: sim.password })
+    await lifeboat.shot('70-add-hyperv')
+    await dialog.connect()
+
+    // The host's SSH key is shown before the password is sent, with the command to check it on Windows.
+    await expect(dialog.root.getByRole('heading', { name: `Is this really ${sim.address}:${sim.port}?` })).toBeVisible()
+    await expect(dialog.fingerprint).toHaveText(sim.fingerprint)
+    await expect(dialog.root.getByText('ssh-keygen -lf C:\\ProgramData\\ssh\\ssh_host_ed25519_key.pub')).toBeVisible()
+    await lifeboat.shot('71-hyperv-host-key')
+    await dialog.trust()
+    await expect(dialog.root).toBeHidden()
+
+    await expect(app.mainHeading).toHaveText('hv1')
+    await expect(app.hostItem('hv1')).toHaveAccessibleName(/hv1, Online, 2 VMs/)
+    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Running')
+    await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
+    const main = page.getByRole('main')
+    await expect(main).toContainText('HV01')
+    await expect(main).toContainText('Microsoft Windows Server 2022')
+    await expect(main.getByText(sim.fingerprint)).toBeVisible()
+    await expect(main.getByText('SSH host key (ssh-ed25519)')).toBeVisible()
+    await lifeboat.shot('72-hyperv-tree')
+    const saved = JSON.parse((await lifeboat.cli(['host', 'list', '--json'])).stdout) as { name: string; kind: string; fingerprint: string; authType: string }[]
+    expect(saved).toEqual([expect.objectContaining({ name: 'hv1', kind: 'hyperv', fingerprint: sim.fingerprint, authType: 'password' })])
+
+    // The admin saves web01 on the host (Save-VM): the tree shows it at the next poll, without a reload.
+    await onHost('Save-VM -Name web01')
+    expect(vm('web01').state).toBe('Saved')
+    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Suspended', { timeout: 45_000 })
+    await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
+    await lifeboat.shot('73-hyperv-power-change')
+  })
+
+  test('back up a VM through the wizard, restore one file and the whole VM as a new VM', async ({ lifeboat }) => {
+    const { page } = lifeboat
+    const app = await addHost(lifeboat)
+    expect(vm('web01').state).toBe('Saved')
+    await vmItem(app, 'web01').click()
+    await page.getByRole('button', { name: 'Back up…' }).click()
+    const wizard = page.getByRole('dialog', { name: 'New backup plan' })
+    await expect(wizard.getByRole('checkbox', { name: /web01/ })).toBeChecked()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+
+    // web01 is saved: a cold backup (a clean shutdown) is impossible and says why; hot is explained for it.
+    await expect(wizard.getByRole('radio', { name: /Cold/ })).toBeDisabled({ timeout: 30_000 })
+    await expect(modeCard(lifeboat, 'Cold')).toContainText('The VM is saved: its guest was not shut down. Start it (or use a warm backup) first.')
+    const hot = wizard.getByRole('radio', { name: /Hot/ })
+    await expect(hot).toBeEnabled()
+    await hot.check()
+    await expect(modeCard(lifeboat, 'Hot')).toContainText('web01 is suspended, so its disks do not change')
+    await lifeboat.shot('74-hyperv-wizard-mode')
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByText('Once, now', { exact: true }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Back up now' }).click()
+    await expect(wizard).toBeHidden()
+
+    const jobs = page.getByRole('complementary', { name: 'Jobs' })
+    const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
+    await expect(job.getByRole('progressbar')).toBeVisible({ timeout: 30_000 })
+    await lifeboat.shot('75-hyperv-backup-running')
+    await expect(job.getByText('Done', { exact: true })).toBeVisible({ timeout: 90_000 })
+    await lifeboat.shot('76-hyperv-backup-done')
+    await jobs.getByRole('button', { name: 'Close jobs' }).click()
+    // The backup's checkpoint is gone again; web01 is still saved.
+    expect(sim.host.checkpointsOf(vm('web01').id)).toEqual([])
+    expect(vm('web01').state).toBe('Saved')
+
+    // Browse the restore point and restore one file.
+    await vmItem(app, 'web01').click()
+    await page.getByRole('tab', { name: 'Restore points' }).click()
+    await expect(page.getByRole('list', { name: 'Restore points of web01' }).getByRole('button')).toHaveCount(1)
+    const folders = page.getByRole('tree', { name: 'Folders' })
+    await folders.getByRole('button', { name: 'reports', exact: true }).click()
+    await page.getByRole('checkbox', { name: 'Select q3-revenue.csv' }).check()
+    await lifeboat.shot('77-hyperv-point-files')
+    await page.getByRole('button', { name: 'Restore to a folder…' }).click()
+    const restoreFiles = page.getByRole('dialog', { name: 'Restore 1 item' })
+    const target = path.join(dir, 'restored-files')
+    await restoreFiles.getByLabel('Restore into').fill(target)
+    await restoreFiles.getByRole('button', { name: 'Restore', exact: true }).click()
+    await expect(jobs.getByRole('listitem').filter({ hasText: /Restore \/reports\/q3-revenue.csv/ }).getByText('Done', { exact: true })).toBeVisible({ timeout: 60_000 })
+    expect(sha256(await readFile(path.join(target, 'q3-revenue.csv')))).toBe(sha256(report))
+    await jobs.getByRole('button', { name: 'Close jobs' }).click()
+
+    // The whole VM, as a new VM beside the original.
+    await page.getByRole('tab', { name: 'Whole VM' }).click()
+    await page.getByRole('button', { name: 'Restore whole VM…' }).click()
+    const restoreVm = page.getByRole('dialog', { name: 'Restore web01' })
+    await expect(restoreVm.getByRole('radio', { name: /A new VM/ })).toBeChecked()
+    const copyName = 'web01-copy'
+    await restoreVm.getByLabel('Name of the new VM').fill(copyName)
+    await expect(restoreVm.getByRole('region', { name: 'Summary' })).toContainText(`A new VM ${copyName} is created on hv1`)
+    await lifeboat.shot('78-hyperv-restore-vm-dialog')
+    await restoreVm.getByRole('button', { name: 'Restore VM' }).click()
+    await expect(restoreVm).toBeHidden()
+    const restoreJob = jobs.getByRole('listitem').filter({ hasText: `Restore as ${copyName} on hv1` }).first()
+    await expect(restoreJob.getByText('Done', { exact: true })).toBeVisible({ timeout: 90_000 })
+    await lifeboat.shot('79-hyperv-restore-vm-done')
+
+    // The host has the new VM, off, on a VHDX of its own that holds the backed-up filesystem.
+    const copy = vm(copyName)
+    expect(copy.id).not.toBe(vm('web01').id)
+    expect(copy.state).toBe('Off')
+    expect(copy.drives).toHaveLength(1)
+    expect(copy.drives[0]?.path).not.toBe(vm('web01').drives[0]?.path)
+    expect(sha256(await guestDisk(copyName))).toBe(sha256(webDisk))
+    // The restore's end refreshes the tree at once (a Hyper-V host is otherwise polled every 30 s).
+    await expect(vmItem(app, copyName)).toHaveAccessibleName(`${copyName}, Off`, { timeout: 10_000 })
+
+    // The admin checked the copy, removes it, and starts web01 again.
+    await onHost(`Remove-VM -Name ${copyName} -Force`)
+    await onHost('Start-VM -Name web01')
+    expect(vm('web01').state).toBe('Running')
+  })
+
+  test('snapshot before patching, revert to it, discard it: the host keeps no Lifeboat checkpoint', async ({ lifeboat }) => {
+    const { page } = lifeboat
+    const app = await addHost(lifeboat)
+    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Running')
+    await vmItem(app, 'web01').click()
+    await page.getByRole('button', { name: 'Snapshot before patching' }).first().click()
+    const dialog = page.getByRole('dialog', { name: 'Snapshot web01 before patching' })
+    await dialog.getByLabel('What are you about to install? (optional)').fill('KB5034439 and IIS 10.0.20348.2227')
+    await lifeboat.shot('80-hyperv-patch-dialog')
+    await dialog.getByRole('button', { name: 'Take snapshot' }).click()
+    await expect(dialog).toBeHidden({ timeout: 30_000 })
+
+    const banner = page.getByRole('region', { name: 'Snapshot before patching' })
+    await expect(banner).toContainText('KB5034439 and IIS 10.0.20348.2227')
+    const checkpoints = sim.host.checkpointsOf(vm('web01').id)
+    expect(checkpoints.map((c) => c.name)).toEqual([expect.stringMatching(/^Before patching .* - KB5034439 and IIS 10\.0\.20348\.2227 \[Lifeboat/)])
+    await lifeboat.shot('81-hyperv-patch-banner')
+
+    // "Patching" changes the disk; the revert brings back the bytes of the checkpoint.
+    await sim.host.guestWrite(vm('web01').id, 0, 0, Buffer.alloc(MiB, 0xcd))
+    expect(sha256(await guestDisk('web01'))).not.toBe(sha256(webDisk))
+    await banner.getByRole('button', { name: 'Revert…' }).click()
+    const revert = page.getByRole('dialog', { name: 'Revert web01 to “KB5034439 and IIS 10.0.20348.2227”?' })
+    await revert.getByRole('checkbox', { name: 'First take a snapshot of the current state' }).uncheck()
+    await revert.getByRole('checkbox', { name: /^I understand that the changes since/ }).check()
+    await lifeboat.shot('82-hyperv-revert-dialog')
+    await revert.getByRole('button', { name: 'Revert', exact: true }).click()
+    await expect(revert).toBeHidden({ timeout: 60_000 })
+    await expect(page.getByText('web01 is back at “KB5034439 and IIS 10.0.20348.2227”.')).toBeVisible()
+    expect(sha256(await guestDisk('web01'))).toBe(sha256(webDisk))
+    expect(vm('web01').state).toBe('Running')
+
+    await banner.getByRole('button', { name: 'Discard…' }).click()
+    const discard = page.getByRole('dialog', { name: 'Discard the snapshot “KB5034439 and IIS 10.0.20348.2227”?' })
+    await discard.getByRole('button', { name: 'Discard snapshot' }).click()
+    await expect(discard).toBeHidden({ timeout: 30_000 })
+    await expect(banner).toBeHidden()
+    await lifeboat.shot('83-hyperv-after-discard')
+    expect(sim.host.checkpointsOf(vm('web01').id)).toEqual([])
+    expect(vm('web01').drives[0]?.path).toMatch(/\.vhdx$/)
+    expect(sha256(await guestDisk('web01'))).toBe(sha256(webDisk))
+  })
+
+  test('cancel a running backup: the job says what it cleaned up and the host has nothing left', async ({ lifeboat }) => {
+    const { page } = lifeboat
+    const app = await addHost(lifeboat)
+    const db01 = vm('db01')
+    const diskBefore = db01.drives[0]?.path
+    await vmItem(app, 'db01').click()
+    await page.getByRole('button', { name: 'Back up…' }).click()
+    const wizard = page.getByRole('dialog', { name: 'New backup plan' })
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await expect(wizard.getByRole('radio', { name: /Hot/ })).toBeEnabled({ timeout: 30_000 })
+    await wizard.getByRole('radio', { name: /Hot/ }).check()
+    // Said for db01 as Hyper-V does it: a production checkpoint while it runs.
+    await expect(modeCard(lifeboat, 'Hot')).toContainText('db01 keeps running. Hyper-V takes a production checkpoint')
+    await expect(modeCard(lifeboat, 'Hot')).toContainText('no downtime · App-consistent')
+    await expect(modeCard(lifeboat, 'Warm')).toContainText('db01 is saved (its memory goes to disk and it stops, as with Save-VM)')
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByText('Once, now', { exact: true }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Back up now' }).click()
+
+    const jobs = page.getByRole('complementary', { name: 'Jobs' })
+    const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
+    await expect(job).toContainText(/MiB of/, { timeout: 60_000 })
+    await lifeboat.shot('84-hyperv-backup-running')
+    expect(sim.host.checkpointsOf(db01.id)).toHaveLength(1)
+    await job.getByRole('button', { name: 'Cancel' }).click()
+    await expect(job.getByText('Cancelled', { exact: true })).toBeVisible({ timeout: 60_000 })
+    await expect(job).toContainText('nothing was left behind')
+    const vmJob = jobs.getByRole('listitem').filter({ hasText: 'Hot backup of db01 on hv1' })
+    await expect(vmJob.getByText('Cancelled', { exact: true })).toBeVisible()
+    await vmJob.getByRole('button', { name: 'Show log' }).click()
+    await expect(vmJob.getByRole('log')).toContainText('Cancel requested')
+    await expect(vmJob.getByRole('log')).toContainText(/Removed the checkpoint "Lifeboat backup .*" of db01; Hyper-V merged it into the disks\./)
+    await lifeboat.shot('85-hyperv-cancelled')
+
+    // On the host: no checkpoint, no AVHDX, no job lock; db01 runs on its own VHDX with its checkpoint type.
+    expect(sim.host.checkpointsOf(db01.id)).toEqual([])
+    expect(db01.state).toBe('Running')
+    expect(db01.checkpointType).toBe('Production')
+    expect(db01.drives[0]?.path).toBe(diskBefore)
+    const vhdFolder = path.join(sim.dataDir, 'C', 'ProgramData', 'Microsoft', 'Windows', 'Virtual Hard Disks')
+    expect((await readdir(vhdFolder, { recursive: true })).filter((f) => /\.avhdx$/i.test(f))).toEqual([])
+    const locks = await readdir(path.join(sim.dataDir, 'C', 'ProgramData', 'Lifeboat', 'jobs')).catch(() => [])
+    expect(locks).toEqual([])
+  })
+})

@@ -1,0 +1,285 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { makeExt4DataDisk } from './hosts/data-disk'
+import { startXapiSim, type XapiSim } from './hosts/xapi-sim/sim'
+import { SimClient } from './hosts/xapi-sim/test-client'
+import { AppPage } from './pages/app-page'
+import { expect, test, type LifeboatApp } from './support/fixtures'
+
+/**
+ * The admin's journeys against a XenServer/XCP-ng pool: the XAPI simulator (e2e/hosts/xapi-sim), in this process.
+ *   web01: one 64 MiB disk holding an ext4 filesystem (made by mkfs.ext4 -d) with a report file.
+ *   db01:  one 96 MiB disk of random bytes, big enough for a backup to be cancelled while it streams.
+ * What the journeys change on the pool is checked in the simulator's own records and files, not only on screen.
+ */
+const MiB = 1024 * 1024
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+test.describe.configure({ mode: 'serial' })
+test.describe('XenServer pool journeys', () => {
+  let sim: XapiSim
+  let xapi: SimClient
+  let dir: string
+  let webDisk: Buffer
+  let report: Buffer
+
+  test.beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'lb-e2e-xen-'))
+    const files = path.join(dir, 'files')
+    await mkdir(path.join(files, 'reports'), { recursive: true })
+    report = Buffer.from(randomBytes(300_000).toString('base64'))
+    await writeFile(path.join(files, 'reports', 'q3-revenue.csv'), report)
+    await writeFile(path.join(files, 'readme.txt'), 'Data disk of the web server.\n')
+    const image = await makeExt4DataDisk({ fromDir: files, path: path.join(dir, 'web01.raw'), sizeBytes: 64 * MiB, format: 'raw' })
+    webDisk = await readFile(image)
+    sim = await startXapiSim({ vms: [{ name: 'web01', diskSize: 64 * MiB }, { name: 'db01', diskSize: 96 * MiB }] })
+    await sim.writeGuest('web01', 0, 0, webDisk)
+    xapi = new SimClient(sim)
+    await xapi.login()
+  })
+
+  test.afterAll(async () => {
+    await xapi.close()
+    await sim.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const powerOf = (vm: string) => String(sim.vmByName(vm).record.power_state)
+  const vmItem = (app: AppPage, vm: string) => app.tree.getByRole('treeitem', { name: new RegExp(`^${escapeRe(vm)},`) })
+
+  /** Saves the pool through the CLI (the first journey adds it through the dialog) and opens the app on it. */
+  const addPool = async (lifeboat: LifeboatApp): Promise<AppPage> => {
+    const added = await lifeboat.cli(['host', 'add', '--kind', 'xenserver', '--name', 'pool1', '--address', `127.0.0.1:${sim.port}`, '--user', sim.user, '--password-stdin', '--accept-fingerprint', sim.fingerprint], sim.password)
+    expect(added.code, added.stderr).toBe(0)
+    await lifeboat.page.reload()
+    const app = new AppPage(lifeboat.page)
+    await expect(app.hostItem('pool1')).toHaveAccessibleName(/pool1, Online, 2 VMs/)
+    return app
+  }
+
+  test('add the pool after checking its certificate; the tree follows the pool live', async ({ lifeboat }) => {
+    const { page } = lifeboat
+    const app = new AppPage(page)
+    const dialog = await app.openAddHost()
+    await dialog.fill({ kind: 'XenServer / XCP-ng', name: 'pool1', address: `127.0.0.1:${sim.port}`, user: 'root', password: sim.password })
+    await expect(dialog.root.getByText('XAPI signs in with a user name and password.')).toBeVisible()
+    await lifeboat.shot('50-add-pool')
+    await dialog.connect()
+
+    // The pool's TLS certificate is shown before the password is sent, and it is the one the pool really has.
+    await expect(dialog.root.getByRole('heading', { name: `Is this really 127.0.0.1:${sim.port}?` })).toBeVisible()
+    await expect(dialog.fingerprint).toHaveText(sim.fingerprint)
+    await expect(dialog.root.getByText('openssl x509 -noout -fingerprint -sha256 -in /etc/xensource/xapi-ssl.pem')).toBeVisible()
+    await lifeboat.shot('51-pool-certificate')
+    await dialog.trust()
+    await expect(dialog.root).toBeHidden()
+
+    // The pool and its VMs with their power states; the pool's identity on its page.
+    await expect(app.mainHeading).toHaveText('pool1')
+    await expect(app.hostItem('pool1')).toHaveAccessibleName(/pool1, Online, 2 VMs/)
+    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Running')
+    await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
+    await expect(page.getByRole('main')).toContainText('XCP-ng')
+    await expect(page.getByRole('main').getByText(sim.fingerprint)).toBeVisible()
+    await expect(page.getByRole('main').getByText('TLS certificate')).toBeVisible()
+    await lifeboat.shot('52-pool-tree')
+    const saved = JSON.parse((await lifeboat.cli(['host', 'list', '--json'])).stdout) as { name: string; kind: string; fingerprint: string }[]
+    expect(saved).toEqual([expect.objectContaining({ name: 'pool1', kind: 'xenserver', fingerprint: sim.fingerprint })])
+
+    // The admin shuts web01 down on the pool (xe vm-shutdown): the tree shows it without a reload.
+    await xapi.call('VM.clean_shutdown', sim.vmByName('web01').ref)
+    expect(powerOf('web01')).toBe('Halted')
+    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Off', { timeout: 15_000 })
+    await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
+    await lifeboat.shot('53-power-change-live')
+  })
+
+  test('back up a VM through the wizard, restore one file and the whole VM onto a chosen storage repository', async ({ lifeboat }) => {
+    const { page } = lifeboat
+    const app = await addPool(lifeboat)
+    expect(powerOf('web01')).toBe('Halted')
+    await vmItem(app, 'web01').click()
+    await expect(app.mainHeading).toHaveText('web01')
+    await page.getByRole('button', { name: 'Back up…' }).click()
+    const wizard = page.getByRole('dialog', { name: 'New backup plan' })
+    await expect(wizard.getByRole('checkbox', { name: /web01/ })).toBeChecked()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+
+    // web01 is shut down: warm (pause a running VM) is impossible and says why; hot and cold are explained for it.
+    const warm = wizard.getByRole('radio', { name: /Warm/ })
+    await expect(warm).toBeDisabled({ timeout: 30_000 })
+    await expect(wizard).toContainText('web01 is not running, so there is nothing to pause: use a cold or hot backup.')
+    const hot = wizard.getByRole('radio', { name: /Hot/ })
+    await expect(hot).toBeEnabled()
+    await expect(wizard.locator('label', { has: page.getByRole('radio', { name: /Hot/ }) })).toContainText('web01 is shut down, so its disks do not change: Lifeboat copies them as they are and leaves web01 off.')
+    await expect(wizard.locator('label', { has: page.getByRole('radio', { name: /Hot/ }) })).toContainText('no downtime · Offline')
+    await hot.check()
+    await lifeboat.shot('54-wizard-mode')
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByText('Once, now', { exact: true }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Next' }).click()
+    await wizard.getByRole('button', { name: 'Back up now' }).click()
+    await expect(wizard).toBeHidden()
+
+    const jobs = page.getByRole('complementary', { name: 'Jobs' })
+    const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
+    await expect(job.getByText('Done', { exact: true })).toBeVisible({ timeout: 60_000 })
+    await lifeboat.shot('55-backup-done')
+    await jobs.getByRole('button', { name: 'Close jobs' }).click()
+    // Nothing of the backup's snapshot stays on the pool (a changed-block reference may, as metadata only).
+    expect(sim.lifeboatObjects().filter((o) => o.cls === 'VM' || o.type !== 'cbt_metadata')).toEqual([])
+
+    // Browse the restore point and restore one file.
+    await vmItem(app, 'web01').click()
+    await page.getByRole('tab', { name: 'Restore points' }).click()
+    const timeline = page.getByRole('list', { name: 'Restore points of web01' })
+    await expect(timeline.getByRole('button')).toHaveCount(1)
+    const folders = page.getByRole('tree', { name: 'Folders' })
+    await folders.getByRole('button', { name: 'reports', exact: true }).click()
+    await page.getByRole('checkbox', { name: 'Select q3-revenue.csv' }).check()
+    await lifeboat.shot('56-point-files')
+    await page.getByRole('button', { name: 'Restore to a folder…' }).click()
+    const restoreFiles = page.getByRole('dialog', { name: 'Restore 1 item' })
+    const target = path.join(dir, 'restored-files')
+    await restoreFiles.getByLabel('Restore into').fill(target)
+    await restoreFiles.getByRole('button', { name: 'Restore', exact: true }).click()
+    await expect(jobs.getByRole('listitem').filter({ hasText: /Restore \/reports\/q3-revenue.csv/ }).getByText('Done', { exact: true })).toBeVisible({ timeout: 60_000 })
+    expect(sha256(await readFile(path.join(target, 'q3-revenue.csv')))).toBe(sha256(report))
+    await jobs.getByRole('button', { name: 'Close jobs' }).click()
+
+    // The whole VM, as a new VM on the storage repository the admin picks.
+    await page.getByRole('tab', { name: 'Whole VM' }).click()
+    await page.getByRole('button', { name: 'Restore whole VM…' }).click()
+    const restoreVm = page.getByRole('dialog', { name: 'Restore web01' })
+    await expect(restoreVm.getByRole('radio', { name: /A new VM/ })).toBeChecked()
+    const copyName = 'web01-copy'
+    await restoreVm.getByLabel('Name of the new VM').fill(copyName)
+    const storage = restoreVm.getByLabel('Storage')
+    await storage.selectOption({ label: (await storage.locator('option', { hasText: /^Local storage/ }).first().textContent()) ?? '' })
+    await expect(restoreVm.getByRole('region', { name: 'Summary' })).toContainText(`A new VM ${copyName} is created on pool1`)
+    await lifeboat.shot('57-restore-vm-dialog')
+    await restoreVm.getByRole('button', { name: 'Restore VM' }).click()
+    await expect(restoreVm).toBeHidden()
+    const restoreJob = jobs.getByRole('listitem').filter({ hasText: `Restore as ${copyName} on pool1` }).first()
+    await expect(restoreJob.getByText('Done', { exact: true })).toBeVisible({ timeout: 60_000 })
+    await lifeboat.shot('58-restore-vm-done')
+
+    // The pool has the new VM, halted, on a disk of its own in that SR holding the backed-up filesystem.
+    const copy = sim.vmByName(copyName)
+    expect(copy.record.power_state).toBe('Halted')
+    const copyDisks = sim.disksOf(copyName)
+    expect(copyDisks).toHaveLength(1)
+    expect(copyDisks[0]?.uuid).not.toBe(sim.disksOf('web01')[0]?.uuid)
+    expect(sha256(await readFile(copyDisks[0]?.path ?? ''))).toBe(sha256(webDisk))
+    await expect(vmItem(app, copyName)).toHaveAccessibleName(`${copyName}, Off`)
+
+    // The admin checked the copy and deletes it on the pool (xe vm-uninstall): it leaves the tree by itself.
+    await xapi.call('VM.destroy', copy.ref)
+    for (const d of copyDisks) await xapi.call('VDI.destroy', d.vdi)
+    await expect(vmItem(app, copyName)).toHaveCount(0, { timeout: 15_000 })
+  })
+
+  test('snapshot before patching, revert to it, discard it: the pool keeps no Lifeboat snapshot', async ({ lifeboat }) => {
+    const { page } = lifeboat
+    const app = await addPool(lifeboat)
+    await xapi.call('VM.start', sim.vmByName('web01').ref, false, false)
+    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Running', { timeout: 15_000 })
+    await vmItem(app, 'web01').click()
+    await page.getByRole('button', { name: 'Snapshot before patching' }).first().click()
+    const dialog = page.getByRole('dialog', { name: 'Snapshot web01 before patching' })
+    await dialog.getByLabel('What are you about to install? (optional)').fill('nginx 1.26 and openssl 3.0.15')
+    await lifeboat.shot('59-patch-dialog')
+    await dialog.getByRole('button', { name: 'Take snapshot' }).click()
+    await expect(dialog).toBeHidden({ timeout: 30_000 })
+
+    const banner = page.getByRole('region', { name: 'Snapshot before patching' })
+    await expect(banner).toContainText('nginx 1.26 and openssl 3.0.15')
+    const tagged = sim.lifeboatObjects().filter((o) => o.other['lifeboat:purpose'] === 'before-patching')
+    expect(tagged.filter((o) => o.cls === 'VM').map((o) => o.name)).toHaveLength(1)
+    await lifeboat.shot('60-patch-banner')
+
+    // "Patching" changes the disk; the revert brings back the bytes of the snapshot.
+    await sim.writeGuest('web01', 0, 0, Buffer.alloc(MiB, 0xcd))
+    await banner.getByRole('button', { name: 'Revert…' }).click()
+    const revert = page.getByRole('dialog', { name: 'Revert web01 to “nginx 1.26 and openssl 3.0.15”?' })
+    await revert.getByRole('checkbox', { name: 'First take a snapshot of the current state' }).uncheck()
+    await revert.getByRole('checkbox', { name: /^I understand that the changes since/ }).check()
+    await lifeboat.shot('61-revert-dialog')
+    await revert.getByRole('button', { name: 'Revert', exact: true }).click()
+    await expect(revert).toBeHidden({ timeout: 60_000 })
+    await expect(page.getByText('web01 is back at “nginx 1.26 and openssl 3.0.15”.')).toBeVisible()
+    const live = sim.disksOf('web01')[0]
+    expect(sha256(await readFile(live?.path ?? ''))).toBe(sha256(webDisk))
+
+    await banner.getByRole('button', { name: 'Discard…' }).click()
+    const discard = page.getByRole('dialog', { name: 'Discard the snapshot “nginx 1.26 and openssl 3.0.15”?' })
+    await discard.getByRole('button', { name: 'Discard snapshot' }).click()
+    await expect(discard).toBeHidden({ timeout: 30_000 })
+    await expect(banner).toBeHidden()
+    await lifeboat.shot('62-after-discard')
+    expect(sim.lifeboatObjects().filter((o) => o.other['lifeboat:purpose'] === 'before-patching')).toEqual([])
+    expect(sim.vmByName('web01').record.snapshots).toEqual([])
+  })
+
+  test('cancel a running backup: the job says what it cleaned up and the pool has nothing left', async ({ lifeboat }) => {
+    const { page } = lifeboat
+    const app = await addPool(lifeboat)
+    // A slow network to the pool (export_raw_vdi at 8 MiB/s, no NBD), so the backup is still streaming when cancelled.
+    sim.setNbd(false)
+    sim.faults.transferBytesPerSecond = 8 * MiB
+    try {
+      await vmItem(app, 'db01').click()
+      await page.getByRole('button', { name: 'Back up…' }).click()
+      const wizard = page.getByRole('dialog', { name: 'New backup plan' })
+      await wizard.getByRole('button', { name: 'Next' }).click()
+      await expect(wizard.getByRole('radio', { name: /Hot/ })).toBeEnabled({ timeout: 30_000 })
+      await wizard.getByRole('radio', { name: /Hot/ }).check()
+      // Said for db01 as XenServer does it: a snapshot while it runs, no quiescing on XAPI any more.
+      const hotCard = wizard.locator('label', { has: page.getByRole('radio', { name: /Hot/ }) })
+      await expect(hotCard).toContainText('db01 keeps running. XenServer takes a snapshot of it')
+      await expect(hotCard).toContainText('no downtime · Crash-consistent')
+      await expect(wizard.locator('label', { has: page.getByRole('radio', { name: /Cold/ }) })).toContainText('db01 is shut down cleanly (as xe vm-shutdown does)')
+      await wizard.getByRole('button', { name: 'Next' }).click()
+      await wizard.getByRole('button', { name: 'Next' }).click()
+      await wizard.getByText('Once, now', { exact: true }).click()
+      await wizard.getByRole('button', { name: 'Next' }).click()
+      await wizard.getByRole('button', { name: 'Next' }).click()
+      await wizard.getByRole('button', { name: 'Back up now' }).click()
+
+      const jobs = page.getByRole('complementary', { name: 'Jobs' })
+      const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
+      await expect(job).toContainText(/MiB of/, { timeout: 30_000 })
+      await lifeboat.shot('63-backup-running')
+      expect(sim.lifeboatObjects().filter((o) => o.cls === 'VM')).toHaveLength(1)
+      await job.getByRole('button', { name: 'Cancel' }).click()
+      await expect(job.getByText('Cancelled', { exact: true })).toBeVisible({ timeout: 60_000 })
+      await expect(job).toContainText('nothing was left behind')
+      // The backup of db01 itself says what it removed from the pool.
+      const vmJob = jobs.getByRole('listitem').filter({ hasText: 'Hot backup of db01 on pool1' })
+      await expect(vmJob.getByText('Cancelled', { exact: true })).toBeVisible()
+      await vmJob.getByRole('button', { name: 'Show log' }).click()
+      await expect(vmJob.getByRole('log')).toContainText('Cancel requested')
+      await expect(vmJob.getByRole('log')).toContainText('Removed the backup snapshot of db01 from the pool.')
+      await expect(vmJob.getByRole('log')).toContainText('Removed the disk snapshot xvda')
+      await lifeboat.shot('64-cancelled')
+
+      // On the pool: no snapshot VM, no snapshot VDI, nothing tagged as Lifeboat's (but web01's changed-block
+      // reference from the earlier backup, metadata only); db01 runs on its own disk.
+      const db01 = sim.vmByName('db01')
+      const web01 = String(sim.vmByName('web01').record.uuid)
+      expect(sim.lifeboatObjects().filter((o) => !(o.type === 'cbt_metadata' && o.other['lifeboat:vm'] === web01))).toEqual([])
+      expect(db01.record.snapshots).toEqual([])
+      expect(db01.record.power_state).toBe('Running')
+      const disk = sim.disksOf('db01')[0]?.vdi
+      expect(sim.db.all('VDI').filter(([, r]) => r.snapshot_of === disk)).toEqual([])
+    } finally {
+      sim.faults.transferBytesPerSecond = undefined
+      sim.setNbd(true)
+    }
+  })
+})
