@@ -32,6 +32,27 @@ describe('repository locks', () => {
     })
   })
 
+  it('a lock released between the listing and the read blocks nobody; an unreadable fresh one still does', async () => {
+    await withTempDir('lock-vanish', async (dir) => {
+      const inner = localBackend({ path: dir })
+      const other = await acquireLock({ backend: inner, kind: 'exclusive', operation: 'repair' })
+      // The other holder lets go exactly while this one reads the lock it has just listed.
+      const racing = Object.assign(Object.create(inner) as typeof inner, {
+        get: async (key: string, options: Parameters<typeof inner.get>[1]) => {
+          if (key === `locks/${other.record.id}.json`) await other.release()
+          return inner.get(key, options)
+        },
+      })
+      const mine = await acquireLock({ backend: racing, kind: 'ingest', operation: 'backup', timeoutMs: 0 })
+      await mine.release()
+      await writeFile(path.join(dir, 'locks', 'ingest-garbled.json'), '{"kind": "ing')
+      await expect(acquireLock({ backend: inner, kind: 'ingest', operation: 'backup', timeoutMs: 0 })).rejects.toMatchObject({
+        code: 'REPO_LOCKED',
+        params: { operation: 'an unknown operation' },
+      })
+    })
+  })
+
   it('breaks stale locks: a dead process on this host at once, another host after its heartbeat stops', async () => {
     await withTempDir('lock-stale', async (dir) => {
       const backend = localBackend({ path: dir })

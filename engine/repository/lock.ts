@@ -122,6 +122,8 @@ export async function liveLocks(backend: RepositoryBackend, options: LivenessOpt
   const live: LockRecord[] = []
   for await (const info of backend.list(LOCKS_PREFIX, options.signal)) {
     const record = await readLock(backend, info.key, options.signal)
+    // Released between the listing and the read: its holder is done, so it blocks nobody.
+    if (record === 'gone') continue
     const now = options.clock()
     const heartbeat = record?.heartbeatAt ?? info.mtimeMs
     const deadHere = record !== undefined && record.host === (options.host ?? hostname()) && !processAlive(record.pid)
@@ -135,10 +137,11 @@ export async function liveLocks(backend: RepositoryBackend, options: LivenessOpt
   return live
 }
 
-async function readLock(backend: RepositoryBackend, key: string, signal?: AbortSignal): Promise<LockRecord | undefined> {
+/** The lock record; undefined when it cannot be read or understood; 'gone' when it no longer exists. */
+async function readLock(backend: RepositoryBackend, key: string, signal?: AbortSignal): Promise<LockRecord | 'gone' | undefined> {
   try {
     const raw = await backend.get(key, { maxBytes: MAX_LOCK_BYTES, signal })
-    if (raw === undefined) return undefined
+    if (raw === undefined) return 'gone'
     const r = JSON.parse(raw.toString('utf8')) as Partial<LockRecord>
     const kindOk = r.kind === 'ingest' || r.kind === 'maintenance' || r.kind === 'exclusive'
     if (!kindOk || typeof r.id !== 'string' || typeof r.host !== 'string' || typeof r.operation !== 'string') return undefined
