@@ -1,4 +1,5 @@
 import { AdapterError, throwIfAborted, type RemoteFile } from '../host-adapter'
+import { ExecByteStream } from './exec-byte-stream'
 import { PipelinedReader } from './pipelined-reader'
 import { commandFailed, type RootShell } from './root-shell'
 import { sh } from './shell-quote'
@@ -20,13 +21,18 @@ export class ExecRemoteFile implements RemoteFile {
     readonly size: number,
     readonly isBlockDevice: boolean,
     private readonly readerCount: number,
+    private readonly systemSsh: boolean,
   ) {}
 
   get label(): string {
     return `${this.shell.conn.label}:${this.path}`
   }
 
-  static async open(shell: RootShell, path: string, signal?: AbortSignal, options: { readers?: number } = {}): Promise<ExecRemoteFile> {
+  /**
+   * `readers`: pipelined range readers for random reads (1–8, default 2). `systemSsh`: whether bulk reads may go
+   * through the system's OpenSSH client (default true; see openssh-stream.ts).
+   */
+  static async open(shell: RootShell, path: string, signal?: AbortSignal, options: { readers?: number; systemSsh?: boolean } = {}): Promise<ExecRemoteFile> {
     throwIfAborted(signal, 'Opening a remote file')
     // One round trip: the kind and size of the file (a device reports 0 through stat; ask the kernel instead).
     const script = 'if [ -b "$1" ]; then printf "block %s\\n" "$(blockdev --getsize64 "$1")"; elif [ -f "$1" ]; then printf "file %s\\n" "$(stat -L -c %s "$1")"; elif [ -e "$1" ]; then echo other; else echo missing; fi'
@@ -38,7 +44,7 @@ export class ExecRemoteFile implements RemoteFile {
     if (m[1] === 'other') throw new AdapterError('NOT_SUPPORTED', `${path} on ${shell.conn.label} is neither a file nor a block device.`, { path })
     const size = Number(m[2])
     if (!Number.isSafeInteger(size) || size < 0) throw new AdapterError('BAD_RESPONSE', `The host reported an impossible size for ${path}.`, { path })
-    return new ExecRemoteFile(shell, path, size, m[1] === 'block', Math.max(1, Math.min(8, options.readers ?? 2)))
+    return new ExecRemoteFile(shell, path, size, m[1] === 'block', Math.max(1, Math.min(8, options.readers ?? 2)), options.systemSsh !== false)
   }
 
   async readRange(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
@@ -48,25 +54,17 @@ export class ExecRemoteFile implements RemoteFile {
     return await reader.read(offset, length, signal)
   }
 
-  async *stream(offset: number, length: number, signal?: AbortSignal): AsyncIterable<Buffer> {
+  /**
+   * `length` bytes from `offset` through one `cat`/`dd` at the channel's full speed. The result is iterable, and also
+   * offers readInto() for consumers that bring their own buffers (see ExecByteStream).
+   */
+  stream(offset: number, length: number, signal?: AbortSignal): ExecByteStream {
     this.checkRange(offset, length)
-    if (length === 0) return
     const command =
       offset === 0 && length === this.size && !this.isBlockDevice
         ? sh`cat -- ${this.path}`
         : sh`dd if=${this.path} bs=${STREAM_BLOCK} iflag=skip_bytes,count_bytes,fullblock skip=${offset} count=${length} status=none`
-    let received = 0
-    const running = this.shell.execStream(command, signal ? { signal } : {})
-    for await (const chunk of running.stdout) {
-      received += chunk.length
-      if (received > length) throw new AdapterError('BAD_RESPONSE', `${this.label} sent more bytes than asked for.`)
-      yield chunk
-    }
-    const result = await running.done
-    if (result.code !== 0) {
-      throw new AdapterError('COMMAND_FAILED', `Reading ${this.label} failed: ${result.stderr.trim().slice(0, 300) || `exit ${result.code ?? '?'}`}`)
-    }
-    if (received !== length) throw new AdapterError('BAD_RESPONSE', `${this.label} ended after ${received} of ${length} bytes.`)
+    return new ExecByteStream(this.shell, command, length, this.label, signal, { systemSsh: this.systemSsh })
   }
 
   close(): Promise<void> {

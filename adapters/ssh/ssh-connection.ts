@@ -69,6 +69,24 @@ export interface OpenedChannel {
 }
 
 /**
+ * What a second transport to the same host needs to be exactly as trustworthy as this connection: the host key
+ * this connection verified against the pinned fingerprint, and the key login. Only key logins without a
+ * passphrase qualify (see openssh-stream.ts).
+ */
+export interface PinnedKeyLogin {
+  readonly host: string
+  readonly port: number
+  readonly username: string
+  readonly privateKey: string
+  /** The raw host key blob the server presented and that matched the pinned fingerprint. */
+  readonly hostKey: Buffer
+  readonly hostKeyType: string
+  readonly pinnedFingerprint: string
+  /** The cipher this connection negotiated (the second transport prefers the same). */
+  readonly cipher: string | undefined
+}
+
+/**
  * One verified, authenticated SSH connection, shared by every command for a host. Host-key pinning happens in
  * the handshake, before any credential is sent.
  */
@@ -85,6 +103,8 @@ export class SshConnection implements AsyncDisposable {
     readonly keyType: string,
     private readonly maxChannels: number,
     readonly label: string,
+    /** Set for key logins without a passphrase; see PinnedKeyLogin. */
+    readonly keyLogin?: PinnedKeyLogin,
   ) {
     client.on('close', () => {
       this.closed = true
@@ -101,7 +121,9 @@ export class SshConnection implements AsyncDisposable {
     const label = `${options.username}@${options.host}:${options.port}`
     const client = new Client()
     let presented: { fingerprint: string; keyType: string } | undefined
+    let presentedBlob: Buffer | undefined
     let keyVerdict: 'ok' | 'unknown' | 'mismatch' | undefined
+    let cipher: string | undefined
 
     const config: ConnectConfig = {
       host: options.host,
@@ -113,6 +135,7 @@ export class SshConnection implements AsyncDisposable {
       tryKeyboard: false,
       hostVerifier: (key: Buffer) => {
         presented = sshKeyFingerprint(key)
+        presentedBlob = Buffer.from(key)
         if (options.pinnedFingerprint === undefined) keyVerdict = 'unknown'
         else keyVerdict = sameFingerprint(options.pinnedFingerprint, presented.fingerprint) ? 'ok' : 'mismatch'
         return keyVerdict === 'ok'
@@ -139,9 +162,17 @@ export class SshConnection implements AsyncDisposable {
       const onAbort = () => finish(new AdapterError('CANCELLED', `Connecting to ${label} was cancelled.`))
       signal?.addEventListener('abort', onAbort, { once: true })
 
+      client.once('handshake', (negotiated: { cs?: { cipher?: string } }) => {
+        cipher = negotiated.cs?.cipher
+      })
       client.once('ready', () => {
         const fp = presented ?? { fingerprint: '', keyType: 'unknown' }
-        finish(undefined, new SshConnection(client, fp.fingerprint, fp.keyType, options.maxChannels ?? 8, label))
+        const secret = options.secret
+        const keyLogin: PinnedKeyLogin | undefined =
+          secret.type === 'key' && secret.passphrase === undefined && keyVerdict === 'ok' && presentedBlob !== undefined && options.pinnedFingerprint !== undefined
+            ? { host: options.host, port: options.port, username: options.username, privateKey: secret.privateKey, hostKey: presentedBlob, hostKeyType: fp.keyType, pinnedFingerprint: options.pinnedFingerprint, cipher }
+            : undefined
+        finish(undefined, new SshConnection(client, fp.fingerprint, fp.keyType, options.maxChannels ?? 8, label, keyLogin))
       })
       client.on('error', (err: Error & { level?: string; code?: string }) => {
         finish(mapConnectError(err, label, options, presented, keyVerdict))

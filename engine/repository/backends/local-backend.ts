@@ -1,6 +1,7 @@
 import { open, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
+import { DirectWriter } from './direct-writer.js'
 import { ObjectTooLargeError, TEMP_MARKER, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
 
 export interface LocalBackendOptions {
@@ -27,6 +28,8 @@ class LocalBackend implements RepositoryBackend {
   private readonly unsynced: string[] = []
   private syncer: Promise<void> | undefined
   private syncError: Error | undefined
+  /** Large objects (chunks) bypass the page cache where the filesystem allows it. */
+  private readonly direct = new DirectWriter()
 
   constructor(private readonly root: string) {
     this.label = root
@@ -71,30 +74,9 @@ class LocalBackend implements RepositoryBackend {
     const temp = `${final}${TEMP_MARKER}${randomBytes(6).toString('hex')}`
     let renamed = false
     try {
-      const handle = await open(temp, 'wx')
-      try {
-        const parts = data instanceof Uint8Array ? [data] : data.filter((p) => p.length > 0)
-        const total = parts.reduce((sum, p) => sum + p.length, 0)
-        let done = parts.length > 1 ? (await handle.writev(parts, 0)).bytesWritten : 0
-        // A short vectored write is rare on a local disk; finish with plain writes from where it stopped.
-        let skip = done
-        for (const part of parts) {
-          if (skip >= part.length) {
-            skip -= part.length
-            continue
-          }
-          let at = skip
-          skip = 0
-          while (at < part.length) {
-            const { bytesWritten } = await handle.write(part, at, part.length - at, done)
-            at += bytesWritten
-            done += bytesWritten
-          }
-        }
-        if (done !== total) throw new Error(`short write: ${done} of ${total} bytes`)
-      } finally {
-        await handle.close()
-      }
+      const parts = data instanceof Uint8Array ? [data] : data.filter((p) => p.length > 0)
+      const total = parts.reduce((sum, p) => sum + p.length, 0)
+      if (!(await this.direct.write(temp, parts, total))) await writeBuffered(temp, parts, total)
       await rename(temp, final)
       renamed = true
       this.dirtyDirs.add(dir)
@@ -222,6 +204,32 @@ class LocalBackend implements RepositoryBackend {
       this.dirtyDirs.add(path.dirname(created))
     }
     this.knownDirs.add(dir)
+  }
+}
+
+/** Writes a new file through the page cache: one vectored write, finished with plain writes if it came up short. */
+async function writeBuffered(temp: string, parts: readonly Uint8Array[], total: number): Promise<void> {
+  const handle = await open(temp, 'wx')
+  try {
+    let done = parts.length > 1 ? (await handle.writev([...parts], 0)).bytesWritten : 0
+    // A short vectored write is rare on a local disk; finish with plain writes from where it stopped.
+    let skip = done
+    for (const part of parts) {
+      if (skip >= part.length) {
+        skip -= part.length
+        continue
+      }
+      let at = skip
+      skip = 0
+      while (at < part.length) {
+        const { bytesWritten } = await handle.write(part, at, part.length - at, done)
+        at += bytesWritten
+        done += bytesWritten
+      }
+    }
+    if (done !== total) throw new Error(`short write: ${done} of ${total} bytes`)
+  } finally {
+    await handle.close()
   }
 }
 

@@ -6,9 +6,9 @@ import { loadReusableChunks } from '../chunk-index.js'
 import { loadManifest, writeManifest } from '../points.js'
 import { chunkListSha256 } from '../manifest.js'
 import { buildZeroMap, changedChunks, ZeroState, type ByteRange, type ZeroMap } from './chunk-plan.js'
-import { streamChunks } from './stream-chunks.js'
+import { StreamSource } from './stream-source.js'
 import { KnownTable } from '../workers/known-table.js'
-import { BufferPool, canReadInto } from './read-into.js'
+import { BufferPool, canReadInto, canReadMoving } from './read-into.js'
 import type { BlockSource } from '../../disks/block-source.js'
 import type { ProgressSink } from '../../jobs/progress.js'
 import type { RepoContext } from '../context.js'
@@ -179,22 +179,42 @@ async function ingestDisk(
     return disk.meta === undefined ? r : { ...r, meta: disk.meta }
   }
 
-  if ('stream' in disk) {
-    let i = 0
-    for await (const data of streamChunks(disk.stream, size, `The stream of disk "${disk.name}"`, signal)) {
-      counters.bytesRead += data.length
-      const index = i++
-      await writer.submit(data, (id) => {
-        chunks[index] = id
-        report()
-      })
-    }
-    await writer.drain()
-    return record()
+  // A stream is read like a source that only goes forward: same buffers, same read-ahead (see StreamSource).
+  let streamed: StreamSource | undefined
+  let source: BlockSource
+  if ('stream' in disk) source = streamed = new StreamSource(disk.stream, disk.size, `The stream of disk "${disk.name}"`)
+  else source = disk.source
+  try {
+    const changedRanges = 'changedRanges' in disk ? disk.changedRanges : undefined
+    await ingestChunks({ source, changedRanges, chunks, lengthOf, parentDisk, writer, reusable, counters, report, signal })
+    await streamed?.expectEmpty(signal)
+  } finally {
+    await streamed?.close()
   }
+  if (signal?.aborted === true) throw cancelledError(LEFT_BEHIND)
+  return record()
+}
 
-  const source = disk.source
-  const touched = disk.changedRanges === undefined ? undefined : changedChunks(size, disk.changedRanges)
+interface ChunkLoop {
+  readonly source: BlockSource
+  readonly changedRanges: readonly ByteRange[] | undefined
+  /** The disk's chunk list, filled in as chunks are done. */
+  readonly chunks: (string | null)[]
+  readonly lengthOf: (i: number) => number
+  readonly parentDisk: DiskRecord | undefined
+  readonly writer: ChunkWriter
+  readonly reusable: ReadonlySet<string>
+  readonly counters: Counters
+  readonly report: () => void
+  readonly signal: AbortSignal | undefined
+}
+
+/** Reads (ahead), hashes and stores the chunks of one disk that are neither zero nor taken from the parent. */
+async function ingestChunks(loop: ChunkLoop): Promise<void> {
+  const { source, changedRanges, chunks, lengthOf, parentDisk, writer, reusable, counters, report, signal } = loop
+  const n = chunks.length
+  const size = source.size
+  const touched = changedRanges === undefined ? undefined : changedChunks(size, changedRanges)
   const zeroMap: ZeroMap | undefined = source.extents === undefined ? undefined : await buildZeroMap(size, source.extents(signal), signal)
   /** The parent's entry when chunk i is unchanged and can be taken without reading; undefined otherwise. */
   const fromParent = (i: number): { entry: string | null } | undefined => {
@@ -210,6 +230,7 @@ async function ingestDisk(
     const length = lengthOf(i)
     let data: Buffer
     if (ranges !== undefined) data = await readMixed(source, i, length, ranges, writer.pool, signal)
+    else if (length === CHUNK_SIZE && canReadMoving(source)) data = await source.readMoving(writer.pool.take(), i * CHUNK_SIZE, signal)
     else if (length === CHUNK_SIZE && canReadInto(source)) {
       data = writer.pool.take()
       await source.readInto(data, i * CHUNK_SIZE, signal)
@@ -260,8 +281,6 @@ async function ingestDisk(
     })
   }
   await writer.drain()
-  if (signal?.aborted === true) throw cancelledError(LEFT_BEHIND)
-  return record()
 }
 
 async function readMixed(source: BlockSource, index: number, length: number, ranges: readonly ByteRange[], pool: BufferPool, signal?: AbortSignal): Promise<Buffer> {

@@ -13,6 +13,19 @@ export function canReadInto(source: BlockSource): source is ReadIntoSource {
   return typeof (source as Partial<ReadIntoSource>).readInto === 'function'
 }
 
+/**
+ * A further option: read into memory the caller gives up, which the source may move to another thread to fill
+ * (a reader thread fills it in place and sends it back) — no copy at all. The returned Buffer holds the bytes; the
+ * Buffer passed in must not be used afterwards (its memory may now belong to the returned one).
+ */
+export interface MovingReadSource extends ReadIntoSource {
+  readMoving(target: Buffer, offset: number, signal?: AbortSignal): Promise<Buffer>
+}
+
+export function canReadMoving(source: BlockSource): source is MovingReadSource {
+  return typeof (source as Partial<MovingReadSource>).readMoving === 'function'
+}
+
 /** A few chunk-sized buffers handed back after use; bounded, so it never holds more than the pipeline's window. */
 export class BufferPool {
   private readonly free: Buffer[] = []

@@ -2,6 +2,8 @@
  * Worker-thread entry: hashes, seals and opens chunks for the codec pool (codec-pool.ts). Bundled as
  * dist/node/repo-chunk-worker.js; run from source through tsx in development and tests.
  */
+import { readlinkSync } from 'node:fs'
+import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { ChunkOps } from '../codec/chunk-ops.js'
 import { RepositoryError } from '../errors.js'
@@ -9,6 +11,7 @@ import { KnownTable, type KnownTableHandle } from './known-table.js'
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js'
 
 const init = workerData as WorkerInit
+lowerPriority(init.niceness)
 const ops = new ChunkOps({
   dataKey: init.dataKey === undefined ? undefined : Buffer.from(init.dataKey),
   idKey: init.idKey === undefined ? undefined : Buffer.from(init.idKey),
@@ -16,6 +19,21 @@ const ops = new ChunkOps({
 })
 const port = parentPort
 if (port === null) throw new Error('chunk-worker must run in a worker thread')
+
+/**
+ * Hashing and compressing are background work: on Linux (where a thread's nice value is its own) this thread yields
+ * to the transfer it is fed by (OpenSSH, TLS, the reader thread) and to the desktop, so a busy machine slows the
+ * hashing, which has slack, instead of the network stream, which sets the pace. Best effort: ignored where refused.
+ */
+function lowerPriority(niceness: number | undefined): void {
+  if (process.platform !== 'linux' || niceness === undefined || niceness <= 0) return
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
+    if (Number.isSafeInteger(tid) && tid > 0) setPriority(tid, Math.min(19, niceness))
+  } catch {
+    // no /proc, or not permitted: run at normal priority
+  }
+}
 
 /** An ArrayBuffer we may transfer: the Buffer must own all of it, or we copy into one that does. */
 function ownBuffer(buf: Buffer): ArrayBuffer {

@@ -37,11 +37,21 @@ export interface IngestResult {
 export interface CodecOptions extends CodecSettings {
   /** Worker threads; 0 runs everything on the calling thread (handy in tiny tools and some tests). */
   readonly workers?: number
+  /**
+   * Nice value of the worker threads on Linux (see chunk-worker.ts): default 10, so hashing yields to the transfer
+   * feeding it; LIFEBOAT_WORKER_NICE overrides it (0 = normal priority).
+   */
+  readonly niceness?: number
+}
+
+function defaultNiceness(): number {
+  const env = Number(process.env.LIFEBOAT_WORKER_NICE)
+  return Number.isInteger(env) && env >= 0 && env <= 19 ? env : 10
 }
 
 export function createChunkCodec(options: CodecOptions): ChunkCodec {
   const count = options.workers ?? availableParallelism()
-  return count <= 0 ? new InlineCodec(options) : new WorkerPoolCodec(options, count)
+  return count <= 0 ? new InlineCodec(options) : new WorkerPoolCodec(options, count, options.niceness ?? defaultNiceness())
 }
 
 class InlineCodec implements ChunkCodec {
@@ -110,9 +120,9 @@ class WorkerPoolCodec implements ChunkCodec {
   private broken: Error | undefined
   private closed = false
 
-  constructor(settings: CodecSettings, count: number) {
+  constructor(settings: CodecSettings, count: number, niceness: number) {
     this.parallelism = count
-    const init: WorkerInit = { dataKey: settings.dataKey, idKey: settings.idKey, compressionLevel: settings.compressionLevel }
+    const init: WorkerInit = { dataKey: settings.dataKey, idKey: settings.idKey, compressionLevel: settings.compressionLevel, niceness }
     const target = workerTarget()
     for (let i = 0; i < count; i++) {
       const worker = new Worker(target, { workerData: init, name: `lifeboat-chunk-${i}` })

@@ -31,4 +31,6 @@ export interface WorkerInit {
   readonly dataKey?: Uint8Array | undefined
   readonly idKey?: Uint8Array | undefined
   readonly compressionLevel: number
+  /** Nice value the worker thread lowers itself to (Linux); 0 or absent = normal priority. */
+  readonly niceness?: number
 }
