@@ -172,6 +172,13 @@ async function beginLive(p: Prepared, options: BackupOptions, lock: JobLock, sig
   } else if (options.previous !== undefined && options.incremental === false) fullReason = 'Incremental reading was turned off for this backup.'
 
   const agent = options.quiesce && info.agentChannel && (await virsh.agentAnswers(dom, signal))
+  if (options.quiesce && options.quiesceRequired === true && !agent) {
+    throw new AdapterError(
+      'NOT_SUPPORTED',
+      `The guest agent of ${info.name} did not answer, and this backup must be application-consistent (quiesce required), so it did not start. Nothing was changed on the host. Start qemu-guest-agent in the guest, or allow a crash-consistent backup.`,
+      { vm: info.name },
+    )
+  }
   if (options.quiesce && !agent) options.log('warn', `The guest agent of ${info.name} did not answer: this restore point is crash-consistent (as if the power had been cut).`)
   const cpName = tag
   const cpXml = checkpointXml(cpName, `Lifeboat backup job ${options.jobId}`, p.disks, tracked)
@@ -225,7 +232,13 @@ async function beginLive(p: Prepared, options: BackupOptions, lock: JobLock, sig
       options.phase('freezing', `guest filesystems of ${info.name}`)
       const r = await virsh.exec(['domfsfreeze', dom], { signal })
       if (r.code === 0) frozen = quiesced = true
-      else options.log('warn', `The guest agent could not freeze the filesystems (${r.stderr.trim().slice(0, 200)}): this restore point is crash-consistent.`)
+      else if (options.quiesceRequired === true) {
+        throw new AdapterError(
+          'COMMAND_FAILED',
+          `The guest agent could not freeze the filesystems of ${info.name} (${r.stderr.trim().replace(/\s+/g, ' ').slice(0, 300)}), and this backup must be application-consistent (quiesce required), so it stopped.`,
+          { vm: info.name },
+        )
+      } else options.log('warn', `The guest agent could not freeze the filesystems (${r.stderr.trim().slice(0, 200)}): this restore point is crash-consistent.`)
     }
     if (options.mode === 'warm' && p.state !== 'paused') {
       options.phase('suspending', info.name)

@@ -84,6 +84,13 @@ export class XapiBackup implements BackupCapability {
     if (vm.is_a_template || vm.is_a_snapshot || vm.is_control_domain) throw new AdapterError('NOT_SUPPORTED', `${vm.name_label} is not a VM Lifeboat backs up (template, snapshot or control domain).`)
     const support = vmModes(vm).find((m) => m.mode === options.mode)
     if (support?.available !== true) throw new AdapterError('NOT_SUPPORTED', support?.reason ?? `A ${options.mode} backup is not possible.`)
+    if (options.quiesce && options.quiesceRequired === true && options.mode !== 'cold' && vm.power_state === 'Running') {
+      throw new AdapterError(
+        'NOT_SUPPORTED',
+        `${vm.name_label} cannot be backed up application-consistent while it runs: XenServer and XCP-ng no longer offer quiesced snapshots (VM.snapshot_with_quiesce was removed from XAPI). Nothing was changed on the pool. Choose a cold backup, or allow a crash-consistent one.`,
+        { vm: vm.name_label },
+      )
+    }
     if (options.quiesce && options.mode !== 'cold' && vm.power_state === 'Running') {
       options.log('info', 'XenServer and XCP-ng no longer offer quiesced snapshots (VM.snapshot_with_quiesce was removed from XAPI), so this restore point is crash-consistent.')
     }

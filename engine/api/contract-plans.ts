@@ -27,6 +27,8 @@ export const PlanTargetSchema = z.object({
 
 export const PlanOptionsSchema = z.object({
   quiesce: z.boolean().default(true),
+  /** With quiesce: a VM that cannot be quiesced fails its backup instead of being saved crash-consistent. */
+  requireQuiesce: z.boolean().default(false),
   shutdownTimeoutSec: z.number().int().min(5).max(24 * 3600).default(300),
   forceOffAfterTimeout: z.boolean().default(false),
   incremental: z.boolean().default(true),
@@ -43,7 +45,7 @@ export const PlanInputSchema = z.object({
   targets: z.array(PlanTargetSchema).min(1, 'Choose at least one VM.').max(200),
   mode: z.enum(['cold', 'warm', 'hot']),
   repo: z.string().min(1).max(4096).optional(),
-  options: PlanOptionsSchema.default({ quiesce: true, shutdownTimeoutSec: 300, forceOffAfterTimeout: false, incremental: true }),
+  options: PlanOptionsSchema.default({ quiesce: true, requireQuiesce: false, shutdownTimeoutSec: 300, forceOffAfterTimeout: false, incremental: true }),
   schedule: ScheduleSchema,
   retention: RetentionPolicySchema.optional(),
   /** How many VMs are backed up at the same time. */

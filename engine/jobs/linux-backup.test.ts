@@ -198,6 +198,24 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
     await expectClean()
   }, 180_000)
 
+  it('quiesce required: a guest whose filesystems cannot be frozen fails the backup, and nothing is left behind', async () => {
+    const before = await pointCount()
+    // Frozen from outside: the agent still answers a ping, but refuses a second freeze.
+    await virsh(['domfsfreeze', domain.name])
+    let job: Awaited<ReturnType<typeof fx.job>>
+    try {
+      job = await fx.job(await backup('hot', { requireQuiesce: true }))
+    } finally {
+      await virsh(['domfsthaw', domain.name])
+    }
+    expect(job.state).toBe('failed')
+    expect(job.error?.message).toMatch(/could not freeze the filesystems of .*quiesce required/)
+    expect(job.leftBehind).toEqual([])
+    expect(await pointCount()).toBe(before)
+    await expectClean()
+    expect(await domain.state()).toBe('running')
+  }, 180_000)
+
   let coldPoint = ''
   it('cold: shuts the guest down cleanly, reads, and starts it again', async () => {
     const job = await fx.job(await backup('cold'))

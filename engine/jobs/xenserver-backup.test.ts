@@ -91,6 +91,17 @@ describe('XenServer pools through the engine (backup, incremental, restore, snap
     }
   })
 
+  it('quiesce required on a running VM: refused before anything is made, because XAPI no longer quiesces', async () => {
+    const before = (await run('points.list', { vm: 'db' })).length
+    const done = await job((await run('backup.start', { host: 'pool1', vm: 'db', mode: 'hot', requireQuiesce: true })).jobId)
+    expect(done.state).toBe('failed')
+    expect(done.error?.message).toMatch(/cannot be backed up application-consistent while it runs.*Nothing was changed/)
+    expect(done.leftBehind).toEqual([])
+    expect((await run('points.list', { vm: 'db' })).length).toBe(before)
+    const db = sim.vmByName('db')
+    expect(sim.db.all('VM').filter(([, r]) => r.snapshot_of === db.ref)).toEqual([])
+  })
+
   it('restores a restore point as a new VM with new MAC addresses, started', async () => {
     const points = await run('points.list', { vm: 'web' })
     const latest = points[0]

@@ -212,7 +212,7 @@ export function BackupWizard({ start }: { readonly start: WizardStart }) {
             <dt>{t('wizard.step.options')}</dt>
             <dd>
               {[
-                draft.quiesce ? t('wizard.review.quiesce') : t('wizard.review.noQuiesce'),
+                draft.quiesce ? (draft.requireQuiesce ? t('wizard.review.requireQuiesce') : t('wizard.review.quiesce')) : t('wizard.review.noQuiesce'),
                 draft.mode === 'cold' ? (draft.forceOff ? t('wizard.review.forceOff', { min: draft.shutdownTimeoutMin }) : t('wizard.review.noForceOff', { min: draft.shutdownTimeoutMin })) : undefined,
                 draft.preHook ? t('wizard.review.pre') : undefined,
                 draft.postHook ? t('wizard.review.post') : undefined,

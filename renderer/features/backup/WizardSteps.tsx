@@ -257,6 +257,15 @@ export function StepOptions({ draft, update }: { readonly draft: Draft; readonly
         <input type="checkbox" checked={draft.quiesce} onChange={(e) => update((d) => ({ ...d, quiesce: e.target.checked }))} />
         <span>{t('wizard.opt.quiesce')}</span>
       </label>
+      <label className="check-row check-row-nested">
+        <input
+          type="checkbox"
+          checked={draft.quiesce && draft.requireQuiesce}
+          disabled={!draft.quiesce}
+          onChange={(e) => update((d) => ({ ...d, requireQuiesce: e.target.checked }))}
+        />
+        <span>{t('wizard.opt.requireQuiesce')}</span>
+      </label>
       <label className="check-row">
         <input type="checkbox" checked={draft.incremental} onChange={(e) => update((d) => ({ ...d, incremental: e.target.checked }))} />
         <span>{t('wizard.opt.incremental')}</span>

@@ -10,6 +10,18 @@ describe('backup wizard model', () => {
     expect(input.options).toMatchObject({ quiesce: true, shutdownTimeoutSec: 300, forceOffAfterTimeout: false })
   })
 
+  it('requires quiesce only together with quiesce', () => {
+    const d = { ...newDraft([target]), requireQuiesce: true }
+    expect(toPlanInput(d).options).toMatchObject({ quiesce: true, requireQuiesce: true })
+    expect(toPlanInput({ ...d, quiesce: false }).options).toMatchObject({ quiesce: false, requireQuiesce: false })
+  })
+
+  it('requires quiesce only together with quiesce', () => {
+    const d = { ...newDraft([target]), requireQuiesce: true }
+    expect(toPlanInput(d).options).toMatchObject({ quiesce: true, requireQuiesce: true })
+    expect(toPlanInput({ ...d, quiesce: false }).options).toMatchObject({ quiesce: false, requireQuiesce: false })
+  })
+
   it('"now" saves a manual plan', () => {
     expect(toPlanInput({ ...newDraft([target]), when: 'now' }).schedule).toEqual({ kind: 'manual' })
   })

@@ -20,6 +20,7 @@ export interface Draft {
   schedule: Schedule
   retention: { keepLast: string; keepDaily: string; keepWeekly: string; keepMonthly: string }
   quiesce: boolean
+  requireQuiesce: boolean
   shutdownTimeoutMin: string
   forceOff: boolean
   incremental: boolean
@@ -38,6 +39,7 @@ export function newDraft(targets: Target[]): Draft {
     schedule: { kind: 'daily', time: '02:00' },
     retention: { keepLast: '', keepDaily: '7', keepWeekly: '4', keepMonthly: '6' },
     quiesce: true,
+    requireQuiesce: false,
     shutdownTimeoutMin: '5',
     forceOff: false,
     incremental: true,
@@ -65,6 +67,7 @@ export function draftFromPlan({ plan }: PlanView, names: (host: string, vm: stri
       keepMonthly: asText(plan.retention?.keepMonthly),
     },
     quiesce: plan.options.quiesce,
+    requireQuiesce: plan.options.quiesce && plan.options.requireQuiesce,
     shutdownTimeoutMin: String(Math.round(plan.options.shutdownTimeoutSec / 60)),
     forceOff: plan.options.forceOffAfterTimeout,
     incremental: plan.options.incremental,
@@ -96,6 +99,7 @@ export function toPlanInput(d: Draft): PlanInput {
     ...(d.repo.kind === 'other' ? { repo: d.repo.location.trim() } : {}),
     options: {
       quiesce: d.quiesce,
+      requireQuiesce: d.quiesce && d.requireQuiesce,
       shutdownTimeoutSec: Math.max(5, (count(d.shutdownTimeoutMin) ?? 5) * 60),
       forceOffAfterTimeout: d.forceOff,
       incremental: d.incremental,
