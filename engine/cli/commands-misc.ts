@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { JobDto } from '../api/contract-jobs'
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, formatBytes, table } from './cli-io'
-import { str, type Command } from './command'
+import { flag, str, type Command } from './command'
 import { waitForJob } from './wait-for-job'
 
 export const vmCommands: Command[] = [
@@ -63,14 +65,27 @@ export const jobCommands: Command[] = [
   },
   {
     path: ['jobs', 'cancel'],
-    usage: 'lifeboat jobs cancel ID [--json]',
-    summary: 'Ask a running job to stop and clean up.',
-    options: {},
+    usage: 'lifeboat jobs cancel ID [--wait] [--json]',
+    summary: 'Ask a running job to stop and clean up — also one the desktop app or another command runs. --wait: until it has.',
+    options: { wait: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
     async run(ctx) {
-      const job = await call((await ctx.engine()).handlers, 'jobs.cancel', { jobId: ctx.positionals[0] ?? '' }, ctx.signal)
+      const engine = await ctx.engine()
+      const jobId = ctx.positionals[0] ?? ''
+      let job: JobDto = await call(engine.handlers, 'jobs.cancel', { jobId }, ctx.signal)
+      if (flag(ctx, 'wait') && (job.state === 'cancelling' || job.state === 'running')) {
+        if (!ctx.io.json) ctx.io.err(`Cancel requested; waiting for "${job.title}" to clean up and stop…`)
+        // The job may run in another process (the app): follow its record, not this process's events.
+        while (job.state === 'cancelling' || job.state === 'running' || job.state === 'queued') {
+          await sleep(500, undefined, { signal: ctx.signal })
+          job = await call(engine.handlers, 'jobs.get', { jobId }, ctx.signal)
+        }
+      }
       if (ctx.io.json) ctx.io.out(JSON.stringify(job, null, 2))
-      else ctx.io.out(`${job.title}: ${job.state}`)
+      else {
+        ctx.io.out(`${job.title}: ${job.state}`)
+        for (const l of job.leftBehind) ctx.io.err(`lifeboat: left behind: ${l}`)
+      }
       return EXIT_OK
     },
   },

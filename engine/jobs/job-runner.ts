@@ -46,6 +46,8 @@ export interface StartedJob<R> {
 
 const MAX_LOG_LINES = 5000
 const PUBLISH_INTERVAL_MS = 250
+/** How often a runner looks for cancel requests from other Lifeboat processes while its jobs run. */
+const CANCEL_POLL_MS = 1000
 
 interface LiveJob {
   job: JobDetailDto
@@ -67,6 +69,8 @@ export class JobRunner {
   private readonly live = new Map<string, LiveJob>()
   /** Recently finished jobs, so a caller that saw the final event can read the record before it is on disk. */
   private readonly recent = new Map<string, JobDetailDto>()
+  /** Looks for cancel requests from other Lifeboat processes while jobs run (see JobStore.requestCancel). */
+  private cancelWatch: ReturnType<typeof setInterval> | undefined
 
   constructor(
     private readonly deps: { store: JobStore; events: EventBus; now?: () => number },
@@ -97,6 +101,7 @@ export class JobRunner {
     const live: LiveJob = { job, controller: new AbortController(), meter: new RateMeter(), lastPublished: 0, publishTimer: undefined, saving: Promise.resolve(), done: Promise.resolve() }
     this.live.set(id, live)
     this.publish(live, true)
+    this.watchForCancelRequests()
 
     const ctx = this.context(live)
     const done = (async () => {
@@ -160,6 +165,10 @@ export class JobRunner {
     const live = this.live.get(id)
     if (!live) {
       const stored = await this.get(id)
+      // Run by another Lifeboat process (the app, a terminal, cron): ask it; it cleans up and records the end.
+      if ((stored.state === 'running' || stored.state === 'queued') && (await this.deps.store.requestCancel(id))) {
+        return { ...withoutLog(stored), state: 'cancelling' }
+      }
       return withoutLog(stored) // already finished: cancelling is a no-op, not an error
     }
     if (live.job.state === 'running') {
@@ -169,6 +178,27 @@ export class JobRunner {
       this.publish(live, true)
     }
     return withoutLog(live.job)
+  }
+
+  private watchForCancelRequests(): void {
+    if (this.cancelWatch !== undefined) return
+    this.cancelWatch = setInterval(() => {
+      if (this.live.size === 0) {
+        clearInterval(this.cancelWatch)
+        this.cancelWatch = undefined
+        return
+      }
+      for (const [id, live] of this.live) {
+        if (live.job.state !== 'running') continue
+        void this.deps.store.cancelRequested(id).then(async (asked) => {
+          if (!asked || this.live.get(id)?.job.state !== 'running') return
+          const current = this.live.get(id)
+          if (current !== undefined) this.addLog(current, 'warn', 'Another Lifeboat window or command asked to cancel this job.')
+          await this.cancel(id)
+        })
+      }
+    }, CANCEL_POLL_MS)
+    this.cancelWatch.unref()
   }
 
   /** Cancels every running job and waits (bounded) for their cleanup, e.g. when the app quits. */
@@ -242,6 +272,7 @@ export class JobRunner {
       for (const step of live.job.steps) if (step.state === 'running' || step.state === 'pending') step.state = step.state === 'running' ? 'done' : 'skipped'
       this.addLog(live, 'info', 'Finished.')
     }
+    void this.deps.store.clearCancel(live.job.id)
     this.recent.set(live.job.id, live.job)
     if (this.recent.size > 200) this.recent.delete(this.recent.keys().next().value ?? '')
     this.publish(live, true)

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises'
+import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
@@ -41,6 +41,35 @@ export class JobStore {
     }
   }
 
+  /**
+   * Asks whichever Lifeboat process runs the job to cancel it (the app, when `lifeboat jobs cancel` is typed in a
+   * terminal, or the reverse): a `<id>.cancel` file beside the record, which the owner looks for while it runs.
+   * Answers false when the job is unknown, finished, or its process is gone (nothing to ask).
+   */
+  async requestCancel(id: string): Promise<boolean> {
+    const job = await this.load(id)
+    if (job === undefined || !unfinished.has(job.state)) return false
+    const request = { by: { pid: process.pid, host: hostname() }, at: new Date().toISOString() }
+    await writeFileAtomic(path.join(this.dir, `${id}.cancel`), JSON.stringify(request) + '\n', 0o600)
+    return true
+  }
+
+  /** True when another process asked for this job to be cancelled. */
+  async cancelRequested(id: string): Promise<boolean> {
+    if (!/^[A-Za-z0-9-]{1,100}$/.test(id)) return false
+    try {
+      return (await stat(path.join(this.dir, `${id}.cancel`))).isFile()
+    } catch {
+      return false
+    }
+  }
+
+  /** Removes a cancel request once the job has ended (best effort: a stale request names a finished job only). */
+  async clearCancel(id: string): Promise<void> {
+    if (!/^[A-Za-z0-9-]{1,100}$/.test(id)) return
+    await rm(path.join(this.dir, `${id}.cancel`), { force: true }).catch(() => undefined)
+  }
+
   /** Newest first. */
   async list(limit: number): Promise<JobDetailDto[]> {
     let names: string[]
@@ -59,7 +88,9 @@ export class JobStore {
   async prune(): Promise<void> {
     const all = await this.list(Number.MAX_SAFE_INTEGER)
     const finished = all.filter((j) => !unfinished.has(j.state))
-    await Promise.all(finished.slice(this.keep).map((j) => rm(path.join(this.dir, `${j.id}.json`), { force: true })))
+    await Promise.all(
+      finished.slice(this.keep).flatMap((j) => [rm(path.join(this.dir, `${j.id}.json`), { force: true }), rm(path.join(this.dir, `${j.id}.cancel`), { force: true })]),
+    )
   }
 }
 
