@@ -119,7 +119,7 @@ test.describe('Hyper-V host journeys', () => {
     // The admin saves web01 on the host (Save-VM): the tree shows it at the next poll, without a reload.
     await onHost('Save-VM -Name web01')
     expect(vm('web01').state).toBe('Saved')
-    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Suspended', { timeout: 45_000 })
+    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Saved', { timeout: 45_000 })
     await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
     await lifeboat.shot('73-hyperv-power-change')
   })

@@ -1,12 +1,12 @@
 import type { ReactNode } from 'react'
-import type { PowerStateDto } from '../../engine/api/contract'
-import type { MessageKey } from '../i18n/en'
+import type { HostKindDto, PowerStateDto } from '../../engine/api/contract'
 import { useT } from '../i18n/i18n'
 import { IconInfo, IconWarning } from './icons'
+import { powerKey } from './power'
 
-export function PowerBadge({ state }: { readonly state: PowerStateDto }) {
+export function PowerBadge({ state, kind }: { readonly state: PowerStateDto; readonly kind?: HostKindDto }) {
   const t = useT()
-  return <span className={`badge power-${state}`}>{t(`power.${state}` as MessageKey)}</span>
+  return <span className={`badge power-${state}`}>{t(powerKey(state, kind))}</span>
 }
 
 export function StatusDot({ status, label }: { readonly status: 'online' | 'connecting' | 'error'; readonly label: string }) {

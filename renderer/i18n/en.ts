@@ -645,6 +645,17 @@ export const en = {
   'guestRestore.start': 'Copy into VM',
   'guestRestore.started': 'Copying the file into {vm}. The job shows the progress.',
   'backups.subtitle.one': '1 restore point in the repository',
+  'wizard.opt.requireQuiesce': 'If a guest cannot be quiesced, fail its backup instead of saving it crash-consistent',
+  'wizard.review.requireQuiesce': 'quiesce guests (required: no crash-consistent fallback)',
+  'power.saved': 'Saved',
+  'restoreVm.blocked.paused': '{vm} is paused. Shut it down first; Lifeboat never stops a VM to overwrite it.',
+  'restoreVm.blocked.suspended': '{vm} is suspended (its memory is kept on the host). Shut it down first; Lifeboat never discards a suspended state to overwrite a VM.',
+  'restoreVm.blocked.saved': '{vm} is in a saved state (its memory is kept on the host). Start and shut it down, or delete the saved state in Hyper-V Manager first; Lifeboat never discards it to overwrite a VM.',
+  'restoreVm.blocked.unknown': '{host} does not say whether {vm} is shut off, so it cannot be overwritten. Restore it as a new VM, or check the VM on the host.',
+  'restoreVm.startAfterHintOff': 'Inside, the new VM has the same hostname and addresses as {vm}: start it only while {vm} stays off.',
+  'host.poolName': 'Pool name',
+  'host.poolMembers': 'Pool members',
+  'vm.table.runsOn': 'Runs on',
 } as const
 
 export type MessageKey = keyof typeof en

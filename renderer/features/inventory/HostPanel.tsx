@@ -25,6 +25,8 @@ export function HostPanel({ inventory, host }: { readonly inventory: HostInvento
   const statusLabel = t(status === 'online' ? 'status.online' : status === 'connecting' ? 'status.connecting' : 'status.error')
   const mismatch = inventory.error?.code === 'HOST_KEY_MISMATCH' ? inventory.error : undefined
   const running = inventory.vms.filter((v) => v.powerState === 'running').length
+  /** Pools: which member each VM runs on (a halted VM runs nowhere). */
+  const showResident = inventory.physicalHosts.length > 1
 
   return (
     <section className="panel" aria-labelledby="panel-title">
@@ -97,7 +99,10 @@ export function HostPanel({ inventory, host }: { readonly inventory: HostInvento
           <h2 className="card-title">{t('host.identity')}</h2>
           <Facts
             items={[
-              [t('host.hostname'), inventory.hostname ?? host?.identity?.hostname ?? '—'],
+              [inventory.kind === 'xenserver' ? t('host.poolName') : t('host.hostname'), inventory.hostname ?? host?.identity?.hostname ?? '—'],
+              ...(inventory.physicalHosts.length > 1 || inventory.kind === 'xenserver'
+                ? ([[t('host.poolMembers'), inventory.physicalHosts.length > 0 ? inventory.physicalHosts.map((h) => h.name).join(', ') : '—']] as const)
+                : []),
               [t('host.os'), host?.identity?.os ?? '—'],
               [t('host.version'), host?.identity?.version ?? '—'],
               [t('host.auth'), host ? t(host.authType === 'password' ? 'host.auth.password' : 'host.auth.key') : '—'],
@@ -129,6 +134,7 @@ export function HostPanel({ inventory, host }: { readonly inventory: HostInvento
               <tr>
                 <th scope="col">{t('vm.table.name')}</th>
                 <th scope="col">{t('vm.table.state')}</th>
+                {showResident && <th scope="col">{t('vm.table.runsOn')}</th>}
                 <th scope="col" className="num">{t('vm.cpus')}</th>
                 <th scope="col" className="num">{t('vm.memory')}</th>
                 <th scope="col" className="num">{t('vm.disks')}</th>
@@ -145,8 +151,9 @@ export function HostPanel({ inventory, host }: { readonly inventory: HostInvento
                       </button>
                     </td>
                     <td>
-                      <PowerBadge state={vm.powerState} />
+                      <PowerBadge state={vm.powerState} kind={inventory.kind} />
                     </td>
+                    {showResident && <td className="truncate">{vm.residentOn ?? '—'}</td>}
                     <td className="num">{vm.cpus ?? '—'}</td>
                     <td className="num">{fmt.bytes(vm.memoryBytes)}</td>
                     <td className="num">{vm.disks.length}</td>

@@ -8,6 +8,7 @@ import { useT } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
 import { keyAction, rowKeyOf, selectionOf, visibleRows, type TreeRow } from './tree-model'
 import { scrollToShow, visibleRange } from './windowing'
+import { powerKey } from '../../components/power'
 
 /** Every row is exactly this tall (CSS .tree-row), which is what makes windowing simple and exact. */
 const ROW_HEIGHT = 34
@@ -175,14 +176,14 @@ export function HostTree({ hosts }: { readonly hosts: readonly HostInventoryDto[
       )
     }
     return (
-      <div {...common} aria-label={`${row.vm.name}, ${t(`power.${row.vm.powerState}`)}`}>
+      <div {...common} aria-label={`${row.vm.name}, ${t(powerKey(row.vm.powerState, row.host.kind))}`}>
         <span className="tree-icon">
           <IconVm />
         </span>
         <span className="tree-name" title={row.vm.name}>
           {row.vm.name}
         </span>
-        <PowerBadge state={row.vm.powerState} />
+        <PowerBadge state={row.vm.powerState} kind={row.host.kind} />
       </div>
     )
   }

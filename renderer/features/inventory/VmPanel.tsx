@@ -33,7 +33,7 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
               </button>
             </p>
           </div>
-          <PowerBadge state={vm.powerState} />
+          <PowerBadge state={vm.powerState} kind={inventory.kind} />
         </div>
         <div className="panel-actions">
           <Button icon={<IconCamera />} onClick={() => openPatch({ hostId: inventory.hostId, vmId: vm.id, vmName: vm.name })} disabled={inventory.status !== 'online'} title={inventory.status !== 'online' ? t('vm.hostOffline') : undefined}>

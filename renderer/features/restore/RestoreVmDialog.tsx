@@ -7,7 +7,7 @@ import { Dialog } from '../../components/Dialog'
 import { errorText, useFormat, useT } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
 import { pointSize } from './point-labels'
-import { defaultRestoreName, inPlaceBlocker, storageShortfall } from './restore-vm-model'
+import { defaultRestoreName, inPlaceBlocker, originalVm, storageShortfall } from './restore-vm-model'
 
 type Target = 'new' | 'inPlace'
 
@@ -145,7 +145,11 @@ export function RestoreVmDialog({ point, onClose }: { readonly point: PointSumma
         <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} />
         <span>
           {t('restoreVm.startAfter')}
-          {!inPlace && <span className="field-hint block">{t('restoreVm.startAfterHint', { vm: point.vm.name })}</span>}
+          {!inPlace && (
+            <span className="field-hint block">
+              {originalVm(point, inventory.data?.hosts ?? [])?.powerState === 'running' ? t('restoreVm.startAfterHint', { vm: point.vm.name }) : t('restoreVm.startAfterHintOff', { vm: point.vm.name })}
+            </span>
+          )}
         </span>
       </label>
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { HostInventoryDto, PointSummaryDto, VmDto } from '../../../engine/api/contract'
-import { defaultRestoreName, inPlaceBlocker, storageShortfall } from './restore-vm-model'
+import { defaultRestoreName, inPlaceBlocker, originalVm, storageShortfall } from './restore-vm-model'
 
 const point: PointSummaryDto = {
   id: 'p1',
@@ -32,12 +32,21 @@ describe('restoring a whole VM', () => {
     expect(defaultRestoreName('web01', new Date(2026, 10, 2, 7, 5))).toBe('web01-restored-20261102-0705')
   })
 
+  it('finds the original VM on its source host, to warn only when it runs', () => {
+    expect(originalVm(point, [host([{ id: 'vm-uuid', name: 'web01', powerState: 'running' }])])?.powerState).toBe('running')
+    expect(originalVm(point, [host([{ id: 'vm-uuid', name: 'web01', powerState: 'running' }], 'h2')])).toBeUndefined()
+    expect(originalVm(point, [host([{ id: 'new-id', name: 'web01', powerState: 'halted' }])])?.powerState).toBe('halted')
+  })
+
   it('offers overwriting only on the source host, for a VM that still exists and is shut off', () => {
     expect(inPlaceBlocker(point, undefined)).toBe('otherHost')
     expect(inPlaceBlocker(point, host([{ id: 'vm-uuid', name: 'web01', powerState: 'halted' }], 'h2'))).toBe('otherHost')
     expect(inPlaceBlocker(point, host([{ id: 'other', name: 'db01' }]))).toBe('gone')
     expect(inPlaceBlocker(point, host([{ id: 'vm-uuid', name: 'web01', powerState: 'running' }]))).toBe('running')
-    expect(inPlaceBlocker(point, host([{ id: 'vm-uuid', name: 'web01', powerState: 'paused' }]))).toBe('running')
+    expect(inPlaceBlocker(point, host([{ id: 'vm-uuid', name: 'web01', powerState: 'paused' }]))).toBe('paused')
+    expect(inPlaceBlocker(point, host([{ id: 'vm-uuid', name: 'web01', powerState: 'suspended' }]))).toBe('suspended')
+    expect(inPlaceBlocker(point, { ...host([{ id: 'vm-uuid', name: 'web01', powerState: 'suspended' }]), kind: 'hyperv' })).toBe('saved')
+    expect(inPlaceBlocker(point, host([{ id: 'vm-uuid', name: 'web01', powerState: 'unknown' }]))).toBe('unknown')
     expect(inPlaceBlocker(point, host([{ id: 'vm-uuid', name: 'web01', powerState: 'halted' }]))).toBeUndefined()
     // A VM redefined under a new id is still found by its name.
     expect(inPlaceBlocker(point, host([{ id: 'new-id', name: 'web01', powerState: 'halted' }]))).toBeUndefined()

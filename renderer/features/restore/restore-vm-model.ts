@@ -1,7 +1,7 @@
 import type { HostInventoryDto, PointSummaryDto } from '../../../engine/api/contract'
 
 /** Why a restore over the original VM is not offered (the dialog says it in plain words). */
-export type InPlaceBlocker = 'otherHost' | 'gone' | 'running'
+export type InPlaceBlocker = 'otherHost' | 'gone' | 'running' | 'paused' | 'suspended' | 'saved' | 'unknown'
 
 const pad = (n: number) => String(n).padStart(2, '0')
 
@@ -19,8 +19,15 @@ export function inPlaceBlocker(point: PointSummaryDto, host: HostInventoryDto | 
   if (host === undefined || (point.sourceHost.id !== undefined ? host.hostId !== point.sourceHost.id : host.name !== point.sourceHost.name)) return 'otherHost'
   const vm = host.vms.find((v) => v.id === point.vm.id) ?? host.vms.find((v) => v.name === point.vm.name)
   if (vm === undefined) return 'gone'
-  if (vm.powerState !== 'halted') return 'running'
+  if (vm.powerState === 'suspended' && host.kind === 'hyperv') return 'saved'
+  if (vm.powerState !== 'halted') return vm.powerState
   return undefined
+}
+
+/** The original VM as its source host shows it now (undefined when that host or the VM is not known). */
+export function originalVm(point: PointSummaryDto, hosts: readonly HostInventoryDto[]): HostInventoryDto['vms'][number] | undefined {
+  const source = hosts.find((h) => (point.sourceHost.id !== undefined ? h.hostId === point.sourceHost.id : h.name === point.sourceHost.name))
+  return source?.vms.find((v) => v.id === point.vm.id) ?? source?.vms.find((v) => v.name === point.vm.name)
 }
 
 /** True when the chosen storage says how much is free and that is less than the VM's disks need. */
