@@ -186,6 +186,8 @@ export type DiskReadout =
       readonly format: 'raw' | 'qcow2' | 'vhd' | 'vhdx'
       /** Opens a backing/parent file of a differencing image (paths as the image names them). */
       readonly openRelated: (path: string, signal?: AbortSignal) => Promise<RemoteFile>
+      /** Only these guest ranges changed since `previous` (host change tracking, e.g. Hyper-V RCT); image formats only. */
+      readonly changedRanges?: readonly { readonly offset: number; readonly length: number }[]
     }
   | {
       readonly kind: 'guest'

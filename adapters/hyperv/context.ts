@@ -8,4 +8,6 @@ export interface HyperVContext {
   connection(signal: AbortSignal): Promise<SshConnection>
   /** The PowerShell the host answered with (powershell.exe or pwsh). */
   executable(signal: AbortSignal): Promise<PowerShellExe>
+  /** Resilient Change Tracking incrementals for hot backups (rct.ts); off unless switched on. */
+  readonly rct?: boolean
 }

@@ -3,6 +3,7 @@ import type { HyperVContext } from './context'
 import { holdJobLock, type JobLock } from './job-lock'
 import { ps } from './powershell'
 import { runJson } from './ps-runner'
+import { beginRct, diskChanges, finishRct, rctToken, type RctSession } from './rct'
 import { closeDisks, openDisks } from './readouts'
 import { z } from 'zod'
 import { DRIVE_FIELDS, DriveRecord, SNAPSHOT_FIELDS, SnapshotRecord, VHD_FIELDS, VhdRecord, arrayOf } from './schemas'
@@ -70,10 +71,12 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
   let snapshotId: string | undefined
   let typeChanged = false
   let disks: BackupDisk[] = []
+  let rct: RctSession | undefined
 
-  const undo = async (s: AbortSignal): Promise<string[]> => {
+  const undo = async (s: AbortSignal, committed = false): Promise<string[]> => {
     const left: string[] = []
     await closeDisks(disks)
+    await finishRct(ctx, rct, committed, options, s)
     if (snapshotId !== undefined) {
       try {
         await removeCheckpoint(ctx, snapshotId, s)
@@ -111,6 +114,9 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
       await setCheckpointType(ctx, vmId, wanted, AbortSignal.timeout(HOST_OP_MS))
     }
     throwIfAborted(signal, 'The backup')
+    // RCT (when switched on): the reference point comes first, so it is never later than what the checkpoint freezes.
+    rct = await beginRct(ctx, d, options, signal)
+    throwIfAborted(signal, 'The backup')
     options.phase('creating checkpoint', wanted === 'Standard' ? 'standard checkpoint' : 'production checkpoint (VSS / fsfreeze in the guest)')
     await ctx.runner(ps`${vmVariable(vmId)}\nCheckpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(HOST_OP_MS), what: 'Creating the checkpoint', timeoutMs: HOST_OP_MS })
     const made = (await snapshotsOf(ctx, vmId, AbortSignal.timeout(120_000))).filter((c) => c.Name === name)
@@ -128,16 +134,32 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
     const { drives, vhds } = await checkpointDrives(ctx, snapshotId, signal)
     options.phase('reading', 'the disks as the checkpoint froze them')
     disks = await openDisks(conn, drives.map((drive) => ({ drive, top: drive.Path ?? '' })), vhds, signal)
+    if (rct !== undefined) {
+      const session = rct
+      const livePaths = new Map(d.drives.map((dr) => [`${dr.ControllerType}${dr.ControllerNumber}:${dr.ControllerLocation}`, dr.Path ?? '']))
+      const withChanges: BackupDisk[] = []
+      for (const disk of disks) {
+        const readout = disk.readout
+        const drivePath = livePaths.get(disk.id)
+        if (readout.kind !== 'file' || drivePath === undefined) {
+          withChanges.push(disk)
+          continue
+        }
+        const changedRanges = await diskChanges(ctx, session, { id: disk.id, name: disk.name, drivePath, frozenPath: readout.file.path, size: disk.sizeBytes }, options, signal)
+        withChanges.push(changedRanges === undefined ? disk : { ...disk, readout: { ...readout, changedRanges } })
+      }
+      disks = withChanges
+    }
     let finished: Promise<{ leftBehind: string[] }> | undefined
     return {
       consistency,
       vmConfig: configOf(d),
       disks,
-      // Every backup reads whole disks; the repository stores only chunks it does not have (hash-and-dedup).
-      // Resilient Change Tracking (WMI reference points) is not implemented: see README.md in this folder.
-      incrementalToken: { kind: 'hash-dedup' },
-      finish(finishSignal) {
-        finished ??= undo(finishSignal).then((leftBehind) => ({ leftBehind }))
+      // Without RCT every backup reads whole disks and the repository stores only chunks it does not have
+      // (hash-and-dedup); with RCT (rct.ts, behind a flag) only the ranges Hyper-V reports as changed are read.
+      incrementalToken: rctToken(rct, disks.length),
+      finish(finishSignal, outcome) {
+        finished ??= undo(finishSignal, outcome?.committed === true).then((leftBehind) => ({ leftBehind }))
         return finished
       },
     }

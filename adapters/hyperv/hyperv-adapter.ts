@@ -20,6 +20,7 @@ import { hypervGuestFiles } from './guest-files'
 import { readInventory } from './inventory'
 import { ps, type PowerShellExe } from './powershell'
 import { runJson, sshRunner, type PowerShellRunner } from './ps-runner'
+import { rctFromEnv } from './rct'
 import { hypervReconcile } from './reconcile'
 import { hypervRestore } from './restore'
 import { hypervSnapshots } from './snapshots'
@@ -34,6 +35,12 @@ export interface HyperVAdapterOptions {
   readonly runner?: PowerShellRunner
   /** Which PowerShell to start; default: Windows PowerShell, falling back to pwsh when the host has no powershell.exe. */
   readonly powershell?: PowerShellExe
+  /**
+   * Resilient Change Tracking incrementals for hot backups (WMI reference points, GetVirtualDiskChanges). Default: the
+   * environment variable LIFEBOAT_HYPERV_RCT=1 when the adapter is constructed, else off. Verified only against the
+   * simulator so far.
+   */
+  readonly rct?: boolean
 }
 
 /**
@@ -65,6 +72,7 @@ export class HyperVAdapter implements HostAdapter {
       runner,
       connection: (signal) => this.ssh.get(signal),
       executable: (signal) => this.executable(signal),
+      rct: extra.rct ?? rctFromEnv(),
     }
     this.backup = hypervBackup(this.ctx)
     this.snapshots = hypervSnapshots(this.ctx)

@@ -182,7 +182,7 @@ async function backUp(adapter: HostAdapter, repo: Repository, record: HostRecord
     end = ctx.step('read')
     const parentDisk = previous === undefined ? undefined : (name: string, size: number) => openParentDisk(repo, previous.pointId, name, size, signal)
     for (const d of session.disks) prepared.push(await prepareDisk(d, signal, parentDisk === undefined ? {} : { parentDisk }))
-    const incremental = session.disks.some((d) => d.readout.kind === 'guest' && d.readout.changedRanges !== undefined)
+    const incremental = session.disks.some((d) => d.readout.changedRanges !== undefined)
     const config: StoredVmConfig = { host: session.vmConfig, incrementalToken: session.incrementalToken ?? null, adapter: adapter.kind }
     const point = await ingestUnwrapped(repo, {
       vm: { id: vm.id, name: vm.name, config: JSON.parse(JSON.stringify(config)) as never },

@@ -63,7 +63,10 @@ export async function prepareDisk(disk: BackupDisk, signal: AbortSignal, options
         throw new DiskFormatError('missing-parent', `${locator.child}: backing file not readable: ${tried.join('; ') || 'none recorded'}`)
       },
     })
-    return { ingest: { name: disk.name, source: image, ...meta }, close: () => image.close() }
+    if (readout.changedRanges === undefined) return { ingest: { name: disk.name, source: image, ...meta }, close: () => image.close() }
+    const parent = await options.parentDisk?.(disk.name, image.size)
+    const source: BlockSource = parent !== undefined ? new ChangedOverParent(image, parent, readout.changedRanges) : image
+    return { ingest: { name: disk.name, source, changedRanges: readout.changedRanges, ...meta }, close: () => source.close() }
   } catch (err) {
     await container.close()
     throw err

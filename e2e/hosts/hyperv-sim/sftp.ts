@@ -83,7 +83,11 @@ export function serveSftp(sftp: SFTPWrapper, host: HyperVHost, locks: FileLocks)
         const buf = Buffer.alloc(Math.min(length, 256 * 1024))
         const { bytesRead } = await f.fh.read(buf, 0, buf.length, offset)
         if (bytesRead === 0) sftp.status(reqid, STATUS_CODE.EOF)
-        else sftp.data(reqid, buf.subarray(0, bytesRead))
+        else {
+          const key = f.win.toLowerCase()
+          host.bytesRead.set(key, (host.bytesRead.get(key) ?? 0) + bytesRead)
+          sftp.data(reqid, buf.subarray(0, bytesRead))
+        }
       } catch (e) {
         fail(reqid, e)
       }

@@ -14,6 +14,7 @@ import { PsError, PsObject, SimulatorLimit, asArray, psToString, type ErrorInfo 
 import { configCmdlets } from './hyperv/cmdlets-config'
 import { powerCmdlets } from './hyperv/cmdlets-power'
 import { queryCmdlets } from './hyperv/cmdlets-query'
+import { cimCmdlets } from './hyperv/rct'
 import type { HyperVHost } from './hyperv/host'
 import type { FileLocks } from './hyperv/locks'
 import { HOME } from './hyperv/winfs'
@@ -54,7 +55,7 @@ export class ShellHost {
   private readonly absent = new Set<string>()
 
   private cmdlets(): Map<string, CmdletDef> {
-    const all = [...coreCmdlets, ...queryCmdlets(this.host), ...powerCmdlets(this.host), ...configCmdlets(this.host)]
+    const all = [...coreCmdlets, ...queryCmdlets(this.host), ...powerCmdlets(this.host), ...configCmdlets(this.host), ...cimCmdlets(this.host)]
     const hyperv = (d: CmdletDef) => d.errorClass.startsWith('Microsoft.HyperV') || d.errorClass.startsWith('Microsoft.Vhd')
     this.absent.clear()
     if (!this.config.hypervModule) for (const d of all.filter(hyperv)) this.absent.add(d.name.toLowerCase())

@@ -4,6 +4,7 @@ import { str, type CmdletDef } from '../ps/cmdlet'
 import { PsError, PsGuid, PsObject, SimulatorLimit, asArray, psToString } from '../ps/values'
 import { INTEGRATION_SERVICES, SWITCHES, VHD_FOLDER, VM_FOLDER, hvError, type HyperVHost } from './host'
 import { ENUMS, driveObject, firmwareObject, integrationObject, nicObject, snapshotObject, switchObject, vhdObject, vmObject } from './objects'
+import { cimQuery } from './rct'
 import { byName, snapshotOf, targetVms, wildcard } from './targets'
 import { normalizeWin } from './winfs'
 
@@ -151,10 +152,10 @@ export function queryCmdlets(host: HyperVHost): CmdletDef[] {
     {
       name: 'Get-CimInstance',
       errorClass: 'Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand',
-      params: { ClassName: { type: 'string', position: 0 }, Filter: { type: 'string' }, Namespace: { type: 'string' } },
+      params: { ClassName: { type: 'string', position: 0 }, Filter: { type: 'string' }, Namespace: { type: 'string' }, InputObject: { type: 'object' } },
       async run(_ctx, args) {
         const cls = (str(args, 'ClassName') ?? '').toLowerCase()
-        if (args.has('Namespace')) throw new SimulatorLimit('Get-CimInstance -Namespace (WMI classes other than Win32_OperatingSystem and Win32_LogicalDisk)')
+        if (args.has('Namespace') || args.has('InputObject')) return cimQuery(host, args)
         if (cls === 'win32_operatingsystem') {
           const caption = host.os === '2022' ? 'Microsoft Windows Server 2022 Standard' : 'Microsoft Windows Server 2019 Standard'
           const version = host.os === '2022' ? '10.0.20348' : '10.0.17763'

@@ -36,6 +36,8 @@ const VOLUME_GUID = '{5f0a3c2e-7d41-4b6e-9c1a-2b8e4f6d9a10}'
 
 export class DiskStore {
   private readonly files = new Map<string, DiskFile>()
+  /** Told about every change of a file's guest-visible bytes (guest writes, merges): Resilient Change Tracking. */
+  readonly changeListeners: ((file: DiskFile, offset: number, length: number) => void)[] = []
   /** Guest-visible bytes of base files (small test disks), so reads and merges need not re-run qemu-img. */
   private readonly content = new Map<string, Buffer>()
 
@@ -234,6 +236,7 @@ export class DiskStore {
     const file = this.get(top)
     if (!file) throw new Error(`unknown disk ${top}`)
     if (offset < 0 || offset + data.length > file.size) throw new Error('write outside the disk')
+    for (const l of this.changeListeners) l(file, offset, data.length)
     if (file.type === 'differencing') {
       let pos = 0
       while (pos < data.length) {
@@ -264,6 +267,7 @@ export class DiskStore {
     if (child?.type !== 'differencing' || child.parent === undefined) throw new Error(`${childPath} is not a differencing disk`)
     const parent = this.get(child.parent)
     if (!parent) throw new Error(`the parent of ${childPath} is gone`)
+    for (const b of child.blocks.keys()) for (const l of this.changeListeners) l(parent, b * AVHDX_BLOCK, Math.min(AVHDX_BLOCK, parent.size - b * AVHDX_BLOCK))
     if (parent.type === 'differencing') {
       for (const [b, data] of child.blocks) parent.blocks.set(b, data)
       await this.writeDifferencing(parent)

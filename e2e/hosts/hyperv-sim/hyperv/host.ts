@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { PsError } from '../ps/values'
 import { DiskStore } from './disks'
+import { RctTracker } from './rct'
 import { WinFs, normalizeWin, safeFileName } from './winfs'
 
 export type VmStateName = 'Running' | 'Off' | 'Saved' | 'Paused' | 'Starting' | 'Stopping' | 'Saving'
@@ -119,6 +120,10 @@ export class HyperVHost {
   readonly timing: HostTiming
   /** Every cmdlet line run, for tests that check what the adapter asked for. */
   readonly log: string[] = []
+  /** Resilient Change Tracking of the VHDX files and the RCT reference points (WMI). */
+  readonly rct = new RctTracker()
+  /** Bytes served over SFTP per file (lower-case Windows path), for tests that check what a backup read. */
+  readonly bytesRead = new Map<string, number>()
 
   constructor(options: HostOptions) {
     this.fs = new WinFs(options.dataDir)
@@ -126,6 +131,7 @@ export class HyperVHost {
     mkdirSync(this.fs.toLocal(VHD_FOLDER), { recursive: true })
     mkdirSync(this.fs.toLocal(VM_FOLDER), { recursive: true })
     this.disks = new DiskStore(this.fs)
+    this.disks.changeListeners.push((file, offset, length) => this.rct.changed(file, offset, length))
     this.computerName = options.computerName ?? 'HV01'
     this.os = options.os ?? '2022'
     this.timing = { checkpointMs: 30, saveMs: 30, startMs: 30, mergeMs: 10, ...options.timing }
