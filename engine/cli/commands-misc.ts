@@ -3,7 +3,7 @@ import type { JobDto } from '../api/contract-jobs'
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, formatBytes, table } from './cli-io'
 import { flag, str, type Command } from './command'
-import { waitForJob } from './wait-for-job'
+import { finished, waitForJob } from './wait-for-job'
 
 export const vmCommands: Command[] = [
   {
@@ -73,10 +73,10 @@ export const jobCommands: Command[] = [
       const engine = await ctx.engine()
       const jobId = ctx.positionals[0] ?? ''
       let job: JobDto = await call(engine.handlers, 'jobs.cancel', { jobId }, ctx.signal)
-      if (flag(ctx, 'wait') && (job.state === 'cancelling' || job.state === 'running')) {
+      if (flag(ctx, 'wait') && !finished.has(job.state)) {
         if (!ctx.io.json) ctx.io.err(`Cancel requested; waiting for "${job.title}" to clean up and stop…`)
         // The job may run in another process (the app): follow its record, not this process's events.
-        while (job.state === 'cancelling' || job.state === 'running' || job.state === 'queued') {
+        while (!finished.has(job.state)) {
           await sleep(500, undefined, { signal: ctx.signal })
           job = await call(engine.handlers, 'jobs.get', { jobId }, ctx.signal)
         }

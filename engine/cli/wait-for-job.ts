@@ -2,7 +2,8 @@ import type { JobDto } from '../api/contract-jobs'
 import type { Engine } from '../engine'
 import { formatBytes, type CliIo } from './cli-io'
 
-const finished = new Set<JobDto['state']>(['succeeded', 'failed', 'cancelled'])
+/** The states a job does not leave. */
+export const finished: ReadonlySet<JobDto['state']> = new Set<JobDto['state']>(['succeeded', 'failed', 'cancelled'])
 
 /**
  * Follows a job started through the contract until it ends, showing progress on stderr (one updating line on

@@ -191,9 +191,9 @@ export class JobRunner {
       for (const [id, live] of this.live) {
         if (live.job.state !== 'running') continue
         void this.deps.store.cancelRequested(id).then(async (asked) => {
-          if (!asked || this.live.get(id)?.job.state !== 'running') return
           const current = this.live.get(id)
-          if (current !== undefined) this.addLog(current, 'warn', 'Another Lifeboat window or command asked to cancel this job.')
+          if (!asked || current?.job.state !== 'running') return
+          this.addLog(current, 'warn', 'Another Lifeboat window or command asked to cancel this job.')
           await this.cancel(id)
         })
       }

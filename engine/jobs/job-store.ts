@@ -10,6 +10,9 @@ const JobFileSchema = z.object({
   job: JobDetailDtoSchema,
 })
 
+/** Job ids name files here: nothing that could leave the folder. */
+const isJobId = (id: string): boolean => /^[A-Za-z0-9-]{1,100}$/.test(id)
+
 const unfinished = new Set(['queued', 'running', 'cancelling'])
 
 /**
@@ -29,7 +32,7 @@ export class JobStore {
   }
 
   async load(id: string): Promise<JobDetailDto | undefined> {
-    if (!/^[A-Za-z0-9-]{1,100}$/.test(id)) return undefined
+    if (!isJobId(id)) return undefined
     try {
       const parsed = JobFileSchema.safeParse(JSON.parse(await readFile(path.join(this.dir, `${id}.json`), 'utf8')))
       if (!parsed.success) return undefined
@@ -56,7 +59,7 @@ export class JobStore {
 
   /** True when another process asked for this job to be cancelled. */
   async cancelRequested(id: string): Promise<boolean> {
-    if (!/^[A-Za-z0-9-]{1,100}$/.test(id)) return false
+    if (!isJobId(id)) return false
     try {
       return (await stat(path.join(this.dir, `${id}.cancel`))).isFile()
     } catch {
@@ -66,7 +69,7 @@ export class JobStore {
 
   /** Removes a cancel request once the job has ended (best effort: a stale request names a finished job only). */
   async clearCancel(id: string): Promise<void> {
-    if (!/^[A-Za-z0-9-]{1,100}$/.test(id)) return
+    if (!isJobId(id)) return
     await rm(path.join(this.dir, `${id}.cancel`), { force: true }).catch(() => undefined)
   }
 

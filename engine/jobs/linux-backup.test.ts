@@ -9,6 +9,7 @@ import { run } from '../../e2e/hosts/run'
 import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
 import { createTestDomain, type TestDomain } from '../../e2e/hosts/test-domain'
 import { addRootHost, blockList, engineFixture, hasJobs, rawBytes, taggedFiles, type EngineFixture } from './testing/linux-fixture'
+import { pointDiskBytes } from './testing/point-bytes'
 
 const MiB = 1024 * 1024
 
@@ -23,19 +24,7 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
   let dir: string
   const disks: Record<string, string> = {}
 
-  const pointBytes = async (pointId: string, disk: string): Promise<Buffer> => {
-    const repo = await fx.engine.repositories.open({})
-    try {
-      const source = await repo.openDisk(pointId, disk)
-      try {
-        return await source.read(0, source.size)
-      } finally {
-        await source.close()
-      }
-    } finally {
-      await repo.close()
-    }
-  }
+  const pointBytes = (pointId: string, disk: string): Promise<Buffer> => pointDiskBytes(fx.engine, pointId, disk)
   const pointCount = async () => (await fx.call('points.list', {})).length
   const backup = async (mode: 'cold' | 'warm' | 'hot', extra: Record<string, unknown> = {}) => {
     const { jobId } = await fx.call('backup.start', { host: 'kvm1', vm: domain.name, mode, shutdownTimeoutSec: 60, ...extra })

@@ -8,6 +8,7 @@ import { createFakeLvm, type FakeLvm } from '../../e2e/hosts/fake-lvm/fake-lvm'
 import { run } from '../../e2e/hosts/run'
 import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
 import { addRootHost, engineFixture, type EngineFixture } from './testing/linux-fixture'
+import { pointDiskBytes } from './testing/point-bytes'
 
 const MiB = 1024 * 1024
 
@@ -59,19 +60,7 @@ describe.skipIf(!canRunSshHosts().ok)('registered VMs on LVM and btrfs', () => {
     await lvm.stop()
   })
 
-  const pointBytes = async (pointId: string, disk: string) => {
-    const repo = await fx.engine.repositories.open({})
-    try {
-      const d = await repo.openDisk(pointId, disk)
-      try {
-        return await d.read(0, d.size)
-      } finally {
-        await d.close()
-      }
-    } finally {
-      await repo.close()
-    }
-  }
+  const pointBytes = (pointId: string, disk: string): Promise<Buffer> => pointDiskBytes(fx.engine, pointId, disk)
 
   it('lists registered VMs with their state, and offers the modes their disks allow', async () => {
     expect(JSON.parse(await readFile(path.join(dir, 'vms.json'), 'utf8'))).toMatchObject({ version: 1 })

@@ -7,6 +7,7 @@ import type { ChannelName, Channels, InputOf, OutputOf } from '../api/contract'
 import type { JobDetailDto } from '../api/contract-jobs'
 import { call } from '../cli/cli-call'
 import { createEngine, type Engine } from '../engine'
+import { pointDiskBytes } from './testing/point-bytes'
 
 const MiB = 1024 * 1024
 const BLOCK = 64 * 1024
@@ -28,19 +29,7 @@ describe('XenServer pools through the engine (backup, incremental, restore, snap
     }
     throw new Error(`job ${jobId} did not end`)
   }
-  const pointBytes = async (pointId: string, disk: string): Promise<Buffer> => {
-    const repo = await engine.repositories.open({})
-    try {
-      const source = await repo.openDisk(pointId, disk)
-      try {
-        return await source.read(0, source.size)
-      } finally {
-        await source.close()
-      }
-    } finally {
-      await repo.close()
-    }
-  }
+  const pointBytes = (pointId: string, disk: string): Promise<Buffer> => pointDiskBytes(engine, pointId, disk)
   const diskFile = (vm: string) => readFile(sim.disksOf(vm)[0]?.path ?? '')
 
   beforeAll(async () => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { engineFixture, type EngineFixture } from '../../../engine/jobs/testing/linux-fixture'
 import { makeExt } from '../../../engine/filesystems/testing/fixtures'
 import { startHyperVSim, type HyperVSim } from './server'
+import { pointDiskBytes } from '../../../engine/jobs/testing/point-bytes'
 
 const MiB = 1024 * 1024
 
@@ -29,19 +30,7 @@ describe('Hyper-V through the engine: backup, browse a live checkpoint, restore,
   let v2: Buffer
   const VM = "files 'web' $(01)"
 
-  const pointBytes = async (pointId: string, disk: string): Promise<Buffer> => {
-    const repo = await fx.engine.repositories.open({})
-    try {
-      const source = await repo.openDisk(pointId, disk)
-      try {
-        return await source.read(0, source.size)
-      } finally {
-        await source.close()
-      }
-    } finally {
-      await repo.close()
-    }
-  }
+  const pointBytes = (pointId: string, disk: string): Promise<Buffer> => pointDiskBytes(fx.engine, pointId, disk)
   const readGuestFile = async (source: { kind: 'snapshot'; host: string; vm: string; snapshot: string }, file: string): Promise<string> => {
     const parts: Buffer[] = []
     for await (const chunk of fx.engine.browse.readFile(source, undefined, file, AbortSignal.timeout(60_000))) parts.push(chunk)

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { engineFixture, type EngineFixture } from '../../../engine/jobs/testing/linux-fixture'
 import { RCT_BLOCK } from './hyperv/rct'
 import { startHyperVSim, type HyperVSim } from './server'
+import { pointDiskBytes } from '../../../engine/jobs/testing/point-bytes'
 
 const MiB = 1024 * 1024
 const SIZE = 64 * MiB
@@ -18,19 +19,7 @@ describe('Hyper-V RCT incrementals through the engine (flag on)', () => {
   let fx: EngineFixture
   let before: string | undefined
 
-  const pointBytes = async (pointId: string): Promise<Buffer> => {
-    const repo = await fx.engine.repositories.open({})
-    try {
-      const source = await repo.openDisk(pointId, 'SCSI 0:0')
-      try {
-        return await source.read(0, source.size)
-      } finally {
-        await source.close()
-      }
-    } finally {
-      await repo.close()
-    }
-  }
+  const pointBytes = (pointId: string): Promise<Buffer> => pointDiskBytes(fx.engine, pointId, 'SCSI 0:0')
   const vm = () => {
     const v = sim.host.vmByName(VM)
     if (!v) throw new Error('VM gone')
