@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -27,11 +27,19 @@ async function readAll(file: ExecRemoteFile, how: 'into' | 'moving', signal?: Ab
   return { data, transport: await stream.transportKind() }
 }
 
-/** Folders the OpenSSH transport made (key, known_hosts, socket) that are still there. */
+/** Folders this process's OpenSSH transport made (key, known_hosts, socket) that are still there. */
 async function leftovers(): Promise<string[]> {
   const out: string[] = []
-  for (const base of ['/dev/shm', tmpdir()]) out.push(...(await readdir(base).catch(() => [])).filter((n) => n.startsWith('lifeboat-ssh-')).map((n) => path.join(base, n)))
+  for (const base of ['/dev/shm', tmpdir()]) out.push(...(await readdir(base).catch(() => [])).filter((n) => n.startsWith(`lifeboat-ssh-${process.pid}-`)).map((n) => path.join(base, n)))
   return out
+}
+
+/** The pid of a process that has ended (for a stale folder a killed Lifeboat left). */
+async function deadPid(): Promise<number> {
+  const child = spawn('true')
+  await new Promise((resolve) => child.once('exit', resolve))
+  if (child.pid === undefined) throw new Error('no pid')
+  return child.pid
 }
 
 describe.skipIf(!canRunSshHosts().ok)('bulk reads through the system OpenSSH client, pinned to the verified host key', () => {
@@ -41,11 +49,18 @@ describe.skipIf(!canRunSshHosts().ok)('bulk reads through the system OpenSSH cli
   let file: string
   const data = randomBytes(13 * MiB + 12_345)
   let usable = false
-  let before: string[] = []
+  let stale = ''
+  let alien = ''
 
   beforeAll(async () => {
     usable = await openSshUsable()
-    before = await leftovers()
+    // What a Lifeboat killed during a login leaves (swept), and a folder of a process that still runs (kept).
+    stale = path.join('/dev/shm', `lifeboat-ssh-${await deadPid()}-Ab12Cd`)
+    alien = path.join('/dev/shm', `lifeboat-ssh-${process.ppid}-Ef34Gh`)
+    for (const d of [stale, alien]) {
+      await mkdir(d, { recursive: true })
+      await writeFile(path.join(d, 'known_hosts'), 'x')
+    }
     host = await startSshHost({ hostname: 'lb-openssh' })
     dir = await mkdtemp(path.join(tmpdir(), 'lb-openssh-'))
     await chmod(dir, 0o755)
@@ -54,6 +69,7 @@ describe.skipIf(!canRunSshHosts().ok)('bulk reads through the system OpenSSH cli
     root = await SshConnection.connect({ host: host.address, port: host.port, username: 'root', secret: { type: 'key', privateKey: host.clientPrivateKey }, pinnedFingerprint: host.fingerprint })
   })
   afterAll(async () => {
+    await rm(alien, { recursive: true, force: true })
     await root.close()
     await host.stop()
     await rm(dir, { recursive: true, force: true })
@@ -76,7 +92,11 @@ describe.skipIf(!canRunSshHosts().ok)('bulk reads through the system OpenSSH cli
     // A password login (or a key with a passphrase, which OpenSSH would ask for) never goes to OpenSSH.
     await using user = await SshConnection.connect({ host: host.address, port: host.port, username: host.user, secret: { type: 'password', password: host.password }, pinnedFingerprint: host.fingerprint })
     expect(user.keyLogin).toBeUndefined()
-    expect(await leftovers()).toEqual(before)
+    expect(await leftovers()).toEqual([])
+    if (usable) {
+      await expect(stat(stale)).rejects.toMatchObject({ code: 'ENOENT' })
+      expect((await stat(alien)).isDirectory()).toBe(true)
+    }
   })
 
   it('fails loudly when the file is shorter than announced, on either transport', async () => {
@@ -89,6 +109,20 @@ describe.skipIf(!canRunSshHosts().ok)('bulk reads through the system OpenSSH cli
       await expect(readAll(f, 'moving')).rejects.toMatchObject({ code: expect.stringMatching(/BAD_RESPONSE|COMMAND_FAILED/) as unknown })
       await f.close()
     }
+    expect(await leftovers()).toEqual([])
+  })
+
+  it('leaves nothing behind once OpenSSH has exited, even when the reader never closes the stream', async ({ skip }) => {
+    if (!usable) skip()
+    const login = root.keyLogin
+    if (login === undefined) throw new Error('expected a key login')
+    const stream = await OpenSshStream.start(login, sh`head -c 4096 /dev/zero`, 'test')
+    if (stream === undefined) throw new Error('expected OpenSSH to be used')
+    expect((await leftovers()).length).toBe(1)
+    expect((await stream.fill(Buffer.alloc(4096), false)).equals(Buffer.alloc(4096))).toBe(true)
+    await stream.finish()
+    // No close(): the folder went with OpenSSH.
+    expect(await leftovers()).toEqual([])
   })
 
   it('stops OpenSSH when the read is cancelled', async () => {
@@ -115,6 +149,6 @@ describe.skipIf(!canRunSshHosts().ok)('bulk reads through the system OpenSSH cli
     await expect(OpenSshStream.start(pinnedElsewhere, sh`cat /etc/hostname`, 'test')).rejects.toMatchObject({ code: 'HOST_KEY_MISMATCH' })
     // A key blob that does not match the pinned fingerprint is refused before anything is started.
     await expect(OpenSshStream.start({ ...login, hostKey: other }, sh`cat /etc/hostname`, 'test')).rejects.toMatchObject({ code: 'HOST_KEY_MISMATCH' })
-    expect(await leftovers()).toEqual(before)
+    expect(await leftovers()).toEqual([])
   })
 })

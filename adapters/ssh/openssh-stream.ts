@@ -1,6 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:fs'
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { access, lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { createServer, type Socket } from 'node:net'
 import path from 'node:path'
@@ -123,18 +123,55 @@ export function openSshUsable(): Promise<boolean> {
   return sshUsable
 }
 
-/** A private folder for the key, known_hosts and the socket: memory-backed where the system offers one. */
+const DIR_PREFIX = 'lifeboat-ssh-'
+let swept = false
+
+/**
+ * Folders an earlier Lifeboat process made and could not remove (it was killed during a login): removed when their
+ * process is gone. Only our own folders, named `lifeboat-ssh-<pid>-…`, and only when that pid no longer runs.
+ */
+async function sweepStale(base: string): Promise<void> {
+  if (swept) return
+  swept = true
+  const uid = process.getuid?.()
+  for (const name of await readdir(base).catch(() => [] as string[])) {
+    const m = /^lifeboat-ssh-(\d+)-[A-Za-z0-9]{6}$/.exec(name)
+    if (m === null || Number(m[1]) === process.pid || processRuns(Number(m[1]))) continue
+    const full = path.join(base, name)
+    const st = await lstat(full).catch(() => undefined)
+    if (st?.isDirectory() !== true || (uid !== undefined && st.uid !== uid)) continue
+    await rm(full, { recursive: true, force: true }).catch(() => undefined)
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * A private folder for the key, known_hosts and the socket: memory-backed where the system offers one. The key goes
+ * once OpenSSH has logged in; the folder when OpenSSH exits (known_hosts stays for re-keying until then), so a
+ * stream nobody closes leaves nothing behind.
+ */
 async function privateDir(): Promise<string> {
+  const prefix = `${DIR_PREFIX}${process.pid}-`
   for (const base of [process.env.XDG_RUNTIME_DIR, '/dev/shm']) {
     if (base === undefined || base === '') continue
     try {
       await access(base, constants.W_OK)
-      return await mkdtemp(path.join(base, 'lifeboat-ssh-'))
+      await sweepStale(base)
+      return await mkdtemp(path.join(base, prefix))
     } catch {
       // not usable: try the next
     }
   }
-  return await mkdtemp(path.join(tmpdir(), 'lifeboat-ssh-'))
+  await sweepStale(tmpdir())
+  return await mkdtemp(path.join(tmpdir(), prefix))
 }
 
 /**
@@ -159,7 +196,7 @@ export class OpenSshStream {
     this.exited = new Promise((resolve) =>
       child.once('close', (code) => {
         this.exitCode = code
-        resolve()
+        rm(dir, { recursive: true, force: true }).then(resolve, resolve)
       }),
     )
     child.stderr?.on('data', (d: Buffer) => {
