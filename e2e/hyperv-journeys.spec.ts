@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -6,7 +6,9 @@ import ssh2 from 'ssh2'
 import { makeExt4DataDisk } from './hosts/data-disk'
 import { startHyperVSim, type HyperVSim } from './hosts/hyperv-sim/server'
 import { AppPage } from './pages/app-page'
+import { BackupWizard, JobsPanel, restoreOneFile, restoreWholeVmAsNew } from './pages/backup-pages'
 import { expect, test, type LifeboatApp } from './support/fixtures'
+import { sha256 } from './support/text'
 
 /**
  * The admin's journeys against a Hyper-V host: the Hyper-V simulator (e2e/hosts/hyperv-sim: Windows OpenSSH in front
@@ -16,8 +18,6 @@ import { expect, test, type LifeboatApp } from './support/fixtures'
  * What the journeys change on the host is checked in the simulator's VMs, checkpoints and files, not only on screen.
  */
 const MiB = 1024 * 1024
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 test.describe.configure({ mode: 'serial' })
 test.describe('Hyper-V host journeys', () => {
@@ -72,8 +72,7 @@ test.describe('Hyper-V host journeys', () => {
     return found
   }
   const guestDisk = (name: string) => sim.host.guestRead(vm(name).id, 0, 0, 64 * MiB)
-  const vmItem = (app: AppPage, name: string) => app.tree.getByRole('treeitem', { name: new RegExp(`^${escapeRe(name)},`) })
-  const modeCard = (lifeboat: LifeboatApp, mode: string) => lifeboat.page.getByRole('dialog').locator('label', { has: lifeboat.page.getByRole('radio', { name: new RegExp(mode) }) })
+  const vmItem = (app: AppPage, name: string) => app.vmItem(name)
 
   /** Saves the host through the CLI (the first journey adds it through the dialog) and opens the app on it. */
   const addHost = async (lifeboat: LifeboatApp): Promise<AppPage> => {
@@ -128,69 +127,34 @@ test.describe('Hyper-V host journeys', () => {
     const { page } = lifeboat
     const app = await addHost(lifeboat)
     expect(vm('web01').state).toBe('Saved')
-    await vmItem(app, 'web01').click()
-    await page.getByRole('button', { name: 'Back up…' }).click()
-    const wizard = page.getByRole('dialog', { name: 'New backup plan' })
-    await expect(wizard.getByRole('checkbox', { name: /web01/ })).toBeChecked()
-    await wizard.getByRole('button', { name: 'Next' }).click()
+    const wizard = await BackupWizard.openFor(app, 'web01')
+    await wizard.next()
 
     // web01 is saved: a cold backup (a clean shutdown) is impossible and says why; hot is explained for it.
-    await expect(wizard.getByRole('radio', { name: /Cold/ })).toBeDisabled({ timeout: 30_000 })
-    await expect(modeCard(lifeboat, 'Cold')).toContainText('The VM is saved: its guest was not shut down. Start it (or use a warm backup) first.')
-    const hot = wizard.getByRole('radio', { name: /Hot/ })
-    await expect(hot).toBeEnabled()
-    await hot.check()
-    await expect(modeCard(lifeboat, 'Hot')).toContainText('web01 is suspended, so its disks do not change')
+    await expect(wizard.mode('Cold')).toBeDisabled({ timeout: 30_000 })
+    await expect(wizard.modeCard('Cold')).toContainText('The VM is saved: its guest was not shut down. Start it (or use a warm backup) first.')
+    await expect(wizard.mode('Hot')).toBeEnabled()
+    await wizard.mode('Hot').check()
+    await expect(wizard.modeCard('Hot')).toContainText('web01 is suspended, so its disks do not change')
     await lifeboat.shot('74-hyperv-wizard-mode')
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByText('Once, now', { exact: true }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Back up now' }).click()
-    await expect(wizard).toBeHidden()
+    await wizard.backUpOnceNow()
 
-    const jobs = page.getByRole('complementary', { name: 'Jobs' })
-    const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
-    await expect(job.getByRole('progressbar')).toBeVisible({ timeout: 30_000 })
+    const jobs = new JobsPanel(page)
+    await expect(jobs.backupPlan.getByRole('progressbar')).toBeVisible({ timeout: 30_000 })
     await lifeboat.shot('75-hyperv-backup-running')
-    await expect(job.getByText('Done', { exact: true })).toBeVisible({ timeout: 90_000 })
+    await jobs.waitDone(jobs.backupPlan, 90_000)
     await lifeboat.shot('76-hyperv-backup-done')
-    await jobs.getByRole('button', { name: 'Close jobs' }).click()
+    await jobs.close()
     // The backup's checkpoint is gone again; web01 is still saved.
     expect(sim.host.checkpointsOf(vm('web01').id)).toEqual([])
     expect(vm('web01').state).toBe('Saved')
 
     // Browse the restore point and restore one file.
-    await vmItem(app, 'web01').click()
-    await page.getByRole('tab', { name: 'Restore points' }).click()
-    await expect(page.getByRole('list', { name: 'Restore points of web01' }).getByRole('button')).toHaveCount(1)
-    const folders = page.getByRole('tree', { name: 'Folders' })
-    await folders.getByRole('button', { name: 'reports', exact: true }).click()
-    await page.getByRole('checkbox', { name: 'Select q3-revenue.csv' }).check()
-    await lifeboat.shot('77-hyperv-point-files')
-    await page.getByRole('button', { name: 'Restore to a folder…' }).click()
-    const restoreFiles = page.getByRole('dialog', { name: 'Restore 1 item' })
-    const target = path.join(dir, 'restored-files')
-    await restoreFiles.getByLabel('Restore into').fill(target)
-    await restoreFiles.getByRole('button', { name: 'Restore', exact: true }).click()
-    await expect(jobs.getByRole('listitem').filter({ hasText: /Restore \/reports\/q3-revenue.csv/ }).getByText('Done', { exact: true })).toBeVisible({ timeout: 60_000 })
-    expect(sha256(await readFile(path.join(target, 'q3-revenue.csv')))).toBe(sha256(report))
-    await jobs.getByRole('button', { name: 'Close jobs' }).click()
+    await restoreOneFile(app, { vm: 'web01', folder: 'reports', file: 'q3-revenue.csv', target: path.join(dir, 'restored-files'), expected: report, shot: () => lifeboat.shot('77-hyperv-point-files') })
 
     // The whole VM, as a new VM beside the original.
-    await page.getByRole('tab', { name: 'Whole VM' }).click()
-    await page.getByRole('button', { name: 'Restore whole VM…' }).click()
-    const restoreVm = page.getByRole('dialog', { name: 'Restore web01' })
-    await expect(restoreVm.getByRole('radio', { name: /A new VM/ })).toBeChecked()
     const copyName = 'web01-copy'
-    await restoreVm.getByLabel('Name of the new VM').fill(copyName)
-    await expect(restoreVm.getByRole('region', { name: 'Summary' })).toContainText(`A new VM ${copyName} is created on hv1`)
-    await lifeboat.shot('78-hyperv-restore-vm-dialog')
-    await restoreVm.getByRole('button', { name: 'Restore VM' }).click()
-    await expect(restoreVm).toBeHidden()
-    const restoreJob = jobs.getByRole('listitem').filter({ hasText: `Restore as ${copyName} on hv1` }).first()
-    await expect(restoreJob.getByText('Done', { exact: true })).toBeVisible({ timeout: 90_000 })
+    await restoreWholeVmAsNew(app, { vm: 'web01', copy: copyName, host: 'hv1', configure: () => lifeboat.shot('78-hyperv-restore-vm-dialog'), timeout: 90_000 })
     await lifeboat.shot('79-hyperv-restore-vm-done')
 
     // The host has the new VM, off, on a VHDX of its own that holds the backed-up filesystem.
@@ -257,32 +221,23 @@ test.describe('Hyper-V host journeys', () => {
     const app = await addHost(lifeboat)
     const db01 = vm('db01')
     const diskBefore = db01.drives[0]?.path
-    await vmItem(app, 'db01').click()
-    await page.getByRole('button', { name: 'Back up…' }).click()
-    const wizard = page.getByRole('dialog', { name: 'New backup plan' })
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await expect(wizard.getByRole('radio', { name: /Hot/ })).toBeEnabled({ timeout: 30_000 })
-    await wizard.getByRole('radio', { name: /Hot/ }).check()
+    const wizard = await BackupWizard.openFor(app, 'db01')
+    await wizard.next()
+    await expect(wizard.mode('Hot')).toBeEnabled({ timeout: 30_000 })
+    await wizard.mode('Hot').check()
     // Said for db01 as Hyper-V does it: a production checkpoint while it runs.
-    await expect(modeCard(lifeboat, 'Hot')).toContainText('db01 keeps running. Hyper-V takes a production checkpoint')
-    await expect(modeCard(lifeboat, 'Hot')).toContainText('no downtime · App-consistent')
-    await expect(modeCard(lifeboat, 'Warm')).toContainText('db01 is saved (its memory goes to disk and it stops, as with Save-VM)')
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByText('Once, now', { exact: true }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Back up now' }).click()
+    await expect(wizard.modeCard('Hot')).toContainText('db01 keeps running. Hyper-V takes a production checkpoint')
+    await expect(wizard.modeCard('Hot')).toContainText('no downtime · App-consistent')
+    await expect(wizard.modeCard('Warm')).toContainText('db01 is saved (its memory goes to disk and it stops, as with Save-VM)')
+    await wizard.backUpOnceNow()
 
-    const jobs = page.getByRole('complementary', { name: 'Jobs' })
-    const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
+    const jobs = new JobsPanel(page)
+    const job = jobs.backupPlan
     await expect(job).toContainText(/MiB of/, { timeout: 60_000 })
     await lifeboat.shot('84-hyperv-backup-running')
     expect(sim.host.checkpointsOf(db01.id)).toHaveLength(1)
-    await job.getByRole('button', { name: 'Cancel' }).click()
-    await expect(job.getByText('Cancelled', { exact: true })).toBeVisible({ timeout: 60_000 })
-    await expect(job).toContainText('nothing was left behind')
-    const vmJob = jobs.getByRole('listitem').filter({ hasText: 'Hot backup of db01 on hv1' })
+    await jobs.cancel(job)
+    const vmJob = jobs.job('Hot backup of db01 on hv1')
     await expect(vmJob.getByText('Cancelled', { exact: true })).toBeVisible()
     await vmJob.getByRole('button', { name: 'Show log' }).click()
     await expect(vmJob.getByRole('log')).toContainText('Cancel requested')

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -8,7 +8,10 @@ import { canRunLibvirt, ensureLibvirt, virsh, type LibvirtHandle } from './hosts
 import { run } from './hosts/run'
 import { canRunSshHosts, type SshTestHost } from './hosts/ssh-host'
 import { createTestDomain, type TestDomain } from './hosts/test-domain'
+import { AppPage } from './pages/app-page'
+import { BackupWizard, JobsPanel } from './pages/backup-pages'
 import { expect, test, type LifeboatApp } from './support/fixtures'
+import { sha256 } from './support/text'
 
 /**
  * The admin's journeys against a real Linux host: sshd in a network namespace, libvirt with a booted TCG guest
@@ -17,7 +20,6 @@ import { expect, test, type LifeboatApp } from './support/fixtures'
  *   vdb: qcow2 with 384 MiB of random data, so a backup takes long enough to be cancelled while it streams.
  */
 const MiB = 1024 * 1024
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const can = canRunLibvirt().ok && canRunSshHosts().ok
 
 test.describe.configure({ mode: 'serial' })
@@ -274,27 +276,17 @@ test.describe('Linux host journeys', () => {
   test('cancel a running backup: the job says what it cleaned up and the host has nothing left', async ({ lifeboat, sshHost }) => {
     const { page } = lifeboat
     await openVm(lifeboat, sshHost)
-    await page.getByRole('button', { name: 'Back up…' }).click()
-    const wizard = page.getByRole('dialog', { name: 'New backup plan' })
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await expect(wizard.getByRole('radio', { name: /Hot/ })).toBeEnabled({ timeout: 60_000 })
-    await wizard.getByRole('radio', { name: /Hot/ }).check()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await expect(wizard.getByRole('radio', { name: /the default repository/ })).toBeChecked()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByText('Once, now', { exact: true }).click()
-    await expect(wizard.getByRole('radio', { name: 'Once, now' })).toBeChecked()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Back up now' }).click()
+    const wizard = await BackupWizard.openFor(new AppPage(page), domain.name)
+    await wizard.next()
+    await expect(wizard.mode('Hot')).toBeEnabled({ timeout: 60_000 })
+    await wizard.mode('Hot').check()
+    await wizard.backUpOnceNow()
 
-    const jobs = page.getByRole('complementary', { name: 'Jobs' })
-    const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
+    const jobs = new JobsPanel(page)
+    const job = jobs.backupPlan
     await expect(job.getByRole('progressbar')).toBeVisible({ timeout: 60_000 })
     await expect(job).toContainText(/MiB of/, { timeout: 60_000 })
-    await job.getByRole('button', { name: 'Cancel' }).click()
-    await expect(job.getByText('Cancelled', { exact: true })).toBeVisible({ timeout: 120_000 })
-    await expect(job).toContainText('nothing was left behind')
+    await jobs.cancel(job, 120_000)
     await job.getByRole('button', { name: 'Show log' }).click()
     await expect(job.getByRole('log')).toContainText('Cancel requested')
     await lifeboat.shot('41-cancelled')

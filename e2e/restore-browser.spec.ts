@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { expect, test } from './support/fixtures'
+import { sha256 } from './support/text'
 
 /** A qcow2 VM disk with a GPT and an ext4 "data" partition holding a small document tree. */
 async function makeVmDisk(): Promise<{ disk: string; report: Buffer }> {
@@ -68,8 +69,7 @@ test('browse a restore point, restore one file, see the job, export a disk', asy
   await lifeboat.shot('14-restore-job-done')
   await restoreJob.getByRole('button', { name: 'Hide log' }).click()
   const restored = await readFile(path.join(target, 'Quarterly report.xlsx'))
-  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-  expect(sha(restored)).toBe(sha(report))
+  expect(sha256(restored)).toBe(sha256(report))
 
   await jobs.getByRole('button', { name: 'Close jobs' }).click()
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -6,7 +6,9 @@ import { makeExt4DataDisk } from './hosts/data-disk'
 import { startXapiSim, type XapiSim } from './hosts/xapi-sim/sim'
 import { SimClient } from './hosts/xapi-sim/test-client'
 import { AppPage } from './pages/app-page'
+import { BackupWizard, JobsPanel, restoreOneFile, restoreWholeVmAsNew } from './pages/backup-pages'
 import { expect, test, type LifeboatApp } from './support/fixtures'
+import { sha256 } from './support/text'
 
 /**
  * The admin's journeys against a XenServer/XCP-ng pool: the XAPI simulator (e2e/hosts/xapi-sim), in this process.
@@ -15,8 +17,6 @@ import { expect, test, type LifeboatApp } from './support/fixtures'
  * What the journeys change on the pool is checked in the simulator's own records and files, not only on screen.
  */
 const MiB = 1024 * 1024
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 test.describe.configure({ mode: 'serial' })
 test.describe('XenServer pool journeys', () => {
@@ -48,7 +48,7 @@ test.describe('XenServer pool journeys', () => {
   })
 
   const powerOf = (vm: string) => String(sim.vmByName(vm).record.power_state)
-  const vmItem = (app: AppPage, vm: string) => app.tree.getByRole('treeitem', { name: new RegExp(`^${escapeRe(vm)},`) })
+  const vmItem = (app: AppPage, vm: string) => app.vmItem(vm)
 
   /** Saves the pool through the CLI (the first journey adds it through the dialog) and opens the app on it. */
   const addPool = async (lifeboat: LifeboatApp): Promise<AppPage> => {
@@ -101,72 +101,41 @@ test.describe('XenServer pool journeys', () => {
     const { page } = lifeboat
     const app = await addPool(lifeboat)
     expect(powerOf('web01')).toBe('Halted')
-    await vmItem(app, 'web01').click()
-    await expect(app.mainHeading).toHaveText('web01')
-    await page.getByRole('button', { name: 'Back up…' }).click()
-    const wizard = page.getByRole('dialog', { name: 'New backup plan' })
-    await expect(wizard.getByRole('checkbox', { name: /web01/ })).toBeChecked()
-    await wizard.getByRole('button', { name: 'Next' }).click()
+    const wizard = await BackupWizard.openFor(app, 'web01')
+    await wizard.next()
 
     // web01 is shut down: warm (pause a running VM) is impossible and says why; hot and cold are explained for it.
-    const warm = wizard.getByRole('radio', { name: /Warm/ })
-    await expect(warm).toBeDisabled({ timeout: 30_000 })
-    await expect(wizard).toContainText('web01 is not running, so there is nothing to pause: use a cold or hot backup.')
-    const hot = wizard.getByRole('radio', { name: /Hot/ })
-    await expect(hot).toBeEnabled()
-    await expect(wizard.locator('label', { has: page.getByRole('radio', { name: /Hot/ }) })).toContainText('web01 is shut down, so its disks do not change: Lifeboat copies them as they are and leaves web01 off.')
-    await expect(wizard.locator('label', { has: page.getByRole('radio', { name: /Hot/ }) })).toContainText('no downtime · Offline')
-    await hot.check()
+    await expect(wizard.mode('Warm')).toBeDisabled({ timeout: 30_000 })
+    await expect(wizard.root).toContainText('web01 is not running, so there is nothing to pause: use a cold or hot backup.')
+    await expect(wizard.mode('Hot')).toBeEnabled()
+    await expect(wizard.modeCard('Hot')).toContainText('web01 is shut down, so its disks do not change: Lifeboat copies them as they are and leaves web01 off.')
+    await expect(wizard.modeCard('Hot')).toContainText('no downtime · Offline')
+    await wizard.mode('Hot').check()
     await lifeboat.shot('54-wizard-mode')
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByText('Once, now', { exact: true }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Next' }).click()
-    await wizard.getByRole('button', { name: 'Back up now' }).click()
-    await expect(wizard).toBeHidden()
+    await wizard.backUpOnceNow()
 
-    const jobs = page.getByRole('complementary', { name: 'Jobs' })
-    const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
-    await expect(job.getByText('Done', { exact: true })).toBeVisible({ timeout: 60_000 })
+    const jobs = new JobsPanel(page)
+    await jobs.waitDone(jobs.backupPlan)
     await lifeboat.shot('55-backup-done')
-    await jobs.getByRole('button', { name: 'Close jobs' }).click()
+    await jobs.close()
     // Nothing of the backup's snapshot stays on the pool (a changed-block reference may, as metadata only).
     expect(sim.lifeboatObjects().filter((o) => o.cls === 'VM' || o.type !== 'cbt_metadata')).toEqual([])
 
     // Browse the restore point and restore one file.
-    await vmItem(app, 'web01').click()
-    await page.getByRole('tab', { name: 'Restore points' }).click()
-    const timeline = page.getByRole('list', { name: 'Restore points of web01' })
-    await expect(timeline.getByRole('button')).toHaveCount(1)
-    const folders = page.getByRole('tree', { name: 'Folders' })
-    await folders.getByRole('button', { name: 'reports', exact: true }).click()
-    await page.getByRole('checkbox', { name: 'Select q3-revenue.csv' }).check()
-    await lifeboat.shot('56-point-files')
-    await page.getByRole('button', { name: 'Restore to a folder…' }).click()
-    const restoreFiles = page.getByRole('dialog', { name: 'Restore 1 item' })
-    const target = path.join(dir, 'restored-files')
-    await restoreFiles.getByLabel('Restore into').fill(target)
-    await restoreFiles.getByRole('button', { name: 'Restore', exact: true }).click()
-    await expect(jobs.getByRole('listitem').filter({ hasText: /Restore \/reports\/q3-revenue.csv/ }).getByText('Done', { exact: true })).toBeVisible({ timeout: 60_000 })
-    expect(sha256(await readFile(path.join(target, 'q3-revenue.csv')))).toBe(sha256(report))
-    await jobs.getByRole('button', { name: 'Close jobs' }).click()
+    await restoreOneFile(app, { vm: 'web01', folder: 'reports', file: 'q3-revenue.csv', target: path.join(dir, 'restored-files'), expected: report, shot: () => lifeboat.shot('56-point-files') })
 
     // The whole VM, as a new VM on the storage repository the admin picks.
-    await page.getByRole('tab', { name: 'Whole VM' }).click()
-    await page.getByRole('button', { name: 'Restore whole VM…' }).click()
-    const restoreVm = page.getByRole('dialog', { name: 'Restore web01' })
-    await expect(restoreVm.getByRole('radio', { name: /A new VM/ })).toBeChecked()
     const copyName = 'web01-copy'
-    await restoreVm.getByLabel('Name of the new VM').fill(copyName)
-    const storage = restoreVm.getByLabel('Storage')
-    await storage.selectOption({ label: (await storage.locator('option', { hasText: /^Local storage/ }).first().textContent()) ?? '' })
-    await expect(restoreVm.getByRole('region', { name: 'Summary' })).toContainText(`A new VM ${copyName} is created on pool1`)
-    await lifeboat.shot('57-restore-vm-dialog')
-    await restoreVm.getByRole('button', { name: 'Restore VM' }).click()
-    await expect(restoreVm).toBeHidden()
-    const restoreJob = jobs.getByRole('listitem').filter({ hasText: `Restore as ${copyName} on pool1` }).first()
-    await expect(restoreJob.getByText('Done', { exact: true })).toBeVisible({ timeout: 60_000 })
+    await restoreWholeVmAsNew(app, {
+      vm: 'web01',
+      copy: copyName,
+      host: 'pool1',
+      configure: async (dialog) => {
+        const storage = dialog.getByLabel('Storage')
+        await storage.selectOption({ label: (await storage.locator('option', { hasText: /^Local storage/ }).first().textContent()) ?? '' })
+        await lifeboat.shot('57-restore-vm-dialog')
+      },
+    })
     await lifeboat.shot('58-restore-vm-done')
 
     // The pool has the new VM, halted, on a disk of its own in that SR holding the backed-up filesystem.
@@ -233,34 +202,24 @@ test.describe('XenServer pool journeys', () => {
     sim.setNbd(false)
     sim.faults.transferBytesPerSecond = 8 * MiB
     try {
-      await vmItem(app, 'db01').click()
-      await page.getByRole('button', { name: 'Back up…' }).click()
-      const wizard = page.getByRole('dialog', { name: 'New backup plan' })
-      await wizard.getByRole('button', { name: 'Next' }).click()
-      await expect(wizard.getByRole('radio', { name: /Hot/ })).toBeEnabled({ timeout: 30_000 })
-      await wizard.getByRole('radio', { name: /Hot/ }).check()
+      const wizard = await BackupWizard.openFor(app, 'db01')
+      await wizard.next()
+      await expect(wizard.mode('Hot')).toBeEnabled({ timeout: 30_000 })
+      await wizard.mode('Hot').check()
       // Said for db01 as XenServer does it: a snapshot while it runs, no quiescing on XAPI any more.
-      const hotCard = wizard.locator('label', { has: page.getByRole('radio', { name: /Hot/ }) })
-      await expect(hotCard).toContainText('db01 keeps running. XenServer takes a snapshot of it')
-      await expect(hotCard).toContainText('no downtime · Crash-consistent')
-      await expect(wizard.locator('label', { has: page.getByRole('radio', { name: /Cold/ }) })).toContainText('db01 is shut down cleanly (as xe vm-shutdown does)')
-      await wizard.getByRole('button', { name: 'Next' }).click()
-      await wizard.getByRole('button', { name: 'Next' }).click()
-      await wizard.getByText('Once, now', { exact: true }).click()
-      await wizard.getByRole('button', { name: 'Next' }).click()
-      await wizard.getByRole('button', { name: 'Next' }).click()
-      await wizard.getByRole('button', { name: 'Back up now' }).click()
+      await expect(wizard.modeCard('Hot')).toContainText('db01 keeps running. XenServer takes a snapshot of it')
+      await expect(wizard.modeCard('Hot')).toContainText('no downtime · Crash-consistent')
+      await expect(wizard.modeCard('Cold')).toContainText('db01 is shut down cleanly (as xe vm-shutdown does)')
+      await wizard.backUpOnceNow()
 
-      const jobs = page.getByRole('complementary', { name: 'Jobs' })
-      const job = jobs.getByRole('listitem').filter({ hasText: /Backup plan/ }).first()
+      const jobs = new JobsPanel(page)
+      const job = jobs.backupPlan
       await expect(job).toContainText(/MiB of/, { timeout: 30_000 })
       await lifeboat.shot('63-backup-running')
       expect(sim.lifeboatObjects().filter((o) => o.cls === 'VM')).toHaveLength(1)
-      await job.getByRole('button', { name: 'Cancel' }).click()
-      await expect(job.getByText('Cancelled', { exact: true })).toBeVisible({ timeout: 60_000 })
-      await expect(job).toContainText('nothing was left behind')
+      await jobs.cancel(job)
       // The backup of db01 itself says what it removed from the pool.
-      const vmJob = jobs.getByRole('listitem').filter({ hasText: 'Hot backup of db01 on pool1' })
+      const vmJob = jobs.job('Hot backup of db01 on pool1')
       await expect(vmJob.getByText('Cancelled', { exact: true })).toBeVisible()
       await vmJob.getByRole('button', { name: 'Show log' }).click()
       await expect(vmJob.getByRole('log')).toContainText('Cancel requested')

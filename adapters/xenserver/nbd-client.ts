@@ -1,6 +1,8 @@
-import { connect as netConnect, type Socket } from 'node:net'
+import { connect as netConnect } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { AdapterError, sameFingerprint, type GuestDisk } from '../host-adapter'
+import { ByteQueue } from '../nbd/byte-queue'
+import { CMD_DISC, CMD_READ, go, greet, haggle, OPT_STARTTLS, REQUEST_MAGIC, SIMPLE_REPLY_MAGIC } from '../nbd/handshake'
 import { openTls, pemFingerprint, presented } from './pinned-tls'
 
 /**
@@ -8,19 +10,7 @@ import { openTls, pemFingerprint, presented } from './pinned-tls'
  * newstyle, NBD_OPT_STARTTLS, then NBD_OPT_GO and pipelined NBD_CMD_READ with simple replies. The TLS certificate
  * must be the one XAPI handed out with the export (over the pinned session); everything the server sends is checked.
  */
-const NBDMAGIC = Buffer.from('NBDMAGIC', 'latin1')
-const IHAVEOPT = 0x49484156454f5054n
-const REPLY_MAGIC = 0x3e889045565a9n
-const REQUEST_MAGIC = 0x25609513
-const SIMPLE_REPLY_MAGIC = 0x67446698
-const OPT_STARTTLS = 5
-const OPT_GO = 7
-const REP_ACK = 1
-const REP_INFO = 3
-const CMD_READ = 0
-const CMD_DISC = 2
 const MAX_REQUEST = 4 * 1024 * 1024
-const MAX_OPTION_REPLY = 64 * 1024
 const MAX_SIZE = 2 ** 50
 
 export interface NbdTarget {
@@ -31,51 +21,6 @@ export interface NbdTarget {
   readonly cert: string
   readonly label: string
   readonly timeoutMs?: number
-}
-
-class Reader {
-  private chunks: Buffer[] = []
-  private length = 0
-  private waiter: (() => void) | undefined
-  private failure: Error | undefined
-
-  constructor(private readonly stream: Socket | TLSSocket) {
-    stream.on('data', this.onData)
-    stream.on('error', this.onEnd)
-    stream.on('close', this.onEnd)
-  }
-
-  private onData = (d: Buffer): void => {
-    this.chunks.push(d)
-    this.length += d.length
-    this.waiter?.()
-  }
-
-  private onEnd = (err?: unknown): void => {
-    this.failure ??= err instanceof Error ? err : new Error('the connection closed')
-    this.waiter?.()
-  }
-
-  detach(): number {
-    this.stream.off('data', this.onData)
-    this.stream.off('error', this.onEnd)
-    this.stream.off('close', this.onEnd)
-    return this.length
-  }
-
-  async read(n: number): Promise<Buffer> {
-    while (this.length < n) {
-      if (this.failure) throw this.failure
-      await new Promise<void>((r) => (this.waiter = r))
-      this.waiter = undefined
-    }
-    const all = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.length)
-    const out = all.subarray(0, n)
-    const rest = all.subarray(n)
-    this.chunks = rest.length > 0 ? [rest] : []
-    this.length = rest.length
-    return out
-  }
 }
 
 interface Pending {
@@ -92,7 +37,7 @@ export class XapiNbdClient {
 
   private constructor(
     private readonly socket: TLSSocket,
-    private readonly reader: Reader,
+    private readonly reader: ByteQueue,
     readonly size: number,
     private readonly label: string,
   ) {
@@ -113,17 +58,9 @@ export class XapiNbdClient {
         raw.once('connect', resolve)
         raw.once('error', reject)
       })
-      const plain = new Reader(raw)
-      const hello = await plain.read(18)
-      if (!hello.subarray(0, 8).equals(NBDMAGIC) || hello.readBigUInt64BE(8) !== IHAVEOPT) throw bad('not an NBD newstyle server')
-      const serverFlags = hello.readUInt16BE(16)
-      if ((serverFlags & 1) === 0) throw bad('the server does not speak fixed newstyle')
-      const flags = Buffer.alloc(4)
-      flags.writeUInt32BE(1 | (serverFlags & 2))
-      raw.write(flags)
-      raw.write(option(OPT_STARTTLS, Buffer.alloc(0)))
-      const ack = await optionReply(plain, OPT_STARTTLS, bad)
-      if (ack.type !== REP_ACK) throw bad(`the server refused TLS (reply ${ack.type})`)
+      const plain = new ByteQueue(raw)
+      await greet(plain, raw, bad)
+      await haggle(plain, raw, OPT_STARTTLS, Buffer.alloc(0), bad)
       if (plain.detach() !== 0) throw bad('the server sent data before the TLS handshake')
       tls = openTls(target.address, target.port, undefined, raw)
       const secure = tls
@@ -135,23 +72,8 @@ export class XapiNbdClient {
       if (cert === undefined || !sameFingerprint(cert.fingerprint, expected)) {
         throw new AdapterError('HOST_KEY_MISMATCH', `The NBD server ${target.address}:${target.port} presented ${cert?.fingerprint ?? 'no certificate'}, not the certificate the pool master reported (${expected}). Lifeboat did not read from it.`, { address: target.address, port: target.port, fingerprint: cert?.fingerprint ?? null, expected })
       }
-      const reader = new Reader(secure)
-      const name = Buffer.from(target.exportName, 'utf8')
-      const go = Buffer.alloc(4 + name.length + 2)
-      go.writeUInt32BE(name.length, 0)
-      name.copy(go, 4)
-      secure.write(option(OPT_GO, go))
-      let size: number | undefined
-      for (let i = 0; i < 64; i++) {
-        const r = await optionReply(reader, OPT_GO, bad)
-        if (r.type === REP_ACK) break
-        if (r.type === REP_INFO && r.data.length >= 12 && r.data.readUInt16BE(0) === 0) {
-          const s = r.data.readBigUInt64BE(2)
-          if (s > BigInt(MAX_SIZE)) throw bad('impossible export size')
-          size = Number(s)
-        } else if (r.type >= 0x80000000) throw new AdapterError('COMMAND_FAILED', `NBD server ${target.address}:${target.port} refused the export of ${target.label} (error ${r.type - 0x80000000}${r.data.length > 0 ? `: ${r.data.toString('utf8', 0, Math.min(200, r.data.length)).replace(/[^\x20-\x7e]/g, '')}` : ''}).`)
-      }
-      if (size === undefined) throw bad('the server did not say how big the export is')
+      const reader = new ByteQueue(secure)
+      const size = await go(reader, secure, target.exportName, MAX_SIZE, bad, (r) => new AdapterError('COMMAND_FAILED', `NBD server ${target.address}:${target.port} refused the export of ${target.label} (error ${r.code}${r.message === '' ? '' : `: ${r.message}`}).`))
       clearTimeout(timer)
       return new XapiNbdClient(secure, reader, size, target.label)
     } catch (err) {
@@ -235,22 +157,6 @@ export class XapiNbdClient {
     }
     this.fail(new AdapterError('CANCELLED', `NBD export ${this.label} is closed.`))
   }
-}
-
-function option(opt: number, data: Buffer): Buffer {
-  const h = Buffer.alloc(16)
-  h.writeBigUInt64BE(IHAVEOPT, 0)
-  h.writeUInt32BE(opt, 8)
-  h.writeUInt32BE(data.length, 12)
-  return Buffer.concat([h, data])
-}
-
-async function optionReply(reader: Reader, opt: number, bad: (why: string) => AdapterError): Promise<{ type: number; data: Buffer }> {
-  const head = await reader.read(20)
-  if (head.readBigUInt64BE(0) !== REPLY_MAGIC || head.readUInt32BE(8) !== opt) throw bad('unexpected option reply')
-  const length = head.readUInt32BE(16)
-  if (length > MAX_OPTION_REPLY) throw bad('option reply too large')
-  return { type: head.readUInt32BE(12), data: Buffer.from(await reader.read(length)) }
 }
 
 /** An NBD export as a GuestDisk (random reads, many in flight). */

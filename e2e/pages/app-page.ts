@@ -1,4 +1,5 @@
 import { expect, type Locator, type Page } from '@playwright/test'
+import { escapeRe } from '../support/text'
 
 /** The main window: tree on the left, panel in the middle, dialogs on top. Role-based, as a screen reader sees it. */
 export class AppPage {
@@ -9,6 +10,11 @@ export class AppPage {
   }
 
   hostItem(name: string): Locator {
+    return this.tree.getByRole('treeitem', { name: new RegExp(`^${escapeRe(name)},`) })
+  }
+
+  /** A VM in the tree ("web01, Running"). */
+  vmItem(name: string): Locator {
     return this.tree.getByRole('treeitem', { name: new RegExp(`^${escapeRe(name)},`) })
   }
 
@@ -67,8 +73,4 @@ export class AddHostDialog {
   get alert(): Locator {
     return this.root.getByRole('alert')
   }
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

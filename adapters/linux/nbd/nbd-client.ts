@@ -1,29 +1,14 @@
 import type { Duplex } from 'node:stream'
 import { AdapterError } from '../../host-adapter'
-import { ByteQueue } from './byte-queue'
+import { ByteQueue } from '../../nbd/byte-queue'
+import { CMD_BLOCK_STATUS, CMD_DISC, CMD_READ, go, greet, haggle, OPT_SET_META_CONTEXT, OPT_STRUCTURED_REPLY, REP_META_CONTEXT, REQUEST_MAGIC, SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_MAGIC, u32 } from '../../nbd/handshake'
 
 /**
  * A minimal NBD client (fixed newstyle handshake, structured replies, NBD_CMD_READ and NBD_CMD_BLOCK_STATUS) for the
  * exports QEMU serves during a libvirt pull-mode backup. Requests are pipelined and matched to replies by handle.
  * Everything the server sends is checked: magic numbers, lengths, offsets inside the request, bounded messages.
  */
-const NBDMAGIC = Buffer.from('NBDMAGIC', 'latin1')
-const IHAVEOPT = 0x49484156454f5054n
-const OPT_REPLY_MAGIC = 0x3e889045565a9n
-const REQUEST_MAGIC = 0x25609513
-const SIMPLE_REPLY_MAGIC = 0x67446698
-const STRUCTURED_REPLY_MAGIC = 0x668e33ef
-const OPT_GO = 7
-const OPT_STRUCTURED_REPLY = 8
-const OPT_SET_META_CONTEXT = 10
-const REP_ACK = 1
-const REP_INFO = 3
-const REP_META_CONTEXT = 4
-const CMD_READ = 0
-const CMD_DISC = 2
-const CMD_BLOCK_STATUS = 7
 const REPLY_FLAG_DONE = 1
-const MAX_OPTION_REPLY = 64 * 1024
 const MAX_READ = 32 * 1024 * 1024
 
 interface Inflight {
@@ -62,37 +47,8 @@ export class NbdClient {
     const queue = new ByteQueue(stream)
     const bad = (why: string) => new AdapterError('BAD_RESPONSE', `NBD export ${label}: ${why}`)
     try {
-      const hello = await queue.read(18)
-      if (!hello.subarray(0, 8).equals(NBDMAGIC) || hello.readBigUInt64BE(8) !== IHAVEOPT) throw bad('not an NBD newstyle server')
-      const serverFlags = hello.readUInt16BE(16)
-      if ((serverFlags & 1) === 0) throw bad('the server does not speak fixed newstyle')
-      const clientFlags = Buffer.alloc(4)
-      clientFlags.writeUInt32BE(1 | (serverFlags & 2))
-      stream.write(clientFlags)
-
-      const option = async (opt: number, data: Buffer, onReply: (type: number, payload: Buffer) => void) => {
-        const head = Buffer.alloc(16)
-        head.writeBigUInt64BE(IHAVEOPT, 0)
-        head.writeUInt32BE(opt, 8)
-        head.writeUInt32BE(data.length, 12)
-        stream.write(Buffer.concat([head, data]))
-        for (let replies = 0; replies < 10_000; replies++) {
-          const r = await queue.read(20)
-          if (r.readBigUInt64BE(0) !== OPT_REPLY_MAGIC || r.readUInt32BE(8) !== opt) throw bad('option reply out of step')
-          const type = r.readUInt32BE(12)
-          const length = r.readUInt32BE(16)
-          if (length > MAX_OPTION_REPLY) throw bad('option reply too long')
-          const payload = length > 0 ? await queue.read(length) : Buffer.alloc(0)
-          if (type >= 0x80000000) {
-            throw bad(`option ${opt} refused (error ${type - 0x80000000}${payload.length > 0 ? `: ${payload.toString('utf8').slice(0, 200)}` : ''})`)
-          }
-          if (type === REP_ACK) return
-          onReply(type, payload)
-        }
-        throw bad('too many option replies')
-      }
-
-      await option(OPT_STRUCTURED_REPLY, Buffer.alloc(0), () => undefined)
+      await greet(queue, stream, bad)
+      await haggle(queue, stream, OPT_STRUCTURED_REPLY, Buffer.alloc(0), bad)
       const name = Buffer.from(exportName, 'utf8')
       const contexts = new Map<string, number>()
       if (metaContexts.length > 0) {
@@ -101,20 +57,12 @@ export class NbdClient {
           const b = Buffer.from(q, 'utf8')
           parts.push(u32(b.length), b)
         }
-        await option(OPT_SET_META_CONTEXT, Buffer.concat(parts), (type, payload) => {
+        await haggle(queue, stream, OPT_SET_META_CONTEXT, Buffer.concat(parts), bad, (type, payload) => {
           if (type === REP_META_CONTEXT && payload.length >= 4) contexts.set(payload.toString('utf8', 4), payload.readUInt32BE(0))
         })
         for (const q of metaContexts) if (!contexts.has(q)) throw bad(`the server does not offer ${q}`)
       }
-      let size: number | undefined
-      await option(OPT_GO, Buffer.concat([u32(name.length), name, Buffer.from([0, 0])]), (type, payload) => {
-        if (type === REP_INFO && payload.length >= 12 && payload.readUInt16BE(0) === 0) {
-          const s = payload.readBigUInt64BE(2)
-          if (s > BigInt(Number.MAX_SAFE_INTEGER)) throw bad('impossible export size')
-          size = Number(s)
-        }
-      })
-      if (size === undefined) throw bad('the server did not say how big the export is')
+      const size = await go(queue, stream, exportName, Number.MAX_SAFE_INTEGER, bad)
       return new NbdClient(stream, queue, { size, contexts }, label)
     } catch (err) {
       stream.destroy()
@@ -284,10 +232,4 @@ export class NbdClient {
         throw bad(`unknown reply chunk type ${type}`)
     }
   }
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4)
-  b.writeUInt32BE(n)
-  return b
 }

@@ -13,23 +13,39 @@ export class ByteQueue {
   private ended: Error | undefined
 
   constructor(private readonly stream: Duplex) {
-    stream.on('data', (chunk: Buffer) => {
-      this.chunks.push(chunk)
-      this.buffered += chunk.length
-      if (this.buffered > HIGH_WATER) stream.pause()
-      this.wake()
-    })
-    const end = (err?: Error) => {
-      this.ended ??= err ?? new Error('the connection closed')
-      const w = this.waiter
-      if (w !== undefined && this.buffered < w.n) {
-        this.waiter = undefined
-        w.reject(this.ended)
-      }
+    stream.on('data', this.onData)
+    stream.on('end', this.onEnd)
+    stream.on('close', this.onEnd)
+    stream.on('error', this.onEnd)
+  }
+
+  /**
+   * Stops listening to the stream (before another layer, such as TLS, takes it over) and says how many bytes had
+   * arrived that nobody read: they would be lost, so a caller treats anything but 0 as a protocol error.
+   */
+  detach(): number {
+    this.stream.off('data', this.onData)
+    this.stream.off('end', this.onEnd)
+    this.stream.off('close', this.onEnd)
+    this.stream.off('error', this.onEnd)
+    return this.buffered
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    this.wake()
+    // Paused only while nobody waits for more: a read larger than HIGH_WATER must still get its bytes.
+    if (this.buffered > HIGH_WATER && this.waiter === undefined) this.stream.pause()
+  }
+
+  private readonly onEnd = (err?: unknown): void => {
+    this.ended ??= err instanceof Error ? err : new Error('the connection closed')
+    const w = this.waiter
+    if (w !== undefined && this.buffered < w.n) {
+      this.waiter = undefined
+      w.reject(this.ended)
     }
-    stream.on('end', () => end())
-    stream.on('close', () => end())
-    stream.on('error', (err: Error) => end(err))
   }
 
   read(n: number): Promise<Buffer> {
