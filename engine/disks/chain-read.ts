@@ -11,6 +11,30 @@ export async function readFromParent(parent: BlockSource | undefined, offset: nu
   return avail === length ? head : Buffer.concat([head, Buffer.alloc(length - avail)])
 }
 
+/**
+ * Part of one block of a differencing image, run by run of sectors: `n` bytes from `inBlock` into out at `pos`.
+ * Sectors the image holds (`present`, by sector number inside the block) come from `here`, the others from the
+ * parent (`fromParent`); both take an offset inside the block and a length.
+ */
+export async function readSectorRuns(
+  o: { readonly inBlock: number; readonly n: number; readonly sectorSize: number; readonly out: Buffer; readonly pos: number },
+  present: (sector: number) => boolean,
+  here: (offset: number, length: number) => Promise<Buffer>,
+  fromParent: (offset: number, length: number) => Promise<Buffer>,
+): Promise<void> {
+  const { inBlock, n, sectorSize: ss } = o
+  let done = 0
+  while (done < n) {
+    const held = present(Math.floor((inBlock + done) / ss))
+    let end = done + (ss - ((inBlock + done) % ss))
+    while (end < n && present(Math.floor((inBlock + end) / ss)) === held) end += ss
+    end = Math.min(end, n)
+    const data = held ? await here(inBlock + done, end - done) : await fromParent(inBlock + done, end - done)
+    data.copy(o.out, o.pos + done)
+    done = end
+  }
+}
+
 export type ImageOpener = (container: BlockSource, options: OpenImageOptions) => Promise<ImageSource>
 
 /** Opens a parent through the caller's resolver and decodes it, bounding the chain depth to stop cycles. */

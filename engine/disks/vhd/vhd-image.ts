@@ -1,6 +1,6 @@
 import { fromSync } from '../async-iter'
 import { assertReadInBounds, type BlockSource, type Extent } from '../block-source'
-import { readFromParent, openParent, type ImageOpener } from '../chain-read'
+import { readFromParent, openParent, readSectorRuns, type ImageOpener } from '../chain-read'
 import { DiskFormatError } from '../errors'
 import type { ImageSource, OpenImageOptions } from '../image-types'
 import { LruCache } from '../lru-cache'
@@ -123,19 +123,12 @@ export class VhdDynamicImage implements ImageSource {
       this.bitmaps.set(block, bitmap)
     }
     const blockBase = block * this.header.blockSize
-    let done = 0
-    while (done < n) {
-      const sector = Math.floor((inBlock + done) / 512)
-      const here = isSet(bitmap, sector)
-      let end = done + (512 - ((inBlock + done) % 512))
-      while (end < n && isSet(bitmap, Math.floor((inBlock + end) / 512)) === here) end += 512
-      end = Math.min(end, n)
-      const chunk = here
-        ? await readStructure(this.container, dataStart + inBlock + done, end - done, 'VHD data block', signal)
-        : await readFromParent(this.parent, blockBase + inBlock + done, end - done, signal)
-      chunk.copy(out, pos + done)
-      done = end
-    }
+    await readSectorRuns(
+      { inBlock, n, sectorSize: 512, out, pos },
+      (sector) => isSet(bitmap, sector),
+      (offset, length) => readStructure(this.container, dataStart + offset, length, 'VHD data block', signal),
+      (offset, length) => readFromParent(this.parent, blockBase + offset, length, signal),
+    )
   }
 
   extents(signal?: AbortSignal): AsyncIterable<Extent> {

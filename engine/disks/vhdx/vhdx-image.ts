@@ -1,6 +1,6 @@
 import { fromSync } from '../async-iter'
 import { assertReadInBounds, type BlockSource, type Extent } from '../block-source'
-import { openParent, readFromParent, type ImageOpener } from '../chain-read'
+import { openParent, readFromParent, readSectorRuns, type ImageOpener } from '../chain-read'
 import { DiskFormatError } from '../errors'
 import type { ImageSource, OpenImageOptions } from '../image-types'
 import { LruCache } from '../lru-cache'
@@ -127,19 +127,12 @@ export class VhdxImage implements ImageSource {
     const blockBase = block * this.meta.blockSize
     const sectorBase = (blockBase - chunk * this.chunkRatio * this.meta.blockSize) / ss
     const bit = (s: number): boolean => (((bitmap[s >> 3] ?? 0) >> (s & 7)) & 1) === 1
-    let done = 0
-    while (done < n) {
-      const sector = sectorBase + Math.floor((inBlock + done) / ss)
-      const here = bit(sector)
-      let end = done + (ss - ((inBlock + done) % ss))
-      while (end < n && bit(sectorBase + Math.floor((inBlock + end) / ss)) === here) end += ss
-      end = Math.min(end, n)
-      const data = here
-        ? await readStructure(this.container, fileOffset + inBlock + done, end - done, 'VHDX data block', signal)
-        : await readFromParent(this.parent, blockBase + inBlock + done, end - done, signal)
-      data.copy(out, pos + done)
-      done = end
-    }
+    await readSectorRuns(
+      { inBlock, n, sectorSize: ss, out, pos },
+      (sector) => bit(sectorBase + sector),
+      (offset, length) => readStructure(this.container, fileOffset + offset, length, 'VHDX data block', signal),
+      (offset, length) => readFromParent(this.parent, blockBase + offset, length, signal),
+    )
   }
 
   extents(signal?: AbortSignal): AsyncIterable<Extent> {

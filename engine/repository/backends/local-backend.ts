@@ -91,7 +91,7 @@ class LocalBackend implements RepositoryBackend {
     // Take over what the background syncer has not reached yet and do it with more parallelism, now that
     // someone waits for it; then wait for the files the syncer is still busy with.
     const rest = this.unsynced.splice(0)
-    for (let i = 0; i < rest.length; i += 8) await Promise.all(rest.slice(i, i + 8).map((file) => fsyncFile(file)))
+    for (let i = 0; i < rest.length; i += 8) await Promise.all(rest.slice(i, i + 8).map((file) => fsyncPath(file)))
     await this.syncer
     if (this.syncError !== undefined) {
       const error = this.syncError
@@ -100,7 +100,7 @@ class LocalBackend implements RepositoryBackend {
     }
     for (const dir of [...this.dirtyDirs]) {
       signal?.throwIfAborted()
-      await fsyncDir(dir)
+      await fsyncPath(dir)
       this.dirtyDirs.delete(dir)
     }
   }
@@ -113,7 +113,7 @@ class LocalBackend implements RepositoryBackend {
     const lane = async (): Promise<void> => {
       for (let file = this.unsynced.shift(); file !== undefined; file = this.unsynced.shift()) {
         try {
-          await fsyncFile(file)
+          await fsyncPath(file)
         } catch (error) {
           this.syncError ??= error instanceof Error ? error : new Error(String(error))
         }
@@ -233,26 +233,11 @@ async function writeBuffered(temp: string, parts: readonly Uint8Array[], total: 
   }
 }
 
-async function fsyncFile(file: string): Promise<void> {
+/** Makes a file or a folder durable; one deleted since (a released lock) has nothing left to make durable. */
+async function fsyncPath(file: string): Promise<void> {
   let handle
   try {
     handle = await open(file, 'r')
-  } catch (error) {
-    // Deleted since it was written (a released lock): nothing left to make durable.
-    if (isNotFound(error)) return
-    throw error
-  }
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let handle
-  try {
-    handle = await open(dir, 'r')
   } catch (error) {
     if (isNotFound(error)) return
     throw error
