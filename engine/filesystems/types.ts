@@ -74,3 +74,36 @@ export interface Volume {
   search(root: string, pattern: string | RegExp, limits?: SearchLimits): AsyncIterable<SearchHit>
   close(): Promise<void>
 }
+
+/** What a POSIX inode (ext*, XFS) says about itself, as the entry needs it. */
+export interface PosixInodeFacts {
+  readonly type: EntryType
+  readonly size: number
+  readonly mtime: Date
+  readonly atime: Date
+  readonly ctime: Date
+  readonly crtime?: Date
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly nlink: number
+}
+
+/** The entry of a POSIX inode; a directory's size is 0 (its blocks are no file content). */
+export function posixEntry(name: string, id: string, i: PosixInodeFacts, symlinkTarget?: string): FsEntry {
+  return {
+    name,
+    type: i.type,
+    size: i.type === 'directory' ? 0 : i.size,
+    mtime: i.mtime,
+    atime: i.atime,
+    ctime: i.ctime,
+    ...(i.crtime ? { birthtime: i.crtime } : {}),
+    mode: i.mode & 0o7777,
+    uid: i.uid,
+    gid: i.gid,
+    nlink: i.nlink,
+    id,
+    ...(symlinkTarget !== undefined ? { symlinkTarget } : {}),
+  }
+}

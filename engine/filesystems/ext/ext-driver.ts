@@ -2,7 +2,7 @@ import { LruCache } from '../../disks/lru-cache'
 import { clampRange, streamRuns } from '../data-runs'
 import type { DriverDirent, FsDriver } from '../driver'
 import { FilesystemError } from '../errors'
-import type { FsEntry, ReadFileOptions, VolumeInfo } from '../types'
+import { posixEntry, type FsEntry, type ReadFileOptions, type VolumeInfo } from '../types'
 import type { VolumeReader } from '../volume-reader'
 import { inodeRuns, parseDirBlock, type ExtDirent } from './ext-blocks'
 import { FLAG_ENCRYPT, FLAG_EXTENTS, FLAG_INLINE_DATA, findInodeXattr, parseExtInode, type ExtInode } from './ext-inode'
@@ -109,22 +109,7 @@ export class ExtDriver implements FsDriver<number> {
 
   async describe(node: number, name: string, signal?: AbortSignal): Promise<FsEntry> {
     const i = await this.inode(node, signal)
-    const base = {
-      name,
-      type: i.type,
-      size: i.type === 'directory' ? 0 : i.size,
-      mtime: i.mtime,
-      atime: i.atime,
-      ctime: i.ctime,
-      ...(i.crtime ? { birthtime: i.crtime } : {}),
-      mode: i.mode & 0o7777,
-      uid: i.uid,
-      gid: i.gid,
-      nlink: i.links,
-      id: String(node),
-    }
-    if (i.type === 'symlink') return { ...base, symlinkTarget: await this.readlink(node, signal) }
-    return base
+    return posixEntry(name, String(node), { ...i, nlink: i.links }, i.type === 'symlink' ? await this.readlink(node, signal) : undefined)
   }
 
   async readlink(node: number, signal?: AbortSignal): Promise<string> {

@@ -2,7 +2,7 @@ import { LruCache } from '../../disks/lru-cache'
 import { clampRange, streamRuns, type DataRun } from '../data-runs'
 import type { DriverDirent, FsDriver } from '../driver'
 import { FilesystemError } from '../errors'
-import type { FsEntry, ReadFileOptions, VolumeInfo } from '../types'
+import { posixEntry, type FsEntry, type ReadFileOptions, type VolumeInfo } from '../types'
 import type { VolumeReader } from '../volume-reader'
 import { parseDataBlock, parseShortformDir, type XfsDirent } from './xfs-dir'
 import { FORMAT_EXTENTS, FORMAT_LOCAL, FORMAT_BTREE, inodeExtents, parseXfsInode, type XfsInode } from './xfs-inode'
@@ -87,21 +87,7 @@ export class XfsDriver implements FsDriver<bigint> {
 
   async describe(node: bigint, name: string, signal?: AbortSignal): Promise<FsEntry> {
     const i = await this.inode(node, signal)
-    const base = {
-      name,
-      type: i.type,
-      size: i.type === 'directory' ? 0 : i.size,
-      mtime: i.mtime,
-      atime: i.atime,
-      ctime: i.ctime,
-      ...(i.crtime ? { birthtime: i.crtime } : {}),
-      mode: i.mode & 0o7777,
-      uid: i.uid,
-      gid: i.gid,
-      nlink: i.nlink,
-      id: node.toString(),
-    }
-    return i.type === 'symlink' ? { ...base, symlinkTarget: await this.readlink(node, signal) } : base
+    return posixEntry(name, node.toString(), i, i.type === 'symlink' ? await this.readlink(node, signal) : undefined)
   }
 
   async readlink(node: bigint, signal?: AbortSignal): Promise<string> {
