@@ -38,9 +38,9 @@ async function prepare(getShell: ShellProvider, vmId: string, signal: AbortSigna
   if (!/^[0-9a-f-]{36}$/i.test(vmId)) throw new AdapterError('NOT_FOUND', `"${vmId.slice(0, 80)}" is not a libvirt domain UUID.`)
   const virsh = new Virsh(shell)
   const dom = vmId.toLowerCase()
-  const state = await virsh.domstate(dom, signal)
-  const inactiveXml = await virsh.run(['dumpxml', '--inactive', dom], { signal })
-  const live = ACTIVE_STATES.includes(state) ? await virsh.run(['dumpxml', dom], { signal }) : inactiveXml
+  // Three independent questions, asked at once over the one connection (each is a round trip of its own).
+  const [state, inactiveXml, current] = await Promise.all([virsh.domstate(dom, signal), virsh.run(['dumpxml', '--inactive', dom], { signal }), virsh.run(['dumpxml', dom], { signal })])
+  const live = ACTIVE_STATES.includes(state) ? current : inactiveXml
   const info = parseDomainXml(live).info
   return { getShell, shell, virsh, dom, inactiveXml, info, state, disks: backupDisks(info) }
 }
@@ -70,6 +70,9 @@ export async function libvirtModes(getShell: ShellProvider, vmId: string, signal
  */
 export async function beginLibvirtBackup(getShell: ShellProvider, vmId: string, options: BackupOptions, signal: AbortSignal): Promise<BackupSession> {
   throwIfAborted(signal, 'The backup')
+  // A live backup that quiesces asks the guest agent anyway: ask while the domain is looked at (one round trip less).
+  const agentEarly = options.mode !== 'cold' && options.quiesce && /^[0-9a-f-]{36}$/i.test(vmId) ? getShell(signal).then((shell) => new Virsh(shell).agentAnswers(vmId.toLowerCase(), signal)) : undefined
+  agentEarly?.catch(() => undefined)
   const p = await prepare(getShell, vmId, signal)
   const lock = await holdJobLock(p.shell, options.jobId, signal, getShell)
   try {
@@ -77,7 +80,7 @@ export async function beginLibvirtBackup(getShell: ShellProvider, vmId: string, 
     if (!ACTIVE_STATES.includes(p.state)) {
       throw new AdapterError('NOT_SUPPORTED', `${p.info.name} is ${p.state}, so there is nothing to ${options.mode === 'warm' ? 'suspend' : 'snapshot'}: use a cold backup.`, { state: p.state })
     }
-    return await beginLive(p, options, lock, signal)
+    return await beginLive(p, options, lock, signal, agentEarly)
   } catch (err) {
     await lock.release()
     throw err
@@ -141,7 +144,7 @@ function vmConfig(p: Prepared): BackupSession['vmConfig'] {
   return { kind: 'libvirt', name: p.info.name, uuid: p.info.uuid, xml: p.inactiveXml }
 }
 
-async function beginLive(p: Prepared, options: BackupOptions, lock: JobLock, signal: AbortSignal): Promise<BackupSession> {
+async function beginLive(p: Prepared, options: BackupOptions, lock: JobLock, signal: AbortSignal, agentAsked?: Promise<boolean>): Promise<BackupSession> {
   const { dom, info } = p
   let virsh = p.virsh
   const tag = jobTag(options.jobId)
@@ -171,7 +174,7 @@ async function beginLive(p: Prepared, options: BackupOptions, lock: JobLock, sig
     else incrementalFrom = previous.checkpoint
   } else if (options.previous !== undefined && options.incremental === false) fullReason = 'Incremental reading was turned off for this backup.'
 
-  const agent = options.quiesce && info.agentChannel && (await virsh.agentAnswers(dom, signal))
+  const agent = options.quiesce && info.agentChannel && (await (agentAsked ?? virsh.agentAnswers(dom, signal)).catch(() => false))
   if (options.quiesce && options.quiesceRequired === true && !agent) {
     throw new AdapterError(
       'NOT_SUPPORTED',

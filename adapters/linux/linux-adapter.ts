@@ -104,9 +104,10 @@ export class LinuxAdapter implements HostAdapter {
 
   async inventory(signal: AbortSignal): Promise<Inventory> {
     const conn = await this.ssh.get(signal)
-    const hostname = (await conn.run(sh`uname -n`, { signal, timeoutMs: 20_000, maxOutputBytes: 4096 })).trim()
-    const vms = await this.libvirtDomains(signal)
-    return { hostname, hosts: [{ id: hostname, name: hostname }], vms: [...vms, ...(await this.registeredVms(signal))] }
+    // Three independent round trips, at once.
+    const [name, vms, registered] = await Promise.all([conn.run(sh`uname -n`, { signal, timeoutMs: 20_000, maxOutputBytes: 4096 }), this.libvirtDomains(signal), this.registeredVms(signal)])
+    const hostname = name.trim()
+    return { hostname, hosts: [{ id: hostname, name: hostname }], vms: [...vms, ...registered] }
   }
 
   describe(): AdapterDescription {

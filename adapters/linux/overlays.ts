@@ -47,11 +47,12 @@ export async function commitOverlays(virsh: Virsh, dom: string, vmName: string, 
   const left: string[] = []
   for (const plan of plans) {
     try {
-      const state = await virsh.domstate(dom, signal)
-      if (state === 'shut off' || state === 'crashed') await commitOffline(virsh, dom, plan, signal)
-      else {
-        const r = await virsh.exec(['blockcommit', dom, plan.disk.target, '--active', '--pivot', '--wait'], { signal, timeoutMs: 6 * 3600_000 })
-        if (r.code !== 0) {
+      // The usual case first: the domain runs and merges live. Only when that fails is its state asked for.
+      const r = await virsh.exec(['blockcommit', dom, plan.disk.target, '--active', '--pivot', '--wait'], { signal, timeoutMs: 6 * 3600_000 })
+      if (r.code !== 0) {
+        const state = await virsh.domstate(dom, signal)
+        if (state === 'shut off' || state === 'crashed') await commitOffline(virsh, dom, plan, signal)
+        else {
           // An earlier attempt may have left the commit job waiting for its pivot.
           const pivot = await virsh.exec(['blockjob', dom, plan.disk.target, '--pivot'], { signal })
           if (pivot.code !== 0) throw new Error(r.stderr.trim().slice(0, 300))

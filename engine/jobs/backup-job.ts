@@ -72,8 +72,11 @@ async function runBackup(deps: BackupJobDeps, record: HostRecord, request: Backu
   const adapter = await connectHost(deps, record, signal)
   try {
     if (adapter.backup === undefined) throw new ApiError('NOT_SUPPORTED', `${record.name} cannot make backups in this version of Lifeboat.`)
+    // Looking up the VM does not wait for the leftover check (both are host round trips); the cleanup ends first.
+    const found = findVm(adapter, record.name, request.vm, signal)
+    found.catch(() => undefined)
     await cleanSafeLeftovers(adapter, record.name, ctx)
-    const vm = await findVm(adapter, record.name, request.vm, signal)
+    const vm = await found
     end()
     end = ctx.step('plan')
     // Whether the mode is possible is checked by begin() itself (with the reason); asking modes() first would only
