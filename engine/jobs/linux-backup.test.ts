@@ -205,6 +205,33 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
     expect(await domain.state()).toBe('running')
   }, 180_000)
 
+  it('the guest is powered off while its disks are read: the restore point is kept and the overlays are merged offline', async () => {
+    const jobId = await backup('hot', { incremental: false })
+    let pulled = false
+    const off = fx.engine.events.on('job.updated', (j) => {
+      if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0 && !pulled) {
+        pulled = true
+        void virsh(['destroy', domain.name])
+      }
+    })
+    let job: Awaited<ReturnType<typeof fx.job>>
+    try {
+      job = await fx.job(jobId)
+    } finally {
+      off()
+    }
+    expect(pulled).toBe(true)
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded')
+    expect(job.leftBehind).toEqual([])
+    // The persistent definition points at the disks themselves again; no overlay file is left.
+    expect(await domain.state()).toBe('shut off')
+    await expectClean()
+    expect((await pointBytes((job.result as { id: string }).id, 'vdd')).equals(await readFile(disks.vdd ?? ''))).toBe(true)
+    await domain.start()
+    await domain.waitForAgent(120_000)
+    await expectClean()
+  }, 300_000)
+
   let coldPoint = ''
   it('cold: shuts the guest down cleanly, reads, and starts it again', async () => {
     const job = await fx.job(await backup('cold'))
