@@ -19,7 +19,7 @@ export const JobProgressSchema = z.object({
 export const JobStepSchema = z.object({
   id: z.string(),
   label: z.string(),
-  state: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
+  state: z.enum(['pending', 'running', 'done', 'failed', 'skipped', 'cancelled']),
 })
 
 export const JobDtoSchema = z.object({

@@ -55,7 +55,7 @@ export const jobCommands: Command[] = [
       if (ctx.io.json) ctx.io.out(JSON.stringify(job, null, 2))
       else {
         ctx.io.out(`${job.title}\n  state: ${job.state}\n  created: ${job.createdAt}${job.error ? `\n  error: ${job.error.message}` : ''}`)
-        if (job.steps.length > 0) ctx.io.out(`  steps:\n${job.steps.map((s) => `    ${s.state.padEnd(8)} ${s.label}`).join('\n')}`)
+        if (job.steps.length > 0) ctx.io.out(`  steps:\n${job.steps.map((s) => `    ${s.state.padEnd(9)} ${s.label}`).join('\n')}`)
         if (job.leftBehind.length > 0) ctx.io.out(`  left behind:\n${job.leftBehind.map((l) => `    - ${l}`).join('\n')}`)
         if (job.retryable === true && (job.state === 'failed' || job.state === 'cancelled')) ctx.io.out(`  run it again: lifeboat jobs retry ${job.id}`)
         for (const line of job.log) ctx.io.out(`  ${line.at} ${line.level.padEnd(5)} ${line.message}`)

@@ -46,7 +46,13 @@ describe('JobRunner', () => {
     const job = runner.start({
       kind: 'test',
       title: 'Long',
+      steps: [
+        { id: 'prepare', label: 'Prepare' },
+        { id: 'read', label: 'Read' },
+      ],
       run: async (ctx) => {
+        ctx.step('prepare')()
+        ctx.step('read')
         try {
           await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))
         } finally {
@@ -60,7 +66,10 @@ describe('JobRunner', () => {
     await expect(job.done).rejects.toMatchObject({ code: 'CANCELLED' })
     order.push('reported')
     expect(order).toEqual(['cleanup', 'reported'])
-    expect((await store.load(job.id))?.state).toBe('cancelled')
+    const saved = await store.load(job.id)
+    expect(saved?.state).toBe('cancelled')
+    // The step that was running when the cancel came reads "cancelled", not "failed".
+    expect(saved?.steps.map((s) => s.state)).toEqual(['done', 'cancelled'])
   })
 
   it('records what a failed job left behind, with a plain error', async () => {
@@ -68,7 +77,9 @@ describe('JobRunner', () => {
     const job = runner.start({
       kind: 'test',
       title: 'Fails',
+      steps: [{ id: 'read', label: 'Read' }],
       run: (ctx) => {
+        ctx.step('read')
         ctx.leftBehind('snapshot "lifeboat-1" on web01')
         return Promise.reject(new Error('disk on fire'))
       },
@@ -76,6 +87,7 @@ describe('JobRunner', () => {
     await expect(job.done).rejects.toMatchObject({ code: 'INTERNAL' })
     const detail = await runner.get(job.id)
     expect(detail.state).toBe('failed')
+    expect(detail.steps.map((s) => s.state)).toEqual(['failed'])
     expect(detail.leftBehind).toEqual(['snapshot "lifeboat-1" on web01'])
     expect(detail.error?.message).toContain('disk on fire')
   })

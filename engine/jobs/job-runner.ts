@@ -115,7 +115,7 @@ export class JobRunner {
         return result
       } catch (err) {
         const apiError = live.controller.signal.aborted ? new ApiError('CANCELLED', 'The job was cancelled; its cleanup has run.') : toApiError(err)
-        for (const step of live.job.steps) if (step.state === 'running') step.state = 'failed'
+        for (const step of live.job.steps) if (step.state === 'running') step.state = apiError.code === 'CANCELLED' ? 'cancelled' : 'failed'
         this.addLog(live, apiError.code === 'CANCELLED' ? 'warn' : 'error', apiError.message)
         this.finish(live, apiError.code === 'CANCELLED' ? 'cancelled' : 'failed', apiError.toJSON())
         await live.saving

@@ -186,6 +186,7 @@ export const de: Record<MessageKey, string> = {
   'jobs.step.running': 'läuft',
   'jobs.step.done': 'erledigt',
   'jobs.step.failed': 'fehlgeschlagen',
+  'jobs.step.cancelled': 'abgebrochen',
   'jobs.step.skipped': 'übersprungen',
   'jobs.log.show': 'Protokoll zeigen',
   'jobs.log.hide': 'Protokoll ausblenden',

@@ -184,6 +184,7 @@ export const en = {
   'jobs.step.running': 'running',
   'jobs.step.done': 'done',
   'jobs.step.failed': 'failed',
+  'jobs.step.cancelled': 'cancelled',
   'jobs.step.skipped': 'skipped',
   'jobs.log.show': 'Show log',
   'jobs.log.hide': 'Hide log',

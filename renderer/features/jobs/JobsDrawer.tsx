@@ -16,7 +16,7 @@ function phaseLabel(t: Translate, phase: string): string {
   return key in en ? t(key as MessageKey) : phase
 }
 
-const stepMark: Record<JobDto['steps'][number]['state'], string> = { pending: '○', running: '◐', done: '✓', failed: '✕', skipped: '–' }
+const stepMark: Record<JobDto['steps'][number]['state'], string> = { pending: '○', running: '◐', done: '✓', failed: '✕', skipped: '–', cancelled: '⊘' }
 
 function JobSteps({ job }: { readonly job: JobDto }) {
   const t = useT()
