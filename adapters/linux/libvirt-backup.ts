@@ -269,15 +269,31 @@ async function beginLive(p: Prepared, options: BackupOptions, lock: JobLock, sig
         throw err
       }
     }
-    if (paused) {
-      await virsh.run(['resume', dom], { signal })
-      paused = false
-    }
-    if (frozen) {
-      await virsh.run(['domfsthaw', dom], { signal })
-      frozen = false
-    }
+    // The guest goes on (resume, thaw) while the snapshot's bases are looked at: neither waits for the other.
+    const released = (async () => {
+      if (paused) {
+        await virsh.run(['resume', dom], { signal })
+        paused = false
+      }
+      if (frozen) {
+        await virsh.run(['domfsthaw', dom], { signal })
+        frozen = false
+      }
+    })()
+    released.catch(() => undefined)
     const disks: BackupDisk[] = []
+    try {
+      if (!pullStarted) {
+        // All settle before anything is undone, so no file opened late escapes the cleanup.
+        const opened = await Promise.allSettled(plans.map((plan) => diskFromFile(p, plan.disk, files, signal, plan.base)))
+        for (const r of opened) if (r.status === 'rejected') throw r.reason
+        for (const r of opened) if (r.status === 'fulfilled') disks.push(r.value)
+      }
+    } finally {
+      // Never on to undo (or on to reading) while a resume or thaw is still under way; its failure fails the backup.
+      await released.catch(() => undefined)
+    }
+    await released
     if (pullStarted) {
       options.phase('connecting to the backup export')
       pulled = await openPulledDisks(virsh, p.shell, dom, options.jobId, writable.map((d) => (tracked.includes(d) ? { disk: d, incrementalFrom } : { disk: d })), signal)
@@ -285,8 +301,6 @@ async function beginLive(p: Prepared, options: BackupOptions, lock: JobLock, sig
         disks.push({ id: d.disk.target, name: d.disk.target, sizeBytes: d.guest.size, readout: { kind: 'guest', disk: d.guest, ...(d.changedRanges ? { changedRanges: d.changedRanges } : {}) }, meta: diskMeta(d.disk) })
         if (d.changedRanges !== undefined) options.log('info', `${d.disk.target}: ${d.changedRanges.reduce((s, r) => s + r.length, 0)} bytes changed since ${incrementalFrom ?? ''}.`)
       }
-    } else {
-      for (const plan of plans) disks.push(await diskFromFile(p, plan.disk, files, signal, plan.base))
     }
     for (const d of p.disks.filter((x) => x.readonly)) disks.push(await diskFromFile(p, d, files, signal))
     const consistency: Consistency = quiesced ? 'app' : 'crash'

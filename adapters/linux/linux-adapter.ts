@@ -86,12 +86,15 @@ export class LinuxAdapter implements HostAdapter {
 
   async connect(signal: AbortSignal): Promise<HostIdentity> {
     const conn = await this.ssh.get(signal)
-    // One round trip: hostname, OS pretty name (or kernel name), kernel release.
+    // One round trip: hostname, OS pretty name (or kernel name), kernel release, and whether this login is root.
     const out = await conn.run(
-      sh`uname -n; ${raw(`( . /etc/os-release 2>/dev/null && printf '%s\\n' "$PRETTY_NAME" ) || uname -s`)}; uname -r`,
+      sh`uname -n; ${raw(`( . /etc/os-release 2>/dev/null && printf '%s\\n' "$PRETTY_NAME" ) || uname -s`)}; uname -r; id -u`,
       { signal, timeoutMs: 20_000, maxOutputBytes: 64 * 1024 },
     )
-    const [hostname = '', os = '', version = ''] = out.split('\n').map((l) => l.trim())
+    const lines = out.split('\n').map((l) => l.trim())
+    const [hostname = '', os = '', version = ''] = lines
+    // id -u's answer is the last line whatever the others printed.
+    RootShell.remember(conn, lines.filter((l) => l !== '').at(-1) ?? '')
     if (hostname === '') throw new AdapterError('BAD_RESPONSE', 'The host did not report its name (uname -n printed nothing).')
     return {
       hostname: hostname.slice(0, 255),

@@ -29,6 +29,12 @@ export class RootShell {
     return new RootShell(conn, await p)
   }
 
+  /** What a caller already learnt of the login (`id -u` asked along with other things): no round trip of its own. */
+  static remember(conn: SshConnection, uid: string): void {
+    if (!/^\d+$/.test(uid) || detected.has(conn)) return
+    detected.set(conn, Promise.resolve(uid === '0' ? 'root' : 'sudo'))
+  }
+
   /** The command as root: `sudo -n -- sh -c '…'` for a non-root login. */
   wrap(command: ShellFragment): ShellFragment {
     return this.privilege === 'root' ? command : sh`sudo -n -- sh -c ${command.text}`
