@@ -12,7 +12,7 @@ export interface DomainDisk {
   readonly readonly: boolean
   readonly bus?: string
   /** Backing files below the active image, top first (from <backingStore>). */
-  readonly backing: readonly { readonly path: string; readonly format?: string }[]
+  readonly backing: readonly { readonly path: string; readonly format?: string; readonly type?: string }[]
 }
 
 export interface DomainInfo {
@@ -48,14 +48,14 @@ export function domainInfo(root: XmlElement): DomainInfo {
     const src = child(d, 'source')
     const type = d.attrs.type ?? 'file'
     const source = src?.attrs.file ?? src?.attrs.dev ?? undefined
-    const backing: { path: string; format?: string }[] = []
+    const backing: { path: string; format?: string; type?: string }[] = []
     let bs = child(d, 'backingStore')
     while (bs !== undefined && backing.length < MAX_BACKING) {
       const p = child(bs, 'source')
       const path = p?.attrs.file ?? p?.attrs.dev
       if (path === undefined) break
       const fmt = child(bs, 'format')?.attrs.type
-      backing.push(fmt !== undefined ? { path, format: fmt } : { path })
+      backing.push({ path, ...(fmt !== undefined ? { format: fmt } : {}), ...(bs.attrs.type !== undefined ? { type: bs.attrs.type } : {}) })
       bs = child(bs, 'backingStore')
     }
     const format = child(d, 'driver')?.attrs.type

@@ -46,12 +46,14 @@ export async function createOverlays(virsh: Virsh, dom: string, all: readonly Do
 export async function commitOverlays(virsh: Virsh, dom: string, vmName: string, plans: readonly OverlayPlan[], signal: AbortSignal): Promise<string[]> {
   const left: string[] = []
   for (const plan of plans) {
+    let offline = false
     try {
       // The usual case first: the domain runs and merges live. Only when that fails is its state asked for.
       const r = await virsh.exec(['blockcommit', dom, plan.disk.target, '--active', '--pivot', '--wait'], { signal, timeoutMs: 6 * 3600_000 })
       if (r.code !== 0) {
         const state = await virsh.domstate(dom, signal)
-        if (state === 'shut off' || state === 'crashed') await commitOffline(virsh, dom, plan, signal)
+        offline = state === 'shut off' || state === 'crashed'
+        if (offline) await commitOffline(virsh, dom, plan, signal)
         else {
           // An earlier attempt may have left the commit job waiting for its pivot.
           const pivot = await virsh.exec(['blockjob', dom, plan.disk.target, '--pivot'], { signal })
@@ -63,7 +65,11 @@ export async function commitOverlays(virsh: Virsh, dom: string, vmName: string, 
       await virsh.shell.run(sh`rm -f -- ${plan.overlay}`, { signal, timeoutMs: 60_000 })
     } catch (err) {
       left.push(
-        `${vmName} disk ${plan.disk.target} still runs on the overlay ${plan.overlay} (merge failed: ${err instanceof Error ? err.message : String(err)}). Merge it with: virsh blockcommit ${dom} ${plan.disk.target} --active --pivot --wait; then delete ${plan.overlay}.`,
+        `${vmName} disk ${plan.disk.target} still runs on the overlay ${plan.overlay} (merge failed: ${err instanceof Error ? err.message : String(err)}). ${
+          offline
+            ? `${vmName} is off: merge it with qemu-img commit ${plan.overlay}, point the disk back at ${plan.base} (virsh edit ${dom}), then delete ${plan.overlay}.`
+            : `Merge it with: virsh blockcommit ${dom} ${plan.disk.target} --active --pivot --wait; then delete ${plan.overlay}.`
+        }`,
       )
     }
   }

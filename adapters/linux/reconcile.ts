@@ -4,13 +4,14 @@ import type { Leftover } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
 import { raw, sh } from '../ssh/shell-quote'
 import { deleteCheckpoint } from './checkpoints'
-import { parseDomainXml } from './domain-model'
+import { parseDomainXml, type DomainDisk } from './domain-model'
 import { liveJobs, TAG_PATTERN } from './job-lock'
+import { commitOverlays } from './overlays'
 import { exportDir } from './snapshot-nbd'
 import { Virsh } from './virsh'
 
 type Action =
-  | { readonly type: 'commit'; readonly dom: string; readonly target: string; readonly overlay: string; readonly base: string }
+  | { readonly type: 'commit'; readonly dom: string; readonly vmName: string; readonly disk: DomainDisk; readonly overlay: string; readonly base: string }
   | { readonly type: 'end-backup'; readonly dom: string }
   | { readonly type: 'checkpoint'; readonly dom: string; readonly name: string }
   | { readonly type: 'rm'; readonly path: string }
@@ -87,11 +88,14 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
         for (const p of [d.source, ...d.backing.map((x) => x.path)]) if (p !== undefined) inUse.add(p)
         if (d.source !== undefined && d.type === 'file') dirs.add(posix.dirname(d.source))
         const tag = d.source === undefined ? null : TAG_PATTERN.exec(posix.basename(d.source))
-        const base = d.backing[0]?.path
-        if (tag?.[1] !== undefined && d.source !== undefined && base !== undefined) {
+        const below = d.backing[0]
+        const base = below?.path
+        if (tag?.[1] !== undefined && d.source !== undefined && below !== undefined && base !== undefined) {
+          // The disk as it was before the overlay: the base's kind and format, so an offline merge restores both.
+          const original: DomainDisk = { ...d, source: base, type: below.type ?? (base.startsWith('/dev/') ? 'block' : 'file'), format: below.format ?? 'raw', backing: d.backing.slice(1) }
           found.push({
             leftover: { id: `overlay:${a}:${d.target}`, kind: 'overlay', description: `${info.name} disk ${d.target} runs on a Lifeboat overlay (${d.source}) left by job ${tag[1]}; cleaning merges it back into ${base}.`, vmId: a, vmName: info.name, jobId: tag[1] },
-            action: { type: 'commit', dom: a, target: d.target, overlay: d.source, base },
+            action: { type: 'commit', dom: a, vmName: info.name, disk: original, overlay: d.source, base },
           })
         }
       }
@@ -174,10 +178,12 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
         case 'end-backup':
           await virsh.run(['domjobabort', action.dom], { signal })
           break
-        case 'commit':
-          await virsh.run(['blockcommit', action.dom, action.target, '--active', '--pivot', '--wait'], { signal, timeoutMs: 6 * 3600_000 })
-          await shell.run(sh`rm -f -- ${action.overlay}`, { signal })
+        case 'commit': {
+          // Merged as a backup's own cleanup merges: live when the domain runs, with qemu-img while it is off.
+          const left = await commitOverlays(virsh, action.dom, action.vmName, [{ disk: action.disk, base: action.base, overlay: action.overlay }], signal)
+          if (left[0] !== undefined) throw new Error(left[0])
           break
+        }
         case 'checkpoint': {
           const l = await deleteCheckpoint(virsh, action.dom, action.name, signal)
           if (l !== undefined) throw new Error(l)

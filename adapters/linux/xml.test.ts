@@ -35,7 +35,7 @@ describe('XML reader for what libvirt prints', () => {
       ['vdb', 'block', '/dev/vg0/lv1', 'raw'],
       ['sda', 'file', undefined, undefined],
     ])
-    expect(info.disks[0]?.backing).toEqual([{ path: '/var/lib/libvirt/images/base.raw', format: 'raw' }])
+    expect(info.disks[0]?.backing).toEqual([{ path: '/var/lib/libvirt/images/base.raw', format: 'raw', type: 'file' }])
     expect(backupDisks(info).map((d) => d.target)).toEqual(['vda', 'vdb'])
   })
 

@@ -179,6 +179,28 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
     })
   }, 180_000)
 
+  it('overlays a crashed job left on a domain shut down since are merged offline on request', async () => {
+    const adapter = new LinuxAdapter({ endpoint: { kind: 'linux', address: host.address, port: 22, user: 'root' }, secret: { type: 'key', privateKey: host.clientPrivateKey }, pinnedFingerprint: host.fingerprint })
+    await adapter.connect(AbortSignal.timeout(30_000))
+    const vmId = (await adapter.inventory(AbortSignal.timeout(30_000))).vms.find((v) => v.name === domain.name)?.id ?? ''
+    await adapter.backup.begin(vmId, { mode: 'hot', quiesce: false, shutdownTimeoutMs: 1000, forceOffAfterTimeout: false, jobId: randomUUID(), incremental: false, log: () => undefined, phase: () => undefined }, AbortSignal.timeout(60_000))
+    await adapter.close() // the process "dies"…
+    await virsh(['destroy', domain.name]) // …and the admin switches the VM off
+    expect(await blockList(domain.name)).toContain('.lifeboat-')
+    const found = (await fx.call('leftovers.list', { host: 'kvm1' })).filter((l) => l.safeToClean)
+    expect(found.filter((l) => l.kind === 'overlay').length).toBe(4)
+    try {
+      const result = await fx.call('leftovers.clean', { host: 'kvm1', ids: found.map((l) => l.id) })
+      expect(result.failed).toEqual([])
+      expect(result.cleaned.filter((id) => id.startsWith('overlay:')).length).toBe(4)
+      await expectClean()
+    } finally {
+      if ((await domain.state()) !== 'running') await domain.start()
+    }
+    await domain.waitForAgent(120_000)
+    await expectClean()
+  }, 300_000)
+
   it('warm: suspend → snapshot → resume with the agent freezing the guest; the VM keeps running', async () => {
     const job = await fx.job(await backup('warm'))
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded')
