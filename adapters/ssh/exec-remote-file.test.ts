@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
+import { canRunSshHosts, type SshTestHost } from '../../e2e/hosts/ssh-host'
 import { ExecRemoteFile } from './exec-remote-file'
 import { RemoteWriter } from './remote-writer'
 import { RootShell } from './root-shell'
 import { SshConnection } from './ssh-connection'
+import { startFileHost, type FileHost } from './testing/file-host'
 
 const MiB = 1024 * 1024
 
 describe.skipIf(!canRunSshHosts().ok)('exec-based remote files, writer and root shell', () => {
+  let fh: FileHost
   let host: SshTestHost
   let root: SshConnection
   let dir: string
@@ -19,18 +20,10 @@ describe.skipIf(!canRunSshHosts().ok)('exec-based remote files, writer and root 
   const data = randomBytes(24 * MiB + 777)
 
   beforeAll(async () => {
-    host = await startSshHost({ hostname: 'lb-exec-file' })
-    dir = await mkdtemp(path.join(tmpdir(), 'lb-exec-file-'))
-    await chmod(dir, 0o755)
-    file = path.join(dir, "disk 'one' $(x).img")
-    await writeFile(file, data)
-    root = await SshConnection.connect({ host: host.address, port: host.port, username: 'root', secret: { type: 'key', privateKey: host.clientPrivateKey }, pinnedFingerprint: host.fingerprint })
+    fh = await startFileHost('lb-exec-file', data)
+    ;({ host, root, dir, file } = fh)
   })
-  afterAll(async () => {
-    await root.close()
-    await host.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => fh.stop())
 
   it('reads many random ranges in flight through the pipelined reader, exactly', async () => {
     const f = await ExecRemoteFile.open(await RootShell.for(root), file)

@@ -1,17 +1,18 @@
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
+import { canRunSshHosts, type SshTestHost } from '../../e2e/hosts/ssh-host'
 import { ExecRemoteFile } from './exec-remote-file'
 import { sshKeyFingerprint } from './fingerprint'
 import { OpenSshStream, openSshUsable } from './openssh-stream'
 import { RootShell } from './root-shell'
 import { sh } from './shell-quote'
 import { SshConnection } from './ssh-connection'
+import { startFileHost, type FileHost } from './testing/file-host'
 
 const run = promisify(execFile)
 const MiB = 1024 * 1024
@@ -43,6 +44,7 @@ async function deadPid(): Promise<number> {
 }
 
 describe.skipIf(!canRunSshHosts().ok)('bulk reads through the system OpenSSH client, pinned to the verified host key', () => {
+  let fh: FileHost
   let host: SshTestHost
   let root: SshConnection
   let dir: string
@@ -61,18 +63,12 @@ describe.skipIf(!canRunSshHosts().ok)('bulk reads through the system OpenSSH cli
       await mkdir(d, { recursive: true })
       await writeFile(path.join(d, 'known_hosts'), 'x')
     }
-    host = await startSshHost({ hostname: 'lb-openssh' })
-    dir = await mkdtemp(path.join(tmpdir(), 'lb-openssh-'))
-    await chmod(dir, 0o755)
-    file = path.join(dir, "disk 'one' $(x).img")
-    await writeFile(file, data)
-    root = await SshConnection.connect({ host: host.address, port: host.port, username: 'root', secret: { type: 'key', privateKey: host.clientPrivateKey }, pinnedFingerprint: host.fingerprint })
+    fh = await startFileHost('lb-openssh', data)
+    ;({ host, root, dir, file } = fh)
   })
   afterAll(async () => {
     await rm(alien, { recursive: true, force: true })
-    await root.close()
-    await host.stop()
-    await rm(dir, { recursive: true, force: true })
+    await fh.stop()
   })
 
   it('reads a whole file exactly, through OpenSSH for a key login and through ssh2 otherwise', async () => {
