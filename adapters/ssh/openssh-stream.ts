@@ -9,6 +9,7 @@ import { AdapterError, sameFingerprint } from '../host-adapter'
 import { sshKeyFingerprint } from './fingerprint'
 import type { PinnedKeyLogin } from './ssh-connection'
 import type { ShellFragment } from './shell-quote'
+import { pidAlive } from '../pid-alive'
 
 /**
  * Bulk reads through the system's OpenSSH client (`ssh`), for when a backup streams a whole disk. Measured on a
@@ -136,20 +137,11 @@ async function sweepStale(base: string): Promise<void> {
   const uid = process.getuid?.()
   for (const name of await readdir(base).catch(() => [] as string[])) {
     const m = /^lifeboat-ssh-(\d+)-[A-Za-z0-9]{6}$/.exec(name)
-    if (m === null || Number(m[1]) === process.pid || processRuns(Number(m[1]))) continue
+    if (m === null || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue
     const full = path.join(base, name)
     const st = await lstat(full).catch(() => undefined)
     if (st?.isDirectory() !== true || (uid !== undefined && st.uid !== uid)) continue
     await rm(full, { recursive: true, force: true }).catch(() => undefined)
-  }
-}
-
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { z } from 'zod'
 import { JobDetailDtoSchema, type JobDetailDto } from '../api/contract-jobs'
 import { writeFileAtomic } from '../state/atomic-file'
+import { pidAlive } from '../../adapters/pid-alive'
 
 const JobFileSchema = z.object({
   owner: z.object({ pid: z.number().int(), host: z.string() }),
@@ -106,14 +107,5 @@ function orphaned(job: JobDetailDto): JobDetailDto {
       message: 'Lifeboat stopped while this job was running (the process ended). Check the host for anything it may have left behind.',
       params: {},
     },
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { LOCKS_PREFIX, MAX_LOCK_BYTES } from './format.js'
 import { RepositoryError, cancelledError, isAbortError } from './errors.js'
 import type { RepositoryBackend } from './backend.js'
+import { pidAlive } from '../../adapters/pid-alive.js'
 
 /**
  * Repository locks, one small object per holder under locks/. Kinds and what they exclude:
@@ -126,7 +127,7 @@ export async function liveLocks(backend: RepositoryBackend, options: LivenessOpt
     if (record === 'gone') continue
     const now = options.clock()
     const heartbeat = record?.heartbeatAt ?? info.mtimeMs
-    const deadHere = record !== undefined && record.host === (options.host ?? hostname()) && !processAlive(record.pid)
+    const deadHere = record !== undefined && record.host === (options.host ?? hostname()) && !pidAlive(record.pid)
     if (deadHere || now - heartbeat > options.staleAfterMs) {
       await backend.delete(info.key, options.signal)
       continue
@@ -150,16 +151,6 @@ async function readLock(backend: RepositoryBackend, key: string, signal?: AbortS
   } catch (error) {
     if (isAbortError(error)) throw error
     return undefined
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as { code?: unknown }).code === 'EPERM'
   }
 }
 

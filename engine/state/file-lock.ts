@@ -1,5 +1,6 @@
 import { open, readFile, rm, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { pidAlive } from '../../adapters/pid-alive'
 
 export class LockTimeoutError extends Error {
   override readonly name = 'LockTimeoutError'
@@ -61,15 +62,6 @@ async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
   } catch {
     // Unreadable or half-written by a holder that is just starting: not stale until it is old.
     return false
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
