@@ -11,7 +11,7 @@ import {
 import type { RootShell } from '../ssh/root-shell'
 import { snapshotNames } from './libvirt-snapshots'
 import { bitmapCapable, checkpointXml, deleteCheckpoint, isLifeboatCheckpoint, listCheckpoints, makeToken, parseToken } from './checkpoints'
-import { backupDisks, parseDomainXml, type DomainDisk, type DomainInfo } from './domain-model'
+import { backupDisks, domainRef, parseDomainXml, type DomainDisk, type DomainInfo } from './domain-model'
 import { closeAll, diskMeta, fileReadout } from './file-readout'
 import { holdJobLock, jobTag, type JobLock } from './job-lock'
 import { commitOverlays, createOverlays, overlayPath, type OverlayPlan } from './overlays'
@@ -35,9 +35,8 @@ interface Prepared {
 
 async function prepare(getShell: ShellProvider, vmId: string, signal: AbortSignal): Promise<Prepared> {
   const shell = await getShell(signal)
-  if (!/^[0-9a-f-]{36}$/i.test(vmId)) throw new AdapterError('NOT_FOUND', `"${vmId.slice(0, 80)}" is not a libvirt domain UUID.`)
+  const dom = domainRef(vmId)
   const virsh = new Virsh(shell)
-  const dom = vmId.toLowerCase()
   // Three independent questions, asked at once over the one connection (each is a round trip of its own).
   const [state, inactiveXml, current] = await Promise.all([virsh.domstate(dom, signal), virsh.run(['dumpxml', '--inactive', dom], { signal }), virsh.run(['dumpxml', dom], { signal })])
   const live = ACTIVE_STATES.includes(state) ? current : inactiveXml
@@ -71,7 +70,7 @@ export async function libvirtModes(getShell: ShellProvider, vmId: string, signal
 export async function beginLibvirtBackup(getShell: ShellProvider, vmId: string, options: BackupOptions, signal: AbortSignal): Promise<BackupSession> {
   throwIfAborted(signal, 'The backup')
   // A live backup that quiesces asks the guest agent anyway: ask while the domain is looked at (one round trip less).
-  const agentEarly = options.mode !== 'cold' && options.quiesce && /^[0-9a-f-]{36}$/i.test(vmId) ? getShell(signal).then((shell) => new Virsh(shell).agentAnswers(vmId.toLowerCase(), signal)) : undefined
+  const agentEarly = options.mode !== 'cold' && options.quiesce ? getShell(signal).then((shell) => new Virsh(shell).agentAnswers(domainRef(vmId), signal)) : undefined
   agentEarly?.catch(() => undefined)
   const p = await prepare(getShell, vmId, signal)
   const lock = await holdJobLock(p.shell, options.jobId, signal, getShell)
@@ -174,7 +173,7 @@ async function beginLive(p: Prepared, options: BackupOptions, lock: JobLock, sig
     else incrementalFrom = previous.checkpoint
   } else if (options.previous !== undefined && options.incremental === false) fullReason = 'Incremental reading was turned off for this backup.'
 
-  const agent = options.quiesce && info.agentChannel && (await (agentAsked ?? virsh.agentAnswers(dom, signal)).catch(() => false))
+  const agent = options.quiesce && info.agentChannel && (await (agentAsked ?? virsh.agentAnswers(dom, signal)))
   if (options.quiesce && options.quiesceRequired === true && !agent) {
     throw new AdapterError(
       'NOT_SUPPORTED',

@@ -1,6 +1,6 @@
 import { AdapterError, type SnapshotCapability, type VmSnapshotDetail } from '../host-adapter'
 import { sh } from '../ssh/shell-quote'
-import { parseDomainXml } from './domain-model'
+import { domainRef, parseDomainXml } from './domain-model'
 import { openSnapshotDisks } from './snapshot-disks'
 import { deleteCheckpoint, isLifeboatCheckpoint, listCheckpoints } from './checkpoints'
 import { TAG } from './job-lock'
@@ -9,11 +9,6 @@ import { ACTIVE_STATES, Virsh } from './virsh'
 import { child, findAll, parseXml, textOf } from './xml'
 
 const MAX_SNAPSHOTS = 300
-
-function checkDom(vmId: string): string {
-  if (!/^[0-9a-f-]{36}$/i.test(vmId)) throw new AdapterError('NOT_FOUND', `"${vmId.slice(0, 80)}" is not a libvirt domain UUID.`)
-  return vmId.toLowerCase()
-}
 
 function checkSnapshotName(name: string): string {
   if (name.length === 0 || name.length > 200 || name.includes('\n') || name.includes('/')) throw new AdapterError('NOT_FOUND', 'That is not a snapshot name.')
@@ -81,7 +76,7 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
   const virshFor = async (signal: AbortSignal) => new Virsh(await getShell(signal))
   const list = async (vmId: string, signal: AbortSignal): Promise<VmSnapshotDetail[]> => {
     const virsh = await virshFor(signal)
-    const dom = checkDom(vmId)
+    const dom = domainRef(vmId)
     const script = 'virsh -q -c qemu:///system snapshot-list "$1" --name | head -n "$2" | while read -r n; do [ -n "$n" ] || continue; printf "SNAP %s\\n" "$(virsh -q -c qemu:///system snapshot-dumpxml "$1" "$n" 2>/dev/null | head -c 2097152 | base64 | tr -d "\\n")"; done; printf "CURRENT %s\\n" "$(virsh -q -c qemu:///system snapshot-current "$1" --name 2>/dev/null | base64 | tr -d "\\n")"'
     const out = await virsh.shell.run(sh`LC_ALL=C sh -c ${script} lifeboat-snapshots ${dom} ${MAX_SNAPSHOTS}`, { signal, timeoutMs: 120_000, maxOutputBytes: 64 * 1024 * 1024, what: 'Listing snapshots' })
     let current: string | undefined
@@ -120,7 +115,7 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
     list,
     async create(vmId, options, signal) {
       const virsh = await virshFor(signal)
-      const dom = checkDom(vmId)
+      const dom = domainRef(vmId)
       const { info } = parseDomainXml(await virsh.run(['dumpxml', dom], { signal }))
       const notQcow2 = info.disks.filter((d) => (d.device === 'disk' || d.device === 'lun') && !d.readonly && d.format !== 'qcow2')
       if (notQcow2.length > 0) {
@@ -145,7 +140,7 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
     },
     async revert(vmId, snapshotId, options, signal) {
       const virsh = await virshFor(signal)
-      const dom = checkDom(vmId)
+      const dom = domainRef(vmId)
       const name = checkSnapshotName(snapshotId)
       const vmName = parseDomainXml(await virsh.run(['dumpxml', dom], { signal })).info.name
       // Checkpoints made since the snapshot would make qemu refuse to load it (dirty bitmaps on the disks).
@@ -161,10 +156,10 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
     },
     async remove(vmId, snapshotId, signal) {
       const virsh = await virshFor(signal)
-      await virsh.run(['snapshot-delete', checkDom(vmId), checkSnapshotName(snapshotId)], { signal, timeoutMs: 30 * 60_000 })
+      await virsh.run(['snapshot-delete', domainRef(vmId), checkSnapshotName(snapshotId)], { signal, timeoutMs: 30 * 60_000 })
     },
     async openDisks(vmId, snapshotId, signal) {
-      return await openSnapshotDisks(await getShell(signal), checkDom(vmId), checkSnapshotName(snapshotId), signal)
+      return await openSnapshotDisks(await getShell(signal), domainRef(vmId), checkSnapshotName(snapshotId), signal)
     },
   }
 }

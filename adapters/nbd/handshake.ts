@@ -93,6 +93,18 @@ export async function go(queue: ByteQueue, stream: Duplex, exportName: string, m
   return size
 }
 
+/** A transmission-phase request: NBD_CMD_READ, NBD_CMD_BLOCK_STATUS or NBD_CMD_DISC (offset and length 0). */
+export function nbdRequest(type: number, handle: bigint, offset = 0, length = 0): Buffer {
+  const req = Buffer.alloc(28)
+  req.writeUInt32BE(REQUEST_MAGIC, 0)
+  req.writeUInt16BE(0, 4) // command flags
+  req.writeUInt16BE(type, 6)
+  req.writeBigUInt64BE(handle, 8)
+  req.writeBigUInt64BE(BigInt(offset), 16)
+  req.writeUInt32BE(length, 24)
+  return req
+}
+
 export function u32(n: number): Buffer {
   const b = Buffer.alloc(4)
   b.writeUInt32BE(n)

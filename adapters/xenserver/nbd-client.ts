@@ -2,7 +2,7 @@ import { connect as netConnect } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { AdapterError, sameFingerprint, type GuestDisk } from '../host-adapter'
 import { ByteQueue } from '../nbd/byte-queue'
-import { CMD_DISC, CMD_READ, go, greet, haggle, OPT_STARTTLS, REQUEST_MAGIC, SIMPLE_REPLY_MAGIC } from '../nbd/handshake'
+import { CMD_DISC, CMD_READ, go, greet, haggle, nbdRequest, OPT_STARTTLS, SIMPLE_REPLY_MAGIC } from '../nbd/handshake'
 import { openTls, pemFingerprint, presented } from './pinned-tls'
 
 /**
@@ -132,13 +132,7 @@ export class XapiNbdClient {
   private request(offset: number, length: number): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure)
     const handle = this.handle++
-    const req = Buffer.alloc(28)
-    req.writeUInt32BE(REQUEST_MAGIC, 0)
-    req.writeUInt16BE(0, 4)
-    req.writeUInt16BE(CMD_READ, 6)
-    req.writeBigUInt64BE(handle, 8)
-    req.writeBigUInt64BE(BigInt(offset), 16)
-    req.writeUInt32BE(length, 24)
+    const req = nbdRequest(CMD_READ, handle, offset, length)
     return new Promise((resolve, reject) => {
       this.pending.set(handle, { length, resolve, reject })
       this.socket.write(req)
@@ -149,10 +143,7 @@ export class XapiNbdClient {
     if (this.closed) return
     this.closed = true
     if (this.failure === undefined) {
-      const req = Buffer.alloc(28)
-      req.writeUInt32BE(REQUEST_MAGIC, 0)
-      req.writeUInt16BE(CMD_DISC, 6)
-      req.writeBigUInt64BE(this.handle++, 8)
+      const req = nbdRequest(CMD_DISC, this.handle++)
       await new Promise<void>((resolve) => this.socket.end(req, () => resolve()))
     }
     this.fail(new AdapterError('CANCELLED', `NBD export ${this.label} is closed.`))

@@ -115,9 +115,10 @@ export class JobRunner {
         return result
       } catch (err) {
         const apiError = live.controller.signal.aborted ? new ApiError('CANCELLED', 'The job was cancelled; its cleanup has run.') : toApiError(err)
-        for (const step of live.job.steps) if (step.state === 'running') step.state = apiError.code === 'CANCELLED' ? 'cancelled' : 'failed'
-        this.addLog(live, apiError.code === 'CANCELLED' ? 'warn' : 'error', apiError.message)
-        this.finish(live, apiError.code === 'CANCELLED' ? 'cancelled' : 'failed', apiError.toJSON())
+        const cancelled = apiError.code === 'CANCELLED'
+        for (const step of live.job.steps) if (step.state === 'running') step.state = cancelled ? 'cancelled' : 'failed'
+        this.addLog(live, cancelled ? 'warn' : 'error', apiError.message)
+        this.finish(live, cancelled ? 'cancelled' : 'failed', apiError.toJSON())
         await live.saving
         throw apiError
       }

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream'
 import { AdapterError } from '../../host-adapter'
 import { ByteQueue } from '../../nbd/byte-queue'
-import { CMD_BLOCK_STATUS, CMD_DISC, CMD_READ, go, greet, haggle, OPT_SET_META_CONTEXT, OPT_STRUCTURED_REPLY, REP_META_CONTEXT, REQUEST_MAGIC, SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_MAGIC, u32 } from '../../nbd/handshake'
+import { CMD_BLOCK_STATUS, CMD_DISC, CMD_READ, go, greet, haggle, OPT_SET_META_CONTEXT, OPT_STRUCTURED_REPLY, nbdRequest, REP_META_CONTEXT, SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_MAGIC, u32 } from '../../nbd/handshake'
 
 /**
  * A minimal NBD client (fixed newstyle handshake, structured replies, NBD_CMD_READ and NBD_CMD_BLOCK_STATUS) for the
@@ -92,10 +92,7 @@ export class NbdClient {
   async close(): Promise<void> {
     if (this.failure === undefined) {
       this.failure = new AdapterError('CANCELLED', `NBD export ${this.label} is closed.`)
-      const req = Buffer.alloc(28)
-      req.writeUInt32BE(REQUEST_MAGIC, 0)
-      req.writeUInt16BE(CMD_DISC, 6)
-      this.stream.write(req)
+      this.stream.write(nbdRequest(CMD_DISC, 0n))
     }
     for (const f of this.inflight.values()) f.reject(this.failure)
     this.inflight.clear()
@@ -111,13 +108,7 @@ export class NbdClient {
     }
     signal?.throwIfAborted()
     const handle = this.nextHandle++
-    const req = Buffer.alloc(28)
-    req.writeUInt32BE(REQUEST_MAGIC, 0)
-    req.writeUInt16BE(0, 4)
-    req.writeUInt16BE(type, 6)
-    req.writeBigUInt64BE(handle, 8)
-    req.writeBigUInt64BE(BigInt(offset), 16)
-    req.writeUInt32BE(length, 24)
+    const req = nbdRequest(type, handle, offset, length)
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(new AdapterError('CANCELLED', `Reading ${this.label} was cancelled.`))
       signal?.addEventListener('abort', onAbort, { once: true })
