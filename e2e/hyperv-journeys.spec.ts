@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import ssh2 from 'ssh2'
-import { makeExt4DataDisk } from './hosts/data-disk'
+import { makeWebDataDisk } from './hosts/data-disk'
 import { startHyperVSim, type HyperVSim } from './hosts/hyperv-sim/server'
 import { AppPage } from './pages/app-page'
 import { BackupWizard, JobsPanel, restoreOneFile, restoreWholeVmAsNew } from './pages/backup-pages'
@@ -28,12 +28,7 @@ test.describe('Hyper-V host journeys', () => {
 
   test.beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'lb-e2e-hyperv-'))
-    const files = path.join(dir, 'files')
-    await mkdir(path.join(files, 'reports'), { recursive: true })
-    report = Buffer.from(randomBytes(300_000).toString('base64'))
-    await writeFile(path.join(files, 'reports', 'q3-revenue.csv'), report)
-    await writeFile(path.join(files, 'readme.txt'), 'Data disk of the web server.\n')
-    webDisk = await readFile(await makeExt4DataDisk({ fromDir: files, path: path.join(dir, 'web01.raw'), sizeBytes: 64 * MiB, format: 'raw' }))
+    ;({ disk: webDisk, report } = await makeWebDataDisk(dir))
     sim = await startHyperVSim({ computerName: 'HV01' })
     await sim.addVm('web01', { disks: [webDisk] })
     await sim.addVm('db01', { disks: [randomBytes(256 * MiB)] })
@@ -72,7 +67,6 @@ test.describe('Hyper-V host journeys', () => {
     return found
   }
   const guestDisk = (name: string) => sim.host.guestRead(vm(name).id, 0, 0, 64 * MiB)
-  const vmItem = (app: AppPage, name: string) => app.vmItem(name)
 
   /** Saves the host through the CLI (the first journey adds it through the dialog) and opens the app on it. */
   const addHost = async (lifeboat: LifeboatApp): Promise<AppPage> => {
@@ -104,8 +98,8 @@ test.describe('Hyper-V host journeys', () => {
 
     await expect(app.mainHeading).toHaveText('hv1')
     await expect(app.hostItem('hv1')).toHaveAccessibleName(/hv1, Online, 2 VMs/)
-    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Running')
-    await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
+    await expect(app.vmItem('web01')).toHaveAccessibleName('web01, Running')
+    await expect(app.vmItem('db01')).toHaveAccessibleName('db01, Running')
     const main = page.getByRole('main')
     await expect(main).toContainText('HV01')
     await expect(main).toContainText('Microsoft Windows Server 2022')
@@ -118,8 +112,8 @@ test.describe('Hyper-V host journeys', () => {
     // The admin saves web01 on the host (Save-VM): the tree shows it at the next poll, without a reload.
     await onHost('Save-VM -Name web01')
     expect(vm('web01').state).toBe('Saved')
-    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Saved', { timeout: 45_000 })
-    await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
+    await expect(app.vmItem('web01')).toHaveAccessibleName('web01, Saved', { timeout: 45_000 })
+    await expect(app.vmItem('db01')).toHaveAccessibleName('db01, Running')
     await lifeboat.shot('73-hyperv-power-change')
   })
 
@@ -165,7 +159,7 @@ test.describe('Hyper-V host journeys', () => {
     expect(copy.drives[0]?.path).not.toBe(vm('web01').drives[0]?.path)
     expect(sha256(await guestDisk(copyName))).toBe(sha256(webDisk))
     // The restore's end refreshes the tree at once (a Hyper-V host is otherwise polled every 30 s).
-    await expect(vmItem(app, copyName)).toHaveAccessibleName(`${copyName}, Off`, { timeout: 10_000 })
+    await expect(app.vmItem(copyName)).toHaveAccessibleName(`${copyName}, Off`, { timeout: 10_000 })
 
     // The admin checked the copy, removes it, and starts web01 again.
     await onHost(`Remove-VM -Name ${copyName} -Force`)
@@ -176,8 +170,8 @@ test.describe('Hyper-V host journeys', () => {
   test('snapshot before patching, revert to it, discard it: the host keeps no Lifeboat checkpoint', async ({ lifeboat }) => {
     const { page } = lifeboat
     const app = await addHost(lifeboat)
-    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Running')
-    await vmItem(app, 'web01').click()
+    await expect(app.vmItem('web01')).toHaveAccessibleName('web01, Running')
+    await app.vmItem('web01').click()
     await page.getByRole('button', { name: 'Snapshot before patching' }).first().click()
     const dialog = page.getByRole('dialog', { name: 'Snapshot web01 before patching' })
     await dialog.getByLabel('What are you about to install? (optional)').fill('KB5034439 and IIS 10.0.20348.2227')

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { makeExt4DataDisk } from './hosts/data-disk'
+import { makeWebDataDisk } from './hosts/data-disk'
 import { startXapiSim, type XapiSim } from './hosts/xapi-sim/sim'
 import { SimClient } from './hosts/xapi-sim/test-client'
 import { AppPage } from './pages/app-page'
@@ -28,13 +27,7 @@ test.describe('XenServer pool journeys', () => {
 
   test.beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'lb-e2e-xen-'))
-    const files = path.join(dir, 'files')
-    await mkdir(path.join(files, 'reports'), { recursive: true })
-    report = Buffer.from(randomBytes(300_000).toString('base64'))
-    await writeFile(path.join(files, 'reports', 'q3-revenue.csv'), report)
-    await writeFile(path.join(files, 'readme.txt'), 'Data disk of the web server.\n')
-    const image = await makeExt4DataDisk({ fromDir: files, path: path.join(dir, 'web01.raw'), sizeBytes: 64 * MiB, format: 'raw' })
-    webDisk = await readFile(image)
+    ;({ disk: webDisk, report } = await makeWebDataDisk(dir))
     sim = await startXapiSim({ vms: [{ name: 'web01', diskSize: 64 * MiB }, { name: 'db01', diskSize: 96 * MiB }] })
     await sim.writeGuest('web01', 0, 0, webDisk)
     xapi = new SimClient(sim)
@@ -48,7 +41,6 @@ test.describe('XenServer pool journeys', () => {
   })
 
   const powerOf = (vm: string) => String(sim.vmByName(vm).record.power_state)
-  const vmItem = (app: AppPage, vm: string) => app.vmItem(vm)
 
   /** Saves the pool through the CLI (the first journey adds it through the dialog) and opens the app on it. */
   const addPool = async (lifeboat: LifeboatApp): Promise<AppPage> => {
@@ -80,8 +72,8 @@ test.describe('XenServer pool journeys', () => {
     // The pool and its VMs with their power states; the pool's identity on its page.
     await expect(app.mainHeading).toHaveText('pool1')
     await expect(app.hostItem('pool1')).toHaveAccessibleName(/pool1, Online, 2 VMs/)
-    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Running')
-    await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
+    await expect(app.vmItem('web01')).toHaveAccessibleName('web01, Running')
+    await expect(app.vmItem('db01')).toHaveAccessibleName('db01, Running')
     await expect(page.getByRole('main')).toContainText('XCP-ng')
     await expect(page.getByRole('main').getByText(sim.fingerprint)).toBeVisible()
     await expect(page.getByRole('main').getByText('TLS certificate')).toBeVisible()
@@ -92,8 +84,8 @@ test.describe('XenServer pool journeys', () => {
     // The admin shuts web01 down on the pool (xe vm-shutdown): the tree shows it without a reload.
     await xapi.call('VM.clean_shutdown', sim.vmByName('web01').ref)
     expect(powerOf('web01')).toBe('Halted')
-    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Off', { timeout: 15_000 })
-    await expect(vmItem(app, 'db01')).toHaveAccessibleName('db01, Running')
+    await expect(app.vmItem('web01')).toHaveAccessibleName('web01, Off', { timeout: 15_000 })
+    await expect(app.vmItem('db01')).toHaveAccessibleName('db01, Running')
     await lifeboat.shot('53-power-change-live')
   })
 
@@ -145,20 +137,20 @@ test.describe('XenServer pool journeys', () => {
     expect(copyDisks).toHaveLength(1)
     expect(copyDisks[0]?.uuid).not.toBe(sim.disksOf('web01')[0]?.uuid)
     expect(sha256(await readFile(copyDisks[0]?.path ?? ''))).toBe(sha256(webDisk))
-    await expect(vmItem(app, copyName)).toHaveAccessibleName(`${copyName}, Off`)
+    await expect(app.vmItem(copyName)).toHaveAccessibleName(`${copyName}, Off`)
 
     // The admin checked the copy and deletes it on the pool (xe vm-uninstall): it leaves the tree by itself.
     await xapi.call('VM.destroy', copy.ref)
     for (const d of copyDisks) await xapi.call('VDI.destroy', d.vdi)
-    await expect(vmItem(app, copyName)).toHaveCount(0, { timeout: 15_000 })
+    await expect(app.vmItem(copyName)).toHaveCount(0, { timeout: 15_000 })
   })
 
   test('snapshot before patching, revert to it, discard it: the pool keeps no Lifeboat snapshot', async ({ lifeboat }) => {
     const { page } = lifeboat
     const app = await addPool(lifeboat)
     await xapi.call('VM.start', sim.vmByName('web01').ref, false, false)
-    await expect(vmItem(app, 'web01')).toHaveAccessibleName('web01, Running', { timeout: 15_000 })
-    await vmItem(app, 'web01').click()
+    await expect(app.vmItem('web01')).toHaveAccessibleName('web01, Running', { timeout: 15_000 })
+    await app.vmItem('web01').click()
     await page.getByRole('button', { name: 'Snapshot before patching' }).first().click()
     const dialog = page.getByRole('dialog', { name: 'Snapshot web01 before patching' })
     await dialog.getByLabel('What are you about to install? (optional)').fill('nginx 1.26 and openssl 3.0.15')

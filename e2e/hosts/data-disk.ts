@@ -1,7 +1,8 @@
 /**
  * Disk images for libvirt test domains, made by the real tools (mkfs.ext4 -d, qemu-img) rather than by hand.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { run } from './run'
@@ -40,6 +41,20 @@ export async function makeExt4DataDisk(options: {
     if (raw !== options.path) await rm(raw, { force: true })
   }
   return options.path
+}
+
+/**
+ * The web server's data disk of the simulator journeys: a raw 64 MiB ext4 image in `dir` holding reports/q3-revenue.csv
+ * (300 000 random bytes, base64) and readme.txt. Returns the image's bytes and the report's.
+ */
+export async function makeWebDataDisk(dir: string): Promise<{ readonly disk: Buffer; readonly report: Buffer }> {
+  const files = path.join(dir, 'files')
+  await mkdir(path.join(files, 'reports'), { recursive: true })
+  const report = Buffer.from(randomBytes(300_000).toString('base64'))
+  await writeFile(path.join(files, 'reports', 'q3-revenue.csv'), report)
+  await writeFile(path.join(files, 'readme.txt'), 'Data disk of the web server.\n')
+  const image = await makeExt4DataDisk({ fromDir: files, path: path.join(dir, 'web01.raw'), sizeBytes: 64 * 1024 * 1024, format: 'raw' })
+  return { disk: await readFile(image), report }
 }
 
 /** An empty (all-zero) disk. */

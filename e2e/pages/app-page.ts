@@ -9,12 +9,18 @@ export class AppPage {
     return this.page.getByRole('tree', { name: /Hosts and virtual machines|Hosts und virtuelle Maschinen/ })
   }
 
+  /** A host in the tree ("kvm1, Online, 2 VMs"). */
   hostItem(name: string): Locator {
-    return this.tree.getByRole('treeitem', { name: new RegExp(`^${escapeRe(name)},`) })
+    return this.treeItem(name)
   }
 
   /** A VM in the tree ("web01, Running"). */
   vmItem(name: string): Locator {
+    return this.treeItem(name)
+  }
+
+  /** Hosts and VMs are named first in their accessible names, then their state. */
+  private treeItem(name: string): Locator {
     return this.tree.getByRole('treeitem', { name: new RegExp(`^${escapeRe(name)},`) })
   }
 
