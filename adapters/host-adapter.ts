@@ -203,6 +203,11 @@ export interface BackupDisk {
   readonly readout: DiskReadout
   /** Plain facts kept with the disk in the restore point (format, device, where it lived). */
   readonly meta?: JsonValue
+  /**
+   * Why this disk is read whole although a previous restore point exists (change tracking lost in a crash, a
+   * chain broken), in plain words; the session's fullReason covers all disks at once.
+   */
+  readonly fullReason?: string
 }
 
 /** How the backup ended, so finish() keeps what a written restore point refers to and drops the rest. */

@@ -1,3 +1,4 @@
+import type { BackupResult } from '../jobs/backup-job'
 import { locationFromCommandLine } from '../repositories/location'
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, type CliIo } from './cli-io'
@@ -83,9 +84,12 @@ export const backupCommands: Command[] = [
         ctx.signal,
       )
       return await followJob(ctx, jobId, (result, io) => {
-        const p = result as { id: string; consistency: string; stats: { bytesRead: number; bytesNew: number; bytesStored: number } }
+        const p = result as BackupResult
         if (io.json) io.out(JSON.stringify(p, null, 2))
-        else io.out(`Restore point ${p.id} (${p.consistency}): ${formatBytes(p.stats.bytesRead)} read, ${formatBytes(p.stats.bytesNew)} new, ${formatBytes(p.stats.bytesStored)} stored.`)
+        else {
+          io.out(`Restore point ${p.id} (${p.consistency}): ${formatBytes(p.stats.bytesRead)} read, ${formatBytes(p.stats.bytesNew)} new, ${formatBytes(p.stats.bytesStored)} stored.`)
+          for (const r of p.reads) io.out(r.read === 'incremental' ? `  ${r.disk}: incremental, only what changed since ${r.base}` : `  ${r.disk}: whole disk read. ${r.reason}`)
+        }
       })
     },
   },

@@ -41,12 +41,18 @@ export interface StoredVmConfig {
   readonly adapter: string
 }
 
+/** How one disk was read: only what changed since a base restore point, or whole (with the reason in plain words). */
+export type DiskRead = { readonly disk: string; readonly read: 'incremental'; readonly base: string } | { readonly disk: string; readonly read: 'full'; readonly reason: string }
+
+/** A backup job's result: the restore point, and for each disk whether it was incremental (and from which point) or full and why. */
+export type BackupResult = PointSummary & { readonly reads: readonly DiskRead[] }
+
 /**
  * A backup as a job: plan → pre-hook → adapter.begin (quiesce/stop/suspend → snapshot → resume) → every disk into the
  * repository → session.finish() always → post-hook always. A cancelled or failed backup writes no restore point; what
  * the host side could not undo is reported as left behind, in plain words.
  */
-export function backupJob(deps: BackupJobDeps, record: HostRecord, request: BackupRequest, known?: { readonly vmId: string; readonly vmName: string }): JobSpec<PointSummary> {
+export function backupJob(deps: BackupJobDeps, record: HostRecord, request: BackupRequest, known?: { readonly vmId: string; readonly vmName: string }): JobSpec<BackupResult> {
   return {
     kind: 'backup',
     title: `${request.mode[0]?.toUpperCase() ?? ''}${request.mode.slice(1)} backup of ${known?.vmName ?? request.vm} on ${record.name}`,
@@ -66,7 +72,7 @@ export function backupJob(deps: BackupJobDeps, record: HostRecord, request: Back
   }
 }
 
-async function runBackup(deps: BackupJobDeps, record: HostRecord, request: BackupRequest, ctx: JobContext): Promise<PointSummary> {
+async function runBackup(deps: BackupJobDeps, record: HostRecord, request: BackupRequest, ctx: JobContext): Promise<BackupResult> {
   const { signal } = ctx
   let end = ctx.step('connect')
   const adapter = await connectHost(deps, record, signal)
@@ -154,7 +160,7 @@ async function openParentDisk(repo: Repository, pointId: string, name: string, s
   return undefined
 }
 
-async function backUp(adapter: HostAdapter, repo: Repository, record: HostRecord, vm: Vm, request: BackupRequest, previous: { pointId: string; token: JsonValue } | undefined, ctx: JobContext): Promise<PointSummary> {
+async function backUp(adapter: HostAdapter, repo: Repository, record: HostRecord, vm: Vm, request: BackupRequest, previous: { pointId: string; token: JsonValue } | undefined, ctx: JobContext): Promise<BackupResult> {
   const { signal } = ctx
   const backup = adapter.backup
   if (backup === undefined) throw new ApiError('NOT_SUPPORTED', 'No backups on this host.')
@@ -200,7 +206,7 @@ async function backUp(adapter: HostAdapter, repo: Repository, record: HostRecord
     committed = true
     end()
     ctx.log('info', `Restore point ${point.id} written (${point.stats.bytesRead} bytes read, ${point.stats.bytesNew} new).`)
-    return point
+    return { ...point, reads: diskReads(session, request, previous, incremental) }
   } finally {
     for (const p of prepared) await p.close().catch(() => undefined)
     const endCleanup = ctx.step('cleanup')
@@ -208,4 +214,22 @@ async function backUp(adapter: HostAdapter, repo: Repository, record: HostRecord
     for (const l of result.leftBehind) ctx.leftBehind(l)
     endCleanup(result.leftBehind.length > 0 ? 'failed' : 'done')
   }
+}
+
+/** Whether each disk was read incrementally (and from which point) or whole, and why — never silently either. */
+export function diskReads(session: BackupSession, request: Pick<BackupRequest, 'incremental' | 'mode'>, previous: { readonly pointId: string } | undefined, incremental: boolean): DiskRead[] {
+  return session.disks.map((d): DiskRead => {
+    if (d.readout.changedRanges !== undefined && incremental && previous !== undefined) return { disk: d.name, read: 'incremental', base: previous.pointId }
+    const reason =
+      d.fullReason ??
+      session.fullReason ??
+      (previous === undefined
+        ? 'This is the first restore point of this VM in this repository.'
+        : !request.incremental
+          ? 'Incremental reading was turned off for this backup.'
+          : request.mode === 'cold'
+            ? 'A cold backup reads the whole disks (unchanged data is not stored again).'
+            : 'This disk has no change tracking here; it is read whole (unchanged data is not stored again).')
+    return { disk: d.name, read: 'full', reason }
+  })
 }
