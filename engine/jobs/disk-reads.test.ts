@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import type { BackupDisk, BackupSession } from '../../adapters/host-adapter'
+import type { BackupDisk, BackupSession, GuestDisk } from '../../adapters/host-adapter'
 import { diskReads } from './backup-job'
 
+const guest: GuestDisk = { size: 1, label: 'd', read: () => Promise.resolve(Buffer.alloc(1)), close: () => Promise.resolve() }
 const disk = (name: string, extra: Partial<BackupDisk> = {}, changed = false): BackupDisk => ({
   id: name,
   name,
   sizeBytes: 1,
-  readout: { kind: 'guest', disk: { size: 1, read: () => Promise.resolve(Buffer.alloc(1)), close: () => Promise.resolve() }, ...(changed ? { changedRanges: [] } : {}) } as BackupDisk['readout'],
+  readout: { kind: 'guest', disk: guest, ...(changed ? { changedRanges: [] } : {}) },
   ...extra,
 })
 const session = (disks: BackupDisk[], fullReason?: string): BackupSession => ({ consistency: 'crash', vmConfig: null, disks, ...(fullReason ? { fullReason } : {}), finish: () => Promise.resolve({ leftBehind: [] }) })
