@@ -1,4 +1,4 @@
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, Notification, session, Tray, type IpcMainInvokeEvent, type WebContents } from 'electron'
+import { app, BrowserWindow, ipcMain, Menu, nativeImage, Notification, session, Tray, type IpcMainInvokeEvent } from 'electron'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isTopicName } from '../engine/api/contract'
@@ -8,6 +8,7 @@ import { createEngine, type Engine } from '../engine/engine'
 import { defaultHome } from '../engine/state/paths'
 import { fileCodec, SecretStore } from '../engine/state/secret-store'
 import { statePaths } from '../engine/state/paths'
+import { hardenContents, hardenSession } from './hardening'
 import { APP_ORIGIN, registerAppScheme, serveRenderer } from './renderer-protocol'
 import { desktopSecretCodec } from './safe-storage-codec'
 
@@ -30,14 +31,6 @@ app.setPath('userData', home)
 function trustedSender(event: IpcMainInvokeEvent): boolean {
   const frameUrl = event.senderFrame?.url ?? ''
   return mainWindow !== undefined && event.sender === mainWindow.webContents && frameUrl.startsWith(`${APP_ORIGIN}/`)
-}
-
-function hardenContents(contents: WebContents): void {
-  contents.on('will-navigate', (event, url) => {
-    if (!url.startsWith(`${APP_ORIGIN}/`)) event.preventDefault()
-  })
-  contents.on('will-attach-webview', (event) => event.preventDefault())
-  contents.setWindowOpenHandler(() => ({ action: 'deny' }))
 }
 
 function createWindow(): void {
@@ -73,7 +66,7 @@ function createWindow(): void {
   void win.loadURL(`${APP_ORIGIN}/index.html`)
 }
 
-app.on('web-contents-created', (_event, contents) => hardenContents(contents))
+app.on('web-contents-created', (_event, contents) => hardenContents(contents, APP_ORIGIN))
 
 app.on('second-instance', () => {
   if (mainWindow) {
@@ -85,7 +78,7 @@ app.on('second-instance', () => {
 app
   .whenReady()
   .then(async () => {
-    session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false))
+    hardenSession(session.defaultSession)
     serveRenderer(path.join(distDir, 'renderer'))
     const codec = await desktopSecretCodec()
     engine = await createEngine({

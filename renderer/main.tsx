@@ -9,7 +9,9 @@ import './styles/app.css'
 
 /**
  * The composition root, and the only place that looks at `window`: in the Electron window the preload offers
- * window.lifeboat (IPC); in a browser the page was opened with #token=… from `lifeboat serve`.
+ * window.lifeboat (IPC); in a browser the page was opened with #token=… from `lifeboat serve`. That link token
+ * works once: the bridge trades it for a session secret, which replaces it in this tab's sessionStorage so that
+ * reloads get back in.
  */
 function createClient(): ApiClient | undefined {
   const preload = (window as unknown as { lifeboat?: PreloadBridge }).lifeboat
@@ -21,7 +23,7 @@ function createClient(): ApiClient | undefined {
     history.replaceState(null, '', window.location.pathname + window.location.search)
   }
   const token = fromHash ?? sessionStorage.getItem('lifeboat-token')
-  return token ? BridgeClient.fromLocation(window.location, token) : undefined
+  return token ? BridgeClient.fromLocation(window.location, token, (session) => sessionStorage.setItem('lifeboat-token', session)) : undefined
 }
 
 const client = createClient()

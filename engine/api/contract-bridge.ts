@@ -1,6 +1,8 @@
 /**
  * The wire protocol of the local WebSocket bridge (browser mode). JSON text frames. The first frame a client
- * sends must be `hello` with the token printed by `lifeboat serve`; anything else closes the socket.
+ * sends must be `hello`; anything else closes the socket. Its token is either the one-time link token printed by
+ * `lifeboat serve` — the `welcome` then carries a session secret for the tab, and the link token is spent — or
+ * a session secret received earlier (reloads and reconnects).
  */
 import { z } from 'zod'
 import { ApiErrorSchema } from './contract-errors'
@@ -10,6 +12,8 @@ export const BRIDGE_PROTOCOL = 'lifeboat.v1'
 /** Close codes (4000–4999 are for applications). */
 export const CLOSE_UNAUTHORIZED = 4401
 export const CLOSE_BAD_MESSAGE = 4400
+/** The hello carried a link token that was already exchanged for a session (the link was opened twice). */
+export const CLOSE_LINK_USED = 4403
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), token: z.string().max(200) }),
@@ -20,14 +24,14 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
 export type ClientMessage = z.infer<typeof ClientMessageSchema>
 
 export const ServerMessageSchema = z.union([
-  z.object({ type: z.literal('welcome') }),
+  z.object({ type: z.literal('welcome'), session: z.string().max(200).optional() }),
   z.object({ type: z.literal('result'), id: z.number(), ok: z.literal(true), value: z.unknown() }),
   z.object({ type: z.literal('result'), id: z.number(), ok: z.literal(false), error: ApiErrorSchema }),
   z.object({ type: z.literal('event'), topic: z.string(), payload: z.unknown() }),
   z.object({ type: z.literal('error'), error: ApiErrorSchema }),
 ])
 export type ServerMessage =
-  | { type: 'welcome' }
+  | { type: 'welcome'; session?: string }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: z.infer<typeof ApiErrorSchema> }
   | { type: 'event'; topic: string; payload: unknown }

@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { startBridgeServer } from '../server/bridge-server'
+import { openLinkPrivately, type OpenedLink } from '../server/open-link'
 import { EXIT_OK, UsageError } from './cli-io'
 import { flag, str, type Command } from './command'
 
@@ -29,23 +30,38 @@ export const serveCommand: Command = {
     const engine = await ctx.engine()
     engine.startBackground()
     const server = await startBridgeServer({ engine, staticDir, port })
-    if (ctx.io.json) ctx.io.out(JSON.stringify({ url: server.url, port: server.port, home: engine.paths.home }))
-    else {
-      ctx.io.out(`Lifeboat is running in browser mode.\n\n  Open: ${server.url}\n\nThe link carries a one-time access token; keep it private. Data folder: ${engine.paths.home}\nPress Ctrl+C to stop.`)
+    let opened: OpenedLink | undefined
+    // Asking for a fresh link needs a terminal to ask from; under a service manager or a pipe there is none.
+    const freshLinks = process.stdin.isTTY && !ctx.io.json ? createInterface({ input: process.stdin, terminal: false }) : undefined
+    try {
+      if (ctx.io.json) ctx.io.out(JSON.stringify({ url: server.url, port: server.port, home: engine.paths.home }))
+      else {
+        ctx.io.out(
+          `Lifeboat is running in browser mode.\n\n  Open: ${server.url}\n\n` +
+            `The link opens Lifeboat in one browser tab, once; keep it private until then. ` +
+            (freshLinks ? 'Press Enter here for a fresh link (another tab, or after closing the first).\n' : '\n') +
+            `Data folder: ${engine.paths.home}\nPress Ctrl+C to stop.`,
+        )
+      }
+      freshLinks?.on('line', () => ctx.io.out(`\n  Open: ${server.newLink()}\n`))
+      if (flag(ctx, 'open')) {
+        const link = await openLinkPrivately({ url: server.url })
+        opened = link
+        const stop = server.onLinkUsed((used) => {
+          if (used !== server.token) return
+          stop()
+          void link.remove()
+        })
+      }
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve()
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true })
+      })
+    } finally {
+      freshLinks?.close()
+      await opened?.remove()
+      await server.close()
     }
-    if (flag(ctx, 'open')) openBrowser(server.url)
-    await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve()
-      ctx.signal.addEventListener('abort', () => resolve(), { once: true })
-    })
-    await server.close()
     return EXIT_OK
   },
-}
-
-function openBrowser(url: string): void {
-  const command = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open'
-  const child = spawn(command, [url], { stdio: 'ignore', detached: true })
-  child.on('error', () => undefined)
-  child.unref()
 }

@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
@@ -7,6 +7,7 @@ import {
   BRIDGE_PATH,
   BRIDGE_PROTOCOL,
   CLOSE_BAD_MESSAGE,
+  CLOSE_LINK_USED,
   CLOSE_UNAUTHORIZED,
   ClientMessageSchema,
   MAX_FRAME_BYTES,
@@ -15,20 +16,26 @@ import {
 import { ApiError } from '../api/contract-errors'
 import { dispatch } from '../api/dispatch'
 import type { Engine } from '../engine'
+import { createBridgeAccess } from './bridge-access'
 import { serveStatic } from './static-files'
 
 export interface BridgeOptions {
   readonly engine: Pick<Engine, 'handlers' | 'events'>
   readonly staticDir: string
   readonly port?: number
-  /** Defaults to a fresh random token; tests may fix one. */
+  /** The first link token; defaults to a fresh random one, tests may fix one. */
   readonly token?: string
 }
 
 export interface BridgeServer {
+  /** The link to open: it carries the first one-time link token. */
   readonly url: string
   readonly port: number
   readonly token: string
+  /** A fresh one-time link, for when the first one was used up or its tab was closed. */
+  newLink(): string
+  /** Called with each link token as its link is used. */
+  onLinkUsed(listener: (token: string) => void): () => void
   close(): Promise<void>
 }
 
@@ -37,12 +44,15 @@ const HELLO_TIMEOUT_MS = 5000
 /**
  * The web bridge: the built renderer and the API over one WebSocket, on 127.0.0.1 only. Three locks on the
  * door: the socket binds to loopback; the Host and Origin headers must name this very server (defeats DNS
- * rebinding and other web pages); and the first frame must carry the random token printed at start.
+ * rebinding and other web pages); and the first frame must carry the one-time link token printed at start
+ * (then exchanged for a per-tab session secret, see bridge-access.ts). A misbehaving client — malformed frames,
+ * resets, oversized messages — loses its own connection and nothing else: running jobs live in this process.
  */
 export async function startBridgeServer(options: BridgeOptions): Promise<BridgeServer> {
   const token = options.token ?? randomBytes(32).toString('base64url')
-  const tokenBytes = Buffer.from(token)
+  const access = createBridgeAccess(token)
   let port = 0
+  const linkFor = (linkToken: string) => `http://127.0.0.1:${port}/#token=${linkToken}`
   const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`])
   const allowedOrigins = () => new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`])
   const securityHeaders = () => ({
@@ -77,8 +87,12 @@ export async function startBridgeServer(options: BridgeOptions): Promise<BridgeS
     maxPayload: MAX_FRAME_BYTES,
     handleProtocols: (protocols) => (protocols.has(BRIDGE_PROTOCOL) ? BRIDGE_PROTOCOL : false),
   })
+  // An 'error' without a listener is thrown: it would end the process and every backup running in it.
+  wss.on('error', () => undefined)
+  server.on('error', () => undefined)
 
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
+    socket.on('error', () => socket.destroy())
     const url = new URL(req.url ?? '/', 'http://localhost')
     const originOk = allowedOrigins().has(req.headers.origin ?? '')
     const hostOk = allowedHosts().has(req.headers.host ?? '')
@@ -101,6 +115,8 @@ export async function startBridgeServer(options: BridgeOptions): Promise<BridgeS
     const unsubscribe = options.engine.events.onAny((topic, payload) => {
       if (authenticated && subscriptions.has(topic)) send({ type: 'event', topic, payload })
     })
+    // Malformed frames (bad masking, invalid UTF-8, over the size limit) and resets end up here.
+    ws.on('error', () => ws.terminate())
     ws.on('close', () => {
       clearTimeout(helloTimer)
       unsubscribe()
@@ -125,12 +141,13 @@ export async function startBridgeServer(options: BridgeOptions): Promise<BridgeS
       }
       const msg = parsed.data
       if (!authenticated) {
-        const given = Buffer.from(msg.type === 'hello' ? msg.token : '')
-        if (msg.type === 'hello' && given.length === tokenBytes.length && timingSafeEqual(given, tokenBytes)) {
+        const admission = access.admit(msg.type === 'hello' ? msg.token : '')
+        if (admission.kind === 'exchanged' || admission.kind === 'session') {
           authenticated = true
           clearTimeout(helloTimer)
-          send({ type: 'welcome' })
-        } else ws.close(CLOSE_UNAUTHORIZED, 'Unauthorized')
+          send(admission.kind === 'exchanged' ? { type: 'welcome', session: admission.session } : { type: 'welcome' })
+        } else if (admission.kind === 'link-used') ws.close(CLOSE_LINK_USED, 'This link was already used')
+        else ws.close(CLOSE_UNAUTHORIZED, 'Unauthorized')
         return
       }
       switch (msg.type) {
@@ -162,9 +179,11 @@ export async function startBridgeServer(options: BridgeOptions): Promise<BridgeS
   })
   port = (server.address() as AddressInfo).port
   return {
-    url: `http://127.0.0.1:${port}/#token=${token}`,
+    url: linkFor(token),
     port,
     token,
+    newLink: () => linkFor(access.issueLinkToken()),
+    onLinkUsed: (listener) => access.onLinkUsed(listener),
     close: async () => {
       for (const client of wss.clients) client.terminate()
       wss.close()

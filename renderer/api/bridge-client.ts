@@ -1,5 +1,5 @@
 import type { Channel, InputOf, OutputOf, PayloadOf, TopicName, Topics } from '../../engine/api/contract'
-import { BRIDGE_PATH, BRIDGE_PROTOCOL, CLOSE_UNAUTHORIZED, ServerMessageSchema } from '../../engine/api/contract-bridge'
+import { BRIDGE_PATH, BRIDGE_PROTOCOL, CLOSE_LINK_USED, CLOSE_UNAUTHORIZED, ServerMessageSchema } from '../../engine/api/contract-bridge'
 import { ApiError } from '../../engine/api/contract-errors'
 import type { ApiClient, ConnectionStatus } from './api-client'
 
@@ -14,6 +14,9 @@ interface Pending {
  * The ApiClient over the local WebSocket bridge. Reconnects with backoff when the bridge restarts. Calls made
  * while disconnected wait and go out once connected; calls already sent when the socket dropped fail with
  * CONNECTION_LOST (their outcome is unknown, so they are not silently repeated).
+ *
+ * The first credential is the one-time link token; the bridge answers it with a session secret for this tab,
+ * which is used for every reconnect and handed to `onSession` so that a reload of the tab can use it too.
  */
 export class BridgeClient implements ApiClient {
   private socket: WebSocket | undefined
@@ -26,14 +29,15 @@ export class BridgeClient implements ApiClient {
 
   constructor(
     private readonly wsUrl: string,
-    private readonly token: string,
+    private credential: string,
+    private readonly onSession: (session: string) => void = () => undefined,
   ) {
     this.connect()
   }
 
-  static fromLocation(location: Location, token: string): BridgeClient {
+  static fromLocation(location: Location, credential: string, onSession?: (session: string) => void): BridgeClient {
     const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${BRIDGE_PATH}`
-    return new BridgeClient(wsUrl, token)
+    return new BridgeClient(wsUrl, credential, onSession)
   }
 
   invoke<C extends Channel>(channel: C, input: InputOf<C>): Promise<OutputOf<C>> {
@@ -81,7 +85,7 @@ export class BridgeClient implements ApiClient {
   private connect(): void {
     const socket = new WebSocket(this.wsUrl, BRIDGE_PROTOCOL)
     this.socket = socket
-    socket.addEventListener('open', () => socket.send(JSON.stringify({ type: 'hello', token: this.token })))
+    socket.addEventListener('open', () => socket.send(JSON.stringify({ type: 'hello', token: this.credential })))
     socket.addEventListener('message', (event: MessageEvent<unknown>) => this.onMessage(event.data))
     socket.addEventListener('close', (event) => {
       if (this.socket !== socket) return
@@ -90,7 +94,7 @@ export class BridgeClient implements ApiClient {
         this.pending.delete(id)
         p.reject(new ApiError('CONNECTION_LOST', 'The connection to Lifeboat was lost while this request ran.'))
       }
-      if (event.code === CLOSE_UNAUTHORIZED) {
+      if (event.code === CLOSE_UNAUTHORIZED || event.code === CLOSE_LINK_USED) {
         this.setStatus('unauthorized')
         for (const [, p] of this.pending) p.reject(new ApiError('UNAUTHORIZED', 'Lifeboat refused this page’s access token.'))
         this.pending.clear()
@@ -114,6 +118,10 @@ export class BridgeClient implements ApiClient {
     const msg = parsed.data
     switch (msg.type) {
       case 'welcome':
+        if (msg.session !== undefined) {
+          this.credential = msg.session
+          this.onSession(msg.session)
+        }
         this.attempts = 0
         this.setStatus('open')
         for (const topic of this.listeners.keys()) this.socket?.send(JSON.stringify({ type: 'subscribe', topic }))

@@ -11,7 +11,7 @@ export const de: Record<MessageKey, string> = {
   'connection.noToken.body':
     'Diese Seite braucht den Zugangslink, den `lifeboat serve` (oder `npm run serve`) ausgibt. Er enthält ein Einmal-Token, das andere Webseiten aussperrt. Kopieren Sie den vollständigen Link aus dem Terminal in die Adresszeile.',
   'connection.refused.title': 'Lifeboat hat diese Seite abgewiesen',
-  'connection.refused.body': 'Das Zugangstoken ist nicht mehr gültig (wurde Lifeboat neu gestartet?). Öffnen Sie den neuen Link aus dem Terminal.',
+  'connection.refused.body': 'Jeder Lifeboat-Link öffnet nur einen Tab, nur einmal: Dieser wurde schon benutzt, oder Lifeboat wurde neu gestartet. Wechseln Sie zum Tab, in dem Lifeboat offen ist, oder drücken Sie im Terminal von `lifeboat serve` die Eingabetaste und öffnen Sie den neuen Link.',
 
   'topbar.addHost': 'Host hinzufügen',
   'topbar.jobs': 'Aufträge',

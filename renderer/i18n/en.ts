@@ -9,7 +9,7 @@ export const en = {
   'connection.noToken.body':
     'This page needs the access link printed by `lifeboat serve` (or `npm run serve`). It contains a one-time token that keeps other web pages out. Copy the whole link from the terminal into the address bar.',
   'connection.refused.title': 'Lifeboat did not let this page in',
-  'connection.refused.body': 'The access token is not valid any more (Lifeboat was restarted?). Open the new link printed in the terminal.',
+  'connection.refused.body': 'Each Lifeboat link opens one tab, once: this one was already used, or Lifeboat was restarted. Go back to the tab where Lifeboat is open, or press Enter in the terminal running `lifeboat serve` and open the fresh link it prints.',
 
   'topbar.addHost': 'Add host',
   'topbar.jobs': 'Jobs',
