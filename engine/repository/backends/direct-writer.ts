@@ -37,9 +37,10 @@ export class DirectWriter {
   /**
    * Writes `parts` (together `total` bytes) into a new file `file`, which must not exist. Resolves false without
    * leaving a file behind when the object is not one to write this way or the filesystem refuses; throws real
-   * write errors (ENOSPC, EIO) with the file possibly left for the caller to remove.
+   * write errors (ENOSPC, EIO) with the file possibly left for the caller to remove. The file is created with
+   * `mode` (owner-only unless told otherwise).
    */
-  async write(file: string, parts: readonly Uint8Array[], total: number): Promise<boolean> {
+  async write(file: string, parts: readonly Uint8Array[], total: number, mode = 0o600): Promise<boolean> {
     if (this.disabled || total < MIN_DIRECT || total > STAGING_BYTES) return false
     const staging = await this.take()
     if (staging === undefined) return false
@@ -52,7 +53,7 @@ export class DirectWriter {
       const aligned = total - (total % ALIGN)
       let handle
       try {
-        handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o666)
+        handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, mode)
       } catch (error) {
         if (!isRefusal(error)) throw error
         this.disabled = true

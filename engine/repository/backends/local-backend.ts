@@ -4,6 +4,13 @@ import path from 'node:path'
 import { DirectWriter } from './direct-writer.js'
 import { ObjectTooLargeError, TEMP_MARKER, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
 
+/**
+ * Restore points are whole disk images, often unencrypted: only the user running Lifeboat may read them. Modes
+ * are passed at creation (the umask can only take bits away, never add group/other ones).
+ */
+export const PRIVATE_DIR_MODE = 0o700
+export const PRIVATE_FILE_MODE = 0o600
+
 export interface LocalBackendOptions {
   /** The repository folder. It is created by initRepository, not here. */
   readonly path: string
@@ -15,7 +22,8 @@ export interface LocalBackendOptions {
  * batched: a background syncer fsyncs written files one at a time while the backup goes on (so data streams to
  * the disk without blocking the pipeline), and flush() waits for it and then fsyncs the folders touched. The
  * repository calls flush() before it writes a manifest and after, so a point never refers to a chunk that is not
- * on disk; a crash before that leaves only unreferenced files, which GC removes.
+ * on disk; a crash before that leaves only unreferenced files, which GC removes. Every folder it creates (the
+ * repository's own root included) is 0700 and every file 0600; a root that already existed keeps its mode.
  */
 export function localBackend(options: LocalBackendOptions): RepositoryBackend {
   return new LocalBackend(path.resolve(options.path))
@@ -76,7 +84,7 @@ class LocalBackend implements RepositoryBackend {
     try {
       const parts = data instanceof Uint8Array ? [data] : data.filter((p) => p.length > 0)
       const total = parts.reduce((sum, p) => sum + p.length, 0)
-      if (!(await this.direct.write(temp, parts, total))) await writeBuffered(temp, parts, total)
+      if (!(await this.direct.write(temp, parts, total, PRIVATE_FILE_MODE))) await writeBuffered(temp, parts, total)
       await rename(temp, final)
       renamed = true
       this.dirtyDirs.add(dir)
@@ -186,11 +194,11 @@ class LocalBackend implements RepositoryBackend {
     if (this.knownDirs.has(dir)) return
     let created: string | undefined
     try {
-      created = await mkdir(dir, { recursive: true })
+      created = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (error) {
       // Node's recursive mkdir reports ENOENT when the disk is full; a plain mkdir tells the real reason.
       if (!isNotFound(error)) throw error
-      await mkdir(dir).catch((inner: unknown) => {
+      await mkdir(dir, PRIVATE_DIR_MODE).catch((inner: unknown) => {
         if ((inner as { code?: unknown }).code !== 'EEXIST') throw inner
       })
       created = dir
@@ -209,7 +217,7 @@ class LocalBackend implements RepositoryBackend {
 
 /** Writes a new file through the page cache: one vectored write, finished with plain writes if it came up short. */
 async function writeBuffered(temp: string, parts: readonly Uint8Array[], total: number): Promise<void> {
-  const handle = await open(temp, 'wx')
+  const handle = await open(temp, 'wx', PRIVATE_FILE_MODE)
   try {
     let done = parts.length > 1 ? (await handle.writev([...parts], 0)).bytesWritten : 0
     // A short vectored write is rare on a local disk; finish with plain writes from where it stopped.
