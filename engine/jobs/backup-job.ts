@@ -187,6 +187,7 @@ async function backUp(adapter: HostAdapter, repo: Repository, record: HostRecord
   const prepared: PreparedDisk[] = []
   try {
     if (session.fullReason !== undefined) ctx.log('warn', session.fullReason)
+    for (const d of session.disks) if (d.fullReason !== undefined && d.fullReason !== session.fullReason) ctx.log('warn', d.fullReason)
     ctx.log('info', `Consistency of this restore point: ${session.consistency === 'app' ? 'application-consistent (guest quiesced)' : session.consistency === 'crash' ? 'crash-consistent' : 'offline (VM was shut down)'}.`)
     end = ctx.step('read')
     const parentDisk = previous === undefined ? undefined : (name: string, size: number) => openParentDisk(repo, previous.pointId, name, size, signal)
