@@ -1,4 +1,5 @@
-import { AdapterError, throwIfAborted, type BackupCapability, type BackupDisk, type BackupOptions, type BackupSession, type Consistency, type ModeSupport } from '../host-adapter'
+import { AdapterError, throwIfAborted, type BackupCapability, type BackupOptions, type BackupSession, type Consistency, type ModeSupport } from '../host-adapter'
+import { cleanupSignal, UndoStack } from '../undo-stack'
 import type { HyperVContext } from './context'
 import { hotBackup } from './hot-backup'
 import { saveVm, shutDown, startVm, vmState, waitForState } from './power'
@@ -53,26 +54,18 @@ export function modesFor(d: VmDetails): ModeSupport[] {
   return [cold, warm, hot]
 }
 
-/** Reads the VM's current disks (cold and warm: the VM is off or saved, so its files are closed) and undoes `after`. */
-async function fileSession(ctx: HyperVContext, d: VmDetails, consistency: Consistency, after: (signal: AbortSignal) => Promise<string[]>, signal: AbortSignal): Promise<BackupSession> {
-  let disks: BackupDisk[]
-  try {
-    const conn = await ctx.connection(signal)
-    disks = await openDisks(conn, d.drives.map((drive) => ({ drive, top: drive.Path ?? '' })), d.vhds, signal)
-  } catch (err) {
-    await after(AbortSignal.timeout(600_000)).catch(() => undefined)
-    throw err
-  }
+/** Reads the VM's current disks (cold and warm: the VM is off or saved, so its files are closed); finish() unwinds `undo`. */
+async function fileSession(ctx: HyperVContext, d: VmDetails, consistency: Consistency, undo: UndoStack, signal: AbortSignal): Promise<BackupSession> {
+  const conn = await ctx.connection(signal)
+  const disks = await openDisks(conn, d.drives.map((drive) => ({ drive, top: drive.Path ?? '' })), d.vhds, signal)
+  undo.push('close the disk readers', () => closeDisks(disks))
   let finished: Promise<{ leftBehind: string[] }> | undefined
   return {
     consistency,
     vmConfig: configOf(d),
     disks,
     finish(finishSignal) {
-      finished ??= (async () => {
-        await closeDisks(disks)
-        return { leftBehind: await after(finishSignal).catch((err: unknown) => [`Could not restore the VM's state: ${err instanceof Error ? err.message : String(err)}`]) }
-      })()
+      finished ??= undo.unwind(finishSignal).then((leftBehind) => ({ leftBehind }))
       return finished
     },
   }
@@ -106,31 +99,36 @@ export function hypervBackup(ctx: HyperVContext): BackupCapability {
       if (mode?.available !== true) throw new AdapterError('NOT_SUPPORTED', `A ${options.mode} backup of ${d.vm.Name} is not possible: ${mode?.reason ?? 'unknown mode'}`)
       if (options.mode === 'hot') return await hotBackup(ctx, d, options, signal)
       const running = RUNNING.includes(d.vm.State)
-      if (options.mode === 'cold') {
-        if (!running) return await fileSession(ctx, d, 'offline', () => Promise.resolve([]), signal)
-        options.phase('shutting down', `asking the guest to shut down (up to ${Math.round(options.shutdownTimeoutMs / 1000)} s)`)
-        let how: 'clean' | 'turned-off'
-        try {
-          how = await shutDown(ctx.runner, vmId, { timeoutMs: options.shutdownTimeoutMs, forceOff: options.forceOffAfterTimeout, log: options.log }, signal)
-          throwIfAborted(signal, 'The backup')
-        } catch (err) {
-          await restart(ctx, vmId, d.vm.Name, AbortSignal.timeout(600_000)).catch(() => undefined)
-          throw err
-        }
-        options.log('info', how === 'clean' ? `${d.vm.Name} shut down cleanly.` : `${d.vm.Name} was turned off.`)
-        return await fileSession(ctx, d, how === 'clean' ? 'offline' : 'crash', (s) => restart(ctx, vmId, d.vm.Name, s), signal)
-      }
-      // warm
-      if (!running) return await fileSession(ctx, d, d.vm.State === 'Off' ? 'offline' : 'crash', () => Promise.resolve([]), signal)
-      options.phase('saving', 'suspending the VM to disk (Save-VM)')
+      const undo = new UndoStack()
+      // Starting the VM again checks its state first, so it is registered before Stop-VM / Save-VM: a shutdown or
+      // save Lifeboat gave up on (timeout, cancel, lost answer) may still complete on the host.
+      const startAgain = () => undo.push(`start ${d.vm.Name} again`, (s) => restart(ctx, vmId, d.vm.Name, s))
       try {
-        await saveVm(ctx.runner, vmId, signal)
-        throwIfAborted(signal, 'The backup')
+        let consistency: Consistency
+        if (options.mode === 'cold') {
+          consistency = 'offline'
+          if (running) {
+            options.phase('shutting down', `asking the guest to shut down (up to ${Math.round(options.shutdownTimeoutMs / 1000)} s)`)
+            startAgain()
+            const how = await shutDown(ctx.runner, vmId, { timeoutMs: options.shutdownTimeoutMs, forceOff: options.forceOffAfterTimeout, log: options.log }, signal)
+            throwIfAborted(signal, 'The backup')
+            options.log('info', how === 'clean' ? `${d.vm.Name} shut down cleanly.` : `${d.vm.Name} was turned off.`)
+            consistency = how === 'clean' ? 'offline' : 'crash'
+          }
+        } else {
+          consistency = running ? 'crash' : d.vm.State === 'Off' ? 'offline' : 'crash'
+          if (running) {
+            options.phase('saving', 'suspending the VM to disk (Save-VM)')
+            startAgain()
+            await saveVm(ctx.runner, vmId, signal)
+            throwIfAborted(signal, 'The backup')
+          }
+        }
+        return await fileSession(ctx, d, consistency, undo, signal)
       } catch (err) {
-        await restart(ctx, vmId, d.vm.Name, AbortSignal.timeout(600_000)).catch(() => undefined)
+        for (const l of await undo.unwind(cleanupSignal(signal))) options.log('error', l)
         throw err
       }
-      return await fileSession(ctx, d, 'crash', (s) => restart(ctx, vmId, d.vm.Name, s), signal)
     },
   }
 }

@@ -1,9 +1,10 @@
 import { AdapterError, throwIfAborted, type BackupDisk, type BackupOptions, type BackupSession, type Consistency } from '../host-adapter'
+import { cleanupSignal, UndoStack } from '../undo-stack'
 import type { HyperVContext } from './context'
 import { holdJobLock, type JobLock } from './job-lock'
 import { ps } from './powershell'
 import { runJson } from './ps-runner'
-import { beginRct, diskChanges, finishRct, rctToken, type RctSession } from './rct'
+import { beginRct, diskChanges, finishRct, rctToken } from './rct'
 import { closeDisks, openDisks } from './readouts'
 import { z } from 'zod'
 import { DRIVE_FIELDS, DriveRecord, SNAPSHOT_FIELDS, SnapshotRecord, VHD_FIELDS, VhdRecord, arrayOf } from './schemas'
@@ -57,6 +58,9 @@ $paths = @($drives | Select-Object -ExpandProperty Path)
  * Hot backup: a checkpoint freezes the disks (production = VSS/fsfreeze inside the guest when it works), Lifeboat
  * reads the now read-only files the checkpoint holds, and the checkpoint is always removed again (Hyper-V merges the
  * changes made meanwhile back into the disks). The checkpoint type is set for the job as needed and put back after.
+ * Each change on the host registers its undo on the backup's stack right after it is made (or right before, where
+ * the undo is harmless and the change may land although its answer is lost); a failure or cancel unwinds the stack,
+ * and so does finish().
  */
 export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: BackupOptions, signal: AbortSignal): Promise<BackupSession> {
   const vmId = d.vm.Id
@@ -65,65 +69,52 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
   const change = original !== wanted
   const name = backupCheckpointName(options.jobId, change ? original : undefined)
   const wasRunning = d.vm.State === 'Running' || d.vm.State === 'Paused'
-  const conn = await ctx.connection(signal)
-  const lock: JobLock = await holdJobLock(conn, await ctx.executable(signal), ctx.runner, options.jobId, signal)
-  if (!lock.held) options.log('warn', 'Could not mark this job as running on the host; a Lifeboat cleaning up elsewhere might remove its checkpoint early.')
-  let snapshotId: string | undefined
-  let typeChanged = false
-  let disks: BackupDisk[] = []
-  let rct: RctSession | undefined
-
-  const undo = async (s: AbortSignal, committed = false): Promise<string[]> => {
-    const left: string[] = []
-    await closeDisks(disks)
-    await finishRct(ctx, rct, committed, options, s)
-    if (snapshotId !== undefined) {
-      try {
-        await removeCheckpoint(ctx, snapshotId, s)
-        options.log('info', `Removed the checkpoint "${name}" of ${d.vm.Name}; Hyper-V merged it into the disks.`)
-      } catch (err) {
-        left.push(`Checkpoint "${name}" of ${d.vm.Name} (remove it in Hyper-V Manager, or run "lifeboat leftovers clean"): ${err instanceof Error ? err.message : String(err)}`)
-      }
-    } else {
-      // A checkpoint made after the client gave up (VMMS finishes what it started) is found by its name.
-      const late = await snapshotsOf(ctx, vmId, s).catch(() => [])
-      for (const c of late.filter((x) => x.Name === name)) {
-        await removeCheckpoint(ctx, c.Id, s).then(
-          () => options.log('info', `Removed the checkpoint "${name}" of ${d.vm.Name}, which Hyper-V finished after the backup had stopped.`),
-          (err: unknown) => left.push(`Checkpoint "${name}": ${err instanceof Error ? err.message : String(err)}`),
-        )
-      }
-    }
-    if (typeChanged) {
-      try {
-        await setCheckpointType(ctx, vmId, original, s)
-        options.log('info', `Set the checkpoint type of ${d.vm.Name} back to ${original}.`)
-      } catch (err) {
-        left.push(`${d.vm.Name} still has checkpoint type ${wanted} (it was ${original}): ${err instanceof Error ? err.message : String(err)}`)
-      }
-    }
-    await lock.release()
-    return left
-  }
-
+  const undo = new UndoStack()
+  const left = (what: string, err: unknown) => `${what}: ${err instanceof Error ? err.message : String(err)}`
   try {
+    const conn = await ctx.connection(signal)
+    const lock: JobLock = await holdJobLock(conn, await ctx.executable(signal), ctx.runner, options.jobId, signal)
+    undo.push('release the job lock', () => lock.release())
+    if (!lock.held) options.log('warn', 'Could not mark this job as running on the host; a Lifeboat cleaning up elsewhere might remove its checkpoint early.')
     if (change) {
       options.phase('preparing', `checkpoint type ${wanted} for this backup (the VM has ${original})`)
-      // Like every change on the host, not interrupted half-way; marked first, so that undo always puts it back.
-      typeChanged = true
+      // Putting the type back is harmless when it never changed, so the undo comes first: Set-VM is not interrupted
+      // half-way (like every change on the host), but its answer can still be lost.
+      undo.push(`set the checkpoint type of ${d.vm.Name} back to ${original}`, async (s) => {
+        try {
+          await setCheckpointType(ctx, vmId, original, s)
+          options.log('info', `Set the checkpoint type of ${d.vm.Name} back to ${original}.`)
+          return undefined
+        } catch (err) {
+          return left(`${d.vm.Name} still has checkpoint type ${wanted} (it was ${original})`, err)
+        }
+      })
       await setCheckpointType(ctx, vmId, wanted, AbortSignal.timeout(HOST_OP_MS))
     }
     throwIfAborted(signal, 'The backup')
     // RCT (when switched on): the reference point comes first, so it is never later than what the checkpoint freezes.
-    rct = await beginRct(ctx, d, options, signal)
-    throwIfAborted(signal, 'The backup')
+    const rct = await beginRct(ctx, d, options, undo, signal)
     options.phase('creating checkpoint', wanted === 'Standard' ? 'standard checkpoint' : 'production checkpoint (VSS / fsfreeze in the guest)')
+    // A checkpoint Hyper-V finishes after the answer was lost is found by its name (unique per job), so the removal
+    // is registered before Checkpoint-VM and looks the checkpoint up when it runs.
+    undo.push(`remove the checkpoint "${name}" of ${d.vm.Name}`, async (s) => {
+      const out: string[] = []
+      for (const c of (await snapshotsOf(ctx, vmId, s)).filter((x) => x.Name === name)) {
+        try {
+          await removeCheckpoint(ctx, c.Id, s)
+          options.log('info', `Removed the checkpoint "${name}" of ${d.vm.Name}; Hyper-V merged it into the disks.`)
+        } catch (err) {
+          out.push(left(`Checkpoint "${name}" of ${d.vm.Name} (remove it in Hyper-V Manager, or run "lifeboat leftovers clean")`, err))
+        }
+      }
+      return out
+    })
     await ctx.runner(ps`${vmVariable(vmId)}\nCheckpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(HOST_OP_MS), what: 'Creating the checkpoint', timeoutMs: HOST_OP_MS })
-    const made = (await snapshotsOf(ctx, vmId, AbortSignal.timeout(120_000))).filter((c) => c.Name === name)
+    throwIfAborted(signal, 'The backup')
+    const made = (await snapshotsOf(ctx, vmId, signal)).filter((c) => c.Name === name)
     const snap = made[0]
     if (snap === undefined || made.length !== 1) throw new AdapterError('BAD_RESPONSE', `Checkpoint-VM succeeded but the checkpoint "${name}" is ${made.length === 0 ? 'not there' : 'there twice'}.`)
-    snapshotId = snap.Id
-    throwIfAborted(signal, 'The backup')
+    const snapshotId = snap.Id
 
     // A checkpoint holding the memory (State Saved) is a standard one: production failed and Hyper-V fell back.
     const withMemory = snap.State === 'Saved'
@@ -133,7 +124,8 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
     }
     const { drives, vhds } = await checkpointDrives(ctx, snapshotId, signal)
     options.phase('reading', 'the disks as the checkpoint froze them')
-    disks = await openDisks(conn, drives.map((drive) => ({ drive, top: drive.Path ?? '' })), vhds, signal)
+    let disks = await openDisks(conn, drives.map((drive) => ({ drive, top: drive.Path ?? '' })), vhds, signal)
+    undo.push('close the disk readers', () => closeDisks(disks))
     if (rct !== undefined) {
       const session = rct
       const livePaths = new Map(d.drives.map((dr) => [`${dr.ControllerType}${dr.ControllerNumber}:${dr.ControllerLocation}`, dr.Path ?? '']))
@@ -159,12 +151,15 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
       // (hash-and-dedup); with RCT (rct.ts, behind a flag) only the ranges Hyper-V reports as changed are read.
       incrementalToken: rctToken(rct, disks.length),
       finish(finishSignal, outcome) {
-        finished ??= undo(finishSignal, outcome?.committed === true).then((leftBehind) => ({ leftBehind }))
+        finished ??= (async () => {
+          await finishRct(ctx, rct, outcome?.committed === true, options, finishSignal)
+          return { leftBehind: await undo.unwind(finishSignal) }
+        })()
         return finished
       },
     }
   } catch (err) {
-    await undo(AbortSignal.timeout(HOST_OP_MS)).catch(() => undefined)
+    for (const l of await undo.unwind(cleanupSignal(signal, HOST_OP_MS))) options.log('error', l)
     throw err
   }
 }

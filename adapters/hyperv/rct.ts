@@ -17,7 +17,8 @@
  * the bounds) makes the disk a full read with a warning: never a silent wrong incremental.
  */
 import { z } from 'zod'
-import { AdapterError, type BackupOptions, type JsonValue } from '../host-adapter'
+import { AdapterError, throwIfAborted, type BackupOptions, type JsonValue } from '../host-adapter'
+import type { UndoHandle, UndoStack } from '../undo-stack'
 import type { HyperVContext } from './context'
 import { ps, type PsRaw } from './powershell'
 import { runJson } from './ps-runner'
@@ -139,7 +140,7 @@ export interface ReferencePoint {
 }
 
 /** CreateReferencePoint (RCT based) for the VM, then its RCT ids by disk path. */
-export async function createReferencePoint(ctx: HyperVContext, vmId: string, signal: AbortSignal): Promise<ReferencePoint> {
+export async function createReferencePoint(ctx: HyperVContext, vmId: string, signal: AbortSignal, onMade: (instanceId: string) => void = () => undefined): Promise<ReferencePoint> {
   const what = 'Creating an RCT reference point'
   const script = ps`${prelude()}
 $cs = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_ComputerSystem' -Filter ${wqlEquals('Name', vmId)})
@@ -171,6 +172,8 @@ ConvertTo-Json -Compress -InputObject @($j | Get-CimAssociatedInstance -ResultCl
     throw new AdapterError('COMMAND_FAILED', `${what}: ${describeCode(answer.ReturnValue ?? -1, POINT_CODES)}.`)
   }
   if (pointId === undefined) throw new AdapterError('BAD_RESPONSE', `${what}: the host did not name the new reference point.`)
+  // Known from here on: the caller registers its removal before anything else can fail.
+  onMade(pointId)
   return await describePoint(ctx, vmId, pointId, signal)
 }
 
@@ -267,6 +270,8 @@ $r = Invoke-CimMethod -InputObject $svc -MethodName 'GetVirtualDiskChanges' -Arg
 /** RCT for one hot backup: the reference point made for it and the previous restore point's token. */
 export interface RctSession {
   readonly vmId: string
+  /** The removal of the new reference point, registered on the backup's stack; done() once a restore point refers to it. */
+  readonly pointUndo: UndoHandle | undefined
   readonly point: ReferencePoint | undefined
   readonly previous: RctToken | undefined
   /** Disk id → its RCT id in the new reference point, filled as the disks are opened. */
@@ -275,8 +280,11 @@ export interface RctSession {
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err))
 
-/** Before the checkpoint: makes the reference point (or says why not) and reads the previous token. */
-export async function beginRct(ctx: HyperVContext, d: VmDetails, options: BackupOptions, signal: AbortSignal): Promise<RctSession | undefined> {
+/**
+ * Before the checkpoint: makes the reference point (or says why not) and reads the previous token. The new point's
+ * removal goes on `undo` as soon as the host names it: a backup that fails or writes no restore point removes it.
+ */
+export async function beginRct(ctx: HyperVContext, d: VmDetails, options: BackupOptions, undo: UndoStack, signal: AbortSignal): Promise<RctSession | undefined> {
   if (ctx.rct !== true) return undefined
   const why = rctIneligible(d)
   if (why !== undefined) {
@@ -291,12 +299,19 @@ export async function beginRct(ctx: HyperVContext, d: VmDetails, options: Backup
     else options.log('warn', `Resilient Change Tracking: the previous restore point's RCT token is not readable; ${d.vm.Name}'s disks are read in full.`)
   }
   let point: ReferencePoint | undefined
+  let pointUndo: UndoHandle | undefined
   try {
-    point = await createReferencePoint(ctx, d.vm.Id, signal)
+    // A change on the host: not interrupted half-way, so that Lifeboat always learns the point it has to remove.
+    point = await createReferencePoint(ctx, d.vm.Id, AbortSignal.timeout(METHOD_MS), (id) => {
+      pointUndo = undo.push(`remove the unused RCT reference point ${id}`, async (s) => {
+        await dropPoint(ctx, id, 'unused', options, s)
+      })
+    })
   } catch (err) {
     options.log('warn', `Resilient Change Tracking: could not create a reference point for ${d.vm.Name} (${message(err)}); this backup and the next one read the disks in full.`)
   }
-  return { vmId: d.vm.Id, point, previous, disks: [] }
+  throwIfAborted(signal, 'The backup')
+  return { vmId: d.vm.Id, pointUndo, point, previous, disks: [] }
 }
 
 /**
@@ -340,16 +355,22 @@ export function rctToken(s: RctSession | undefined, diskCount: number): JsonValu
 }
 
 /**
- * After the backup: a written restore point makes the previous reference point unneeded; an unwritten one makes the
- * new point unneeded (the previous restore point still refers to the old one). Failures are logged, never thrown.
+ * After the backup: a written restore point keeps the new reference point (its removal is taken off the stack) and
+ * makes the previous one unneeded; an unwritten one leaves the new point's removal to the stack's unwind (the previous
+ * restore point still refers to the old one). Failures are logged, never thrown.
  */
 export async function finishRct(ctx: HyperVContext, s: RctSession | undefined, committed: boolean, options: BackupOptions, signal: AbortSignal): Promise<void> {
-  if (s === undefined) return
-  const drop = committed ? s.previous?.referencePoint : s.point?.instanceId
-  if (drop === undefined || (committed && drop === s.point?.instanceId)) return
+  if (s === undefined || !committed) return
+  s.pointUndo?.done()
+  const drop = s.previous?.referencePoint
+  if (drop === undefined || drop === s.point?.instanceId) return
+  await dropPoint(ctx, drop, 'previous', options, signal)
+}
+
+async function dropPoint(ctx: HyperVContext, id: string, which: 'previous' | 'unused', options: BackupOptions, signal: AbortSignal): Promise<void> {
   try {
-    await destroyReferencePoint(ctx, drop, signal)
+    await destroyReferencePoint(ctx, id, signal)
   } catch (err) {
-    options.log('warn', `Resilient Change Tracking: could not remove the ${committed ? 'previous' : 'unused'} reference point ${drop} (${message(err)}); it costs only a little tracking on the host.`)
+    options.log('warn', `Resilient Change Tracking: could not remove the ${which} reference point ${id} (${message(err)}); it costs only a little tracking on the host.`)
   }
 }

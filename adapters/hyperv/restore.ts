@@ -7,11 +7,14 @@ import { PsRaw, ps } from './powershell'
 import { startVm } from './power'
 import { runJson } from './ps-runner'
 import { VmRecord, arrayOf } from './schemas'
-import { removeFile, renameFile, uploadFile } from './upload'
+import { removeEmptyFolder, removeFile, renameFile, uploadFile } from './upload'
+import { withUndo, type UndoHandle } from '../undo-stack'
 import { HyperVConfig } from './vm-config'
 import { checkVmId, describeVm, raw, vmVariable } from './vm-details'
 
 const HostPaths = z.object({ disks: z.string().min(1).max(32_767), switches: arrayOf(z.object({ Name: z.string().max(1000) }), 1000) })
+/** Creating a VM is a change on the host: bounded, not interrupted half-way. */
+const HOST_OP_MS = 10 * 60_000
 const NewVm = z.object({ Id: VmRecord.shape.Id, Name: VmRecord.shape.Name })
 
 /** A name Windows accepts as a file name (VM names may contain anything). */
@@ -62,20 +65,29 @@ async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: Hype
   if (!/^[A-Za-z]:\\/.test(folder)) throw new AdapterError('NOT_SUPPORTED', `Restore disks to a folder on a local drive of the host (C:\\…), not "${folder.slice(0, 200)}".`)
   const placed = placements(config, request.disks)
   const files: string[] = []
-  const leftBehind: string[] = []
-  let vmId: string | undefined
-  try {
+  // Each thing the restore makes on the host registers its removal right after it is made (or right before, where
+  // the removal is harmless and the change may land although its answer is lost): a failure or cancel removes
+  // exactly those, newest first, and nothing that was there before.
+  return await withUndo(signal, async (undo) => {
+    if (request.storageDir === undefined) undo.push(`remove the folder ${folder}`, () => removeEmptyFolder(conn, folder))
     await ctx.runner(ps`New-Item -ItemType Directory -Force -Path ${folder} | Out-Null`, { signal, what: 'Creating the folder for the disks' })
     const done = { bytes: 0, total: request.disks.reduce((a, d) => a + d.size, 0) }
     for (const [i, p] of placed.entries()) {
       const path = `${folder}\\${fileStem(request.name)}-disk${i}.vhdx`
       await upload(conn, p.input, path, 'vhdx', request, done, signal)
+      undo.push(`remove the disk file ${path}`, () => removeFile(conn, path))
       files.push(path)
     }
     throwIfAborted(signal, 'The restore')
     request.phase('creating the VM', `New-VM generation ${config.generation}`)
-    const made = await runJson(ctx.runner, ps`New-VM -Name ${request.name} -Generation ${config.generation} -MemoryStartupBytes ${config.memoryStartup} -NoVHD | Select-Object ${raw('Id, Name')} | ConvertTo-Json -Compress`, NewVm, { signal, what: 'Creating the VM' })
-    vmId = made.Id
+    // Not interrupted half-way: a VM created after Lifeboat stopped listening could not be found again (names repeat).
+    const made = await runJson(ctx.runner, ps`New-VM -Name ${request.name} -Generation ${config.generation} -MemoryStartupBytes ${config.memoryStartup} -NoVHD | Select-Object ${raw('Id, Name')} | ConvertTo-Json -Compress`, NewVm, { signal: AbortSignal.timeout(HOST_OP_MS), what: 'Creating the VM' })
+    const vmId = made.Id
+    undo.push(`remove the half-restored VM ${request.name} (${vmId})`, async (s) => {
+      // Remove-VM refuses a running VM: one whose start Lifeboat gave up on is turned off first.
+      await ctx.runner(ps`${vmVariable(vmId)}\nif ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force }\nRemove-VM -VM $vm -Force`, { signal: s, what: 'Removing the half-restored VM' })
+    })
+    throwIfAborted(signal, 'The restore')
     const switches = new Set(host.switches.map((s) => s.Name.toLowerCase()))
     const lines: PsRaw[] = [vmVariable(vmId), ps`Set-VMProcessor -VM $vm -Count ${config.processorCount}`]
     lines.push(
@@ -101,6 +113,7 @@ async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: Hype
     if (config.generation === 2 && boot?.controllerType === 'SCSI') {
       lines.push(ps`Set-VMFirmware -VM $vm -FirstBootDevice (Get-VMHardDiskDrive -VM $vm -ControllerType SCSI -ControllerNumber ${boot.controllerNumber} -ControllerLocation ${boot.controllerLocation})`)
     }
+    // Everything here changes only the new VM, which its removal takes along.
     await ctx.runner(new PsRaw(lines.map((l) => l.text).join('\n')), { signal, what: 'Configuring the restored VM' })
     for (const m of new Set(missing)) request.log('warn', `This host has no virtual switch "${m}"; the network adapter was left disconnected.`)
     let started = false
@@ -109,16 +122,8 @@ async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: Hype
       await startVm(ctx.runner, vmId, signal)
       started = true
     }
-    return { vmId, name: made.Name, disks: placed.map((p, i) => ({ name: p.input.name, path: files[i] ?? '', format: 'vhdx' })), started, leftBehind }
-  } catch (err) {
-    const s = AbortSignal.timeout(300_000)
-    if (vmId !== undefined) {
-      await ctx.runner(ps`${vmVariable(vmId)}\nRemove-VM -VM $vm -Force`, { signal: s, what: 'Removing the half-restored VM' }).catch((e: unknown) => leftBehind.push(`The half-restored VM ${request.name} (${vmId ?? ''}): ${e instanceof Error ? e.message : String(e)}`))
-    }
-    for (const f of files) await removeFile(conn, f).catch(() => leftBehind.push(`Disk file ${f}`))
-    if (leftBehind.length > 0 && err instanceof AdapterError) throw new AdapterError(err.code, `${err.message} (left behind on the host: ${leftBehind.join('; ')})`, err.params, { cause: err })
-    throw err
-  }
+    return { vmId, name: made.Name, disks: placed.map((p, i) => ({ name: p.input.name, path: files[i] ?? '', format: 'vhdx' })), started, leftBehind: [] }
+  })
 }
 
 const VmList = arrayOf(VmRecord.pick({ Id: true, Name: true }), 10_000)
@@ -147,42 +152,43 @@ async function inPlace(ctx: HyperVContext, request: RestoreRequest, config: Hype
   })
   const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)
   const done = { bytes: 0, total: request.disks.reduce((a, x) => a + x.size, 0) }
-  const staged: string[] = []
   const leftBehind: string[] = []
-  try {
+  const replaced = await withUndo(signal, async (undo) => {
+    const staged: { fresh: string; undo: UndoHandle }[] = []
     for (const t of targets) {
       const fresh = `${t.path}.lifeboat-restore-${stamp}`
       await upload(conn, t.p.input, fresh, t.format, request, done, signal)
-      staged.push(fresh)
+      staged.push({ fresh, undo: undo.push(`remove the staged disk ${fresh}`, () => removeFile(conn, fresh)) })
     }
-  } catch (err) {
-    for (const f of staged) await removeFile(conn, f).catch(() => undefined)
-    throw err
-  }
-  // Every new disk is on the host: swap them in (the old file steps aside until all swaps worked).
-  request.phase('replacing disks', d.vm.Name)
-  const swapped: { path: string; old: string }[] = []
-  try {
+    throwIfAborted(signal, 'The restore')
+    // Every new disk is on the host: swap them in (the old file steps aside until all swaps worked).
+    request.phase('replacing disks', d.vm.Name)
+    const swaps: { path: string; old: string; undo: UndoHandle }[] = []
     for (const [i, t] of targets.entries()) {
       const old = `${t.path}.lifeboat-before-restore-${stamp}`
+      const stage = staged[i]
+      if (stage === undefined) throw new AdapterError('BAD_RESPONSE', `No staged disk for ${t.path}.`)
       await renameFile(conn, t.path, old)
-      try {
-        await renameFile(conn, staged[i] ?? '', t.path)
-      } catch (err) {
-        await renameFile(conn, old, t.path)
-        throw err
-      }
-      swapped.push({ path: t.path, old })
+      const back = undo.push(`put the original ${t.path} back`, async () => {
+        await renameFile(conn, old, t.path).catch((err: unknown) => {
+          throw new AdapterError('COMMAND_FAILED', `${t.path} was replaced; the original is at ${old} (${err instanceof Error ? err.message : String(err)})`)
+        })
+      })
+      await renameFile(conn, stage.fresh, t.path)
+      stage.undo.done()
+      back.replace(async () => {
+        await removeFile(conn, t.path)
+        await renameFile(conn, old, t.path).catch((err: unknown) => {
+          throw new AdapterError('COMMAND_FAILED', `${t.path} was replaced; the original is at ${old} (${err instanceof Error ? err.message : String(err)})`)
+        })
+      })
+      swaps.push({ path: t.path, old, undo: back })
     }
-  } catch (err) {
-    for (const s of swapped.reverse()) {
-      await removeFile(conn, s.path).catch(() => undefined)
-      await renameFile(conn, s.old, s.path).catch(() => leftBehind.push(`${s.path} was replaced; the original is at ${s.old}`))
-    }
-    for (const f of staged) await removeFile(conn, f).catch(() => undefined)
-    throw err
-  }
-  for (const s of swapped) await removeFile(conn, s.old).catch(() => leftBehind.push(`The replaced disk ${s.old} (delete it when the VM works)`))
+    // Every swap worked: the restore is done, and the originals are no longer needed.
+    for (const s of swaps) s.undo.done()
+    return swaps
+  })
+  for (const s of replaced) await removeFile(conn, s.old).catch(() => leftBehind.push(`The replaced disk ${s.old} (delete it when the VM works)`))
   let started = false
   if (request.start) {
     await startVm(ctx.runner, vmId, signal)

@@ -7,6 +7,7 @@ import { openDisks } from './readouts'
 import { SNAPSHOT_FIELDS, SnapshotRecord, VmRecord, arrayOf } from './schemas'
 import { z } from 'zod'
 import { startVm, turnOffVm, vmState } from './power'
+import { withUndo } from '../undo-stack'
 import { parseBackupCheckpoint, parsePatchCheckpoint, patchCheckpointName } from './tags'
 import { raw, vmVariable } from './vm-details'
 
@@ -75,11 +76,23 @@ export function hypervSnapshots(ctx: HyperVContext): SnapshotCapability {
       const expires = options.expiresAt !== undefined ? new Date(options.expiresAt) : undefined
       if (expires !== undefined && Number.isNaN(expires.getTime())) throw new AdapterError('NOT_SUPPORTED', `"${options.expiresAt?.slice(0, 60) ?? ''}" is not a time.`)
       const name = patchCheckpointName(options.label, new Date(), expires)
-      await ctx.runner(ps`${vmVariable(vmId)}\nCheckpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(30 * 60_000), what: 'Creating the checkpoint', timeoutMs: 30 * 60_000 })
-      const { vm, snapshots } = await listing(ctx, vmId, AbortSignal.timeout(120_000))
-      const made = snapshots.filter((s) => s.Name === name).sort((a, b) => (b.CreationTime ?? '').localeCompare(a.CreationTime ?? ''))[0]
-      if (!made) throw new AdapterError('BAD_RESPONSE', `Checkpoint-VM succeeded but "${name}" is not there.`)
-      return detail(made, vm.ParentSnapshotId)
+      // Names repeat (same label within a minute): the checkpoints that already carry it are never touched.
+      const earlier = new Set((await listing(ctx, vmId, signal)).snapshots.filter((s) => s.Name === name).map((s) => s.Id))
+      const ours = async (s: AbortSignal) => (await listing(ctx, vmId, s)).snapshots.filter((c) => c.Name === name && !earlier.has(c.Id))
+      // Until the admin gets it, a failure or cancel removes the new checkpoint again — also one Hyper-V finished
+      // after Lifeboat stopped waiting, which is why the removal is registered before and looks it up by name.
+      return await withUndo(signal, async (undo) => {
+        const made = undo.push(`remove the new checkpoint "${name}"`, async (s) => {
+          for (const c of await ours(s)) await removeCheckpoint(ctx, c.Id, s)
+        })
+        await ctx.runner(ps`${vmVariable(vmId)}\nCheckpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(30 * 60_000), what: 'Creating the checkpoint', timeoutMs: 30 * 60_000 })
+        throwIfAborted(signal, 'Creating the checkpoint')
+        const { vm, snapshots } = await listing(ctx, vmId, signal)
+        const mine = snapshots.filter((s) => s.Name === name && !earlier.has(s.Id))[0]
+        if (!mine) throw new AdapterError('BAD_RESPONSE', `Checkpoint-VM succeeded but "${name}" is not there.`)
+        made.done()
+        return detail(mine, vm.ParentSnapshotId)
+      })
     },
 
     async revert(vmId, snapshotId, options, signal) {

@@ -86,3 +86,11 @@ export async function removeFile(conn: SshConnection, winPath: string): Promise<
   const sftp = await conn.sftp()
   await call((cb) => sftp.unlink(sftpPath(winPath), cb), `Removing ${winPath}`)
 }
+
+/** Removes an empty folder (SFTP refuses a folder that still holds files); one that is not there counts as removed. */
+export async function removeEmptyFolder(conn: SshConnection, winPath: string): Promise<void> {
+  const sftp = await conn.sftp()
+  await call((cb) => sftp.rmdir(sftpPath(winPath), cb), `Removing the folder ${winPath}`).catch((err: unknown) => {
+    if (!(err instanceof AdapterError && err.code === 'NOT_FOUND')) throw err
+  })
+}

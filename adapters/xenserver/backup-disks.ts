@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { AdapterError, type BackupDisk, type BackupOptions, type JsonValue } from '../host-adapter'
+import { AdapterError, throwIfAborted, type BackupDisk, type BackupOptions, type JsonValue } from '../host-adapter'
+import type { UndoHandle, UndoStack } from '../undo-stack'
 import { changedRanges, parseToken, type Token, type TokenDisk } from './incremental'
 import { nbdGuestDisk, XapiNbdClient } from './nbd-client'
 import { deviceName, type PoolState } from './pool-state'
@@ -29,6 +30,8 @@ export interface DiskPlan {
   readonly base?: { readonly ref: string; readonly uuid: string }
   /** Why this disk is read in full although an incremental was asked for. */
   readonly fullReason?: string
+  /** This backup turned changed block tracking on; undone unless a restore point is written (then done()). */
+  readonly cbtTurnedOn?: UndoHandle
 }
 
 /** SR types that keep VDIs as VHD chains, where a delta export against a kept snapshot (base=) works. */
@@ -64,7 +67,7 @@ export function liveDisks(state: PoolState, vbdRefs: readonly string[]): LiveDis
  * network offers NBD, else a VHD delta against a kept snapshot where the SR keeps VHD chains, else in full. Turns
  * changed block tracking on where it is missing (the next backup then profits). Checks the previous base.
  */
-export async function planDisks(client: XapiClient, state: PoolState, disks: readonly LiveDisk[], options: BackupOptions, signal: AbortSignal): Promise<DiskPlan[]> {
+export async function planDisks(client: XapiClient, state: PoolState, disks: readonly LiveDisk[], options: BackupOptions, undo: UndoStack, signal: AbortSignal): Promise<DiskPlan[]> {
   const wantIncremental = options.incremental !== false
   const previous: Token | undefined = options.previous === undefined ? undefined : parseToken(options.previous.token)
   const nbd = nbdAvailable(state)
@@ -74,18 +77,25 @@ export async function planDisks(client: XapiClient, state: PoolState, disks: rea
     if (wantIncremental && cbtCapable(state, live.sr) && nbd) strategy = 'cbt'
     else if (wantIncremental && live.sr !== undefined && VHD_SR_TYPES.has(live.sr.type)) strategy = 'vhd'
     let cbtWasOff = false
+    let cbtTurnedOn: UndoHandle | undefined
     if (strategy === 'cbt' && !live.record.cbt_enabled) {
       try {
-        await client.call('VDI.enable_cbt', [live.ref], signal)
+        throwIfAborted(signal, 'The backup')
+        // Not interrupted half-way (a cancelled call may still land on the pool): the undo must know it happened.
+        await client.call('VDI.enable_cbt', [live.ref])
+        cbtTurnedOn = undo.push(`turn changed block tracking off again for ${live.name}`, async (s) => {
+          await client.call('VDI.disable_cbt', [live.ref], s)
+        })
         cbtWasOff = true
         options.log('info', `Turned on changed block tracking for ${live.name} (${live.record.name_label}); from the next backup on only changed blocks are read.`)
       } catch (err) {
+        if (signal.aborted) throw err
         options.log('warn', `Could not turn on changed block tracking for ${live.name}: ${err instanceof Error ? err.message : String(err)}`)
         strategy = live.sr !== undefined && VHD_SR_TYPES.has(live.sr.type) ? 'vhd' : 'none'
       }
     }
     const plan = await checkBase(client, live, strategy, previous?.disks.find((d) => d.vdi === live.record.uuid), { cbtWasOff, hadPrevious: options.previous !== undefined, tokenValid: previous !== undefined, wantIncremental }, signal)
-    plans.push(plan)
+    plans.push(cbtTurnedOn !== undefined ? { ...plan, cbtTurnedOn } : plan)
   }
   return plans
 }

@@ -13,14 +13,16 @@ import { liveDisks, planDisks, readoutFor, type DiskPlan, type ReadoutResult } f
 import { parseToken, type Token } from './incremental'
 import { loadState } from './live-inventory'
 import { startVm, resumeVm, shutDown, suspendVm, type PowerContext } from './power'
+import { destroySnapshotByRef } from './snapshots'
 import type { PoolState } from './pool-state'
 import { tags, TAG, withoutTags } from './tags'
 import type { XapiClient } from './xapi-client'
 import { xapiCode } from './xapi-errors'
 import { destroyQuietly, findByUuid, refByUuid, removeOtherConfig, setOtherConfig, allTagKeys } from './xapi-objects'
 import { VBDRecord, VDIRecord, VMRecord } from './xapi-records.generated'
-import { isCode, runTaskForRef } from './xapi-tasks'
+import { isCode, madeAnyway, runTaskForRef } from './xapi-tasks'
 import { isNullRef } from './xapi-schema-kit'
+import { cleanupSignal, UndoStack, type UndoHandle } from '../undo-stack'
 
 const HEARTBEAT_MS = 60_000
 
@@ -43,15 +45,29 @@ export function vmModes(vm: VMRecord): ModeSupport[] {
   return [cold, warm, hot]
 }
 
-interface Made {
-  /** Tags put on the live VM so a new snapshot inherits them. */
-  vmTagged: boolean
-  snapshotVm?: string
-  /** Snapshot VDIs by live VDI uuid. */
-  readonly snapshots: Map<string, { ref: string; uuid: string }>
-  power: 'none' | 'start' | 'resume'
-  readonly readouts: ReadoutResult[]
-  heartbeat?: NodeJS.Timeout
+/** The snapshot VDI of each live disk (by live VDI uuid), as begin() took them: what the readouts read. */
+interface Taken {
+  readonly disks: Map<string, { ref: string; uuid: string }>
+  /** The snapshot VM of VM.snapshot / VM.checkpoint, for the heartbeat. */
+  vm?: string
+  /** Keeps these snapshot VDIs when the snapshot is undone: they become the next backup's references. */
+  spare(refs: ReadonlySet<string>): void
+}
+
+/**
+ * An undo that logs what it did (after a cancel or failure the admin reads in the job what Lifeboat removed) and
+ * turns a failure into a left-behind line with the command that fixes it by hand.
+ */
+function undoStep(options: BackupOptions, what: string, fix: string, fn: (signal: AbortSignal) => Promise<string | undefined>): (signal: AbortSignal) => Promise<string | undefined> {
+  return async (signal) => {
+    try {
+      const done = await fn(signal)
+      if (typeof done === 'string') options.log('info', done)
+      return undefined
+    } catch (err) {
+      return `${what} failed: ${err instanceof Error ? err.message : String(err)}. ${fix}`
+    }
+  }
 }
 
 /**
@@ -64,7 +80,10 @@ interface Made {
  * then the snapshot VM is destroyed and its VDIs too (destroying the VM record alone would leave the disks), except a
  * disk's snapshot kept as the next backup's reference: reduced to changed-block metadata (VDI.data_destroy) with CBT,
  * or kept whole for a VHD delta export (base=) where the SR has no CBT.
- * Everything is tagged in other_config (job, VM, purpose), so a crashed backup's leftovers are found and cleaned.
+ * Every change on the pool registers its undo on the flow's UndoStack right after it is made (or, where a cancelled
+ * call may still complete on the pool, a conditional undo right before): a failure or cancel after any step undoes
+ * exactly what was done, and finish() unwinds the same stack. Everything is also tagged in other_config (job, VM,
+ * purpose), so what a killed Lifeboat leaves is found and cleaned by reconcile.
  */
 export class XapiBackup implements BackupCapability {
   constructor(private readonly client: (signal: AbortSignal) => Promise<XapiClient>) {}
@@ -95,89 +114,111 @@ export class XapiBackup implements BackupCapability {
       options.log('info', 'XenServer and XCP-ng no longer offer quiesced snapshots (VM.snapshot_with_quiesce was removed from XAPI), so this restore point is crash-consistent.')
     }
     const ctx: PowerContext = { client, vmRef, vmName: vm.name_label, log: options.log, phase: options.phase }
-    const made: Made = { vmTagged: false, snapshots: new Map(), power: 'none', readouts: [] }
+    const undo = new UndoStack()
     const disks = liveDisks(state, vm.VBDs)
     try {
-      const plans = await planDisks(client, state, disks, options, signal)
-      const consistency = await this.prepare(client, vm, vmRef, plans, options, ctx, made, signal)
-      made.heartbeat = setInterval(() => void this.beat(client, made), HEARTBEAT_MS)
-      made.heartbeat.unref()
+      const plans = await planDisks(client, state, disks, options, undo, signal)
+      const { consistency, taken } = await this.prepare(client, vm, vmRef, plans, options, ctx, undo, signal)
+      const heartbeat = setInterval(() => void this.beat(client, taken), HEARTBEAT_MS)
+      heartbeat.unref()
+      undo.push('stop the heartbeat', () => clearInterval(heartbeat))
       const fullReasons: string[] = []
       const kept: Token['disks'] = []
+      const readouts: ReadoutResult[] = []
       for (const plan of plans) {
-        const snap = made.snapshots.get(plan.live.record.uuid)
+        const snap = taken.disks.get(plan.live.record.uuid)
         if (snap === undefined) throw new AdapterError('BAD_RESPONSE', `The snapshot has no copy of ${plan.live.name}.`)
         const r = await readoutFor(client, plan, snap, options, signal)
-        made.readouts.push(r)
+        undo.push(`close the reader of ${plan.live.name}`, () => r.close().catch(() => undefined))
+        readouts.push(r)
         if (r.fullReason !== undefined) fullReasons.push(r.fullReason)
         if (r.keep) kept.push(r.keep)
       }
       const token: Token | undefined = kept.length > 0 ? { v: 1, kind: 'xapi', vm: vm.uuid, disks: kept } : undefined
-      const finish = (finishSignal: AbortSignal, outcome?: BackupOutcome) => this.cleanup(client, ctx, plans, made, outcome?.committed === true, options, finishSignal)
+      let finished: Promise<{ leftBehind: string[] }> | undefined
+      const finish = (finishSignal: AbortSignal, outcome?: BackupOutcome) => (finished ??= this.finish(client, plans, taken, undo, outcome?.committed === true, options, finishSignal))
       return {
         consistency,
         vmConfig: vmConfig(state, vmRef, vm, disks.map((d) => d.vbd)),
-        disks: made.readouts.map((r) => r.disk),
+        disks: readouts.map((r) => r.disk),
         ...(token !== undefined ? { incrementalToken: token as unknown as JsonValue } : {}),
         ...(fullReasons.length > 0 ? { fullReason: fullReasons.join(' ') } : {}),
         finish,
       }
     } catch (err) {
-      const { leftBehind } = await this.cleanup(client, ctx, [], made, false, options, signal.aborted ? AbortSignal.timeout(10 * 60_000) : signal)
-      for (const l of leftBehind) options.log('error', l)
+      for (const l of await undo.unwind(cleanupSignal(signal))) options.log('error', l)
       throw err
     }
   }
 
-  /** Stops, suspends or snapshots as the mode says; fills `made` as it goes so a failure can be undone. */
-  private async prepare(client: XapiClient, vm: VMRecord, vmRef: string, plans: readonly DiskPlan[], options: BackupOptions, ctx: PowerContext, made: Made, signal: AbortSignal): Promise<Consistency> {
+  /** Stops, suspends or snapshots as the mode says, registering each undo as it goes. */
+  private async prepare(client: XapiClient, vm: VMRecord, vmRef: string, plans: readonly DiskPlan[], options: BackupOptions, ctx: PowerContext, undo: UndoStack, signal: AbortSignal): Promise<{ consistency: Consistency; taken: Taken }> {
     const fields = { job: options.jobId, vm: vm.uuid }
     const snapName = `Lifeboat ${options.mode} backup ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`
     if (options.mode === 'cold') {
       if (vm.power_state === 'Running') {
+        // Registered before: a shutdown Lifeboat gave up on (timeout, cancel) may still complete on the pool.
+        undo.push(`start ${ctx.vmName} again`, undoStep(options, `Starting ${ctx.vmName} again`, `Start it with: xe vm-start uuid=${vm.uuid}`, async (s) => {
+          if ((await powerState(client, vmRef, s)) !== 'Halted') return undefined
+          await startVm(ctx, s)
+          return `Started ${ctx.vmName} again.`
+        }))
         await shutDown(ctx, { timeoutMs: options.shutdownTimeoutMs, force: options.forceOffAfterTimeout, cleanAllowed: vm.allowed_operations.includes('clean_shutdown') }, signal)
-        made.power = 'start'
       }
-      await this.snapshotDisks(client, plans, fields, made, options, signal)
-      return vm.power_state === 'Suspended' ? 'crash' : 'offline'
+      const taken = await this.snapshotDisks(client, plans, fields, undo, options, signal)
+      return { consistency: vm.power_state === 'Suspended' ? 'crash' : 'offline', taken }
     }
     if (options.mode === 'warm') {
       const ops = new Set(vm.allowed_operations.filter((op) => vm.blocked_operations[op] === undefined))
       if (ops.has('checkpoint')) {
         try {
-          await this.snapshotVm(client, vmRef, 'VM.checkpoint', [vmRef, snapName], fields, made, options, signal)
-          return 'crash'
+          return { consistency: 'crash', taken: await this.snapshotVm(client, vmRef, ctx.vmName, 'VM.checkpoint', [vmRef, snapName], fields, undo, options, signal) }
         } catch (err) {
           if (signal.aborted || !isCode(err, 'VM_CHECKPOINT_SUSPEND_FAILED', 'VM_CHECKPOINT_RESUME_FAILED', 'OPERATION_NOT_ALLOWED', 'OPERATION_BLOCKED')) throw err
           options.log('warn', `The pool refused a checkpoint of ${vm.name_label} (${xapiCode(err) ?? 'error'}); suspending it for the backup instead.`)
         }
       }
+      undo.push(`resume ${ctx.vmName}`, undoStep(options, `Resuming ${ctx.vmName}`, `Resume it with: xe vm-resume uuid=${vm.uuid}`, async (s) => {
+        if ((await powerState(client, vmRef, s)) !== 'Suspended') return undefined
+        await resumeVm(ctx, s)
+        return `Resumed ${ctx.vmName}.`
+      }))
       await suspendVm(ctx, signal)
-      made.power = 'resume'
-      await this.snapshotDisks(client, plans, fields, made, options, signal)
-      return 'crash'
+      return { consistency: 'crash', taken: await this.snapshotDisks(client, plans, fields, undo, options, signal) }
     }
-    await this.snapshotVm(client, vmRef, 'VM.snapshot', [vmRef, snapName, []], fields, made, options, signal)
-    return vm.power_state === 'Running' ? 'crash' : 'offline'
+    const taken = await this.snapshotVm(client, vmRef, ctx.vmName, 'VM.snapshot', [vmRef, snapName, []], fields, undo, options, signal)
+    return { consistency: vm.power_state === 'Running' ? 'crash' : 'offline', taken }
   }
 
   /** VM.snapshot / VM.checkpoint, with the tags inherited from the VM so even a crash right after leaves it findable. */
-  private async snapshotVm(client: XapiClient, vmRef: string, method: string, args: unknown[], fields: { job: string; vm: string }, made: Made, options: BackupOptions, signal: AbortSignal): Promise<void> {
-    made.vmTagged = true
+  private async snapshotVm(client: XapiClient, vmRef: string, name: string, method: string, args: unknown[], fields: { job: string; vm: string }, undo: UndoStack, options: BackupOptions, signal: AbortSignal): Promise<Taken> {
+    // Removing keys that are not there is harmless, so the undo can come first: a cancelled call may still land.
+    const marker = undo.push(`remove Lifeboat's marker from ${name}`, undoStep(options, `Removing Lifeboat's marker from ${name}`, 'Lifeboat removes it the next time it connects.', async (s) => {
+      await removeOtherConfig(client, 'VM', vmRef, allTagKeys, s)
+      return undefined
+    }))
     await setOtherConfig(client, 'VM', vmRef, tags('pending', fields), signal)
     options.phase('creating snapshot', method === 'VM.checkpoint' ? 'checkpoint (memory and disks)' : 'disks')
+    const spared = new Set<string>()
+    const taken: Taken = { disks: new Map(), spare: (refs) => refs.forEach((r) => spared.add(r)) }
+    const registerSnapshot = (ref: string) => {
+      taken.vm = ref
+      undo.push(`remove the backup snapshot of ${name}`, undoStep(options, `Removing the backup snapshot of ${name}`, 'Lifeboat removes it the next time it connects (it is tagged lifeboat:purpose=backup).', async (s) => {
+        await destroySnapshotByRef(client, ref, s, spared)
+        return `Removed the backup snapshot of ${name} from the pool.`
+      }))
+    }
     let snapRef: string
     try {
       snapRef = await runTaskForRef(client, method, args, { signal, onProgress: (f) => options.phase('creating snapshot', `${Math.round(f * 100)} %`) })
     } catch (err) {
-      const result = err instanceof AdapterError ? err.params.result : undefined
-      const orphan = typeof result === 'string' ? /OpaqueRef:[A-Za-z0-9-]+/.exec(result)?.[0] : undefined
-      if (orphan !== undefined) made.snapshotVm = orphan
+      const orphan = madeAnyway(err)
+      if (orphan !== undefined) registerSnapshot(orphan)
       throw err
     }
-    made.snapshotVm = snapRef
+    registerSnapshot(snapRef)
     await removeOtherConfig(client, 'VM', vmRef, allTagKeys, signal)
-    made.vmTagged = false
+    marker.done()
     const backupTags = { ...tags('backup', fields), [TAG.heartbeat]: new Date().toISOString() }
     await setOtherConfig(client, 'VM', snapRef, backupTags, signal)
     const snap = await client.record('VM', snapRef, VMRecord, signal)
@@ -187,81 +228,80 @@ export class XapiBackup implements BackupCapability {
       const vdi = await client.record('VDI', vbd.VDI, VDIRecord, signal)
       const liveUuid = await client.call('VDI.get_uuid', [vdi.snapshot_of], signal).catch(() => undefined)
       await setOtherConfig(client, 'VDI', vbd.VDI, { ...backupTags, ...(typeof liveUuid === 'string' ? { [TAG.disk]: liveUuid } : {}) }, signal)
-      if (typeof liveUuid === 'string') made.snapshots.set(liveUuid, { ref: vbd.VDI, uuid: vdi.uuid })
+      if (typeof liveUuid === 'string') taken.disks.set(liveUuid, { ref: vbd.VDI, uuid: vdi.uuid })
     }
+    return taken
   }
 
   /** VDI.snapshot of each disk of a stopped or suspended VM (the export source, and the next backup's reference). */
-  private async snapshotDisks(client: XapiClient, plans: readonly DiskPlan[], fields: { job: string; vm: string }, made: Made, options: BackupOptions, signal: AbortSignal): Promise<void> {
+  private async snapshotDisks(client: XapiClient, plans: readonly DiskPlan[], fields: { job: string; vm: string }, undo: UndoStack, options: BackupOptions, signal: AbortSignal): Promise<Taken> {
+    const handles = new Map<string, UndoHandle>()
+    const taken: Taken = { disks: new Map(), spare: (refs) => refs.forEach((r) => handles.get(r)?.done()) }
     for (const plan of plans) {
       options.phase('creating snapshot', plan.live.name)
       const backupTags = { ...tags('backup', { ...fields, disk: plan.live.record.uuid }), [TAG.heartbeat]: new Date().toISOString() }
-      const ref = await runTaskForRef(client, 'VDI.snapshot', [plan.live.ref, {}], { signal })
+      const register = (ref: string) =>
+        handles.set(
+          ref,
+          undo.push(`remove the disk snapshot of ${plan.live.name}`, undoStep(options, `Removing the disk snapshot of ${plan.live.name}`, 'Remove it with: xe vdi-destroy uuid=<its uuid> (Lifeboat also removes it the next time it connects).', async (s) => {
+            await destroyQuietly(client, 'VDI', ref, s)
+            return `Removed the disk snapshot of ${plan.live.name}.`
+          })),
+        )
+      let ref: string
+      try {
+        ref = await runTaskForRef(client, 'VDI.snapshot', [plan.live.ref, {}], { signal })
+      } catch (err) {
+        const orphan = madeAnyway(err)
+        if (orphan !== undefined) register(orphan)
+        throw err
+      }
+      register(ref)
       const uuid = await client.call('VDI.get_uuid', [ref], signal)
       if (typeof uuid !== 'string') throw new AdapterError('BAD_RESPONSE', 'The pool did not say which snapshot VDI it made.')
-      made.snapshots.set(plan.live.record.uuid, { ref, uuid })
+      taken.disks.set(plan.live.record.uuid, { ref, uuid })
       await setOtherConfig(client, 'VDI', ref, backupTags, signal)
     }
+    return taken
   }
 
-  private async beat(client: XapiClient, made: Made): Promise<void> {
+  private async beat(client: XapiClient, taken: Taken): Promise<void> {
     const now = { [TAG.heartbeat]: new Date().toISOString() }
     const signal = AbortSignal.timeout(30_000)
     try {
-      if (made.snapshotVm !== undefined) await setOtherConfig(client, 'VM', made.snapshotVm, now, signal)
-      for (const s of made.snapshots.values()) await setOtherConfig(client, 'VDI', s.ref, now, signal)
+      if (taken.vm !== undefined) await setOtherConfig(client, 'VM', taken.vm, now, signal)
+      for (const s of taken.disks.values()) await setOtherConfig(client, 'VDI', s.ref, now, signal)
     } catch {
       // A missed heartbeat only makes the leftover look stale sooner; the backup goes on.
     }
   }
 
   /**
-   * Undoes what begin() did, on every path: readers closed, the VM started or resumed again, the snapshot VM and
-   * every snapshot VDI destroyed except the one kept per disk as the next reference (only once the restore point
-   * is written), and the previous references dropped then. Returns what could not be undone, with the xe command.
+   * Ends the backup: unwinds begin()'s stack (readers closed, the VM started or resumed again, the snapshot VM and
+   * every snapshot VDI destroyed). Once the restore point is written, one snapshot VDI per disk is spared as the next
+   * backup's reference (reduced to CBT metadata, or kept whole for a VHD delta), changed block tracking stays on, and
+   * the previous references are dropped. Returns what could not be undone, with the xe command.
    */
-  private async cleanup(client: XapiClient, ctx: PowerContext, plans: readonly DiskPlan[], made: Made, committed: boolean, options: BackupOptions, signal: AbortSignal): Promise<{ leftBehind: string[] }> {
-    const left: string[] = []
-    if (made.heartbeat !== undefined) clearInterval(made.heartbeat)
-    for (const r of made.readouts.splice(0)) await r.close().catch(() => undefined)
-    // What was undone is logged too: after a cancel or failure the admin reads in the job what Lifeboat removed.
-    const attempt = async (what: string, fix: string, fn: () => Promise<void>, done?: string) => {
-      try {
-        await fn()
-        if (done !== undefined) options.log('info', done)
-      } catch (err) {
-        left.push(`${what} failed: ${err instanceof Error ? err.message : String(err)}. ${fix}`)
+  private async finish(client: XapiClient, plans: readonly DiskPlan[], taken: Taken, undo: UndoStack, committed: boolean, options: BackupOptions, signal: AbortSignal): Promise<{ leftBehind: string[] }> {
+    const keep: { plan: DiskPlan; snap: { ref: string; uuid: string } }[] = []
+    if (committed) {
+      for (const plan of plans) {
+        plan.cbtTurnedOn?.done()
+        const snap = taken.disks.get(plan.live.record.uuid)
+        if (snap !== undefined && plan.strategy !== 'none') keep.push({ plan, snap })
       }
+      taken.spare(new Set(keep.map((k) => k.snap.ref)))
     }
-    if (made.vmTagged) await attempt(`Removing Lifeboat's marker from ${ctx.vmName}`, 'Lifeboat removes it the next time it connects.', () => removeOtherConfig(client, 'VM', ctx.vmRef, allTagKeys, signal))
-    if (made.power === 'start') await attempt(`Starting ${ctx.vmName} again`, `Start it with: xe vm-start uuid=<the VM's uuid>`, () => startVm(ctx, signal), `Started ${ctx.vmName} again.`)
-    if (made.power === 'resume') await attempt(`Resuming ${ctx.vmName}`, `Resume it with: xe vm-resume uuid=<the VM's uuid>`, () => resumeVm(ctx, signal), `Resumed ${ctx.vmName}.`)
-    made.power = 'none'
-    if (made.snapshotVm !== undefined) {
-      const snapRef = made.snapshotVm
-      await attempt(`Removing the backup snapshot of ${ctx.vmName}`, 'Lifeboat removes it the next time it connects (it is tagged lifeboat:purpose=backup).', async () => {
-        const snap = await client.record('VM', snapRef, VMRecord, signal).catch((err: unknown) => {
-          if (isCode(err, 'HANDLE_INVALID')) return undefined
-          throw err
-        })
-        if (snap === undefined) return
-        const vdis: string[] = []
-        for (const vbdRef of snap.VBDs) {
-          const vbd = await client.record('VBD', vbdRef, VBDRecord, signal).catch(() => undefined)
-          if (vbd !== undefined && !isNullRef(vbd.VDI)) vdis.push(vbd.VDI)
-        }
-        await destroyQuietly(client, 'VM', snapRef, signal)
-        if (!isNullRef(snap.suspend_VDI)) await destroyQuietly(client, 'VDI', snap.suspend_VDI, signal)
-        const tracked = new Set([...made.snapshots.values()].map((s) => s.ref))
-        for (const v of vdis) if (!tracked.has(v)) await destroyQuietly(client, 'VDI', v, signal)
-      }, `Removed the backup snapshot of ${ctx.vmName} from the pool.`)
-      made.snapshotVm = undefined
+    const left = await undo.unwind(signal)
+    const attempt = async (what: string, fix: string, fn: () => Promise<void>, done?: string) => {
+      const l = await undoStep(options, what, fix, async () => {
+        await fn()
+        return done
+      })(signal)
+      if (l !== undefined) left.push(l)
     }
-    const planOf = new Map(plans.map((p) => [p.live.record.uuid, p]))
-    for (const [liveUuid, snap] of made.snapshots) {
-      const plan = planOf.get(liveUuid)
-      const keep = committed && plan !== undefined && plan.strategy !== 'none'
-      if (keep && plan.strategy === 'cbt') {
+    for (const { plan, snap } of keep) {
+      if (plan.strategy === 'cbt') {
         await attempt(`Keeping the changed-block reference of ${plan.live.name}`, `Remove it with: xe vdi-destroy uuid=${snap.uuid} (the next backup of this disk then reads it in full).`, async () => {
           try {
             await client.call('VDI.data_destroy', [snap.ref], signal)
@@ -272,18 +312,16 @@ export class XapiBackup implements BackupCapability {
             throw err
           }
         }, `Kept the changed-block reference of ${plan.live.name} (metadata only, no disk data) for the next backup.`)
-      } else if (keep) {
+      } else {
         await attempt(`Keeping the delta reference of ${plan.live.name}`, `Remove it with: xe vdi-destroy uuid=${snap.uuid}.`, async () => {
           await setOtherConfig(client, 'VDI', snap.ref, { [TAG.purpose]: 'delta-base' }, signal)
           await removeOtherConfig(client, 'VDI', snap.ref, [TAG.heartbeat, TAG.job], signal)
         }, `Kept the snapshot of ${plan.live.name} as the reference for the next backup's delta.`)
-      } else {
-        await attempt(`Removing the snapshot VDI ${snap.uuid}`, `Remove it with: xe vdi-destroy uuid=${snap.uuid} (Lifeboat also removes it the next time it connects).`, () => destroyQuietly(client, 'VDI', snap.ref, signal), `Removed the disk snapshot ${plan?.live.name ?? snap.uuid} (VDI ${snap.uuid}).`)
       }
     }
     if (committed) {
       const previous = options.previous === undefined ? undefined : parseToken(options.previous.token)
-      const now = new Set([...made.snapshots.values()].map((s) => s.uuid))
+      const now = new Set(keep.map((k) => k.snap.uuid))
       for (const d of previous?.disks ?? []) {
         if (now.has(d.base)) continue
         await attempt(`Removing the previous reference ${d.base}`, `Remove it with: xe vdi-destroy uuid=${d.base}.`, async () => {
@@ -295,9 +333,12 @@ export class XapiBackup implements BackupCapability {
         })
       }
     }
-    made.snapshots.clear()
     return { leftBehind: left }
   }
+}
+
+async function powerState(client: XapiClient, vmRef: string, signal: AbortSignal): Promise<string> {
+  return String(await client.call('VM.get_power_state', [vmRef], signal))
 }
 
 /** The VM's configuration as the pool describes it, for the restore point (restores build a new VM from it). */

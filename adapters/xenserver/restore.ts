@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import {
   AdapterError,
+  throwIfAborted,
   type DiskRestoreRequest,
   type DiskRestoreResult,
   type GuestDisk,
@@ -17,6 +18,7 @@ import { destroyQuietly, refByUuid } from './xapi-objects'
 import { vmConstructorFields, VMRecord } from './xapi-records.generated'
 import { NULL_REF, isNullRef } from './xapi-schema-kit'
 import { createTask, runTask, waitForTask } from './xapi-tasks'
+import { withUndo } from '../undo-stack'
 
 const Ref = z.string().regex(/^OpaqueRef:[A-Za-z0-9-]{1,64}$/)
 
@@ -140,8 +142,9 @@ export async function importDisk(client: XapiClient, vdiRef: string, source: Gue
   }
 }
 
-async function createVdi(client: XapiClient, sr: string, name: string, description: string, size: number, other: Record<string, string>, signal: AbortSignal): Promise<string> {
-  const ref = Ref.safeParse(await client.call('VDI.create', [{ name_label: name, name_description: description, SR: sr, virtual_size: size, type: 'user', sharable: false, read_only: false, other_config: other, xenstore_data: {}, sm_config: {}, tags: [] }], signal))
+/** Not interrupted half-way (a cancelled call may still create the VDI): the caller registers its removal, then checks. */
+async function createVdi(client: XapiClient, sr: string, name: string, description: string, size: number, other: Record<string, string>): Promise<string> {
+  const ref = Ref.safeParse(await client.call('VDI.create', [{ name_label: name, name_description: description, SR: sr, virtual_size: size, type: 'user', sharable: false, read_only: false, other_config: other, xenstore_data: {}, sm_config: {}, tags: [] }]))
   if (!ref.success) throw new AdapterError('BAD_RESPONSE', 'The pool did not say which VDI it created.')
   return ref.data
 }
@@ -170,15 +173,16 @@ export class XapiRestore implements RestoreCapability {
     const parsed = SavedConfig.safeParse(request.vmConfig)
     const saved = parsed.success ? parsed.data : undefined
     if (!saved) request.log('warn', 'The restore point was not made from a XenServer/XCP-ng pool; the new VM gets default settings (2 vCPUs, 2 GiB, BIOS boot) and its disks in their order.')
-    const created: { vm?: string; vdis: string[] } = { vdis: [] }
-    const leftBehind: string[] = []
     const total = request.disks.reduce((s, d) => s + d.size, 0)
     let before = 0
-    try {
+    // Each object the restore creates registers its removal right after: a failure or cancel removes exactly those.
+    // Creating calls are not interrupted half-way (the pool would still create what Lifeboat no longer knows about).
+    return await withUndo(signal, async (undo) => {
       request.phase('creating the VM', request.name)
       const args = vmArgs(saved?.vm, request.name, typeof saved?.vm.uuid === 'string' ? saved.vm.uuid : 'another host')
-      const vmRef = Ref.parse(await client.call('VM.create', [args], signal))
-      created.vm = vmRef
+      const vmRef = Ref.parse(await client.call('VM.create', [args]))
+      undo.push(`remove the half-restored VM ${request.name}`, (s) => destroyQuietly(client, 'VM', vmRef, s))
+      throwIfAborted(signal, 'The restore')
       const out: RestoreResult['disks'][number][] = []
       for (const [i, d] of request.disks.entries()) {
         const meta = DiskMeta.safeParse(d.meta ?? {})
@@ -187,13 +191,15 @@ export class XapiRestore implements RestoreCapability {
         const sr = findSr(state, request.storageDir, savedDisk?.sr?.uuid ?? m.sr?.uuid ?? undefined)
         const name = savedDisk?.vdi?.name_label ?? m.name ?? d.name
         request.phase('creating disks', `${d.name} on ${sr.name}`)
-        const vdi = await createVdi(client, sr.ref, name, savedDisk?.vdi?.name_description ?? '', d.size, { [TAG.restoredFrom]: savedDisk?.vdi?.uuid ?? d.name }, signal)
-        created.vdis.push(vdi)
+        const vdi = await createVdi(client, sr.ref, name, savedDisk?.vdi?.name_description ?? '', d.size, { [TAG.restoredFrom]: savedDisk?.vdi?.uuid ?? d.name })
+        undo.push(`remove the half-written disk ${d.name}`, (s) => destroyQuietly(client, 'VDI', vdi, s))
         request.phase('writing disks', d.name)
         const offset = before
         await importDisk(client, vdi, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal)
         before += d.size
-        await client.call('VBD.create', [{ VM: vmRef, VDI: vdi, userdevice: savedDisk?.userdevice ?? m.userdevice ?? String(i), bootable: savedDisk?.bootable ?? m.bootable ?? i === 0, mode: 'RW', type: 'Disk', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, unpluggable: true }], signal)
+        const vbd = Ref.parse(await client.call('VBD.create', [{ VM: vmRef, VDI: vdi, userdevice: savedDisk?.userdevice ?? m.userdevice ?? String(i), bootable: savedDisk?.bootable ?? m.bootable ?? i === 0, mode: 'RW', type: 'Disk', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, unpluggable: true }]))
+        undo.push(`detach the half-written disk ${d.name}`, (s) => destroyQuietly(client, 'VBD', vbd, s))
+        throwIfAborted(signal, 'The restore')
         out.push({ name: d.name, path: `${sr.name}/${String(await client.call('VDI.get_uuid', [vdi], signal))}`, format: 'vdi' })
       }
       const vifs = saved?.vifs ?? [{ device: '0', MTU: 1500, network: null }]
@@ -203,27 +209,24 @@ export class XapiRestore implements RestoreCapability {
           request.log('warn', `No network for interface ${v.device}; the VM has no network interface for it.`)
           continue
         }
-        // MAC '' lets the pool choose a new address, so the copy never clashes with the original VM.
-        await client.call('VIF.create', [{ device: v.device, network, VM: vmRef, MAC: '', MTU: v.MTU, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [] }], signal)
+        // MAC '' lets the pool choose a new address, so the copy never clashes with the original VM. VM.destroy
+        // removes the VM's interfaces with it.
+        await client.call('VIF.create', [{ device: v.device, network, VM: vmRef, MAC: '', MTU: v.MTU, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [] }])
+        throwIfAborted(signal, 'The restore')
       }
       let started = false
       if (request.start) {
         request.phase('starting', request.name)
+        // Registered before: a start Lifeboat cancelled may still complete on the pool.
+        undo.push(`shut the half-restored VM ${request.name} down`, async (s) => {
+          if (String(await client.call('VM.get_power_state', [vmRef], s)) !== 'Halted') await runTask(client, 'VM.hard_shutdown', [vmRef], { signal: s })
+        })
         await runTask(client, 'VM.start', [vmRef, false, false], { signal })
         started = true
       }
       const uuid = await client.call('VM.get_uuid', [vmRef], signal)
-      const result = { vmId: String(uuid), name: request.name, disks: out, started, leftBehind }
-      created.vm = undefined
-      created.vdis = []
-      return result
-    } finally {
-      if (created.vm !== undefined || created.vdis.length > 0) {
-        const cleanup = AbortSignal.timeout(5 * 60_000)
-        if (created.vm !== undefined) await destroyQuietly(client, 'VM', created.vm, cleanup).catch((err: unknown) => request.log('error', `The half-restored VM could not be removed: ${String(err)}`))
-        for (const v of created.vdis) await destroyQuietly(client, 'VDI', v, cleanup).catch((err: unknown) => request.log('error', `A half-written disk could not be removed: ${String(err)}`))
-      }
-    }
+      return { vmId: String(uuid), name: request.name, disks: out, started, leftBehind: [] }
+    })
   }
 
   private async inPlace(client: XapiClient, state: PoolState, request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult> {
@@ -263,28 +266,29 @@ export class XapiRestore implements RestoreCapability {
     const d = request.disk
     const name = request.name ?? `${d.name} restored ${new Date().toISOString().slice(0, 10)}`
     request.phase('creating the disk', `${name} on ${sr.name}`)
-    const vdi = await createVdi(client, sr.ref, name, 'Restored by Lifeboat', d.size, { [TAG.restoredFrom]: d.name }, signal)
-    let keep = false
-    try {
+    return await withUndo(signal, async (undo) => {
+      const vdi = await createVdi(client, sr.ref, name, 'Restored by Lifeboat', d.size, { [TAG.restoredFrom]: d.name })
+      undo.push(`remove the half-written disk ${name}`, (s) => destroyQuietly(client, 'VDI', vdi, s))
       request.phase('writing the disk', name)
       await importDisk(client, vdi, d.source, (done, all) => request.progress(Math.round((done / Math.max(1, all)) * d.size), d.size, d.name), signal)
-      const vbd = Ref.parse(await client.call('VBD.create', [{ VM: vmRef, VDI: vdi, userdevice: 'autodetect', bootable: false, mode: 'RW', type: 'Disk', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, unpluggable: true }], signal))
-      keep = true
+      const vbd = Ref.parse(await client.call('VBD.create', [{ VM: vmRef, VDI: vdi, userdevice: 'autodetect', bootable: false, mode: 'RW', type: 'Disk', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, unpluggable: true }]))
+      undo.push(`detach the restored disk ${name} from ${vm.name_label}`, (s) => destroyQuietly(client, 'VBD', vbd, s))
+      throwIfAborted(signal, 'The restore')
       let plugged = false
       if (vm.power_state === 'Running') {
         try {
           await runTask(client, 'VBD.plug', [vbd], { signal })
           plugged = true
+          undo.push(`unplug the restored disk ${name} from ${vm.name_label}`, (s) => runTask(client, 'VBD.unplug', [vbd], { signal: s }))
         } catch (err) {
+          if (signal.aborted) throw err
           request.log('warn', `The disk is attached but could not be hot-plugged (${err instanceof Error ? err.message : String(err)}); it appears at the next start of ${vm.name_label}.`)
         }
       }
       const device = String(await client.call('VBD.get_userdevice', [vbd], signal))
       const uuid = String(await client.call('VDI.get_uuid', [vdi], signal))
       return { vmId: vm.uuid, disk: { name, path: `${sr.name}/${uuid}`, format: 'vdi' }, device, plugged, leftBehind: [] }
-    } finally {
-      if (!keep) await destroyQuietly(client, 'VDI', vdi, AbortSignal.timeout(5 * 60_000)).catch(() => undefined)
-    }
+    })
   }
 }
 

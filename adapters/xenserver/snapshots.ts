@@ -1,4 +1,5 @@
-import { AdapterError, type BackupDisk, type SnapshotCapability, type VmSnapshotDetail } from '../host-adapter'
+import { AdapterError, throwIfAborted, type BackupDisk, type SnapshotCapability, type VmSnapshotDetail } from '../host-adapter'
+import { withUndo } from '../undo-stack'
 import { loadState } from './live-inventory'
 import { openSnapshotVdis } from './snapshot-disks'
 import { vmDisks, type PoolState } from './pool-state'
@@ -7,7 +8,7 @@ import type { XapiClient } from './xapi-client'
 import { allTagKeys, destroyQuietly, refByUuid, removeOtherConfig, setOtherConfig } from './xapi-objects'
 import { VBDRecord, VMRecord } from './xapi-records.generated'
 import { isNullRef } from './xapi-schema-kit'
-import { isCode, runTask, runTaskForRef } from './xapi-tasks'
+import { isCode, madeAnyway, runTask, runTaskForRef } from './xapi-tasks'
 
 /** XenServer refuses more than 30 links in a VHD chain; past this many, a new snapshot deserves a warning. */
 export const CHAIN_WARNING = 20
@@ -126,26 +127,42 @@ export class XapiSnapshots implements SnapshotCapability {
     const warnings = snapshotWarnings(state, vm, withMemory)
     const expires = options.expiresAt === undefined ? undefined : new Date(options.expiresAt).toISOString()
     const marks = tags('before-patching', { vm: vm.uuid, label: options.label, ...(expires !== undefined ? { expires } : {}) })
-    await setOtherConfig(client, 'VM', vmRef, { ...marks, [TAG.purpose]: 'pending' }, signal)
-    let snapRef: string
-    try {
+    // A failure or cancel before the snapshot is handed to the admin removes it again, and the marker on the VM.
+    return await withUndo(signal, async (undo) => {
+      // Removing keys that are not there is harmless, so the undo comes first: a cancelled call may still land.
+      const marker = undo.push(`remove Lifeboat's marker from ${vm.name_label}`, (s) => removeOtherConfig(client, 'VM', vmRef, allTagKeys, s))
+      await setOtherConfig(client, 'VM', vmRef, { ...marks, [TAG.purpose]: 'pending' }, signal)
+      const register = (ref: string) => undo.push(`remove the new snapshot of ${vm.name_label}`, (s) => destroySnapshotByRef(client, ref, s))
+      const take = async (method: 'VM.checkpoint' | 'VM.snapshot'): Promise<string> => {
+        try {
+          return await runTaskForRef(client, method, method === 'VM.checkpoint' ? [vmRef, options.label] : [vmRef, options.label, []], { signal })
+        } catch (err) {
+          const orphan = madeAnyway(err)
+          if (orphan !== undefined) register(orphan)
+          throw err
+        }
+      }
+      let snapRef: string
       try {
-        snapRef = await runTaskForRef(client, withMemory ? 'VM.checkpoint' : 'VM.snapshot', withMemory ? [vmRef, options.label] : [vmRef, options.label, []], { signal })
+        snapRef = await take(withMemory ? 'VM.checkpoint' : 'VM.snapshot')
       } catch (err) {
         if (!withMemory || signal.aborted || !isCode(err, 'VM_CHECKPOINT_SUSPEND_FAILED', 'VM_CHECKPOINT_RESUME_FAILED', 'OPERATION_NOT_ALLOWED', 'OPERATION_BLOCKED')) throw err
         warnings.push(`The pool refused to save the memory too, so this snapshot has the disks only (reverting starts the VM from its disks).`)
-        snapRef = await runTaskForRef(client, 'VM.snapshot', [vmRef, options.label, []], { signal })
+        snapRef = await take('VM.snapshot')
       }
-    } finally {
-      await removeOtherConfig(client, 'VM', vmRef, allTagKeys, AbortSignal.timeout(60_000)).catch(() => undefined)
-    }
-    await setOtherConfig(client, 'VM', snapRef, marks, signal)
-    const snap = await client.record('VM', snapRef, VMRecord, signal)
-    for (const vbdRef of snap.VBDs) {
-      const vbd = await client.record('VBD', vbdRef, VBDRecord, signal).catch(() => undefined)
-      if (vbd !== undefined && vbd.type === 'Disk' && !isNullRef(vbd.VDI)) await setOtherConfig(client, 'VDI', vbd.VDI, marks, signal)
-    }
-    return { ...detail(snap), ...(warnings.length > 0 ? { warnings } : {}) }
+      const made = register(snapRef)
+      await removeOtherConfig(client, 'VM', vmRef, allTagKeys, signal)
+      marker.done()
+      await setOtherConfig(client, 'VM', snapRef, marks, signal)
+      const snap = await client.record('VM', snapRef, VMRecord, signal)
+      for (const vbdRef of snap.VBDs) {
+        const vbd = await client.record('VBD', vbdRef, VBDRecord, signal).catch(() => undefined)
+        if (vbd !== undefined && vbd.type === 'Disk' && !isNullRef(vbd.VDI)) await setOtherConfig(client, 'VDI', vbd.VDI, marks, signal)
+      }
+      throwIfAborted(signal, 'Creating the snapshot')
+      made.done()
+      return { ...detail(snap), ...(warnings.length > 0 ? { warnings } : {}) }
+    })
   }
 
   async revert(vmId: string, snapshotId: string, options: { readonly start?: boolean }, signal: AbortSignal): Promise<void> {
@@ -184,6 +201,29 @@ export async function destroySnapshot(client: XapiClient, ref: string, record: V
   for (const vbdRef of record.VBDs) {
     const vbd = await client.record('VBD', vbdRef, VBDRecord, signal).catch(() => undefined)
     if (vbd !== undefined && vbd.type === 'Disk' && !isNullRef(vbd.VDI)) vdis.push(vbd.VDI)
+  }
+  await destroyQuietly(client, 'VM', ref, signal)
+  if (!isNullRef(record.suspend_VDI)) await destroyQuietly(client, 'VDI', record.suspend_VDI, signal)
+  for (const v of vdis) await destroyQuietly(client, 'VDI', v, signal)
+}
+
+/**
+ * A snapshot VM by reference, with its VDIs and memory image, except the VDIs in `spare` (kept as references).
+ * Reads the record at the time of the call, so it also removes a snapshot Lifeboat never got to read. Gone already: done.
+ */
+export async function destroySnapshotByRef(client: XapiClient, ref: string, signal: AbortSignal, spare: ReadonlySet<string> = new Set()): Promise<void> {
+  const record = await client.record('VM', ref, VMRecord, signal).catch((err: unknown) => {
+    if (isCode(err, 'HANDLE_INVALID')) return undefined
+    throw err
+  })
+  if (record === undefined) return
+  const vdis: string[] = []
+  for (const vbdRef of record.VBDs) {
+    const vbd = await client.record('VBD', vbdRef, VBDRecord, signal).catch((err: unknown) => {
+      if (isCode(err, 'HANDLE_INVALID')) return undefined
+      throw err
+    })
+    if (vbd !== undefined && vbd.type === 'Disk' && !isNullRef(vbd.VDI) && !spare.has(vbd.VDI)) vdis.push(vbd.VDI)
   }
   await destroyQuietly(client, 'VM', ref, signal)
   if (!isNullRef(record.suspend_VDI)) await destroyQuietly(client, 'VDI', record.suspend_VDI, signal)

@@ -11,6 +11,9 @@ export interface TaskOptions {
   readonly cancelGraceMs?: number
 }
 
+/** Polls of a task that may fail in a row before the wait gives up. */
+const MAX_FAILED_POLLS = 5
+
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(done, ms)
@@ -37,6 +40,7 @@ export async function waitForTask(client: XapiClient, task: string, what: string
   let delay = 50
   let deadline: number | undefined
   let lastProgress = -1
+  let failedPolls = 0
   try {
     for (;;) {
       if (options.signal.aborted && !cancelSent) {
@@ -44,7 +48,17 @@ export async function waitForTask(client: XapiClient, task: string, what: string
         deadline = Date.now() + (options.cancelGraceMs ?? 30_000)
         await client.call('task.cancel', [task]).catch(() => undefined)
       }
-      const record = await client.record('task', task, TaskRecord)
+      let record: TaskRecord
+      try {
+        record = await client.record('task', task, TaskRecord)
+        failedPolls = 0
+      } catch (err) {
+        // A poll is only a read: one that fails (a dropped connection, a busy pool) must not make Lifeboat lose
+        // track of a task that goes on working on the pool. Give up only when the pool keeps failing, or the task is gone.
+        if (++failedPolls >= MAX_FAILED_POLLS || isCode(err, 'HANDLE_INVALID')) throw err
+        await sleep(delay)
+        continue
+      }
       if (record.progress !== lastProgress && Number.isFinite(record.progress)) {
         lastProgress = record.progress
         options.onProgress?.(Math.max(0, Math.min(1, record.progress)))
@@ -81,6 +95,15 @@ export async function runTaskForRef(client: XapiClient, method: string, args: re
   const ref = refs[0]
   if (ref === undefined) throw new AdapterError('BAD_RESPONSE', `${method} finished without naming what it created.`)
   return ref
+}
+
+/**
+ * What a task made although the caller saw it fail: a task the pool finished after Lifeboat cancelled it, or one that
+ * failed half-way naming its result. The caller registers its undo before rethrowing.
+ */
+export function madeAnyway(err: unknown): string | undefined {
+  const result = err instanceof AdapterError ? err.params.result : undefined
+  return typeof result === 'string' ? resultRefs(result)[0] : undefined
 }
 
 /** A task for an HTTP transfer (task_id=), so the transfer shows progress and can be cancelled on the pool. */

@@ -36,6 +36,19 @@ export interface HyperVSimOptions {
   readonly password?: string
 }
 
+/** Fault switches a test flips on a running simulator, to walk a flow step by step. */
+export interface ExecFaults {
+  /** Exec requests so far, counted from 1 as they arrive: each is one PowerShell invocation (a job lock's included). */
+  execs: number
+  /**
+   * The exec with this number fails before its script runs, as a powershell.exe that cannot start does (a line on
+   * stderr, exit code 1); one-shot.
+   */
+  failExec: number | undefined
+  /** Told after exec `n`'s script has run, before its exit status goes out (a test cancels a job "after step n" there). */
+  afterExec: ((n: number) => void) | undefined
+}
+
 export interface HyperVSim {
   readonly address: string
   readonly port: number
@@ -53,6 +66,7 @@ export interface HyperVSim {
   readonly running: () => number
   /** Scripts that failed because they left the simulated subset (each also failed the exec loudly). */
   readonly limits: string[]
+  readonly faults: ExecFaults
   addVm(name: string, options?: { disks?: readonly Buffer[]; state?: SimVm['state'] }): Promise<SimVm>
   close(): Promise<void>
 }
@@ -146,6 +160,7 @@ export async function startHyperVSim(options: HyperVSimOptions = {}): Promise<Hy
   const locks = new FileLocks(host.fs)
   const shellConfig = { defaultShell: options.defaultShell ?? 'cmd', pwsh: options.pwsh ?? true, hypervModule: options.hypervModule ?? true }
   const limits: string[] = []
+  const faults: ExecFaults = { execs: 0, failExec: undefined, afterExec: undefined }
   let running = 0
   const size = (options.diskSizeMiB ?? 64) * 1024 * 1024
   for (const name of options.vms ?? []) await host.addVm({ name, disks: [knownContent(name, size)] })
@@ -177,6 +192,15 @@ export async function startHyperVSim(options: HyperVSimOptions = {}): Promise<Hy
         session.on('sftp', (accept) => serveSftp(accept(), host, locks))
         session.on('exec', (accept, _reject, info) => {
           const channel: ServerChannel = accept()
+          const n = ++faults.execs
+          if (faults.failExec === n) {
+            faults.failExec = undefined
+            channel.stderr.write("Program 'powershell.exe' failed to run: Insufficient system resources exist to complete the requested service\r\n")
+            channel.exit(1)
+            channel.end()
+            channel.close()
+            return
+          }
           const abort = new AbortController()
           const stdin = new ChannelStdin()
           channel.on('data', (d: Buffer) => stdin.push(d))
@@ -189,6 +213,7 @@ export async function startHyperVSim(options: HyperVSimOptions = {}): Promise<Hy
             .then(
               (code) => {
                 if (abort.signal.aborted) return
+                faults.afterExec?.(n)
                 // Windows OpenSSH closes the channel once the process has exited.
                 channel.exit(code)
                 channel.end()
@@ -227,6 +252,7 @@ export async function startHyperVSim(options: HyperVSimOptions = {}): Promise<Hy
     shell: shellConfig,
     running: () => running,
     limits,
+    faults,
     async addVm(name, o = {}) {
       return await host.addVm({ name, disks: o.disks ?? [knownContent(name, size)], ...(o.state !== undefined ? { state: o.state } : {}) })
     },

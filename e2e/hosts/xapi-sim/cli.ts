@@ -17,7 +17,7 @@ function bytes(text: string): number {
 }
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write('A XAPI pool simulator anyone can point Lifeboat at. Prints how to reach it; stops on Ctrl+C.\n  node --import tsx e2e/hosts/xapi-sim/cli.ts --port N [--vm NAME]… [--data DIR] [--disk-size 64M] [--content random|mixed] [--slave]\n       [--shared-certificate] [--slow MS] [--rate BYTES_PER_S] [--no-nbd] [--checkpoint-fails]\n       [--ignore-shutdown NAME]… [--json]\nFault switches can also be flipped while it runs, one command per line on stdin:\n  expire-sessions · lose-events · slow MS · rate BYTES_PER_S|off · drop-after BYTES · fail-task METHOD CODE [PARAM…]\n  nbd on|off · checkpoint-fails on|off · ignore-shutdown NAME · lifeboat-objects (JSON of what Lifeboat tagged) · help\n')
+  process.stdout.write('A XAPI pool simulator anyone can point Lifeboat at. Prints how to reach it; stops on Ctrl+C.\n  node --import tsx e2e/hosts/xapi-sim/cli.ts --port N [--vm NAME]… [--data DIR] [--disk-size 64M] [--content random|mixed] [--slave]\n       [--shared-certificate] [--slow MS] [--rate BYTES_PER_S] [--no-nbd] [--checkpoint-fails]\n       [--ignore-shutdown NAME]… [--json]\nFault switches can also be flipped while it runs, one command per line on stdin:\n  expire-sessions · lose-events · slow MS · rate BYTES_PER_S|off · drop-after BYTES · fail-task METHOD CODE [PARAM…] · fail-call N [CODE [PARAM…]]\n  nbd on|off · checkpoint-fails on|off · ignore-shutdown NAME · lifeboat-objects (JSON of what Lifeboat tagged) · help\n')
   process.exit(0)
 }
 
@@ -85,6 +85,11 @@ const commands: Record<string, (args: string[]) => string> = {
     if (method === undefined || code === undefined) return 'usage: fail-task METHOD CODE [PARAM…]'
     sim.faults.failTask.set(method, { code, params })
     return `the next Async.${method} fails with ${code}`
+  },
+  'fail-call': ([n, code = 'INTERNAL_ERROR', ...params]) => {
+    if (n === undefined || !/^[1-9]\d*$/.test(n)) return 'usage: fail-call N [CODE [PARAM…]] (the N-th host call from now)'
+    sim.faults.failCall = { at: sim.faults.calls + Number(n), code, params }
+    return `host call ${sim.faults.failCall.at} (the ${n}. from now) fails with ${code}`
   },
   nbd: ([v]) => (sim.setNbd(v !== 'off'), `NBD ${v === 'off' ? 'disabled' : 'enabled'} on the pool network`),
   'checkpoint-fails': ([v]) => ((sim.faults.checkpointFails = v !== 'off'), `VM.checkpoint ${sim.faults.checkpointFails ? 'fails' : 'works'}`),

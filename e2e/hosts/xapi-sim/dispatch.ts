@@ -2,6 +2,7 @@ import type { SimCore, SimHost, TaskControl } from './core'
 import type { CompactMessage } from './datamodel-source'
 import { NULL_REF, elementType, typeKind, type XapiValue, text } from './datamodel-values'
 import { fault, XapiFault } from './errors'
+import { enterCall } from './faults'
 
 export interface Call {
   readonly core: SimCore
@@ -76,6 +77,13 @@ export class Dispatcher {
 
   async call(host: SimHost, method: string, params: readonly XapiValue[], signal?: AbortSignal): Promise<Answer> {
     this.core.stats.calls.push(method)
+    const n = enterCall(this.core.faults, method)
+    const answer = await this.run(host, method, params, signal)
+    this.core.faults.afterCall?.(n, method)
+    return answer
+  }
+
+  private async run(host: SimHost, method: string, params: readonly XapiValue[], signal?: AbortSignal): Promise<Answer> {
     if (method === 'system.listMethods') return { value: this.listMethods(), type: 'string set' }
     const isAsync = method.startsWith('Async.')
     const plain = isAsync ? method.slice(6) : method

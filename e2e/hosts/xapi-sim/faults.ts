@@ -1,3 +1,5 @@
+import { XapiFault } from './errors'
+
 /** Fault switches a test (or the CLI's admin endpoint) flips on a running simulator. */
 export interface Faults {
   /** Every RPC answer is delayed by this many milliseconds. */
@@ -14,6 +16,15 @@ export interface Faults {
   ignoreShutdown: Set<string>
   /** Whether the pool network offers NBD (network.purpose contains "nbd"). */
   nbd: boolean
+  /** Host calls so far, counted from 1: every RPC call and every HTTP transfer (`/export_raw_vdi` …) as it arrives. */
+  calls: number
+  /**
+   * The host call with this number (see `calls`) is answered with this XAPI error instead of being run (one-shot):
+   * what a pool that refuses, or a connection that breaks, does to one step of a flow.
+   */
+  failCall: { at: number; code: string; params: string[] } | undefined
+  /** Told about each host call after it has run and before its answer is sent (a test cancels a job there). */
+  afterCall: ((n: number, what: string) => void) | undefined
 }
 
 export function defaultFaults(): Faults {
@@ -25,5 +36,19 @@ export function defaultFaults(): Faults {
     checkpointFails: false,
     ignoreShutdown: new Set(),
     nbd: true,
+    calls: 0,
+    failCall: undefined,
+    afterCall: undefined,
   }
+}
+
+/** Counts a host call and throws the injected error when it is the one to fail (see Faults.failCall). */
+export function enterCall(faults: Faults, what: string): number {
+  const n = ++faults.calls
+  const f = faults.failCall
+  if (f !== undefined && f.at === n) {
+    faults.failCall = undefined
+    throw new XapiFault(f.code, f.params.length > 0 ? f.params : [`injected fault on host call ${n} (${what})`])
+  }
+  return n
 }

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { SimCore, SimHost, TaskControl } from './core'
 import { NULL_REF, type XapiValue, text } from './datamodel-values'
 import { XapiFault, fault } from './errors'
+import { enterCall } from './faults'
 import type { VdiOps } from './vdi-ops'
 import { encodeValue } from './rpc-xml'
 import { VHD_BLOCK, vhdStream, writeVhdInto } from './vhd-stream'
@@ -75,9 +76,11 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
     }
     const t = core.transferTask(session, url.searchParams.get('task_id'), label)
     try {
+      const n = enterCall(core.faults, url.pathname)
       const result = await work(t.control)
       if (typeof result === 'string' && db.has('task', t.ref)) db.set('task', t.ref, { result })
       core.finishTransfer(t.ref)
+      core.faults.afterCall?.(n, url.pathname)
       if (!res.writableEnded) res.writeHead(200, { 'content-type': 'text/plain' }).end()
     } catch (err) {
       const f = err instanceof XapiFault ? err : new XapiFault('INTERNAL_ERROR', [err instanceof Error ? err.message : String(err)])

@@ -144,7 +144,10 @@ export class VmOps {
       }
       if (options.memory) this.db.set('VM', snap, { suspend_VDI: await this.memoryImage(record) })
     } catch (err) {
+      // XAPI rolls a failed or cancelled snapshot back whole: the disk snapshots made so far go with the VM record.
+      const made = (this.db.get('VM', snap).VBDs as string[]).map((b) => this.db.find('VBD', b)?.VDI as string | undefined)
       await this.destroy(snap, true).catch(() => undefined)
+      for (const vdi of made) if (vdi !== undefined && vdi !== NULL_REF && this.db.has('VDI', vdi)) await this.vdis.destroy(vdi).catch(() => undefined)
       throw err
     }
     this.db.addTo('VM', vm, 'snapshots', snap)

@@ -1,0 +1,133 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { backupOptions, simWithAdapter, type SimAndAdapter } from '../../e2e/hosts/hyperv-sim/testing'
+import type { BackupMode, BackupSession, ImagePiece, JsonValue, RestoreDiskInput } from '../host-adapter'
+import type { HyperVAdapter } from './hyperv-adapter'
+import { walkSteps, type Flow } from './testing/step-walk'
+
+const MiB = 1024 * 1024
+const hasQemuImg = (() => {
+  try {
+    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+/** A restore input as the engine hands it over: guest bytes, encoded to VHDX by qemu-img at test time. */
+function diskInput(content: Buffer): RestoreDiskInput {
+  return {
+    name: 'SCSI 0:0',
+    size: content.length,
+    meta: { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 },
+    source: { size: content.length, label: 'SCSI 0:0', read: (o, l) => Promise.resolve(content.subarray(o, o + l)), close: () => Promise.resolve() },
+    encode: () =>
+      (async function* (): AsyncGenerator<ImagePiece> {
+        const dir = await mkdtemp(path.join(tmpdir(), 'lb-hv-walk-'))
+        try {
+          await writeFile(path.join(dir, 'd.raw'), content)
+          await promisify(execFile)('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'vhdx', path.join(dir, 'd.raw'), path.join(dir, 'd.vhdx')])
+          yield { kind: 'data', data: await readFile(path.join(dir, 'd.vhdx')) }
+        } finally {
+          await rm(dir, { recursive: true, force: true })
+        }
+      })(),
+  }
+}
+
+/**
+ * Issue 12: a failure or cancel after any step of a flow leaves nothing on the host. Each test walks every PowerShell
+ * invocation of a flow (counted on a clean run): invocation N fails, then separately the job is cancelled right after
+ * invocation N; after each run the host must be exactly as it was (no checkpoint, file, VM or reference point more,
+ * no job lock held, every VM in its state and checkpoint type).
+ */
+describe('Hyper-V flows undo every step on failure or cancel', () => {
+  let t: SimAndAdapter
+  const signal = () => AbortSignal.timeout(120_000)
+  beforeAll(async () => {
+    t = await simWithAdapter({ diskSizeMiB: 2, vms: ['hot', 'rct', 'cold', 'warm', 'patch'] })
+  })
+  afterAll(async () => {
+    await t.close()
+  })
+
+  const report = (what: string, r: { steps: number; failures: number; cancels: number }, started: number) => {
+    console.log(`${what}: ${r.steps} steps, ${r.failures} failed and ${r.cancels} cancelled runs, ${Date.now() - started} ms`)
+    expect(r.failures).toBeGreaterThan(0)
+    expect(r.cancels).toBeGreaterThan(0)
+    expect(t.sim.limits).toEqual([])
+  }
+
+  const backup =
+    (name: string, mode: BackupMode, extra: { quiesce?: boolean; previous?: { pointId: string; token: JsonValue } } = {}, adapter: HyperVAdapter = t.adapter): Flow =>
+    async (s, mark) => {
+      let session: BackupSession | undefined
+      try {
+        session = await adapter.backup.begin(t.vm(name).id, backupOptions({ mode, jobId: randomUUID(), shutdownTimeoutMs: 5000, ...extra }), s)
+        for (const d of session.disks) {
+          if (d.readout.kind !== 'file') throw new Error('expected a file readout')
+          await d.readout.file.readRange(0, Math.min(d.readout.file.size, 64 * 1024))
+        }
+        mark()
+      } finally {
+        await session?.finish(signal(), { committed: false })
+      }
+    }
+
+  it('hot backup, checkpoint type changed for the job and put back', async () => {
+    const started = Date.now()
+    report('hot backup', await walkSteps(t.sim, backup('hot', 'hot', { quiesce: false })), started)
+  })
+
+  it('hot backup with Resilient Change Tracking: the new reference point is removed, the previous one kept', async () => {
+    const rct = t.newAdapter({ rct: true })
+    const first = await rct.backup.begin(t.vm('rct').id, backupOptions({ mode: 'hot', jobId: randomUUID() }), signal())
+    await first.finish(signal(), { committed: true })
+    expect(first.incrementalToken).toMatchObject({ kind: 'rct' })
+    const started = Date.now()
+    const previous = { pointId: 'p1', token: first.incrementalToken ?? null }
+    report('hot backup with RCT', await walkSteps(t.sim, backup('rct', 'hot', { previous }, rct)), started)
+    expect(t.sim.host.rct.points.size).toBe(1)
+  })
+
+  it.skipIf(!hasQemuImg)('restore as a new VM (started): a failed restore removes the VM, files and folder it made, and nothing else', async () => {
+    const config = { family: 'hyperv', id: 'x', name: 'x', generation: 2, processorCount: 1, memoryStartup: 512 * MiB, dynamicMemory: false, checkpointType: 'Production', drives: [], nics: [{ name: 'Network Adapter', switchName: 'LAN' }] }
+    const content = Buffer.alloc(2 * MiB, 0x3c)
+    const started = Date.now()
+    const flow: Flow = async (s, mark) => {
+      const result = await t.adapter.restore.restoreVm({ vmConfig: config, name: 'restored', inPlace: false, start: true, disks: [diskInput(content)], log: () => undefined, phase: () => undefined, progress: () => undefined }, s)
+      mark()
+      // The admin removes the copy afterwards (VM, disk file, folder), which returns the host to where it was.
+      expect(t.sim.host.vms.get(result.vmId)?.state).toBe('Running')
+      t.sim.host.vms.delete(result.vmId)
+      await rm(path.dirname(t.sim.host.fs.toLocal(result.disks[0]?.path ?? '')), { recursive: true })
+    }
+    report('restore as a new VM', await walkSteps(t.sim, flow), started)
+  })
+
+  it('cold backup (Stop-VM → read → Start-VM)', async () => {
+    const started = Date.now()
+    report('cold backup', await walkSteps(t.sim, backup('cold', 'cold')), started)
+  })
+
+  it('warm backup (Save-VM → read → Start-VM)', async () => {
+    const started = Date.now()
+    report('warm backup', await walkSteps(t.sim, backup('warm', 'warm')), started)
+  })
+
+  it('snapshot before patching', async () => {
+    const started = Date.now()
+    const flow: Flow = async (s, mark) => {
+      const made = await t.adapter.snapshots.create(t.vm('patch').id, { label: 'walk' }, s)
+      mark()
+      await t.adapter.snapshots.remove(t.vm('patch').id, made.id, signal())
+    }
+    report('snapshot before patching', await walkSteps(t.sim, flow), started)
+  })
+})

@@ -1,0 +1,79 @@
+import { expect } from 'vitest'
+import type { XapiSim } from '../../../e2e/hosts/xapi-sim/sim'
+import { signal } from './sim-fixture'
+
+/**
+ * What a flow may change on the pool, in a form two states compare by: every VM (power state, Lifeboat's tags),
+ * VDI (type, changed block tracking, Lifeboat's tags), VBD and VIF, and the tasks still running.
+ */
+export function poolState(sim: XapiSim): string {
+  const tagsOf = (o: unknown) =>
+    Object.entries((o ?? {}) as Record<string, string>)
+      .filter(([k]) => k.startsWith('lifeboat:'))
+      .sort()
+  const vms = sim.db.all('VM').map(([ref, r]) => [ref, r.power_state, tagsOf(r.other_config)])
+  const vdis = sim.db.all('VDI').map(([ref, r]) => [ref, r.type, r.cbt_enabled, tagsOf(r.other_config)])
+  const vbds = sim.db.all('VBD').map(([ref]) => ref)
+  const vifs = sim.db.all('VIF').map(([ref]) => ref)
+  const running = sim.db.all('task').filter(([, t]) => t.status === 'pending' || t.status === 'cancelling').map(([, t]) => t.name_label)
+  const sorted = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort()
+  return JSON.stringify({ vms: sorted(vms), vdis: sorted(vdis), vbds: sorted(vbds), vifs: sorted(vifs), running })
+}
+
+/**
+ * A flow under test: runs on `signal`, calls `mark()` once its forward part is done (what comes after is its own
+ * cleanup, e.g. finish()), and must undo everything when it fails or is cancelled.
+ */
+export type Flow = (signal: AbortSignal, mark: () => void) => Promise<void>
+
+export interface WalkReport {
+  /** Host calls of the forward part on a clean run: the steps walked. */
+  readonly steps: number
+  /** Runs that failed (the injected error surfaced), and runs that ended cancelled. */
+  readonly failures: number
+  readonly cancels: number
+}
+
+/**
+ * Runs `flow` once cleanly and counts its host calls (RPC calls and HTTP transfers), then for every step N: makes
+ * call N fail (an XAPI error, as the pool would answer) and, separately, cancels right after call N has run; each
+ * time the pool must be exactly as before. Steps are counted per run, so a flow whose polls vary still walks all.
+ */
+export async function walkSteps(sim: XapiSim, flow: Flow): Promise<WalkReport> {
+  const before = poolState(sim)
+  const expectClean = (label: string) => expect(JSON.parse(poolState(sim)), label).toEqual(JSON.parse(before))
+  let marked = -1
+  const first = sim.faults.calls
+  await flow(signal(), () => (marked = sim.faults.calls))
+  const steps = marked - first
+  expect(steps, 'the clean run called mark()').toBeGreaterThan(0)
+  expectClean('after the clean run')
+  let failures = 0
+  let cancels = 0
+  for (let n = 1; n <= steps; n++) {
+    sim.faults.failCall = { at: sim.faults.calls + n, code: 'INTERNAL_ERROR', params: [`injected failure of step ${n}`] }
+    // Disarmed at mark(): a run that polled less must not have its cleanup fail instead.
+    const failed = await flow(signal(), () => (sim.faults.failCall = undefined)).then(
+      () => false,
+      () => true,
+    )
+    // A flow polls tasks as long as they take, so near the end a run may stop short of step N.
+    sim.faults.failCall = undefined
+    if (failed) failures++
+    expectClean(`failure of step ${n} of ${steps}`)
+
+    const controller = new AbortController()
+    const at = sim.faults.calls + n
+    sim.faults.afterCall = (k) => {
+      if (k === at) controller.abort()
+    }
+    const cancelled = await flow(controller.signal, () => (sim.faults.afterCall = undefined)).then(
+      () => false,
+      () => true,
+    )
+    sim.faults.afterCall = undefined
+    if (cancelled) cancels++
+    expectClean(`cancel after step ${n} of ${steps}`)
+  }
+  return { steps, failures, cancels }
+}
