@@ -3,7 +3,10 @@ import { ApiError } from '../api/contract-errors'
 import type { DiskSourceRef, DiskTreeDto, FsEntryDto } from '../api/contract-files'
 import { openImage, type OpenedImage } from '../filesystems/browse'
 import { FilesystemError } from '../filesystems/errors'
+import { splitPath } from '../filesystems/generic-volume'
 import { extractTo } from '../filesystems/ops/extract'
+import { checkFreeSpace, formatBytes, type StatfsFn } from '../filesystems/ops/free-space'
+import { measureTree, type RestorePlan } from '../filesystems/ops/measure'
 import type { Volume } from '../filesystems/types'
 import type { BlockSource } from '../disks/block-source'
 import type { JobRunner } from '../jobs/job-runner'
@@ -28,6 +31,8 @@ export interface BrowseServiceOptions {
   /** Close an opened source after this long unused (browsing clicks come in bursts). */
   readonly idleMs?: number
   readonly maxOpen?: number
+  /** How restores ask the target folder for its free space (tests inject an answer); fs.statfs by default. */
+  readonly statfs?: StatfsFn
 }
 
 /**
@@ -110,34 +115,46 @@ export class BrowseService {
           const volume = await this.volume(src, locator, ctx.signal)
           endOpen()
           const endMeasure = ctx.step('measure')
-          let total = 0
-          for (const p of paths) total += await measure(volume, p, ctx.signal)
+          const plans: RestorePlan[] = []
+          for (const p of paths) plans.push(await measure(volume, p, ctx.signal))
+          const total = plans.reduce((n, p) => n + p.bytes, 0)
+          const space = await checkFreeSpace(toDirectory, plans.reduce((n, p) => n + p.diskBytes, 0), this.options.statfs)
+          if (!space.ok) throw new ApiError('NO_SPACE', space.message, { needed: space.needed, free: space.free })
+          ctx.log('info', `Copying ${formatBytes(total)} (${space.message}).`)
           endMeasure()
           const endCopy = ctx.step('copy')
           let done = 0
+          let skipped = 0
+          let renamed = 0
           const wrote = { any: false }
           try {
-            for (const p of paths) {
+            for (const [i, p] of paths.entries()) {
               const base = done
+              const plan = plans[i]
               const report = await extractTo(volume, p, toDirectory, {
                 signal: ctx.signal,
-                onProgress: (u) => {
-                  wrote.any = true
-                  ctx.progress({ phase: 'restoring', bytesDone: base + u.bytesDone, bytesTotal: total, ...(u.detail !== undefined ? { detail: u.detail } : {}) })
-                },
+                ...(plan ? { plan } : {}),
+                ...(this.options.statfs ? { statfs: this.options.statfs } : {}),
+                onCreated: () => (wrote.any = true),
+                onProgress: (u) => ctx.progress({ phase: 'restoring', bytesDone: base + u.bytesDone, bytesTotal: total, ...(u.detail !== undefined ? { detail: u.detail } : {}) }),
               })
               done += report.bytes
-              for (const s of report.skipped) ctx.log('warn', `Skipped ${s.path}: ${s.reason}`)
+              skipped += report.skipped.length
+              renamed += report.renamed.length
+              for (const s of report.skipped) ctx.log('warn', `Not restored: ${s.path}: ${s.reason}`)
               for (const r of report.renamed) ctx.log('warn', `Restored ${r.path} as "${r.to}" (the original name cannot be used here)`)
               ctx.log('info', `${p}: ${report.files} files, ${report.directories} folders, ${report.symlinks} links, ${report.bytes} bytes`)
             }
           } catch (err) {
-            if (wrote.any) ctx.leftBehind(`Partly restored files in ${toDirectory} (delete them or run the restore again into an empty folder)`)
+            if (wrote.any) ctx.leftBehind(`Partly restored files in ${toDirectory} (delete them or run the restore again into an empty folder); no half-written file is among them`)
+            // The free-space guards of the copy itself (space taken meanwhile, an image understating its data).
+            if (err instanceof FilesystemError && err.code === 'limit' && err.params.free !== undefined) throw new ApiError('NO_SPACE', err.message, { ...err.params })
             throw err
           }
+          if (skipped > 0) ctx.log('warn', `${skipped} item${skipped === 1 ? ' was' : 's were'} not restored (listed above); everything else was.`)
           endCopy()
           ctx.progress({ phase: 'done', bytesDone: done, bytesTotal: total })
-          return { bytes: done }
+          return { bytes: done, skipped, renamed }
         } finally {
           this.releaseSource(src)
         }
@@ -248,20 +265,8 @@ export class BrowseService {
   }
 }
 
-/** Bytes a restore of `p` will copy (files only), for an honest progress bar. */
-async function measure(volume: Volume, p: string, signal: AbortSignal): Promise<number> {
-  const root = await volume.stat(p, { signal })
-  if (root.type !== 'directory') return root.type === 'file' ? root.size : 0
-  let total = 0
-  const stack = [p]
-  let visited = 0
-  while (stack.length > 0) {
-    const dir = stack.pop() ?? '/'
-    for (const e of await volume.list(dir, { signal })) {
-      if (++visited > 10_000_000) return total
-      if (e.type === 'file') total += e.size
-      else if (e.type === 'directory') stack.push(dir.endsWith('/') ? dir + e.name : `${dir}/${e.name}`)
-    }
-  }
-  return total
+/** What a restore of `p` will copy (for an honest progress bar and the free-space check), by the shared walk. */
+async function measure(volume: Volume, p: string, signal: AbortSignal): Promise<RestorePlan> {
+  const parts = splitPath(p)
+  return await measureTree(volume, await volume.node(p, { signal }), parts.length ? `/${parts.join('/')}` : '/', { signal })
 }

@@ -1,4 +1,5 @@
 import { FilesystemError } from './errors'
+import type { DataPiece } from './types'
 import type { VolumeReader } from './volume-reader'
 
 /**
@@ -31,6 +32,25 @@ export async function* streamRuns(reader: VolumeReader, runs: AsyncIterable<Data
     pending = next
   }
   // The consumer may have aborted while holding the previous chunk; do not hand it one more.
+  signal?.throwIfAborted()
+  if (pending) yield await pending
+}
+
+/**
+ * Like streamRuns, but yields only the stored data with its file offset: holes (unallocated or unwritten runs, gaps)
+ * are skipped without allocating or reading anything.
+ */
+export async function* streamRunData(reader: VolumeReader, runs: AsyncIterable<DataRun> | Iterable<DataRun>, start: number, end: number, signal?: AbortSignal): AsyncIterable<DataPiece> {
+  let pending: Promise<DataPiece> | undefined
+  for await (const piece of planReads(runs, start, end)) {
+    signal?.throwIfAborted()
+    const physical = piece.physical
+    if (physical === null) continue
+    const next = reader.data(physical, piece.length, 'file data', signal).then((data) => ({ offset: piece.logical, data }))
+    next.catch(() => undefined)
+    if (pending) yield await pending
+    pending = next
+  }
   signal?.throwIfAborted()
   if (pending) yield await pending
 }

@@ -1,4 +1,4 @@
-import type { FsEntry, ReadFileOptions, VolumeInfo } from './types'
+import type { DataPiece, FsEntry, ReadFileOptions, VolumeInfo } from './types'
 
 /** A directory entry as a driver sees it: the name plus an opaque handle to the object it names. */
 export interface DriverDirent<N> {
@@ -20,5 +20,7 @@ export interface FsDriver<N> {
   describe(node: N, name: string, signal?: AbortSignal): Promise<FsEntry>
   readlink(node: N, signal?: AbortSignal): Promise<string>
   read(node: N, options: ReadFileOptions): AsyncIterable<Buffer>
+  /** The file's data pieces, skipping holes without reading them; drivers that know no holes leave it out. */
+  readData?(node: N, signal?: AbortSignal): AsyncIterable<DataPiece>
   close(): Promise<void>
 }

@@ -2,7 +2,19 @@ import type { DriverDirent, FsDriver } from './driver'
 import { FilesystemError } from './errors'
 import { globToRegExp } from './glob'
 import { LruCache } from '../disks/lru-cache'
-import type { FsEntry, ReadFileOptions, SearchHit, SearchLimits, Volume, VolumeInfo } from './types'
+import { createPacer } from './pace'
+import type { DataPiece, FsEntry, FsNode, ReadFileOptions, SearchHit, SearchLimits, Volume, VolumeInfo } from './types'
+import { walk } from './walk'
+
+/** A handle given out by one GenericVolume: the driver's node stays inside, callers see the entry and key. */
+class Handle<N> implements FsNode {
+  constructor(
+    readonly entry: FsEntry,
+    readonly key: string,
+    readonly node: N,
+    readonly owner: object,
+  ) {}
+}
 
 const MAX_SYMLINK_HOPS = 40
 const MAX_PATH_COMPONENTS = 4096
@@ -78,9 +90,53 @@ export class GenericVolume<N> implements Volume {
 
   async list(path: string, options: { signal?: AbortSignal } = {}): Promise<FsEntry[]> {
     const { node } = await this.resolve(path, true, options.signal)
-    const entries = await this.readDir(node, options.signal)
-    const out: FsEntry[] = []
-    for (const e of entries) out.push(await this.driver.describe(e.node, e.name, options.signal))
+    return (await this.describeAll(node, options.signal)).map((h) => h.entry)
+  }
+
+  async node(path: string, options: { signal?: AbortSignal } = {}): Promise<FsNode> {
+    const { node, name } = await this.resolve(path, false, options.signal)
+    return new Handle(await this.driver.describe(node, name, options.signal), this.driver.key(node), node, this)
+  }
+
+  async children(dir: FsNode, options: { signal?: AbortSignal } = {}): Promise<FsNode[]> {
+    return this.describeAll(this.unwrap(dir), options.signal)
+  }
+
+  async *readNode(node: FsNode, options: ReadFileOptions = {}): AsyncIterable<Buffer> {
+    if (node.entry.type === 'directory') throw new FilesystemError('is-a-directory', `${node.entry.name} is a directory`)
+    yield* this.driver.read(this.unwrap(node), options)
+  }
+
+  async *readData(node: FsNode, options: { signal?: AbortSignal } = {}): AsyncIterable<DataPiece> {
+    if (node.entry.type !== 'file') throw new FilesystemError('invalid-argument', `${node.entry.name} is not a regular file`)
+    const n = this.unwrap(node)
+    if (this.driver.readData) {
+      yield* this.driver.readData(n, options.signal)
+      return
+    }
+    let offset = 0
+    for await (const data of this.driver.read(n, options)) {
+      yield { offset, data }
+      offset += data.length
+    }
+  }
+
+  private unwrap(node: FsNode): N {
+    // Handles are only ever made by this class for node type N; the owner check refuses another volume's handle.
+    if (!(node instanceof Handle) || node.owner !== this) throw new FilesystemError('invalid-argument', `${node.entry.name} does not belong to this volume`)
+    return (node as Handle<N>).node
+  }
+
+  /** Entries of a directory with their descriptions; a huge cached folder still gives the event loop its turns. */
+  private async describeAll(dir: N, signal?: AbortSignal): Promise<Handle<N>[]> {
+    const entries = await this.readDir(dir, signal)
+    const pace = createPacer()
+    const out: Handle<N>[] = []
+    for (const e of entries) {
+      signal?.throwIfAborted()
+      await pace()
+      out.push(new Handle(await this.driver.describe(e.node, e.name, signal), this.driver.key(e.node), e.node, this))
+    }
     return out
   }
 
@@ -106,32 +162,22 @@ export class GenericVolume<N> implements Volume {
   async *search(root: string, pattern: string | RegExp, limits: SearchLimits = {}): AsyncIterable<SearchHit> {
     const re = typeof pattern === 'string' ? globToRegExp(pattern, this.info.caseInsensitive) : pattern
     const maxResults = limits.maxResults ?? 1000
-    const maxDepth = limits.maxDepth ?? 64
     const maxVisited = limits.maxVisited ?? 1_000_000
-    const { node } = await this.resolve(root, true, limits.signal)
-    const seen = new Set<string>([this.driver.key(node)])
-    const queue: { node: N; path: string; depth: number }[] = [{ node, path: normalise(root), depth: 0 }]
+    const { node, name } = await this.resolve(root, true, limits.signal)
+    const start = new Handle(await this.driver.describe(node, name, limits.signal), this.driver.key(node), node, this)
     let results = 0
     let visited = 0
-    while (queue.length > 0) {
-      const dir = queue.shift()
-      if (!dir) break
-      for (const e of await this.readDir(dir.node, limits.signal)) {
-        limits.signal?.throwIfAborted()
-        if (++visited > maxVisited) return
-        const path = dir.path === '/' ? `/${e.name}` : `${dir.path}/${e.name}`
-        const entry = await this.driver.describe(e.node, e.name, limits.signal)
-        if (re.test(e.name)) {
-          yield { path, entry }
-          if (++results >= maxResults) return
-        }
-        if (entry.type === 'directory' && dir.depth + 1 < maxDepth) {
-          const key = this.driver.key(e.node)
-          if (!seen.has(key)) {
-            seen.add(key)
-            queue.push({ node: e.node, path, depth: dir.depth + 1 })
-          }
-        }
+    const events = walk(this, start, normalise(root), {
+      maxDepth: limits.maxDepth ?? 64,
+      ...(limits.signal ? { signal: limits.signal } : {}),
+      ...(limits.onProblem ? { onProblem: limits.onProblem } : {}),
+    })
+    for await (const ev of events) {
+      if (ev.kind === 'leave' || ev.visit.depth === 0) continue
+      if (++visited > maxVisited) return
+      if (re.test(ev.visit.node.entry.name)) {
+        yield { path: ev.visit.path, entry: ev.visit.node.entry }
+        if (++results >= maxResults) return
       }
     }
   }

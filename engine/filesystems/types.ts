@@ -24,6 +24,26 @@ export interface FsEntry {
   readonly streams?: readonly { readonly name: string; readonly size: number }[]
   /** Inode number, MFT record or first cluster: identifies hard links and breaks directory loops. */
   readonly id: string
+  /**
+   * Bytes the data takes on the guest's disk where the filesystem records it (holes of sparse files excluded);
+   * absent where unknown. A hostile image can lie here: writers still count what they actually write.
+   */
+  readonly allocated?: number
+}
+
+/**
+ * One object of a volume, as a handle: walks go from handle to handle, so a name holding '/' or '\\' is never
+ * re-split into a path, and `key` (the driver's key: inode, MFT record, …) recognises hard links and loops.
+ */
+export interface FsNode {
+  readonly entry: FsEntry
+  readonly key: string
+}
+
+/** A stretch of file data at byte `offset`; bytes no piece covers are holes (zeros). */
+export interface DataPiece {
+  readonly offset: number
+  readonly data: Buffer
 }
 
 export interface ReadFileOptions {
@@ -54,6 +74,8 @@ export interface SearchLimits {
   readonly maxDepth?: number
   readonly maxVisited?: number
   readonly signal?: AbortSignal
+  /** Told about folders the search did not enter (directory loops, too deep, unreadable). */
+  readonly onProblem?: (problem: { readonly path: string; readonly reason: string }) => void
 }
 
 export interface SearchHit {
@@ -72,6 +94,18 @@ export interface Volume {
   readFile(path: string, options?: ReadFileOptions): AsyncIterable<Buffer>
   /** Walks below `root` for names matching a glob (`*.docx`, `report-??.pdf`) or a RegExp, within limits. */
   search(root: string, pattern: string | RegExp, limits?: SearchLimits): AsyncIterable<SearchHit>
+  /** The object at `path` as a handle (like lstat: a final symlink is not followed). */
+  node(path: string, options?: { signal?: AbortSignal }): Promise<FsNode>
+  /** Entries of a directory handle, as handles. */
+  children(dir: FsNode, options?: { signal?: AbortSignal }): Promise<FsNode[]>
+  /** Streams the bytes of a file handle, like readFile. */
+  readNode(node: FsNode, options?: ReadFileOptions): AsyncIterable<Buffer>
+  /**
+   * A file's data without its holes, in ascending order, where the filesystem says where the data is (ext extents
+   * and block maps, XFS extents, NTFS runs); otherwise all of it. Holes are never read, so a 16 TiB sparse file costs
+   * what it stores.
+   */
+  readData(node: FsNode, options?: { signal?: AbortSignal }): AsyncIterable<DataPiece>
   close(): Promise<void>
 }
 
@@ -87,6 +121,8 @@ export interface PosixInodeFacts {
   readonly uid: number
   readonly gid: number
   readonly nlink: number
+  /** Bytes allocated to the inode (data, holes excluded), where the inode records it. */
+  readonly allocated?: number
 }
 
 /** The entry of a POSIX inode; a directory's size is 0 (its blocks are no file content). */
@@ -104,6 +140,7 @@ export function posixEntry(name: string, id: string, i: PosixInodeFacts, symlink
     gid: i.gid,
     nlink: i.nlink,
     id,
+    ...(i.type === 'file' && i.allocated !== undefined ? { allocated: i.allocated } : {}),
     ...(symlinkTarget !== undefined ? { symlinkTarget } : {}),
   }
 }

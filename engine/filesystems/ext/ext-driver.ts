@@ -1,8 +1,8 @@
 import { LruCache } from '../../disks/lru-cache'
-import { clampRange, streamRuns } from '../data-runs'
+import { clampRange, streamRunData, streamRuns } from '../data-runs'
 import type { DriverDirent, FsDriver } from '../driver'
 import { FilesystemError } from '../errors'
-import { posixEntry, type FsEntry, type ReadFileOptions, type VolumeInfo } from '../types'
+import { posixEntry, type DataPiece, type FsEntry, type ReadFileOptions, type VolumeInfo } from '../types'
 import type { VolumeReader } from '../volume-reader'
 import { inodeRuns, parseDirBlock, type ExtDirent } from './ext-blocks'
 import { FLAG_ENCRYPT, FLAG_EXTENTS, FLAG_INLINE_DATA, findInodeXattr, parseExtInode, type ExtInode } from './ext-inode'
@@ -109,7 +109,7 @@ export class ExtDriver implements FsDriver<number> {
 
   async describe(node: number, name: string, signal?: AbortSignal): Promise<FsEntry> {
     const i = await this.inode(node, signal)
-    return posixEntry(name, String(node), { ...i, nlink: i.links }, i.type === 'symlink' ? await this.readlink(node, signal) : undefined)
+    return posixEntry(name, String(node), { ...i, nlink: i.links, allocated: i.blocks512 * 512 }, i.type === 'symlink' ? await this.readlink(node, signal) : undefined)
   }
 
   async readlink(node: number, signal?: AbortSignal): Promise<string> {
@@ -130,6 +130,21 @@ export class ExtDriver implements FsDriver<number> {
     if (i.type !== 'file' && i.type !== 'symlink') return
     const { start, end } = clampRange(i.size, options.start, options.end)
     yield* this.stream(i, start, end, options.signal)
+  }
+
+  async *readData(node: number, signal?: AbortSignal): AsyncIterable<DataPiece> {
+    const i = await this.inode(node, signal)
+    if (i.type !== 'file') throw new FilesystemError('is-a-directory', `${this.reader.label}: inode ${node} is not a regular file`)
+    if (i.flags & FLAG_ENCRYPT) throw new FilesystemError('unsupported', `${this.reader.label}: this file is encrypted (fscrypt) and cannot be read`)
+    if (i.flags & FLAG_INLINE_DATA) {
+      let offset = 0
+      for await (const data of this.stream(i, 0, i.size, signal)) {
+        yield { offset, data }
+        offset += data.length
+      }
+      return
+    }
+    yield* streamRunData(this.reader, inodeRuns(this.reader, i, this.sb.blockSize, signal), 0, i.size, signal)
   }
 
   close(): Promise<void> {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FileSource } from '../../disks/file-source'
 import { makeTempDir, run } from '../../disks/testing/tools'
 import { openVolume } from '../open-volume'
-import { expectSameTree, walkVolume } from '../testing/compare'
+import { expectHolesKnown, expectSameTree, walkVolume } from '../testing/compare'
 import { makeExt } from '../testing/fixtures'
 import { buildTree, describeTree, type TreeItem } from '../testing/tree'
 
@@ -41,6 +41,7 @@ describe('ext2/3/4 against mke2fs -d and debugfs', () => {
         expect(volume.info.type).toBe(v.kind)
         expect(volume.info.label).toBe('extlabel')
         expectSameTree(await walkVolume(volume), truth, { modes: true, symlinks: true, mtimeSlack: 0, ignore: ['/lost+found'] })
+        await expectHolesKnown(volume, '/sparse.img', 1024 * 1024)
         const hello = await volume.stat('/hello.txt')
         expect(hello.mtime?.toISOString()).toBe('2001-02-03T04:05:06.000Z')
         expect(hello.mode).toBe(0o640)

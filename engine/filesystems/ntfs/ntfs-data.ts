@@ -1,5 +1,6 @@
-import { streamRuns, type DataRun } from '../data-runs'
+import { streamRunData, streamRuns, type DataRun } from '../data-runs'
 import { FilesystemError } from '../errors'
+import type { DataPiece } from '../types'
 import type { VolumeReader } from '../volume-reader'
 import { lznt1Decompress } from './lznt1'
 import { ATTR_FLAG_COMPRESSED, ATTR_FLAG_ENCRYPTED, type NtfsAttr, type NtfsRun } from './ntfs-record'
@@ -21,6 +22,34 @@ export async function* streamAttr(reader: VolumeReader, attr: NtfsAttr, clusterS
     return
   }
   yield* streamRuns(reader, initializedRuns(attr, clusterSize), start, end, signal)
+}
+
+/**
+ * The attribute's stored data as pieces: sparse runs, compression units with no clusters and the part past the
+ * initialized size are holes and are skipped without reading.
+ */
+export async function* attrData(reader: VolumeReader, attr: NtfsAttr, clusterSize: number, signal?: AbortSignal): AsyncIterable<DataPiece> {
+  const size = attr.realSize
+  if (attr.resident || (attr.flags & ATTR_FLAG_COMPRESSED && attr.compressionUnit > 0) || attr.flags & ATTR_FLAG_ENCRYPTED) {
+    const unitBytes = attr.resident ? size : 2 ** Math.min(attr.compressionUnit, 8) * clusterSize
+    let offset = 0
+    for await (const data of streamAttr(reader, attr, clusterSize, 0, size, signal)) {
+      // A compression unit with no clusters is a hole; skipping it keeps a huge sparse compressed file cheap.
+      const sparseUnit = !attr.resident && unitBytes > 0 && runsIn(attr.runs, Math.floor(offset / clusterSize), Math.ceil(data.length / clusterSize)).every((r) => r.lcn === null)
+      if (!sparseUnit) yield { offset, data }
+      offset += data.length
+    }
+    return
+  }
+  yield* streamRunData(reader, initializedRuns(attr, clusterSize), 0, Math.min(size, attr.initializedSize), signal)
+}
+
+/** Bytes of clusters the attribute really holds (sparse runs excluded). */
+export function attrAllocated(attr: NtfsAttr, clusterSize: number): number {
+  if (attr.resident) return attr.value.length
+  let clusters = 0
+  for (const r of attr.runs) if (r.lcn !== null) clusters += r.clusters
+  return clusters * clusterSize
 }
 
 function* initializedRuns(attr: NtfsAttr, cs: number): Iterable<DataRun> {

@@ -2,10 +2,10 @@ import { LruCache } from '../../disks/lru-cache'
 import { clampRange } from '../data-runs'
 import type { DriverDirent, FsDriver } from '../driver'
 import { FilesystemError } from '../errors'
-import type { FsEntry, ReadFileOptions, VolumeInfo } from '../types'
+import type { DataPiece, FsEntry, ReadFileOptions, VolumeInfo } from '../types'
 import type { VolumeReader } from '../volume-reader'
 import { parseNtfsBoot, type NtfsBoot } from './ntfs-boot'
-import { streamAttr } from './ntfs-data'
+import { attrAllocated, attrData, streamAttr } from './ntfs-data'
 import { loadFile, type NtfsFile } from './ntfs-file'
 import { parseIndexBlock, parseIndexEntries, type NtfsIndexEntry } from './ntfs-index'
 import { ATTR_DATA, ATTR_FILE_NAME, ATTR_INDEX_ALLOCATION, ATTR_INDEX_ROOT, ATTR_REPARSE_POINT, ATTR_STANDARD_INFORMATION, ntfsTime, parseRecord, type NtfsAttr } from './ntfs-record'
@@ -149,6 +149,7 @@ export class NtfsDriver implements FsDriver<number> {
       ...(target !== undefined ? { symlinkTarget: target } : {}),
       ...(streams.length > 0 ? { streams } : {}),
       id: String(node),
+      ...(data && !f.isDirectory && target === undefined ? { allocated: attrAllocated(data, this.boot.clusterSize) } : {}),
     }
   }
 
@@ -184,6 +185,16 @@ export class NtfsDriver implements FsDriver<number> {
     }
     const { start, end } = clampRange(data.realSize, options.start, options.end)
     yield* streamAttr(this.reader, data, this.boot.clusterSize, start, end, options.signal)
+  }
+
+  async *readData(node: number, signal?: AbortSignal): AsyncIterable<DataPiece> {
+    const f = await this.file(node, signal)
+    const data = f.attrs.find((a) => a.type === ATTR_DATA && a.name === '')
+    if (!data) {
+      if (f.isDirectory) throw new FilesystemError('is-a-directory', `${this.reader.label}: MFT record ${node} is a directory`)
+      return
+    }
+    yield* attrData(this.reader, data, this.boot.clusterSize, signal)
   }
 
   close(): Promise<void> {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FileSource } from '../../disks/file-source'
 import { makeTempDir, run, runBuffer } from '../../disks/testing/tools'
 import { openVolume } from '../open-volume'
-import { expectSameTree, walkVolume } from '../testing/compare'
+import { expectHolesKnown, expectSameTree, walkVolume } from '../testing/compare'
 import { canMount, makeNtfs } from '../testing/fixtures'
 import { buildTree, describeTree } from '../testing/tree'
 
@@ -58,6 +58,7 @@ describe.skipIf(!canMount)('NTFS against ntfs-3g and ntfscat (needs root for the
       walked.delete('/compressed/text.txt')
       walked.delete('/interix-link')
       expectSameTree(walked, truth, { modes: false, symlinks: false, mtimeSlack: 0 })
+      await expectHolesKnown(volume, '/sparse.img', 1024 * 1024)
       const text = await readAll(volume.readFile('/compressed/text.txt'))
       expect(text.equals(compressedText)).toBe(true)
       const truthCat = await runBuffer('ntfscat', [image, '/compressed/text.txt'])

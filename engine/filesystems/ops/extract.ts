@@ -1,17 +1,21 @@
-import { createWriteStream } from 'node:fs'
-import { chmod, lstat, lutimes, mkdir, symlink, utimes } from 'node:fs/promises'
-import { dirname } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
+import { chmod, lstat, mkdir, utimes } from 'node:fs/promises'
 import type { ProgressSink } from '../../jobs/progress'
 import { FilesystemError } from '../errors'
 import { splitPath } from '../generic-volume'
+import { createPacer } from '../pace'
 import type { FsEntry, Volume } from '../types'
-import { defaultPlatform, joinInside, safeName, symlinkStaysInside, type TargetPlatform } from './safe-names'
+import { walk, type WalkVisit } from '../walk'
+import { checkFreeSpace, type StatfsFn } from './free-space'
+import { measureTree, type RestorePlan } from './measure'
+import { placeLinks, type PendingLink } from './safe-links'
+import { defaultPlatform, joinInside, safeName, type TargetPlatform } from './safe-names'
+import { SourceReadError, writeSparseFile, type WriteBudget } from './sparse-writer'
 
 export interface ExtractOptions {
   readonly signal?: AbortSignal
   readonly onProgress?: ProgressSink
+  /** Called once, when the restore first creates something in the target (a folder, a file). */
+  readonly onCreated?: () => void
   readonly platform?: TargetPlatform
   /** Restore POSIX permission bits (never setuid/setgid/sticky). Default true on POSIX targets. */
   readonly preserveModes?: boolean
@@ -19,6 +23,12 @@ export interface ExtractOptions {
   /** Stop before writing more than this many bytes / objects (a damaged image can claim anything). */
   readonly maxBytes?: number
   readonly maxEntries?: number
+  /** Folders deeper than this below the source are not restored (reported). */
+  readonly maxDepth?: number
+  /** A measurement the caller already made of this source, so the tree is not walked twice. */
+  readonly plan?: RestorePlan
+  /** How to ask the target for its free space (tests inject an answer); fs.statfs by default. */
+  readonly statfs?: StatfsFn
 }
 
 export interface ExtractReport {
@@ -26,117 +36,178 @@ export interface ExtractReport {
   directories: number
   symlinks: number
   bytes: number
+  /** Bytes of data actually written (holes are not written). */
+  written: number
   /** Objects not restored, with the reason in plain words. */
   readonly skipped: { path: string; reason: string }[]
   /** Names changed to be safe on the target. */
   readonly renamed: { path: string; to: string }[]
 }
 
-interface Pending {
-  readonly path: string
+interface OutDir {
+  readonly parts: readonly string[]
+  readonly used: Set<string>
   readonly entry: FsEntry
+  /** False for the target folder itself (restoring a whole volume into it). */
+  readonly made: boolean
 }
 
 /**
- * Restores a file or folder from a volume into `targetDir`. Nothing is ever written outside it: names are made
- * safe or refused, existing files are never overwritten (exclusive create), symlinks are created last and only
- * when they point inside the target, and special files are skipped. Times and modes are applied where possible.
+ * Restores a file or folder from a volume into `targetDir`. Nothing is ever written outside it: names are carried
+ * as components and made safe or refused, existing files are never overwritten (exclusive create), symlinks are
+ * created last and only when no resolution of them (through the other restored links) leaves the target, and special
+ * files are skipped. The walk is the shared one (loops, depth, pacing, cancel). Before writing, what the copy will
+ * take is compared with the target's free space; files are written sparse. A file that cannot be read is removed and
+ * listed in `skipped`, and the others are still restored; problems of the target (full, no permission) stop it.
  */
 export async function extractTo(volume: Volume, sourcePath: string, targetDir: string, options: ExtractOptions = {}): Promise<ExtractReport> {
   const platform = options.platform ?? defaultPlatform()
   const preserveModes = options.preserveModes ?? platform === 'posix'
   const preserveTimes = options.preserveTimes ?? true
   const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER
-  const maxEntries = options.maxEntries ?? 10_000_000
   const signal = options.signal
-  const report: ExtractReport = { files: 0, directories: 0, symlinks: 0, bytes: 0, skipped: [], renamed: [] }
-  await mkdir(targetDir, { recursive: true })
-  const rootEntry = await volume.stat(sourcePath, signal ? { signal } : {})
-  const links: { at: string; target: string; path: string; entry: FsEntry }[] = []
-  const dirTimes: { at: string; entry: FsEntry }[] = []
-  let entries = 0
-  const emit = (detail: string): void => options.onProgress?.({ phase: 'restoring', bytesDone: report.bytes, detail })
-
-  const place = async (item: Pending, parentOut: string, usedNames: Set<string>): Promise<void> => {
-    signal?.throwIfAborted()
-    if (++entries > maxEntries) throw new FilesystemError('limit', `Restore stopped: more than ${maxEntries} objects`)
-    const decision = safeName(item.entry.name, platform)
-    if (!decision.ok) {
-      report.skipped.push({ path: item.path, reason: decision.reason })
-      return
-    }
-    let name = decision.name
-    const fold = (n: string): string => (platform === 'windows' ? n.toUpperCase() : n)
-    for (let i = 2; usedNames.has(fold(name)); i++) name = `${decision.name}~${i}`
-    usedNames.add(fold(name))
-    if (name !== item.entry.name) report.renamed.push({ path: item.path, to: name })
-    const out = joinInside(targetDir, [...relativeParts(parentOut), name])
-    const e = item.entry
-    switch (e.type) {
-      case 'directory': {
-        await mkdirExclusiveOrReal(out)
-        report.directories++
-        const children = await volume.list(item.path, signal ? { signal } : {})
-        const used = new Set<string>()
-        for (const c of children) await place({ path: joinPath(item.path, c.name), entry: c }, out, used)
-        if (preserveModes && e.mode !== undefined) await chmod(out, e.mode & 0o777)
-        dirTimes.push({ at: out, entry: e })
-        break
-      }
-      case 'file': {
-        if (report.bytes + e.size > maxBytes) throw new FilesystemError('limit', `Restore stopped: more than ${maxBytes} bytes`)
-        const ws = createWriteStream(out, { flags: 'wx', mode: 0o600 })
-        await pipeline(Readable.from(volume.readFile(item.path, signal ? { signal } : {})), ws, signal ? { signal } : {})
-        report.files++
-        report.bytes += e.size
-        if (preserveModes && e.mode !== undefined) await chmod(out, e.mode & 0o777)
-        if (preserveTimes && e.mtime) await utimes(out, e.atime ?? e.mtime, e.mtime)
-        emit(item.path)
-        break
-      }
-      case 'symlink':
-        links.push({ at: out, target: e.symlinkTarget ?? '', path: item.path, entry: e })
-        break
-      default:
-        report.skipped.push({ path: item.path, reason: `${e.type} files are not restored` })
-    }
-  }
-
+  const pacer = createPacer()
+  const report: ExtractReport = { files: 0, directories: 0, symlinks: 0, bytes: 0, written: 0, skipped: [], renamed: [] }
+  const root = await volume.node(sourcePath, signal ? { signal } : {})
   const rootName = splitPath(sourcePath).pop()
-  if (rootEntry.type === 'directory' && rootName === undefined) {
-    const used = new Set<string>()
-    for (const c of await volume.list('/', signal ? { signal } : {})) await place({ path: joinPath('/', c.name), entry: c }, targetDir, used)
-  } else {
-    await place({ path: sourcePath, entry: { ...rootEntry, name: rootName ?? rootEntry.name } }, targetDir, new Set())
+  const rootPath = rootName === undefined ? '/' : `/${splitPath(sourcePath).join('/')}`
+  const plan = options.plan ?? (await measureTree(volume, root, rootPath, { ...(signal ? { signal } : {}), pacer }))
+  const space = await checkFreeSpace(targetDir, plan.diskBytes, options.statfs)
+  if (!space.ok) throw new FilesystemError('limit', space.message, { needed: space.needed, free: space.free })
+  const budget: WriteBudget = { left: space.free, free: space.free }
+
+  let createdAny = false
+  const created = (): void => {
+    if (createdAny) return
+    createdAny = true
+    options.onCreated?.()
   }
-  for (const l of links) {
-    if (platform === 'windows' || !symlinkStaysInside(targetDir, dirname(l.at), l.target)) {
-      report.skipped.push({ path: l.path, reason: platform === 'windows' ? 'symbolic links are not restored on Windows' : `the link points outside the restore folder (${l.target})` })
+  await mkdir(targetDir, { recursive: true }).then((made) => made !== undefined && created())
+  const links: PendingLink[] = []
+  const dirsDone: { at: string; entry: FsEntry }[] = []
+  const stack: OutDir[] = []
+  const emit = (detail: string): void => options.onProgress?.({ phase: 'restoring', bytesDone: report.bytes, detail })
+  const fold = (n: string): string => (platform === 'windows' ? n.toUpperCase() : n)
+
+  /** The safe output components for a visit, or undefined when its name is refused (reported). */
+  const outParts = (visit: WalkVisit, name: string): string[] | undefined => {
+    const parent = stack[stack.length - 1]
+    const decision = safeName(name, platform)
+    if (!decision.ok) {
+      report.skipped.push({ path: visit.path, reason: decision.reason })
+      return undefined
+    }
+    let safe = decision.name
+    const used = parent?.used ?? new Set<string>()
+    for (let i = 2; used.has(fold(safe)); i++) safe = `${decision.name}~${i}`
+    used.add(fold(safe))
+    if (safe !== name) report.renamed.push({ path: visit.path, to: safe })
+    return [...(parent?.parts ?? []), safe]
+  }
+
+  const events = walk(volume, root, rootPath, {
+    ...(signal ? { signal } : {}),
+    maxDepth: options.maxDepth ?? 256,
+    maxEntries: options.maxEntries ?? 10_000_000,
+    pacer,
+    onProblem: (p) => report.skipped.push({ path: p.path, reason: p.reason }),
+  })
+  for await (const ev of events) {
+    const { visit } = ev
+    const e = visit.node.entry
+    const name = visit.depth === 0 ? (rootName ?? e.name) : e.name
+    if (ev.kind === 'leave') {
+      const dir = stack.pop()
+      if (!dir?.made) continue
+      dirsDone.push({ at: joinInside(targetDir, dir.parts), entry: e })
       continue
     }
-    await symlink(l.target, l.at)
-    report.symlinks++
-    if (preserveTimes && l.entry.mtime) await lutimes(l.at, l.entry.mtime, l.entry.mtime).catch(() => undefined)
+    if (ev.kind === 'enter') {
+      if (visit.depth === 0 && rootName === undefined) {
+        stack.push({ parts: [], used: new Set(), entry: e, made: false })
+        continue
+      }
+      const parts = outParts(visit, name)
+      if (parts === undefined) {
+        ev.skipChildren()
+        stack.push({ parts: [], used: new Set(), entry: e, made: false })
+        continue
+      }
+      try {
+        if (await mkdirExclusiveOrReal(joinInside(targetDir, parts))) created()
+      } catch (err) {
+        const reason = itemRefusedByTarget(err)
+        if (reason === undefined) throw err
+        report.skipped.push({ path: visit.path, reason: `the folder and its contents were not restored: ${reason}` })
+        ev.skipChildren()
+        stack.push({ parts, used: new Set(), entry: e, made: false })
+        continue
+      }
+      report.directories++
+      stack.push({ parts, used: new Set(), entry: e, made: true })
+      continue
+    }
+    if (e.type !== 'file' && e.type !== 'symlink') {
+      report.skipped.push({ path: visit.path, reason: `${e.type} files are not restored` })
+      continue
+    }
+    const parts = outParts(visit, name)
+    if (parts === undefined) continue
+    if (e.type === 'symlink') {
+      if (platform === 'windows') report.skipped.push({ path: visit.path, reason: 'symbolic links are not restored on Windows' })
+      else links.push({ at: parts, target: e.symlinkTarget ?? '', path: visit.path, ...(e.mtime ? { mtime: e.mtime } : {}) })
+      continue
+    }
+    if (report.bytes + e.size > maxBytes) throw new FilesystemError('limit', `Restore stopped: more than ${maxBytes} bytes`)
+    const out = joinInside(targetDir, parts)
+    try {
+      const { written } = await writeSparseFile(volume, visit.node, out, { ...(signal ? { signal } : {}), pacer, budget, onCreated: created })
+      report.written += written
+    } catch (err) {
+      const reason = err instanceof SourceReadError ? `the file ${err.message}` : itemRefusedByTarget(err)
+      if (reason === undefined) throw err
+      report.skipped.push({ path: visit.path, reason: `${reason}; nothing of it was kept` })
+      continue
+    }
+    report.files++
+    report.bytes += e.size
+    if (preserveModes && e.mode !== undefined) await chmod(out, e.mode & 0o777)
+    if (preserveTimes && e.mtime) await utimes(out, e.atime ?? e.mtime, e.mtime)
+    emit(visit.path)
   }
-  if (preserveTimes) for (const d of dirTimes.reverse()) if (d.entry.mtime) await utimes(d.at, d.entry.atime ?? d.entry.mtime, d.entry.mtime)
+  if (links.length > 0) {
+    const placed = await placeLinks(targetDir, links, { pacer, ...(signal ? { signal } : {}), preserveTimes })
+    report.symlinks += placed.created
+    report.skipped.push(...placed.refused)
+  }
+  // Folder modes and times last (children first): a read-only folder must not stop its links from being created.
+  for (const d of dirsDone) {
+    if (preserveModes && d.entry.mode !== undefined) await chmod(d.at, d.entry.mode & 0o777)
+    if (preserveTimes && d.entry.mtime) await utimes(d.at, d.entry.atime ?? d.entry.mtime, d.entry.mtime)
+  }
   return report
-
-  function relativeParts(parentOut: string): string[] {
-    const rel = parentOut.slice(joinInside(targetDir, []).length)
-    return rel.split(/[\\/]/).filter((p) => p !== '')
-  }
 }
 
-async function mkdirExclusiveOrReal(path: string): Promise<void> {
+/**
+ * Target errors that concern one item, not the target as a whole: the restore skips the item and goes on. A full
+ * disk or a permission problem is not among them: those stop the restore.
+ */
+function itemRefusedByTarget(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  if (code === 'EFBIG') return 'the file is larger than the restore folder\'s filesystem allows'
+  if (code === 'ENAMETOOLONG') return 'its path is longer than the restore folder\'s filesystem allows'
+  return undefined
+}
+
+/** Creates a folder; true when it is new. An existing real folder is reused, anything else refused. */
+async function mkdirExclusiveOrReal(path: string): Promise<boolean> {
   try {
     await mkdir(path)
+    return true
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
     const st = await lstat(path)
     if (!st.isDirectory()) throw new FilesystemError('unsafe-name', `${path} already exists and is not a folder; not restoring into it`)
+    return false
   }
-}
-
-function joinPath(dir: string, name: string): string {
-  return dir === '/' || dir === '' ? `/${name}` : `${dir}/${name}`
 }

@@ -1,14 +1,21 @@
+import { DiskFormatError } from '../../disks/errors'
 import { FilesystemError } from '../errors'
 import { splitPath } from '../generic-volume'
+import { createPacer } from '../pace'
 import type { FsEntry, Volume } from '../types'
+import { walk, type WalkProblem } from '../walk'
 
 /**
  * A folder (or one file) of a volume as a POSIX tar stream (ustar headers, pax extended headers for long or
- * non-ASCII names, big sizes and sub-second times). Produced lazily: a consumer that stops reading stops the walk.
+ * non-ASCII names, big sizes and sub-second times). Produced lazily: a consumer that stops reading stops the walk. The walk is the shared one (loops, depth,
+ * pacing, cancel): folders it leaves out are told to `onProblem`.
  */
 export interface TarOptions {
   readonly signal?: AbortSignal
   readonly maxEntries?: number
+  readonly maxDepth?: number
+  /** Told about folders left out (directory loops, second hard links to a folder, too deep, unreadable). */
+  readonly onProblem?: (problem: WalkProblem) => void
 }
 
 const BLOCK = 512
@@ -84,30 +91,47 @@ function memberName(parts: readonly string[]): string {
 
 export async function* tarStream(volume: Volume, path: string, options: TarOptions = {}): AsyncIterable<Buffer> {
   const signal = options.signal
-  const maxEntries = options.maxEntries ?? 10_000_000
   const opt = signal ? { signal } : {}
-  let count = 0
-  async function* emit(sourcePath: string, parts: string[], e: FsEntry): AsyncIterable<Buffer> {
-    signal?.throwIfAborted()
-    if (++count > maxEntries) throw new FilesystemError('limit', `Archive stopped: more than ${maxEntries} objects`)
-    if (e.type !== 'file' && e.type !== 'directory' && e.type !== 'symlink') return
-    const name = memberName(parts)
-    if (name) yield* entryBlocks(name, e)
-    if (e.type === 'file') {
-      let written = 0
-      for await (const chunk of volume.readFile(sourcePath, opt)) {
-        written += chunk.length
-        yield chunk
-      }
-      if (written !== e.size) throw new FilesystemError('corrupt', `${sourcePath} changed size while archiving`)
-      const extra = (BLOCK - (written % BLOCK)) % BLOCK
-      if (extra) yield Buffer.alloc(extra)
-    } else if (e.type === 'directory') {
-      for (const c of await volume.list(sourcePath, opt)) yield* emit(sourcePath === '/' ? `/${c.name}` : `${sourcePath}/${c.name}`, [...parts, c.name], c)
-    }
-  }
+  const pacer = createPacer()
   const parts = splitPath(path)
-  const root = await volume.stat(path, opt)
-  yield* emit(parts.length ? `/${parts.join('/')}` : '/', parts.length ? [parts[parts.length - 1] ?? ''] : [], root)
+  const rootName = parts[parts.length - 1]
+  const root = await volume.node(path, opt)
+  const events = walk(volume, root, parts.length ? `/${parts.join('/')}` : '/', {
+    ...opt,
+    pacer,
+    maxEntries: options.maxEntries ?? 10_000_000,
+    ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}),
+    ...(options.onProblem ? { onProblem: options.onProblem } : {}),
+  })
+  for await (const ev of events) {
+    if (ev.kind === 'leave') continue
+    const e = ev.visit.node.entry
+    if (e.type !== 'file' && e.type !== 'directory' && e.type !== 'symlink') continue
+    const name = memberName(rootName === undefined ? ev.visit.parts : [rootName, ...ev.visit.parts])
+    if (name) yield* entryBlocks(name, e)
+    if (e.type !== 'file') continue
+    let written = 0
+    try {
+      for await (const chunk of volume.readNode(ev.visit.node, opt)) {
+        const take = chunk.subarray(0, Math.max(0, e.size - written))
+        written += take.length
+        if (take.length > 0) yield take
+        await pacer()
+      }
+      if (written < e.size) throw new FilesystemError('corrupt', `the file ended at byte ${written}, before its size of ${e.size}`)
+    } catch (err) {
+      if (signal?.aborted || !(err instanceof FilesystemError || err instanceof DiskFormatError)) throw err
+      // The header (and size) is already out: like GNU tar, fill the member with zeros and say so.
+      options.onProblem?.({ path: ev.visit.path, kind: 'unreadable', reason: `the file could not be read past byte ${written} (${err.message}); the archive holds zeros from there` })
+    }
+    for (let left = e.size - written; left > 0; left -= BLOCK * 128) {
+      const zeros = Buffer.alloc(Math.min(left, BLOCK * 128))
+      written += zeros.length
+      yield zeros
+      await pacer()
+    }
+    const extra = (BLOCK - (written % BLOCK)) % BLOCK
+    if (extra) yield Buffer.alloc(extra)
+  }
   yield Buffer.alloc(BLOCK * 2)
 }

@@ -12,13 +12,41 @@ export async function walkVolume(volume: Volume, path = '/'): Promise<Map<string
       if (entry.type === 'file') {
         const h = createHash('sha256')
         for await (const chunk of volume.readFile(p)) h.update(chunk)
-        out.set(p, { entry, sha256: h.digest('hex') })
+        const sha256 = h.digest('hex')
+        expect({ path: p, sha256: await dataSha256(volume, p, entry.size) }, 'readData holes + pieces = readFile').toEqual({ path: p, sha256 })
+        out.set(p, { entry, sha256 })
       } else out.set(p, { entry })
       if (entry.type === 'directory') await walk(p)
     }
   }
   await walk(path)
   return out
+}
+
+/** The file's bytes rebuilt from Volume.readData: pieces in ascending order, zeros for the holes between them. */
+async function dataSha256(volume: Volume, path: string, size: number): Promise<string> {
+  const h = createHash('sha256')
+  const zeros = Buffer.alloc(1024 * 1024)
+  const fill = (n: number): void => {
+    for (let left = n; left > 0; left -= zeros.length) h.update(zeros.subarray(0, Math.min(left, zeros.length)))
+  }
+  let pos = 0
+  for await (const piece of volume.readData(await volume.node(path))) {
+    expect(piece.offset, `${path}: pieces in order`).toBeGreaterThanOrEqual(pos)
+    fill(piece.offset - pos)
+    h.update(piece.data)
+    pos = piece.offset + piece.data.length
+  }
+  fill(size - pos)
+  return h.digest('hex')
+}
+
+/** The sparse file's holes are known to the driver: readData skips them and `allocated` does not count them. */
+export async function expectHolesKnown(volume: Volume, path: string, maxStored: number): Promise<void> {
+  const node = await volume.node(path)
+  let stored = 0
+  for await (const piece of volume.readData(node)) stored += piece.data.length
+  expect({ path, stored: stored <= maxStored, allocated: (node.entry.allocated ?? Infinity) <= maxStored }).toEqual({ path, stored: true, allocated: true })
 }
 
 export interface CompareOptions {

@@ -1,8 +1,8 @@
 import { LruCache } from '../../disks/lru-cache'
-import { clampRange, streamRuns, type DataRun } from '../data-runs'
+import { clampRange, streamRunData, streamRuns, type DataRun } from '../data-runs'
 import type { DriverDirent, FsDriver } from '../driver'
 import { FilesystemError } from '../errors'
-import { posixEntry, type FsEntry, type ReadFileOptions, type VolumeInfo } from '../types'
+import { posixEntry, type DataPiece, type FsEntry, type ReadFileOptions, type VolumeInfo } from '../types'
 import type { VolumeReader } from '../volume-reader'
 import { parseDataBlock, parseShortformDir, type XfsDirent } from './xfs-dir'
 import { FORMAT_EXTENTS, FORMAT_LOCAL, FORMAT_BTREE, inodeExtents, parseXfsInode, type XfsInode } from './xfs-inode'
@@ -87,7 +87,7 @@ export class XfsDriver implements FsDriver<bigint> {
 
   async describe(node: bigint, name: string, signal?: AbortSignal): Promise<FsEntry> {
     const i = await this.inode(node, signal)
-    return posixEntry(name, node.toString(), i, i.type === 'symlink' ? await this.readlink(node, signal) : undefined)
+    return posixEntry(name, node.toString(), { ...i, allocated: i.nblocks * this.sb.blockSize }, i.type === 'symlink' ? await this.readlink(node, signal) : undefined)
   }
 
   async readlink(node: bigint, signal?: AbortSignal): Promise<string> {
@@ -126,6 +126,19 @@ export class XfsDriver implements FsDriver<bigint> {
       return
     }
     yield* streamRuns(this.reader, this.runs(i, options.signal), start, end, options.signal)
+  }
+
+  async *readData(node: bigint, signal?: AbortSignal): AsyncIterable<DataPiece> {
+    const i = await this.inode(node, signal)
+    if (i.type !== 'file' || i.realtime || i.format === FORMAT_LOCAL) {
+      let offset = 0
+      for await (const data of this.read(node, signal ? { signal } : {})) {
+        yield { offset, data }
+        offset += data.length
+      }
+      return
+    }
+    yield* streamRunData(this.reader, this.runs(i, signal), 0, i.size, signal)
   }
 
   close(): Promise<void> {

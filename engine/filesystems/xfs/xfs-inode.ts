@@ -21,6 +21,8 @@ export interface XfsInode {
   readonly gid: number
   readonly nlink: number
   readonly size: number
+  /** Blocks allocated to the inode (data and extent btree blocks). */
+  readonly nblocks: number
   readonly nextents: number
   /** The data lives on the realtime device, which is not part of this volume. */
   readonly realtime: boolean
@@ -69,6 +71,8 @@ export function parseXfsInode(buf: Buffer, ino: bigint, label: string): XfsInode
     gid: v.u32be(12),
     nlink: version >= 2 ? v.u32be(16) : v.u16be(6),
     size: v.u64be(56),
+    // Only an estimate for free-space checks: an absurd count is clamped rather than making the inode unreadable.
+    nblocks: Number(minBig(v.big64be(64), 2n ** 40n)),
     nextents,
     realtime: (v.u16be(90) & 1) !== 0,
     atime: time(v, 32, bigtime),
@@ -129,4 +133,8 @@ async function* walkBtree(reader: VolumeReader, sb: XfsSuperblock, fsb: number, 
     return
   }
   for (let i = 0; i < numrecs; i++) yield* walkBtree(reader, sb, v.u64be(hdr + maxrecs * 8 + i * 8), level - 1, seen, ino, signal)
+}
+
+function minBig(a: bigint, b: bigint): bigint {
+  return a < b ? a : b
 }

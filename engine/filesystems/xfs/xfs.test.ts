@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FileSource } from '../../disks/file-source'
 import { makeTempDir, run } from '../../disks/testing/tools'
 import { openVolume } from '../open-volume'
-import { expectSameTree, walkVolume } from '../testing/compare'
+import { expectHolesKnown, expectSameTree, walkVolume } from '../testing/compare'
 import { canMount, makeXfs } from '../testing/fixtures'
 import { buildTree, describeTree } from '../testing/tree'
 
@@ -37,6 +37,7 @@ describe.skipIf(!canMount)('XFS v5 against a kernel-written filesystem (needs ro
       expect(volume.info.type).toBe('xfs')
       expect(volume.info.label).toBe('xfslabel')
       expectSameTree(await walkVolume(volume), truth, { modes: true, symlinks: true, mtimeSlack: 0 })
+      await expectHolesKnown(volume, '/sparse.img', 1024 * 1024)
       expect((await volume.stat('/hello.txt')).mtime?.toISOString()).toBe('2001-02-03T04:05:06.000Z')
       expect(await volume.readlink('/link-long-target')).toBe('x'.repeat(100))
       await volume.close()
