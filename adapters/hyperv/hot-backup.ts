@@ -137,8 +137,9 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
           withChanges.push(disk)
           continue
         }
-        const changedRanges = await diskChanges(ctx, session, { id: disk.id, name: disk.name, drivePath, frozenPath: readout.file.path, size: disk.sizeBytes }, options, signal)
-        withChanges.push(changedRanges === undefined ? disk : { ...disk, readout: { ...readout, changedRanges } })
+        const changes = await diskChanges(ctx, session, { id: disk.id, name: disk.name, drivePath, frozenPath: readout.file.path, size: disk.sizeBytes }, options, signal)
+        if (changes.ranges !== undefined) withChanges.push({ ...disk, readout: { ...readout, changedRanges: changes.ranges } })
+        else withChanges.push(changes.fullReason !== undefined ? { ...disk, fullReason: changes.fullReason } : disk)
       }
       disks = withChanges
     }

@@ -51,7 +51,7 @@ describe('Hyper-V RCT incrementals against the simulator (adapter level)', () =>
     expect(on.sim.limits).toEqual([])
   })
 
-  it('an unknown previous RCT id, a resized disk, another VM: full read with a warning each', async () => {
+  it('an RCT id the point does not list, a point gone, a resized disk, another VM: full read with the reason on the disk', async () => {
     const vm = on.vm('rct2')
     const first = await hot('rct2')
     await first.session.finish(signal(), { committed: true })
@@ -59,15 +59,18 @@ describe('Hyper-V RCT incrementals against the simulator (adapter level)', () =>
     const disk = token.disks[0]
     if (!disk) throw new Error('no disk in the token')
     const cases: [JsonValue, RegExp][] = [
-      [{ ...token, disks: [{ ...disk, rctId: 'rctX:00000000:0000:0000:0000:000000000000:00000001' }] }, /SCSI 0:0 is read in full: .*return value 32773/],
-      [{ ...token, disks: [{ ...disk, size: disk.size + MiB }] }, /is read in full: the disk was resized/],
-      [{ ...token, vmId: randomUUID() }, /is read in full: the previous restore point is of another VM/],
-      [{ ...token, disks: [] }, /is read in full: the previous restore point has no RCT id for this disk/],
+      [{ ...token, disks: [{ ...disk, rctId: 'rctX:00000000:0000:0000:0000:000000000000:00000001' }] }, /^SCSI 0:0: Resilient Change Tracking: the reference point of the previous backup no longer lists this disk's RCT id/],
+      [{ ...token, referencePoint: 'Microsoft:0A0A0A0A-0000-0000-0000-000000000000' }, /: the reference point of the previous backup \(Microsoft:0A0A.*\) is gone from the host/],
+      [{ ...token, disks: [{ ...disk, size: disk.size + MiB }] }, /: the disk was resized/],
+      [{ ...token, vmId: randomUUID() }, /: the previous restore point is of another VM/],
+      [{ ...token, disks: [] }, /: the previous restore point has no RCT id for this disk/],
     ]
     for (const [previous, why] of cases) {
       const next = await hot('rct2', { pointId: 'p', token: previous })
       expect(readoutOf(next.session).changedRanges).toBeUndefined()
-      expect(next.options.logged.filter((l) => l.startsWith('warn: '))).toEqual([expect.stringMatching(why)])
+      expect(next.session.disks[0]?.fullReason).toMatch(why)
+      expect(next.session.disks[0]?.fullReason).toMatch(/This backup reads the whole disk; the next backup is incremental again\.$/)
+      expect(next.options.logged.filter((l) => l.startsWith('warn: '))).toEqual([])
       // Not written: the new reference point is dropped, the previous one stays for the next try.
       await next.session.finish(signal(), { committed: false })
       expect([...on.sim.host.rct.points.values()].filter((p) => p.vmId === vm.id).map((p) => p.instanceId)).toEqual([token.referencePoint])

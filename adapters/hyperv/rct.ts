@@ -13,8 +13,12 @@
  *   LimitId = the previous RCT id, ByteOffset, ByteLength) lists the ranges changed since, and only those are read;
  * - once the new restore point is written, the previous reference point is destroyed
  *   (DestroyReferencePoint); when it is not written, the new one is.
- * Anything unexpected on that path (a return code, an unknown id, a resized disk, a re-created VM, an answer outside
- * the bounds) makes the disk a full read with a warning: never a silent wrong incremental.
+ * An incremental is only taken when the chain is proven intact: the previous reference point must still be on the host,
+ * belong to this VM and list the disk's RCT id from the token, and GetVirtualDiskChanges must answer cleanly. Anything
+ * else (the point deleted or lost in a host crash, tracking reset so Hyper-V no longer knows the id, a return code, a
+ * resized disk, a re-created VM, an answer outside the bounds) makes the disk a full read with its reason on the disk
+ * (BackupDisk.fullReason): never a failed backup for it, never a silent wrong incremental. The new reference point made
+ * for this backup re-arms the chain, and the stale previous one is removed once the restore point is written.
  */
 import { z } from 'zod'
 import { AdapterError, throwIfAborted, type BackupOptions, type JsonValue } from '../host-adapter'
@@ -137,6 +141,8 @@ export interface ReferencePoint {
   readonly instanceId: string
   /** Lower-case VHD path (as the VM's drive had it when the point was made) → RCT id. */
   readonly byPath: ReadonlyMap<string, string>
+  /** Every RCT id the point lists, also of disks the VM no longer has. */
+  readonly rctIds: readonly string[]
 }
 
 /** CreateReferencePoint (RCT based) for the VM, then its RCT ids by disk path. */
@@ -178,6 +184,13 @@ ConvertTo-Json -Compress -InputObject @($j | Get-CimAssociatedInstance -ResultCl
 }
 
 async function describePoint(ctx: HyperVContext, vmId: string, instanceId: string, signal: AbortSignal): Promise<ReferencePoint> {
+  const point = await findPoint(ctx, vmId, instanceId, signal)
+  if (point === undefined) throw new AdapterError('BAD_RESPONSE', 'Reading the RCT reference point: WMI does not list it.')
+  return point
+}
+
+/** The reference point with this id, or undefined when the host no longer lists it; throws when it is not this VM's. */
+async function findPoint(ctx: HyperVContext, vmId: string, instanceId: string, signal: AbortSignal): Promise<ReferencePoint | undefined> {
   const what = 'Reading the RCT reference point'
   const script = ps`${prelude()}
 $p = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePoint' -Filter ${wqlEquals('InstanceID', instanceId)})
@@ -185,6 +198,7 @@ $d = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_StorageAllocationSettingD
 [pscustomobject]@{ points = @($p | Select-Object InstanceID, VirtualSystemIdentifier, ReferencePointType, VirtualDiskIdentifiers, ResilientChangeTrackingIdentifiers); disks = @($d | Select-Object InstanceID, HostResource) } | ConvertTo-Json -Compress -Depth 4`
   const answer = await runJson(ctx.runner, script, PointAnswer, { signal, what, maxOutputBytes: 64 * 1024 * 1024 })
   const point = answer.points[0]
+  if (answer.points.length === 0) return undefined
   if (answer.points.length !== 1 || point === undefined) throw new AdapterError('BAD_RESPONSE', `${what}: WMI lists ${answer.points.length} reference points with its id.`)
   if ((point.VirtualSystemIdentifier ?? '').toLowerCase() !== vmId.toLowerCase()) throw new AdapterError('BAD_RESPONSE', `${what}: it belongs to another virtual machine.`)
   if (point.ReferencePointType !== 2) throw new AdapterError('BAD_RESPONSE', `${what}: it is not RCT based (type ${point.ReferencePointType ?? 'none'}).`)
@@ -196,7 +210,7 @@ $d = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_StorageAllocationSettingD
     const rctId = point.ResilientChangeTrackingIdentifiers[i]
     if (path !== undefined && rctId !== undefined) byPath.set(path.toLowerCase(), rctId)
   })
-  return { instanceId: point.InstanceID, byPath }
+  return { instanceId: point.InstanceID, byPath, rctIds: point.ResilientChangeTrackingIdentifiers }
 }
 
 /** DestroyReferencePoint; a point that is gone already counts as destroyed. */
@@ -274,6 +288,11 @@ export interface RctSession {
   readonly pointUndo: UndoHandle | undefined
   readonly point: ReferencePoint | undefined
   readonly previous: RctToken | undefined
+  /**
+   * The previous restore point's reference point as the host lists it now (undefined: gone), or why it cannot be
+   * trusted; not looked at when there is no previous token.
+   */
+  readonly previousPoint: ReferencePoint | undefined | { readonly unusable: string }
   /** Disk id → its RCT id in the new reference point, filled as the disks are opened. */
   readonly disks: { id: string; rctId: string; size: number }[]
 }
@@ -298,6 +317,15 @@ export async function beginRct(ctx: HyperVContext, d: VmDetails, options: Backup
     if (parsed.success) previous = parsed.data
     else options.log('warn', `Resilient Change Tracking: the previous restore point's RCT token is not readable; ${d.vm.Name}'s disks are read in full.`)
   }
+  let previousPoint: RctSession['previousPoint']
+  if (previous !== undefined && options.incremental !== false) {
+    try {
+      previousPoint = await findPoint(ctx, previous.vmId, previous.referencePoint, signal)
+    } catch (err) {
+      if (err instanceof AdapterError && err.code === 'CANCELLED') throw err
+      previousPoint = { unusable: message(err) }
+    }
+  }
   let point: ReferencePoint | undefined
   let pointUndo: UndoHandle | undefined
   try {
@@ -311,12 +339,16 @@ export async function beginRct(ctx: HyperVContext, d: VmDetails, options: Backup
     options.log('warn', `Resilient Change Tracking: could not create a reference point for ${d.vm.Name} (${message(err)}); this backup and the next one read the disks in full.`)
   }
   throwIfAborted(signal, 'The backup')
-  return { vmId: d.vm.Id, pointUndo, point, previous, disks: [] }
+  return { vmId: d.vm.Id, pointUndo, point, previous, previousPoint, disks: [] }
 }
+
+/** What a disk's own read looks like: the changed ranges, or a full read and (when an incremental was possible) why. */
+export type DiskChanges = { readonly ranges: Range[] } | { readonly ranges?: undefined; readonly fullReason?: string }
 
 /**
  * For one disk of the checkpoint: records its RCT id for the token, and returns the ranges changed since the previous
- * restore point — or undefined (a full read), with a warning whenever an incremental was possible but not trustworthy.
+ * restore point — or a full read, with the reason in plain words whenever an incremental was possible but the chain is
+ * not proven intact.
  */
 export async function diskChanges(
   ctx: HyperVContext,
@@ -324,27 +356,29 @@ export async function diskChanges(
   disk: { readonly id: string; readonly name: string; readonly drivePath: string; readonly frozenPath: string; readonly size: number },
   options: BackupOptions,
   signal: AbortSignal,
-): Promise<Range[] | undefined> {
+): Promise<DiskChanges> {
   const rctId = s.point?.byPath.get(disk.drivePath.toLowerCase())
   if (s.point !== undefined && rctId === undefined) options.log('warn', `Resilient Change Tracking: the reference point has no RCT id for ${disk.name} (${disk.drivePath}); its next backup is a full read.`)
   if (rctId !== undefined) s.disks.push({ id: disk.id, rctId, size: disk.size })
   const prev = s.previous
-  if (prev === undefined || options.incremental === false) return undefined
-  const full = (why: string): undefined => {
-    options.log('warn', `Resilient Change Tracking: ${disk.name} is read in full: ${why}.`)
-    return undefined
-  }
+  if (prev === undefined || options.incremental === false) return {}
+  const next = rctId !== undefined ? 'the next backup is incremental again' : 'the next backup reads it whole too (no new reference point for it)'
+  const full = (why: string): DiskChanges => ({ fullReason: `${disk.name}: Resilient Change Tracking: ${why}. This backup reads the whole disk; ${next}.` })
   if (prev.vmId !== s.vmId) return full('the previous restore point is of another VM (re-created?)')
   const before = prev.disks.find((x) => x.id === disk.id)
   if (before === undefined) return full('the previous restore point has no RCT id for this disk')
   if (before.size !== disk.size) return full(`the disk was resized (${before.size} → ${disk.size} bytes)`)
+  const point = s.previousPoint
+  if (point === undefined) return full(`the reference point of the previous backup (${prev.referencePoint}) is gone from the host (deleted, or lost when the host crashed), so the changes since then cannot be proven`)
+  if ('unusable' in point) return full(`the reference point of the previous backup cannot be trusted (${point.unusable})`)
+  if (!point.rctIds.includes(before.rctId)) return full(`the reference point of the previous backup no longer lists this disk's RCT id (its change tracking was reset)`)
   try {
     const ranges = await virtualDiskChanges(ctx, disk.frozenPath, before.rctId, disk.size, signal)
     options.log('info', `Resilient Change Tracking: ${disk.name}: ${ranges.reduce((n, r) => n + r.length, 0)} bytes in ${ranges.length} ranges changed since the previous restore point.`)
-    return ranges
+    return { ranges }
   } catch (err) {
     if (err instanceof AdapterError && err.code === 'CANCELLED') throw err
-    return full(message(err))
+    return full(`Hyper-V could not list the changes since the previous backup (${message(err)}): the disk's change tracking was reset or became invalid, for example after a host crash; the stale reference point is removed`)
   }
 }
 
@@ -364,6 +398,8 @@ export async function finishRct(ctx: HyperVContext, s: RctSession | undefined, c
   s.pointUndo?.done()
   const drop = s.previous?.referencePoint
   if (drop === undefined || drop === s.point?.instanceId) return
+  // A point that failed the checks (another VM's, an unreadable answer) is not Lifeboat's to remove.
+  if (s.previousPoint !== undefined && 'unusable' in s.previousPoint) return
   await dropPoint(ctx, drop, 'previous', options, signal)
 }
 

@@ -28,7 +28,7 @@ export interface DiskPlan {
   readonly strategy: Strategy
   /** The previous base to compare against, when the chain holds. */
   readonly base?: { readonly ref: string; readonly uuid: string }
-  /** Why this disk is read in full although an incremental was asked for. */
+  /** Why this disk is read in full although an incremental was asked for (per disk, for the job's `reads`). */
   readonly fullReason?: string
   /** This backup turned changed block tracking on; undone unless a restore point is written (then done()). */
   readonly cbtTurnedOn?: UndoHandle
@@ -108,29 +108,37 @@ async function checkBase(
   ctx: { cbtWasOff: boolean; hadPrevious: boolean; tokenValid: boolean; wantIncremental: boolean },
   signal: AbortSignal,
 ): Promise<DiskPlan> {
-  const full = (why: string): DiskPlan => ({ live, strategy, fullReason: `${live.name}: ${why}; reading the whole disk this time.` })
+  const full = (why: string): DiskPlan => ({ live, strategy, fullReason: chainBroken(live.name, why) })
   if (!ctx.wantIncremental || strategy === 'none') return { live, strategy }
   if (!ctx.hadPrevious) return { live, strategy }
   if (!ctx.tokenValid) return full('the previous restore point was not made from this pool the way this backup works (no usable incremental reference)')
   if (entry === undefined) return full('the previous restore point has no reference for this disk (new disk, or replaced, e.g. by a revert)')
   if (entry.strategy !== strategy) return full(`the previous backup used ${entry.strategy === 'cbt' ? 'changed block tracking' : 'a VHD delta'}, this one uses ${strategy === 'cbt' ? 'changed block tracking' : 'a VHD delta'}`)
   if (entry.size !== live.record.virtual_size) return full('the disk was resized since the previous backup')
-  if (strategy === 'cbt' && ctx.cbtWasOff) return full('changed block tracking was off since the previous backup (someone disabled it), so the chain is broken')
+  if (strategy === 'cbt' && ctx.cbtWasOff) {
+    // The storage manager disables CBT itself when a host crash left the VDI's tracking log inconsistent.
+    return full('changed block tracking was found off (turned off by someone, or by the pool itself after a host crash left its tracking log inconsistent), so the changes since the previous backup are unknown; Lifeboat turned it on again')
+  }
   const baseRef = await findByUuid(client, 'VDI', entry.base, signal)
-  if (baseRef === undefined) return full(`the reference snapshot ${entry.base} kept on the pool is gone (deleted by someone), so the chain is broken`)
+  if (baseRef === undefined) return full(`the reference snapshot ${entry.base} kept on the pool is gone (deleted by someone), so the changes since the previous backup are unknown`)
   const base = VDIRecord.safeParse(await client.call('VDI.get_record', [baseRef], signal))
   if (!base.success) return full('the reference snapshot could not be read')
   if (base.data.snapshot_of !== live.ref) return full('the reference snapshot no longer belongs to this disk')
   if (base.data.other_config[TAG.purpose] !== (strategy === 'cbt' ? 'cbt-base' : 'delta-base')) return full('the reference snapshot is not the one Lifeboat kept')
-  if (strategy === 'vhd' && base.data.type === 'cbt_metadata') return full('the reference snapshot holds no data any more')
+  if (strategy === 'vhd' && base.data.type === 'cbt_metadata') return full('the reference snapshot holds no data any more (someone data-destroyed it), so no delta can be made against it')
+  if (strategy === 'cbt' && !base.data.cbt_enabled) return full('the reference snapshot has no changed block tracking metadata any more')
   return { live, strategy, base: { ref: baseRef, uuid: entry.base } }
+}
+
+/** How a disk read whole because its chain broke is announced: what happened, that this backup reads it all, that the next one is incremental again. */
+export function chainBroken(name: string, why: string): string {
+  return `${name}: ${why}. This backup reads the whole disk; the next backup is incremental again.`
 }
 
 export interface ReadoutResult {
   readonly disk: BackupDisk
   /** What the token should remember for this disk when the snapshot is kept. */
   readonly keep?: TokenDisk
-  readonly fullReason?: string
   close(): Promise<void>
 }
 
@@ -153,7 +161,7 @@ export async function readoutFor(client: XapiClient, plan: DiskPlan, snapshot: {
   const keep: TokenDisk | undefined = plan.strategy === 'none' ? undefined : { vdi: live.record.uuid, strategy: plan.strategy, base: snapshot.uuid, size }
   const fullFile = (reason?: string): ReadoutResult => {
     const disk = new SequentialExport(client, vdi)
-    return { disk: { id: live.record.uuid, name: live.name, sizeBytes: size, readout: { kind: 'guest', disk }, meta }, ...(keep ? { keep } : {}), ...(reason !== undefined ? { fullReason: reason } : {}), close: () => disk.close() }
+    return { disk: { id: live.record.uuid, name: live.name, sizeBytes: size, readout: { kind: 'guest', disk }, meta, ...(reason !== undefined ? { fullReason: reason } : {}) }, ...(keep ? { keep } : {}), close: () => disk.close() }
   }
   if (plan.base === undefined) return fullFile(plan.fullReason)
 
@@ -163,13 +171,14 @@ export async function readoutFor(client: XapiClient, plan: DiskPlan, snapshot: {
       bitmap = await client.call('VDI.list_changed_blocks', [plan.base.ref, snapshot.ref], signal)
     } catch (err) {
       if (signal.aborted) throw err
-      return fullFile(`${live.name}: the pool could not compare the disk with the previous backup (${xapiCode(err) ?? (err instanceof Error ? err.message : String(err))}), so the chain is broken; reading the whole disk this time.`)
+      const code = xapiCode(err) ?? (err instanceof Error ? err.message : String(err))
+      return fullFile(chainBroken(live.name, `the pool refused to compare the disk with the previous backup's reference (${code}; changed block tracking was reset, for example after a host crash, or the reference is damaged), so Lifeboat drops that reference`))
     }
     const ranges = typeof bitmap === 'string' ? changedRanges(bitmap, size) : undefined
-    if (ranges === undefined) return fullFile(`${live.name}: the pool sent a changed-block map Lifeboat cannot use; reading the whole disk this time.`)
+    if (ranges === undefined) return fullFile(chainBroken(live.name, 'the pool sent a changed-block map Lifeboat cannot use'))
     const infos = NbdList.safeParse(await client.call('VDI.get_nbd_info', [snapshot.ref], signal))
     const info = infos.success ? infos.data[0] : undefined
-    if (info === undefined) return fullFile(`${live.name}: no pool network offers NBD any more, so changed blocks cannot be read one by one; reading the whole disk this time.`)
+    if (info === undefined) return fullFile(`${live.name}: no pool network offers NBD any more, so changed blocks cannot be read one by one. This backup reads the whole disk; the next one is incremental again once a pool network offers NBD.`)
     const nbd = await XapiNbdClient.connect({ address: info.address, port: info.port, exportName: info.exportname, cert: info.cert, label: vdi.label }, signal)
     if (nbd.size !== size) {
       await nbd.close()

@@ -122,7 +122,6 @@ export class XapiBackup implements BackupCapability {
       const heartbeat = setInterval(() => void this.beat(client, taken), HEARTBEAT_MS)
       heartbeat.unref()
       undo.push('stop the heartbeat', () => clearInterval(heartbeat))
-      const fullReasons: string[] = []
       const kept: Token['disks'] = []
       const readouts: ReadoutResult[] = []
       for (const plan of plans) {
@@ -131,7 +130,6 @@ export class XapiBackup implements BackupCapability {
         const r = await readoutFor(client, plan, snap, options, signal)
         undo.push(`close the reader of ${plan.live.name}`, () => r.close().catch(() => undefined))
         readouts.push(r)
-        if (r.fullReason !== undefined) fullReasons.push(r.fullReason)
         if (r.keep) kept.push(r.keep)
       }
       const token: Token | undefined = kept.length > 0 ? { v: 1, kind: 'xapi', vm: vm.uuid, disks: kept } : undefined
@@ -142,7 +140,6 @@ export class XapiBackup implements BackupCapability {
         vmConfig: vmConfig(state, vmRef, vm, disks.map((d) => d.vbd)),
         disks: readouts.map((r) => r.disk),
         ...(token !== undefined ? { incrementalToken: token as unknown as JsonValue } : {}),
-        ...(fullReasons.length > 0 ? { fullReason: fullReasons.join(' ') } : {}),
         finish,
       }
     } catch (err) {

@@ -180,14 +180,15 @@ describe('XenServer backups against the XAPI simulator', () => {
     const [base] = lifeboat(id('broken'))
     await sim.vdis.destroy(base?.ref ?? '')
     const second = await a.backup.begin(id('broken'), backupOptions({ previous: { pointId: 'p', token } }), signal())
-    expect(second.fullReason).toContain('is gone')
+    expect(second.fullReason).toBeUndefined()
+    expect(second.disks[0]?.fullReason).toContain('is gone')
     const readout = second.disks[0]?.readout
     expect(readout?.kind === 'guest' ? readout.changedRanges : 'not a guest readout').toBeUndefined()
     await readAll(second)
     await second.finish(signal(), { committed: true })
     sim.vdis.disableCbt(sim.disksOf('broken')[0]?.vdi ?? '')
     const third = await a.backup.begin(id('broken'), backupOptions({ previous: { pointId: 'p2', token: second.incrementalToken as JsonValue } }), signal())
-    expect(third.fullReason).toContain('changed block tracking was off')
+    expect(third.disks[0]?.fullReason).toContain('changed block tracking was found off')
     await third.finish(signal(), { committed: false })
   })
 

@@ -25,6 +25,11 @@ export interface Faults {
   failCall: { at: number; code: string; params: string[] } | undefined
   /** Told about each host call after it has run and before its answer is sent (a test cancels a job there). */
   afterCall: ((n: number, what: string) => void) | undefined
+  /**
+   * The next VDI.list_changed_blocks is refused with this error (one-shot), e.g. one the message declares
+   * (VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS) or the storage manager's SR_BACKEND_FAILURE_460.
+   */
+  refuseChangedBlocks: { code: string; params: string[] } | undefined
 }
 
 export function defaultFaults(): Faults {
@@ -39,6 +44,7 @@ export function defaultFaults(): Faults {
     calls: 0,
     failCall: undefined,
     afterCall: undefined,
+    refuseChangedBlocks: undefined,
   }
 }
 

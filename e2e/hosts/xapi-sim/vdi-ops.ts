@@ -236,9 +236,34 @@ export class VdiOps {
     this.db.set('VDI', ref, { cbt_enabled: false })
   }
 
+  /**
+   * What the storage manager does when it activates a VDI whose changed block tracking log was left inconsistent by a
+   * host crash: it disables CBT on the VDI (raising the VDI_CBT_METADATA_INCONSISTENT alert), so cbt_enabled turns
+   * false and the log is gone; metadata snapshots taken before no longer compare with anything taken after.
+   */
+  crashResetCbt(ref: string): void {
+    const vdi = this.db.get('VDI', ref)
+    if (vdi.cbt_enabled !== true) return
+    this.disableCbt(ref)
+  }
+
+  /**
+   * Changed block tracking disabled and enabled again (by an admin, another tool, or re-enabled after a crash reset):
+   * cbt_enabled is true again but the VDI has a new log, which older metadata snapshots do not share.
+   */
+  restartCbt(ref: string): void {
+    this.disableCbt(ref)
+    this.enableCbt(ref)
+  }
+
   async listChangedBlocks(from: string, to: string): Promise<string> {
     const a = this.db.get('VDI', from)
     const b = this.db.get('VDI', to)
+    const refuse = this.core.faults.refuseChangedBlocks
+    if (refuse !== undefined) {
+      this.core.faults.refuseChangedBlocks = undefined
+      throw fault(refuse.code, ...(refuse.params.length > 0 ? refuse.params : [from]))
+    }
     if (this.attachedToRunning(to)) throw fault('VDI_IN_USE', to, 'list_changed_blocks')
     const fromCbt = this.core.storage.cbtOf(a.uuid as string)
     if (fromCbt === undefined) throw fault('VDI_NO_CBT_METADATA', from)

@@ -43,6 +43,11 @@ export class RctTracker {
   readonly points = new Map<string, SimReferencePoint>()
   /** Every WMI method call, for tests: "Class.Method". */
   readonly calls: string[] = []
+  /**
+   * Fault: the next GetVirtualDiskChanges answers this documented return value (32768 failed, 32775 invalid state, …)
+   * instead of the changes (one-shot).
+   */
+  failChanges: number | undefined
 
   private tracking(file: DiskFile): Tracking {
     let t = this.byFile.get(file)
@@ -68,11 +73,23 @@ export class RctTracker {
   }
 
   /**
-   * Starts the file's tracking over (a new RCT id series; older ids become unknown), as Hyper-V does when a disk was
-   * changed where RCT could not follow it (edited offline, replaced, moved by a tool that is not RCT-aware).
+   * Starts the file's tracking over (a new RCT id series; older ids become unknown: GetVirtualDiskChanges answers
+   * 32773), as Hyper-V does when a disk was changed where RCT could not follow it (edited offline, replaced, moved by a
+   * tool that is not RCT-aware) or when its change tracking files were found inconsistent after a host crash; the
+   * reference points made before stay listed but their RCT ids are no longer valid.
    */
   reset(file: DiskFile): void {
     this.byFile.delete(file)
+  }
+
+  /**
+   * Fault: the VM's reference points are gone — deleted by someone (another backup product cleaning up, an admin), or
+   * lost when the host crashed before it saved them — while the disks' change tracking goes on. Returns how many.
+   */
+  losePoints(vmId: string): number {
+    let n = 0
+    for (const [key, p] of this.points) if (p.vmId === vmId && this.points.delete(key)) n++
+    return n
   }
 
   /** Changed granules since `limitId`, or undefined when the id is not one of this file's. */
@@ -211,6 +228,11 @@ function getVirtualDiskChanges(host: HyperVHost, args: PsHashtable): PsObject {
   const offset = uint64(argOf(args, 'ByteOffset'))
   const length = uint64(argOf(args, 'ByteLength'))
   if (offset === undefined || length === undefined || length === 0 || offset + length > file.size) return fail(32773)
+  const failure = host.rct.failChanges
+  if (failure !== undefined) {
+    host.rct.failChanges = undefined
+    return fail(failure)
+  }
   const granules = host.rct.changesSince(file, psToString(argOf(args, 'LimitId')))
   if (granules === undefined) return fail(32773)
   const offsets: number[] = []
