@@ -18,6 +18,14 @@ export class SftpRequestError extends Error {
   }
 }
 
+/**
+ * A write that failed because the server's filesystem is full. SFTP v3 has no status for that (OpenSSH answers a bare
+ * SSH_FX_FAILURE); the backend finds out with statvfs@openssh.com. `code` is what toRepositoryError() maps to NO_SPACE.
+ */
+export class SftpNoSpaceError extends SftpRequestError {
+  readonly code = 'ENOSPC'
+}
+
 export function sftpStatus(error: unknown): number | undefined {
   return error instanceof SftpRequestError ? error.status : undefined
 }
@@ -150,13 +158,23 @@ export class SftpSession {
     }
   }
 
+  /** Bytes an unprivileged user may still write on the filesystem holding `path` (statvfs@openssh.com). */
+  async freeBytes(path: string, signal?: AbortSignal): Promise<number | undefined> {
+    const info = await this.request<unknown>(`asking how much room is left at ${path}`, signal, (done) => this.sftp.ext_openssh_statvfs(path, (err, fsInfo: unknown) => done(err, fsInfo)))
+    const { f_bavail: blocks, f_frsize: size } = (info ?? {}) as { f_bavail?: unknown; f_frsize?: unknown }
+    const count = (v: unknown): number | undefined => (typeof v === 'number' || typeof v === 'bigint' ? Number(v) : undefined)
+    const free = (count(blocks) ?? NaN) * (count(size) ?? NaN)
+    return Number.isFinite(free) && free >= 0 ? free : undefined
+  }
+
   /** Whether the server offers an OpenSSH extension (ssh2 refuses to send one that was not offered). */
-  offers(extension: 'posix-rename@openssh.com' | 'fsync@openssh.com'): boolean {
+  offers(extension: 'posix-rename@openssh.com' | 'fsync@openssh.com' | 'statvfs@openssh.com'): boolean {
     // ssh2 keeps the server's VERSION extensions here; the typings do not declare it, so read it defensively.
     const extensions = (this.sftp as unknown as { _extensions?: unknown })._extensions
     if (typeof extensions !== 'object' || extensions === null) return false
     const version = (extensions as Record<string, unknown>)[extension]
-    return version === '1'
+    // OpenSSH offers statvfs at version 2 (the reply's layout), the others at version 1.
+    return version === (extension === 'statvfs@openssh.com' ? '2' : '1')
   }
 }
 

@@ -4,7 +4,7 @@ import type { SFTPWrapper } from 'ssh2'
 import type { SshConnection } from '../../../adapters/ssh/ssh-connection.js'
 import { sh } from '../../../adapters/ssh/shell-quote.js'
 import { ObjectTooLargeError, TEMP_MARKER, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
-import { SFTP_FAILURE, SFTP_PERMISSION_DENIED, SftpRequestError, SftpSession, isNoSuchFile, sftpStatus } from './sftp-backend-io.js'
+import { SFTP_FAILURE, SFTP_PERMISSION_DENIED, SftpNoSpaceError, SftpRequestError, SftpSession, isNoSuchFile, sftpStatus } from './sftp-backend-io.js'
 
 export interface SftpBackendOptions {
   /** A verified, authenticated connection (pinned host key). */
@@ -195,6 +195,10 @@ class SftpRepositoryBackend implements SftpBackend {
       await this.replace(s, temp, final, signal)
       created = false
       this.dirty = true
+    } catch (error) {
+      // Room for every object being written right now (other writers free their temp files as they fail too).
+      const size = data instanceof Uint8Array ? data.byteLength : data.reduce((n, part) => n + part.byteLength, 0)
+      throw await this.noSpace(s, error, path.dirname(final), Math.max(1, this.inFlight.size) * Math.max(size, PIECE), signal)
     } finally {
       if (handle !== undefined) await s.close(handle).catch(() => undefined)
       // Best effort: on a lost connection the temp file stays, and GC removes it (it is listed like any object).
@@ -379,6 +383,18 @@ class SftpRepositoryBackend implements SftpBackend {
       this.slots++
       this.slotWaiters.shift()?.()
     }
+  }
+
+  /**
+   * SFTP v3 has no "disk full": OpenSSH answers a write into a full filesystem with a bare SSH_FX_FAILURE, which
+   * would reach the admin as a vague storage failure. After such a failure, ask the server how much room is left;
+   * when less than `needed` is, say so (NO_SPACE) — the half-written temp file is still there, so the answer is near 0.
+   */
+  private async noSpace(s: SftpSession, error: unknown, folder: string, needed: number, signal?: AbortSignal): Promise<unknown> {
+    if (sftpStatus(error) !== SFTP_FAILURE || !s.isOpen || !s.offers('statvfs@openssh.com')) return error
+    const free = await s.freeBytes(folder, signal).catch(() => undefined)
+    if (free === undefined || free >= needed) return error
+    return new SftpNoSpaceError(`${this.label}: the filesystem holding ${folder} on ${this.conn.label} is full (${free} bytes left)`, SFTP_FAILURE, { cause: error })
   }
 
   /** Adds what the admin can act on to a permission error; other errors pass unchanged. */

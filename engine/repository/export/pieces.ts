@@ -1,4 +1,5 @@
-import { open, rm } from 'node:fs/promises'
+import { open, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
 import type { Writable } from 'node:stream'
 import { once } from 'node:events'
 import { CHUNK_SIZE } from '../format.js'
@@ -42,10 +43,20 @@ export function inputFromDisk(disk: PointDiskSource, prefetch: number): ExportIn
   }
 }
 
+/**
+ * The name an export is written under until it is whole. Renamed over the asked name only when complete, so a
+ * process killed half-way (kill -9, power loss) leaves this clearly named partial file — never a half image under
+ * the name the admin asked for. Fixed per output, so the next export to the same place replaces a dead one's.
+ */
+export function partialName(output: string): string {
+  return path.join(path.dirname(output), `.${path.basename(output)}.lifeboat-partial`)
+}
+
 /** Writes pieces to a file, leaving zero runs as holes (sparse), or to a stream, writing real zeros. */
 export async function writePieces(pieces: AsyncIterable<Piece>, output: string | Writable, signal?: AbortSignal): Promise<number> {
   if (typeof output === 'string') {
-    const handle = await open(output, 'w')
+    const partial = partialName(output)
+    const handle = await open(partial, 'w')
     let complete = false
     try {
       let position = 0
@@ -60,12 +71,14 @@ export async function writePieces(pieces: AsyncIterable<Piece>, output: string |
       }
       await handle.truncate(position)
       await handle.sync()
+      await handle.close()
+      await rename(partial, output)
       complete = true
       return position
     } finally {
-      await handle.close()
+      await handle.close().catch(() => undefined)
       // A half-written image must not be mistaken for an export: remove it on any failure or cancellation.
-      if (!complete) await rm(output, { force: true })
+      if (!complete) await rm(partial, { force: true })
     }
   }
   const zeros = Buffer.alloc(CHUNK_SIZE)

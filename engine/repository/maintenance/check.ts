@@ -1,4 +1,5 @@
-import { CHUNKS_PREFIX, MAX_CHUNK_OBJECT_BYTES, chunkIdFromKey } from '../format.js'
+import { CHUNKS_PREFIX, MAX_CHUNK_OBJECT_BYTES, POINTS_PREFIX, TRASH_PREFIX, chunkIdFromKey } from '../format.js'
+import { TEMP_MARKER } from '../backend.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
 import { liveLocks } from '../lock.js'
 import { listPointIds, listTrash, loadManifest } from '../points.js'
@@ -44,6 +45,8 @@ export async function check(ctx: RepoContext, signal?: AbortSignal): Promise<Che
       }
     }
   }
+  // Temp files of interrupted manifest and trash writes (gc() removes them too).
+  for (const prefix of [POINTS_PREFIX, TRASH_PREFIX]) for await (const info of ctx.backend.list(prefix, signal)) if (info.key.includes(TEMP_MARKER)) tempFiles++
   const referenced = new Set<string>()
   const pointIds = await listPointIds(ctx, signal)
   for (const pointId of pointIds) {

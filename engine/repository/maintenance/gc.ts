@@ -1,4 +1,5 @@
-import { CHUNKS_PREFIX, chunkIdFromKey, trashKey } from '../format.js'
+import { CHUNKS_PREFIX, POINTS_PREFIX, TRASH_PREFIX, chunkIdFromKey, trashKey } from '../format.js'
+import { TEMP_MARKER } from '../backend.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
 import { acquireLock, liveLocks } from '../lock.js'
 import { listPointIds, listTrash, loadManifest } from '../points.js'
@@ -110,6 +111,15 @@ export async function gc(ctx: RepoContext, options: GcOptions = {}): Promise<GcR
       }
     }
     progress({ phase: 'gc', bytesDone: ++seen, detail: `${chunksDeleted} unused chunks removed` })
+  }
+  // A kill while a manifest or a trash record was being written leaves its temp file beside it, outside chunks/:
+  // nothing else ever removes those. The same age rule keeps a running backup's manifest being written.
+  for (const prefix of [POINTS_PREFIX, TRASH_PREFIX]) {
+    for await (const info of ctx.backend.list(prefix, signal)) {
+      if (!info.key.includes(TEMP_MARKER) || info.mtimeMs >= cutoff) continue
+      if (!dryRun) await ctx.backend.delete(info.key, signal)
+      tempFilesDeleted++
+    }
   }
   if (!dryRun) {
     for (const pointId of droppable) await ctx.backend.delete(trashKey(pointId), signal)

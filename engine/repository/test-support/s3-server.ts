@@ -13,6 +13,8 @@ const S3rver = createRequire(import.meta.url)('s3rver') as S3rverClass
 export interface TestS3 extends AsyncDisposable {
   readonly client: S3Client
   readonly bucket: string
+  /** http://127.0.0.1:PORT */
+  readonly endpoint: string
 }
 
 /** Starts an S3 emulator on 127.0.0.1 (random port) with one bucket, and a client configured for it. */
@@ -32,6 +34,7 @@ export async function startS3(directory: string): Promise<TestS3> {
   return {
     client,
     bucket,
+    endpoint: `http://127.0.0.1:${port}`,
     async [Symbol.asyncDispose]() {
       client.destroy()
       await server.close()

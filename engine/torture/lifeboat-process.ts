@@ -1,0 +1,154 @@
+/**
+ * Runs the `lifeboat` command as a real child process, so that a SIGKILL is a real kill -9: no finally blocks, no
+ * exit handlers, locks and temp files left exactly where the process was.
+ *
+ * The campaign runs its own bundle of the CLI, built once at start into node_modules/.cache (so the bundle's bare
+ * imports still resolve to the checkout's node_modules): `bin/lifeboat.mjs` rebuilds dist/node whenever a source file
+ * is newer, and with other people editing the tree a rebuild in the middle of a run would be a fault of our own making.
+ */
+import { spawn } from 'node:child_process'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface RunOptions {
+  /** SIGKILL the process this many milliseconds after it was started (if it is still running). */
+  readonly killAfterMs?: number
+  /** A run that takes longer is killed and reported as timed out (a hang is a failure too). */
+  readonly timeoutMs?: number
+  readonly stdin?: string
+  /** Called once the process is running, with its pid (the SSH fault cuts the connection from here). */
+  readonly onStart?: (pid: number) => void
+}
+
+export interface RunResult {
+  readonly args: readonly string[]
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  /** Killed by us on purpose (killAfterMs). */
+  readonly killed: boolean
+  readonly timedOut: boolean
+  readonly ms: number
+}
+
+export interface LifeboatRunner extends AsyncDisposable {
+  readonly home: string
+  run(args: readonly string[], options?: RunOptions): Promise<RunResult>
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024
+
+export async function buildPrivateCli(): Promise<{ entry: string; dispose: () => Promise<void> }> {
+  const outdir = path.join(projectRoot, 'node_modules', '.cache', 'lifeboat-torture', `cli-${process.pid}`)
+  await rm(outdir, { recursive: true, force: true })
+  await build({
+    absWorkingDir: projectRoot,
+    entryPoints: [
+      { in: 'engine/cli/main.ts', out: 'lifeboat' },
+      { in: 'engine/repository/workers/chunk-worker.ts', out: 'repo-chunk-worker' },
+    ],
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    external: ['electron'],
+    logLevel: 'error',
+    banner: { js: "import { createRequire as __lbCreateRequire } from 'node:module'; const require = __lbCreateRequire(import.meta.url);" },
+  })
+  await writeFile(path.join(outdir, 'package.json'), JSON.stringify({ type: 'module' }) + '\n')
+  const entry = path.join(outdir, 'run.mjs')
+  await writeFile(entry, "import { main } from './lifeboat.js'\nawait main()\n")
+  return { entry, dispose: () => rm(outdir, { recursive: true, force: true }) }
+}
+
+/** A runner on its own Lifeboat home (saved hosts, credentials, job records of this campaign only). */
+export async function lifeboatRunner(home: string, env: Readonly<Record<string, string>> = {}): Promise<LifeboatRunner> {
+  await mkdir(home, { recursive: true })
+  const cli = await buildPrivateCli()
+  return {
+    home,
+    run: (args, options = {}) => runOnce(cli.entry, home, env, args, options),
+    async [Symbol.asyncDispose]() {
+      await cli.dispose()
+    },
+  }
+}
+
+function runOnce(entry: string, home: string, env: Readonly<Record<string, string>>, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const started = Date.now()
+  const fullArgs = [...args, '--home', home, '--json']
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, ...fullArgs], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, LIFEBOAT_HOME: home, ...env },
+    })
+    let stdout = ''
+    let stderr = ''
+    let killed = false
+    let timedOut = false
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < MAX_OUTPUT) stdout += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < MAX_OUTPUT) stderr += d.toString()
+    })
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(options.stdin ?? '')
+    const timers: NodeJS.Timeout[] = []
+    if (options.killAfterMs !== undefined)
+      timers.push(
+        setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null) {
+            killed = true
+            child.kill('SIGKILL')
+          }
+        }, options.killAfterMs),
+      )
+    timers.push(
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) {
+          timedOut = true
+          child.kill('SIGKILL')
+        }
+      }, options.timeoutMs ?? 300_000),
+    )
+    child.once('spawn', () => {
+      if (child.pid !== undefined) options.onStart?.(child.pid)
+    })
+    child.once('error', (err) => {
+      for (const t of timers) clearTimeout(t)
+      reject(err)
+    })
+    child.once('close', (code, signal) => {
+      for (const t of timers) clearTimeout(t)
+      resolve({ args: fullArgs, code, signal, stdout, stderr, killed, timedOut, ms: Date.now() - started })
+    })
+  })
+}
+
+/** The JSON document a `--json` run printed (undefined when it printed none, e.g. when it was killed). */
+export function jsonOf(result: RunResult): unknown {
+  const text = result.stdout.trim()
+  if (text === '') return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+/** One line saying how a run ended, for failure notes. */
+export function describeRun(result: RunResult): string {
+  const how = result.timedOut ? 'timed out' : result.killed ? 'killed' : result.signal !== null ? `died of ${result.signal}` : `exit ${result.code ?? '?'}`
+  const words = result.args.filter((a) => !a.startsWith('/') && a !== '--json' && a !== '--home').slice(0, 4).join(' ')
+  const err = (result.stderr.trim().split('\n').find((l) => l.startsWith('lifeboat:')) ?? result.stderr.trim().split('\n')[0] ?? '').slice(0, 300)
+  return `\`lifeboat ${words}\` ${how} after ${result.ms} ms${err !== '' ? `: ${err}` : ''}`
+}
