@@ -9,7 +9,7 @@ import { TAG } from './job-lock'
 const TokenSchema = z.object({
   kind: z.literal('libvirt-checkpoint'),
   domainUuid: z.string().max(64),
-  checkpoint: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+  checkpoint: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
   disks: z.array(z.string().max(32)).max(256),
 })
 export type CheckpointToken = z.infer<typeof TokenSchema>
@@ -49,9 +49,12 @@ export function isLifeboatCheckpoint(name: string): boolean {
   return name.startsWith(`${TAG}-`)
 }
 
-/** Deletes a checkpoint; libvirt merges its bitmap into its parent, so tracking from older checkpoints stays whole. */
+/**
+ * Deletes a checkpoint; libvirt merges its bitmap into its parent, so tracking from older checkpoints stays whole. The
+ * name goes as an option value, so a name starting with "-" is never read as an option.
+ */
 export async function deleteCheckpoint(virsh: Virsh, dom: string, name: string, signal?: AbortSignal): Promise<string | undefined> {
-  const r = await virsh.exec(['checkpoint-delete', dom, name], signal ? { signal } : {})
+  const r = await virsh.exec(['checkpoint-delete', dom, `--checkpointname=${name}`], signal ? { signal } : {})
   if (r.code === 0 || /not found|no domain checkpoint/i.test(r.stderr)) return undefined
   return `checkpoint ${name} of domain ${dom} could not be deleted: ${r.stderr.trim().slice(0, 200)}`
 }

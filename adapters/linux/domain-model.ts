@@ -28,7 +28,7 @@ const MAX_BACKING = 64
 
 /** A VM id as libvirt names the domain (its UUID, lower case); anything else is NOT_FOUND before a command runs. */
 export function domainRef(vmId: string): string {
-  if (!/^[0-9a-f-]{36}$/i.test(vmId)) throw new AdapterError('NOT_FOUND', `"${vmId.slice(0, 80)}" is not a libvirt domain UUID.`)
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(vmId)) throw new AdapterError('NOT_FOUND', `"${vmId.slice(0, 80)}" is not a libvirt domain UUID.`)
   return vmId.toLowerCase()
 }
 

@@ -3,7 +3,9 @@ import { z } from 'zod'
 import { AdapterError, type RestoreRequest, type RestoreResult } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
+import { withUndo } from '../undo-stack'
 import { uploadDisk } from './disk-upload'
+import { checkDiskName, checkHostDir } from './host-names'
 import { parseDomainXml } from './domain-model'
 import type { ShellProvider } from './libvirt-backup'
 import { ACTIVE_STATES, Virsh } from './virsh'
@@ -19,7 +21,8 @@ const LOG_DIR = '/var/log/libvirt/qemu'
  * new name, no UUID and no MAC addresses (libvirt makes fresh ones, so the copy never collides with the original), its
  * disks point at the new files, and it is defined (and started if asked). In place: only with the VM shut off; each
  * disk is written beside its image and moved over it at the end. Nothing existing is overwritten by a new-VM restore;
- * a failed restore removes the files and definition it made.
+ * a failed or cancelled restore removes the files and definition it made (each registered for removal right after it
+ * was made) and nothing else. Disk names and folders from the restore point are checked before they become paths.
  */
 export async function restoreLibvirtVm(getShell: ShellProvider, request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult> {
   const parsed = ConfigSchema.safeParse(request.vmConfig)
@@ -36,6 +39,7 @@ function diskElements(root: XmlElement): XmlElement[] {
 
 async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: RestoreRequest, hasQemuImg: boolean, signal: AbortSignal): Promise<RestoreResult> {
   if (!/^[^/\n\0]{1,200}$/.test(request.name)) throw new AdapterError('BAD_RESPONSE', 'A VM name must be 1-200 characters without "/" or line breaks.')
+  const storageDir = request.storageDir === undefined ? undefined : checkHostDir(request.storageDir, 'The folder for the restored disks')
   const exists = await virsh.exec(['domuuid', request.name], { signal })
   if (exists.code === 0) throw new AdapterError('COMMAND_FAILED', `${shell.conn.label} already has a VM named "${request.name}"; pick another name (--as NAME).`, { vm: request.name })
   const { root } = parseDomainXml(xml)
@@ -43,14 +47,15 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
   if (nameEl) nameEl.children = [request.name]
   removeChildren(root, 'uuid')
   for (const nic of childElements(child(root, 'devices') ?? root, 'interface')) removeChildren(nic, 'mac')
-  const fileSafe = request.name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)
+  const fileSafe = request.name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[.-]/, '_').slice(0, 80)
   separateHostPaths(root, fileSafe)
-  const written: string[] = []
+  // Every disk name becomes part of a file name: all are checked before anything is written.
+  for (const el of diskElements(root)) checkDiskName(child(el, 'target')?.attrs.dev ?? '')
   const disks: { name: string; path: string; format: string }[] = []
-  let defined = false
   const total = request.disks.reduce((s, d) => s + d.size, 0)
   let before = 0
-  try {
+  return await withUndo(signal, async (stack) => {
+    const created = (path: string) => stack.push(`remove ${path}`, (s) => removeFile(shell, path, s))
     for (const el of diskElements(root)) {
       const target = child(el, 'target')?.attrs.dev ?? ''
       const input = request.disks.find((d) => d.name === target)
@@ -63,22 +68,28 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
       const originalFormat = child(el, 'driver')?.attrs.type ?? 'raw'
       const format = originalFormat === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
       const originalSource = child(el, 'source')?.attrs.file
-      const dir = request.storageDir ?? (await usableDir(shell, originalSource !== undefined && el.attrs.type === 'file' ? posix.dirname(originalSource) : DEFAULT_IMAGE_DIR, signal))
+      const beside = originalSource !== undefined && el.attrs.type === 'file' ? checkHostDir(posix.dirname(originalSource), `The folder of disk ${target} in the restore point`) : DEFAULT_IMAGE_DIR
+      const dir = storageDir ?? (await usableDir(shell, beside, signal))
       const final = posix.join(dir, `${fileSafe}-${target}.${format}`)
       const part = format === 'raw' ? final : `${final}.lifeboat-part`
-      for (const p of [final, part]) {
-        if ((await shell.exec(sh`test -e ${p}`, { signal })).code === 0) throw new AdapterError('COMMAND_FAILED', `${p} already exists on ${shell.conn.label}; Lifeboat never overwrites it. Choose another name or folder.`, { path: p })
+      // Created exclusively (never over an existing file), and only then registered for removal: a failed restore
+      // removes what it made and nothing else.
+      await createExclusive(shell, final, signal)
+      created(final)
+      let partFile: ReturnType<typeof created> | undefined
+      if (part !== final) {
+        await createExclusive(shell, part, signal)
+        partFile = created(part)
       }
       request.phase('writing disk', `${target} → ${final}`)
-      written.push(part)
       const base = before
       await uploadDisk(shell, input.source, part, { fresh: true, signal, progress: (done) => request.progress(base + done, total, target) })
       before += input.size
-      if (part !== final) {
+      if (partFile !== undefined) {
         request.phase('converting', `${target} to qcow2`)
-        written.push(final)
         await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${final}`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
         await shell.run(sh`rm -f -- ${part}`, { signal })
+        partFile.done()
       }
       el.attrs.type = 'file'
       const source = child(el, 'source')
@@ -92,7 +103,10 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
     }
     request.phase('defining', request.name)
     await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
-    defined = true
+    stack.push(`undefine ${request.name}`, async (s) => {
+      const r = await virsh.exec(['undefine', request.name], { signal: s })
+      return r.code === 0 ? undefined : `The restored VM "${request.name}" is still defined: ${r.stderr.trim().slice(0, 200)}. Remove it with: virsh undefine NAME`
+    })
     const uuid = (await virsh.run(['domuuid', request.name], { signal })).trim().toLowerCase()
     let started = false
     if (request.start) {
@@ -101,12 +115,18 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
       started = true
     }
     return { vmId: uuid, name: request.name, disks, started, leftBehind: [] }
-  } catch (err) {
-    const cleanup = signal.aborted ? AbortSignal.timeout(120_000) : signal
-    if (defined) await virsh.exec(['undefine', request.name], { signal: cleanup }).catch(() => undefined)
-    if (written.length > 0) await shell.exec(sh`rm -f -- ${written}`, { signal: cleanup }).catch(() => undefined)
-    throw err
-  }
+  })
+}
+
+/** Creates an empty file, failing when anything is already at that path (the shell's noclobber). */
+async function createExclusive(shell: RootShell, path: string, signal: AbortSignal): Promise<void> {
+  const r = await shell.exec(sh`sh -c ${'set -C; : > "$1"'} lifeboat-create ${path}`, { signal, timeoutMs: 30_000 })
+  if (r.code !== 0) throw new AdapterError('COMMAND_FAILED', `${path} could not be created on ${shell.conn.label} (${r.stderr.trim().slice(0, 200) || 'it already exists'}); Lifeboat never overwrites a file. Choose another name or folder.`, { path })
+}
+
+async function removeFile(shell: RootShell, path: string, signal: AbortSignal): Promise<string | undefined> {
+  const r = await shell.exec(sh`rm -f -- ${path}`, { signal, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
+  return r.code === 0 ? undefined : `${path} could not be removed (${r.stderr.trim().slice(0, 200)}); delete it by hand.`
 }
 
 /**
@@ -140,41 +160,51 @@ async function inPlace(shell: RootShell, virsh: Virsh, request: RestoreRequest, 
   const total = request.disks.reduce((s, d) => s + d.size, 0)
   let before = 0
   const disks: { name: string; path: string; format: string }[] = []
-  for (const input of request.disks) {
-    const d = info.disks.find((x) => x.target === input.name)
-    if (d?.source === undefined) throw new AdapterError('NOT_FOUND', `${request.name} has no disk ${input.name} to restore into.`)
-    const base = before
-    const progress = (done: number) => request.progress(base + done, total, input.name)
-    request.phase('writing disk', `${input.name} → ${d.source} (in place)`)
-    if (d.type === 'block') {
-      await uploadDisk(shell, input.source, d.source, { fresh: false, signal, progress })
-      disks.push({ name: input.name, path: d.source, format: 'raw' })
-    } else {
-      const format = d.format === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
-      const part = `${d.source}.lifeboat-restore`
-      await shell.run(sh`rm -f -- ${part} ${part}.qcow2`, { signal })
-      await uploadDisk(shell, input.source, part, { fresh: true, signal, progress })
-      let ready = part
-      if (format === 'qcow2') {
-        await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${part}.qcow2 && rm -f -- ${part}`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
-        ready = `${part}.qcow2`
+  return await withUndo(signal, async (stack) => {
+    for (const input of request.disks) {
+      const d = info.disks.find((x) => x.target === input.name)
+      if (d?.source === undefined) throw new AdapterError('NOT_FOUND', `${request.name} has no disk ${input.name} to restore into.`)
+      const base = before
+      const progress = (done: number) => request.progress(base + done, total, input.name)
+      request.phase('writing disk', `${input.name} → ${d.source} (in place)`)
+      if (d.type === 'block') {
+        await uploadDisk(shell, input.source, d.source, { fresh: false, signal, progress })
+        disks.push({ name: input.name, path: d.source, format: 'raw' })
+      } else {
+        const format = d.format === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
+        const part = `${d.source}.lifeboat-restore`
+        // Lifeboat's own names beside the image: what an earlier, interrupted restore left is replaced.
+        await shell.run(sh`rm -f -- ${part} ${part}.qcow2`, { signal })
+        const parts = stack.push(`remove ${part}`, (s) => removeFile(shell, part, s))
+        await uploadDisk(shell, input.source, part, { fresh: true, signal, progress })
+        let ready = part
+        if (format === 'qcow2') {
+          const converted = stack.push(`remove ${part}.qcow2`, (s) => removeFile(shell, `${part}.qcow2`, s))
+          await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${part}.qcow2 && rm -f -- ${part}`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
+          parts.done()
+          ready = `${part}.qcow2`
+          await shell.run(sh`mv -f -- ${ready} ${d.source}`, { signal })
+          converted.done()
+        } else {
+          await shell.run(sh`mv -f -- ${ready} ${d.source}`, { signal })
+          parts.done()
+        }
+        disks.push({ name: input.name, path: d.source, format })
+        for (const el of diskElements(root)) {
+          if (child(el, 'target')?.attrs.dev !== input.name) continue
+          const driver = child(el, 'driver')
+          if (driver) driver.attrs.type = format
+          removeChildren(el, 'backingStore')
+        }
       }
-      await shell.run(sh`mv -f -- ${ready} ${d.source}`, { signal })
-      disks.push({ name: input.name, path: d.source, format })
-      for (const el of diskElements(root)) {
-        if (child(el, 'target')?.attrs.dev !== input.name) continue
-        const driver = child(el, 'driver')
-        if (driver) driver.attrs.type = format
-        removeChildren(el, 'backingStore')
-      }
+      before += input.size
     }
-    before += input.size
-  }
-  await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
-  let started = false
-  if (request.start) {
-    await virsh.run(['start', dom], { signal })
-    started = true
-  }
-  return { vmId: dom, name: info.name, disks, started, leftBehind: [] }
+    await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
+    let started = false
+    if (request.start) {
+      await virsh.run(['start', dom], { signal })
+      started = true
+    }
+    return { vmId: dom, name: info.name, disks, started, leftBehind: [] }
+  })
 }

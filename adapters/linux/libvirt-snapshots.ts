@@ -1,19 +1,16 @@
 import { AdapterError, type SnapshotCapability, type VmSnapshotDetail } from '../host-adapter'
+import { withUndo } from '../undo-stack'
 import { sh } from '../ssh/shell-quote'
 import { domainRef, parseDomainXml } from './domain-model'
 import { openSnapshotDisks } from './snapshot-disks'
 import { deleteCheckpoint, isLifeboatCheckpoint, listCheckpoints } from './checkpoints'
+import { checkSnapshotName } from './host-names'
 import { TAG } from './job-lock'
 import type { ShellProvider } from './libvirt-backup'
 import { ACTIVE_STATES, Virsh } from './virsh'
 import { child, findAll, parseXml, textOf } from './xml'
 
 const MAX_SNAPSHOTS = 300
-
-function checkSnapshotName(name: string): string {
-  if (name.length === 0 || name.length > 200 || name.includes('\n') || name.includes('/')) throw new AdapterError('NOT_FOUND', 'That is not a snapshot name.')
-  return name
-}
 
 /** "Before patching 2.4!" → "before-patching-2-4" (libvirt names become file names for some storage). */
 export function slug(label: string): string {
@@ -77,7 +74,7 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
   const list = async (vmId: string, signal: AbortSignal): Promise<VmSnapshotDetail[]> => {
     const virsh = await virshFor(signal)
     const dom = domainRef(vmId)
-    const script = 'virsh -q -c qemu:///system snapshot-list "$1" --name | head -n "$2" | while read -r n; do [ -n "$n" ] || continue; printf "SNAP %s\\n" "$(virsh -q -c qemu:///system snapshot-dumpxml "$1" "$n" 2>/dev/null | head -c 2097152 | base64 | tr -d "\\n")"; done; printf "CURRENT %s\\n" "$(virsh -q -c qemu:///system snapshot-current "$1" --name 2>/dev/null | base64 | tr -d "\\n")"'
+    const script = 'virsh -q -c qemu:///system snapshot-list "$1" --name | head -n "$2" | while read -r n; do [ -n "$n" ] || continue; printf "SNAP %s\\n" "$(virsh -q -c qemu:///system snapshot-dumpxml "$1" --snapshotname="$n" 2>/dev/null | head -c 2097152 | base64 | tr -d "\\n")"; done; printf "CURRENT %s\\n" "$(virsh -q -c qemu:///system snapshot-current "$1" --name 2>/dev/null | base64 | tr -d "\\n")"'
     const out = await virsh.shell.run(sh`LC_ALL=C sh -c ${script} lifeboat-snapshots ${dom} ${MAX_SNAPSHOTS}`, { signal, timeoutMs: 120_000, maxOutputBytes: 64 * 1024 * 1024, what: 'Listing snapshots' })
     let current: string | undefined
     const snaps: VmSnapshotDetail[] = []
@@ -128,15 +125,22 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
       const expiresAt = options.expiresAt === undefined ? undefined : new Date(options.expiresAt)
       if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) throw new AdapterError('NOT_SUPPORTED', `"${options.expiresAt?.slice(0, 60) ?? ''}" is not a time.`)
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-')
-      const name = `${TAG}-${slug(options.label)}-${stamp}`
-      const create = () =>
-        virsh.exec(['snapshot-create-as', dom, '--name', name, '--description', snapshotDescription(options.label, expiresAt?.toISOString()), '--atomic'], { signal, timeoutMs: 30 * 60_000 })
+      // Lifeboat's own name, never one starting with "-" (virsh would read it as an option).
+      const name = checkSnapshotName(`${TAG}-${slug(options.label)}-${stamp}`)
       const cleared = await clearLifeboatCheckpoints(virsh, dom, info.name, signal)
       const warnings = cleared !== undefined ? [cleared] : []
-      const r = await create()
-      if (r.code !== 0) throw new AdapterError('COMMAND_FAILED', `The snapshot of ${info.name} failed: ${r.stderr.trim().slice(0, 300)}`, { vm: info.name })
-      const made = (await list(vmId, signal)).find((s) => s.name === name) ?? { id: name, name, lifeboat: true, kind: 'internal' as const, label: options.label, purpose: 'before-patching' }
-      return warnings.length > 0 ? { ...made, warnings } : made
+      // The checkpoints removed above are not undone (their bitmaps merged away); a snapshot made and then not
+      // handed back (its listing failed, or the call was cancelled) is deleted again.
+      return await withUndo(signal, async (stack) => {
+        const r = await virsh.exec(['snapshot-create-as', dom, '--name', name, '--description', snapshotDescription(options.label, expiresAt?.toISOString()), '--atomic'], { signal, timeoutMs: 30 * 60_000 })
+        if (r.code !== 0) throw new AdapterError('COMMAND_FAILED', `The snapshot of ${info.name} failed: ${r.stderr.trim().slice(0, 300)}`, { vm: info.name })
+        stack.push(`delete snapshot ${name} of ${info.name}`, async (s) => {
+          const d = await virsh.exec(['snapshot-delete', dom, `--snapshotname=${name}`], { signal: s, timeoutMs: 30 * 60_000 })
+          return d.code === 0 ? undefined : `The snapshot ${name} of ${info.name} is still there: ${d.stderr.trim().slice(0, 200)}`
+        })
+        const made = (await list(vmId, signal)).find((x) => x.name === name) ?? { id: name, name, lifeboat: true, kind: 'internal' as const, label: options.label, purpose: 'before-patching' }
+        return warnings.length > 0 ? { ...made, warnings } : made
+      })
     },
     async revert(vmId, snapshotId, options, signal) {
       const virsh = await virshFor(signal)
@@ -146,7 +150,7 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
       // Checkpoints made since the snapshot would make qemu refuse to load it (dirty bitmaps on the disks).
       await clearLifeboatCheckpoints(virsh, dom, vmName, signal)
       const wasActive = ACTIVE_STATES.includes(await virsh.domstate(dom, signal))
-      const r = await virsh.exec(['snapshot-revert', dom, name, ...(options.start === true ? ['--running'] : [])], { signal, timeoutMs: 30 * 60_000 })
+      const r = await virsh.exec(['snapshot-revert', dom, `--snapshotname=${name}`, ...(options.start === true ? ['--running'] : [])], { signal, timeoutMs: 30 * 60_000 })
       if (r.code !== 0) {
         const nowActive = ACTIVE_STATES.includes(await virsh.domstate(dom, signal).catch(() => 'unknown'))
         const state = wasActive && !nowActive ? ` ${vmName} is shut off now; start it to go on from its current disks.` : ''
@@ -156,7 +160,7 @@ export function libvirtSnapshots(getShell: ShellProvider): SnapshotCapability {
     },
     async remove(vmId, snapshotId, signal) {
       const virsh = await virshFor(signal)
-      await virsh.run(['snapshot-delete', domainRef(vmId), checkSnapshotName(snapshotId)], { signal, timeoutMs: 30 * 60_000 })
+      await virsh.run(['snapshot-delete', domainRef(vmId), `--snapshotname=${checkSnapshotName(snapshotId)}`], { signal, timeoutMs: 30 * 60_000 })
     },
     async openDisks(vmId, snapshotId, signal) {
       return await openSnapshotDisks(await getShell(signal), domainRef(vmId), checkSnapshotName(snapshotId), signal)

@@ -3,6 +3,7 @@ import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
 import { btrfsSubvolumeOf, createBtrfsSnapshot, removeBtrfsSnapshot, type BtrfsSnapshot } from './btrfs'
 import { closeAll, fileReadout, type ImageFormat } from './file-readout'
+import { cleanupSignal, withUndo, type UndoHandle } from '../undo-stack'
 import { holdJobLock } from './job-lock'
 import type { ShellProvider } from './libvirt-backup'
 import { createLvSnapshot, lvsReport, removeLvSnapshot, watchedLv, type LvInfo, type LvSnapshot } from './lvm'
@@ -63,7 +64,9 @@ async function detectFormat(file: RemoteFile, signal: AbortSignal): Promise<Imag
 /**
  * Backs up a registered VM. cold: stop command → read the volumes/files → start command. warm: suspend command →
  * `lvcreate -s` / `btrfs subvolume snapshot -r` → resume command → read the snapshots. hot: the snapshots without
- * pausing (crash-consistent). LVM snapshots are watched while read; every snapshot is removed in finish().
+ * pausing (crash-consistent). LVM snapshots are watched while read. Each step registers its undo right after it
+ * succeeded (start again, resume, remove the snapshot); a failed or cancelled begin() undoes them before throwing,
+ * finish() undoes the rest.
  */
 export async function beginManualBackup(getShell: ShellProvider, vm: ManualVm, options: BackupOptions, signal: AbortSignal): Promise<BackupSession> {
   throwIfAborted(signal, 'The backup')
@@ -72,42 +75,34 @@ export async function beginManualBackup(getShell: ShellProvider, vm: ManualVm, o
   const mode = modes.find((m) => m.mode === options.mode)
   if (mode?.available !== true) throw new AdapterError('NOT_SUPPORTED', mode?.reason ?? 'That mode is not available.')
   const kinds = await classify(shell, vm, signal)
-  const lock = await holdJobLock(shell, options.jobId, signal, getShell)
-  const files: RemoteFile[] = []
-  const lvSnaps: LvSnapshot[] = []
-  const btrfsSnaps: BtrfsSnapshot[] = []
-  let stopped = false
-  let suspended = false
   const hook = async (command: string | undefined, what: string, s: AbortSignal, on: RootShell = shell) => {
     if (command === undefined) return
     options.phase(what, vm.name)
     await on.run(sh`sh -c ${command}`, { signal: s, timeoutMs: Math.max(options.shutdownTimeoutMs, 60_000), what: `The ${what} command of ${vm.name}` })
   }
-  const undo = async (s: AbortSignal): Promise<string[]> => {
-    const left: string[] = []
-    await closeAll(files)
-    const fresh = await getShell(s).catch(() => undefined)
-    if (fresh === undefined) return [`The host could not be reached to clean up after the backup of ${vm.name}; Lifeboat finds its snapshots the next time it connects.`]
-    if (suspended) await hook(vm.commands?.resume, 'resume', s, fresh).catch((e: unknown) => left.push(`${vm.name} could not be resumed: ${String(e)}`))
-    for (const snap of lvSnaps.splice(0)) {
-      const l = await removeLvSnapshot(fresh, snap, s)
-      if (l !== undefined) left.push(l)
-    }
-    for (const snap of btrfsSnaps.splice(0)) {
-      const l = await removeBtrfsSnapshot(fresh, snap, s)
-      if (l !== undefined) left.push(l)
-    }
-    if (stopped) await hook(vm.commands?.start, 'start', s, fresh).catch((e: unknown) => left.push(`${vm.name} was stopped for the backup and could not be started again: ${String(e)}`))
-    await lock.release()
-    return left
+  // One reconnect per unwind, shared by its steps: an unreachable host costs one attempt, not one per step.
+  let reached: { signal: AbortSignal; shell: Promise<RootShell | undefined> } | undefined
+  const onHost = async (s: AbortSignal, what: string, undo: (fresh: RootShell) => Promise<string | undefined>): Promise<string | undefined> => {
+    if (reached?.signal !== s) reached = { signal: s, shell: getShell(s).catch(() => undefined) }
+    const fresh = await reached.shell
+    if (fresh === undefined) return `The host could not be reached to clean up after the backup of ${vm.name}: ${what}. Lifeboat finds its snapshots the next time it connects.`
+    return await undo(fresh)
   }
-  try {
+  const failed = (what: string) => (e: unknown) => `${what}: ${e instanceof Error ? e.message : String(e)}`
+  return await withUndo(signal, async (stack) => {
+    const lock = await holdJobLock(shell, options.jobId, signal, getShell)
+    stack.push('release the job lock', () => lock.release())
     const paths = vm.disks.map((d) => d.path)
+    const lvSnaps: LvSnapshot[] = []
     if (options.mode === 'cold') {
       const running = await isRunning(shell, vm, signal)
       if (running !== false) {
         await hook(vm.commands?.stop, 'stop', signal)
-        stopped = true
+        stack.push(`start ${vm.name} again`, (s) =>
+          onHost(s, `${vm.name} was stopped and is not started again`, (fresh) =>
+            hook(vm.commands?.start, 'start', s, fresh).then(() => undefined, failed(`${vm.name} was stopped for the backup and could not be started again`)),
+          ),
+        )
         if (vm.commands?.status !== undefined) {
           const deadline = Date.now() + options.shutdownTimeoutMs
           while ((await isRunning(shell, vm, signal)) === true) {
@@ -117,37 +112,41 @@ export async function beginManualBackup(getShell: ShellProvider, vm: ManualVm, o
         }
       }
     } else {
+      let resume: UndoHandle | undefined
       if (options.mode === 'warm') {
         await hook(vm.commands?.suspend, 'suspend', signal)
-        suspended = true
+        resume = stack.push(`resume ${vm.name}`, (s) =>
+          onHost(s, `${vm.name} may still be suspended`, (fresh) => hook(vm.commands?.resume, 'resume', s, fresh).then(() => undefined, failed(`${vm.name} could not be resumed`))),
+        )
       }
-      try {
-        options.phase('creating snapshot')
-        const seen = new Map<string, BtrfsSnapshot>()
-        for (const [i, k] of kinds.entries()) {
-          const path = vm.disks[i]?.path ?? ''
-          if (k.kind === 'lv') {
-            const snap = await createLvSnapshot(shell, k.lv, options.jobId, options.changeBudget, signal)
-            lvSnaps.push(snap)
-            paths[i] = snap.path
-          } else if (k.kind === 'btrfs') {
-            // One snapshot per subvolume: every file in it is captured at the same instant.
-            let snap = seen.get(k.subvolume)
-            if (snap === undefined) {
-              snap = await createBtrfsSnapshot(shell, k.subvolume, path, options.jobId, signal)
-              seen.set(k.subvolume, snap)
-              btrfsSnaps.push(snap)
-            }
-            paths[i] = `${snap.path}/${path.slice(k.subvolume.length + 1)}`
+      options.phase('creating snapshot')
+      const seen = new Map<string, BtrfsSnapshot>()
+      for (const [i, k] of kinds.entries()) {
+        const path = vm.disks[i]?.path ?? ''
+        if (k.kind === 'lv') {
+          const snap = await createLvSnapshot(shell, k.lv, options.jobId, options.changeBudget, signal)
+          stack.push(`remove the LVM snapshot ${snap.name}`, (s) => onHost(s, `the LVM snapshot ${snap.name} remains`, (fresh) => removeLvSnapshot(fresh, snap, s)))
+          lvSnaps.push(snap)
+          paths[i] = snap.path
+        } else if (k.kind === 'btrfs') {
+          // One snapshot per subvolume: every file in it is captured at the same instant.
+          let snap = seen.get(k.subvolume)
+          if (snap === undefined) {
+            const made = await createBtrfsSnapshot(shell, k.subvolume, path, options.jobId, signal)
+            stack.push(`delete the btrfs snapshot ${made.path}`, (s) => onHost(s, `the btrfs snapshot ${made.path} remains`, (fresh) => removeBtrfsSnapshot(fresh, made, s)))
+            seen.set(k.subvolume, made)
+            snap = made
           }
+          paths[i] = `${snap.path}/${path.slice(k.subvolume.length + 1)}`
         }
-      } finally {
-        if (suspended) {
-          await hook(vm.commands?.resume, 'resume', signal)
-          suspended = false
-        }
+      }
+      if (resume !== undefined) {
+        await hook(vm.commands?.resume, 'resume', signal)
+        resume.done()
       }
     }
+    const files: RemoteFile[] = []
+    stack.push('close the disk images', () => closeAll(files))
     const disks: BackupDisk[] = []
     for (const [i, d] of vm.disks.entries()) {
       const readout = await fileReadout(shell, paths[i] ?? d.path, 'raw', [], files, signal)
@@ -162,10 +161,7 @@ export async function beginManualBackup(getShell: ShellProvider, vm: ManualVm, o
       vmConfig: { kind: 'manual', name: vm.name, disks: vm.disks.map((d) => ({ name: d.name, path: d.path })), commands: { ...(vm.commands ?? {}) } },
       disks,
       ...(options.previous !== undefined ? { fullReason: 'Volumes and files are read whole; unchanged 4 MiB blocks are recognised by their hash and not stored again.' } : {}),
-      finish: async (s) => ({ leftBehind: await undo(s) }),
+      finish: async (s) => ({ leftBehind: await stack.unwind(cleanupSignal(s)) }),
     }
-  } catch (err) {
-    await undo(signal.aborted ? AbortSignal.timeout(300_000) : signal).catch(() => undefined)
-    throw err
-  }
+  })
 }
