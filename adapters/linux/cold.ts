@@ -50,21 +50,35 @@ export async function coldStop(
 
 /**
  * Starts the domain the backup stopped. A guest still completing the shutdown it was asked for is waited for until
- * the shutdown deadline, so it is not left off behind the admin's back. Never throws; returns what it could not do.
+ * the shutdown deadline, so it is not left off behind the admin's back. A host command that fails (an SSH hiccup, a
+ * busy libvirtd) is tried again a few times before the guest is reported as left off: leaving a production VM down
+ * over one lost answer is the worst outcome a cold backup can have. Never throws; returns what it could not do.
  */
 async function startAgain(virsh: Virsh, dom: string, name: string, options: BackupOptions, deadline: number, signal: AbortSignal): Promise<string[]> {
-  try {
-    let state = await virsh.domstate(dom, signal)
-    if (state !== 'shut off' && state !== 'crashed' && Date.now() < deadline) state = (await virsh.waitForState(dom, ['shut off', 'crashed'], deadline - Date.now(), signal)) ?? state
-    if (state !== 'shut off' && state !== 'crashed') {
-      if (state === 'in shutdown') return [`${name} was still shutting down when the backup ended; start it again once it is off (virsh start ${dom}).`]
-      return []
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await tryStartAgain(virsh, dom, name, options, deadline, signal)
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err)
+      if (attempt >= START_ATTEMPTS || signal.aborted) return [`${name} was stopped for the backup and could not be started again: ${why}. Start it with: virsh start ${dom}`]
+      options.log('warn', `Starting ${name} again failed (attempt ${attempt} of ${START_ATTEMPTS}: ${why}); trying again in ${START_RETRY_MS / 1000} s.`)
+      await new Promise((resolve) => setTimeout(resolve, START_RETRY_MS))
     }
-    options.phase('starting', name)
-    await virsh.run(['start', dom], { signal })
-    options.log('info', `${name} was started again.`)
-    return []
-  } catch (err) {
-    return [`${name} was stopped for the backup and could not be started again: ${err instanceof Error ? err.message : String(err)}. Start it with: virsh start ${dom}`]
   }
+}
+
+const START_ATTEMPTS = 3
+const START_RETRY_MS = 2000
+
+async function tryStartAgain(virsh: Virsh, dom: string, name: string, options: BackupOptions, deadline: number, signal: AbortSignal): Promise<string[]> {
+  let state = await virsh.domstate(dom, signal)
+  if (state !== 'shut off' && state !== 'crashed' && Date.now() < deadline) state = (await virsh.waitForState(dom, ['shut off', 'crashed'], deadline - Date.now(), signal)) ?? state
+  if (state !== 'shut off' && state !== 'crashed') {
+    if (state === 'in shutdown') return [`${name} was still shutting down when the backup ended; start it again once it is off (virsh start ${dom}).`]
+    return []
+  }
+  options.phase('starting', name)
+  await virsh.run(['start', dom], { signal })
+  options.log('info', `${name} was started again.`)
+  return []
 }

@@ -140,7 +140,8 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('a Linux flow faile
   const backup = (make: () => BackupOptions) => async (signal: AbortSignal) => {
     const session = await beginLibvirtBackup(getShell, uuid, make(), signal)
     const steps = log.count
-    expect((await session.finish(AbortSignal.timeout(300_000), { committed: false })).leftBehind).toEqual([])
+    const { leftBehind } = await session.finish(AbortSignal.timeout(300_000), { committed: false })
+    expect(leftBehind, `left behind: ${leftBehind.join(' | ')}`).toEqual([])
     return steps
   }
   const ours = async (dirs: readonly string[]) => (await taggedFiles(dirs)).filter((f) => [...jobIds].some((id) => f.includes(id)))
@@ -150,10 +151,13 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('a Linux flow faile
     const blk = await blockList(domain.name)
     expect(blk).toContain(`vda ${disks.vda ?? ''}`)
     expect(blk).toContain(`vdb ${disks.vdb ?? ''}`)
-    expect(await hasJobs(domain.name, ['vda', 'vdb'])).toEqual([])
+    const jobs = await hasJobs(domain.name, ['vda', 'vdb'])
+    expect(jobs, `block jobs: ${jobs.join(', ')}`).toEqual([])
     expect((await virsh(['snapshot-list', domain.name, '--name'])).trim()).toBe('')
-    expect(await checkpoints(domain.name)).toEqual(expected.checkpoints())
-    expect(await ours([dir, '/var/tmp'])).toEqual([])
+    const cps = await checkpoints(domain.name)
+    expect(cps, `checkpoints: ${cps.join(', ')}`).toEqual(expected.checkpoints())
+    const files = await ours([dir, '/var/tmp'])
+    expect(files, `files left: ${files.join(', ')}`).toEqual([])
     if (expected.state === 'running') expect(await domain.agent<string>('guest-fsfreeze-status')).toBe('thawed')
   }
   const noCheckpoints = () => []
