@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -58,7 +58,9 @@ describe('repository through the contract and the CLI', () => {
     expect((await readFile(out)).equals(data)).toBe(true)
 
     const repoDir = path.join(dir, 'home', 'repository')
-    const chunk = (await chunkFiles(repoDir))[0]!
+    // The largest chunk: random data, never shorter than the offset (the zero and 'x' chunks compress to a few bytes).
+    const sized = await Promise.all((await chunkFiles(repoDir)).map(async (f) => ({ f, size: (await stat(f)).size })))
+    const chunk = sized.sort((a, b) => b.size - a.size)[0]!.f
     await flipBit(chunk, 200)
     const verify = await finished(engine, await dispatch(engine.handlers, 'repo.verify', {}, ctx))
     expect(verify.result).toMatchObject({ ok: false })

@@ -22,6 +22,9 @@ export async function chunkFiles(repoDir: string): Promise<string[]> {
 export async function flipBit(file: string, offset: number): Promise<void> {
   const data = await readFile(file)
   const at = offset < 0 ? data.length + offset : offset
+  // A Buffer silently ignores writes past its end: a "flip" there would leave the file intact and a test passing
+  // for the wrong reason (small, well-compressed chunks are shorter than the offset asked).
+  if (at < 0 || at >= data.length) throw new Error(`flipBit: offset ${offset} is outside ${file} (${data.length} bytes)`)
   data[at] = (data[at] ?? 0) ^ 0x10
   await writeFile(file, data)
 }
