@@ -39,6 +39,10 @@ export async function openBackend(
       const client = new S3Client({
         region: location.region ?? 'us-east-1',
         credentials,
+        // The SDK's own default waits for ever on a connection that stopped answering: a stalled S3 endpoint would
+        // hang a backup (and the schedule behind it). A connect that takes 30 s, or a request that receives nothing
+        // for 2 minutes, fails and is retried by the SDK like any other network error.
+        requestHandler: { connectionTimeout: 30_000, socketTimeout: 120_000 },
         ...(location.endpoint !== undefined
           ? {
               endpoint: location.endpoint,
