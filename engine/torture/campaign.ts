@@ -21,6 +21,8 @@ export interface CampaignOptions {
   /** Size of the images backed up and of the SSH host's VM disk, in MiB. */
   readonly imageMiB: number
   readonly log: (line: string) => void
+  /** Wall-clock budget: past it every `lifeboat` run is cut short as timed out, so the campaign ends and reports. */
+  readonly budgetMs?: number
 }
 
 export interface CampaignResult {
@@ -36,7 +38,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const wants = (f: FaultKind) => options.only.includes(f)
   const wantSsh = (wants('ssh') || ((wants('kill') || wants('enospc')) && options.repos.includes('sftp'))) && isRoot
   const wantS3 = wants('s3') || (wants('kill') && options.repos.includes('s3'))
-  await using env = await startEnvironment({ wantS3, wantSsh, vmDiskMiB: options.imageMiB * 2, prng: Prng.derive(seed, 's3-proxy'), log })
+  await using env = await startEnvironment({ wantS3, wantSsh, vmDiskMiB: options.imageMiB * 2, prng: Prng.derive(seed, 's3-proxy'), log, ...(options.budgetMs !== undefined ? { deadlineAt: started + options.budgetMs } : {}) })
   const rows: FaultRow[] = []
   const where = (fault: FaultKind, repo: string) => (run: number) => `--seed ${seed} --only ${fault} --repos ${repo}, run ${run}`
   const guard = async (row: FaultRow, body: () => Promise<void>): Promise<void> => {

@@ -47,7 +47,7 @@ export async function writeRandomFile(file: string, bytes: number): Promise<void
   }
 }
 
-export async function startEnvironment(options: { readonly wantS3: boolean; readonly wantSsh: boolean; readonly vmDiskMiB: number; readonly prng: Prng; readonly log: (line: string) => void }): Promise<TortureEnvironment> {
+export async function startEnvironment(options: { readonly wantS3: boolean; readonly wantSsh: boolean; readonly vmDiskMiB: number; readonly prng: Prng; readonly log: (line: string) => void; readonly deadlineAt?: number }): Promise<TortureEnvironment> {
   const dir = await mkdtemp(path.join(tmpdir(), 'lb-torture-'))
   const undo: (() => PromiseLike<unknown>)[] = [() => rm(dir, { recursive: true, force: true })]
   const dispose = async (): Promise<void> => {
@@ -60,7 +60,7 @@ export async function startEnvironment(options: { readonly wantS3: boolean; read
     }
   }
   try {
-    const runner = await lifeboatRunner(path.join(dir, 'home'), { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', LIFEBOAT_WORKER_NICE: '0' })
+    const runner = await lifeboatRunner(path.join(dir, 'home'), { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', LIFEBOAT_WORKER_NICE: '0' }, options.deadlineAt)
     undo.push(() => runner[Symbol.asyncDispose]())
     const mounts: string[] = []
     undo.push(async () => {

@@ -69,13 +69,20 @@ export async function buildPrivateCli(): Promise<{ entry: string; dispose: () =>
   return { entry, dispose: () => rm(outdir, { recursive: true, force: true }) }
 }
 
-/** A runner on its own Lifeboat home (saved hosts, credentials, job records of this campaign only). */
-export async function lifeboatRunner(home: string, env: Readonly<Record<string, string>> = {}): Promise<LifeboatRunner> {
+/**
+ * A runner on its own Lifeboat home (saved hosts, credentials, job records of this campaign only). Past `deadlineAt`
+ * (epoch ms) every run is cut short as timed out, so a campaign that hangs somewhere still ends, with a report that
+ * says where, instead of being killed from outside without one.
+ */
+export async function lifeboatRunner(home: string, env: Readonly<Record<string, string>> = {}, deadlineAt = Number.POSITIVE_INFINITY): Promise<LifeboatRunner> {
   await mkdir(home, { recursive: true })
   const cli = await buildPrivateCli()
   return {
     home,
-    run: (args, options = {}) => runOnce(cli.entry, home, env, args, options),
+    run: (args, options = {}) => {
+      const left = Math.max(1, deadlineAt - Date.now())
+      return runOnce(cli.entry, home, env, args, { ...options, timeoutMs: Math.min(options.timeoutMs ?? 300_000, left) })
+    },
     async [Symbol.asyncDispose]() {
       await cli.dispose()
     },

@@ -13,7 +13,13 @@ const seed = seedSetting === 'random' ? freshSeed() : Number(seedSetting)
 
 async function campaign(options: Pick<CampaignOptions, 'runs' | 'only' | 'repos'>) {
   const lines: string[] = []
-  const result = await runCampaign({ seed, imageMiB: 16, log: (l) => lines.push(l), ...options })
+  // Each line is printed as it comes, so a run that stalls on CI shows where; the budget ends the campaign (every
+  // later run counts as timed out) well before the test's own timeout would kill it without a report.
+  const log = (l: string) => {
+    lines.push(l)
+    console.log(l)
+  }
+  const result = await runCampaign({ seed, imageMiB: 16, log, budgetMs: 600_000, ...options })
   const table = formatTable(result.rows)
   console.log(`torture seed ${seed}\n${table}`)
   expect(result.rows.flatMap((r) => r.failures), `${lines.join('\n')}\n${table}`).toEqual([])
