@@ -349,13 +349,13 @@ export interface VmArchiveCapability {
     sink: (data: AsyncIterable<Buffer>) => Promise<void>,
     options: { readonly progress?: (bytesDone: number, bytesTotal?: number) => void },
     signal: AbortSignal,
-  ): Promise<{ readonly bytes: number }>
+  ): Promise<{ readonly bytes: number; readonly leftBehind?: readonly string[] }>
   /** Creates a new VM from an archive of `size` bytes (`open` may be called again if the host redirects). */
   import(
     source: { readonly size: number; readonly open: () => AsyncIterable<Uint8Array> },
     options: { readonly storage?: string; readonly start?: boolean; readonly progress?: (bytesDone: number, bytesTotal?: number) => void },
     signal: AbortSignal,
-  ): Promise<{ readonly vmId: string; readonly name: string; readonly started: boolean }>
+  ): Promise<{ readonly vmId: string; readonly name: string; readonly started: boolean; readonly leftBehind?: readonly string[] }>
 }
 
 /** Something a crashed or killed Lifeboat job left on a host (snapshot, overlay, checkpoint, block job, socket). */

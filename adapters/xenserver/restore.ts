@@ -11,14 +11,15 @@ import {
 } from '../host-adapter'
 import { loadState } from './live-inventory'
 import { isGuest, vmDisks, type PoolState } from './pool-state'
-import { TAG, withoutTags } from './tags'
+import { TAG, tags, withoutTags } from './tags'
+import { persistently } from './persistently'
 import { planVhd, rawStream } from './vhd-writer'
 import type { XapiClient } from './xapi-client'
-import { destroyQuietly, refByUuid } from './xapi-objects'
+import { destroyQuietly, refByUuid, setOtherConfig } from './xapi-objects'
 import { vmConstructorFields, VMRecord } from './xapi-records.generated'
 import { NULL_REF, isNullRef } from './xapi-schema-kit'
-import { createTask, runTask, waitForTask } from './xapi-tasks'
-import { withUndo } from '../undo-stack'
+import { createTask, madeAnyway, runTask, runTaskForRef, waitForTask } from './xapi-tasks'
+import { withUndo, type UndoHandle } from '../undo-stack'
 
 const Ref = z.string().regex(/^OpaqueRef:[A-Za-z0-9-]{1,64}$/)
 
@@ -229,31 +230,91 @@ export class XapiRestore implements RestoreCapability {
     })
   }
 
+  /**
+   * Overwrites the disks of a stopped VM. Before the first byte is written each target disk gets a safety copy
+   * (VDI.snapshot, tagged like a backup's so a crash leaves it findable): a failed or cancelled restore copies it back
+   * into the disk (VDI.copy into_vdi), so the VM keeps its disks and their content; a finished one drops the copies.
+   * Should a copy-back fail, the error says which disk and keeps its safety copy, with the command that puts it back.
+   */
   private async inPlace(client: XapiClient, state: PoolState, request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult> {
     const vmRef = await findVm(client, state, request.name, signal)
     const vm = await client.record('VM', vmRef, VMRecord, signal)
     if (vm.power_state !== 'Halted') throw new AdapterError('NOT_SUPPORTED', `${vm.name_label} must be shut down before its disks are overwritten.`)
     const disks = vmDisks(state, vm)
-    const total = request.disks.reduce((s, d) => s + d.size, 0)
-    const out: RestoreResult['disks'][number][] = []
-    let before = 0
-    for (const [i, d] of request.disks.entries()) {
+    // Every disk is checked before any is touched: a mismatch on the second must not come after the first is overwritten.
+    const plan = request.disks.map((d, i) => {
       const meta = DiskMeta.safeParse(d.meta ?? {})
       const target = disks.find((x) => meta.success && x.vbd.userdevice === meta.data.userdevice) ?? disks[i]
       if (target === undefined) throw new AdapterError('NOT_FOUND', `${vm.name_label} has no disk for ${d.name}.`)
       if (target.vdi.virtual_size !== d.size) throw new AdapterError('NOT_SUPPORTED', `${d.name} is ${d.size} bytes but ${vm.name_label}'s disk ${target.vbd.userdevice} is ${target.vdi.virtual_size}; restore as a new VM instead.`)
-      request.phase('writing disks', d.name)
-      const offset = before
-      await importDisk(client, target.vdiRef, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal)
-      before += d.size
-      out.push({ name: d.name, path: `${state.SR.get(target.vdi.SR)?.name_label ?? 'SR'}/${target.vdi.uuid}`, format: 'vdi' })
-    }
-    let started = false
-    if (request.start) {
-      await runTask(client, 'VM.start', [vmRef, false, false], { signal })
-      started = true
-    }
-    return { vmId: vm.uuid, name: vm.name_label, disks: out, started, leftBehind: [] }
+      return { d, target, label: `disk ${target.vbd.userdevice} (${target.vdi.name_label}) of ${vm.name_label}` }
+    })
+    const total = request.disks.reduce((s, d) => s + d.size, 0)
+    return await withUndo(signal, async (undo) => {
+      const marks = { ...tags('backup', { job: 'restore-in-place', vm: vm.uuid }), [TAG.heartbeat]: new Date().toISOString() }
+      const copies: { ref: string; uuid: string; kept: UndoHandle }[] = []
+      for (const { target, label } of plan) {
+        request.phase('keeping a safety copy', label)
+        const register = (ref: string) => undo.push(`remove the safety copy of ${label}`, persistently((s) => destroyQuietly(client, 'VDI', ref, s)))
+        let ref: string
+        try {
+          ref = await runTaskForRef(client, 'VDI.snapshot', [target.vdiRef, {}], { signal })
+        } catch (err) {
+          const orphan = madeAnyway(err)
+          if (orphan !== undefined) register(orphan)
+          throw err
+        }
+        const kept = register(ref)
+        await setOtherConfig(client, 'VDI', ref, { ...marks, [TAG.disk]: target.vdi.uuid }, signal)
+        copies.push({ ref, uuid: String(await client.call('VDI.get_uuid', [ref], signal)), kept })
+      }
+      const heartbeat = setInterval(() => {
+        const beat = AbortSignal.timeout(30_000)
+        // A missed heartbeat only makes a safety copy look stale sooner; the restore goes on.
+        void (async () => {
+          for (const c of copies) await setOtherConfig(client, 'VDI', c.ref, { [TAG.heartbeat]: new Date().toISOString() }, beat)
+        })().catch(() => undefined)
+      }, 60_000)
+      heartbeat.unref()
+      undo.push('stop the heartbeat', () => clearInterval(heartbeat))
+      const out: RestoreResult['disks'][number][] = []
+      const putBack: UndoHandle[] = []
+      let before = 0
+      for (const [i, { d, target, label }] of plan.entries()) {
+        const copy = copies[i]
+        if (copy === undefined) throw new AdapterError('BAD_RESPONSE', `No safety copy of ${label}.`)
+        // Registered before the first byte: a write that failed half-way has already changed the disk.
+        putBack.push(
+          undo.push(`put the original content back into ${label}`, async (s) => {
+            try {
+              await runTask(client, 'VDI.copy', [copy.ref, NULL_REF, NULL_REF, target.vdiRef], { signal: s })
+            } catch (err) {
+              copy.kept.replace(() => `The original content of ${label} is kept in the disk snapshot ${copy.uuid}; put it back with: xe vdi-copy uuid=${copy.uuid} into-vdi-uuid=${target.vdi.uuid}`)
+              throw err
+            }
+          }),
+        )
+        request.phase('writing disks', d.name)
+        const offset = before
+        await importDisk(client, target.vdiRef, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal)
+        before += d.size
+        out.push({ name: d.name, path: `${state.SR.get(target.vdi.SR)?.name_label ?? 'SR'}/${target.vdi.uuid}`, format: 'vdi' })
+      }
+      let started = false
+      if (request.start) {
+        // Registered before: a start Lifeboat cancelled may still complete on the pool, and the disks can only be
+        // put back into a stopped VM.
+        const stop = undo.push(`shut ${vm.name_label} down again`, async (s) => {
+          if (String(await client.call('VM.get_power_state', [vmRef], s)) !== 'Halted') await runTask(client, 'VM.hard_shutdown', [vmRef], { signal: s })
+        })
+        await runTask(client, 'VM.start', [vmRef, false, false], { signal })
+        stop.done()
+        started = true
+      }
+      for (const p of putBack) p.done()
+      const leftBehind = await undo.unwind(AbortSignal.timeout(10 * 60_000))
+      return { vmId: vm.uuid, name: vm.name_label, disks: out, started, leftBehind }
+    })
   }
 
   async restoreDisk(request: DiskRestoreRequest, signal: AbortSignal): Promise<DiskRestoreResult> {

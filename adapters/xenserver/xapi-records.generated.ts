@@ -191,6 +191,7 @@ export const TaskRecord = z.object({
   created: xs.datetime,
   finished: xs.datetime,
   other_config: xs.stringMap.default({}),
+  allowed_operations: xs.stringSet.default([]),
 })
 export type TaskRecord = z.output<typeof TaskRecord>
 

@@ -117,3 +117,32 @@ export function isCode(err: unknown, ...codes: string[]): boolean {
   const code = xapiCode(err)
   return code !== undefined && codes.includes(code)
 }
+
+/**
+ * How a task Lifeboat gave up on ended: cancelled on the pool if it still runs, then polled until it ends (bounded by
+ * `signal`). Undefined when the task is gone. Cleanup asks this to learn what the pool made although Lifeboat lost
+ * its answer (an import that finished as the job was cancelled).
+ */
+export async function settleTask(client: XapiClient, task: string, signal: AbortSignal): Promise<TaskRecord | undefined> {
+  const read = () =>
+    client.record('task', task, TaskRecord, signal).catch((err: unknown) => {
+      if (isCode(err, 'HANDLE_INVALID')) return undefined
+      throw err
+    })
+  let record = await read()
+  // A pending task that cannot be cancelled is one no handler took up (XAPI marks a task cancellable when a transfer
+  // takes it): nothing works on it, so there is nothing to wait for.
+  if (record?.status === 'pending' && !record.allowed_operations.includes('cancel')) return record
+  if (record?.status === 'pending') {
+    // A task that ended in the meantime refuses the cancel; the polls below say how it ended either way.
+    await client.call('task.cancel', [task], signal).catch(() => undefined)
+  }
+  let delay = 50
+  while (record !== undefined && (record.status === 'pending' || record.status === 'cancelling')) {
+    await sleep(delay, signal)
+    if (signal.aborted) throw new AdapterError('CANCELLED', `The pool has not stopped task ${task} yet.`)
+    delay = Math.min(1000, Math.round(delay * 1.5))
+    record = await read()
+  }
+  return record
+}

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { XapiSim } from '../../e2e/hosts/xapi-sim/sim'
 import type { BackupMode, BackupSession, GuestDisk, RestoreRequest } from '../host-adapter'
@@ -17,7 +19,7 @@ describe('XenServer flows undo every step on failure or cancel', () => {
   const ids = new Map<string, string>()
 
   beforeAll(async () => {
-    sim = await startSim({ diskSize: MiB, vms: ['hot', 'warm', 'fallback', 'cold', 'patch', { name: 'stopped', powerState: 'Halted' }] })
+    sim = await startSim({ diskSize: MiB, vms: ['hot', 'warm', 'fallback', 'cold', 'patch', 'xva', { name: 'stopped', powerState: 'Halted' }, { name: 'inplace', powerState: 'Halted' }] })
     a = adapterFor(sim)
     for (const vm of (await a.inventory(signal())).vms) ids.set(vm.name, vm.id)
   })
@@ -109,5 +111,115 @@ describe('XenServer flows undo every step on failure or cancel', () => {
       await sim.vdis.destroy(sim.db.byUuid('VDI', result.disk.path.split('/').pop() ?? ''))
     }
     report('restore one disk', await walkSteps(sim, flow), started)
+  })
+
+  const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
+  /** The tasks Lifeboat made for XVA transfers, whatever their status: none may stay on the pool. */
+  const xvaTasks = () => sim.db.all('task').map(([, t]) => t.name_label as string).filter((n) => n.startsWith('Lifeboat: XVA')).sort()
+  const drain = async (data: AsyncIterable<Buffer>): Promise<void> => {
+    const chunks = data[Symbol.asyncIterator]()
+    while ((await chunks.next()).done !== true) continue
+  }
+  /** Removes a VM and its disks by hand (as an admin would), returning the pool to where it was. */
+  const removeVm = async (uuid: string) => {
+    const ref = sim.db.byUuid('VM', uuid)
+    const vdis = (sim.db.get('VM', ref).VBDs as string[]).map((b) => sim.db.get('VBD', b).VDI as string).filter((v) => sim.db.has('VDI', v))
+    await sim.vms.destroy(ref, true)
+    for (const v of vdis) await sim.vdis.destroy(v)
+  }
+
+  it('XVA export of a running VM: the temporary snapshot, its tags and the export task go on every path', { timeout: 180_000 }, async () => {
+    const disk = sim.disksOf('xva')[0]?.path ?? ''
+    const problems: string[] = []
+    const started = Date.now()
+    const flow: Flow = async (s, mark) => {
+      const result = await a.archive.export(ids.get('xva') ?? '', drain, {}, s)
+      mark()
+      if (result.leftBehind.length > 0) problems.push(...result.leftBehind)
+    }
+    report('XVA export', await walkSteps(sim, flow, () => ({ tasks: xvaTasks(), disk: digest(disk) })), started)
+    expect(problems).toEqual([])
+    expect(String(sim.vmByName('xva').record.power_state)).toBe('Running')
+  })
+
+  it('XVA import (started): a failed or cancelled import removes the VM it created, with its disks', { timeout: 180_000 }, async () => {
+    const parts: Buffer[] = []
+    await a.archive.export(ids.get('xva') ?? '', async (data) => {
+      for await (const chunk of data) parts.push(chunk)
+    }, {}, signal())
+    const xva = Buffer.concat(parts)
+    const source = {
+      size: xva.length,
+      open: async function* () {
+        await Promise.resolve()
+        yield xva
+      },
+    }
+    const problems: string[] = []
+    const started = Date.now()
+    const flow: Flow = async (s, mark) => {
+      const result = await a.archive.import(source, { start: true }, s)
+      mark()
+      if (result.leftBehind.length > 0) problems.push(...result.leftBehind)
+      await removeVm(result.vmId)
+    }
+    report('XVA import', await walkSteps(sim, flow, () => xvaTasks()), started)
+    expect(problems).toEqual([])
+  })
+
+  it('XVA export: a temporary snapshot the pool refuses to remove is named as left behind, on success and on failure', async () => {
+    const vmRef = sim.vmByName('xva').ref
+    const snapshot = () => sim.db.all('VM').find(([, v]) => v.is_a_snapshot === true && v.snapshot_of === vmRef)
+    const hold = () => {
+      const snap = snapshot()
+      if (snap !== undefined) sim.db.set('VM', snap[0], { blocked_operations: { destroy: 'held by the test' } })
+    }
+    const release = async () => {
+      const snap = snapshot()
+      if (snap === undefined) return
+      sim.db.set('VM', snap[0], { blocked_operations: {} })
+      await removeVm(snap[1].uuid as string)
+    }
+    try {
+      const ok = await a.archive.export(ids.get('xva') ?? '', async (data) => {
+        hold()
+        await drain(data)
+      }, {}, signal())
+      expect(ok.leftBehind).toEqual([expect.stringMatching(/^Could not remove the temporary snapshot of xva \(with its disks\): .*held by the test/)])
+      await release()
+
+      const failed = await a.archive.export(ids.get('xva') ?? '', async () => {
+        hold()
+        return Promise.reject(new Error('the disk is full'))
+      }, {}, signal()).catch((err: unknown) => err)
+      expect(failed).toBeInstanceOf(Error)
+      expect((failed as Error).message).toMatch(/^the disk is full Left behind: Could not remove the temporary snapshot of xva/)
+    } finally {
+      await release()
+    }
+  })
+
+  it('restore in place over a stopped VM (started): after a failure or cancel the VM has its own disks with their content', { timeout: 180_000 }, async () => {
+    const [disk] = sim.disksOf('inplace')
+    if (disk === undefined) throw new Error('the VM has no disk')
+    const original = readFileSync(disk.path)
+    const data = Buffer.alloc(MiB, 0x33)
+    const source: GuestDisk = { size: MiB, label: 'xvda', read: (o, l) => Promise.resolve(Buffer.from(data.subarray(o, o + l))), close: () => Promise.resolve() }
+    const request = (): RestoreRequest => ({ name: 'inplace', inPlace: true, start: true, vmConfig: null, disks: [{ name: 'xvda', size: MiB, source }], log: () => undefined, phase: () => undefined, progress: () => undefined })
+    const problems: string[] = []
+    const started = Date.now()
+    const flow: Flow = async (s, mark) => {
+      const result = await a.restore.restoreVm(request(), s)
+      mark()
+      if (!readFileSync(disk.path).equals(data)) problems.push('a finished restore did not write the disk')
+      problems.push(...result.leftBehind)
+      // Back to where it was, by hand: the VM stopped, its disk as it was.
+      await sim.vms.hardShutdown(sim.vmByName('inplace').ref)
+      writeFileSync(disk.path, original)
+    }
+    // The VM's disks are compared by reference in the pool state, and their content here.
+    report('restore in place', await walkSteps(sim, flow, () => digest(disk.path)), started)
+    expect(problems).toEqual([])
+    expect(sim.disksOf('inplace').map((d) => d.vdi)).toEqual([disk.vdi])
   })
 })

@@ -34,7 +34,7 @@ export function archiveExportJob(deps: ArchiveJobDeps, record: HostRecord, reque
         const vm = await findVm(adapter, record.name, request.vm, ctx.signal)
         end()
         end = ctx.step('export')
-        const { bytes } = await adapter.archive.export(
+        const { bytes, leftBehind } = await adapter.archive.export(
           vm.id,
           async (data) => {
             await pipeline(data, createWriteStream(partial, { mode: 0o600 }), { signal: ctx.signal })
@@ -45,6 +45,8 @@ export function archiveExportJob(deps: ArchiveJobDeps, record: HostRecord, reque
         await rename(partial, file)
         end()
         ctx.log('info', `${vm.name} exported to ${file} (${bytes} bytes, ${adapter.archive.format.toUpperCase()}).`)
+        // The archive is whole; what the host could not clean up afterwards (its temporary snapshot) is still said.
+        for (const l of leftBehind ?? []) ctx.leftBehind(l)
         return { file, bytes, vm: vm.name }
       } finally {
         await rm(partial, { force: true }).catch(() => undefined)
@@ -81,7 +83,8 @@ export function archiveImportJob(deps: ArchiveJobDeps, record: HostRecord, reque
         )
         end()
         ctx.log('info', `Imported as ${result.name} (${result.vmId})${result.started ? ', started' : ''}.`)
-        return { ...result }
+        for (const l of result.leftBehind ?? []) ctx.leftBehind(l)
+        return { vmId: result.vmId, name: result.name, started: result.started }
       } finally {
         await adapter.close().catch(() => undefined)
       }

@@ -38,10 +38,12 @@ export interface WalkReport {
  * Runs `flow` once cleanly and counts its host calls (RPC calls and HTTP transfers), then for every step N: makes
  * call N fail (an XAPI error, as the pool would answer) and, separately, cancels right after call N has run; each
  * time the pool must be exactly as before. Steps are counted per run, so a flow whose polls vary still walks all.
+ * `extra` adds what else a flow must leave as it was (disk contents, its own finished tasks), compared the same way.
  */
-export async function walkSteps(sim: XapiSim, flow: Flow): Promise<WalkReport> {
-  const before = poolState(sim)
-  const expectClean = (label: string) => expect(JSON.parse(poolState(sim)), label).toEqual(JSON.parse(before))
+export async function walkSteps(sim: XapiSim, flow: Flow, extra: () => unknown = () => null): Promise<WalkReport> {
+  const state = () => JSON.stringify({ pool: JSON.parse(poolState(sim)) as unknown, extra: extra() })
+  const before = state()
+  const expectClean = (label: string) => expect(JSON.parse(state()), label).toEqual(JSON.parse(before))
   let marked = -1
   const first = sim.faults.calls
   await flow(signal(), () => (marked = sim.faults.calls))

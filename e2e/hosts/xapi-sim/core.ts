@@ -227,6 +227,17 @@ export class SimCore {
     cancel()
   }
 
+  /**
+   * task.create: a task no handler has taken up yet. As XAPI's TaskHelper.make, it is created with no allowed
+   * operations, so task.cancel refuses it (OPERATION_NOT_ALLOWED) until a transfer takes it up (set_cancellable).
+   */
+  createClientTask(sessionRef: string, label: string): string {
+    const { ref } = this.transferTask(sessionRef, null, label)
+    this.taskCancel.delete(ref)
+    this.db.set('task', ref, { allowed_operations: [] })
+    return ref
+  }
+
   /** A task for an HTTP transfer: the caller's (task_id=) or a new one. */
   transferTask(sessionRef: string, taskId: string | null, label: string): { ref: string; control: TaskControl; own: boolean } {
     if (taskId !== null && this.db.has('task', taskId)) {

@@ -256,6 +256,12 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
       const preserve = url.searchParams.get('restore') === 'true'
       const disks = new Map<string, string>()
       let vmRef = NULL_REF
+      // As xapi's import.ml: an import that fails (a broken or cancelled upload, a bad checksum) removes the VM,
+      // VBDs, VIFs and VDIs it created before the error is reported ("execute all the cleanup actions now").
+      const rollBack = async () => {
+        if (vmRef !== NULL_REF && db.has('VM', vmRef)) await vms.destroy(vmRef, true)
+        for (const ref of disks.values()) if (db.has('VDI', ref)) await vdis.destroy(ref)
+      }
       await readXva(
         req,
         async (objects) => {
@@ -279,7 +285,10 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
           if (ref === undefined) throw fault('INTERNAL_ERROR', `the XVA has data for an unknown disk ${diskId}`)
           await core.storage.write(vdis.uuidOf(ref), offset, data)
         },
-      )
+      ).catch(async (err: unknown) => {
+        await rollBack()
+        throw err
+      })
       for (const ref of disks.values()) db.set('VDI', ref, { physical_utilisation: db.get('VDI', ref).virtual_size as number })
       vdis.updateSrUsage(sr)
       return encodeValue([vmRef], 'VM ref set')

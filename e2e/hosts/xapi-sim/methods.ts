@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { SimCore } from './core'
-import { text, type XapiValue } from './datamodel-values'
+import { NULL_REF, text, type XapiValue } from './datamodel-values'
 import type { Handler } from './dispatch'
 import { fault } from './errors'
 import { eventFrom, eventInject } from './events'
@@ -42,7 +42,7 @@ export function methodTable(core: SimCore, vms: VmOps, vdis: VdiOps, role: 'mast
     core.cancelTask(str(c.args[0]))
     return ''
   })
-  h.set('task.create', (c) => core.transferTask(c.session, null, str(c.args[0])).ref)
+  h.set('task.create', (c) => core.createClientTask(c.session, str(c.args[0])))
   h.set('task.destroy', (c) => {
     db.delete('task', str(c.args[0]))
     return ''
@@ -89,6 +89,8 @@ export function methodTable(core: SimCore, vms: VmOps, vdis: VdiOps, role: 'mast
     return ''
   })
   h.set('VM.destroy', async (c) => {
+    // destroy is one of vm_operations, so blocked_operations can refuse it (OPERATION_BLOCKED), as on a pool.
+    core.assertAllowed('VM', str(c.args[0]), 'destroy')
     await vms.destroy(str(c.args[0]))
     return ''
   })
@@ -120,6 +122,11 @@ export function methodTable(core: SimCore, vms: VmOps, vdis: VdiOps, role: 'mast
   })
   h.set('VDI.snapshot', (c) => vdis.snapshot(str(c.args[0]), record(c.args[1]) as Record<string, string>))
   h.set('VDI.clone', (c) => vdis.clone(str(c.args[0])))
+  h.set('VDI.copy', (c) => {
+    const [vdi, , base, into] = c.args.map((a) => (a === NULL_REF ? undefined : str(a)))
+    // A copy to a fresh VDI on another SR is not modelled (one local SR per host); on the same SR it is a clone.
+    return into === undefined ? vdis.clone(vdi ?? '') : vdis.copyInto(vdi ?? '', into, base)
+  })
   h.set('VDI.enable_cbt', (c) => {
     vdis.enableCbt(str(c.args[0]))
     return ''

@@ -164,6 +164,28 @@ export class VdiOps {
     return snap
   }
 
+  /**
+   * VDI.copy into an existing VDI (into_vdi): its bytes become the source's, or, with a base, only the blocks where
+   * the source differs from the base are written (the "copy the block differences" of the datamodel).
+   */
+  async copyInto(ref: string, into: string, base?: string): Promise<string> {
+    const src = this.db.get('VDI', ref)
+    const target = this.db.get('VDI', into)
+    const size = src.virtual_size as number
+    if ((target.virtual_size as number) < size) throw fault('VDI_TOO_SMALL', into, text(size), text(target.virtual_size))
+    if (target.read_only === true) throw fault('VDI_READONLY', into)
+    if (this.attachedToRunning(into)) throw fault('VDI_IN_USE', into, 'copy')
+    const baseUuid = base === undefined ? undefined : (this.db.get('VDI', base).uuid as string)
+    const piece = 1024 * 1024
+    for (let at = 0; at < size; at += piece) {
+      const length = Math.min(piece, size - at)
+      const data = await this.storage.read(src.uuid as string, at, length)
+      if (baseUuid !== undefined && data.equals(await this.storage.read(baseUuid, at, length))) continue
+      await this.storage.write(target.uuid as string, at, data)
+    }
+    return into
+  }
+
   /** A writable copy (revert, VM.copy): a new VDI with the same bytes. */
   async clone(ref: string): Promise<string> {
     const src = this.db.get('VDI', ref)
