@@ -70,6 +70,16 @@ const repositoryCodes = {
   BACKEND_ERROR: 'STORAGE_FAILED',
 } as const satisfies Record<RepositoryErrorCode, ErrorCode>
 
+/** A limit that carries the target's free space is the restore folder being too small, not a bad request. */
+function filesystemCodeOf(err: FilesystemError): ErrorCode {
+  return err.code === 'limit' && typeof err.params.free === 'number' ? 'NO_SPACE' : filesystemCodes[err.code]
+}
+
+/** A path that is no image file at all (a named pipe, a folder) is a bad request, not a damaged disk. */
+function diskCodeOf(err: DiskFormatError): ErrorCode {
+  return err.code === 'not-a-file' ? 'INVALID_INPUT' : err.code === 'unsupported' ? 'NOT_SUPPORTED' : 'DISK_UNREADABLE'
+}
+
 /**
  * Every failure leaving the engine goes through here, so the doors only ever see ApiError with a stable code.
  * Unknown errors become INTERNAL with their message (never their stack, never input values).
@@ -80,8 +90,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof StateError) return new ApiError(stateCodes[err.code], err.message, err.params)
   if (err instanceof LockTimeoutError) return new ApiError('STATE_BUSY', err.message)
   if (err instanceof RepositoryError) return new ApiError(repositoryCodes[err.code], err.message, { ...err.params, reason: err.code })
-  if (err instanceof DiskFormatError) return new ApiError(err.code === 'unsupported' ? 'NOT_SUPPORTED' : 'DISK_UNREADABLE', err.message, { ...err.params, reason: err.code })
-  if (err instanceof FilesystemError) return new ApiError(filesystemCodes[err.code], err.message, { ...err.params, reason: err.code })
+  if (err instanceof DiskFormatError) return new ApiError(diskCodeOf(err), err.message, { ...err.params, reason: err.code })
+  if (err instanceof FilesystemError) return new ApiError(filesystemCodeOf(err), err.message, { ...err.params, reason: err.code })
   if (err instanceof CronError) return new ApiError('INVALID_INPUT', `The schedule is not valid: ${err.message}`, { field: 'schedule' })
   if (err instanceof ZodError) return fromZod(err)
   if (err instanceof Error && err.name === 'AbortError') return new ApiError('CANCELLED', 'The operation was cancelled.')

@@ -15,6 +15,7 @@ import type { HostAccessDeps } from '../jobs/host-access'
 import { openLiveSnapshot } from './live-snapshot'
 import type { JobRetry } from '../api/contract-jobs'
 import { compareEntries, toEntryDto, toTreeDto } from './dto'
+import { LISTED_IN_JOB, RestoreOutcomes, notRestoredCountLine, notRestoredLine, renamedLine, type RestoreOutcome } from './restore-outcome'
 
 interface OpenSource {
   readonly image: OpenedImage
@@ -42,6 +43,7 @@ export interface BrowseServiceOptions {
  */
 export class BrowseService {
   private readonly open = new Map<string, Promise<OpenSource>>()
+  private readonly outcomes = new RestoreOutcomes()
   private readonly timer: NodeJS.Timeout
 
   constructor(private readonly options: BrowseServiceOptions) {
@@ -95,10 +97,19 @@ export class BrowseService {
     }
   }
 
+  /**
+   * What a finished restore job left out or renamed, in full (its job record keeps only the first items), once, while
+   * this process still has it in memory; undefined for an unknown or old job, or when it was taken already.
+   */
+  takeRestoreOutcome(jobId: string): RestoreOutcome | undefined {
+    return this.outcomes.take(jobId)
+  }
+
   /** Starts a restore job: each path is copied with its name into `toDirectory`. */
   restore(ref: DiskSourceRef, locator: string | undefined, paths: readonly string[], toDirectory: string, retry?: JobRetry): { jobId: string; done: Promise<unknown> } {
     if (!path.isAbsolute(toDirectory)) throw new ApiError('INVALID_INPUT', 'The restore folder must be an absolute path.', { field: 'toDirectory' })
     const label = paths.length === 1 ? (paths[0] ?? '') : `${paths.length} items`
+    const outcome: RestoreOutcome = { notRestored: [], renames: [] }
     const job = this.options.jobs.start({
       kind: 'files.restore',
       ...(retry !== undefined ? { retry } : {}),
@@ -124,8 +135,6 @@ export class BrowseService {
           endMeasure()
           const endCopy = ctx.step('copy')
           let done = 0
-          let skipped = 0
-          let renamed = 0
           const wrote = { any: false }
           try {
             for (const [i, p] of paths.entries()) {
@@ -139,32 +148,39 @@ export class BrowseService {
                 onProgress: (u) => ctx.progress({ phase: 'restoring', bytesDone: base + u.bytesDone, bytesTotal: total, ...(u.detail !== undefined ? { detail: u.detail } : {}) }),
               })
               done += report.bytes
-              skipped += report.skipped.length
-              renamed += report.renamed.length
-              for (const s of report.skipped) ctx.log('warn', `Not restored: ${s.path}: ${s.reason}`)
-              for (const r of report.renamed) ctx.log('warn', `Restored ${r.path} as "${r.to}" (the original name cannot be used here)`)
+              outcome.notRestored.push(...report.skipped)
+              outcome.renames.push(...report.renamed)
+              for (const s of report.skipped) ctx.log('warn', notRestoredLine(s))
+              for (const r of report.renamed) ctx.log('warn', renamedLine(r))
               ctx.log('info', `${p}: ${report.files} files, ${report.directories} folders, ${report.symlinks} links, ${report.bytes} bytes`)
             }
           } catch (err) {
             if (wrote.any) ctx.leftBehind(`Partly restored files in ${toDirectory} (delete them or run the restore again into an empty folder); no half-written file is among them`)
-            // The free-space guards of the copy itself (space taken meanwhile, an image understating its data).
-            if (err instanceof FilesystemError && err.code === 'limit' && err.params.free !== undefined) throw new ApiError('NO_SPACE', err.message, { ...err.params })
             throw err
           }
-          if (skipped > 0) ctx.log('warn', `${skipped} item${skipped === 1 ? ' was' : 's were'} not restored (listed above); everything else was.`)
+          const skipped = outcome.notRestored.length
+          if (skipped > 0) ctx.log('warn', notRestoredCountLine(skipped))
           endCopy()
           ctx.progress({ phase: 'done', bytesDone: done, bytesTotal: total })
-          return { bytes: done, skipped, renamed }
+          return {
+            bytes: done,
+            skipped,
+            renamed: outcome.renames.length,
+            notRestored: outcome.notRestored.slice(0, LISTED_IN_JOB),
+            renames: outcome.renames.slice(0, LISTED_IN_JOB),
+          }
         } finally {
           this.releaseSource(src)
         }
       },
     })
+    this.outcomes.remember(job.id, outcome)
     return { jobId: job.id, done: job.done }
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer)
+    this.outcomes.clear()
     const all = [...this.open.values()]
     this.open.clear()
     for (const p of all) await p.then((s) => s.image.close()).catch(() => undefined)

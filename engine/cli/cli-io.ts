@@ -5,6 +5,8 @@ import type { ApiError } from '../api/contract-errors'
 export const EXIT_OK = 0
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
+/** A file restore (`image get`, `files get`) finished, but skipped or renamed some items (listed on stderr, all in --json). */
+export const EXIT_PARTIAL = 3
 
 export class UsageError extends Error {
   override readonly name = 'UsageError'

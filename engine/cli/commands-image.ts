@@ -1,12 +1,14 @@
+import { stat } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import path from 'node:path'
 import type { DiskSourceRef, FsEntryDto } from '../api/contract-files'
 import { splitImageLocator } from '../filesystems/browse'
 import { call } from './cli-call'
-import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, table } from './cli-io'
+import { EXIT_OK, UsageError, formatBytes, table } from './cli-io'
 import { str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
+import { outcomeFromJob, reportRestore } from './restore-report'
 import { locationFromCommandLine } from '../repositories/location'
 import { isSnapshotSpec, parseSnapshotSpec } from './snapshot-spec'
 
@@ -18,8 +20,22 @@ async function imageTarget(ctx: CommandContext): Promise<Target> {
   const { image, locator } = await splitImageLocator(spec)
   const also = ctx.values.also
   const extra = Array.isArray(also) ? also.filter((a): a is string => typeof a === 'string') : typeof also === 'string' ? [also] : []
-  const source: DiskSourceRef = { kind: 'image', paths: [image, ...extra].map((p) => path.resolve(p)) }
+  const paths = [image, ...extra].map((p) => path.resolve(p))
+  for (const p of paths) await refuseNonImage(p)
+  const source: DiskSourceRef = { kind: 'image', paths }
   return locator !== undefined ? { source, volume: locator } : { source }
+}
+
+/**
+ * Opening a named pipe (or a socket, a terminal) as an image blocks a libuv thread in open(2) for good: not even
+ * SIGTERM or process.exit() can end the command then (exit waits for that thread). Refuse them by stat, which
+ * does not open the file; a missing file is left to the engine's own error.
+ */
+async function refuseNonImage(file: string): Promise<void> {
+  const st = await stat(file).catch(() => undefined)
+  if (st === undefined || st.isFile() || st.isBlockDevice()) return
+  const kind = st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isDirectory() ? 'a folder' : 'not a regular file'
+  throw new UsageError(`${file} is ${kind}, not a disk image file.`)
 }
 
 function typeChar(e: FsEntryDto): string {
@@ -157,7 +173,7 @@ function browseCommands(f: Flavour): Command[] {
   {
     path: [f.noun, 'get'],
     usage: `lifeboat ${f.noun} get ${f.spec}[#VOLUME] PATH --to DIR${extra} [--json]`,
-    summary: `Copy a file or folder out of ${f.what} into DIR (names are made safe; nothing is overwritten).`,
+    summary: `Copy a file or folder out of ${f.what} into DIR (names are made safe; nothing is overwritten). Exit code 3: finished, but items were skipped or renamed.`,
     options: { ...f.options, to: { type: 'string' } },
     positionals: { min: 2, max: 2 },
     async run(ctx) {
@@ -165,19 +181,11 @@ function browseCommands(f: Flavour): Command[] {
       if (to === undefined) throw new UsageError('--to DIR is required (the folder to restore into).')
       const target = await f.target(ctx)
       const engine = await ctx.engine()
-      const { jobId } = await call(engine.handlers, 'files.restore', { ...target, paths: [ctx.positionals[1] ?? '/'], toDirectory: path.resolve(to) }, ctx.signal)
-      const job = await waitForJob(engine, jobId, ctx.io, ctx.signal)
+      const toDirectory = path.resolve(to)
+      const { jobId } = await call(engine.handlers, 'files.restore', { ...target, paths: [ctx.positionals[1] ?? '/'], toDirectory }, ctx.signal)
+      await waitForJob(engine, jobId, ctx.io, ctx.signal)
       const detail = await engine.jobs.get(jobId)
-      if (ctx.io.json) ctx.io.out(JSON.stringify(detail, null, 2))
-      else for (const line of detail.log.filter((l) => l.level !== 'info' || l.message.includes(' files, '))) ctx.io.err(`  ${line.message}`)
-      if (job.state !== 'succeeded') {
-        if (!ctx.io.json) {
-          ctx.io.err(`lifeboat: ${job.error?.message ?? `the restore ${job.state}`}`)
-          for (const l of job.leftBehind) ctx.io.err(`  left behind: ${l}`)
-        }
-        return EXIT_FAILED
-      }
-      return EXIT_OK
+      return reportRestore(ctx.io, detail, engine.browse.takeRestoreOutcome(jobId) ?? outcomeFromJob(detail), toDirectory)
     },
   },
 ]

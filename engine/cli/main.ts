@@ -37,7 +37,8 @@ function helpText(): string {
     '  --json        print one JSON document on stdout (errors too: {"error": {code, message, params}})',
     '  --home DIR    use DIR for Lifeboat\'s data instead of $LIFEBOAT_HOME or the app-data folder',
     '',
-    'Exit codes: 0 success, 1 the operation failed, 2 the command line is wrong.',
+    'Exit codes: 0 success, 1 the operation failed (or was cancelled), 2 the command line is wrong,',
+    '  3 a file restore (image get, files get) finished but skipped or renamed items (named on stderr, all in --json).',
   ].join('\n')
 }
 

@@ -39,7 +39,9 @@ export async function waitForJob(engine: Engine, jobId: string, io: CliIo, signa
       }
     })
     const onAbort = () => void engine.jobs.cancel(jobId)
-    signal.addEventListener('abort', onAbort, { once: true })
+    // A SIGTERM that came while the job was being started has already fired its event: cancel now, not never.
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
     // The job may have ended before we subscribed.
     void engine.jobs.get(jobId).then((job) => {
       if (finished.has(job.state)) {

@@ -13,6 +13,7 @@ export type DiskFormatErrorCode =
   | 'missing-parent' // a differencing image whose parent could not be opened
   | 'dirty-log' // a VHDX whose log must be replayed first
   | 'io' // the underlying source failed
+  | 'not-a-file' // the path names a named pipe, socket, character device or folder, not an image file
 
 export class DiskFormatError extends Error {
   override readonly name = 'DiskFormatError'

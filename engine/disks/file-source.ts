@@ -1,7 +1,24 @@
-import { open, type FileHandle } from 'node:fs/promises'
+import { constants, type Stats } from 'node:fs'
+import { open, stat, type FileHandle } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { assertReadInBounds, type BlockSource } from './block-source'
 import { DiskFormatError } from './errors'
+
+/** Flags Windows lacks read as 0 there (it has no FIFOs or controlling terminals to guard against). */
+function flag(name: 'O_NONBLOCK' | 'O_NOCTTY'): number {
+  return (constants as Partial<Record<string, number>>)[name] ?? 0
+}
+
+const OPEN_FLAGS = constants.O_RDONLY | flag('O_NONBLOCK') | flag('O_NOCTTY')
+
+function refuseNonImage(path: string, st: Stats): void {
+  if (st.isFile()) return
+  if (st.isBlockDevice()) {
+    throw new DiskFormatError('unsupported', `${path} is a block device; read it through a device source, not as a file`, { path })
+  }
+  const kind = st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isDirectory() ? 'a folder' : 'not a regular file'
+  throw new DiskFormatError('not-a-file', `${path} is ${kind}, not a disk image file; nothing was read from it`, { path })
+}
 
 /**
  * A local image file (or a regular file holding a raw disk) read with positional reads on one descriptor.
@@ -17,16 +34,18 @@ export class FileSource implements BlockSource {
     readonly path: string,
   ) {}
 
+  /**
+   * Opening a named pipe blocks a libuv thread in open(2) until a writer comes, and that thread cannot be taken
+   * back: the engine then hangs, and not even SIGTERM or process.exit() end it (exit waits for the thread). So the
+   * path is looked at before it is opened, opened non-blocking (a pipe swapped in meanwhile opens at once instead of
+   * waiting, and a terminal does not become the engine's), and the opened descriptor is looked at again.
+   */
   static async open(path: string, options: { label?: string } = {}): Promise<FileSource> {
-    const handle = await open(path, 'r')
+    refuseNonImage(path, await stat(path))
+    const handle = await open(path, OPEN_FLAGS)
     try {
       const st = await handle.stat()
-      if (!st.isFile() && !st.isBlockDevice()) {
-        throw new DiskFormatError('unsupported', `${path} is neither a regular file nor a block device`, { path })
-      }
-      if (st.isBlockDevice()) {
-        throw new DiskFormatError('unsupported', `${path} is a block device; read it through a device source, not as a file`, { path })
-      }
+      refuseNonImage(path, st)
       return new FileSource(handle, st.size, options.label ?? basename(path), path)
     } catch (e) {
       await handle.close()

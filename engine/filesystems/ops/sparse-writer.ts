@@ -1,4 +1,7 @@
-import { open, rm, type FileHandle } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { link, lstat, open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { basename, dirname, join } from 'node:path'
 import { FilesystemError } from '../errors'
 import type { Pacer } from '../pace'
 import type { DataPiece, FsNode, Volume } from '../types'
@@ -21,49 +24,124 @@ export interface SparseWriteOptions {
   readonly signal?: AbortSignal
   readonly pacer: Pacer
   readonly budget: WriteBudget
-  /** Called once the file exists on the target, before any byte is read. */
+  /** Called once the file's temporary twin exists on the target, before any byte is read. */
   readonly onCreated?: () => void
 }
+
+/**
+ * What a file is written as until it is complete: hidden, beside its final name, and marked so that anyone who finds
+ * one after a hard stop (kill -9, a crash, power off) knows it for an unfinished restore and not a file of the guest.
+ */
+export const PART_MARK = '.lifeboat-part-'
 
 /**
  * Writes one file so that holes stay holes, like `cp --sparse=auto`: holes the filesystem records are never read
  * (Volume.readData), all-zero 4 KiB blocks that were stored are not written, and the length is set last with
  * ftruncate. Only real data counts against the budget, so a hostile image cannot fill the disk beyond what was
- * checked. Created exclusively; on any failure the partial file is removed, so nothing half-written stays behind.
+ * checked. The data goes to a temporary name made exclusively beside `out` (see partPath) and takes the final name
+ * only once complete, so a stop at any moment never leaves a half file under a name that looks restored; on any
+ * failure or cancel the temporary file is removed. An existing `out` is never overwritten (EEXIST), as before.
  */
 export async function writeSparseFile(volume: Volume, node: FsNode, out: string, options: SparseWriteOptions): Promise<{ written: number }> {
-  const { signal } = options
   const size = node.entry.size
-  const fh = await open(out, 'wx', 0o600)
+  // Fails before anything is read, as the exclusive create of `out` itself used to; commit() checks again.
+  await refuseExisting(out)
+  const part = partPath(out)
+  const fh = await open(part, CREATE_FLAGS, 0o600)
   options.onCreated?.()
-  let ok = false
-  let written = 0
+  let done = false
+  let written: number
   try {
-    const pieces = volume.readData(node, signal ? { signal } : {})[Symbol.asyncIterator]()
-    let pos = 0
-    for (;;) {
-      let next: IteratorResult<DataPiece>
-      try {
-        next = await pieces.next()
-      } catch (err) {
-        if (signal?.aborted) throw err
-        throw new SourceReadError(`could not be read from the disk image: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-      }
-      if (next.done) break
-      const { offset, data } = next.value
-      if (offset < pos) throw new SourceReadError(`its data pieces overlap (at byte ${offset}); the image is damaged`)
-      const length = Math.min(data.length, size - offset)
-      if (length <= 0) break
-      written += await writeNonZero(fh, data.subarray(0, length), offset, options)
-      pos = offset + length
+    try {
+      written = await copyData(volume, node, fh, size, options)
+      await fh.truncate(size)
+    } finally {
+      await fh.close()
     }
-    await fh.truncate(size)
-    ok = true
+    await commit(part, out)
+    done = true
   } finally {
-    await fh.close()
-    if (!ok) await rm(out, { force: true })
+    if (!done) await rm(part, { force: true })
   }
   return { written }
+}
+
+async function copyData(volume: Volume, node: FsNode, fh: FileHandle, size: number, options: SparseWriteOptions): Promise<number> {
+  const { signal } = options
+  const pieces = volume.readData(node, signal ? { signal } : {})[Symbol.asyncIterator]()
+  let written = 0
+  let pos = 0
+  for (;;) {
+    let next: IteratorResult<DataPiece>
+    try {
+      next = await pieces.next()
+    } catch (err) {
+      if (signal?.aborted) throw err
+      throw new SourceReadError(`could not be read from the disk image: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+    if (next.done) break
+    const { offset, data } = next.value
+    if (offset < pos) throw new SourceReadError(`its data pieces overlap (at byte ${offset}); the image is damaged`)
+    const length = Math.min(data.length, size - offset)
+    if (length <= 0) break
+    written += await writeNonZero(fh, data.subarray(0, length), offset, options)
+    pos = offset + length
+  }
+  return written
+}
+
+/** O_NOFOLLOW is not on Windows (where it reads as 0); O_EXCL alone already refuses to follow a link there. */
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | ((constants as Partial<Record<string, number>>).O_NOFOLLOW ?? 0)
+
+/** The longest a name may be (bytes, which also bounds UTF-16 units) so that its temporary twin still fits in 255. */
+const NAME_ROOM = 255 - 1 - PART_MARK.length - 12
+
+/** `.NAME.lifeboat-part-RANDOM` beside `out`; a long NAME is shortened (never split inside a character) to fit. */
+export function partPath(out: string): string {
+  let name = basename(out)
+  if (Buffer.byteLength(name) > NAME_ROOM) {
+    const chars = Array.from(name)
+    while (Buffer.byteLength(chars.join('')) > NAME_ROOM) chars.pop()
+    name = chars.join('')
+  }
+  return join(dirname(out), `.${name}${PART_MARK}${randomBytes(6).toString('hex')}`)
+}
+
+function alreadyExists(out: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`EEXIST: ${out} already exists in the restore folder and was not overwritten`), { code: 'EEXIST', path: out })
+}
+
+/** Anything under the name (a file, a folder, a link — not followed, a pipe — not opened) stops this file. */
+async function refuseExisting(out: string): Promise<void> {
+  const existing = await lstat(out).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw e
+  })
+  if (existing !== undefined) throw alreadyExists(out)
+}
+
+/** Errors of link(2) meaning the target's filesystem has no hard links (FAT, exFAT, some network shares). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
+
+/**
+ * Gives the complete file its final name without replacing anything that appeared there meanwhile: link(2) fails
+ * with EEXIST where rename(2) would overwrite. Without hard links the name is looked at once more and then renamed
+ * to, which leaves only the moment between the two to chance. No fsync: the restore has never promised more than
+ * the page cache gives (a process killed at any point leaves whole files; a power cut may not), and one per file
+ * would make restores of many small files many times slower.
+ */
+async function commit(part: string, out: string): Promise<void> {
+  try {
+    await link(part, out)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') throw alreadyExists(out)
+    if (code === undefined || !NO_HARD_LINKS.has(code)) throw err
+    await refuseExisting(out)
+    await rename(part, out)
+    return
+  }
+  await rm(part, { force: true })
 }
 
 async function writeNonZero(fh: FileHandle, buf: Buffer, offset: number, options: SparseWriteOptions): Promise<number> {
