@@ -49,4 +49,16 @@ describe('UndoStack', () => {
     expect(ok.pending).toEqual(['x'])
     expect(ran).toEqual(['resume'])
   })
+
+  it('after commit() a later failure undoes only what was registered since', async () => {
+    const ran: string[] = []
+    const failing = withUndo(AbortSignal.timeout(1000), (s) => {
+      s.push('put the original disk back', () => void ran.push('put back'))
+      s.commit()
+      s.push('stop the started VM', () => void ran.push('stop'))
+      return Promise.reject(new Error('start failed.'))
+    })
+    await expect(failing).rejects.toThrow('start failed.')
+    expect(ran).toEqual(['stop'])
+  })
 })

@@ -41,6 +41,11 @@ export class UndoStack {
     }
   }
 
+  /** The flow reached the point where everything it did stands (a restore defined its VM): nothing is undone any more. */
+  commit(): void {
+    for (const step of this.steps) step.live = false
+  }
+
   /** Steps still to undo, newest first (for logs and tests). */
   get pending(): readonly string[] {
     return this.steps.filter((s) => s.live).map((s) => s.label).reverse()

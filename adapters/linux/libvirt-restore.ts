@@ -6,6 +6,7 @@ import { sh } from '../ssh/shell-quote'
 import { withUndo } from '../undo-stack'
 import { uploadDisk } from './disk-upload'
 import { checkDiskName, checkHostDir } from './host-names'
+import { confineRestoredDomain } from './restore-confine'
 import { parseDomainXml } from './domain-model'
 import type { ShellProvider } from './libvirt-backup'
 import { ACTIVE_STATES, Virsh } from './virsh'
@@ -49,8 +50,15 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
   for (const nic of childElements(child(root, 'devices') ?? root, 'interface')) removeChildren(nic, 'mac')
   const fileSafe = request.name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[.-]/, '_').slice(0, 80)
   separateHostPaths(root, fileSafe)
+  const confined = confineRestoredDomain(root)
   // Every disk name becomes part of a file name: all are checked before anything is written.
   for (const el of diskElements(root)) checkDiskName(child(el, 'target')?.attrs.dev ?? '')
+  for (const f of confined.hostFiles) {
+    if ((await shell.exec(sh`test -f ${f.path}`, { signal })).code !== 0) {
+      throw new AdapterError('NOT_FOUND', `${f.what} is ${f.path}, which is not a file on ${shell.conn.label}; copy it there first (or restore the disks alone as files). Nothing was written.`, { path: f.path })
+    }
+  }
+  for (const w of confined.warnings) request.log('warn', w)
   const disks: { name: string; path: string; format: string }[] = []
   const total = request.disks.reduce((s, d) => s + d.size, 0)
   let before = 0
@@ -92,9 +100,9 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
         partFile.done()
       }
       el.attrs.type = 'file'
-      const source = child(el, 'source')
-      if (source) source.attrs = { file: final }
-      else el.children.push({ name: 'source', attrs: { file: final }, children: [] })
+      // The recorded source (and whatever it held: network hosts, auth, labels) and any block-copy mirror go.
+      el.children = el.children.filter((c) => typeof c === 'string' || (c.name !== 'source' && c.name !== 'mirror'))
+      el.children.push({ name: 'source', attrs: { file: final }, children: [] })
       const driver = child(el, 'driver')
       if (driver) driver.attrs.type = format
       else el.children.push({ name: 'driver', attrs: { name: 'qemu', type: format }, children: [] })
@@ -124,9 +132,16 @@ async function createExclusive(shell: RootShell, path: string, signal: AbortSign
   if (r.code !== 0) throw new AdapterError('COMMAND_FAILED', `${path} could not be created on ${shell.conn.label} (${r.stderr.trim().slice(0, 200) || 'it already exists'}); Lifeboat never overwrites a file. Choose another name or folder.`, { path })
 }
 
+/** Removes a file Lifeboat made; one failed command (a lost answer, a busy host) is tried again before reporting. */
 async function removeFile(shell: RootShell, path: string, signal: AbortSignal): Promise<string | undefined> {
-  const r = await shell.exec(sh`rm -f -- ${path}`, { signal, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
-  return r.code === 0 ? undefined : `${path} could not be removed (${r.stderr.trim().slice(0, 200)}); delete it by hand.`
+  let why = ''
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const r = await shell.exec(sh`rm -f -- ${path}`, { signal, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
+    if (r.code === 0) return undefined
+    why = r.stderr.trim().slice(0, 200)
+    if (attempt === 1 && !signal.aborted) await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+  return `${path} could not be removed (${why}); delete it by hand.`
 }
 
 /**
@@ -152,59 +167,97 @@ async function usableDir(shell: RootShell, dir: string, signal: AbortSignal): Pr
   throw new AdapterError('NOT_FOUND', `Neither ${dir} nor ${DEFAULT_IMAGE_DIR} exists on ${shell.conn.label}; choose a folder for the restored disks.`)
 }
 
+/**
+ * Overwrites a shut-off domain's disks with the restore point's. All or nothing for image files: every disk is first
+ * written beside its image (`.lifeboat-restore`, converted to qcow2 where the image was qcow2); only when all are
+ * written is each original renamed aside (`.lifeboat-old`) and the new one moved into its place, and the originals are
+ * deleted once the domain is defined again. A failure or cancel before that point puts every original back, so the VM
+ * is never left with some disks restored and others not. Block devices cannot be written aside: they are written
+ * last, directly, and a restore that stops while writing one says so.
+ */
 async function inPlace(shell: RootShell, virsh: Virsh, request: RestoreRequest, hasQemuImg: boolean, signal: AbortSignal): Promise<RestoreResult> {
   const dom = (await virsh.run(['domuuid', request.name], { signal })).trim().toLowerCase()
   const state = await virsh.domstate(dom, signal)
   if (ACTIVE_STATES.includes(state)) throw new AdapterError('COMMAND_FAILED', `${request.name} is ${state}; an in-place restore needs it shut off.`, { vm: request.name, state })
   const { root, info } = parseDomainXml(await virsh.run(['dumpxml', '--inactive', dom], { signal }))
+  const targets = request.disks.map((input) => {
+    const d = info.disks.find((x) => x.target === input.name)
+    if (d?.source === undefined) throw new AdapterError('NOT_FOUND', `${request.name} has no disk ${input.name} to restore into. Nothing was written.`)
+    return { input, disk: d, source: d.source }
+  })
   const total = request.disks.reduce((s, d) => s + d.size, 0)
   let before = 0
   const disks: { name: string; path: string; format: string }[] = []
+  const progressFrom = (name: string) => {
+    const base = before
+    return (done: number) => request.progress(base + done, total, name)
+  }
   return await withUndo(signal, async (stack) => {
-    for (const input of request.disks) {
-      const d = info.disks.find((x) => x.target === input.name)
-      if (d?.source === undefined) throw new AdapterError('NOT_FOUND', `${request.name} has no disk ${input.name} to restore into.`)
-      const base = before
-      const progress = (done: number) => request.progress(base + done, total, input.name)
-      request.phase('writing disk', `${input.name} → ${d.source} (in place)`)
-      if (d.type === 'block') {
-        await uploadDisk(shell, input.source, d.source, { fresh: false, signal, progress })
-        disks.push({ name: input.name, path: d.source, format: 'raw' })
-      } else {
-        const format = d.format === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
-        const part = `${d.source}.lifeboat-restore`
-        // Lifeboat's own names beside the image: what an earlier, interrupted restore left is replaced.
-        await shell.run(sh`rm -f -- ${part} ${part}.qcow2`, { signal })
-        const parts = stack.push(`remove ${part}`, (s) => removeFile(shell, part, s))
-        await uploadDisk(shell, input.source, part, { fresh: true, signal, progress })
-        let ready = part
-        if (format === 'qcow2') {
-          const converted = stack.push(`remove ${part}.qcow2`, (s) => removeFile(shell, `${part}.qcow2`, s))
-          await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${part}.qcow2 && rm -f -- ${part}`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
-          parts.done()
-          ready = `${part}.qcow2`
-          await shell.run(sh`mv -f -- ${ready} ${d.source}`, { signal })
-          converted.done()
-        } else {
-          await shell.run(sh`mv -f -- ${ready} ${d.source}`, { signal })
-          parts.done()
-        }
-        disks.push({ name: input.name, path: d.source, format })
-        for (const el of diskElements(root)) {
-          if (child(el, 'target')?.attrs.dev !== input.name) continue
-          const driver = child(el, 'driver')
-          if (driver) driver.attrs.type = format
-          removeChildren(el, 'backingStore')
-        }
-      }
+    const ready: { name: string; source: string; file: string; done: () => void }[] = []
+    for (const { input, disk, source } of targets.filter((t) => t.disk.type !== 'block')) {
+      const format = disk.format === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
+      const part = `${source}.lifeboat-restore`
+      request.phase('writing disk', `${input.name} → beside ${source}`)
+      // Lifeboat's own names beside the image: what an earlier, interrupted restore left is replaced.
+      await shell.run(sh`rm -f -- ${part} ${part}.qcow2`, { signal })
+      const raw = stack.push(`remove ${part}`, (s) => removeFile(shell, part, s))
+      await uploadDisk(shell, input.source, part, { fresh: true, signal, progress: progressFrom(input.name) })
       before += input.size
+      let file = part
+      let written = raw
+      if (format === 'qcow2') {
+        const converted = stack.push(`remove ${part}.qcow2`, (s) => removeFile(shell, `${part}.qcow2`, s))
+        request.phase('converting', `${input.name} to qcow2`)
+        await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${part}.qcow2`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
+        await shell.run(sh`rm -f -- ${part}`, { signal })
+        raw.done()
+        file = `${part}.qcow2`
+        written = converted
+      }
+      ready.push({ name: input.name, source, file, done: () => written.done() })
+      disks.push({ name: input.name, path: source, format })
+      for (const el of diskElements(root)) {
+        if (child(el, 'target')?.attrs.dev !== input.name) continue
+        const driver = child(el, 'driver')
+        if (driver) driver.attrs.type = format
+        removeChildren(el, 'backingStore')
+      }
+    }
+    for (const { input, source } of targets.filter((t) => t.disk.type === 'block')) {
+      request.phase('writing disk', `${input.name} → ${source} (in place)`)
+      const writing = stack.push(`overwrite ${source}`, () => `${input.name} (${source}) was being overwritten in place when the restore stopped: it now holds part of the restore point and part of what was there. Run the restore again before starting ${request.name}.`)
+      await uploadDisk(shell, input.source, source, { fresh: false, signal, progress: progressFrom(input.name) })
+      writing.done()
+      before += input.size
+      disks.push({ name: input.name, path: source, format: 'raw' })
+    }
+    request.phase('replacing disks', request.name)
+    const olds: string[] = []
+    for (const r of ready) {
+      const old = `${r.source}.lifeboat-old`
+      await shell.run(sh`rm -f -- ${old}`, { signal })
+      await shell.run(sh`mv -f -- ${r.source} ${old}`, { signal })
+      stack.push(`put the original ${r.name} back`, async (s) => {
+        const back = await shell.exec(sh`mv -f -- ${old} ${r.source}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
+        return back.code === 0 ? undefined : `The original ${r.name} of ${request.name} is at ${old} and could not be moved back to ${r.source} (${back.stderr.trim().slice(0, 200)}); move it back by hand.`
+      })
+      olds.push(old)
+      await shell.run(sh`mv -f -- ${r.file} ${r.source}`, { signal })
+      r.done()
     }
     await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
+    // Defined with the restored disks: from here the restore stands, and the originals go.
+    stack.commit()
+    const leftBehind: string[] = []
+    for (const old of olds) {
+      const r = await removeFile(shell, old, AbortSignal.timeout(60_000))
+      if (r !== undefined) leftBehind.push(r)
+    }
     let started = false
     if (request.start) {
       await virsh.run(['start', dom], { signal })
       started = true
     }
-    return { vmId: dom, name: info.name, disks, started, leftBehind: [] }
+    return { vmId: dom, name: info.name, disks, started, leftBehind }
   })
 }

@@ -1,5 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupOptions, GuestDisk, JsonValue, RestoreRequest } from '../host-adapter'
@@ -253,6 +253,43 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('a Linux flow faile
     )
   }, 900_000)
 
+  it('restore in place over a shut-off VM: every step puts the original disk back; a finished one replaced it whole', async () => {
+    const target = (await blockList(offDomain.name)).split('\n').map((l) => l.trim()).find((l) => l.endsWith(disks.off ?? '?'))?.split(' ')[0] ?? ''
+    expect(target).toMatch(/^[a-z]+$/)
+    const pristine = path.join(dir, 'off-pristine.qcow2')
+    await copyFile(disks.off ?? '', pristine)
+    const xmlBefore = await virsh(['dumpxml', '--inactive', offDomain.name])
+    const original = await fileSum(disks.off ?? '')
+    const { disk, data } = memoryDiskWithData(target, 8 * MiB)
+    const expected = path.join(dir, 'expected.raw')
+    await writeFile(expected, data)
+    const check = async () => {
+      expect(await fileSum(disks.off ?? ''), 'the original disk, byte for byte').toBe(original)
+      expect((await readdir(dir)).filter((f) => f.includes('.lifeboat-'))).toEqual([])
+      expect(await virsh(['dumpxml', '--inactive', offDomain.name])).toBe(xmlBefore)
+      expect((await virsh(['domstate', offDomain.name])).trim()).toBe('shut off')
+    }
+    await walk(
+      'libvirt restore (in place)',
+      async (signal) => {
+        const result = await restoreLibvirtVm(getShell, { vmConfig: { kind: 'libvirt', name: offDomain.name, uuid: 'x', xml: xmlBefore }, disks: [disk], name: offDomain.name, inPlace: true, start: false, log: () => undefined, phase: () => undefined, progress: () => undefined }, signal)
+        const steps = log.count
+        expect(result.leftBehind).toEqual([])
+        expect((await readdir(dir)).filter((f) => f.includes('.lifeboat-'))).toEqual([])
+        // qcow2 as the original was, or raw when the host had no qemu-img (a failed `command -v qemu-img` says so).
+        const format = /<driver name='qemu' type='(qcow2|raw)'/.exec(await virsh(['dumpxml', '--inactive', offDomain.name]))?.[1] ?? '?'
+        expect(result.disks).toEqual([{ name: target, path: disks.off, format }])
+        await run('qemu-img', ['compare', '-q', '-f', format, '-F', 'raw', disks.off ?? '', expected])
+        // Finished: put the original back the way an admin would, so the next run starts from the same VM.
+        await copyFile(pristine, disks.off ?? '')
+        await writeFile(path.join(dir, 'off.xml'), xmlBefore)
+        await virsh(['define', path.join(dir, 'off.xml')])
+        return steps
+      },
+      check,
+    )
+  }, 900_000)
+
   it('"snapshot before patching": a snapshot made but not handed back is deleted again', async () => {
     const snapshots = libvirtSnapshots(getShell)
     const offUuid = (await virsh(['domuuid', offDomain.name])).trim()
@@ -329,6 +366,10 @@ function range(from: number, to: number): number[] {
 
 /** A restore point's disk as the engine hands it over: guest bytes, here a random first MiB and zeros after. */
 function memoryDisk(name: string, size: number): RestoreRequest['disks'][number] {
+  return memoryDiskWithData(name, size).disk
+}
+
+function memoryDiskWithData(name: string, size: number): { disk: RestoreRequest['disks'][number]; data: Buffer } {
   const data = Buffer.concat([randomBytes(MiB), Buffer.alloc(size - MiB)])
   const source: GuestDisk = {
     size,
@@ -336,5 +377,9 @@ function memoryDisk(name: string, size: number): RestoreRequest['disks'][number]
     read: (offset, length) => Promise.resolve(Buffer.from(data.subarray(offset, offset + length))),
     close: () => Promise.resolve(),
   }
-  return { name, size, source }
+  return { disk: { name, size, source }, data }
+}
+
+async function fileSum(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex')
 }
