@@ -99,6 +99,7 @@ export async function startSshHost(options: SshTestHostOptions = {}): Promise<Ss
     ...(options.extraConfig ?? []),
   ]
   await writeFile(path.join(dir, 'sshd_config'), config.join('\n') + '\n')
+  await writeFile(path.join(dir, 'empty-rc'), '')
 
   let child: ReturnType<typeof spawn> | undefined
   const host: SshTestHost = {
@@ -144,6 +145,9 @@ export async function startSshHost(options: SshTestHostOptions = {}): Promise<Ss
       `mount --bind ${dir}/passwd /etc/passwd`,
       `mount --bind ${dir}/shadow /etc/shadow`,
       `mount --bind ${dir}/group /etc/group`,
+      // sshd runs every command through root's shell, and bash reads ~/.bashrc when sshd starts it: a developer
+      // machine's dotfiles (pyenv init costs 1-2 s a command here) are not part of the server this host stands for.
+      `{ ! [ -f /root/.bashrc ] || mount --bind ${dir}/empty-rc /root/.bashrc; }`,
       `mkdir -p /run/sshd`,
       `exec /usr/sbin/sshd -D -e -f ${dir}/sshd_config`,
     ].join(' && ')
