@@ -1,11 +1,11 @@
-import { constants } from 'node:fs'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dispatch } from '../api/dispatch'
 import { hasTool, run } from '../disks/testing/tools'
 import { createEngine, type Engine } from '../engine'
+import { releaseReaders, settlesWithin } from '../disks/testing/fifo'
 
 /**
  * A named pipe given to the API as a disk image (the CLI refuses it itself; the UI and the bridge do not): opening it
@@ -13,26 +13,7 @@ import { createEngine, type Engine } from '../engine'
  */
 const haveMkfifo = process.platform !== 'win32' && (await hasTool('mkfifo'))
 
-async function settlesWithin<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer after ${ms} ms: the engine is stuck opening the pipe`)), ms)
-  })
-  try {
-    return await Promise.race([p, late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
-/** Lets a reader stuck in open(2) go on (ENXIO: none is waiting), so no thread stays blocked after the test. */
-async function releaseReaders(fifo: string): Promise<void> {
-  const writer = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch((e: unknown) => {
-    if ((e as NodeJS.ErrnoException).code === 'ENXIO') return undefined
-    throw e
-  })
-  await writer?.close()
-}
 
 describe.skipIf(!haveMkfifo)('a named pipe as a disk image, through the API', () => {
   let dir: string

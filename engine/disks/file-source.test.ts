@@ -1,10 +1,10 @@
-import { constants } from 'node:fs'
-import { open, rm, writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import type * as FsPromises from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { FileSource } from './file-source'
 import { hasTool, makeTempDir, run } from './testing/tools'
+import { releaseReaders, settlesWithin } from './testing/fifo'
 
 /** Lets a test make the pre-open look see a regular file where a pipe is: the race the descriptor check covers. */
 const swap = vi.hoisted(() => ({ statAs: undefined as string | undefined }))
@@ -15,30 +15,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 
 const haveMkfifo = process.platform !== 'win32' && (await hasTool('mkfifo'))
 
-/** Fails instead of waiting for ever: a FileSource.open stuck in open(2) never settles. */
-async function settlesWithin<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: a thread is blocked opening the file`)), ms)
-  })
-  try {
-    return await Promise.race([p, late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
-/**
- * Opens the pipe's write end without blocking, which lets a reader stuck in open(2) go on. With no reader waiting
- * the open fails with ENXIO, and nothing needs releasing.
- */
-async function releaseReaders(fifo: string): Promise<void> {
-  const writer = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch((e: unknown) => {
-    if ((e as NodeJS.ErrnoException).code === 'ENXIO') return undefined
-    throw e
-  })
-  await writer?.close()
-}
 
 describe.skipIf(!haveMkfifo)('FileSource refuses what is not an image file, without hanging', () => {
   let dir: string
