@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { AdapterError, throwIfAborted, type RestoreCapability, type RestoreDiskInput, type RestoreRequest, type RestoreResult } from '../host-adapter'
-import type { SshConnection } from '../ssh/ssh-connection'
+import { AdapterError, throwIfAborted, type RestoreCapability, type RestoreRequest, type RestoreResult } from '../host-adapter'
 import type { HyperVContext } from './context'
 import { PsRaw, ps } from './powershell'
 import { startVm } from './power'
 import { runJson } from './ps-runner'
+import { restoreInPlace } from './restore-in-place'
+import { placements, upload } from './restore-disks'
 import { VmRecord, arrayOf } from './schemas'
-import { removeEmptyFolder, removeFile, renameFile, uploadFile } from './upload'
-import { withUndo, type UndoHandle } from '../undo-stack'
+import { removeEmptyFolder, removeFile } from './upload'
+import { withUndo } from '../undo-stack'
 import { HyperVConfig } from './vm-config'
-import { checkVmId, describeVm, raw, vmVariable } from './vm-details'
+import { raw, vmVariable } from './vm-details'
 
 const HostPaths = z.object({ disks: z.string().min(1).max(32_767), switches: arrayOf(z.object({ Name: z.string().max(1000) }), 1000) })
 /** Creating a VM is a change on the host: bounded, not interrupted half-way. */
@@ -27,34 +28,6 @@ function configOf(request: RestoreRequest): HyperVConfig {
   const parsed = HyperVConfig.safeParse(request.vmConfig)
   if (!parsed.success) throw new AdapterError('NOT_SUPPORTED', 'This restore point was not made from a Hyper-V host; Lifeboat can restore it to Hyper-V only as disk images (export it as VHDX).')
   return parsed.data
-}
-
-interface Placement {
-  readonly input: RestoreDiskInput
-  readonly controllerType: 'IDE' | 'SCSI'
-  readonly controllerNumber: number
-  readonly controllerLocation: number
-}
-
-/** Where each restored disk goes: where the backed-up VM had it (kept in each disk's meta), else in order. */
-function placements(config: HyperVConfig, disks: readonly RestoreDiskInput[]): Placement[] {
-  return disks.map((input, i) => {
-    const meta = input.meta
-    const m = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {}
-    const saved = config.drives[i]
-    const type = m.controllerType ?? saved?.controllerType ?? (config.generation === 2 ? 'SCSI' : 'IDE')
-    const number = m.controllerNumber ?? saved?.controllerNumber ?? 0
-    const location = m.controllerLocation ?? saved?.controllerLocation ?? i
-    if ((type !== 'IDE' && type !== 'SCSI') || typeof number !== 'number' || typeof location !== 'number') throw new AdapterError('BAD_RESPONSE', `The restore point does not say where disk ${input.name} was attached.`)
-    return { input, controllerType: type, controllerNumber: number, controllerLocation: location }
-  })
-}
-
-async function upload(conn: SshConnection, input: RestoreDiskInput, path: string, format: 'vhdx' | 'vhd', request: RestoreRequest, done: { bytes: number; total: number }, signal: AbortSignal): Promise<void> {
-  if (input.encode === undefined) throw new AdapterError('NOT_SUPPORTED', `Lifeboat cannot write disk ${input.name} as ${format.toUpperCase()} here (this engine offers no image encoder).`)
-  const base = done.bytes
-  request.phase('uploading', `${input.name} → ${path}`)
-  done.bytes += await uploadFile(conn, path, input.encode(format, signal), (n) => request.progress(base + n, done.total, input.name), signal)
 }
 
 async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: HyperVConfig, signal: AbortSignal): Promise<RestoreResult> {
@@ -126,84 +99,13 @@ async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: Hype
   })
 }
 
-const VmList = arrayOf(VmRecord.pick({ Id: true, Name: true }), 10_000)
-
-async function inPlace(ctx: HyperVContext, request: RestoreRequest, config: HyperVConfig, signal: AbortSignal): Promise<RestoreResult> {
-  const conn = await ctx.connection(signal)
-  let vmId: string
-  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(request.name)) vmId = checkVmId(request.name)
-  else {
-    const all = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -InputObject @(Get-VM | Select-Object ${raw('Id, Name')})`, VmList, { signal, what: 'Listing VMs' })
-    const named = all.filter((v) => v.Name === request.name)
-    if (named.length !== 1) throw new AdapterError('NOT_FOUND', named.length === 0 ? `The host has no VM "${request.name.slice(0, 200)}".` : `The host has ${named.length} VMs named "${request.name.slice(0, 200)}"; name it by its id.`)
-    vmId = (named[0] as { Id: string }).Id
-  }
-  const d = await describeVm(ctx.runner, vmId, signal)
-  if (d.vm.State !== 'Off') throw new AdapterError('COMMAND_FAILED', `${d.vm.Name} is ${d.vm.State.toLowerCase()}; shut it down (not saved) before restoring its disks in place.`, { reason: 'invalid-state' })
-  if (d.snapshots.length > 0) throw new AdapterError('NOT_SUPPORTED', `${d.vm.Name} has ${d.snapshots.length} checkpoint(s); replacing disks under checkpoints would break them. Remove the checkpoints first, or restore as a new VM.`)
-  const placed = placements(config, request.disks)
-  const targets = placed.map((p) => {
-    const drive = d.drives.find((dr) => dr.ControllerType === p.controllerType && dr.ControllerNumber === p.controllerNumber && dr.ControllerLocation === p.controllerLocation)
-    const path = drive?.Path ?? undefined
-    if (path === undefined) throw new AdapterError('NOT_SUPPORTED', `${d.vm.Name} has no disk at ${p.controllerType} ${p.controllerNumber}:${p.controllerLocation} for ${p.input.name}; restore as a new VM instead.`)
-    const v = d.vhds.get(path.toLowerCase())
-    if (v?.VhdType === 'Differencing') throw new AdapterError('NOT_SUPPORTED', `${path} is a differencing disk; Lifeboat replaces only whole disks.`)
-    return { p, path, format: /\.vhd$/i.test(path) ? ('vhd' as const) : ('vhdx' as const) }
-  })
-  const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)
-  const done = { bytes: 0, total: request.disks.reduce((a, x) => a + x.size, 0) }
-  const leftBehind: string[] = []
-  const replaced = await withUndo(signal, async (undo) => {
-    const staged: { fresh: string; undo: UndoHandle }[] = []
-    for (const t of targets) {
-      const fresh = `${t.path}.lifeboat-restore-${stamp}`
-      await upload(conn, t.p.input, fresh, t.format, request, done, signal)
-      staged.push({ fresh, undo: undo.push(`remove the staged disk ${fresh}`, () => removeFile(conn, fresh)) })
-    }
-    throwIfAborted(signal, 'The restore')
-    // Every new disk is on the host: swap them in (the old file steps aside until all swaps worked).
-    request.phase('replacing disks', d.vm.Name)
-    const swaps: { path: string; old: string; undo: UndoHandle }[] = []
-    for (const [i, t] of targets.entries()) {
-      const old = `${t.path}.lifeboat-before-restore-${stamp}`
-      const stage = staged[i]
-      if (stage === undefined) throw new AdapterError('BAD_RESPONSE', `No staged disk for ${t.path}.`)
-      await renameFile(conn, t.path, old)
-      const back = undo.push(`put the original ${t.path} back`, async () => {
-        await renameFile(conn, old, t.path).catch((err: unknown) => {
-          throw new AdapterError('COMMAND_FAILED', `${t.path} was replaced; the original is at ${old} (${err instanceof Error ? err.message : String(err)})`)
-        })
-      })
-      await renameFile(conn, stage.fresh, t.path)
-      stage.undo.done()
-      back.replace(async () => {
-        await removeFile(conn, t.path)
-        await renameFile(conn, old, t.path).catch((err: unknown) => {
-          throw new AdapterError('COMMAND_FAILED', `${t.path} was replaced; the original is at ${old} (${err instanceof Error ? err.message : String(err)})`)
-        })
-      })
-      swaps.push({ path: t.path, old, undo: back })
-    }
-    // Every swap worked: the restore is done, and the originals are no longer needed.
-    for (const s of swaps) s.undo.done()
-    return swaps
-  })
-  for (const s of replaced) await removeFile(conn, s.old).catch(() => leftBehind.push(`The replaced disk ${s.old} (delete it when the VM works)`))
-  let started = false
-  if (request.start) {
-    await startVm(ctx.runner, vmId, signal)
-    started = true
-  }
-  return { vmId, name: d.vm.Name, disks: targets.map((t) => ({ name: t.p.input.name, path: t.path, format: t.format })), started, leftBehind }
-}
-
 /** Restores a Hyper-V VM from a restore point: as a new VM (new id, disks uploaded as VHDX), or over a stopped VM's disks. */
 export function hypervRestore(ctx: HyperVContext): RestoreCapability {
   return {
     async restoreVm(request, signal) {
       const config = configOf(request)
       if (request.disks.length === 0) throw new AdapterError('NOT_SUPPORTED', 'The restore point has no disks.')
-      return request.inPlace ? await inPlace(ctx, request, config, signal) : await asNewVm(ctx, request, config, signal)
+      return request.inPlace ? await restoreInPlace(ctx, request, config, signal) : await asNewVm(ctx, request, config, signal)
     },
   }
 }

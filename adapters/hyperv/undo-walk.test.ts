@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -21,12 +21,12 @@ const hasQemuImg = (() => {
 })()
 
 /** A restore input as the engine hands it over: guest bytes, encoded to VHDX by qemu-img at test time. */
-function diskInput(content: Buffer): RestoreDiskInput {
+function diskInput(content: Buffer, location = 0): RestoreDiskInput {
   return {
-    name: 'SCSI 0:0',
+    name: `SCSI 0:${location}`,
     size: content.length,
-    meta: { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 },
-    source: { size: content.length, label: 'SCSI 0:0', read: (o, l) => Promise.resolve(content.subarray(o, o + l)), close: () => Promise.resolve() },
+    meta: { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: location },
+    source: { size: content.length, label: `SCSI 0:${location}`, read: (o, l) => Promise.resolve(content.subarray(o, o + l)), close: () => Promise.resolve() },
     encode: () =>
       (async function* (): AsyncGenerator<ImagePiece> {
         const dir = await mkdtemp(path.join(tmpdir(), 'lb-hv-walk-'))
@@ -40,6 +40,19 @@ function diskInput(content: Buffer): RestoreDiskInput {
       })(),
   }
 }
+
+/** What a VHDX file holds for the guest, read back by qemu-img (not by the simulator). */
+async function guestBytes(file: string): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'lb-hv-walk-'))
+  try {
+    await promisify(execFile)('qemu-img', ['convert', '-q', '-O', 'raw', file, path.join(dir, 'd.raw')])
+    return await readFile(path.join(dir, 'd.raw'))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
 /**
  * Issue 12: a failure or cancel after any step of a flow leaves nothing on the host. Each test walks every PowerShell
@@ -109,6 +122,43 @@ describe('Hyper-V flows undo every step on failure or cancel', () => {
       await rm(path.dirname(t.sim.host.fs.toLocal(result.disks[0]?.path ?? '')), { recursive: true })
     }
     report('restore as a new VM', await walkSteps(t.sim, flow), started)
+  })
+
+  it.skipIf(!hasQemuImg)('restore in place (two disks, started): every disk replaced, or the VM exactly as it was', async () => {
+    const vm = await t.sim.host.addVm({ name: 'in-place', disks: [randomBytes(2 * MiB), randomBytes(2 * MiB)], state: 'Off' })
+    const local = (p: string) => t.sim.host.fs.toLocal(p)
+    const paths = vm.drives.map((d) => d.path)
+    const originals = await Promise.all(paths.map((p) => readFile(local(p))))
+    const point = [randomBytes(2 * MiB), randomBytes(2 * MiB)]
+    const config = { family: 'hyperv', id: vm.id, name: vm.name, generation: 2, processorCount: 1, memoryStartup: 512 * MiB, dynamicMemory: false, checkpointType: 'Production', drives: [], nics: [] }
+    // Beside hostState (which sees every file on C:): the VM's state, its disk paths, their bytes, its folder.
+    const vmAsItIs = async () => ({
+      state: vm.state,
+      drives: vm.drives.map((d) => d.path),
+      hashes: await Promise.all(vm.drives.map(async (d) => sha256(await readFile(local(d.path))))),
+      folder: (await readdir(path.dirname(local(paths[0] ?? '')))).sort(),
+    })
+    const flow: Flow = async (s, mark) => {
+      const result = await t.adapter.restore.restoreVm(
+        { vmConfig: config, name: vm.id, inPlace: true, start: true, disks: point.map((c, i) => diskInput(c, i)), log: () => undefined, phase: () => undefined, progress: () => undefined },
+        s,
+      )
+      mark()
+      expect(result.started).toBe(true)
+      expect(result.leftBehind).toEqual([])
+      expect(vm.state).toBe('Running')
+      expect(vm.drives.map((d) => d.path)).toEqual(paths)
+      for (const [i, p] of paths.entries()) expect(sha256(await guestBytes(local(p))), `disk ${i} holds the restore point`).toBe(sha256(point[i] ?? Buffer.alloc(0)))
+      // The admin's undo of a finished restore: the VM off again with its original files (the walk compares bytes).
+      vm.state = 'Off'
+      for (const [i, p] of paths.entries()) {
+        await writeFile(local(p), originals[i] ?? Buffer.alloc(0))
+        t.sim.host.disks.invalidate(p)
+      }
+    }
+    const started = Date.now()
+    report('restore in place', await walkSteps(t.sim, flow, vmAsItIs), started)
+    expect(await vmAsItIs()).toMatchObject({ state: 'Off', drives: paths, hashes: originals.map(sha256) })
   })
 
   it('cold backup (Stop-VM → read → Start-VM)', async () => {

@@ -77,11 +77,6 @@ export async function uploadFile(conn: SshConnection, winPath: string, pieces: A
   return pos
 }
 
-export async function renameFile(conn: SshConnection, from: string, to: string): Promise<void> {
-  const sftp = await conn.sftp()
-  await call((cb) => sftp.rename(sftpPath(from), sftpPath(to), cb), `Renaming ${from} to ${to}`)
-}
-
 export async function removeFile(conn: SshConnection, winPath: string): Promise<void> {
   const sftp = await conn.sftp()
   await call((cb) => sftp.unlink(sftpPath(winPath), cb), `Removing ${winPath}`)

@@ -31,11 +31,13 @@ export type Flow = (signal: AbortSignal, mark: () => void) => Promise<void>
 
 /**
  * Runs `flow` once cleanly and counts its PowerShell invocations (exec requests), then for every step N: makes exec N
- * fail, and separately cancels right after exec N has run; each time the host must be exactly as before.
+ * fail, and separately cancels right after exec N has run; each time the host must be exactly as before (and so must
+ * whatever `more` reads, e.g. the bytes of a VM's disk files).
  */
-export async function walkSteps(sim: HyperVSim, flow: Flow): Promise<{ steps: number; failures: number; cancels: number }> {
-  const before = await hostState(sim)
-  const expectClean = async (label: string) => expect(await hostState(sim), label).toEqual(before)
+export async function walkSteps(sim: HyperVSim, flow: Flow, more: () => Promise<unknown> = () => Promise.resolve(null)): Promise<{ steps: number; failures: number; cancels: number }> {
+  const state = async () => ({ host: await hostState(sim), more: await more() })
+  const before = await state()
+  const expectClean = async (label: string) => expect(await state(), label).toEqual(before)
   const first = sim.faults.execs
   let marked = -1
   await flow(AbortSignal.timeout(120_000), () => (marked = sim.faults.execs))

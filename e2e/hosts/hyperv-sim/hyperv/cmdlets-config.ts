@@ -1,11 +1,12 @@
 /**
  * Hyper-V cmdlets that build or change a VM's configuration (New-VM, Remove-VM, Set-VMProcessor, Set-VMMemory,
  * Set-VMFirmware, Add-VMHardDiskDrive, Add-VMScsiController, Add-VMNetworkAdapter, Connect-VMNetworkAdapter),
- * Copy-VMFile, and the file-system cmdlets the adapter uses (New-Item, Test-Path, Remove-Item).
+ * Copy-VMFile, and the file-system cmdlets the adapter uses (New-Item, Test-Path, Remove-Item, Rename-Item).
  */
 import { randomUUID } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs'
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { flag, str, type CmdletDef } from '../ps/cmdlet'
 import { requireNoPrompt } from '../ps/core-cmdlets'
 import { PsEnum, PsError, PsObject, SimulatorLimit, psToString } from '../ps/values'
@@ -277,6 +278,30 @@ export function configCmdlets(host: HyperVHost): CmdletDef[] {
           if (host.disks.get(p)) await host.disks.remove(p)
           else await rm(local, { recursive: true, force: true })
         }
+        return []
+      },
+    },
+    {
+      // A file only (what the adapter needs). -NewName is a literal name in the same folder; as on Windows, a name
+      // that exists is refused, and a file a running VM holds open cannot be renamed.
+      name: 'Rename-Item',
+      errorClass: 'Microsoft.PowerShell.Commands.RenameItemCommand',
+      params: { LiteralPath: { type: 'string', aliases: ['PSPath', 'LP'] }, Path: { type: 'string', position: 0 }, NewName: { type: 'string', position: 1 }, Force: { type: 'switch' }, PassThru: { type: 'switch' } },
+      async run(_ctx, args) {
+        if (args.has('Path')) throw new SimulatorLimit('Rename-Item -Path (it expands wildcards; use -LiteralPath)')
+        if (flag(args, 'Force') || flag(args, 'PassThru')) throw new SimulatorLimit('Rename-Item -Force or -PassThru')
+        const from = str(args, 'LiteralPath') ?? ''
+        const name = str(args, 'NewName') ?? ''
+        if (name === '' || /[\\/]/.test(name)) throw new SimulatorLimit('Rename-Item -NewName with a path (give only the new name)')
+        const a = host.fs.toLocal(from)
+        if (!existsSync(a)) throw notFound(from)
+        if (statSync(a).isDirectory()) throw new SimulatorLimit('Rename-Item of a directory')
+        const b = join(dirname(a), name)
+        const ioError = (message: string) => new PsError({ message, fqid: 'RenameItemIOError,Microsoft.PowerShell.Commands.RenameItemCommand', category: 'WriteError', exceptionType: 'System.IO.IOException', targetName: from })
+        if (host.inUse(from)) throw ioError(`Cannot rename item at '${from}': The process cannot access the file because it is being used by another process.`)
+        if (existsSync(b)) throw ioError('Cannot create a file when that file already exists.')
+        await rename(a, b)
+        host.disks.renamed(from, host.fs.toWin(b))
         return []
       },
     },

@@ -39,7 +39,7 @@ export function powerCmdlets(host: HyperVHost): CmdletDef[] {
         for (const vm of targetVms(host, args, input, 'Start-VM')) {
           if (vm.state !== 'Off' && vm.state !== 'Saved') throw invalidState('Start-VM', vm)
           for (const d of vm.drives) {
-            // A file replaced behind Hyper-V's back (a restore over SFTP) is simply opened as it is now.
+            // A file replaced behind Hyper-V's back (a restore in place renames new files in) is simply opened as it is now.
             if (!host.disks.get(d.path)) await host.disks.probe(d.path).catch(() => undefined)
             const chain = host.disks.chain(d.path)
             const base = chain.at(-1)
