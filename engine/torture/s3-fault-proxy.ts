@@ -3,7 +3,7 @@
  * S3 client — 500 InternalError, 503 SlowDown with Retry-After, answers that take seconds, and connections reset
  * before or in the middle of an answer. Faults hit a random share of requests (seeded), so a run can be replayed.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Prng } from './prng'
 
@@ -29,6 +29,7 @@ export async function startS3FaultProxy(target: { host: string; port: number }, 
   const stats = { requests: 0, faults: 0 }
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
+  const upstreams = new Set<ClientRequest>()
 
   const forward = (req: IncomingMessage, res: ServerResponse, cutMidAnswer: boolean): void => {
     const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
@@ -45,7 +46,14 @@ export async function startS3FaultProxy(target: { host: string; port: number }, 
       })
       answer.once('end', () => req.socket.destroy())
     })
+    upstreams.add(upstream)
+    upstream.once('close', () => upstreams.delete(upstream))
     upstream.on('error', () => req.socket.destroy())
+    // A client that went away half-way through its request (a reset, a killed Lifeboat) must not leave the
+    // forwarded request waiting for the rest of its body: S3 would hold that connection open for ever.
+    req.once('close', () => {
+      if (!req.complete) upstream.destroy()
+    })
     req.pipe(upstream)
   }
 
@@ -102,6 +110,7 @@ export async function startS3FaultProxy(target: { host: string; port: number }, 
     async [Symbol.asyncDispose]() {
       for (const t of timers) clearTimeout(t)
       for (const s of sockets) s.destroy()
+      for (const u of upstreams) u.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }

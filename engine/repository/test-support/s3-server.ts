@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3'
 interface S3rverInstance {
   run(): Promise<{ port: number }>
   close(): Promise<void>
+  readonly httpServer?: { closeAllConnections(): void }
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance
 
@@ -37,6 +38,8 @@ export async function startS3(directory: string): Promise<TestS3> {
     endpoint: `http://127.0.0.1:${port}`,
     async [Symbol.asyncDispose]() {
       client.destroy()
+      // close() waits for every open connection, and one left half-way by a test's fault would hold it for ever.
+      server.httpServer?.closeAllConnections()
       await server.close()
     },
   }
