@@ -103,6 +103,14 @@ export async function restoreInPlace(ctx: HyperVContext, request: RestoreRequest
       }
     }
     throwIfAborted(signal, 'The restore')
+    // Hyper-V gave the VM's account (NT VIRTUAL MACHINE\<VM id>) access to each original when it was attached; a file
+    // renamed into place keeps only what it inherited from the folder, and Start-VM would be refused (0x80070005). So
+    // each new file gets its original's security descriptor, for every disk before any original is touched (the
+    // staged files are still the restore's own: the undo above removes them).
+    for (const t of targets) {
+      await fileOp(ctx, ps`Get-Acl -LiteralPath ${t.path} | Set-Acl -LiteralPath ${t.fresh}`, `Giving the restored disk the permissions of ${t.path}`, signal)
+      throwIfAborted(signal, 'The restore')
+    }
     request.phase('replacing disks', d.vm.Name)
     for (const t of targets) {
       // Registered before the first rename, and it looks before it acts: whichever of the two renames happened

@@ -6,6 +6,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { vmAccountSid } from '../../e2e/hosts/hyperv-sim/hyperv/acl'
 import { knownContent } from '../../e2e/hosts/hyperv-sim/server'
 import { simWithAdapter, type SimAndAdapter } from '../../e2e/hosts/hyperv-sim/testing'
 import type { ImagePiece, JsonValue, RestoreDiskInput, RestoreRequest } from '../host-adapter'
@@ -142,12 +143,18 @@ describe('Hyper-V snapshots before patching, live checkpoint disks, restores and
     const snap = await t.adapter.snapshots.create(vm.id, { label: 'x' }, signal())
     await expect(t.adapter.restore.restoreVm(request({ vmConfig: config, name: vm.id, inPlace: true, disks }), signal())).rejects.toMatchObject({ code: 'NOT_SUPPORTED' })
     await t.adapter.snapshots.remove(vm.id, snap.id, signal())
-    const path0 = vm.drives[0]?.path
+    const path0 = vm.drives[0]?.path ?? ''
+    // Hyper-V granted the VM's account access to its disk when it was attached; the restored file must carry it too.
+    const acl = t.sim.host.acls.sddl(path0)
+    expect(t.sim.host.acls.allows(path0, vmAccountSid(vm.id))).toBe(true)
     const result = await t.adapter.restore.restoreVm(request({ vmConfig: config, name: vm.name, inPlace: true, start: true, disks: [diskInput('SCSI 0:0', content, { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 })] }), signal())
     expect(result).toMatchObject({ vmId: vm.id, started: true, leftBehind: [], disks: [{ path: path0, format: 'vhdx' }] })
     expect(vm.drives[0]?.path).toBe(path0)
     expect((await t.sim.host.guestRead(vm.id, 0, 0, 8 * MiB)).equals(content)).toBe(true)
     expect(t.sim.host.disks.all().filter((f) => f.path.includes('lifeboat-'))).toEqual([])
+    // The file in place has its original's descriptor, so any later Start-VM (by the admin) opens it too.
+    expect(t.sim.host.acls.sddl(path0)).toBe(acl)
+    expect(vm.state).toBe('Running')
   })
 
   it('copies a file into the running guest through Guest Service Interface, only when that is on', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { vmAccountSid } from '../../e2e/hosts/hyperv-sim/hyperv/acl'
 import { backupOptions, simWithAdapter, type SimAndAdapter } from '../../e2e/hosts/hyperv-sim/testing'
 import type { BackupMode, BackupSession, ImagePiece, JsonValue, RestoreDiskInput } from '../host-adapter'
 import type { HyperVAdapter } from './hyperv-adapter'
@@ -120,6 +121,7 @@ describe('Hyper-V flows undo every step on failure or cancel', () => {
       expect(t.sim.host.vms.get(result.vmId)?.state).toBe('Running')
       t.sim.host.vms.delete(result.vmId)
       await rm(path.dirname(t.sim.host.fs.toLocal(result.disks[0]?.path ?? '')), { recursive: true })
+      t.sim.host.acls.removed(result.disks[0]?.path ?? '')
     }
     report('restore as a new VM', await walkSteps(t.sim, flow), started)
   })
@@ -136,6 +138,8 @@ describe('Hyper-V flows undo every step on failure or cancel', () => {
       state: vm.state,
       drives: vm.drives.map((d) => d.path),
       hashes: await Promise.all(vm.drives.map(async (d) => sha256(await readFile(local(d.path))))),
+      // Each disk keeps the VM account's entry Hyper-V gave it (Start-VM is refused without it).
+      acls: vm.drives.map((d) => t.sim.host.acls.allows(d.path, vmAccountSid(vm.id))),
       folder: (await readdir(path.dirname(local(paths[0] ?? '')))).sort(),
     })
     const flow: Flow = async (s, mark) => {
@@ -158,7 +162,7 @@ describe('Hyper-V flows undo every step on failure or cancel', () => {
     }
     const started = Date.now()
     report('restore in place', await walkSteps(t.sim, flow, vmAsItIs), started)
-    expect(await vmAsItIs()).toMatchObject({ state: 'Off', drives: paths, hashes: originals.map(sha256) })
+    expect(await vmAsItIs()).toMatchObject({ state: 'Off', drives: paths, hashes: originals.map(sha256), acls: [true, true] })
   })
 
   it('cold backup (Stop-VM → read → Start-VM)', async () => {

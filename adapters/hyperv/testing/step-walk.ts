@@ -23,6 +23,7 @@ export async function hostState(sim: HyperVSim): Promise<unknown> {
     checkpoints: [...h.checkpoints.keys()].sort(),
     files: await files(path.join(sim.dataDir, 'C')),
     points: [...h.rct.points.keys()].sort(),
+    acls: h.acls.entries(),
   }
 }
 

@@ -68,7 +68,10 @@ export function serveSftp(sftp: SFTPWrapper, host: HyperVHost, locks: FileLocks)
       if ((flags & OPEN_MODE.APPEND) !== 0) mode |= constants.O_APPEND
       try {
         if ((flags & OPEN_MODE.CREAT) !== 0) await mkdir(path.dirname(r.local), { recursive: false }).catch(() => undefined)
+        const created = (flags & OPEN_MODE.CREAT) !== 0 && !(await stat(r.local).then(() => true, () => false))
         const fh = await open(r.local, mode, 0o644)
+        // A new file has only what it inherits from its folder.
+        if (created) host.acls.removed(r.win)
         sftp.handle(reqid, newHandle({ fh, win: host.fs.toWin(r.local), writable }))
       } catch (e) {
         fail(reqid, e)
@@ -176,6 +179,7 @@ export function serveSftp(sftp: SFTPWrapper, host: HyperVHost, locks: FileLocks)
         await stat(r.local)
         if (host.disks.get(r.win)) await host.disks.remove(r.win)
         else await rm(r.local)
+        host.acls.removed(r.win)
         sftp.status(reqid, STATUS_CODE.OK)
       } catch (e) {
         fail(reqid, e)
@@ -193,6 +197,7 @@ export function serveSftp(sftp: SFTPWrapper, host: HyperVHost, locks: FileLocks)
         if (exists) return sftp.status(reqid, STATUS_CODE.FAILURE, 'Cannot create a file when that file already exists.')
         await rename(a.local, b.local)
         host.disks.renamed(a.win, host.fs.toWin(b.local))
+        host.acls.moved(a.win, host.fs.toWin(b.local))
         sftp.status(reqid, STATUS_CODE.OK)
       } catch (e) {
         fail(reqid, e)

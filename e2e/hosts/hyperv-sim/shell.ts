@@ -11,6 +11,7 @@ import { Interpreter, type OutputEncoding, type StdinReader } from './ps/interpr
 import type { Edition } from './ps/json'
 import { parseScript } from './ps/parser'
 import { PsError, PsObject, SimulatorLimit, asArray, psToString, type ErrorInfo } from './ps/values'
+import { aclCmdlets } from './hyperv/cmdlets-acl'
 import { configCmdlets } from './hyperv/cmdlets-config'
 import { powerCmdlets } from './hyperv/cmdlets-power'
 import { queryCmdlets } from './hyperv/cmdlets-query'
@@ -55,7 +56,7 @@ export class ShellHost {
   private readonly absent = new Set<string>()
 
   private cmdlets(): Map<string, CmdletDef> {
-    const all = [...coreCmdlets, ...queryCmdlets(this.host), ...powerCmdlets(this.host), ...configCmdlets(this.host), ...cimCmdlets(this.host)]
+    const all = [...coreCmdlets, ...queryCmdlets(this.host), ...powerCmdlets(this.host), ...configCmdlets(this.host), ...aclCmdlets(this.host), ...cimCmdlets(this.host)]
     const hyperv = (d: CmdletDef) => d.errorClass.startsWith('Microsoft.HyperV') || d.errorClass.startsWith('Microsoft.Vhd')
     this.absent.clear()
     if (!this.config.hypervModule) for (const d of all.filter(hyperv)) this.absent.add(d.name.toLowerCase())

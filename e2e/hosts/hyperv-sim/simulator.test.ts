@@ -3,11 +3,12 @@
  * write it, the default-shell and console-encoding behaviour of Windows OpenSSH, the checkpoint file tree (real images
  * other readers can open), and SFTP's Windows rules.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openImageFile } from '../../../engine/disks/open-image'
+import { vmAccountSid } from './hyperv/acl'
 import { HyperVHost } from './hyperv/host'
 import { FileLocks } from './hyperv/locks'
 import { knownContent } from './server'
@@ -196,6 +197,35 @@ describe('Hyper-V simulator', () => {
       expect((await merged.read(5 * MiB + 7, 28)).toString()).toBe('written after the checkpoint')
       await merged.close()
       expect(await readFile(host.fs.toLocal(top)).catch(() => 'gone')).toBe('gone')
+    })
+  })
+
+  describe('file permissions', () => {
+    it('grants the VM account on attached disks; a file renamed into place lacks it until Get-Acl | Set-Acl copies it', async () => {
+      const vm = await host.addVm({ name: 'acl', disks: [knownContent('acl', 4 * MiB)], state: 'Off' })
+      const disk = vm.drives[0]?.path ?? ''
+      const leaf = disk.slice(disk.lastIndexOf('\\') + 1)
+      const sid = vmAccountSid(vm.id)
+      const sddl = async (p: string) => (await ps(`(Get-Acl -LiteralPath '${p}').Sddl`)).out.trim()
+      expect(await sddl(disk)).toContain(`(A;;0x12019f;;;${sid})`)
+      // A new file (as an upload makes it) renamed in under the disk's name has only the folder's inherited entries.
+      await copyFile(host.fs.toLocal(disk), `${host.fs.toLocal(disk)}.new`)
+      expect((await ps(`Rename-Item -LiteralPath '${disk}' -NewName '${leaf}.old'\nRename-Item -LiteralPath '${disk}.new' -NewName '${leaf}'`)).code).toBe(0)
+      expect(await sddl(`${disk}.old`)).toContain(sid)
+      expect(await sddl(disk)).not.toContain(sid)
+      const refused = await ps(`$ErrorActionPreference = 'Stop'\ntry { Start-VM -VM (Get-VM -Id '${vm.id}') } catch { $_.FullyQualifiedErrorId; $_.CategoryInfo.Category.ToString(); $_.Exception.Message }`)
+      const [id, category, ...message] = refused.out.trim().split('\r\n')
+      expect([id, category]).toEqual(['AccessDenied,Microsoft.HyperV.PowerShell.Commands.StartVM', 'PermissionDenied'])
+      expect(message.join('\n')).toContain(`Account does not have permission to open attachment '${disk}'. Error: 'General access denied error' (0x80070005).`)
+      expect(vm.state).toBe('Off')
+      expect((await ps(`Get-Acl -LiteralPath '${disk}.old' | Set-Acl -LiteralPath '${disk}'`)).code).toBe(0)
+      expect(await sddl(disk)).toBe(await sddl(`${disk}.old`))
+      expect((await ps(`Start-VM -VM (Get-VM -Id '${vm.id}')`)).code).toBe(0)
+      expect(vm.state).toBe('Running')
+      const missing = await ps(`$ErrorActionPreference = 'Stop'\ntry { Get-Acl -LiteralPath '${disk}.gone' } catch { $_.FullyQualifiedErrorId; $_.CategoryInfo.Category.ToString() }`)
+      expect(missing.out.trim().split('\r\n')).toEqual(['GetAcl_PathNotFound_Exception,Microsoft.PowerShell.Commands.GetAclCommand', 'ObjectNotFound'])
+      const wildcard = await ps(`Get-Acl -Path '${disk}'`).catch((e: unknown) => ({ err: String(e) }))
+      expect(wildcard.err).toMatch(/Hyper-V simulator: /)
     })
   })
 })

@@ -17,6 +17,7 @@ export async function createCheckpoint(host: HyperVHost, vm: SimVm, name: string
     file.readOnly = true
     files.set(d.id, frozen)
     d.path = child.path
+    host.acls.grantVm(child.path, vm.id)
   }
   const c: SimCheckpoint = {
     id: host.newCheckpointId(),
@@ -79,6 +80,7 @@ export async function applyCheckpoint(host: HyperVHost, vm: SimVm, c: SimCheckpo
     if (current?.type === 'differencing' && frozenBy(host, current.path) === undefined) await host.disks.remove(current.path)
     const child = await host.disks.createDifferencing(frozen)
     d.path = child.path
+    host.acls.grantVm(child.path, vm.id)
   }
   vm.parentCheckpointId = c.id
   vm.processorCount = c.config.processorCount

@@ -175,6 +175,7 @@ export function configCmdlets(host: HyperVHost): CmdletDef[] {
         if (host.inUse(file.path)) throw hvError('Add-VMHardDiskDrive', `Failed to add device 'Virtual Hard Disk'.\r\nThe process cannot access the file because it is being used by another process. ('${file.path}')`, 'OperationFailed', 'ResourceBusy', file.path)
         const drive = { id: randomUUID().toUpperCase(), controllerType: type, controllerNumber: number, controllerLocation: location, path: file.path }
         vm.drives.push(drive)
+        host.acls.grantVm(file.path, vm.id)
         return flag(args, 'Passthru') ? [driveObject(host, vm, drive)] : []
       },
     },
@@ -277,6 +278,7 @@ export function configCmdlets(host: HyperVHost): CmdletDef[] {
           if (statSync(local).isDirectory() && !flag(args, 'Recurse')) throw new SimulatorLimit('Remove-Item of a directory without -Recurse (it prompts)')
           if (host.disks.get(p)) await host.disks.remove(p)
           else await rm(local, { recursive: true, force: true })
+          host.acls.removed(p)
         }
         return []
       },
@@ -302,6 +304,7 @@ export function configCmdlets(host: HyperVHost): CmdletDef[] {
         if (existsSync(b)) throw ioError('Cannot create a file when that file already exists.')
         await rename(a, b)
         host.disks.renamed(from, host.fs.toWin(b))
+        host.acls.moved(from, host.fs.toWin(b))
         return []
       },
     },

@@ -2,6 +2,7 @@
 import { flag, str, type CmdletDef } from '../ps/cmdlet'
 import { requireNoPrompt } from '../ps/core-cmdlets'
 import { PsEnum, SimulatorLimit, asArray, psToString } from '../ps/values'
+import { vmAccountSid } from './acl'
 import { applyCheckpoint, createCheckpoint, removeCheckpoint } from './checkpoint-ops'
 import { hvError, raceSignal, type HyperVHost, type SimVm } from './host'
 import { ENUMS } from './objects'
@@ -45,6 +46,12 @@ export function powerCmdlets(host: HyperVHost): CmdletDef[] {
             const base = chain.at(-1)
             if (chain.length === 0 || base?.parent !== undefined) {
               throw hvError('Start-VM', `'${vm.name}' failed to start.\r\nSynthetic SCSI Controller (Instance ID ${d.id}): Failed to Power on with Error 'The system cannot find the file specified.'\r\nFailed to open attachment '${d.path}'. Error: 'The system cannot find the file specified.'`, 'OperationFailed', 'NotSpecified', vm.name)
+            }
+            // The worker process runs as NT VIRTUAL MACHINE\<VM id>: a file without that account's entry cannot be opened
+            // (Hyper-V-Worker event 12290, 0x80070005).
+            if (!host.acls.allows(d.path, vmAccountSid(vm.id))) {
+              const id = `(Virtual machine ID ${vm.id.toUpperCase()})`
+              throw hvError('Start-VM', `'${vm.name}' failed to start. ${id}\r\n'${vm.name}' Synthetic SCSI Controller (Instance ID ${d.id}): Failed to Power on with Error 'General access denied error' (0x80070005). ${id}\r\n'${vm.name}':  Account does not have permission to open attachment '${d.path}'. Error: 'General access denied error' (0x80070005). ${id}`, 'AccessDenied', 'PermissionDenied', vm.name)
             }
           }
           await host.operate(vm, 'Starting', 'Start-VM', host.timing.startMs, ctx.signal, () => {

@@ -38,6 +38,8 @@ export class DiskStore {
   private readonly files = new Map<string, DiskFile>()
   /** Told about every change of a file's guest-visible bytes (guest writes, merges): Resilient Change Tracking. */
   readonly changeListeners: ((file: DiskFile, offset: number, length: number) => void)[] = []
+  /** Told the Windows path of every file removed (by a cmdlet, SFTP or a checkpoint merge). */
+  readonly removeListeners: ((path: string) => void)[] = []
   /** Guest-visible bytes of base files (small test disks), so reads and merges need not re-run qemu-img. */
   private readonly content = new Map<string, Buffer>()
 
@@ -302,6 +304,7 @@ export class DiskStore {
   async remove(p: string): Promise<void> {
     const file = this.get(p)
     await rm(this.fs.toLocal(p), { force: true })
+    for (const l of this.removeListeners) l(p)
     if (file) {
       this.files.delete(this.key(file.path))
       this.content.delete(this.key(file.path))

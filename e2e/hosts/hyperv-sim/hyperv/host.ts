@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { PsError } from '../ps/values'
+import { FileAcls } from './acl'
 import { DiskStore } from './disks'
 import { RctTracker } from './rct'
 import { WinFs, normalizeWin, safeFileName } from './winfs'
@@ -124,6 +125,8 @@ export class HyperVHost {
   readonly rct = new RctTracker()
   /** Bytes served over SFTP per file (lower-case Windows path), for tests that check what a backup read. */
   readonly bytesRead = new Map<string, number>()
+  /** The files' security descriptors (Get-Acl/Set-Acl; Start-VM needs the VM's account on every disk it opens). */
+  readonly acls = new FileAcls()
 
   constructor(options: HostOptions) {
     this.fs = new WinFs(options.dataDir)
@@ -132,6 +135,7 @@ export class HyperVHost {
     mkdirSync(this.fs.toLocal(VM_FOLDER), { recursive: true })
     this.disks = new DiskStore(this.fs)
     this.disks.changeListeners.push((file, offset, length) => this.rct.changed(file, offset, length))
+    this.disks.removeListeners.push((p) => this.acls.removed(p))
     this.computerName = options.computerName ?? 'HV01'
     this.os = options.os ?? '2022'
     this.timing = { checkpointMs: 30, saveMs: 30, startMs: 30, mergeMs: 10, ...options.timing }
@@ -151,6 +155,7 @@ export class HyperVHost {
       const format = spec.diskFormat ?? 'vhdx'
       const file = await this.disks.createBase(`${VHD_FOLDER}\\${stem}${i === 0 ? '' : `-${i}`}-${vm.id.slice(0, 8)}.${format}`, content, format)
       vm.drives.push({ id: randomUUID().toUpperCase(), controllerType: vm.generation === 2 ? 'SCSI' : 'IDE', controllerNumber: 0, controllerLocation: i, path: file.path })
+      this.acls.grantVm(file.path, vm.id)
     }
     vm.state = spec.state ?? 'Running'
     return vm
