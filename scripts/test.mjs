@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // `npm test`: everything CI checks, in order — types, lint, build, unit and integration tests (vitest, against
-// real sshd hosts in network namespaces), and the browser journeys (Playwright in Debian's Chromium) — then one
-// closing line with the counts. Stops at the first failing stage.
+// real sshd hosts in network namespaces; two lanes side by side, see scripts/test-lanes.mjs), and the browser
+// journeys (Playwright in Debian's Chromium) — then one closing line with the counts. Stops at the first failing stage.
 import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const vitestJson = path.join(root, '.vitest-results.json')
+const vitestLocalJson = path.join(root, '.vitest-results-local.json')
+const vitestLocalLog = path.join(root, '.vitest-local.log')
 const playwrightJson = path.join(root, 'e2e/output/results.json')
 const bin = (name) => path.join(root, 'node_modules/.bin', name)
 
@@ -17,11 +20,42 @@ const stages = [
   ['types (renderer)', bin('tsc'), ['-p', 'renderer/tsconfig.json', '--noEmit']],
   ['lint', bin('eslint'), ['--max-warnings', '0', '.']],
   ['build', process.execPath, ['scripts/build.mjs']],
-  ['unit and integration tests', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`]],
+  ['unit and integration tests', 'lanes'],
   ['browser journeys', bin('playwright'), ['test']],
 ]
 
+/**
+ * Vitest in two lanes side by side (scripts/test-lanes.mjs): the files that start real test hosts one at a time,
+ * streamed; beside them everything else, one at a time too, its output kept in a file and printed when it ends.
+ */
+function lanes() {
+  const vitest = (project, json, stdio) =>
+    spawn(bin('vitest'), ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile=${json}`], {
+      cwd: root,
+      stdio,
+      env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+    })
+  const finished = (child) => new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)))
+  const log = openSync(vitestLocalLog, 'w')
+  const local = finished(vitest('local', vitestLocalJson, ['ignore', log, log]))
+  const hosts = finished(vitest('hosts', vitestJson, 'inherit'))
+  return Promise.all([hosts, local]).then(async ([h, l]) => {
+    closeSync(log)
+    console.log(`\n── the other lane (tests without real hosts) ──\n${await readFile(vitestLocalLog, 'utf8')}`)
+    console.log(`hosts lane: exit ${h}; other lane: exit ${l}`)
+    return h !== 0 ? h : l
+  })
+}
+
 function run(name, command, args) {
+  if (command === 'lanes') {
+    const started = Date.now()
+    console.log(`\n▶ ${name}`)
+    return lanes().then((code) => {
+      console.log(`◀ ${name}: ${code === 0 ? 'ok' : `failed (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      return code
+    })
+  }
   return new Promise((resolve) => {
     const started = Date.now()
     console.log(`\n▶ ${name}`)
@@ -37,13 +71,15 @@ async function counts() {
   let passed = 0
   let failed = 0
   let skipped = 0
-  try {
-    const v = JSON.parse(await readFile(vitestJson, 'utf8'))
-    passed += v.numPassedTests ?? 0
-    failed += v.numFailedTests ?? 0
-    skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0)
-  } catch {
-    // stage did not run
+  for (const file of [vitestJson, vitestLocalJson]) {
+    try {
+      const v = JSON.parse(await readFile(file, 'utf8'))
+      passed += v.numPassedTests ?? 0
+      failed += v.numFailedTests ?? 0
+      skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0)
+    } catch {
+      // stage did not run
+    }
   }
   try {
     const p = JSON.parse(await readFile(playwrightJson, 'utf8'))
@@ -57,6 +93,7 @@ async function counts() {
 }
 
 await rm(vitestJson, { force: true })
+await rm(vitestLocalJson, { force: true })
 await rm(playwrightJson, { force: true })
 let exitCode = 0
 for (const [name, command, args] of stages) {

@@ -1,0 +1,31 @@
+// The two lanes `npm test` runs side by side (scripts/test.mjs). "hosts": every test file that starts real test
+// hosts — sshd in network namespaces, the libvirt daemon and its QEMU domains, fake LVM — one file at a time,
+// because such files see each other's domains, checkpoints and host files (run two at once and reconcile or
+// stale-domain cleanup in one acts on the other's). "local": everything else (simulators, repositories, disk and
+// filesystem parsers, the renderer), which keeps to its own temp folders and can run beside it.
+// e2e/hosts/test-lanes.test.ts fails when a test file that imports a host peer is missing here.
+export const HOST_LANE = [
+  'adapters/linux/undo-walk.test.ts',
+  'adapters/ssh/exec-remote-file.test.ts',
+  'adapters/ssh/openssh-stream.test.ts',
+  'adapters/ssh/remote-file.test.ts',
+  'adapters/ssh/ssh-connection.test.ts',
+  'e2e/hosts/fake-lvm/fake-lvm-ssh.test.ts',
+  'e2e/hosts/libvirt.test.ts',
+  'e2e/hosts/test-domain.test.ts',
+  'e2e/hosts/tiny-guest/tiny-guest.test.ts',
+  'engine/api/handlers.test.ts',
+  'engine/browse/live-snapshot-linux.test.ts',
+  'engine/cli/cli.test.ts',
+  'engine/jobs/linux-backup.test.ts',
+  'engine/jobs/linux-crash-heal.test.ts',
+  'engine/jobs/linux-hostile-names.test.ts',
+  'engine/jobs/linux-lvm-btrfs.test.ts',
+  'engine/repositories/repositories.test.ts',
+  'engine/repository/backends/sftp-backend-full.test.ts',
+  'engine/repository/backends/sftp-backend.test.ts',
+  'engine/torture/torture.test.ts',
+]
+
+/** Imports that mark a test file as one that starts real test hosts. */
+export const HOST_PEER_IMPORT = /hosts\/(ssh-host|libvirt|test-domain|fake-lvm|tiny-guest|faulty-ssh)|'\.\/(ssh-host|libvirt|test-domain|tiny-guest)'|'\.\/campaign'|'\.\.\/ssh-host'/
