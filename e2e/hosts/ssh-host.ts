@@ -184,6 +184,9 @@ async function createNamespace(): Promise<{ index: number; namespace: string }> 
     }
     const hostSide = `lbh${index}`
     const nsSide = `lbn${index}`
+    // The namespace was free, so a link of that name is an orphan of a killed test process: it would make
+    // `ip link add` fail, and it belongs to nobody.
+    await run('ip', ['link', 'del', hostSide]).catch(() => undefined)
     try {
       await run('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide])
       await run('ip', ['link', 'set', nsSide, 'netns', namespace])
