@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { retrying } from '../cleanup-retry'
 import { AdapterError, throwIfAborted, type RestoreRequest, type RestoreResult } from '../host-adapter'
 import { withUndo } from '../undo-stack'
 import type { HyperVContext } from './context'
@@ -52,7 +53,7 @@ async function fileOp(ctx: HyperVContext, script: PsRaw, what: string, signal: A
 /** Removes each file that is there; one failed command (a lost answer, a busy host) is tried once more. */
 async function removeIfThere(ctx: HyperVContext, paths: readonly string[], signal: AbortSignal): Promise<void> {
   const script = ps`foreach ($p in ${paths}) { if (Test-Path -LiteralPath $p) { Remove-Item -LiteralPath $p -Force } }`
-  await fileOp(ctx, script, 'Removing files the restore wrote', signal).catch(async () => await fileOp(ctx, script, 'Removing files the restore wrote', signal))
+  await retrying(() => fileOp(ctx, script, 'Removing files the restore wrote', signal), { times: 2, delayMs: () => 0 })
 }
 
 /**

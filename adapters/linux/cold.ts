@@ -1,3 +1,4 @@
+import { retrying } from '../cleanup-retry'
 import { AdapterError, type BackupOptions } from '../host-adapter'
 import type { UndoStack } from '../undo-stack'
 import type { DomainInfo } from './domain-model'
@@ -55,16 +56,20 @@ export async function coldStop(
  * over one lost answer is the worst outcome a cold backup can have. Never throws; returns what it could not do.
  */
 async function startAgain(virsh: Virsh, dom: string, name: string, options: BackupOptions, deadline: number, signal: AbortSignal): Promise<string[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await tryStartAgain(virsh, dom, name, options, deadline, signal)
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err)
-      if (attempt >= START_ATTEMPTS || signal.aborted) return [`${name} was stopped for the backup and could not be started again: ${why}. Start it with: virsh start ${dom}`]
-      options.log('warn', `Starting ${name} again failed (attempt ${attempt} of ${START_ATTEMPTS}: ${why}); trying again in ${START_RETRY_MS / 1000} s.`)
-      await new Promise((resolve) => setTimeout(resolve, START_RETRY_MS))
-    }
+  try {
+    return await retrying(() => tryStartAgain(virsh, dom, name, options, deadline, signal), {
+      times: START_ATTEMPTS,
+      delayMs: () => START_RETRY_MS,
+      signal,
+      onRetry: (err, failed) => options.log('warn', `Starting ${name} again failed (attempt ${failed} of ${START_ATTEMPTS}: ${messageOf(err)}); trying again in ${START_RETRY_MS / 1000} s.`),
+    })
+  } catch (err) {
+    return [`${name} was stopped for the backup and could not be started again: ${messageOf(err)}. Start it with: virsh start ${dom}`]
   }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }
 
 const START_ATTEMPTS = 3

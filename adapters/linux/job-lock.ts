@@ -1,3 +1,4 @@
+import { retrying } from '../cleanup-retry'
 import { AdapterError } from '../host-adapter'
 import type { DuplexExec } from '../ssh/ssh-connection'
 import type { RootShell } from '../ssh/root-shell'
@@ -51,18 +52,18 @@ export async function holdJobLock(shell: RootShell, jobId: string, signal?: Abor
       if (done === undefined) exec.kill()
       // After a dropped connection the lock file is removed over the new one; one failed command is tried again
       // (a file left in /var/tmp is small, but "nothing left behind" has to be true).
-      let why = ''
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        const current = reconnect === undefined ? shell : await reconnect(AbortSignal.timeout(30_000)).catch(() => shell)
-        try {
-          await current.run(sh`rm -f -- ${path}`, { timeoutMs: 20_000, what: 'removing the job lock file' })
-          return []
-        } catch (err) {
-          why = err instanceof Error ? err.message : String(err)
-          if (attempt < 3) await new Promise((r) => setTimeout(r, 1000))
-        }
+      try {
+        await retrying(
+          async () => {
+            const current = reconnect === undefined ? shell : await reconnect(AbortSignal.timeout(30_000)).catch(() => shell)
+            await current.run(sh`rm -f -- ${path}`, { timeoutMs: 20_000, what: 'removing the job lock file' })
+          },
+          { times: 3, delayMs: () => 1000 },
+        )
+        return []
+      } catch (err) {
+        return [`The job's lock file ${path} on the host could not be removed (${err instanceof Error ? err.message : String(err)}); it holds nothing and can be deleted.`]
       }
-      return [`The job's lock file ${path} on the host could not be removed (${why}); it holds nothing and can be deleted.`]
     },
   }
 }

@@ -1,5 +1,6 @@
 import { posix } from 'node:path'
 import { z } from 'zod'
+import { retrying } from '../cleanup-retry'
 import { AdapterError, type RestoreRequest, type RestoreResult } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
@@ -134,14 +135,18 @@ async function createExclusive(shell: RootShell, path: string, signal: AbortSign
 
 /** Removes a file Lifeboat made; one failed command (a lost answer, a busy host) is tried again before reporting. */
 async function removeFile(shell: RootShell, path: string, signal: AbortSignal): Promise<string | undefined> {
-  let why = ''
-  for (let attempt = 1; attempt <= 2; attempt++) {
-    const r = await shell.exec(sh`rm -f -- ${path}`, { signal, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
-    if (r.code === 0) return undefined
-    why = r.stderr.trim().slice(0, 200)
-    if (attempt === 1 && !signal.aborted) await new Promise((resolve) => setTimeout(resolve, 1000))
+  try {
+    await retrying(
+      async () => {
+        const r = await shell.exec(sh`rm -f -- ${path}`, { signal, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
+        if (r.code !== 0) throw new Error(r.stderr.trim().slice(0, 200))
+      },
+      { times: 2, delayMs: () => (signal.aborted ? 0 : 1000) },
+    )
+    return undefined
+  } catch (err) {
+    return `${path} could not be removed (${err instanceof Error ? err.message : String(err)}); delete it by hand.`
   }
-  return `${path} could not be removed (${why}); delete it by hand.`
 }
 
 /**

@@ -7,7 +7,7 @@ import type { XapiClient } from './xapi-client'
 import { allTagKeys, destroyQuietly, refByUuid, removeOtherConfig, setOtherConfig } from './xapi-objects'
 import { VBDRecord, VMRecord } from './xapi-records.generated'
 import { isNullRef } from './xapi-schema-kit'
-import { persistently } from './persistently'
+import { persistently } from '../cleanup-retry'
 import { createTask, isCode, madeAnyway, resultRefs, runTask, runTaskForRef, settleTask, waitForTask } from './xapi-tasks'
 
 const HEARTBEAT_MS = 60_000

@@ -12,7 +12,7 @@ import {
 import { loadState } from './live-inventory'
 import { isGuest, vmDisks, type PoolState } from './pool-state'
 import { TAG, tags, withoutTags } from './tags'
-import { persistently } from './persistently'
+import { persistently } from '../cleanup-retry'
 import { planVhd, rawStream } from './vhd-writer'
 import type { XapiClient } from './xapi-client'
 import { destroyQuietly, refByUuid, setOtherConfig } from './xapi-objects'
