@@ -2,13 +2,14 @@ import type { Readable } from 'node:stream'
 import { AdapterError, type VmArchiveCapability } from '../host-adapter'
 import { withUndo, type UndoStack } from '../undo-stack'
 import { loadState } from './live-inventory'
-import { tags, TAG } from './tags'
+import { TAG } from './tags'
+import { markedSnapshot } from './marked-snapshot'
 import type { XapiClient } from './xapi-client'
-import { allTagKeys, destroyQuietly, refByUuid, removeOtherConfig, setOtherConfig } from './xapi-objects'
+import { destroyQuietly, refByUuid, setOtherConfig } from './xapi-objects'
 import { VBDRecord, VMRecord } from './xapi-records.generated'
 import { isNullRef } from './xapi-schema-kit'
 import { persistently } from '../cleanup-retry'
-import { createTask, isCode, madeAnyway, resultRefs, runTask, runTaskForRef, settleTask, waitForTask } from './xapi-tasks'
+import { createTask, isCode, madeAnyway, resultRefs, runTask, settleTask, waitForTask } from './xapi-tasks'
 
 const HEARTBEAT_MS = 60_000
 /** Cleanup after the archive was fully sent runs on its own clock: a cancel then must not leave the snapshot behind. */
@@ -119,26 +120,22 @@ export class XapiArchive implements VmArchiveCapability {
    * keeps a long export's snapshot from looking like a leftover.
    */
   private async temporarySnapshot(client: XapiClient, vmRef: string, vm: VMRecord, undo: UndoStack, signal: AbortSignal): Promise<string> {
-    const fields = { job: 'xva-export', vm: vm.uuid }
     const name = vm.name_label
-    // Removing keys that are not there is harmless, so the undo comes first: a cancelled call may still land.
-    const marker = undo.push(`remove Lifeboat's marker from ${name}`, persistently((s) => removeOtherConfig(client, 'VM', vmRef, allTagKeys, s)))
-    await setOtherConfig(client, 'VM', vmRef, tags('pending', fields), signal)
-    const register = (ref: string) => undo.push(`remove the temporary snapshot of ${name} (with its disks)`, persistently(removeVmWithDisks(client, () => Promise.resolve(ref))))
-    let snapRef: string
-    try {
-      // Named like the VM, because an imported XVA takes the name of what was exported.
-      snapRef = await runTaskForRef(client, 'VM.snapshot', [vmRef, name, []], { signal })
-    } catch (err) {
-      const orphan = madeAnyway(err)
-      if (orphan !== undefined) register(orphan)
-      throw err
-    }
-    register(snapRef)
-    await removeOtherConfig(client, 'VM', vmRef, allTagKeys, signal)
-    marker.done()
-    const marks = { ...tags('backup', fields), [TAG.heartbeat]: new Date().toISOString() }
-    await setOtherConfig(client, 'VM', snapRef, marks, signal)
+    const { snapRef, marks } = await markedSnapshot(
+      client,
+      undo,
+      {
+        vmRef,
+        // Named like the VM, because an imported XVA takes the name of what was exported.
+        method: 'VM.snapshot',
+        args: [vmRef, name, []],
+        fields: { job: 'xva-export', vm: vm.uuid },
+        markerLabel: `remove Lifeboat's marker from ${name}`,
+        markerUndo: persistently,
+        register: (ref) => undo.push(`remove the temporary snapshot of ${name} (with its disks)`, persistently(removeVmWithDisks(client, () => Promise.resolve(ref)))),
+      },
+      signal,
+    )
     const snap = await client.record('VM', snapRef, VMRecord, signal)
     const vdis: string[] = []
     for (const vbdRef of snap.VBDs) {

@@ -12,13 +12,14 @@ import {
 import { liveDisks, planDisks, readoutFor, type DiskPlan, type ReadoutResult } from './backup-disks'
 import { parseToken, type Token } from './incremental'
 import { loadState } from './live-inventory'
+import { markedSnapshot } from './marked-snapshot'
 import { startVm, resumeVm, shutDown, suspendVm, type PowerContext } from './power'
 import { destroySnapshotByRef } from './snapshots'
 import type { PoolState } from './pool-state'
 import { tags, TAG, withoutTags } from './tags'
 import type { XapiClient } from './xapi-client'
 import { xapiCode } from './xapi-errors'
-import { destroyQuietly, findByUuid, refByUuid, removeOtherConfig, setOtherConfig, allTagKeys } from './xapi-objects'
+import { destroyQuietly, findByUuid, refByUuid, removeOtherConfig, setOtherConfig } from './xapi-objects'
 import { VBDRecord, VDIRecord, VMRecord } from './xapi-records.generated'
 import { isCode, madeAnyway, runTaskForRef } from './xapi-tasks'
 import { isNullRef } from './xapi-schema-kit'
@@ -189,35 +190,34 @@ export class XapiBackup implements BackupCapability {
 
   /** VM.snapshot / VM.checkpoint, with the tags inherited from the VM so even a crash right after leaves it findable. */
   private async snapshotVm(client: XapiClient, vmRef: string, name: string, method: string, args: unknown[], fields: { job: string; vm: string }, undo: UndoStack, options: BackupOptions, signal: AbortSignal): Promise<Taken> {
-    // Removing keys that are not there is harmless, so the undo can come first: a cancelled call may still land.
-    const marker = undo.push(`remove Lifeboat's marker from ${name}`, undoStep(options, `Removing Lifeboat's marker from ${name}`, 'Lifeboat removes it the next time it connects.', async (s) => {
-      await removeOtherConfig(client, 'VM', vmRef, allTagKeys, s)
-      return undefined
-    }))
-    await setOtherConfig(client, 'VM', vmRef, tags('pending', fields), signal)
     options.phase('creating snapshot', method === 'VM.checkpoint' ? 'checkpoint (memory and disks)' : 'disks')
     const spared = new Set<string>()
     const taken: Taken = { disks: new Map(), spare: (refs) => refs.forEach((r) => spared.add(r)) }
-    const registerSnapshot = (ref: string) => {
-      taken.vm = ref
-      undo.push(`remove the backup snapshot of ${name}`, undoStep(options, `Removing the backup snapshot of ${name}`, 'Lifeboat removes it the next time it connects (it is tagged lifeboat:purpose=backup).', async (s) => {
-        await destroySnapshotByRef(client, ref, s, spared)
-        return `Removed the backup snapshot of ${name} from the pool.`
-      }))
-    }
-    let snapRef: string
-    try {
-      snapRef = await runTaskForRef(client, method, args, { signal, onProgress: (f) => options.phase('creating snapshot', `${Math.round(f * 100)} %`) })
-    } catch (err) {
-      const orphan = madeAnyway(err)
-      if (orphan !== undefined) registerSnapshot(orphan)
-      throw err
-    }
-    registerSnapshot(snapRef)
-    await removeOtherConfig(client, 'VM', vmRef, allTagKeys, signal)
-    marker.done()
-    const backupTags = { ...tags('backup', fields), [TAG.heartbeat]: new Date().toISOString() }
-    await setOtherConfig(client, 'VM', snapRef, backupTags, signal)
+    const { snapRef, marks: backupTags } = await markedSnapshot(
+      client,
+      undo,
+      {
+        vmRef,
+        method,
+        args,
+        fields,
+        markerLabel: `remove Lifeboat's marker from ${name}`,
+        markerUndo: (remove) =>
+          undoStep(options, `Removing Lifeboat's marker from ${name}`, 'Lifeboat removes it the next time it connects.', async (s) => {
+            await remove(s)
+            return undefined
+          }),
+        register: (ref) => {
+          taken.vm = ref
+          undo.push(`remove the backup snapshot of ${name}`, undoStep(options, `Removing the backup snapshot of ${name}`, 'Lifeboat removes it the next time it connects (it is tagged lifeboat:purpose=backup).', async (s) => {
+            await destroySnapshotByRef(client, ref, s, spared)
+            return `Removed the backup snapshot of ${name} from the pool.`
+          }))
+        },
+        onProgress: (f) => options.phase('creating snapshot', `${Math.round(f * 100)} %`),
+      },
+      signal,
+    )
     const snap = await client.record('VM', snapRef, VMRecord, signal)
     for (const vbdRef of snap.VBDs) {
       const vbd = await client.record('VBD', vbdRef, VBDRecord, signal)
