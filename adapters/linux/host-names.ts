@@ -23,8 +23,7 @@ export function checkDiskName(name: string): string {
 
 /** A folder on the host that new files go into: absolute, no ".." step, no control characters; returned normalised. */
 export function checkHostDir(dir: string, what: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (!posix.isAbsolute(dir) || dir.split('/').includes('..') || /[\u0000-\u001f\u007f]/.test(dir) || dir.length > 4096) {
+  if (!isPlainHostPath(dir)) {
     throw new AdapterError('BAD_RESPONSE', `${what} "${printable(dir)}" is not an absolute folder path without ".." on the host; nothing was written.`, { path: printable(dir) })
   }
   return posix.normalize(dir)
@@ -41,7 +40,14 @@ export function checkSnapshotName(name: string, what = 'snapshot'): string {
   return name
 }
 
-function printable(s: string): string {
+/** Absolute, no ".." step, no control characters, at most 4096 characters: a path that means what it says. */
+export function isPlainHostPath(p: string): boolean {
   // eslint-disable-next-line no-control-regex
-  return s.slice(0, 80).replace(/[\u0000-\u001f\u007f]/g, '?')
+  return posix.isAbsolute(p) && !p.split('/').includes('..') && !/[\u0000-\u001f\u007f]/.test(p) && p.length <= 4096
+}
+
+/** A name from a restore point, shortened and with control characters shown as "?", fit for an error message. */
+export function printable(s: string, max = 80): string {
+  // eslint-disable-next-line no-control-regex
+  return s.slice(0, max).replace(/[\u0000-\u001f\u007f]/g, '?')
 }

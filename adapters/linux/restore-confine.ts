@@ -1,5 +1,6 @@
 import { posix } from 'node:path'
 import { AdapterError } from '../host-adapter'
+import { isPlainHostPath, printable } from './host-names'
 import { childElements, textOf, type XmlElement } from './xml'
 
 /**
@@ -198,9 +199,8 @@ function targetOf(d: XmlElement): string {
 
 /** A path QEMU reads from the host: plain, absolute, normalised, and outside the places secrets live. */
 function checkReadPath(what: string, value: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (value.length === 0 || value.length > 4096 || !posix.isAbsolute(value) || value.split('/').includes('..') || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw refuse(`${what} is "${printable(value)}", not a plain absolute file path on the host.`)
+  if (!isPlainHostPath(value)) {
+    throw refuse(`${what} is "${printable(value, 200)}", not a plain absolute file path on the host.`)
   }
   const normal = posix.normalize(value)
   if (SECRET_PREFIXES.some((p) => normal.startsWith(p) || `${normal}/` === p)) throw refuse(`${what} is ${normal}, a file in a folder where this host keeps secrets or state; the guest would read it.`)
@@ -209,9 +209,4 @@ function checkReadPath(what: string, value: string): string {
 
 function refuse(why: string): AdapterError {
   return new AdapterError('BAD_RESPONSE', `${why} The restore point's configuration may have been tampered with; nothing was written. Restore the disks alone (as files) and define the VM by hand if this is intended.`)
-}
-
-function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.slice(0, 200).replace(/[\u0000-\u001f\u007f]/g, '?')
 }
