@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { hasTool, run, seededBytes } from '../disks/testing/tools'
+import { ext4ImageOf, hasTool, seededBytes } from '../disks/testing/tools'
 import { openImage, type OpenedImage } from '../filesystems/browse'
 import { FilesystemError } from '../filesystems/errors'
 import { extractTo } from '../filesystems/ops/extract'
@@ -22,11 +22,7 @@ describe.skipIf(!haveTools)('a restore refused by the free-space check, outside 
   let opened: OpenedImage
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'lb-no-space-'))
-    const src = path.join(dir, 'src')
-    await mkdir(src)
-    await writeFile(path.join(src, 'random.bin'), seededBytes(3 * 1024 * 1024, 3))
-    const image = path.join(dir, 'fs.img')
-    await run('mkfs.ext4', ['-q', '-F', '-d', src, image, '16M'])
+    const image = await ext4ImageOf(dir, 'fs', { 'random.bin': seededBytes(3 * 1024 * 1024, 3) }, '16M')
     opened = await openImage([image])
   })
   afterAll(async () => {

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { JobDetailDto } from '../api/contract-jobs'
 import { dispatch } from '../api/dispatch'
-import { hasTool, run, seededBytes } from '../disks/testing/tools'
+import { ext4ImageOf, hasTool, run, seededBytes } from '../disks/testing/tools'
 import { createEngine, type Engine } from '../engine'
 import { canMount } from '../filesystems/testing/fixtures'
 
@@ -29,11 +29,7 @@ describe.skipIf(!haveTools)('restore jobs from hostile images', () => {
     await run('mkfs.ext4', ['-q', '-F', '-O', '^extent,^64bit,^metadata_csum', '-b', '4096', '-d', src, looped, '32M'])
     await run('debugfs', ['-w', '-R', 'ln / /d/loop', looped])
     await run('debugfs', ['-w', '-R', 'sif /files/broken.bin block[5] 4000000000', looped])
-    const bigSrc = path.join(dir, 'big-src')
-    await mkdir(bigSrc)
-    await writeFile(path.join(bigSrc, 'random.bin'), seededBytes(3 * 1024 * 1024, 2))
-    big = path.join(dir, 'big.img')
-    await run('mkfs.ext4', ['-q', '-F', '-d', bigSrc, big, '16M'])
+    big = await ext4ImageOf(dir, 'big', { 'random.bin': seededBytes(3 * 1024 * 1024, 2) }, '16M')
     engine = await createEngine({ home: path.join(dir, 'home'), door: 'cli' })
   })
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../e2e/support/cli'
-import { hasTool, run, seededBytes } from '../disks/testing/tools'
+import { ext4ImageOf, hasTool, run, seededBytes } from '../disks/testing/tools'
 import { canMount } from '../filesystems/testing/fixtures'
 
 /** `image get` / `files get` as a script sees them: the exit code, one summary line on stderr, the full lists in --json. */
@@ -110,11 +110,7 @@ describe.skipIf(!haveTools)('lifeboat image get / files get exit codes', () => {
   }, 40_000)
 
   it.skipIf(!canMount)('a restore folder without room: NO_SPACE with both numbers, nothing written', async () => {
-    const src = path.join(dir, 'big-src')
-    await mkdir(src)
-    await writeFile(path.join(src, 'random.bin'), seededBytes(3 * 1024 * 1024, 5))
-    const big = path.join(dir, 'big.img')
-    await run('mkfs.ext4', ['-q', '-F', '-d', src, big, '16M'])
+    const big = await ext4ImageOf(dir, 'big', { 'random.bin': seededBytes(3 * 1024 * 1024, 5) }, '16M')
     const small = path.join(dir, 'small')
     await mkdir(small)
     await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small])

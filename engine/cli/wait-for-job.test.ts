@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { hasTool, run, seededBytes } from '../disks/testing/tools'
+import { ext4ImageOf, hasTool, seededBytes } from '../disks/testing/tools'
 import { createEngine, type Engine } from '../engine'
 import type { CliIo } from './cli-io'
 import { waitForJob } from './wait-for-job'
@@ -17,11 +17,7 @@ describe.skipIf(!haveTools)('waitForJob', () => {
   let engine: Engine
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'lb-wait-job-'))
-    const src = path.join(dir, 'src')
-    await mkdir(src)
-    await writeFile(path.join(src, 'data.bin'), seededBytes(8 * 1024 * 1024, 7))
-    image = path.join(dir, 'fs.img')
-    await run('mkfs.ext4', ['-q', '-F', '-d', src, image, '32M'])
+    image = await ext4ImageOf(dir, 'fs', { 'data.bin': seededBytes(8 * 1024 * 1024, 7) }, '32M')
     engine = await createEngine({ home: path.join(dir, 'home'), door: 'cli' })
   })
   afterAll(async () => {

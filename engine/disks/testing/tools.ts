@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import type { BlockSource } from '../block-source'
 
@@ -83,4 +83,20 @@ export function rng(seed: number): () => number {
     x >>>= 0
     return x / 0x100000000
   }
+}
+
+/**
+ * An ext4 image made the way an admin's tools make one: the files (relative path → content) are written to a folder
+ * `NAME-src` in `dir` and `mkfs.ext4 -d` builds `NAME.img` from it. Returns the image's path.
+ */
+export async function ext4ImageOf(dir: string, name: string, files: Readonly<Record<string, string | Uint8Array>>, size: string, mkfsOptions: readonly string[] = []): Promise<string> {
+  const src = join(dir, `${name}-src`)
+  await mkdir(src, { recursive: true })
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(dirname(join(src, rel)), { recursive: true })
+    await writeFile(join(src, rel), content)
+  }
+  const image = join(dir, `${name}.img`)
+  await run('mkfs.ext4', ['-q', '-F', ...mkfsOptions, '-d', src, image, size])
+  return image
 }
