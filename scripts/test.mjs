@@ -15,56 +15,41 @@ const vitestLocalLog = path.join(root, '.vitest-local.log')
 const playwrightJson = path.join(root, 'e2e/output/results.json')
 const bin = (name) => path.join(root, 'node_modules/.bin', name)
 
-const stages = [
-  ['types', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']],
-  ['types (renderer)', bin('tsc'), ['-p', 'renderer/tsconfig.json', '--noEmit']],
-  ['lint', bin('eslint'), ['--max-warnings', '0', '.']],
-  ['build', process.execPath, ['scripts/build.mjs']],
-  ['unit and integration tests', 'lanes'],
-  ['browser journeys', bin('playwright'), ['test']],
-]
+/** Runs one command in the checkout; resolves with its exit code. */
+function exec(command, args, stdio = 'inherit') {
+  const child = spawn(command, args, { cwd: root, stdio, env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } })
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)))
+}
 
 /**
  * Vitest in two lanes side by side (scripts/test-lanes.mjs): the files that start real test hosts one at a time,
  * streamed; beside them everything else, one at a time too, its output kept in a file and printed when it ends.
  */
-function lanes() {
-  const vitest = (project, json, stdio) =>
-    spawn(bin('vitest'), ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile=${json}`], {
-      cwd: root,
-      stdio,
-      env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
-    })
-  const finished = (child) => new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)))
+async function lanes() {
+  const vitest = (project, json, stdio) => exec(bin('vitest'), ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile=${json}`], stdio)
   const log = openSync(vitestLocalLog, 'w')
-  const local = finished(vitest('local', vitestLocalJson, ['ignore', log, log]))
-  const hosts = finished(vitest('hosts', vitestJson, 'inherit'))
-  return Promise.all([hosts, local]).then(async ([h, l]) => {
-    closeSync(log)
-    console.log(`\n── the other lane (tests without real hosts) ──\n${await readFile(vitestLocalLog, 'utf8')}`)
-    console.log(`hosts lane: exit ${h}; other lane: exit ${l}`)
-    return h !== 0 ? h : l
-  })
+  const [h, l] = await Promise.all([vitest('hosts', vitestJson, 'inherit'), vitest('local', vitestLocalJson, ['ignore', log, log])])
+  closeSync(log)
+  console.log(`\n── the other lane (tests without real hosts) ──\n${await readFile(vitestLocalLog, 'utf8')}`)
+  console.log(`hosts lane: exit ${h}; other lane: exit ${l}`)
+  return h !== 0 ? h : l
 }
 
-function run(name, command, args) {
-  if (command === 'lanes') {
-    const started = Date.now()
-    console.log(`\n▶ ${name}`)
-    return lanes().then((code) => {
-      console.log(`◀ ${name}: ${code === 0 ? 'ok' : `failed (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-      return code
-    })
-  }
-  return new Promise((resolve) => {
-    const started = Date.now()
-    console.log(`\n▶ ${name}`)
-    const child = spawn(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } })
-    child.on('close', (code) => {
-      console.log(`◀ ${name}: ${code === 0 ? 'ok' : `failed (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-      resolve(code ?? 1)
-    })
-  })
+const stages = [
+  ['types', () => exec(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit'])],
+  ['types (renderer)', () => exec(bin('tsc'), ['-p', 'renderer/tsconfig.json', '--noEmit'])],
+  ['lint', () => exec(bin('eslint'), ['--max-warnings', '0', '.'])],
+  ['build', () => exec(process.execPath, ['scripts/build.mjs'])],
+  ['unit and integration tests', lanes],
+  ['browser journeys', () => exec(bin('playwright'), ['test'])],
+]
+
+async function run(name, stage) {
+  const started = Date.now()
+  console.log(`\n▶ ${name}`)
+  const code = await stage()
+  console.log(`◀ ${name}: ${code === 0 ? 'ok' : `failed (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  return code
 }
 
 async function counts() {
@@ -96,8 +81,8 @@ await rm(vitestJson, { force: true })
 await rm(vitestLocalJson, { force: true })
 await rm(playwrightJson, { force: true })
 let exitCode = 0
-for (const [name, command, args] of stages) {
-  const code = await run(name, command, args)
+for (const [name, stage] of stages) {
+  const code = await run(name, stage)
   if (code !== 0) {
     exitCode = code
     break
