@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { counts, print } from './test-report.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const vitestJson = path.join(root, '.vitest-results.json')
@@ -52,31 +53,6 @@ async function run(name, stage) {
   return code
 }
 
-async function counts() {
-  let passed = 0
-  let failed = 0
-  let skipped = 0
-  for (const file of [vitestJson, vitestLocalJson]) {
-    try {
-      const v = JSON.parse(await readFile(file, 'utf8'))
-      passed += v.numPassedTests ?? 0
-      failed += v.numFailedTests ?? 0
-      skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0)
-    } catch {
-      // stage did not run
-    }
-  }
-  try {
-    const p = JSON.parse(await readFile(playwrightJson, 'utf8'))
-    passed += (p.stats?.expected ?? 0) + (p.stats?.flaky ?? 0)
-    failed += p.stats?.unexpected ?? 0
-    skipped += p.stats?.skipped ?? 0
-  } catch {
-    // stage did not run
-  }
-  return { passed, failed, skipped }
-}
-
 await rm(vitestJson, { force: true })
 await rm(vitestLocalJson, { force: true })
 await rm(playwrightJson, { force: true })
@@ -88,6 +64,7 @@ for (const [name, stage] of stages) {
     break
   }
 }
-const { passed, failed, skipped } = await counts()
-console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`)
+const report = await counts({ root, vitest: [vitestJson, vitestLocalJson], playwright: playwrightJson })
+print(report)
+const { failed } = report
 process.exit(exitCode !== 0 ? exitCode : failed > 0 ? 1 : 0)
