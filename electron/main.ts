@@ -9,6 +9,7 @@ import { defaultHome } from '../engine/state/paths'
 import { fileCodec, SecretStore } from '../engine/state/secret-store'
 import { statePaths } from '../engine/state/paths'
 import { hardenContents, hardenSession } from './hardening'
+import { callerSignal } from './caller-signal'
 import { APP_ORIGIN, registerAppScheme, serveRenderer } from './renderer-protocol'
 import { desktopSecretCodec } from './safe-storage-codec'
 
@@ -19,6 +20,8 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const distDir = path.resolve(here, '..')
 let engine: Engine | undefined
 let mainWindow: BrowserWindow | undefined
+/** Aborted when quitting starts: every IPC call still running is cancelled (callerSignal). */
+const appQuit = new AbortController()
 
 registerAppScheme()
 if (!app.requestSingleInstanceLock()) app.quit()
@@ -91,7 +94,8 @@ app
     ipcMain.handle(IPC_INVOKE, async (event, channel: unknown, input: unknown) => {
       if (!trustedSender(event)) return { ok: false, error: new ApiError('UNAUTHORIZED', 'This window may not call Lifeboat.').toJSON() }
       if (typeof channel !== 'string') return { ok: false, error: new ApiError('UNKNOWN_CHANNEL', 'No channel given.').toJSON() }
-      return await dispatch(handlers, channel, input, { signal: new AbortController().signal })
+      using caller = callerSignal(event.sender, appQuit.signal)
+      return await dispatch(handlers, channel, input, { signal: caller.signal })
     })
     engine.events.onAny((topic, payload) => {
       if (isTopicName(topic)) mainWindow?.webContents.send(IPC_EVENT, topic, payload)
@@ -158,6 +162,7 @@ app.on('window-all-closed', () => {
 })
 
 app.on('before-quit', (event) => {
+  appQuit.abort()
   if (quitting || !engine) return
   // Running jobs get to clean up (snapshots, locks) before the process ends.
   event.preventDefault()

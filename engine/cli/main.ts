@@ -16,6 +16,7 @@ import { serveCommand } from './commands-serve'
 import { snapshotCommands } from './commands-snapshot'
 import { archiveCommands } from './commands-archive'
 import { manualVmCommands } from './commands-manual-vm'
+import { groupHelpFor } from './group-help'
 
 export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, serveCommand]
 
@@ -45,6 +46,12 @@ function helpText(): string {
 export async function runCli(argv: readonly string[], signal: AbortSignal): Promise<number> {
   const wantsJson = argv.includes('--json')
   const io = processIo(wantsJson)
+  const command = commands.find((c) => c.path.every((word, i) => argv[i] === word))
+  const groupHelp = command ? undefined : groupHelpFor(commands, argv)
+  if (groupHelp?.kind === 'asked') {
+    io.out(groupHelp.text)
+    return EXIT_OK
+  }
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
     io.out(helpText())
     return argv.length === 0 ? EXIT_USAGE : EXIT_OK
@@ -53,9 +60,13 @@ export async function runCli(argv: readonly string[], signal: AbortSignal): Prom
     io.out(packageJson.version)
     return EXIT_OK
   }
-  const command = commands.find((c) => c.path.every((word, i) => argv[i] === word))
+  if (groupHelp?.kind === 'missing') {
+    io.err(groupHelp.text)
+    return EXIT_USAGE
+  }
   if (!command) {
     io.err(`lifeboat: unknown command "${argv.slice(0, 2).join(' ')}". Run \`lifeboat help\` for the list.`)
+    if (groupHelp) io.err(groupHelp.text)
     return EXIT_USAGE
   }
   let engine: Engine | undefined
