@@ -36,6 +36,16 @@ const adaptersBoundary = {
   ],
 }
 
+// Query keys are made only in renderer/api/query-keys.ts, so a query and its invalidations cannot drift apart.
+const queryKeyMessage = 'Make query keys with queryKeys (renderer/api/query-keys.ts), not an array literal.'
+const rendererQueryKeyRules = [
+  { selector: "Property[key.name='queryKey'][value.type='ArrayExpression']", message: queryKeyMessage },
+  {
+    selector: "CallExpression[callee.property.name=/^(get|set)Quer(y|ies)Data$/] > ArrayExpression.arguments:first-child",
+    message: queryKeyMessage,
+  },
+]
+
 export default tseslint.config(
   { ignores: ['dist/**', 'release/**', 'node_modules/**', 'e2e/output/**', 'test-results/**', 'playwright-report/**'] },
   js.configs.recommended,
@@ -69,6 +79,7 @@ export default tseslint.config(
     rules: {
       ...reactHooks.configs.recommended.rules,
       'no-restricted-imports': ['error', rendererBoundary],
+      'no-restricted-syntax': ['error', ...rendererQueryKeyRules],
     },
   },
   { files: ['engine/**/*.ts'], rules: { 'no-restricted-imports': ['error', engineBoundary] } },

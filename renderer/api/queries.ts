@@ -34,12 +34,7 @@ import {
 } from '../../engine/api/contract'
 import { useApi } from './api-client'
 import { mergeFetchedTree, mergeHostEvent } from './inventory-merge'
-
-export const queryKeys = {
-  hosts: ['hosts'] as const,
-  inventory: ['inventory'] as const,
-  jobs: ['jobs'] as const,
-}
+import { keysAfterJob, queryKeys } from './query-keys'
 
 export function useHosts() {
   const api = useApi()
@@ -76,8 +71,7 @@ export function useLiveUpdates(): void {
     const offJobs = api.subscribe('job.updated', (job) => {
       const before = client.getQueryData<JobDto[]>(queryKeys.jobs)?.find((j) => j.id === job.id)
       if (before?.state !== job.state && (job.state === 'succeeded' || job.state === 'failed' || job.state === 'cancelled')) {
-        // A finished job may have made or removed restore points, changed a plan's status or the repository's size.
-        for (const key of [['points'], ['repo-info'], ['plans'], ['job', job.id]]) void client.invalidateQueries({ queryKey: key })
+        for (const key of keysAfterJob(job.id)) void client.invalidateQueries({ queryKey: key })
       }
       client.setQueryData<JobDto[]>(queryKeys.jobs, (jobs = []) => {
         const rest = jobs.filter((j) => j.id !== job.id)
@@ -161,7 +155,7 @@ export function useRetryJob() {
 export function useJobDetail(jobId: string, enabled: boolean, running: boolean) {
   const api = useApi()
   return useQuery({
-    queryKey: ['job', jobId],
+    queryKey: queryKeys.job(jobId),
     queryFn: () => api.invoke(jobsGet, { jobId }),
     enabled,
     refetchInterval: running ? 1000 : false,
@@ -170,18 +164,18 @@ export function useJobDetail(jobId: string, enabled: boolean, running: boolean) 
 
 export function useAppInfo() {
   const api = useApi()
-  return useQuery({ queryKey: ['app-info'], queryFn: () => api.invoke(appInfo, {}), staleTime: Infinity })
+  return useQuery({ queryKey: queryKeys.appInfo, queryFn: () => api.invoke(appInfo, {}), staleTime: Infinity })
 }
 
 export function usePoints(vmId?: string) {
   const api = useApi()
-  return useQuery({ queryKey: ['points', vmId ?? '*'], queryFn: () => api.invoke(pointsList, vmId !== undefined ? { vm: vmId } : {}) })
+  return useQuery({ queryKey: queryKeys.pointsOf(vmId), queryFn: () => api.invoke(pointsList, vmId !== undefined ? { vm: vmId } : {}) })
 }
 
 export function useDiskTree(source: DiskSourceRef | undefined) {
   const api = useApi()
   return useQuery({
-    queryKey: ['disk-tree', source],
+    queryKey: queryKeys.diskTree(source),
     queryFn: () => api.invoke(filesProbe, { source: source as DiskSourceRef }),
     enabled: source !== undefined,
     staleTime: Infinity,
@@ -192,7 +186,7 @@ export function useDiskTree(source: DiskSourceRef | undefined) {
 export function useDirectory(source: DiskSourceRef | undefined, volume: string | undefined, path: string, enabled = true) {
   const api = useApi()
   return useQuery({
-    queryKey: ['dir', source, volume, path],
+    queryKey: queryKeys.directory(source, volume, path),
     queryFn: () => api.invoke(filesList, { source: source as DiskSourceRef, ...(volume !== undefined ? { volume } : {}), path, limit: 10_000 }),
     enabled: enabled && source !== undefined,
     staleTime: Infinity,
@@ -228,7 +222,7 @@ export function useSearchFiles() {
 /** A VM's snapshots with their details (review dates, what the admin kept); asks the host. */
 export function useSnapshots(hostId: string, vmId: string, enabled = true) {
   const api = useApi()
-  return useQuery({ queryKey: ['snapshots', hostId, vmId], queryFn: () => api.invoke(snapshotsList, { host: hostId, vm: vmId }), enabled, staleTime: 15_000 })
+  return useQuery({ queryKey: queryKeys.snapshots(hostId, vmId), queryFn: () => api.invoke(snapshotsList, { host: hostId, vm: vmId }), enabled, staleTime: 15_000 })
 }
 
 /** Snapshot changes show in the VM's list and in the inventory (tree, dashboard) at once. */
@@ -238,7 +232,7 @@ function useSnapshotMutation<I extends { host: string; vm: string }, O>(run: (in
   return useMutation({
     mutationFn: run,
     onSettled: (_data, _error, input) => {
-      void client.invalidateQueries({ queryKey: ['snapshots', input.host, input.vm] })
+      void client.invalidateQueries({ queryKey: queryKeys.snapshots(input.host, input.vm) })
       void api.invoke(inventoryRefresh, { hostId: input.host }).then(
         () => client.invalidateQueries({ queryKey: queryKeys.inventory }),
         () => undefined,

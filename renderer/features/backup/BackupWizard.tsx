@@ -1,17 +1,18 @@
-import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useMemo, useState } from 'react'
-import { backupModes, plansList, plansPreview, plansRun, plansSave, repoInit } from '../../../engine/api/contract'
-import { useApi } from '../../api/api-client'
+import { useState } from 'react'
+import type { HostInventoryDto } from '../../../engine/api/contract'
 import { useAppInfo, useInventory } from '../../api/queries'
 import { Alert } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { Dialog } from '../../components/Dialog'
 import type { MessageKey } from '../../i18n/en'
-import { errorText, useFormat, useT } from '../../i18n/i18n'
+import { useT } from '../../i18n/i18n'
 import { useUi, type WizardStart } from '../../stores/ui-store'
-import { modeKey } from '../restore/point-labels'
-import { explainMode } from './mode-explain'
-import { draftFromPlan, newDraft, problems, toPlanInput, wizardSteps, type Draft, type WizardStep } from './wizard-model'
+import { StepReview } from './StepReview'
+import { useModeSupport } from './use-mode-support'
+import { useSchedulePreview } from './use-schedule-preview'
+import { useWizardDraft } from './use-wizard-draft'
+import { useWizardFinish } from './use-wizard-finish'
+import { problems, wizardSteps, type Draft, type StepProblem, type WizardStep } from './wizard-model'
 import { StepDestination, StepMode, StepOptions, StepVms, StepWhen, type ModeSupportDto } from './WizardSteps'
 
 const stepTitle: Record<WizardStep, MessageKey> = {
@@ -29,63 +30,16 @@ const stepTitle: Record<WizardStep, MessageKey> = {
  */
 export function BackupWizard({ start }: { readonly start: WizardStart }) {
   const t = useT()
-  const fmt = useFormat()
-  const api = useApi()
-  const client = useQueryClient()
   const close = useUi((s) => s.openWizard)
-  const toast = useUi((s) => s.toast)
-  const setJobsOpen = useUi((s) => s.setJobsOpen)
-  const select = useUi((s) => s.select)
   const inventory = useInventory()
-  const info = useAppInfo()
   const hosts = inventory.data?.hosts ?? []
-  const plans = useQuery({ queryKey: ['plans'], queryFn: () => api.invoke(plansList, {}), enabled: 'planId' in start })
-
-  const names = (host: string, vm: string) => {
-    const h = hosts.find((x) => x.hostId === host)
-    return { hostName: h?.name ?? host, vmName: h?.vms.find((v) => v.id === vm)?.name ?? vm }
-  }
-  const initial = useMemo((): Draft | undefined => {
-    if ('targets' in start) return newDraft(start.targets.map((x) => ({ ...x, ...names(x.host, x.vm) })))
-    const view = plans.data?.find((p) => p.plan.id === start.planId)
-    return view ? draftFromPlan(view, names) : undefined
-    // names() reads the inventory; the draft is made once, when its source is there.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [start, plans.data])
-  const [edited, setDraft] = useState<Draft | undefined>(undefined)
-  const draft = edited ?? initial
+  const { draft, update } = useWizardDraft(start, hosts)
+  const { support, modeAvailable } = useModeSupport(draft)
+  const preview = useSchedulePreview(draft)
+  const { finish, error, busy } = useWizardFinish()
   const [step, setStep] = useState<WizardStep>('vms')
-  const [error, setError] = useState<string | undefined>(undefined)
-  const [busy, setBusy] = useState(false)
+  // Steps the admin tried to leave: only their problems are shown, so a fresh step does not open with warnings.
   const [shown, setShown] = useState<ReadonlySet<string>>(new Set())
-
-  const modeQueries = useQueries({
-    queries: (draft?.targets ?? []).map((x) => ({
-      queryKey: ['modes', x.host, x.vm],
-      queryFn: () => api.invoke(backupModes, { host: x.host, vm: x.vm }),
-      staleTime: 60_000,
-      retry: false,
-    })),
-  })
-  const support = useMemo(() => {
-    if (!draft || modeQueries.some((q) => q.isLoading)) return undefined
-    const map = new Map<string, readonly ModeSupportDto[]>()
-    draft.targets.forEach((x, i) => {
-      const q = modeQueries[i]
-      if (q?.data) map.set(`${x.host}/${x.vm}`, q.data)
-      else if (q?.error) map.set(`${x.host}/${x.vm}`, (['cold', 'warm', 'hot'] as const).map((mode) => ({ mode, available: false, reason: errorText(t, q.error), downtime: 'none', consistency: 'crash' })))
-    })
-    return map
-  }, [draft, modeQueries, t])
-  const modeAvailable = support !== undefined && (draft?.targets ?? []).every((x) => support.get(`${x.host}/${x.vm}`)?.find((m) => m.mode === draft?.mode)?.available === true)
-
-  const schedule = draft?.when === 'schedule' ? draft.schedule : undefined
-  const preview = useQuery({
-    queryKey: ['preview', schedule],
-    queryFn: () => api.invoke(plansPreview, { schedule: schedule ?? { kind: 'manual' }, count: 3 }),
-    enabled: schedule !== undefined,
-    retry: false,
-  })
 
   if (!draft) {
     return (
@@ -94,42 +48,13 @@ export function BackupWizard({ start }: { readonly start: WizardStart }) {
       </Dialog>
     )
   }
-  const update = (change: (d: Draft) => Draft) => setDraft(change(draft))
   const index = wizardSteps.indexOf(step)
   const issues = problems(draft, step, modeAvailable)
-  const next = () => {
+  const leave = (to: (() => void) | undefined) => {
     setShown(new Set([...shown, step]))
-    if (issues.length === 0) setStep(wizardSteps[index + 1] ?? step)
+    if (issues.length === 0) to?.()
   }
 
-  const finish = async (runNow: boolean) => {
-    setShown(new Set([...shown, step]))
-    if (issues.length > 0) return
-    setBusy(true)
-    setError(undefined)
-    try {
-      if (draft.repo.kind === 'other' && draft.repo.create) {
-        const passphrase = draft.repo.passphrase
-        await api.invoke(repoInit, { repo: draft.repo.location.trim(), ...(passphrase !== '' ? { passphrase } : {}) })
-      }
-      const saved = await api.invoke(plansSave, toPlanInput(draft))
-      void client.invalidateQueries({ queryKey: ['plans'] })
-      if (runNow || draft.when === 'now') {
-        await api.invoke(plansRun, { id: saved.plan.id })
-        setJobsOpen(true)
-        toast('info', t('wizard.started', { name: saved.plan.name }))
-      } else toast('success', t('wizard.saved', { name: saved.plan.name }))
-      select({ kind: 'view', view: 'plans' })
-      close(null)
-    } catch (err) {
-      setError(errorText(t, err))
-    } finally {
-      setBusy(false)
-    }
-  }
-
-  const stepIssues = shown.has(step) ? issues : []
-  const explained = explainMode(draft.mode, draft.targets, hosts)
   return (
     <Dialog
       title={draft.id !== undefined ? t('wizard.editTitle', { name: draft.name }) : t('wizard.title')}
@@ -138,114 +63,114 @@ export function BackupWizard({ start }: { readonly start: WizardStart }) {
       size="lg"
       onClose={() => close(null)}
       footer={
-        <>
-          <Button onClick={() => setStep(wizardSteps[index - 1] ?? step)} disabled={index === 0 || busy}>
-            {t('add.back')}
-          </Button>
-          {step !== 'review' ? (
-            <Button variant="primary" onClick={next}>
-              {t('wizard.next')}
-            </Button>
-          ) : (
-            <>
-              {draft.when === 'schedule' && (
-                <Button busy={busy} onClick={() => void finish(false)}>
-                  {t('wizard.save')}
-                </Button>
-              )}
-              <Button variant="primary" busy={busy} onClick={() => void finish(true)}>
-                {draft.when === 'schedule' ? t('wizard.saveRun') : t('wizard.run')}
-              </Button>
-            </>
-          )}
-        </>
+        <WizardFooter
+          step={step}
+          index={index}
+          busy={busy}
+          scheduled={draft.when === 'schedule'}
+          onBack={() => setStep(wizardSteps[index - 1] ?? step)}
+          onNext={() => leave(() => setStep(wizardSteps[index + 1] ?? step))}
+          onFinish={(runNow) => leave(() => void finish(draft, runNow))}
+        />
       }
     >
-      <ol className="wizard-steps" aria-label={t('wizard.progress')}>
-        {wizardSteps.map((s, i) => (
-          <li key={s} className={s === step ? 'is-current' : i < index ? 'is-done' : ''} aria-current={s === step ? 'step' : undefined}>
-            <button type="button" onClick={() => i < index && setStep(s)} disabled={i >= index} tabIndex={i < index ? 0 : -1}>
-              <span className="step-no">{i + 1}</span> {t(stepTitle[s])}
-            </button>
-          </li>
-        ))}
-      </ol>
+      <WizardProgress step={step} index={index} onGoTo={setStep} />
       {error && <Alert>{error}</Alert>}
-      {stepIssues.length > 0 && (
-        <Alert tone="warning">
-          {stepIssues.map((p) => (
-            <div key={p.key}>{t(p.key)}</div>
-          ))}
-        </Alert>
-      )}
-      {step === 'vms' && <StepVms draft={draft} update={update} hosts={hosts} />}
-      {step === 'mode' && <StepMode draft={draft} update={update} support={support} hosts={hosts} />}
-      {step === 'destination' && <StepDestination draft={draft} update={update} defaultLocation={info.data ? `${info.data.home}/repository` : ''} />}
-      {step === 'when' && <StepWhen draft={draft} update={update} preview={preview.data?.nextRuns} />}
-      {step === 'options' && <StepOptions draft={draft} update={update} />}
-      {step === 'review' && (
-        <div className="wizard-step">
-          <label className="field">
-            <span className="label">{t('wizard.review.name')}</span>
-            <input value={draft.name} onChange={(e) => update((d) => ({ ...d, name: e.target.value }))} maxLength={100} />
-          </label>
-          <dl className="review">
-            <dt>{t('wizard.step.vms')}</dt>
-            <dd>{draft.targets.map((x) => `${x.vmName} (${x.hostName})`).join(', ')}</dd>
-            <dt>{t('wizard.step.mode')}</dt>
-            <dd>
-              {t(modeKey[draft.mode])} — {t(explained.key, explained.params)}
-            </dd>
-            <dt>{t('wizard.step.destination')}</dt>
-            <dd>
-              {draft.repo.kind === 'default' ? t('wizard.dest.default') : draft.repo.location}
-              {draft.repo.kind === 'other' && draft.repo.create && (draft.repo.passphrase ? ` · ${t('wizard.review.encrypted')}` : ` · ${t('wizard.review.notEncrypted')}`)}
-            </dd>
-            <dt>{t('wizard.step.when')}</dt>
-            <dd>
-              {draft.when === 'now'
-                ? t('wizard.review.now')
-                : `${describeSchedule(t, draft)}${preview.data?.nextRuns[0] ? ` · ${t('wizard.review.next', { when: fmt.date(preview.data.nextRuns[0]) })}` : ''}`}
-            </dd>
-            <dt>{t('wizard.keep.legend')}</dt>
-            <dd>{describeRetention(t, draft)}</dd>
-            <dt>{t('wizard.step.options')}</dt>
-            <dd>
-              {[
-                draft.quiesce ? (draft.requireQuiesce ? t('wizard.review.requireQuiesce') : t('wizard.review.quiesce')) : t('wizard.review.noQuiesce'),
-                draft.mode === 'cold' ? (draft.forceOff ? t('wizard.review.forceOff', { min: draft.shutdownTimeoutMin }) : t('wizard.review.noForceOff', { min: draft.shutdownTimeoutMin })) : undefined,
-                draft.preHook ? t('wizard.review.pre') : undefined,
-                draft.postHook ? t('wizard.review.post') : undefined,
-                t('wizard.review.concurrency', { count: draft.concurrency }),
-              ]
-                .filter((x) => x !== undefined)
-                .join(' · ')}
-            </dd>
-          </dl>
-        </div>
-      )}
+      <StepIssues issues={shown.has(step) ? issues : []} />
+      <WizardStepBody step={step} draft={draft} update={update} hosts={hosts} support={support} preview={preview} />
     </Dialog>
   )
 }
 
-function describeSchedule(t: ReturnType<typeof useT>, d: Draft): string {
-  const s = d.schedule
-  if (s.kind === 'daily') return t('wizard.review.daily', { time: s.time })
-  if (s.kind === 'weekly') {
-    const names = t('wizard.when.weekdays').split(',')
-    const order = [1, 2, 3, 4, 5, 6, 0]
-    return t('wizard.review.weekly', { days: order.filter((x) => s.days.includes(x)).map((x) => names[order.indexOf(x)] ?? x).join(', '), time: s.time })
-  }
-  if (s.kind === 'cron') return t('wizard.review.cron', { expression: s.expression })
-  return t('wizard.review.now')
+/** The steps as numbered buttons: the ones already done can be gone back to. */
+function WizardProgress({ step, index, onGoTo }: { readonly step: WizardStep; readonly index: number; readonly onGoTo: (s: WizardStep) => void }) {
+  const t = useT()
+  return (
+    <ol className="wizard-steps" aria-label={t('wizard.progress')}>
+      {wizardSteps.map((s, i) => (
+        <li key={s} className={s === step ? 'is-current' : i < index ? 'is-done' : ''} aria-current={s === step ? 'step' : undefined}>
+          <button type="button" onClick={() => i < index && onGoTo(s)} disabled={i >= index} tabIndex={i < index ? 0 : -1}>
+            <span className="step-no">{i + 1}</span> {t(stepTitle[s])}
+          </button>
+        </li>
+      ))}
+    </ol>
+  )
 }
 
-function describeRetention(t: ReturnType<typeof useT>, d: Draft): string {
-  const parts = [
-    d.retention.keepLast.trim() ? t('wizard.review.keepLast', { count: d.retention.keepLast.trim() }) : undefined,
-    d.retention.keepDaily.trim() ? t('wizard.review.keepDaily', { count: d.retention.keepDaily.trim() }) : undefined,
-    d.retention.keepWeekly.trim() ? t('wizard.review.keepWeekly', { count: d.retention.keepWeekly.trim() }) : undefined,
-    d.retention.keepMonthly.trim() ? t('wizard.review.keepMonthly', { count: d.retention.keepMonthly.trim() }) : undefined,
-  ].filter((x) => x !== undefined)
-  return parts.length > 0 ? parts.join(', ') : t('wizard.review.keepAll')
+function StepIssues({ issues }: { readonly issues: readonly StepProblem[] }) {
+  const t = useT()
+  if (issues.length === 0) return null
+  return (
+    <Alert tone="warning">
+      {issues.map((p) => (
+        <div key={p.key}>{t(p.key)}</div>
+      ))}
+    </Alert>
+  )
+}
+
+interface StepBodyProps {
+  readonly step: WizardStep
+  readonly draft: Draft
+  readonly update: (change: (d: Draft) => Draft) => void
+  readonly hosts: readonly HostInventoryDto[]
+  readonly support: ReadonlyMap<string, readonly ModeSupportDto[]> | undefined
+  readonly preview: readonly string[] | undefined
+}
+
+function WizardStepBody({ step, draft, update, hosts, support, preview }: StepBodyProps) {
+  const info = useAppInfo()
+  switch (step) {
+    case 'vms':
+      return <StepVms draft={draft} update={update} hosts={hosts} />
+    case 'mode':
+      return <StepMode draft={draft} update={update} support={support} hosts={hosts} />
+    case 'destination':
+      return <StepDestination draft={draft} update={update} defaultLocation={info.data ? `${info.data.home}/repository` : ''} />
+    case 'when':
+      return <StepWhen draft={draft} update={update} preview={preview} />
+    case 'options':
+      return <StepOptions draft={draft} update={update} />
+    case 'review':
+      return <StepReview draft={draft} update={update} hosts={hosts} preview={preview} />
+  }
+}
+
+interface FooterProps {
+  readonly step: WizardStep
+  readonly index: number
+  readonly busy: boolean
+  readonly scheduled: boolean
+  readonly onBack: () => void
+  readonly onNext: () => void
+  readonly onFinish: (runNow: boolean) => void
+}
+
+/** Back and next; on the review, save (scheduled plans only) and save-and-run. */
+function WizardFooter({ step, index, busy, scheduled, onBack, onNext, onFinish }: FooterProps) {
+  const t = useT()
+  return (
+    <>
+      <Button onClick={onBack} disabled={index === 0 || busy}>
+        {t('add.back')}
+      </Button>
+      {step !== 'review' ? (
+        <Button variant="primary" onClick={onNext}>
+          {t('wizard.next')}
+        </Button>
+      ) : (
+        <>
+          {scheduled && (
+            <Button busy={busy} onClick={() => onFinish(false)}>
+              {t('wizard.save')}
+            </Button>
+          )}
+          <Button variant="primary" busy={busy} onClick={() => onFinish(true)}>
+            {scheduled ? t('wizard.saveRun') : t('wizard.run')}
+          </Button>
+        </>
+      )}
+    </>
+  )
 }

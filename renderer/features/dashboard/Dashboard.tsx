@@ -1,6 +1,7 @@
 import { useQueries, useQuery } from '@tanstack/react-query'
 import { repoInfo, snapshotsList, type HostInventoryDto, type SnapshotDto } from '../../../engine/api/contract'
 import { useApi } from '../../api/api-client'
+import { queryKeys } from '../../api/query-keys'
 import { useJobs, usePoints } from '../../api/queries'
 import { Alert } from '../../components/bits'
 import { Button } from '../../components/Button'
@@ -22,7 +23,7 @@ export function Dashboard({ hosts }: { readonly hosts: readonly HostInventoryDto
   const points = usePoints()
   const plans = usePlans()
   const jobs = useJobs()
-  const repo = useQuery({ queryKey: ['repo-info'], queryFn: () => api.invoke(repoInfo, {}), retry: false })
+  const repo = useQuery({ queryKey: queryKeys.repoInfo, queryFn: () => api.invoke(repoInfo, {}), retry: false })
   const select = useUi((s) => s.select)
   const openWizard = useUi((s) => s.openWizard)
   const now = useNow()
@@ -34,7 +35,7 @@ export function Dashboard({ hosts }: { readonly hosts: readonly HostInventoryDto
   // inventory's list stands in until they arrive.
   const patchVms = [...new Map(prePatchSnapshots(hosts).filter((p) => p.host.status === 'online').map((p) => [`${p.host.hostId}/${p.vm.id}`, p])).values()]
   const details = useQueries({
-    queries: patchVms.map((p) => ({ queryKey: ['snapshots', p.host.hostId, p.vm.id], queryFn: () => api.invoke(snapshotsList, { host: p.host.hostId, vm: p.vm.id }), staleTime: 15_000 })),
+    queries: patchVms.map((p) => ({ queryKey: queryKeys.snapshots(p.host.hostId, p.vm.id), queryFn: () => api.invoke(snapshotsList, { host: p.host.hostId, vm: p.vm.id }), staleTime: 15_000 })),
   })
   const snapshots = patchVms
     .flatMap((p, i) => {

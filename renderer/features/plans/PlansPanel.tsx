@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { plansDelete, plansList, plansRun, plansSave, type PlanView } from '../../../engine/api/contract'
 import { useApi } from '../../api/api-client'
+import { queryKeys } from '../../api/query-keys'
 import { Alert, EmptyState } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { Dialog } from '../../components/Dialog'
@@ -20,7 +21,7 @@ const resultKey: Record<NonNullable<PlanView['status']['lastResult']>, MessageKe
 
 export function usePlans() {
   const api = useApi()
-  return useQuery({ queryKey: ['plans'], queryFn: () => api.invoke(plansList, {}), refetchInterval: 15_000 })
+  return useQuery({ queryKey: queryKeys.plans, queryFn: () => api.invoke(plansList, {}), refetchInterval: 15_000 })
 }
 
 function scheduleText(t: ReturnType<typeof useT>, v: PlanView): string {
@@ -47,7 +48,7 @@ export function PlansPanel() {
   const toast = useUi((s) => s.toast)
   const setJobsOpen = useUi((s) => s.setJobsOpen)
   const [deleting, setDeleting] = useState<PlanView | undefined>(undefined)
-  const refresh = () => void client.invalidateQueries({ queryKey: ['plans'] })
+  const refresh = () => void client.invalidateQueries({ queryKey: queryKeys.plans })
   const run = useMutation({
     mutationFn: (id: string) => api.invoke(plansRun, { id }),
     onSuccess: () => {

@@ -3,6 +3,7 @@ import { useId, useState } from 'react'
 import { hostsUpdateCredentials } from '../../../engine/api/contract'
 import { useApi } from '../../api/api-client'
 import { useHosts } from '../../api/queries'
+import { queryKeys } from '../../api/query-keys'
 import { Alert, Field } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { Dialog } from '../../components/Dialog'
@@ -28,7 +29,7 @@ export function CredentialsDialog({ hostId, onClose }: { readonly hostId: string
         auth: authType === 'password' || host?.kind === 'xenserver' ? { type: 'password', password: secret } : { type: 'key', privateKey: secret.trim() + '\n' },
       }),
     onSuccess: () => {
-      void client.invalidateQueries({ queryKey: ['hosts'] })
+      void client.invalidateQueries({ queryKey: queryKeys.hosts })
       toast('success', t('settings.credentials.saved', { name: host?.name ?? '' }))
       onClose()
     },

@@ -2,6 +2,7 @@ import { useMutation, useQuery } from '@tanstack/react-query'
 import { useId, useState } from 'react'
 import { repoInfo, repoPrune, repoVerify, type OutputOf } from '../../../engine/api/contract'
 import { useApi } from '../../api/api-client'
+import { queryKeys } from '../../api/query-keys'
 import { useAppInfo, useHosts } from '../../api/queries'
 import { Alert, Facts, Field } from '../../components/bits'
 import { Button } from '../../components/Button'
@@ -25,7 +26,7 @@ export function SettingsPanel() {
   const setLanguage = useUi((s) => s.setLanguage)
   const toast = useUi((s) => s.toast)
   const setJobsOpen = useUi((s) => s.setJobsOpen)
-  const repo = useQuery({ queryKey: ['repo-info'], queryFn: () => api.invoke(repoInfo, {}), retry: false })
+  const repo = useQuery({ queryKey: queryKeys.repoInfo, queryFn: () => api.invoke(repoInfo, {}), retry: false })
   const [keep, setKeep] = useState({ keepLast: '', keepDaily: '7', keepWeekly: '4', keepMonthly: '6' })
   const [preview, setPreview] = useState<PruneReport | undefined>(undefined)
   const [credentialsFor, setCredentialsFor] = useState<string | undefined>(undefined)
