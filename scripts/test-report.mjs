@@ -29,6 +29,7 @@ export async function counts({ root, vitest, playwright }) {
   let failed = 0
   let skipped = 0
   const failures = []
+  const flaky = []
   for (const file of vitest) {
     try {
       const v = JSON.parse(await readFile(file, 'utf8'))
@@ -38,6 +39,8 @@ export async function counts({ root, vitest, playwright }) {
       for (const result of v.testResults ?? []) {
         const where = path.relative(root, result.name ?? '')
         const failedTests = (result.assertionResults ?? []).filter((a) => a.status === 'failed')
+        // A test that passed with a failure message on record passed only on a retry (the hosts lane allows one).
+        for (const a of result.assertionResults ?? []) if (a.status === 'passed' && (a.failureMessages ?? []).length > 0) flaky.push({ where: `${where} › ${a.fullName ?? a.title}`, message: a.failureMessages[0] })
         for (const a of failedTests) failures.push({ where: `${where} › ${a.fullName ?? a.title}`, message: (a.failureMessages ?? [])[0] })
         // A file that failed to load or whose hooks failed has no failed test but a message of its own.
         if (failedTests.length === 0 && result.status === 'failed') failures.push({ where, message: result.message })
@@ -55,16 +58,20 @@ export async function counts({ root, vitest, playwright }) {
   } catch {
     // stage did not run
   }
-  return { passed, failed, skipped, failures }
+  return { passed, failed, skipped, failures, flaky }
 }
 
 /** Prints the failures and the counts line. */
-export function print({ passed, failed, skipped, failures }) {
+export function print({ passed, failed, skipped, failures, flaky }) {
+  if (flaky.length > 0) {
+    console.log(`\n── passed only on the second try (${flaky.length}) ──`)
+    for (const f of flaky) console.log(`  ~ ${f.where}\n${head(f.message, 6)}`)
+  }
   if (failures.length > 0) {
     console.log(`\n── what failed (${failures.length}) ──`)
     for (const f of failures) console.log(`  ✗ ${f.where}\n${head(f.message)}`)
   }
-  console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`)
+  console.log(`\n${passed} passed (${flaky.length} of them on a retry), ${failed} failed, ${skipped} skipped`)
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
