@@ -1,7 +1,7 @@
 import { configDefaults, defineConfig } from 'vitest/config'
 import { HOST_LANE } from './scripts/test-lanes.mjs'
 
-const ALL = ['{adapters,engine,electron,renderer,e2e/hosts,scripts}/**/*.test.{ts,tsx}']
+const ALL = ['{adapters,engine,electron,renderer,test-hosts,e2e/torture,scripts}/**/*.test.{ts,tsx}']
 
 export default defineConfig({
   test: {

@@ -1,4 +1,4 @@
-import { canRunSshHosts } from './hosts/ssh-host'
+import { canRunSshHosts } from '../test-hosts/ssh-host'
 import { AppPage } from './pages/app-page'
 import { expect, test } from './support/fixtures'
 

@@ -1,16 +1,16 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { makeWebDataDisk } from './hosts/data-disk'
-import { startXapiSim, type XapiSim } from './hosts/xapi-sim/sim'
-import { SimClient } from './hosts/xapi-sim/test-client'
+import { makeWebDataDisk } from '../test-hosts/data-disk'
+import { startXapiSim, type XapiSim } from '../test-hosts/xapi-sim/sim'
+import { SimClient } from '../test-hosts/xapi-sim/test-client'
 import { AppPage } from './pages/app-page'
 import { BackupWizard, JobsPanel, restoreOneFile, restoreWholeVmAsNew } from './pages/backup-pages'
 import { expect, test, type LifeboatApp } from './support/fixtures'
 import { sha256 } from './support/text'
 
 /**
- * The admin's journeys against a XenServer/XCP-ng pool: the XAPI simulator (e2e/hosts/xapi-sim), in this process.
+ * The admin's journeys against a XenServer/XCP-ng pool: the XAPI simulator (test-hosts/xapi-sim), in this process.
  *   web01: one 64 MiB disk holding an ext4 filesystem (made by mkfs.ext4 -d) with a report file.
  *   db01:  one 96 MiB disk of random bytes, big enough for a backup to be cancelled while it streams.
  * What the journeys change on the pool is checked in the simulator's own records and files, not only on screen.

@@ -3,17 +3,17 @@
 // because such files see each other's domains, checkpoints and host files (run two at once and reconcile or
 // stale-domain cleanup in one acts on the other's). "local": everything else (simulators, repositories, disk and
 // filesystem parsers, the renderer), which keeps to its own temp folders and can run beside it.
-// e2e/hosts/test-lanes.test.ts fails when a test file that imports a host peer is missing here.
+// test-hosts/test-lanes.test.ts fails when a test file that imports a host peer is missing here.
 export const HOST_LANE = [
   'adapters/linux/undo-walk.test.ts',
   'adapters/ssh/exec-remote-file.test.ts',
   'adapters/ssh/openssh-stream.test.ts',
   'adapters/ssh/remote-file.test.ts',
   'adapters/ssh/ssh-connection.test.ts',
-  'e2e/hosts/fake-lvm/fake-lvm-ssh.test.ts',
-  'e2e/hosts/libvirt.test.ts',
-  'e2e/hosts/test-domain.test.ts',
-  'e2e/hosts/tiny-guest/tiny-guest.test.ts',
+  'test-hosts/fake-lvm/fake-lvm-ssh.test.ts',
+  'test-hosts/libvirt.test.ts',
+  'test-hosts/test-domain.test.ts',
+  'test-hosts/tiny-guest/tiny-guest.test.ts',
   'engine/api/handlers.test.ts',
   'engine/browse/live-snapshot-linux.test.ts',
   'engine/cli/cli.test.ts',
@@ -24,7 +24,7 @@ export const HOST_LANE = [
   'engine/repositories/repositories.test.ts',
   'engine/repository/backends/sftp-backend-full.test.ts',
   'engine/repository/backends/sftp-backend.test.ts',
-  'engine/torture/torture.test.ts',
+  'e2e/torture/torture.test.ts',
 ]
 
 /** Imports that mark a test file as one that starts real test hosts. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { backupOptions, readAll, simWithAdapter, type SimAndAdapter } from '../../e2e/hosts/hyperv-sim/testing'
+import { backupOptions, readAll, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
 import type { BackupSession } from '../host-adapter'
 
 const MiB = 1024 * 1024

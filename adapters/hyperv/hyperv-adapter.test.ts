@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { simWithAdapter, type SimAndAdapter } from '../../e2e/hosts/hyperv-sim/testing'
+import { simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
 import { HyperVAdapter } from './hyperv-adapter'
 import { ps } from './powershell'
 

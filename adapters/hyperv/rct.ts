@@ -1,6 +1,6 @@
 /**
  * Resilient Change Tracking (RCT) incrementals for hot backups, behind a capability flag (off by default): verified
- * only against e2e/hosts/hyperv-sim, not yet against a real Hyper-V host. See README.md in this folder.
+ * only against test-hosts/hyperv-sim, not yet against a real Hyper-V host. See README.md in this folder.
  *
  * The documented WMI API (namespace root\virtualization\v2, Windows Server 2016 / configuration version 6.2 and later,
  * VHDX disks), through the CIM cmdlets:

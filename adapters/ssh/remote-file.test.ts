@@ -3,7 +3,7 @@ import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
+import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { SshRemoteFile } from './remote-file'
 import { SshConnection } from './ssh-connection'
 

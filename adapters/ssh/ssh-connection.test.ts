@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
+import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { AdapterError } from '../host-adapter'
 import { SshConnection } from './ssh-connection'
 import { sh } from './shell-quote'

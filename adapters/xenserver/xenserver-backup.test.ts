@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { XapiSim } from '../../e2e/hosts/xapi-sim/sim'
+import type { XapiSim } from '../../test-hosts/xapi-sim/sim'
 import type { BackupSession, JsonValue, Vm } from '../host-adapter'
 import { CBT_BLOCK } from './incremental'
 import { STALE_MS, XapiReconcile } from './reconcile'

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { XapiSim } from '../../e2e/hosts/xapi-sim/sim'
+import type { XapiSim } from '../../test-hosts/xapi-sim/sim'
 import { AdapterError, type InventoryEvent } from '../host-adapter'
 import { adapterFor, backupOptions, MiB, readAll, signal, startSim } from './testing/sim-fixture'
 

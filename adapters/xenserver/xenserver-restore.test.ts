@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { XapiSim } from '../../e2e/hosts/xapi-sim/sim'
+import type { XapiSim } from '../../test-hosts/xapi-sim/sim'
 import type { GuestDisk, RestoreRequest } from '../host-adapter'
 import { CHAIN_WARNING } from './snapshots'
 import type { XenServerAdapter } from './xenserver-adapter'

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { XapiSim } from '../../e2e/hosts/xapi-sim/sim'
+import type { XapiSim } from '../../test-hosts/xapi-sim/sim'
 import type { BackupMode, BackupSession, GuestDisk, RestoreRequest } from '../host-adapter'
 import type { XenServerAdapter } from './xenserver-adapter'
 import { adapterFor, backupOptions, MiB, signal, startSim } from './testing/sim-fixture'

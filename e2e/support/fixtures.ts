@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { startSshHost, type SshTestHost } from '../hosts/ssh-host'
+import { startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { runCli, lifeboatBin, type CliResult } from './cli'
 import { electronBinary } from './electron'
 

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../e2e/support/cli'
 import { createEngine, type Engine } from '../engine'
-import { chunkFiles, flipBit } from '../repository/test-support/tamper'
+import { chunkFiles, flipBit } from '../repository/testing/tamper'
 import { dispatch } from './dispatch'
 
 const ctx = { signal: new AbortController().signal }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
+import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { createEngine, type Engine } from '../engine'
 import { dispatch } from './dispatch'
 

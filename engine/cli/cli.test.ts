@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../e2e/support/cli'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
+import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 
 describe('lifeboat CLI', () => {
   let home: string

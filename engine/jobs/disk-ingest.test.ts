@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupDisk, RemoteFile } from '../../adapters/host-adapter'
-import { run } from '../../e2e/hosts/run'
+import { run } from '../../test-hosts/run'
 import { prepareDisk } from './disk-ingest'
 
 const MiB = 1024 * 1024

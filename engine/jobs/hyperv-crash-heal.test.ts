@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHyperVSim, type HyperVSim } from '../../e2e/hosts/hyperv-sim/server'
+import { startHyperVSim, type HyperVSim } from '../../test-hosts/hyperv-sim/server'
 import type { DiskRead } from './backup-job'
 import { engineFixture, type EngineFixture } from './testing/linux-fixture'
 import { pointDiskBytes } from './testing/point-bytes'

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { XapiSim } from '../../e2e/hosts/xapi-sim/sim'
+import { XapiSim } from '../../test-hosts/xapi-sim/sim'
 import type { DiskRead } from './backup-job'
 import { engineFixture, type EngineFixture } from './testing/linux-fixture'
 import { pointDiskBytes } from './testing/point-bytes'

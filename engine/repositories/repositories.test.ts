@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../e2e/support/cli'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../e2e/hosts/ssh-host'
+import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { dispatch } from '../api/dispatch'
 import { createEngine, type Engine } from '../engine'
-import { startS3, type TestS3 } from '../repository/test-support/s3-server'
+import { startS3, type TestS3 } from '../repository/testing/s3-server'
 
 const ctx = { signal: new AbortController().signal }
 /** The CLI's environment: no AWS credentials or repository passphrase leak in from the machine running the tests. */

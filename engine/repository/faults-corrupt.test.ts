@@ -3,9 +3,9 @@ import { open, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { compress } from 'zstd-napi'
 import { CHUNK_SIZE } from './format.js'
-import { withTempDir, writeMixedImage } from './test-support/fixtures.js'
-import { backupFile, newLocalRepo, reopenLocalRepo } from './test-support/helpers.js'
-import { chunkFiles, editManifest, flipBit } from './test-support/tamper.js'
+import { withTempDir, writeMixedImage } from './testing/fixtures.js'
+import { backupFile, newLocalRepo, reopenLocalRepo } from './testing/helpers.js'
+import { chunkFiles, editManifest, flipBit } from './testing/tamper.js'
 
 describe('damaged and hostile repository contents', () => {
   for (const passphrase of [undefined, 'secret']) {

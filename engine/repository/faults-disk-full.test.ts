@@ -4,8 +4,8 @@ import { mkdir, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { CHUNK_SIZE } from './format.js'
-import { MiB, withTempDir, writeMixedImage } from './test-support/fixtures.js'
-import { backupFile, expectSameAsFile, newLocalRepo, reopenLocalRepo } from './test-support/helpers.js'
+import { MiB, withTempDir, writeMixedImage } from './testing/fixtures.js'
+import { backupFile, expectSameAsFile, newLocalRepo, reopenLocalRepo } from './testing/helpers.js'
 
 const run = promisify(execFile)
 const isRoot = process.getuid?.() === 0

@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CHUNK_SIZE } from './format.js'
-import { withTempDir, writeMixedImage } from './test-support/fixtures.js'
-import { backupFile, expectSameAsFile, newLocalRepo, reopenLocalRepo } from './test-support/helpers.js'
+import { withTempDir, writeMixedImage } from './testing/fixtures.js'
+import { backupFile, expectSameAsFile, newLocalRepo, reopenLocalRepo } from './testing/helpers.js'
 
-const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'test-support', 'ingest-child.ts')
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'testing', 'ingest-child.ts')
 
 interface ChildRun {
   readonly killedAfterProgress: number

@@ -4,8 +4,8 @@ import path from 'node:path'
 import { CHUNK_SIZE } from './format.js'
 import { acquireLock } from './lock.js'
 import { localBackend } from './backends/local-backend.js'
-import { withTempDir, writeMixedImage } from './test-support/fixtures.js'
-import { backupFile, expectSameAsFile, newLocalRepo, reopenLocalRepo } from './test-support/helpers.js'
+import { withTempDir, writeMixedImage } from './testing/fixtures.js'
+import { backupFile, expectSameAsFile, newLocalRepo, reopenLocalRepo } from './testing/helpers.js'
 
 describe('repository locks', () => {
   it('a second maintenance operation is refused clearly, or waits until the first is done', async () => {

@@ -2,8 +2,8 @@ import { lstat, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CHUNK_SIZE } from './format.js'
-import { MiB, withTempDir, writeMixedImage } from './test-support/fixtures.js'
-import { backupFile, newLocalRepo } from './test-support/helpers.js'
+import { MiB, withTempDir, writeMixedImage } from './testing/fixtures.js'
+import { backupFile, newLocalRepo } from './testing/helpers.js'
 
 /** Every folder and file at or below `root`, with its permission bits. */
 async function modes(root: string): Promise<{ path: string; kind: 'dir' | 'file'; mode: number }[]> {

@@ -170,7 +170,7 @@ describe('web bridge link tokens and session secrets', () => {
   })
 })
 
-const bridgeChild = path.join(path.dirname(fileURLToPath(import.meta.url)), 'test-support', 'bridge-child.ts')
+const bridgeChild = path.join(path.dirname(fileURLToPath(import.meta.url)), 'testing', 'bridge-child.ts')
 
 /** A WebSocket frame as a client would send it (masked), with the length it claims in the header. */
 function clientFrame(payload: Buffer, { masked = true, claimedLength = payload.length } = {}): Buffer {

@@ -5,7 +5,7 @@ import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { run, sleep } from '../../../e2e/hosts/run'
+import { run, sleep } from '../../../test-hosts/run'
 import { NbdClient } from './nbd-client'
 import { flaggedRanges, nbdGuestDisk } from './nbd-guest-disk'
 

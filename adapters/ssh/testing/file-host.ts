@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { startSshHost, type SshTestHost } from '../../../e2e/hosts/ssh-host'
+import { startSshHost, type SshTestHost } from '../../../test-hosts/ssh-host'
 import { SshConnection } from '../ssh-connection'
 
 /** A test SSH host with one file of `data` under a name that needs quoting, and a root connection to it. */

@@ -1,4 +1,4 @@
-import { XapiSim, type XapiSimOptions } from '../../../e2e/hosts/xapi-sim/sim'
+import { XapiSim, type XapiSimOptions } from '../../../test-hosts/xapi-sim/sim'
 import type { BackupDisk, BackupOptions, BackupSession } from '../../host-adapter'
 import { XenServerAdapter } from '../xenserver-adapter'
 

@@ -1,5 +1,5 @@
 import { expect } from 'vitest'
-import type { XapiSim } from '../../../e2e/hosts/xapi-sim/sim'
+import type { XapiSim } from '../../../test-hosts/xapi-sim/sim'
 import { signal } from './sim-fixture'
 
 /**

@@ -9,9 +9,9 @@ import type { ChannelName, Channels, InputOf, OutputOf } from '../../api/contrac
 import type { JobDetailDto } from '../../api/contract-jobs'
 import { call } from '../../cli/cli-call'
 import { createEngine, type Engine } from '../../engine'
-import type { SshTestHost } from '../../../e2e/hosts/ssh-host'
-import { run, sleep } from '../../../e2e/hosts/run'
-export { blockList, hasJobs, taggedFiles } from '../../../e2e/hosts/libvirt-inspect'
+import type { SshTestHost } from '../../../test-hosts/ssh-host'
+import { run, sleep } from '../../../test-hosts/run'
+export { blockList, hasJobs, taggedFiles } from '../../../test-hosts/libvirt-inspect'
 
 export interface EngineFixture {
   readonly engine: Engine

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DirectWriter } from './direct-writer.js'
 import { localBackend } from './local-backend.js'
-import { withTempDir } from '../test-support/fixtures.js'
+import { withTempDir } from '../testing/fixtures.js'
 
 const MiB = 1024 * 1024
 

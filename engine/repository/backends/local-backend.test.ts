@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { readdir, stat, writeFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { localBackend } from './local-backend.js'
-import { withTempDir } from '../test-support/fixtures.js'
+import { withTempDir } from '../testing/fixtures.js'
 
 describe('local folder backend', () => {
   it('puts atomically, lists, stats, deletes, and refuses keys that leave the folder', async () => {

@@ -3,10 +3,10 @@ import path from 'node:path'
 import { CHUNK_SIZE } from '../format.js'
 import { initRepository, openRepository } from '../repository.js'
 import { s3Backend } from './s3-backend.js'
-import { withTempDir, writeMixedImage } from '../test-support/fixtures.js'
-import { FAST_SCRYPT, backupFile, expectSameAsFile } from '../test-support/helpers.js'
-import { startS3 } from '../test-support/s3-server.js'
-import { QEMU_FORMAT, qemuImg } from '../test-support/qemu.js'
+import { withTempDir, writeMixedImage } from '../testing/fixtures.js'
+import { FAST_SCRYPT, backupFile, expectSameAsFile } from '../testing/helpers.js'
+import { startS3 } from '../testing/s3-server.js'
+import { QEMU_FORMAT, qemuImg } from '../testing/qemu.js'
 
 describe('S3-compatible backend (s3rver on 127.0.0.1)', () => {
   it('stores, lists, stats, deletes and refuses oversized objects', async () => {

@@ -4,13 +4,13 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../../e2e/hosts/ssh-host'
+import { canRunSshHosts, startSshHost, type SshTestHost } from '../../../test-hosts/ssh-host'
 import { SshConnection } from '../../../adapters/ssh/ssh-connection'
 import { CHUNK_SIZE } from '../format.js'
 import { initRepository } from '../repository.js'
 import { sftpBackend } from './sftp-backend.js'
-import { writeMixedImage } from '../test-support/fixtures.js'
-import { backupFile } from '../test-support/helpers.js'
+import { writeMixedImage } from '../testing/fixtures.js'
+import { backupFile } from '../testing/helpers.js'
 
 const run = promisify(execFile)
 const can = canRunSshHosts()

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chown, mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../../e2e/hosts/ssh-host'
+import { canRunSshHosts, startSshHost, type SshTestHost } from '../../../test-hosts/ssh-host'
 import { SshConnection } from '../../../adapters/ssh/ssh-connection'
 import { CHUNK_SIZE } from '../format.js'
 import { initRepository, openRepository } from '../repository.js'
 import { sftpBackend, type SftpBackend } from './sftp-backend.js'
-import { withTempDir, writeMixedImage } from '../test-support/fixtures.js'
-import { FAST_SCRYPT, backupFile, expectSameAsFile } from '../test-support/helpers.js'
-import { killSshSessions } from './sftp-backend-test-support.js'
+import { withTempDir, writeMixedImage } from '../testing/fixtures.js'
+import { FAST_SCRYPT, backupFile, expectSameAsFile } from '../testing/helpers.js'
+import { killSshSessions } from '../testing/sftp-host.js'
 
 const can = canRunSshHosts()
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { access, readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import { withTempDir } from '../test-support/fixtures.js'
+import { withTempDir } from '../testing/fixtures.js'
 import { partialName, writePieces, type Piece } from './pieces.js'
 
 const exists = (file: string) => access(file).then(() => true, () => false)

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CHUNK_SIZE } from '../format.js'
-import { withTempDir, writeMixedImage } from '../test-support/fixtures.js'
-import { backupFile, newLocalRepo } from '../test-support/helpers.js'
+import { withTempDir, writeMixedImage } from '../testing/fixtures.js'
+import { backupFile, newLocalRepo } from '../testing/helpers.js'
 
 // A kill -9 while a manifest (points/) or a trash record (trash/) is being written leaves its temp file there; GC used
 // to sweep temp files under chunks/ only, so these stayed forever and `check` did not even count them.

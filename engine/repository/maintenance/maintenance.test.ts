@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { readdir, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import { CHUNK_SIZE } from '../format.js'
-import { withTempDir, writeMixedImage } from '../test-support/fixtures.js'
-import { VM, backupFile, expectSameAsFile, newLocalRepo } from '../test-support/helpers.js'
-import { openFileSource } from '../test-support/file-source.js'
+import { withTempDir, writeMixedImage } from '../testing/fixtures.js'
+import { VM, backupFile, expectSameAsFile, newLocalRepo } from '../testing/helpers.js'
+import { openFileSource } from '../testing/file-source.js'
 import type { BlockSource } from '../../disks/block-source.js'
 
 describe('prune and garbage collection', () => {

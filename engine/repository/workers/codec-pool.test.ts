@@ -8,8 +8,8 @@ import { promisify } from 'node:util'
 import { createChunkCodec } from './codec-pool.js'
 import { chunkIdOf } from '../codec/sealed-object.js'
 import { CHUNK_SIZE } from '../format.js'
-import { textBlock } from '../test-support/fixtures.js'
-import { bundleForNode } from '../test-support/bundle.js'
+import { textBlock } from '../testing/fixtures.js'
+import { bundleForNode } from '../testing/bundle.js'
 
 const run = promisify(execFile)
 const keys = { dataKey: randomBytes(32), idKey: randomBytes(32) }

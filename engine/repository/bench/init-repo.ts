@@ -1,8 +1,0 @@
-/** Creates an empty repository for the benchmark: node --import tsx init-repo.ts DIR [PASSPHRASE] */
-import { initRepository } from '../repository.js'
-import { localBackend } from '../backends/local-backend.js'
-
-const [dir, passphrase] = process.argv.slice(2)
-if (dir === undefined) throw new Error('usage: init-repo.ts DIR [PASSPHRASE]')
-const repo = await initRepository({ backend: localBackend({ path: dir }), ...(passphrase === undefined ? {} : { passphrase }) })
-await repo.close()

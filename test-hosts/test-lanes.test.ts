@@ -1,0 +1,26 @@
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { HOST_LANE, HOST_PEER_IMPORT } from '../scripts/test-lanes.mjs'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+async function testFiles(dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const entry of await readdir(path.join(root, dir), { withFileTypes: true })) {
+    const rel = path.posix.join(dir, entry.name)
+    if (entry.isDirectory() && entry.name !== 'node_modules') out.push(...(await testFiles(rel)))
+    else if (/\.test\.tsx?$/.test(entry.name)) out.push(rel)
+  }
+  return out
+}
+
+describe('test lanes', () => {
+  it('runs every test file that starts real test hosts in the one-at-a-time lane, and only those', async () => {
+    const files = (await Promise.all(['adapters', 'engine', 'electron', 'renderer', 'test-hosts', 'e2e/torture', 'scripts'].map(testFiles))).flat()
+    const usesHosts: string[] = []
+    for (const f of files) if (HOST_PEER_IMPORT.test(await readFile(path.join(root, f), 'utf8'))) usesHosts.push(f)
+    expect(usesHosts.filter((f) => f !== 'test-hosts/test-lanes.test.ts').sort()).toEqual([...HOST_LANE].sort())
+  })
+})

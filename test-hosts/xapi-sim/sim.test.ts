@@ -1,0 +1,324 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { Agent, request } from 'undici'
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { connect as tlsConnect } from 'node:tls'
+import { connect as netConnect } from 'node:net'
+import { Xapi } from 'xen-api'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { recordProblems } from './conformance'
+import { compactDatamodel, recordSchemasSource, type PublishedClass } from './datamodel-source'
+import { Model } from './model'
+import { XapiSim } from './sim'
+import { SimClient } from './test-client'
+
+const MiB = 1024 * 1024
+
+async function fetchLogin(url: string, password: string): Promise<string> {
+  const agent = new Agent({ connect: { rejectUnauthorized: false } })
+  try {
+    const res = await request(`${url}/jsonrpc`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', method: 'session.login_with_password', params: ['root', password], id: 1 }) })
+    return ((await res.body.json()) as { result: string }).result
+  } finally {
+    await agent.close()
+  }
+}
+const reference = path.resolve(import.meta.dirname, '../../../shared/reference/xenapi.json')
+
+describe('XAPI simulator', () => {
+  let sim: XapiSim
+  let c: SimClient
+  const scratch = mkdtempSync(path.join(tmpdir(), 'xapi-sim-test-'))
+
+  beforeAll(async () => {
+    sim = await XapiSim.start({ vms: ['web', { name: 'halted', powerState: 'Halted', disks: 2, diskSize: 6 * MiB }], diskSize: 8 * MiB, pool: { slave: true } })
+    c = new SimClient(sim)
+    await c.login()
+  })
+  afterAll(async () => {
+    await c.close()
+    await sim.stop()
+    rmSync(scratch, { recursive: true, force: true })
+  })
+
+  it.skipIf(!existsSync(reference))('serves the datamodel generated from the published xenapi.json (outputs up to date)', () => {
+    const published = JSON.parse(readFileSync(reference, 'utf8')) as PublishedClass[]
+    const committed = readFileSync(path.join(import.meta.dirname, 'datamodel.generated.json'), 'utf8')
+    expect(committed).toBe(`${JSON.stringify(compactDatamodel(published))}\n`)
+    const schemas = readFileSync(path.join(import.meta.dirname, '../../adapters/xenserver/xapi-records.generated.ts'), 'utf8')
+    expect(schemas).toBe(recordSchemasSource(published))
+  })
+
+  it('speaks JSON-RPC to xen-api, and refuses unknown methods, wrong parameter counts and bad handles with XAPI error codes', async () => {
+    const xapi = new Xapi({ url: sim.url, auth: { user: 'root', password: sim.password }, allowUnauthorized: true, watchEvents: false, transport: 'json-rpc' })
+    await xapi.connect()
+    try {
+      const vms = (await xapi.call('VM.get_all_records')) as Record<string, { name_label: string; is_control_domain: boolean }>
+      expect(Object.values(vms).map((v) => v.name_label)).toEqual(expect.arrayContaining(['web', 'halted']))
+      await expect(xapi.call('VM.no_such_thing')).rejects.toMatchObject({ code: 'MESSAGE_METHOD_UNKNOWN' })
+      await expect(xapi.call('VM.get_record', 'OpaqueRef:00000000-0000-0000-0000-000000000000')).rejects.toMatchObject({ code: 'HANDLE_INVALID', params: ['VM', 'OpaqueRef:00000000-0000-0000-0000-000000000000'] })
+      await expect(c.call('VM.get_record')).rejects.toMatchObject({ code: 'MESSAGE_PARAMETER_COUNT_MISMATCH' })
+    } finally {
+      await xapi.disconnect()
+    }
+    const wrong = await c.raw('session.login_with_password', ['root', 'nope'])
+    expect(wrong.error?.message).toBe('SESSION_AUTHENTICATION_FAILED')
+  })
+
+  it('speaks XML-RPC (ints as strings, typed records) on the same port', async () => {
+    const xapi = new Xapi({ url: sim.url, auth: { user: 'root', password: sim.password }, allowUnauthorized: true, watchEvents: false, transport: 'xml-rpc' })
+    await xapi.connect()
+    try {
+      const vms = (await xapi.call('VM.get_all_records')) as Record<string, { name_label: string; memory_static_max: string; power_state: string }>
+      const web = Object.values(vms).find((v) => v.name_label === 'web')
+      expect(web).toMatchObject({ memory_static_max: String(1024 ** 3), power_state: 'Running' })
+      await expect(xapi.call('VM.get_record', 'OpaqueRef:x')).rejects.toMatchObject({ code: 'HANDLE_INVALID' })
+    } finally {
+      await xapi.disconnect()
+    }
+  })
+
+  it('answers logins on the pool slave with HOST_IS_SLAVE naming the master', async () => {
+    const slave = new SimClient(sim, `https://127.0.0.2:${sim.port}`)
+    const answer = await slave.raw('session.login_with_password', ['root', sim.password])
+    expect(answer.error).toEqual({ message: 'HOST_IS_SLAVE', data: ['127.0.0.1'], code: 1 })
+    await slave.close()
+  })
+
+  it('expires sessions (SESSION_INVALID) and loses events (EVENTS_LOST) on request', async () => {
+    const other = new SimClient(sim)
+    await other.login()
+    const first = await other.call<{ token: string; events: unknown[] }>('event.from', ['vm'], '', 0.1)
+    expect(first.events.length).toBeGreaterThan(3)
+    const vm = sim.vmByName('web').ref
+    await other.call('VM.add_to_other_config', vm, 'touched', 'yes')
+    const next = await other.call<{ token: string; events: { class: string; operation: string; ref: string; snapshot: { other_config: Record<string, string> } }[] }>('event.from', ['vm'], first.token, 1)
+    expect(next.events).toEqual([expect.objectContaining({ class: 'vm', operation: 'mod', ref: vm, snapshot: expect.objectContaining({ other_config: expect.objectContaining({ touched: 'yes' }) }) })])
+    await expect(other.call('VM.add_to_other_config', vm, 'touched', 'again')).rejects.toMatchObject({ code: 'MAP_DUPLICATE_KEY' })
+    sim.loseEvents()
+    await expect(other.call('event.from', ['vm'], next.token, 0.1)).rejects.toMatchObject({ code: 'EVENTS_LOST' })
+    sim.expireSessions()
+    await expect(other.call('VM.get_all')).rejects.toMatchObject({ code: 'SESSION_INVALID' })
+    await c.login()
+    await other.close()
+  })
+
+  it('runs Async calls as tasks with progress, results and cancel', async () => {
+    const vm = sim.vmByName('web').ref
+    const task = await c.call<string>('Async.VM.snapshot', vm, 'task test', [])
+    const done = await c.waitTask(task)
+    expect(done).toMatchObject({ status: 'success', progress: 1, type: 'VM' })
+    const snap = /<value>(OpaqueRef:[^<]+)<\/value>/.exec(String(done.result))?.[1]
+    expect(await c.call('VM.get_is_a_snapshot', snap)).toBe(true)
+    sim.faults.ignoreShutdown.add('web')
+    const shutdown = await c.call<string>('Async.VM.clean_shutdown', vm)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(await c.call('task.get_status', shutdown)).toBe('pending')
+    await c.call('task.cancel', shutdown)
+    expect(await c.waitTask(shutdown)).toMatchObject({ status: 'cancelled', error_info: ['TASK_CANCELLED', shutdown] })
+    expect(await c.call('VM.get_power_state', vm)).toBe('Running')
+    sim.faults.ignoreShutdown.clear()
+    sim.faults.failTask.set('VM.snapshot', { code: 'SR_BACKEND_FAILURE_44', params: ['', 'There is insufficient space', ''] })
+    const failing = await c.call<string>('Async.VM.snapshot', vm, 'nope', [])
+    expect(await c.waitTask(failing)).toMatchObject({ status: 'failure', error_info: ['SR_BACKEND_FAILURE_44', '', 'There is insufficient space', ''] })
+    await c.call('VM.destroy', snap)
+  })
+
+  it('keeps the power-state machine: VM_BAD_POWER_STATE, checkpoint, suspend and resume', async () => {
+    const vm = sim.vmByName('halted').ref
+    await expect(c.call('VM.clean_shutdown', vm)).rejects.toMatchObject({ code: 'VM_BAD_POWER_STATE', params: [vm, 'running', 'halted'] })
+    await c.call('VM.start', vm, false, false)
+    const cp = await c.call<string>('VM.checkpoint', vm, 'cp')
+    expect(await c.call('VM.get_power_state', cp)).toBe('Suspended')
+    await c.call('VM.suspend', vm)
+    expect(await c.call('VM.get_power_state', vm)).toBe('Suspended')
+    await c.call('VM.resume', vm, false, false)
+    await c.call('VM.hard_shutdown', vm)
+    const suspendVdi = await c.call<string>('VM.get_suspend_VDI', cp)
+    await c.call('VM.destroy', cp)
+    await expect(c.call('VDI.get_record', suspendVdi)).rejects.toMatchObject({ code: 'HANDLE_INVALID' })
+  })
+
+  it('exports raw bytes and VHDs that qemu-img accepts, incremental with base=, and imports both', async () => {
+    const [disk] = sim.disksOf('web')
+    if (!disk) throw new Error('no disk')
+    const vdi = disk.vdi
+    const raw = await c.get('/export_raw_vdi', { vdi, format: 'raw' })
+    expect(raw.status).toBe(200)
+    expect(raw.body.equals(readFileSync(disk.path))).toBe(true)
+    expect(raw.body.subarray(0, 4096).equals(XapiSim.knownBytes('web:0', 0, 4096))).toBe(true)
+
+    const vhd = await c.get('/export_raw_vdi', { vdi, format: 'vhd' })
+    writeFileSync(path.join(scratch, 'full.vhd'), vhd.body)
+    expect(execFileSync('qemu-img', ['info', '--output=json', path.join(scratch, 'full.vhd')]).toString()).toContain('"format": "vpc"')
+    execFileSync('qemu-img', ['compare', '-f', 'vpc', '-F', 'raw', path.join(scratch, 'full.vhd'), disk.path])
+
+    const base = await c.call<string>('VDI.snapshot', vdi, {})
+    await sim.writeGuest('web', 0, 5 * MiB + 100, Buffer.alloc(1000, 0x5a))
+    const delta = await c.get('/export_raw_vdi', { vdi, format: 'vhd', base })
+    writeFileSync(path.join(scratch, 'delta.vhd'), delta.body)
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', path.join(scratch, 'delta.vhd')]).toString()) as { 'actual-size': number }
+    expect(info['actual-size']).toBeLessThan(3 * MiB)
+    expect(delta.body.length).toBe(512 + 1024 + 512 + (512 + 2 * MiB) + 512)
+
+    const target = await c.call<string>('VDI.create', { name_label: 'import', SR: await c.call<string>('VDI.get_SR', vdi), virtual_size: disk.size, type: 'user', sharable: false, read_only: false, other_config: {} })
+    expect(await c.put('/import_raw_vdi', { vdi: target, format: 'vhd' }, vhd.body)).toBe(200)
+    const targetUuid = await c.call<string>('VDI.get_uuid', target)
+    expect(readFileSync(sim.core.storage.path(targetUuid)).equals(raw.body)).toBe(true)
+    expect(await c.put('/import_raw_vdi', { vdi: target, format: 'raw' }, readFileSync(disk.path))).toBe(200)
+    expect(readFileSync(sim.core.storage.path(targetUuid)).equals(readFileSync(disk.path))).toBe(true)
+    await c.call('VDI.destroy', target)
+    await c.call('VDI.destroy', base)
+  })
+
+  it('tracks changed blocks: list_changed_blocks marks exactly the written 64 KiB blocks, data_destroy keeps the metadata', async () => {
+    const [disk] = sim.disksOf('web')
+    if (!disk) throw new Error('no disk')
+    await c.call('VDI.enable_cbt', disk.vdi)
+    const s1 = await c.call<string>('VDI.snapshot', disk.vdi, {})
+    await sim.writeGuest('web', 0, 64 * 1024 * 3 + 10, Buffer.alloc(64 * 1024, 1))
+    const s2 = await c.call<string>('VDI.snapshot', disk.vdi, {})
+    await c.call('VDI.data_destroy', s1)
+    expect(await c.call('VDI.get_type', s1)).toBe('cbt_metadata')
+    expect(existsSync(sim.core.storage.path(await c.call<string>('VDI.get_uuid', s1)))).toBe(false)
+    const bitmap = Buffer.from(await c.call<string>('VDI.list_changed_blocks', s1, s2), 'base64')
+    const changed = [...Array(bitmap.length * 8).keys()].filter((i) => ((bitmap[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0)
+    expect(changed).toEqual([3, 4])
+    await expect(c.call('VDI.list_changed_blocks', s1, disk.vdi)).rejects.toMatchObject({ code: 'VDI_IN_USE' })
+    const nbd = await c.call<{ address: string; port: number; exportname: string; cert: string }[]>('VDI.get_nbd_info', s2)
+    expect(nbd).toHaveLength(1)
+    await expect(c.call('VDI.get_nbd_info', s1)).rejects.toMatchObject({ code: 'VDI_INCOMPATIBLE_TYPE' })
+    await c.call('VDI.destroy', s1)
+    await c.call('VDI.destroy', s2)
+  })
+
+  it('requires TLS on NBD (STARTTLS with the host certificate) before it serves an export', async () => {
+    const [disk] = sim.disksOf('web')
+    if (!disk) throw new Error('no disk')
+    const snap = await c.call<string>('VDI.snapshot', disk.vdi, {})
+    const [info] = await c.call<{ address: string; port: number; exportname: string; cert: string }[]>('VDI.get_nbd_info', snap)
+    if (!info) throw new Error('no NBD info')
+    const raw = netConnect(info.port, info.address)
+    const chunks: Buffer[] = []
+    const read = async (n: number, from: NodeJS.ReadableStream = raw): Promise<Buffer> => {
+      for (;;) {
+        const all = Buffer.concat(chunks)
+        if (all.length >= n) {
+          chunks.length = 0
+          if (all.length > n) chunks.push(all.subarray(n))
+          return all.subarray(0, n)
+        }
+        const d = await new Promise<Buffer>((r) => from.once('data', r))
+        chunks.push(d)
+      }
+    }
+    expect((await read(18)).subarray(0, 8).toString()).toBe('NBDMAGIC')
+    raw.write(Buffer.from([0, 0, 0, 3]))
+    const opt = (n: number, data: Buffer) => {
+      const h = Buffer.alloc(16)
+      h.writeBigUInt64BE(0x49484156454f5054n, 0)
+      h.writeUInt32BE(n, 8)
+      h.writeUInt32BE(data.length, 12)
+      return Buffer.concat([h, data])
+    }
+    const name = Buffer.from(info.exportname)
+    const go = Buffer.concat([Buffer.from([0, 0, 0, name.length]), name, Buffer.from([0, 0])])
+    raw.write(opt(7, go))
+    const refused = await read(20)
+    expect(refused.readUInt32BE(12)).toBe(0x80000005)
+    await read(refused.readUInt32BE(16))
+    raw.write(opt(5, Buffer.alloc(0)))
+    expect((await read(20)).readUInt32BE(12)).toBe(1)
+    const secure = tlsConnect({ socket: raw, ca: info.cert, servername: 'xcp-sim-1', checkServerIdentity: () => undefined })
+    await new Promise((r) => secure.once('secureConnect', r))
+    secure.write(opt(7, go))
+    const reply = await read(20, secure)
+    expect(reply.readUInt32BE(12)).toBe(3)
+    secure.destroy()
+    await c.call('VDI.destroy', snap)
+  })
+
+  it('exports a VM as an XVA and imports it as a new VM with the same disk bytes and new MACs', async () => {
+    const vm = sim.vmByName('halted').ref
+    const original = sim.disksOf('halted')
+    const xva = await c.get('/export', { ref: vm })
+    expect(xva.status).toBe(200)
+    expect(xva.body.subarray(0, 7).toString()).toBe('ova.xml')
+    expect(execFileSync('tar', ['-tf', '-'], { input: xva.body }).toString()).toContain('ova.xml')
+    const sr = await c.call<string>('pool.get_default_SR', (await c.call<string[]>('pool.get_all'))[0])
+    const task = await c.call<string>('task.create', 'import', '')
+    expect(await c.put('/import', { sr_id: sr, task_id: task }, xva.body)).toBe(200)
+    const done = await c.waitTask(task)
+    const imported = /<value>(OpaqueRef:[^<]+)<\/value>/.exec(String(done.result))?.[1]
+    if (imported === undefined) throw new Error(`no VM in ${String(done.result)}`)
+    const vbds = await c.call<string[]>('VM.get_VBDs', imported)
+    const vdis: string[] = []
+    for (const b of vbds) {
+      const r = await c.call<{ VDI: string; type: string; userdevice: string }>('VBD.get_record', b)
+      if (r.type === 'Disk') vdis[Number(r.userdevice)] = await c.call<string>('VDI.get_uuid', r.VDI)
+    }
+    expect(vdis).toHaveLength(2)
+    for (const [i, d] of original.entries()) expect(readFileSync(sim.core.storage.path(vdis[i] ?? '')).equals(readFileSync(d.path))).toBe(true)
+    const macs = async (v: string) => Promise.all((await c.call<string[]>('VM.get_VIFs', v)).map((f) => c.call<string>('VIF.get_MAC', f)))
+    expect(await macs(imported)).not.toEqual(await macs(vm))
+  })
+
+  it('slows every answer down when asked to', async () => {
+    sim.faults.slowMs = 300
+    try {
+      const started = Date.now()
+      await c.call('pool.get_all')
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+    } finally {
+      sim.faults.slowMs = 0
+    }
+  })
+
+  it('runs standalone: prints URL, user, password, fingerprint and data folder; --vm disks hold known content', async () => {
+    const data = path.join(scratch, 'cli-data')
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'cli.ts'), '--json', '--vm', 'alpha one', '--vm', 'beta', '--disk-size', '2M', '--data', data], { stdio: ['pipe', 'pipe', 'inherit'] })
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve)
+        child.once('exit', (code) => reject(new Error(`exited ${code}`)))
+      })
+      const info = JSON.parse(line) as { url: string; user: string; password: string; fingerprint: string; data: string; vms: { name: string; disks: { vdi: string; file: string }[] }[] }
+      expect(info).toMatchObject({ url: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/), user: 'root', fingerprint: expect.stringMatching(/^SHA256:([0-9A-F]{2}:){31}[0-9A-F]{2}$/), data })
+      expect(info.vms.map((v) => v.name)).toEqual(['alpha one', 'beta'])
+      const disk = info.vms[0]?.disks[0]
+      expect(disk?.file).toBe(path.join(data, disk?.vdi ?? ''))
+      expect(readFileSync(disk?.file ?? '').equals(XapiSim.knownBytes('alpha one:0', 0, 2 * 1024 * 1024))).toBe(true)
+      const peer = await fetchLogin(info.url, info.password)
+      expect(peer).toMatch(/^OpaqueRef:/)
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('exit', r))
+    }
+  })
+
+  it('returns records with exactly the datamodel fields of their class, with valid types and enum values', async () => {
+    const model = Model.load()
+    const problems: string[] = []
+    let checked = 0
+    for (const cls of Object.keys(model.data.classes)) {
+      if (model.message(cls, 'get_all_records') === undefined) continue
+      const all = await c.call<Record<string, unknown>>(`${cls}.get_all_records`)
+      for (const r of Object.values(all)) {
+        problems.push(...recordProblems(model, cls, r))
+        checked++
+      }
+    }
+    const events = await c.call<{ events: { snapshot: unknown; class: string }[] }>('event.from', ['*'], '', 0.1)
+    for (const e of events.events) {
+      problems.push(...recordProblems(model, 'event', { ...e, snapshot: {} }))
+      const cls = model.className(e.class)
+      if (cls !== undefined) problems.push(...recordProblems(model, cls, e.snapshot))
+    }
+    const [disk] = sim.disksOf('web')
+    for (const info of await c.call<unknown[]>('VDI.get_nbd_info', disk?.vdi)) problems.push(...recordProblems(model, 'vdi_nbd_server_info', info))
+    expect(problems).toEqual([])
+    expect(checked).toBeGreaterThan(30)
+  })
+})
