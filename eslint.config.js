@@ -28,6 +28,51 @@ const engineBoundary = {
   paths: [{ name: 'electron', message: 'engine/ must run without Electron (CLI, web bridge, tests).' }],
   patterns: [{ group: ['**/electron/**', '**/renderer/**'], message: 'engine/ never depends on the desktop shell or the UI.' }],
 }
+
+// Product code never imports test code. Test code: *.test.ts(x), testing/ helpers, the test peers, journeys, benchmarks.
+const noTestCode = {
+  patterns: [
+    {
+      regex: '(^|/)(testing|test-hosts|e2e|bench)(/|$)|\\.test(\\.[jt]sx?)?$',
+      message: 'Product code never imports test code: *.test files, testing/ helpers, test peers (test-hosts/), journeys (e2e/) or benchmarks (bench/).',
+    },
+  ],
+}
+
+// Inside engine/, dependencies run one way (ARCHITECTURE.md): the doors and handlers on top (api/handlers*, cli/, server/,
+// engine.ts), the features below (jobs, scheduler, browse, inventory, repository-access), errors/ (every failure in the
+// contract's words) below them, storage and formats (repository, disks, filesystems, state) below that, common/ (progress
+// sinks, the event bus) at the very bottom. The contract's own files (api/contract*) may be imported from every layer.
+const layer = {
+  handlers: { regex: '^(\\.\\./)+api/(?!contract(-[a-z0-9-]+)?(\\.js)?$)', message: 'Only the doors (cli/, server/, engine.ts) and api/ itself use the handlers; below them, import the contract (api/contract*) only.' },
+  doors: { regex: '^(\\.\\./)+((cli|server)(/|$)|engine(\\.js)?$)', message: 'The doors (cli/, server/, engine.ts) are the top of engine/: nothing below imports them.' },
+  features: { regex: '^(\\.\\./)+(jobs|scheduler|browse|inventory|repository-access)(/|$)', message: 'Features (jobs, scheduler, browse, inventory, repository-access) sit above this layer: it may not import them.' },
+  errors: { regex: '^(\\.\\./)+errors/', message: 'errors/ maps failures of storage and formats into the contract: it sits above them.' },
+  storage: { regex: '^(\\.\\./)+(repository|disks|filesystems|state)(/|$)', message: 'common/ is the bottom of engine/: it imports only the contract.' },
+}
+const engineLayers = [
+  { files: ['engine/{repository,disks,filesystems,state}/**/*.ts'], forbid: [layer.handlers, layer.doors, layer.features, layer.errors] },
+  { files: ['engine/common/**/*.ts'], forbid: [layer.handlers, layer.doors, layer.features, layer.errors, layer.storage] },
+  { files: ['engine/errors/**/*.ts'], forbid: [layer.handlers, layer.doors, layer.features] },
+  { files: ['engine/{jobs,scheduler,browse,inventory,repository-access}/**/*.ts'], forbid: [layer.handlers, layer.doors] },
+  { files: ['engine/{api,cli,server}/**/*.ts', 'engine/engine.ts'], forbid: [] },
+]
+
+/** One no-restricted-imports option object from several parts (flat config keeps only the last rule per file). */
+function boundary(...parts) {
+  return { paths: parts.flatMap((p) => p.paths ?? []), patterns: parts.flatMap((p) => p.patterns ?? []) }
+}
+const testFiles = ['**/*.test.ts', '**/*.test.tsx', '**/testing/**']
+/**
+ * A folder's import rules: its product files get `product` and may not import test code; its tests and testing/
+ * helpers get only `tests` (the folder's outer boundary: a test may drive the engine through its doors).
+ */
+function zone(files, product, tests = product) {
+  return [
+    { files, ignores: testFiles, rules: { 'no-restricted-imports': ['error', boundary(product, noTestCode)] } },
+    { files: files.flatMap((f) => testFiles.map((t) => [f, t])), rules: { 'no-restricted-imports': ['error', tests] } },
+  ]
+}
 const adaptersBoundary = {
   paths: [{ name: 'electron', message: 'adapters/ must run without Electron.' }],
   patterns: [
@@ -45,6 +90,9 @@ const rendererQueryKeyRules = [
     message: queryKeyMessage,
   },
 ]
+
+/** The import rules alone, for the test that shows each of them fire (engine/house-rules.test.ts). */
+export const importRules = { noTestCode, layer, engineLayers }
 
 export default tseslint.config(
   { ignores: ['dist/**', 'release/**', 'node_modules/**', 'e2e/output/**', 'test-results/**', 'playwright-report/**'] },
@@ -78,11 +126,12 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.browser } },
     rules: {
       ...reactHooks.configs.recommended.rules,
-      'no-restricted-imports': ['error', rendererBoundary],
       'no-restricted-syntax': ['error', ...rendererQueryKeyRules],
     },
   },
-  { files: ['engine/**/*.ts'], rules: { 'no-restricted-imports': ['error', engineBoundary] } },
+  ...zone(['renderer/**/*.{ts,tsx}'], rendererBoundary),
+  ...engineLayers.flatMap((l) => zone(l.files, boundary(engineBoundary, { patterns: l.forbid }), engineBoundary)),
+  ...zone(['electron/**/*.ts'], { patterns: [{ group: ['**/renderer/**'], message: 'The desktop shell serves the renderer\'s built files; it never imports its code.' }] }),
   {
     // The contract is imported by the renderer, so it must stay environment-neutral (zod and plain types).
     files: ['engine/api/contract*.ts'],
@@ -96,9 +145,9 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['adapters/**/*.ts'], rules: { 'no-restricted-imports': ['error', adaptersBoundary] } },
+  ...zone(['adapters/**/*.ts'], adaptersBoundary),
   {
-    files: ['**/*.test.ts', '**/*.test.tsx', 'e2e/**/*.ts'],
+    files: ['**/*.test.ts', '**/*.test.tsx', 'e2e/**/*.ts', 'test-hosts/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -1,8 +1,11 @@
 /**
  * The one contract every host family implements. The engine talks only to this; adapters never import the engine.
  * Everything returned is plain, serialisable data. Optional parts are capabilities: a host that cannot do
- * something simply lacks that part, and describe() says why, so the UI can show the reason instead of a dead button.
+ * something simply lacks that part.
  */
+import type { BlockSource } from './block-source'
+
+export type { BlockSource, Extent } from './block-source'
 
 export type HostKind = 'xenserver' | 'hyperv' | 'linux'
 
@@ -113,17 +116,6 @@ export type InventoryEvent =
   | { readonly type: 'vm-removed'; readonly vmId: string }
   | { readonly type: 'resync'; readonly inventory: Inventory }
 
-export interface Capability {
-  readonly available: boolean
-  /** Why not, in plain words, when unavailable. */
-  readonly reason?: string
-}
-
-export interface AdapterDescription {
-  readonly kind: HostKind
-  readonly capabilities: Readonly<Record<'inventory' | 'watch' | 'power' | 'snapshots' | 'backup' | 'disks' | 'restore' | 'hooks', Capability>>
-}
-
 /** Plain JSON, for things the adapter records and gets back later (VM config, incremental tokens). */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue }
 
@@ -166,18 +158,6 @@ export interface BackupOptions {
   readonly changeBudget?: { readonly percent?: number; readonly bytes?: number }
 }
 
-/**
- * Guest-visible disk bytes the adapter already decoded (e.g. an NBD export of a libvirt backup job). Same
- * shape as the engine's BlockSource, so the engine can ingest it directly.
- */
-export interface GuestDisk {
-  readonly size: number
-  readonly label: string
-  read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer>
-  extents?(signal?: AbortSignal): AsyncIterable<{ readonly offset: number; readonly length: number; readonly kind: 'data' | 'zero' }>
-  close(): Promise<void>
-}
-
 /** How the engine gets a disk's bytes: a host file in some image format, or already-decoded guest bytes. */
 export type DiskReadout =
   | {
@@ -191,7 +171,8 @@ export type DiskReadout =
     }
   | {
       readonly kind: 'guest'
-      readonly disk: GuestDisk
+      /** Guest-visible bytes the adapter already decoded (e.g. an NBD export of a libvirt backup job). */
+      readonly disk: BlockSource
       /** Only these ranges changed since `previous`; everything else equals the previous restore point. */
       readonly changedRanges?: readonly { readonly offset: number; readonly length: number }[]
     }
@@ -271,7 +252,7 @@ export type ImagePiece = { readonly kind: 'data'; readonly data: Buffer } | { re
 export interface RestoreDiskInput {
   readonly name: string
   readonly size: number
-  readonly source: GuestDisk
+  readonly source: BlockSource
   readonly meta?: JsonValue
   /**
    * The disk encoded as an image file in `format`, pieces in file order — for hosts that keep disks as image files
@@ -434,7 +415,6 @@ export interface HostAdapter extends AsyncDisposable {
   readonly reconcile?: ReconcileCapability
   readonly hooks?: HooksCapability
   readonly guestFiles?: GuestFilesCapability
-  describe(): AdapterDescription
   close(): Promise<void>
 }
 
@@ -474,7 +454,12 @@ export function isAdapterError(err: unknown): err is AdapterError {
   return err instanceof AdapterError
 }
 
-/** Throws CANCELLED if the signal fired; call at every step of a long operation. */
+/**
+ * Throws AdapterError CANCELLED if the signal fired; call at every step of a long operation. For adapters (the
+ * engine maps the code to the contract's CANCELLED); repository code uses `throwIfCancelled`
+ * (engine/repository/errors.ts), the rest of the engine `signal?.throwIfAborted()`. `isAbortError`
+ * (adapters/abort.ts) recognises what each of them throws.
+ */
 export function throwIfAborted(signal: AbortSignal | undefined, what = 'The operation'): void {
   if (signal?.aborted) throw new AdapterError('CANCELLED', `${what} was cancelled.`)
 }

@@ -4,17 +4,17 @@ import path from 'node:path'
 import { defaultAdapterRegistry, type AdapterRegistry } from '../adapters/registry'
 import packageJson from '../package.json'
 import type { AppInfo } from './api/contract'
-import { EventBus } from './api/event-bus'
+import { EventBus } from './common/event-bus'
 import { BrowseService } from './browse/browse-service'
 import { createHandlers } from './api/handlers'
 import type { HandlerMap } from './api/handler-types'
 import { InventoryService } from './inventory/inventory-service'
-import { Repositories } from './repositories/repositories'
-import { dispatch } from './api/dispatch'
+import { Repositories } from './repository-access/repositories'
 import { PlansStore } from './scheduler/plans-store'
 import { Scheduler } from './scheduler/scheduler'
 import { JobRunner } from './jobs/job-runner'
 import { JobStore } from './jobs/job-store'
+import { backupStarter } from './jobs/start-backup'
 import { HostsStore } from './state/hosts-store'
 import { SnapshotReviews } from './state/snapshot-reviews'
 import { statePaths, type StatePaths } from './state/paths'
@@ -65,18 +65,14 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   })
   const repositories = new Repositories({ defaultPath: paths.repository, secrets, hosts, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) })
   const browse = new BrowseService({ jobs, repositories, hosts: { hosts, secrets, adapters, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) } })
-  // The scheduler starts backups through the contract like any other caller (late-bound: the handlers need it too).
-  const late: { handlers?: HandlerMap } = {}
+  // The scheduler's plan runs and the `backup.start` handler start backups through the same feature.
+  const startBackup = backupStarter({ hosts, secrets, adapters, repositories, jobs, inventory, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) })
   const scheduler = new Scheduler({
     store: new PlansStore(path.join(paths.home, 'plans.json')),
     jobs,
     repositories,
     lockDir: paths.home,
-    startBackup: async (input, signal) => {
-      if (!late.handlers) throw new Error('The engine is not ready yet.')
-      const envelope = await dispatch(late.handlers, 'backup.start', input, { signal })
-      return envelope.ok ? (envelope.value as { jobId: string }) : { error: envelope.error }
-    },
+    startBackup,
   })
   const handlers = createHandlers({
     info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection, restoreDirectory: path.join(homedir(), 'Lifeboat restores') },
@@ -89,10 +85,10 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     browse,
     repositories,
     scheduler,
+    startBackup,
     snapshotReviews: new SnapshotReviews(paths.snapshotReviews),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
-  late.handlers = handlers
   let disposed = false
   const dispose = async () => {
     if (disposed) return

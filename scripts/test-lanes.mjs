@@ -21,7 +21,7 @@ export const HOST_LANE = [
   'engine/jobs/linux-crash-heal.test.ts',
   'engine/jobs/linux-hostile-names.test.ts',
   'engine/jobs/linux-lvm-btrfs.test.ts',
-  'engine/repositories/repositories.test.ts',
+  'engine/repository-access/repositories.test.ts',
   'engine/repository/backends/sftp-backend-full.test.ts',
   'engine/repository/backends/sftp-backend.test.ts',
   'e2e/torture/torture.test.ts',

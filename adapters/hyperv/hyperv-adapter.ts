@@ -2,7 +2,6 @@ import { z } from 'zod'
 import {
   AdapterError,
   isAdapterError,
-  type AdapterDescription,
   type AdapterOptions,
   type BackupCapability,
   type GuestFilesCapability,
@@ -127,22 +126,6 @@ export class HyperVAdapter implements HostAdapter {
   async inventory(signal: AbortSignal): Promise<Inventory> {
     const { powershell: _ps, ...inventory } = await readInventory(this.ctx.runner, signal)
     return inventory
-  }
-
-  describe(): AdapterDescription {
-    return {
-      kind: 'hyperv',
-      capabilities: {
-        inventory: { available: true },
-        watch: { available: false, reason: 'Hyper-V hosts are polled for changes.' },
-        power: { available: false, reason: 'Starting and stopping VMs is done by backups and reverts only in this version.' },
-        snapshots: { available: true },
-        backup: { available: true },
-        disks: { available: true },
-        restore: { available: true },
-        hooks: { available: false, reason: 'Pre/post scripts are not run on Hyper-V hosts in this version of Lifeboat.' },
-      },
-    }
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,7 @@
  * for this backup re-arms the chain, and the stale previous one is removed once the restore point is written.
  */
 import { z } from 'zod'
+import { isAbortError } from '../abort'
 import { AdapterError, throwIfAborted, type BackupOptions, type JsonValue } from '../host-adapter'
 import type { UndoHandle, UndoStack } from '../undo-stack'
 import type { HyperVContext } from './context'
@@ -322,7 +323,7 @@ export async function beginRct(ctx: HyperVContext, d: VmDetails, options: Backup
     try {
       previousPoint = await findPoint(ctx, previous.vmId, previous.referencePoint, signal)
     } catch (err) {
-      if (err instanceof AdapterError && err.code === 'CANCELLED') throw err
+      if (isAbortError(err)) throw err
       previousPoint = { unusable: message(err) }
     }
   }
@@ -377,7 +378,7 @@ export async function diskChanges(
     options.log('info', `Resilient Change Tracking: ${disk.name}: ${ranges.reduce((n, r) => n + r.length, 0)} bytes in ${ranges.length} ranges changed since the previous restore point.`)
     return { ranges }
   } catch (err) {
-    if (err instanceof AdapterError && err.code === 'CANCELLED') throw err
+    if (isAbortError(err)) throw err
     return full(`Hyper-V could not list the changes since the previous backup (${message(err)}): the disk's change tracking was reset or became invalid, for example after a host crash; the stale reference point is removed`)
   }
 }

@@ -1,4 +1,4 @@
-import { AdapterError, type GuestDisk } from '../host-adapter'
+import { AdapterError, type BlockSource } from '../host-adapter'
 import { RemoteWriter } from '../ssh/remote-writer'
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
@@ -13,7 +13,7 @@ const READ_AHEAD = 4
  */
 export async function uploadDisk(
   shell: RootShell,
-  source: GuestDisk,
+  source: BlockSource,
   path: string,
   options: { readonly fresh: boolean; readonly signal: AbortSignal; readonly progress: (done: number) => void },
 ): Promise<void> {
@@ -57,7 +57,7 @@ function isZero(b: Buffer): boolean {
 }
 
 /** A lookup "is [offset, offset+length) entirely a known-zero extent?", when the source can tell. */
-async function zeroMap(source: GuestDisk, signal: AbortSignal): Promise<((offset: number, length: number) => boolean) | undefined> {
+async function zeroMap(source: BlockSource, signal: AbortSignal): Promise<((offset: number, length: number) => boolean) | undefined> {
   if (source.extents === undefined) return undefined
   const zeros: { offset: number; end: number }[] = []
   let n = 0

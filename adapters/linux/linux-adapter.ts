@@ -1,6 +1,5 @@
 import {
   AdapterError,
-  type AdapterDescription,
   type AdapterOptions,
   type BackupCapability,
   type GuestFilesCapability,
@@ -29,11 +28,11 @@ import { beginManualBackup, manualModes } from './manual-backup'
 import { manualVms, readManualVms, type ManualVm } from './manual-vms'
 import { restoreManualVm } from './manual-restore'
 
-const unavailable = (reason: string) => ({ available: false, reason })
-
 /**
- * Linux hosts over SSH. This is the connection, identity and a first libvirt inventory (domain names and power
- * states through `virsh`); disks, snapshots, backups and restores are added by the Linux host work.
+ * Linux hosts over SSH: libvirt/KVM domains (inventory through `virsh`, cold/warm/hot and checkpoint-incremental
+ * backups, snapshots and browsing them in place, restores, guest files through the guest agent) and VMs registered
+ * by hand (LVM volumes, btrfs or plain image files, with the admin's own start/stop commands), pre/post hooks and the
+ * cleanup of anything a crashed job left behind. See README.md in this folder.
  */
 export class LinuxAdapter implements HostAdapter {
   readonly kind = 'linux' as const
@@ -111,23 +110,6 @@ export class LinuxAdapter implements HostAdapter {
     const [name, vms, registered] = await Promise.all([conn.run(sh`uname -n`, { signal, timeoutMs: 20_000, maxOutputBytes: 4096 }), this.libvirtDomains(signal), this.registeredVms(signal)])
     const hostname = name.trim()
     return { hostname, hosts: [{ id: hostname, name: hostname }], vms: [...vms, ...registered] }
-  }
-
-  describe(): AdapterDescription {
-    const later = unavailable('Not available for Linux hosts in this version of Lifeboat yet.')
-    return {
-      kind: 'linux',
-      capabilities: {
-        inventory: { available: true },
-        watch: unavailable('Linux hosts are polled for changes.'),
-        power: later,
-        snapshots: { available: true },
-        backup: { available: true },
-        disks: later,
-        restore: { available: true },
-        hooks: { available: true },
-      },
-    }
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,11 @@
 import type { Duplex } from 'node:stream'
-import { AdapterError, type GuestDisk } from '../host-adapter'
+import { AdapterError, type BlockSource } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
 import type { DomainDisk } from './domain-model'
 import { jobTag, LOCK_DIR } from './job-lock'
 import { NbdClient } from './nbd/nbd-client'
-import { flaggedRanges, nbdGuestDisk } from './nbd/nbd-guest-disk'
+import { flaggedRanges, nbdBlockSource } from './nbd/nbd-guest-disk'
 import type { Virsh } from './virsh'
 import { sleep } from './virsh'
 import { escapeXml, findAll, parseXml } from './xml'
@@ -18,7 +18,7 @@ export interface PullDisk {
 
 export interface PulledDisk {
   readonly disk: DomainDisk
-  readonly guest: GuestDisk
+  readonly guest: BlockSource
   readonly changedRanges?: readonly { readonly offset: number; readonly length: number }[]
 }
 
@@ -72,7 +72,7 @@ export async function openPulledDisks(virsh: Virsh, shell: RootShell, dom: strin
       const stream = await openSocket(shell, socketPath(jobId), signal)
       const label = `${shell.conn.label}:${dom}/${p.disk.target} (backup export)`
       const client = await NbdClient.connect(stream, exp.name, context !== undefined ? [context] : [], label)
-      const guest = nbdGuestDisk(client, label)
+      const guest = nbdBlockSource(client, label)
       try {
         if (context !== undefined) {
           const id = client.info.contexts.get(context)

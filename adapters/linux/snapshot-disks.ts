@@ -1,6 +1,6 @@
 import { posix } from 'node:path'
 import { z } from 'zod'
-import { AdapterError, type BackupDisk, type GuestDisk, type JsonValue, type RemoteFile } from '../host-adapter'
+import { AdapterError, type BackupDisk, type BlockSource, type JsonValue, type RemoteFile } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
 import { domainInfo, parseDomainXml, type DomainDisk, type DomainInfo } from './domain-model'
@@ -132,7 +132,7 @@ export async function openSnapshotDisks(shell: RootShell, dom: string, snapshot:
       label: `${shell.conn.label}:${current.name}/${p.disk.target}@${snap.name}`,
     }))
     served = exports.length > 0 ? await serveInternalSnapshots(shell, exports, signal) : undefined
-    const guests = new Map<string, GuestDisk>(internal.map((p, i) => [p.disk.target, served?.disks[i] as GuestDisk]))
+    const guests = new Map<string, BlockSource>(internal.map((p, i) => [p.disk.target, served?.disks[i] as BlockSource]))
     for (const plan of plans) {
       const d = plan.disk
       const meta: JsonValue = { target: d.target, format: d.format ?? 'raw', source: d.source ?? null, device: d.device, bus: d.bus ?? null, snapshot: snap.name, snapshotKind: plan.kind, vmRunning: running }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import { AdapterError, type GuestDisk } from '../host-adapter'
+import { AdapterError, type BlockSource } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
 import type { DuplexExec } from '../ssh/ssh-connection'
 import { sh } from '../ssh/shell-quote'
 import { jobTag, LOCK_DIR, lockPath } from './job-lock'
 import { NbdClient } from './nbd/nbd-client'
-import { nbdGuestDisk } from './nbd/nbd-guest-disk'
+import { nbdBlockSource } from './nbd/nbd-guest-disk'
 
 /** One qcow2 internal snapshot to serve: the image that holds it (a file or a block device) and the snapshot's name. */
 export interface InternalSnapshotExport {
@@ -18,7 +18,7 @@ export interface InternalSnapshotExport {
 
 export interface SnapshotExports {
   /** One guest disk per export, in order. Closing the last one stops the servers and removes everything on the host. */
-  readonly disks: readonly GuestDisk[]
+  readonly disks: readonly BlockSource[]
   /** Stops everything at once (idempotent); what could not be cleaned, in plain words. */
   close(): Promise<string[]>
 }
@@ -103,7 +103,7 @@ export async function serveInternalSnapshots(shell: RootShell, exports: readonly
   const exec = await shell.execDuplex(sh`sh -c ${SERVER_SCRIPT} lifeboat-browse ${dir} ${lockPath(id)} ${args}`)
   let stopped: Promise<string[]> | undefined
   const stop = (): Promise<string[]> => (stopped ??= stopServer(exec, dir, shell.conn.label))
-  const opened: GuestDisk[] = []
+  const opened: BlockSource[] = []
   try {
     await waitReady(exec, exports, shell.conn.label, signal)
     let open = exports.length
@@ -111,7 +111,7 @@ export async function serveInternalSnapshots(shell: RootShell, exports: readonly
       const stream = await openSocket(shell, `${dir}/${i}.sock`, signal)
       const client = await NbdClient.connect(stream, '', [], e.label)
       opened.push(
-        nbdGuestDisk(client, e.label, async () => {
+        nbdBlockSource(client, e.label, async () => {
           open--
           if (open === 0) await stop()
         }),

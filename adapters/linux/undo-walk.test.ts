@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { BackupOptions, GuestDisk, JsonValue, RestoreRequest } from '../host-adapter'
+import type { BackupOptions, BlockSource, JsonValue, RestoreRequest } from '../host-adapter'
 import { RootShell } from '../ssh/root-shell'
 import { SshConnection } from '../ssh/ssh-connection'
 import { makeBlankDisk, makeTestDir } from '../../test-hosts/data-disk'
@@ -371,7 +371,7 @@ function memoryDisk(name: string, size: number): RestoreRequest['disks'][number]
 
 function memoryDiskWithData(name: string, size: number): { disk: RestoreRequest['disks'][number]; data: Buffer } {
   const data = Buffer.concat([randomBytes(MiB), Buffer.alloc(size - MiB)])
-  const source: GuestDisk = {
+  const source: BlockSource = {
     size,
     label: name,
     read: (offset, length) => Promise.resolve(Buffer.from(data.subarray(offset, offset + length))),

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { AdapterError, throwIfAborted, type BackupDisk, type BackupOptions, type JsonValue } from '../host-adapter'
 import type { UndoHandle, UndoStack } from '../undo-stack'
 import { changedRanges, parseToken, type Token, type TokenDisk } from './incremental'
-import { nbdGuestDisk, XapiNbdClient } from './nbd-client'
+import { nbdBlockSource, XapiNbdClient } from './nbd-client'
 import { deviceName, type PoolState } from './pool-state'
 import { TAG } from './tags'
 import { SequentialExport, SpooledVhdDelta, type VdiRef } from './vdi-readouts'
@@ -186,7 +186,7 @@ export async function readoutFor(client: XapiClient, plan: DiskPlan, snapshot: {
     }
     const changed = ranges.reduce((s, r) => s + r.length, 0)
     options.log('info', `${live.name}: ${ranges.length} changed range(s), ${changed} bytes of ${size} changed since the previous backup (changed block tracking).`)
-    const disk = nbdGuestDisk(nbd, vdi.label)
+    const disk = nbdBlockSource(nbd, vdi.label)
     return { disk: { id: live.record.uuid, name: live.name, sizeBytes: size, readout: { kind: 'guest', disk, changedRanges: ranges }, meta }, ...(keep ? { keep } : {}), close: () => disk.close() }
   }
 

@@ -1,6 +1,7 @@
 import { connect as netConnect } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import { AdapterError, sameFingerprint, type GuestDisk } from '../host-adapter'
+import { assertReadInBounds } from '../block-source'
+import { AdapterError, sameFingerprint, type BlockSource } from '../host-adapter'
 import { ByteQueue } from '../nbd/byte-queue'
 import { CMD_DISC, CMD_READ, go, greet, haggle, nbdRequest, OPT_STARTTLS, SIMPLE_REPLY_MAGIC } from '../nbd/handshake'
 import { openTls, pemFingerprint, presented } from './pinned-tls'
@@ -118,9 +119,7 @@ export class XapiNbdClient {
 
   /** Exactly `length` bytes at `offset` (split into requests the server accepts, all in flight at once). */
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new RangeError(`Read of ${length} bytes at offset ${offset} is outside ${this.label} (size ${this.size} bytes)`)
-    }
+    assertReadInBounds({ size: this.size, label: this.label }, offset, length)
     if (length === 0) return Buffer.alloc(0)
     if (signal?.aborted === true) throw new AdapterError('CANCELLED', `Reading ${this.label} was cancelled.`)
     const parts: Promise<Buffer>[] = []
@@ -150,8 +149,8 @@ export class XapiNbdClient {
   }
 }
 
-/** An NBD export as a GuestDisk (random reads, many in flight). */
-export function nbdGuestDisk(client: XapiNbdClient, label: string, onClose?: () => Promise<void>): GuestDisk {
+/** An NBD export as a BlockSource (random reads, many in flight). */
+export function nbdBlockSource(client: XapiNbdClient, label: string, onClose?: () => Promise<void>): BlockSource {
   let closed = false
   return {
     size: client.size,

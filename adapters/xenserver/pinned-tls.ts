@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import { Agent as UndiciAgent, type buildConnector } from 'undici'
+import { isAbortError } from '../abort'
 import { AdapterError, normalizeFingerprint, sameFingerprint } from '../host-adapter'
 
 /** SHA-256 of the DER certificate as uppercase hex pairs: what `openssl x509 -fingerprint -sha256` and XenCenter show. */
@@ -131,7 +132,7 @@ export function networkError(err: NodeJS.ErrnoException, host: string, port: num
   }
   const reason = err.code !== undefined ? reasons[err.code] : undefined
   if (reason !== undefined) return new AdapterError('HOST_UNREACHABLE', `${host}:${port} ${reason}.`, { address: host, port, reason: err.code ?? null }, { cause: err })
-  if (err.name === 'AbortError') return new AdapterError('CANCELLED', 'Connecting was cancelled.')
+  if (isAbortError(err)) return new AdapterError('CANCELLED', 'Connecting was cancelled.')
   return new AdapterError('TLS_FAILED', `The TLS connection to ${host}:${port} failed: ${err.message}`, { address: host, port }, { cause: err })
 }
 

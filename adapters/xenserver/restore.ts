@@ -4,7 +4,7 @@ import {
   throwIfAborted,
   type DiskRestoreRequest,
   type DiskRestoreResult,
-  type GuestDisk,
+  type BlockSource,
   type RestoreCapability,
   type RestoreRequest,
   type RestoreResult,
@@ -113,7 +113,7 @@ function findNetwork(state: PoolState, saved: { uuid: string; name: string } | n
 }
 
 /** Writes a disk's bytes into a VDI with /import_raw_vdi: as a sparse VHD when the zero ranges are known, else raw. */
-export async function importDisk(client: XapiClient, vdiRef: string, source: GuestDisk, progress: (done: number, total: number) => void, signal: AbortSignal, host?: string): Promise<void> {
+export async function importDisk(client: XapiClient, vdiRef: string, source: BlockSource, progress: (done: number, total: number) => void, signal: AbortSignal, host?: string): Promise<void> {
   const plan = await planVhd(source, signal)
   const task = await createTask(client, `Lifeboat: restore ${source.label}`)
   const onAbort = () => void client.call('task.cancel', [task]).catch(() => undefined)

@@ -1,8 +1,8 @@
 import { z } from 'zod'
-import { AdapterError, type BackupDisk, type GuestDisk, type JsonValue } from '../host-adapter'
+import { AdapterError, type BackupDisk, type BlockSource, type JsonValue } from '../host-adapter'
 import { liveDisks, nbdAvailable, type LiveDisk } from './backup-disks'
 import { loadState } from './live-inventory'
-import { nbdGuestDisk, XapiNbdClient } from './nbd-client'
+import { nbdBlockSource, XapiNbdClient } from './nbd-client'
 import { SpooledExport, type SpoolOptions } from './spooled-export'
 import type { VdiRef } from './vdi-readouts'
 import type { XapiClient } from './xapi-client'
@@ -14,7 +14,7 @@ const NbdList = z.array(VdiNbdServerInfoRecord).max(64)
  * One snapshot VDI as random-access guest bytes: over NBD when a pool network offers it (VDI.get_nbd_info, the
  * server's certificate checked against the one XAPI hands out), else `/export_raw_vdi` kept in a local spool.
  */
-async function openVdi(client: XapiClient, disk: LiveDisk, nbd: boolean, spool: SpoolOptions, signal: AbortSignal): Promise<{ guest: GuestDisk; transport: 'nbd' | 'export' }> {
+async function openVdi(client: XapiClient, disk: LiveDisk, nbd: boolean, spool: SpoolOptions, signal: AbortSignal): Promise<{ guest: BlockSource; transport: 'nbd' | 'export' }> {
   const vdi: VdiRef = { ref: disk.ref, uuid: disk.record.uuid, size: disk.record.virtual_size, label: `${disk.name} (${disk.record.name_label})`, ...(disk.host !== undefined ? { host: disk.host } : {}) }
   if (nbd) {
     const infos = NbdList.safeParse(await client.call('VDI.get_nbd_info', [disk.ref], signal))
@@ -25,7 +25,7 @@ async function openVdi(client: XapiClient, disk: LiveDisk, nbd: boolean, spool: 
         await reader.close()
         throw new AdapterError('BAD_RESPONSE', `The NBD export of ${vdi.label} is ${reader.size} bytes, the VDI ${vdi.size}.`)
       }
-      return { guest: nbdGuestDisk(reader, vdi.label), transport: 'nbd' }
+      return { guest: nbdBlockSource(reader, vdi.label), transport: 'nbd' }
     }
   }
   return { guest: await SpooledExport.open(client, vdi, spool), transport: 'export' }

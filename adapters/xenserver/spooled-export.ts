@@ -1,7 +1,8 @@
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { AdapterError, type GuestDisk } from '../host-adapter'
+import { assertReadInBounds } from '../block-source'
+import { AdapterError, type BlockSource } from '../host-adapter'
 import { SequentialExport, type VdiRef } from './vdi-readouts'
 import type { XapiClient } from './xapi-client'
 
@@ -21,7 +22,7 @@ export interface SpoolOptions {
  * asked again. A filesystem reader mostly moves forward, so the disk is fetched at most once, and only as far as the
  * admin browses. Past `maxSpoolBytes` nothing more is kept and a read behind the stream restarts the export.
  */
-export class SpooledExport implements GuestDisk {
+export class SpooledExport implements BlockSource {
   /** Sorted, merged ranges held in the spool file. */
   private covered: { offset: number; length: number }[] = []
   private kept = 0
@@ -60,13 +61,11 @@ export class SpooledExport implements GuestDisk {
     return this.kept
   }
 
-  read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      return Promise.reject(new RangeError(`Read of ${length} bytes at offset ${offset} is outside ${this.label} (size ${this.size} bytes)`))
-    }
+  async read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    assertReadInBounds(this, offset, length)
     const run = this.queue.then(() => this.fill(offset, length, signal))
     this.queue = run.catch(() => undefined)
-    return run
+    return await run
   }
 
   private isCovered(offset: number, length: number): boolean {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { AdapterError, type GuestDisk } from '../host-adapter'
+import { assertReadInBounds } from '../block-source'
+import { AdapterError, type BlockSource } from '../host-adapter'
 import { StreamFiller } from '../stream-filler'
 import type { XapiClient } from './xapi-client'
 import { createTask } from './xapi-tasks'
@@ -26,7 +27,7 @@ export interface VdiRef {
  * may overlap (a backup reads ahead); they are served in the order they were made. A read ahead of the stream's
  * position skips the bytes between; a read behind it starts a new export (slow, but right).
  */
-export class SequentialExport implements GuestDisk {
+export class SequentialExport implements BlockSource {
   private body: Readable | undefined
   private filler: StreamFiller | undefined
   private controller: AbortController | undefined
@@ -56,15 +57,13 @@ export class SequentialExport implements GuestDisk {
     return out
   }
 
-  readInto(target: Buffer, offset: number, signal?: AbortSignal): Promise<void> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + target.length > this.size) {
-      return Promise.reject(new RangeError(`Read of ${target.length} bytes at offset ${offset} is outside ${this.label} (size ${this.size} bytes)`))
-    }
+  async readInto(target: Buffer, offset: number, signal?: AbortSignal): Promise<void> {
+    assertReadInBounds(this, offset, target.length)
     // The queue orders the reads and waits only for their setup (opening, skipping), not for their bytes: the
     // next read's buffer is already waiting when the previous one fills.
     const started = this.queue.then(() => this.begin(target, offset, signal))
     this.queue = started.catch(() => undefined)
-    return started.then((filled) => filled.done)
+    await (await started).done
   }
 
   private async begin(target: Buffer, offset: number, signal?: AbortSignal): Promise<{ done: Promise<void> }> {
@@ -165,7 +164,7 @@ const VHD_SECTOR = 512
  * A VHD delta (/export_raw_vdi?format=vhd&base=…) spooled to a local file: the blocks in it are what changed since
  * the base. Only those ranges can be read; everything else equals the previous restore point.
  */
-export class SpooledVhdDelta implements GuestDisk {
+export class SpooledVhdDelta implements BlockSource {
   private constructor(
     private readonly dir: string,
     private readonly fh: FileHandle,
@@ -212,9 +211,7 @@ export class SpooledVhdDelta implements GuestDisk {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new RangeError(`Read of ${length} bytes at offset ${offset} is outside ${this.label} (size ${this.size} bytes)`)
-    }
+    assertReadInBounds(this, offset, length)
     const out = Buffer.alloc(length)
     let covered = 0
     for (const e of this.present) {

@@ -1,5 +1,5 @@
 import { VHD_BLOCK, vhdBat, vhdDynamicHeader, vhdFooter, vhdFullBitmap } from '../formats/vhd-layout'
-import type { GuestDisk } from '../host-adapter'
+import type { BlockSource } from '../host-adapter'
 
 export { VHD_BLOCK }
 
@@ -17,7 +17,7 @@ export interface VhdPlan {
 }
 
 /** Which blocks hold data, from the disk's extents; undefined when the disk cannot tell (then send it raw). */
-export async function planVhd(disk: GuestDisk, signal?: AbortSignal): Promise<VhdPlan | undefined> {
+export async function planVhd(disk: BlockSource, signal?: AbortSignal): Promise<VhdPlan | undefined> {
   if (disk.extents === undefined) return undefined
   const size = disk.size
   const entries = Math.ceil(size / VHD_BLOCK)
@@ -55,7 +55,7 @@ export async function planVhd(disk: GuestDisk, signal?: AbortSignal): Promise<Vh
 }
 
 /** A disk as raw bytes, read in large pieces. */
-export async function* rawStream(disk: GuestDisk, signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* rawStream(disk: BlockSource, signal?: AbortSignal): AsyncGenerator<Buffer> {
   const piece = 4 * 1024 * 1024
   for (let at = 0; at < disk.size; at += piece) yield await disk.read(at, Math.min(piece, disk.size - at), signal)
 }

@@ -1,6 +1,5 @@
 import {
   AdapterError,
-  type AdapterDescription,
   type AdapterOptions,
   type HostAdapter,
   type HostIdentity,
@@ -113,23 +112,6 @@ export class XenServerAdapter implements HostAdapter {
   watch(signal: AbortSignal): AsyncIterable<InventoryEvent> {
     this.live ??= new LiveInventory((s) => this.session(s), this.notice)
     return this.live.events(signal)
-  }
-
-  describe(): AdapterDescription {
-    const yes = { available: true }
-    return {
-      kind: 'xenserver',
-      capabilities: {
-        inventory: yes,
-        watch: yes,
-        power: { available: false, reason: 'Lifeboat starts and stops XenServer VMs only as part of backups, restores and reverts.' },
-        snapshots: yes,
-        backup: yes,
-        disks: { available: false, reason: 'Browsing live XenServer disks is not available yet; browse a restore point instead.' },
-        restore: yes,
-        hooks: { available: false, reason: 'XenServer/XCP-ng hosts do not run scripts for Lifeboat; XAPI offers no shell.' },
-      },
-    }
   }
 
   async close(): Promise<void> {

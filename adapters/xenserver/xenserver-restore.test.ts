@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { XapiSim } from '../../test-hosts/xapi-sim/sim'
-import type { GuestDisk, RestoreRequest } from '../host-adapter'
+import type { BlockSource, RestoreRequest } from '../host-adapter'
 import { CHAIN_WARNING } from './snapshots'
 import type { XenServerAdapter } from './xenserver-adapter'
 import { adapterFor, backupOptions, MiB, readAll, signal, startSim } from './testing/sim-fixture'
 
 /** A restore point's disk as the engine hands it over: random reads, and (optionally) which parts are zero. */
-function memoryDisk(data: Buffer, name: string, withExtents: boolean, failAfter?: number): GuestDisk {
+function memoryDisk(data: Buffer, name: string, withExtents: boolean, failAfter?: number): BlockSource {
   let served = 0
   return {
     size: data.length,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { XapiSim } from '../../test-hosts/xapi-sim/sim'
-import type { BackupMode, BackupSession, GuestDisk, RestoreRequest } from '../host-adapter'
+import type { BackupMode, BackupSession, BlockSource, RestoreRequest } from '../host-adapter'
 import type { XenServerAdapter } from './xenserver-adapter'
 import { adapterFor, backupOptions, MiB, signal, startSim } from './testing/sim-fixture'
 import { walkSteps, type Flow } from './testing/step-walk'
@@ -86,7 +86,7 @@ describe('XenServer flows undo every step on failure or cancel', () => {
 
   it('restore as a new VM (started): a failed restore removes the VM and VDIs it created, and nothing else', async () => {
     const data = Buffer.alloc(MiB, 0x5a)
-    const disk: GuestDisk = { size: MiB, label: 'xvda', read: (o, l) => Promise.resolve(Buffer.from(data.subarray(o, o + l))), close: () => Promise.resolve() }
+    const disk: BlockSource = { size: MiB, label: 'xvda', read: (o, l) => Promise.resolve(Buffer.from(data.subarray(o, o + l))), close: () => Promise.resolve() }
     const request = (): RestoreRequest => ({ name: 'restored', inPlace: false, start: true, vmConfig: null, disks: [{ name: 'xvda', size: MiB, source: disk }], log: () => undefined, phase: () => undefined, progress: () => undefined })
     const started = Date.now()
     const flow: Flow = async (s, mark) => {
@@ -102,7 +102,7 @@ describe('XenServer flows undo every step on failure or cancel', () => {
 
   it('restore one disk to a stopped VM: a failed restore removes the VDI and VBD it created', async () => {
     const data = Buffer.alloc(MiB, 0x7e)
-    const disk: GuestDisk = { size: MiB, label: 'xvdb', read: (o, l) => Promise.resolve(Buffer.from(data.subarray(o, o + l))), close: () => Promise.resolve() }
+    const disk: BlockSource = { size: MiB, label: 'xvdb', read: (o, l) => Promise.resolve(Buffer.from(data.subarray(o, o + l))), close: () => Promise.resolve() }
     const started = Date.now()
     const flow: Flow = async (s, mark) => {
       const result = await a.restore.restoreDisk({ vm: ids.get('stopped') ?? '', disk: { name: 'xvdb', size: MiB, source: disk }, log: () => undefined, phase: () => undefined, progress: () => undefined }, s)
@@ -204,7 +204,7 @@ describe('XenServer flows undo every step on failure or cancel', () => {
     if (disk === undefined) throw new Error('the VM has no disk')
     const original = readFileSync(disk.path)
     const data = Buffer.alloc(MiB, 0x33)
-    const source: GuestDisk = { size: MiB, label: 'xvda', read: (o, l) => Promise.resolve(Buffer.from(data.subarray(o, o + l))), close: () => Promise.resolve() }
+    const source: BlockSource = { size: MiB, label: 'xvda', read: (o, l) => Promise.resolve(Buffer.from(data.subarray(o, o + l))), close: () => Promise.resolve() }
     const request = (): RestoreRequest => ({ name: 'inplace', inPlace: true, start: true, vmConfig: null, disks: [{ name: 'xvda', size: MiB, source }], log: () => undefined, phase: () => undefined, progress: () => undefined })
     const problems: string[] = []
     const started = Date.now()

@@ -1,7 +1,7 @@
 import { channels, isChannelName, type ChannelName } from './contract'
 import { ApiError, type Envelope } from './contract-errors'
 import type { CallContext, HandlerMap } from './handler-types'
-import { fromZod, toApiError } from './to-api-error'
+import { fromZod, toApiError } from '../errors/to-api-error'
 
 /**
  * The one entry point all three doors use: unknown channel → UNKNOWN_CHANNEL, input not matching the schema →

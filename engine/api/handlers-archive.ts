@@ -1,5 +1,5 @@
 import { archiveExportJob, archiveImportJob, restoreDiskJob } from '../jobs/archive-jobs'
-import { findHost } from '../jobs/host-access'
+import { findHost } from '../inventory/host-access'
 import type { Handler } from './handler-types'
 import type { HandlerDeps } from './handlers'
 

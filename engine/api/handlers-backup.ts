@@ -1,7 +1,7 @@
 import type { HostAdapter, VmSnapshotDetail } from '../../adapters/host-adapter'
-import { backupJob } from '../jobs/backup-job'
-import { connectHost, findHost, findVm } from '../jobs/host-access'
+import { connectHost, findHost, findVm } from '../inventory/host-access'
 import { restoreJob } from '../jobs/restore-job'
+import { refreshWhenDone } from '../jobs/start-backup'
 import type { SnapshotDto } from './contract-backup'
 import { ApiError } from './contract-errors'
 import type { Handler } from './handler-types'
@@ -32,35 +32,13 @@ function need<T>(capability: T | undefined, what: string): T {
   return capability
 }
 
-/**
- * A backup or restore changes the host (a new VM, a VM stopped and started again, a checkpoint made and merged): when
- * its job ends, the live tree asks the host again instead of waiting for the next poll (hosts without change events,
- * like Hyper-V, are polled every 30 s). Only where the tree is live: the CLI, which never showed it, does not ask.
- */
-function refreshWhenDone(deps: HandlerDeps, jobId: string, hostId: string): void {
-  void deps.jobs
-    .waitFor(jobId)
-    .then(async () => {
-      const shown = (await deps.inventory.tree()).hosts.find((h) => h.hostId === hostId)
-      if (shown?.updatedAt !== undefined) await deps.inventory.refresh(hostId, AbortSignal.timeout(60_000))
-    })
-    .catch(() => undefined)
-}
-
 export function backupHandlers(deps: HandlerDeps) {
   const modes: Handler<'backup.modes'> = (input, ctx) =>
     withHost(deps, input.host, ctx.signal, async (adapter, name) => {
       const vm = await findVm(adapter, name, input.vm, ctx.signal)
       return [...(await need(adapter.backup, 'make backups').modes(vm.id, ctx.signal))]
     })
-  const start: Handler<'backup.start'> = async (input) => {
-    const record = await findHost(deps, input.host)
-    // The live tree usually knows the VM already: its name makes the job's title readable ("web01", not a UUID).
-    const known = (await deps.inventory.tree()).hosts.find((h) => h.hostId === record.id)?.vms.find((v) => v.id === input.vm || v.name === input.vm)
-    const job = deps.jobs.start(backupJob(deps, record, input, known !== undefined ? { vmId: known.id, vmName: known.name } : undefined))
-    refreshWhenDone(deps, job.id, record.id)
-    return { jobId: job.id }
-  }
+  const start: Handler<'backup.start'> = (input) => deps.startBackup(input)
   const restore: Handler<'restore.start'> = async (input) => {
     if (input.inPlace && !input.confirm) {
       throw new ApiError('INVALID_INPUT', 'An in-place restore overwrites the VM\'s disks; it needs explicit confirmation (confirm: true, or --yes).', { field: 'confirm' })

@@ -3,13 +3,13 @@ import type { HostAdapter, HostIdentity, HostSecret } from '../../adapters/host-
 import type { AdapterRegistry } from '../../adapters/registry'
 import { adapterOptionsFor } from '../inventory/adapter-options'
 import type { InventoryService } from '../inventory/inventory-service'
-import type { HostRecord, HostsStore } from '../state/hosts-store'
+import type { SavedHost, HostsStore } from '../state/hosts-store'
 import type { SecretStore } from '../state/secret-store'
 import { ApiError } from './contract-errors'
 import { defaultPorts, parseAddress, type HostAuthInput, type HostDto } from './contract-hosts'
-import type { EventBus } from './event-bus'
+import type { EventBus } from '../common/event-bus'
 import type { Handler } from './handler-types'
-import { toApiError } from './to-api-error'
+import { toApiError } from '../errors/to-api-error'
 
 export interface HostHandlerDeps {
   readonly hosts: HostsStore
@@ -21,7 +21,7 @@ export interface HostHandlerDeps {
   readonly now?: () => number
 }
 
-export function toHostDto(r: HostRecord): HostDto {
+export function toHostDto(r: SavedHost): HostDto {
   return {
     id: r.id,
     kind: r.kind,
@@ -44,14 +44,14 @@ function toSecret(auth: HostAuthInput): HostSecret {
     : { type: 'key', privateKey: auth.privateKey }
 }
 
-function identityOf(id: HostIdentity): NonNullable<HostRecord['identity']> {
+function identityOf(id: HostIdentity): NonNullable<SavedHost['identity']> {
   return { hostname: id.hostname, ...(id.os !== undefined ? { os: id.os } : {}), ...(id.version !== undefined ? { version: id.version } : {}) }
 }
 
 export function hostHandlers(deps: HostHandlerDeps) {
   const now = () => new Date(deps.now?.() ?? Date.now()).toISOString()
 
-  async function requireHost(hostId: string): Promise<HostRecord> {
+  async function requireHost(hostId: string): Promise<SavedHost> {
     const record = await deps.hosts.find(hostId)
     if (!record) throw new ApiError('HOST_NOT_FOUND', `There is no saved host "${hostId}".`, { host: hostId })
     return record
@@ -74,7 +74,7 @@ export function hostHandlers(deps: HostHandlerDeps) {
     if (input.kind === 'xenserver' && input.auth.type !== 'password') {
       throw new ApiError('INVALID_INPUT', 'XenServer and XCP-ng pools log in with a user name and password, not an SSH key.', { field: 'auth' })
     }
-    const clash = (existing: readonly HostRecord[]) => {
+    const clash = (existing: readonly SavedHost[]) => {
       if (existing.some((h) => h.name.toLowerCase() === input.name.toLowerCase())) {
         throw new ApiError('HOST_NAME_TAKEN', `A host named "${input.name}" already exists. Choose another name.`, { field: 'name', name: input.name })
       }
@@ -86,7 +86,7 @@ export function hostHandlers(deps: HostHandlerDeps) {
     const endpoint = { kind: input.kind, address: address.host, port, user: input.user }
     const adapter = deps.adapters.create(adapterOptionsFor(endpoint, secret, input.acceptFingerprint, deps.connectTimeoutMs))
     const identity = await withAdapter(adapter, (a) => a.connect(ctx.signal))
-    const record: HostRecord = {
+    const record: SavedHost = {
       id: randomUUID(),
       ...endpoint,
       name: input.name,
@@ -164,7 +164,7 @@ export function hostHandlers(deps: HostHandlerDeps) {
       throw new ApiError('INVALID_INPUT', 'XenServer and XCP-ng pools log in with a user name and password, not an SSH key.', { field: 'auth' })
     }
     const secret = toSecret(input.auth)
-    const candidate: HostRecord = { ...record, user: input.user ?? record.user, authType: input.auth.type }
+    const candidate: SavedHost = { ...record, user: input.user ?? record.user, authType: input.auth.type }
     const identity = await withAdapter(deps.adapters.create(adapterOptionsFor(candidate, secret, candidate.fingerprint, deps.connectTimeoutMs)), (a) => a.connect(ctx.signal))
     await deps.secrets.set(record.id, secret)
     const updated = await deps.hosts.update(record.id, { user: candidate.user, authType: candidate.authType, identity: identityOf(identity) })

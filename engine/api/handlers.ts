@@ -1,16 +1,17 @@
 import type { AdapterRegistry } from '../../adapters/registry'
 import type { BrowseService } from '../browse/browse-service'
-import type { Repositories } from '../repositories/repositories'
+import type { Repositories } from '../repository-access/repositories'
 import type { Scheduler } from '../scheduler/scheduler'
 import type { InventoryService } from '../inventory/inventory-service'
 import type { JobRunner } from '../jobs/job-runner'
+import type { StartBackup } from '../jobs/start-backup'
 import type { HostsStore } from '../state/hosts-store'
 import type { SecretStore } from '../state/secret-store'
 import type { SnapshotReviews } from '../state/snapshot-reviews'
 import type { AppInfo } from './contract'
 import { ApiError } from './contract-errors'
 import { dispatch } from './dispatch'
-import type { EventBus } from './event-bus'
+import type { EventBus } from '../common/event-bus'
 import type { HandlerMap } from './handler-types'
 import { archiveHandlers } from './handlers-archive'
 import { backupHandlers } from './handlers-backup'
@@ -31,6 +32,7 @@ export interface HandlerDeps {
   readonly browse: BrowseService
   readonly repositories: Repositories
   readonly scheduler: Scheduler
+  readonly startBackup: StartBackup
   readonly snapshotReviews: SnapshotReviews
   readonly connectTimeoutMs?: number
 }

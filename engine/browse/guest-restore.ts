@@ -1,6 +1,6 @@
 import { ApiError } from '../api/contract-errors'
 import type { DiskSourceRef } from '../api/contract-files'
-import { connectHost, findHost, findVm, type HostAccessDeps } from '../jobs/host-access'
+import { connectHost, findHost, findVm, type HostAccessDeps } from '../inventory/host-access'
 import type { JobRunner } from '../jobs/job-runner'
 import type { BrowseService } from './browse-service'
 

@@ -4,7 +4,7 @@ import type { BlockSource } from '../disks/block-source'
 import { RangedSource } from '../disks/ranged-source'
 import { openImage, type OpenedImage } from '../filesystems/browse'
 import { prepareDisk, type PreparedDisk } from '../jobs/disk-ingest'
-import { connectHost, findHost, findVm, type HostAccessDeps } from '../jobs/host-access'
+import { connectHost, findHost, findVm, type HostAccessDeps } from '../inventory/host-access'
 
 export interface LiveSnapshotRef {
   readonly host: string

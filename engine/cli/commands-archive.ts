@@ -1,4 +1,4 @@
-import { locationFromCommandLine } from '../repositories/location'
+import { locationFromCommandLine } from '../repository-access/location'
 import { call } from './cli-call'
 import { UsageError, formatBytes } from './cli-io'
 import { flag, str, type Command } from './command'

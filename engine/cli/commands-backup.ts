@@ -1,5 +1,5 @@
 import type { BackupResult } from '../jobs/backup-job'
-import { locationFromCommandLine } from '../repositories/location'
+import { locationFromCommandLine } from '../repository-access/location'
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, type CliIo } from './cli-io'
 import { flag, str, type Command, type CommandContext } from './command'

@@ -9,7 +9,7 @@ import { EXIT_OK, UsageError, formatBytes, table } from './cli-io'
 import { str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
 import { outcomeFromJob, reportRestore } from './restore-report'
-import { locationFromCommandLine } from '../repositories/location'
+import { locationFromCommandLine } from '../repository-access/location'
 import { isSnapshotSpec, parseSnapshotSpec } from './snapshot-spec'
 
 type Target = { source: DiskSourceRef; volume?: string }

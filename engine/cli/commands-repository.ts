@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { PointSummaryDto } from '../api/contract-repository'
-import { locationFromCommandLine } from '../repositories/location'
+import { locationFromCommandLine } from '../repository-access/location'
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, table, type CliIo } from './cli-io'
 import { flag, str, type Command, type CommandContext } from './command'

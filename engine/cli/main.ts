@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { ApiError } from '../api/contract-errors'
-import { toApiError } from '../api/to-api-error'
+import { toApiError } from '../errors/to-api-error'
 import { createEngine, type Engine } from '../engine'
 import { defaultHome } from '../state/paths'
 import packageJson from '../../package.json'

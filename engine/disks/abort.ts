@@ -1,8 +1,3 @@
-/** Small helpers so every long loop checks its AbortSignal the same way. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  signal?.throwIfAborted()
-}
-
 /**
  * Resolves with `promise` unless `signal` aborts first. The underlying work is not cancelled (it may be shared
  * with other callers, e.g. a cached block fetch); only this caller stops waiting.
@@ -26,8 +21,4 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
       },
     )
   })
-}
-
-export function isAbortError(e: unknown): boolean {
-  return e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')
 }

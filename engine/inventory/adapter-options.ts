@@ -1,7 +1,7 @@
 import type { AdapterOptions, HostSecret } from '../../adapters/host-adapter'
-import type { HostRecord } from '../state/hosts-store'
+import type { SavedHost } from '../state/hosts-store'
 
-type EndpointFields = Pick<HostRecord, 'kind' | 'address' | 'port' | 'user'>
+type EndpointFields = Pick<SavedHost, 'kind' | 'address' | 'port' | 'user'>
 
 /** Options for an adapter of a saved (or about to be saved) host. `pinned` undefined means "not confirmed yet". */
 export function adapterOptionsFor(host: EndpointFields, secret: HostSecret, pinned: string | undefined, connectTimeoutMs?: number): AdapterOptions {

@@ -2,9 +2,9 @@ import type { HostAdapter, Inventory, InventoryEvent, Vm } from '../../adapters/
 import type { AdapterRegistry } from '../../adapters/registry'
 import type { ApiErrorShape } from '../api/contract-errors'
 import type { HostInventoryDto, InventoryTree } from '../api/contract-inventory'
-import type { EventBus } from '../api/event-bus'
-import { toApiError } from '../api/to-api-error'
-import type { HostRecord, HostsStore } from '../state/hosts-store'
+import type { EventBus } from '../common/event-bus'
+import { toApiError } from '../errors/to-api-error'
+import type { SavedHost, HostsStore } from '../state/hosts-store'
 import type { SecretStore } from '../state/secret-store'
 import { adapterOptionsFor } from './adapter-options'
 
@@ -22,7 +22,7 @@ export interface InventoryServiceDeps {
 }
 
 interface HostState {
-  record: HostRecord
+  record: SavedHost
   adapter: HostAdapter | undefined
   dto: HostInventoryDto
   lastEmitted: string | undefined
@@ -92,7 +92,7 @@ export class InventoryService {
     this.update(state, { ...rest, status: 'error', error })
   }
 
-  private async verifyFresh(record: HostRecord, signal?: AbortSignal): Promise<void> {
+  private async verifyFresh(record: SavedHost, signal?: AbortSignal): Promise<void> {
     const secret = await this.deps.secrets.get(record.id)
     const adapter = this.deps.adapters.create(adapterOptionsFor(record, secret, record.fingerprint, this.deps.connectTimeoutMs))
     try {
@@ -231,7 +231,7 @@ export class InventoryService {
   }
 
   /** Aligns the tracked hosts with the saved ones (another Lifeboat process may have added or removed some). */
-  private async sync(): Promise<HostRecord[]> {
+  private async sync(): Promise<SavedHost[]> {
     const records = await this.deps.hosts.list()
     const ids = new Set(records.map((r) => r.id))
     for (const id of [...this.states.keys()]) if (!ids.has(id)) await this.forget(id)
@@ -245,7 +245,7 @@ export class InventoryService {
     return records
   }
 
-  private stateFor(record: HostRecord): HostState {
+  private stateFor(record: SavedHost): HostState {
     let state = this.states.get(record.id)
     if (!state) {
       state = {
@@ -272,7 +272,7 @@ export class InventoryService {
   }
 }
 
-function toDto(record: HostRecord, inventory: Inventory, now: number): Omit<HostInventoryDto, 'revision'> {
+function toDto(record: SavedHost, inventory: Inventory, now: number): Omit<HostInventoryDto, 'revision'> {
   return {
     hostId: record.id,
     name: record.name,
@@ -286,6 +286,6 @@ function toDto(record: HostRecord, inventory: Inventory, now: number): Omit<Host
   }
 }
 
-function toVmDto(record: HostRecord, vm: Vm): HostInventoryDto['vms'][number] {
+function toVmDto(record: SavedHost, vm: Vm): HostInventoryDto['vms'][number] {
   return { ...vm, disks: vm.disks.map((d) => ({ ...d })), snapshots: vm.snapshots.map((s) => ({ ...s })), hostId: record.id, host: record.name }
 }

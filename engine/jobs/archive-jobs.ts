@@ -4,9 +4,9 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { DiskRestoreResult } from '../../adapters/host-adapter'
 import { ApiError } from '../api/contract-errors'
-import type { Repositories } from '../repositories/repositories'
-import type { HostRecord } from '../state/hosts-store'
-import { connectHost, findVm, type HostAccessDeps } from './host-access'
+import type { Repositories } from '../repository-access/repositories'
+import type { SavedHost } from '../state/hosts-store'
+import { connectHost, findVm, type HostAccessDeps } from '../inventory/host-access'
 import type { JobSpec } from './job-runner'
 
 export interface ArchiveJobDeps extends HostAccessDeps {
@@ -14,7 +14,7 @@ export interface ArchiveJobDeps extends HostAccessDeps {
 }
 
 /** A VM's archive (XVA) into a local file: written beside the target and renamed at the end, so a failure leaves no half file. */
-export function archiveExportJob(deps: ArchiveJobDeps, record: HostRecord, request: { vm: string; file: string; overwrite: boolean }): JobSpec<{ file: string; bytes: number; vm: string }> {
+export function archiveExportJob(deps: ArchiveJobDeps, record: SavedHost, request: { vm: string; file: string; overwrite: boolean }): JobSpec<{ file: string; bytes: number; vm: string }> {
   const file = path.resolve(request.file)
   return {
     kind: 'archive-export',
@@ -57,7 +57,7 @@ export function archiveExportJob(deps: ArchiveJobDeps, record: HostRecord, reque
 }
 
 /** A new VM from an archive file on this machine. */
-export function archiveImportJob(deps: ArchiveJobDeps, record: HostRecord, request: { file: string; storage?: string; start: boolean }): JobSpec<{ vmId: string; name: string; started: boolean }> {
+export function archiveImportJob(deps: ArchiveJobDeps, record: SavedHost, request: { file: string; storage?: string; start: boolean }): JobSpec<{ vmId: string; name: string; started: boolean }> {
   const file = path.resolve(request.file)
   return {
     kind: 'archive-import',
@@ -93,7 +93,7 @@ export function archiveImportJob(deps: ArchiveJobDeps, record: HostRecord, reque
 }
 
 /** One disk of a restore point written as a new disk of an existing VM. */
-export function restoreDiskJob(deps: ArchiveJobDeps, record: HostRecord, request: { point: string; disk: string; repo?: string; vm: string; as?: string; storage?: string }): JobSpec<DiskRestoreResult & { pointId: string }> {
+export function restoreDiskJob(deps: ArchiveJobDeps, record: SavedHost, request: { point: string; disk: string; repo?: string; vm: string; as?: string; storage?: string }): JobSpec<DiskRestoreResult & { pointId: string }> {
   return {
     kind: 'restore-disk',
     title: `Restore disk ${request.disk} of ${request.point} to ${request.vm} on ${record.name}`,
@@ -104,7 +104,7 @@ export function restoreDiskJob(deps: ArchiveJobDeps, record: HostRecord, request
     ],
     run: async (ctx) => {
       let end = ctx.step('connect')
-      const repo = await deps.repositories.open(request.repo === undefined ? {} : { path: request.repo }, ctx.signal)
+      const repo = await deps.repositories.open(request.repo === undefined ? {} : { location: request.repo }, ctx.signal)
       try {
         const manifest = await repo.getPoint(request.point, ctx.signal)
         const diskRecord = manifest.disks.find((d) => d.name === request.disk)

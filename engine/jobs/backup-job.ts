@@ -1,31 +1,21 @@
-import { AdapterError, type BackupMode, type BackupSession, type HostAdapter, type JsonValue, type Vm } from '../../adapters/host-adapter'
+import { AdapterError, type BackupSession, type HostAdapter, type JsonValue, type Vm } from '../../adapters/host-adapter'
+import type { backupStart } from '../api/contract-backup'
+import type { ParsedInputOf } from '../api/contract-core'
 import { ApiError } from '../api/contract-errors'
-import type { Repositories } from '../repositories/repositories'
+import type { Repositories } from '../repository-access/repositories'
 import { isRepositoryError, type PointSummary, type Repository } from '../repository'
 import type { BlockSource } from '../disks/block-source'
 import { DiskFormatError } from '../disks/errors'
-import type { HostRecord } from '../state/hosts-store'
+import type { SavedHost } from '../state/hosts-store'
 import { prepareDisk, type PreparedDisk } from './disk-ingest'
-import { connectHost, findVm, type HostAccessDeps } from './host-access'
+import { connectHost, findVm, type HostAccessDeps } from '../inventory/host-access'
 import type { JobContext, JobSpec } from './job-runner'
 import { cleanSafeLeftovers } from './leftovers'
 import { retryOf } from './retry'
 import { runHookStep } from './hook-step'
 
-export interface BackupRequest {
-  readonly host: string
-  readonly vm: string
-  readonly mode: BackupMode
-  readonly repo?: string
-  readonly quiesce: boolean
-  readonly requireQuiesce?: boolean
-  readonly shutdownTimeoutSec: number
-  readonly forceOffAfterTimeout: boolean
-  readonly incremental: boolean
-  readonly changeBudgetPercent?: number
-  readonly preHook?: string
-  readonly postHook?: string
-}
+/** What a backup is asked to do: the `backup.start` call as parsed (defaults applied); the job's own input. */
+export type BackupRequest = ParsedInputOf<typeof backupStart>
 
 export interface BackupJobDeps extends HostAccessDeps {
   readonly repositories: Repositories
@@ -52,7 +42,7 @@ export type BackupResult = PointSummary & { readonly reads: readonly DiskRead[] 
  * repository → session.finish() always → post-hook always. A cancelled or failed backup writes no restore point; what
  * the host side could not undo is reported as left behind, in plain words.
  */
-export function backupJob(deps: BackupJobDeps, record: HostRecord, request: BackupRequest, known?: { readonly vmId: string; readonly vmName: string }): JobSpec<BackupResult> {
+export function backupJob(deps: BackupJobDeps, record: SavedHost, request: BackupRequest, known?: { readonly vmId: string; readonly vmName: string }): JobSpec<BackupResult> {
   return {
     kind: 'backup',
     title: `${request.mode[0]?.toUpperCase() ?? ''}${request.mode.slice(1)} backup of ${known?.vmName ?? request.vm} on ${record.name}`,
@@ -72,7 +62,7 @@ export function backupJob(deps: BackupJobDeps, record: HostRecord, request: Back
   }
 }
 
-async function runBackup(deps: BackupJobDeps, record: HostRecord, request: BackupRequest, ctx: JobContext): Promise<BackupResult> {
+async function runBackup(deps: BackupJobDeps, record: SavedHost, request: BackupRequest, ctx: JobContext): Promise<BackupResult> {
   const { signal } = ctx
   let end = ctx.step('connect')
   const adapter = await connectHost(deps, record, signal)
@@ -87,7 +77,7 @@ async function runBackup(deps: BackupJobDeps, record: HostRecord, request: Backu
     end = ctx.step('plan')
     // Whether the mode is possible is checked by begin() itself (with the reason); asking modes() first would only
     // repeat the same host round trips.
-    const repo = await deps.repositories.open(request.repo === undefined ? {} : { path: request.repo }, signal)
+    const repo = await deps.repositories.open(request.repo === undefined ? {} : { location: request.repo }, signal)
     try {
       const previous = request.incremental ? await previousPoint(repo, record, vm, signal) : undefined
       end()
@@ -138,7 +128,7 @@ async function ingestUnwrapped(repo: Repository, options: Parameters<Repository[
 }
 
 /** The newest restore point of this VM from this host, with the adapter's token for an incremental. */
-async function previousPoint(repo: Repository, record: HostRecord, vm: Vm, signal: AbortSignal): Promise<{ pointId: string; token: JsonValue } | undefined> {
+async function previousPoint(repo: Repository, record: SavedHost, vm: Vm, signal: AbortSignal): Promise<{ pointId: string; token: JsonValue } | undefined> {
   const points = (await repo.listPoints(signal)).filter((p) => p.vm.id === vm.id && p.sourceHost.id === record.id).sort((a, b) => b.finishedAt.localeCompare(a.finishedAt))
   const latest = points[0]
   if (latest === undefined) return undefined
@@ -160,7 +150,7 @@ async function openParentDisk(repo: Repository, pointId: string, name: string, s
   return undefined
 }
 
-async function backUp(adapter: HostAdapter, repo: Repository, record: HostRecord, vm: Vm, request: BackupRequest, previous: { pointId: string; token: JsonValue } | undefined, ctx: JobContext): Promise<BackupResult> {
+async function backUp(adapter: HostAdapter, repo: Repository, record: SavedHost, vm: Vm, request: BackupRequest, previous: { pointId: string; token: JsonValue } | undefined, ctx: JobContext): Promise<BackupResult> {
   const { signal } = ctx
   const backup = adapter.backup
   if (backup === undefined) throw new ApiError('NOT_SUPPORTED', 'No backups on this host.')
@@ -170,7 +160,7 @@ async function backUp(adapter: HostAdapter, repo: Repository, record: HostRecord
     {
       mode: request.mode,
       quiesce: request.quiesce,
-      ...(request.requireQuiesce === true ? { quiesceRequired: true } : {}),
+      ...(request.requireQuiesce ? { quiesceRequired: true } : {}),
       shutdownTimeoutMs: request.shutdownTimeoutSec * 1000,
       forceOffAfterTimeout: request.forceOffAfterTimeout,
       jobId: ctx.jobId,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import type { BackupDisk, BackupSession, GuestDisk } from '../../adapters/host-adapter'
+import type { BackupDisk, BackupSession, BlockSource } from '../../adapters/host-adapter'
 import { diskReads } from './backup-job'
 
-const guest: GuestDisk = { size: 1, label: 'd', read: () => Promise.resolve(Buffer.alloc(1)), close: () => Promise.resolve() }
+const guest: BlockSource = { size: 1, label: 'd', read: () => Promise.resolve(Buffer.alloc(1)), close: () => Promise.resolve() }
 const disk = (name: string, extra: Partial<BackupDisk> = {}, changed = false): BackupDisk => ({
   id: name,
   name,

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { ApiError, type ApiErrorShape } from '../api/contract-errors'
 import type { JobDetailDto, JobDto, JobRetry } from '../api/contract-jobs'
-import type { EventBus } from '../api/event-bus'
-import { toApiError } from '../api/to-api-error'
+import type { EventBus } from '../common/event-bus'
+import { toApiError } from '../errors/to-api-error'
 import type { JobStore } from './job-store'
-import type { ProgressSink, ProgressUpdate } from './progress'
+import type { ProgressSink, ProgressUpdate } from '../common/progress'
 import { RateMeter } from './rate-meter'
 
 type StepState = JobDto['steps'][number]['state']

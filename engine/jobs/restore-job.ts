@@ -1,10 +1,10 @@
-import type { GuestDisk, RestoreResult } from '../../adapters/host-adapter'
+import type { RestoreResult } from '../../adapters/host-adapter'
 import { ApiError } from '../api/contract-errors'
-import type { Repositories } from '../repositories/repositories'
-import type { HostRecord } from '../state/hosts-store'
+import type { Repositories } from '../repository-access/repositories'
+import type { SavedHost } from '../state/hosts-store'
 import { encodeDisk } from '../repository/export/export'
 import type { PointDiskSource } from '../repository/read/point-disk'
-import { connectHost, type HostAccessDeps } from './host-access'
+import { connectHost, type HostAccessDeps } from '../inventory/host-access'
 import type { JobSpec } from './job-runner'
 
 export interface RestoreRequest {
@@ -23,7 +23,7 @@ export interface RestoreJobDeps extends HostAccessDeps {
 }
 
 /** A full VM restore as a job: the restore point's disks are written over SSH and the VM is defined (and started). */
-export function restoreJob(deps: RestoreJobDeps, record: HostRecord, request: RestoreRequest): JobSpec<RestoreResult & { pointId: string }> {
+export function restoreJob(deps: RestoreJobDeps, record: SavedHost, request: RestoreRequest): JobSpec<RestoreResult & { pointId: string }> {
   return {
     kind: 'restore',
     title: request.inPlace
@@ -39,7 +39,7 @@ export function restoreJob(deps: RestoreJobDeps, record: HostRecord, request: Re
     run: async (ctx) => {
       const { signal } = ctx
       let end = ctx.step('connect')
-      const repo = await deps.repositories.open(request.repo === undefined ? {} : { path: request.repo }, signal)
+      const repo = await deps.repositories.open(request.repo === undefined ? {} : { location: request.repo }, signal)
       try {
         const manifest = await repo.getPoint(request.pointId, signal)
         const adapter = await connectHost(deps, record, signal)
@@ -56,14 +56,19 @@ export function restoreJob(deps: RestoreJobDeps, record: HostRecord, request: Re
           const result = await adapter.restore.restoreVm(
             {
               vmConfig: hostConfig ?? null,
-              disks: manifest.disks.map((d, i) => ({
-                name: d.name,
-                size: d.size,
-                source: opened[i] as GuestDisk,
-                ...(d.meta !== undefined ? { meta: d.meta } : {}),
-                // For hosts that keep disks as image files (Hyper-V): the disk encoded by the repository's export writers.
-                encode: (format: 'vhdx' | 'vhd', s?: AbortSignal) => encodeDisk(opened[i] as PointDiskSource, format, s ?? signal),
-              })),
+              // opened[i] is manifest.disks[i], opened in order above.
+              disks: opened.map((source, i) => {
+                const d = manifest.disks[i]
+                if (d === undefined) throw new ApiError('INTERNAL', 'A restore point disk was opened that its manifest does not list.')
+                return {
+                  name: d.name,
+                  size: d.size,
+                  source,
+                  ...(d.meta !== undefined ? { meta: d.meta } : {}),
+                  // For hosts that keep disks as image files (Hyper-V): the disk encoded by the repository's export writers.
+                  encode: (format: 'vhdx' | 'vhd', s?: AbortSignal) => encodeDisk(source, format, s ?? signal),
+                }
+              }),
               name,
               inPlace: request.inPlace,
               start: request.start,

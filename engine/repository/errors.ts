@@ -1,3 +1,5 @@
+import { isAbortError } from '../../adapters/abort.js'
+
 /**
  * Every failure the repository reports to its callers. The `code` is stable (the API layer maps it to the
  * contract's error codes and the UI translates it); `params` is plain data for that translation; the message is
@@ -41,7 +43,11 @@ export function isRepositoryError(error: unknown, code?: RepositoryErrorCode): e
   return error instanceof RepositoryError && (code === undefined || error.code === code)
 }
 
-/** Throws CANCELLED when the operation was aborted; `leftBehind` tells the admin what stays in the repository. */
+/**
+ * Throws RepositoryError CANCELLED when the operation was aborted; `leftBehind` tells the admin what stays in the
+ * repository. For repository code; adapters use `throwIfAborted` (host-adapter.ts), the rest of the engine
+ * `signal?.throwIfAborted()`. `isAbortError` (adapters/abort.ts) recognises what each of them throws.
+ */
 export function throwIfCancelled(signal: AbortSignal | undefined, leftBehind = 'Nothing was changed.'): void {
   if (signal?.aborted === true) throw cancelledError(leftBehind)
 }
@@ -50,11 +56,10 @@ export function cancelledError(leftBehind = 'Nothing was changed.'): RepositoryE
   return new RepositoryError('CANCELLED', `The operation was cancelled. ${leftBehind}`)
 }
 
-export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || (error as { code?: unknown }).code === 'ABORT_ERR')
-}
-
-/** Translates low-level errors (ENOSPC, aborts) into repository errors; repository errors pass unchanged. */
+/**
+ * Translates low-level errors (ENOSPC, aborts — also an AdapterError CANCELLED from a disk being read, or a timeout)
+ * into repository errors; repository errors pass unchanged.
+ */
 export function toRepositoryError(error: unknown, what: string): RepositoryError {
   // `await using` wraps an error thrown while disposing in a SuppressedError; the original failure is what counts.
   if (error instanceof Error && error.name === 'SuppressedError' && 'suppressed' in error) return toRepositoryError(error.suppressed, what)

@@ -8,7 +8,7 @@ import { CHUNK_SIZE } from './format.js'
 import { MiB, patchFile, withTempDir, writeMixedImage } from './testing/fixtures.js'
 import { FAST_SCRYPT, VM, backupFile, expectSameAsFile, newLocalRepo, readAll, reopenLocalRepo } from './testing/helpers.js'
 import { openFileSource } from './testing/file-source.js'
-import type { ProgressUpdate } from '../jobs/progress.js'
+import type { ProgressUpdate } from '../common/progress.js'
 import type { ReadIntoSource } from './ingest/read-into.js'
 
 describe('repository: init, open, ingest, read back', () => {

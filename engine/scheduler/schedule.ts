@@ -1,5 +1,6 @@
+import { ApiError } from '../api/contract-errors'
 import type { Schedule } from '../api/contract-plans'
-import { parseCron, type CronSchedule } from './cron'
+import { CronError, parseCron, type CronSchedule } from './cron'
 
 /** A plan's schedule as a cron expression (undefined for manual plans). */
 export function scheduleToCron(schedule: Schedule): string | undefined {
@@ -20,7 +21,14 @@ export function scheduleToCron(schedule: Schedule): string | undefined {
   }
 }
 
+/** The plan's schedule, compiled; a bad expression is the caller's input error (INVALID_INPUT, field `schedule`). */
 export function compileSchedule(schedule: Schedule): CronSchedule | undefined {
   const expression = scheduleToCron(schedule)
-  return expression === undefined ? undefined : parseCron(expression)
+  if (expression === undefined) return undefined
+  try {
+    return parseCron(expression)
+  } catch (err) {
+    if (err instanceof CronError) throw new ApiError('INVALID_INPUT', `The schedule is not valid: ${err.message}`, { field: 'schedule' })
+    throw err
+  }
 }

@@ -3,37 +3,40 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { EventBus } from '../api/event-bus'
+import { EventBus } from '../common/event-bus'
 import { BufferSource } from '../disks/buffer-source'
 import { JobRunner } from '../jobs/job-runner'
 import { JobStore } from '../jobs/job-store'
-import { Repositories } from '../repositories/repositories'
+import { Repositories } from '../repository-access/repositories'
 import { tryHoldLock } from '../state/file-lock'
 import { fileCodec, SecretStore } from '../state/secret-store'
 import { PlansStore } from './plans-store'
-import { Scheduler, type StartBackup } from './scheduler'
+import { Scheduler } from './scheduler'
+import { ApiError } from '../api/contract-errors'
+import type { BackupRequest } from '../jobs/backup-job'
+import type { StartBackup } from '../jobs/start-backup'
 
 describe('Scheduler', () => {
   let dir: string
   let clock: Date
   let jobs: JobRunner
   let repositories: Repositories
-  let started: Record<string, unknown>[]
+  let started: BackupRequest[]
   let failVm: string | undefined
 
   /** Stands in for backup.start: backs up 4 MiB of random data for the VM into the real repository. */
   const startBackup: StartBackup = (input) => {
     started.push(input)
-    if (input.vm === failVm) return Promise.resolve({ error: { code: 'HOST_UNREACHABLE', message: 'web02 cannot be reached.', params: {} } })
+    if (input.vm === failVm) return Promise.reject(new ApiError('HOST_UNREACHABLE', 'web02 cannot be reached.'))
     const job = jobs.start({
       kind: 'backup',
-      title: `Back up ${String(input.vm)}`,
+      title: `Back up ${input.vm}`,
       run: async () => {
         const repo = await repositories.open({})
         try {
           return await repo.ingest({
-            vm: { id: String(input.vm), name: String(input.vm), config: null },
-            sourceHost: { name: String(input.host) },
+            vm: { id: input.vm, name: input.vm, config: null },
+            sourceHost: { name: input.host },
             mode: 'hot',
             consistency: 'crash',
             disks: [{ name: 'disk0', source: new BufferSource(randomBytes(4 << 20), 'disk0') }],

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
-import { ApiError, type ApiErrorShape } from '../api/contract-errors'
+import { backupStart } from '../api/contract-backup'
+import { ApiError } from '../api/contract-errors'
+import { toApiError } from '../errors/to-api-error'
 import type { Plan, PlanInput, PlanView } from '../api/contract-plans'
 import { PlanInputSchema } from '../api/contract-plans'
 import type { JobContext, JobRunner } from '../jobs/job-runner'
-import type { Repositories } from '../repositories/repositories'
+import type { Repositories } from '../repository-access/repositories'
 import { lockHeld, tryHoldLock } from '../state/file-lock'
 import { nextRuns, runsBetween } from './cron'
 import type { PlansStore, PlanState } from './plans-store'
 import { retryOf } from '../jobs/retry'
+import type { StartBackup } from '../jobs/start-backup'
 import { compileSchedule } from './schedule'
 
-/** Starts one VM's backup through the contract (`backup.start`) and returns its job id. */
-export type StartBackup = (input: Record<string, unknown>, signal: AbortSignal) => Promise<{ jobId: string } | { error: ApiErrorShape }>
 
 export interface SchedulerDeps {
   readonly store: PlansStore
@@ -46,7 +47,7 @@ export class Scheduler {
 
   async save(input: PlanInput): Promise<PlanView> {
     const parsed = PlanInputSchema.parse(input)
-    compileSchedule(parsed.schedule) // throws a CronError (INVALID_INPUT) for a bad expression
+    compileSchedule(parsed.schedule) // throws INVALID_INPUT (field schedule) for a bad expression
     const now = this.now().toISOString()
     const plan = await this.deps.store.mutate((data) => {
       if (data.plans.some((p) => p.id !== parsed.id && p.name.toLowerCase() === parsed.name.toLowerCase())) {
@@ -224,19 +225,14 @@ export class Scheduler {
         const { target, i } = item
         const end = ctx.step(`vm-${i}`)
         const label = target.vmName ?? target.vm
-        const started = await this.deps.startBackup(
-          {
-            host: target.host,
-            vm: target.vm,
-            mode: plan.mode,
-            ...(plan.repo !== undefined ? { repo: plan.repo } : {}),
-            ...plan.options,
-          },
-          ctx.signal,
-        )
-        if ('error' in started) {
-          failures.push(`${label}: ${started.error.message}`)
-          ctx.log('error', `${label}: ${started.error.message}`)
+        let started: { readonly jobId: string }
+        try {
+          // The stored plan is read from disk: its options pass the same schema as a `backup.start` call.
+          started = await this.deps.startBackup(backupStart.input.parse({ host: target.host, vm: target.vm, mode: plan.mode, ...(plan.repo !== undefined ? { repo: plan.repo } : {}), ...plan.options }))
+        } catch (err) {
+          const { message } = toApiError(err)
+          failures.push(`${label}: ${message}`)
+          ctx.log('error', `${label}: ${message}`)
           end('failed')
           continue
         }
@@ -273,7 +269,7 @@ export class Scheduler {
     }
     if (ctx.signal.aborted) throw new ApiError('CANCELLED', 'The plan run was cancelled.')
     if (plan.retention && vmIds.size > 0) {
-      const repo = await this.deps.repositories.open(plan.repo !== undefined ? { path: plan.repo } : {}, ctx.signal)
+      const repo = await this.deps.repositories.open(plan.repo !== undefined ? { location: plan.repo } : {}, ctx.signal)
       try {
         const report = await repo.prune({ policy: plan.retention, vmIds: [...vmIds], signal: ctx.signal })
         ctx.log('info', `Retention: ${report.removed.length} older restore point(s) removed, ${report.kept.length} kept.`)

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { HostsStore, type HostRecord } from './hosts-store'
+import { HostsStore, type SavedHost } from './hosts-store'
 
-const record = (id: string, name: string): HostRecord => ({
+const record = (id: string, name: string): SavedHost => ({
   id,
   kind: 'linux',
   name,

@@ -4,7 +4,7 @@ import { writeFileAtomic } from './atomic-file'
 import { withFileLock } from './file-lock'
 import { StateError } from './state-error'
 
-export const HostRecordSchema = z.object({
+export const SavedHostSchema = z.object({
   id: z.string().min(1).max(64),
   kind: z.enum(['linux', 'hyperv', 'xenserver']),
   name: z.string().min(1).max(100),
@@ -19,51 +19,51 @@ export const HostRecordSchema = z.object({
     .object({ hostname: z.string().max(255), os: z.string().max(255).optional(), version: z.string().max(255).optional() })
     .optional(),
 })
-export type HostRecord = z.infer<typeof HostRecordSchema>
+export type SavedHost = z.infer<typeof SavedHostSchema>
 
-const HostsFileSchema = z.object({ version: z.literal(1), hosts: z.array(HostRecordSchema).max(10_000) })
+const HostsFileSchema = z.object({ version: z.literal(1), hosts: z.array(SavedHostSchema).max(10_000) })
 type HostsFile = z.infer<typeof HostsFileSchema>
 
 /** The saved hosts (no secrets: those live in the SecretStore). Safe against concurrent Lifeboat processes. */
 export class HostsStore {
   constructor(private readonly file: string) {}
 
-  async list(): Promise<HostRecord[]> {
+  async list(): Promise<SavedHost[]> {
     return (await this.read()).hosts
   }
 
-  async get(id: string): Promise<HostRecord | undefined> {
+  async get(id: string): Promise<SavedHost | undefined> {
     return (await this.list()).find((h) => h.id === id)
   }
 
   /** Finds by id, or by name (case-insensitive): the CLI lets admins say `--host web01`. */
-  async find(idOrName: string): Promise<HostRecord | undefined> {
+  async find(idOrName: string): Promise<SavedHost | undefined> {
     const hosts = await this.list()
     return hosts.find((h) => h.id === idOrName) ?? hosts.find((h) => h.name.toLowerCase() === idOrName.toLowerCase())
   }
 
   /** Adds a host; `check` runs inside the lock so two processes cannot add the same name at once. */
-  async add(record: HostRecord, check?: (existing: readonly HostRecord[]) => void): Promise<void> {
+  async add(record: SavedHost, check?: (existing: readonly SavedHost[]) => void): Promise<void> {
     await this.mutate((data) => {
       check?.(data.hosts)
-      data.hosts.push(HostRecordSchema.parse(record))
+      data.hosts.push(SavedHostSchema.parse(record))
     })
   }
 
-  async update(id: string, patch: Partial<Omit<HostRecord, 'id'>>): Promise<HostRecord | undefined> {
-    let updated: HostRecord | undefined
+  async update(id: string, patch: Partial<Omit<SavedHost, 'id'>>): Promise<SavedHost | undefined> {
+    let updated: SavedHost | undefined
     await this.mutate((data) => {
       const i = data.hosts.findIndex((h) => h.id === id)
       const current = data.hosts[i]
       if (current === undefined) return
-      updated = HostRecordSchema.parse({ ...current, ...patch })
+      updated = SavedHostSchema.parse({ ...current, ...patch })
       data.hosts[i] = updated
     })
     return updated
   }
 
-  async remove(id: string): Promise<HostRecord | undefined> {
-    let removed: HostRecord | undefined
+  async remove(id: string): Promise<SavedHost | undefined> {
+    let removed: SavedHost | undefined
     await this.mutate((data) => {
       const i = data.hosts.findIndex((h) => h.id === id)
       if (i >= 0) removed = data.hosts.splice(i, 1)[0]

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run, sleep } from '../../../test-hosts/run'
 import { NbdClient } from './nbd-client'
-import { flaggedRanges, nbdGuestDisk } from './nbd-guest-disk'
+import { flaggedRanges, nbdBlockSource } from './nbd-guest-disk'
 
 const MiB = 1024 * 1024
 const hasQemuNbd = existsSync('/usr/bin/qemu-nbd')
@@ -44,7 +44,7 @@ describe.skipIf(!hasQemuNbd)('NBD client against qemu-nbd', () => {
 
   it('reads exactly what the image holds, many requests in flight, holes as zeros', async () => {
     const client = await connect([])
-    const disk = nbdGuestDisk(client, 'test export')
+    const disk = nbdBlockSource(client, 'test export')
     try {
       expect(disk.size).toBe(64 * MiB)
       const [a, b, c, d] = await Promise.all([disk.read(0, MiB), disk.read(40 * MiB, 3 * MiB), disk.read(5 * MiB, 64 * 1024), disk.read(10 * MiB, 4 * MiB)])

@@ -1,20 +1,18 @@
-import type { GuestDisk } from '../../host-adapter'
+import { assertReadInBounds, type BlockSource } from '../../block-source'
 import type { NbdClient } from './nbd-client'
 
 const STATUS_WINDOW = 1024 * 1024 * 1024
 
-/** An NBD export as a GuestDisk (guest-visible bytes, random reads, many in flight). */
-export function nbdGuestDisk(client: NbdClient, label: string, onClose?: () => Promise<void>): GuestDisk {
+/** An NBD export as a BlockSource (guest-visible bytes, random reads, many in flight). */
+export function nbdBlockSource(client: NbdClient, label: string, onClose?: () => Promise<void>): BlockSource {
   let closed = false
   return {
     size: client.info.size,
     label,
-    read: (offset, length, signal) => {
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > client.info.size) {
-        return Promise.reject(new RangeError(`Read of ${length} bytes at offset ${offset} is outside ${label} (size ${client.info.size} bytes)`))
-      }
-      if (length === 0) return Promise.resolve(Buffer.alloc(0))
-      return client.read(offset, length, signal)
+    read: async (offset, length, signal) => {
+      assertReadInBounds({ size: client.info.size, label }, offset, length)
+      if (length === 0) return Buffer.alloc(0)
+      return await client.read(offset, length, signal)
     },
     close: async () => {
       if (closed) return

@@ -9,7 +9,7 @@ import { buildTree, describeTree } from '../testing/tree'
 import { DiskFormatError } from '../../disks/errors'
 import { FileSource } from '../../disks/file-source'
 import { rng } from '../../disks/testing/tools'
-import { fuzzImage } from '../fuzz/fuzz-core'
+import { fuzzImage } from '../testing/fuzz/fuzz-core'
 import { parseLvmText } from './lvm-text'
 
 /**

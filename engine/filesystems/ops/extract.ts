@@ -1,5 +1,5 @@
 import { chmod, lstat, mkdir, utimes } from 'node:fs/promises'
-import type { ProgressSink } from '../../jobs/progress'
+import type { ProgressSink } from '../../common/progress'
 import { FilesystemError } from '../errors'
 import { splitPath } from '../generic-volume'
 import { createPacer } from '../pace'

@@ -7,7 +7,7 @@ import { rawImage } from './raw-writer.js'
 import { qcow2Image } from './qcow2-writer.js'
 import { vhdImage } from './vhd-writer.js'
 import { vhdxImage } from './vhdx-writer.js'
-import type { ProgressSink } from '../../jobs/progress.js'
+import type { ProgressSink } from '../../common/progress.js'
 import type { RepoContext } from '../context.js'
 
 export type ExportFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx'

@@ -3,7 +3,7 @@ import { TEMP_MARKER } from '../backend.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
 import { acquireLock, liveLocks } from '../lock.js'
 import { listPointIds, listTrash, loadManifest } from '../points.js'
-import type { ProgressSink } from '../../jobs/progress.js'
+import type { ProgressSink } from '../../common/progress.js'
 import type { RepoContext } from '../context.js'
 import type { PointManifest } from '../types.js'
 

@@ -2,7 +2,7 @@ import { CHUNK_SIZE } from '../format.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
 import { listPointIds, loadManifest } from '../points.js'
 import { readChunk } from '../read/chunk-reader.js'
-import type { ProgressSink } from '../../jobs/progress.js'
+import type { ProgressSink } from '../../common/progress.js'
 import type { RepoContext } from '../context.js'
 
 export interface VerifyOptions {

@@ -1,7 +1,7 @@
 import { mkdir, open, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { run, seededBytes } from '../../disks/testing/tools'
-import { canMount, makeExt, makeFat, makeNtfs, makeXfs, placeInto } from '../testing/fixtures'
+import { run, seededBytes } from '../../../disks/testing/tools'
+import { canMount, makeExt, makeFat, makeNtfs, makeXfs, placeInto } from '../fixtures'
 
 /** Small real images (made by the real tools) for the fuzzer to corrupt: one per parser and container format. */
 export interface CorpusItem {

@@ -1,8 +1,8 @@
 import type { HostAdapter, Vm } from '../../adapters/host-adapter'
 import type { AdapterRegistry } from '../../adapters/registry'
 import { ApiError } from '../api/contract-errors'
-import { adapterOptionsFor } from '../inventory/adapter-options'
-import type { HostRecord, HostsStore } from '../state/hosts-store'
+import { adapterOptionsFor } from './adapter-options'
+import type { SavedHost, HostsStore } from '../state/hosts-store'
 import type { SecretStore } from '../state/secret-store'
 
 export interface HostAccessDeps {
@@ -12,7 +12,7 @@ export interface HostAccessDeps {
   readonly connectTimeoutMs?: number
 }
 
-export async function findHost(deps: HostAccessDeps, idOrName: string): Promise<HostRecord> {
+export async function findHost(deps: HostAccessDeps, idOrName: string): Promise<SavedHost> {
   const record = await deps.hosts.find(idOrName)
   if (!record) throw new ApiError('HOST_NOT_FOUND', `There is no saved host "${idOrName}".`, { host: idOrName })
   return record
@@ -22,7 +22,7 @@ export async function findHost(deps: HostAccessDeps, idOrName: string): Promise<
  * A connection of its own for a job (not the inventory's shared one): a backup's long streams and its cleanup never
  * compete with polling, and closing it at the end of the job is unambiguous. The caller closes it.
  */
-export async function connectHost(deps: HostAccessDeps, record: HostRecord, signal: AbortSignal): Promise<HostAdapter> {
+export async function connectHost(deps: HostAccessDeps, record: SavedHost, signal: AbortSignal): Promise<HostAdapter> {
   const secret = await deps.secrets.get(record.id)
   const adapter = deps.adapters.create(adapterOptionsFor(record, secret, record.fingerprint, deps.connectTimeoutMs))
   try {

@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises'
-import { FileSource } from '../../disks/file-source'
-import { makeTempDir } from '../../disks/testing/tools'
+import { FileSource } from '../../../disks/file-source'
+import { makeTempDir } from '../../../disks/testing/tools'
 import { buildCorpus } from './corpus'
 import { fuzzImage } from './fuzz-core'
 
 /**
- * Long fuzz run: node --import tsx engine/filesystems/fuzz/fuzz.ts [iterations-per-image] [seed] [image-name-filter]
+ * Long fuzz run: node --import tsx engine/filesystems/testing/fuzz/fuzz.ts [iterations-per-image] [seed] [image-name-filter]
  * Builds the corpus with the real tools (needs root for the XFS loop mount), prints each finding with the seed
  * and mutation that reproduce it, and exits 1 if there was any.
  */

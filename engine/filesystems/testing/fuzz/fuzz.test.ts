@@ -1,12 +1,12 @@
 import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FileSource } from '../../disks/file-source'
-import { makeTempDir } from '../../disks/testing/tools'
+import { FileSource } from '../../../disks/file-source'
+import { makeTempDir } from '../../../disks/testing/tools'
 import { buildCorpus, type CorpusItem } from './corpus'
 import { fuzzImage } from './fuzz-core'
 
 /**
- * A fixed-seed fuzz pass over every parser (longer runs: `node --import tsx engine/filesystems/fuzz/fuzz.ts`).
+ * A fixed-seed fuzz pass over every parser (longer runs: `node --import tsx engine/filesystems/testing/fuzz/fuzz.ts`).
  * Each corrupted image must end in success or a typed error within the time bound.
  */
 let dir: string

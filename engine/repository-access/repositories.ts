@@ -13,8 +13,6 @@ export interface RepositoryRef {
    * location.ts). Default: the local repository in $LIFEBOAT_HOME/repository.
    */
   readonly location?: string
-  /** Read exactly like `location`; kept for callers written when repositories were folders only. Prefer `location`. */
-  readonly path?: string
 }
 
 export interface RepositoriesOptions {
@@ -51,8 +49,7 @@ export class Repositories {
 
   /** Parses a reference (INVALID_INPUT naming the `repo` field when it is not a valid location). */
   locate(ref: RepositoryRef = {}): RepositoryLocation {
-    const given = ref.location ?? ref.path
-    return given === undefined ? { kind: 'local', path: path.resolve(this.options.defaultPath) } : parseLocation(given)
+    return ref.location === undefined ? { kind: 'local', path: path.resolve(this.options.defaultPath) } : parseLocation(ref.location)
   }
 
   /** The normalised location, for messages and job titles (never contains a secret). */

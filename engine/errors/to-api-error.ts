@@ -5,8 +5,7 @@ import { LockTimeoutError } from '../state/file-lock'
 import { DiskFormatError } from '../disks/errors'
 import { FilesystemError, type FilesystemErrorCode } from '../filesystems/errors'
 import { RepositoryError, type RepositoryErrorCode } from '../repository/errors'
-import { CronError } from '../scheduler/cron'
-import { ApiError, type ErrorCode } from './contract-errors'
+import { ApiError, type ErrorCode } from '../api/contract-errors'
 
 const adapterCodes = {
   HOST_UNREACHABLE: 'HOST_UNREACHABLE',
@@ -92,7 +91,6 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof RepositoryError) return new ApiError(repositoryCodes[err.code], err.message, { ...err.params, reason: err.code })
   if (err instanceof DiskFormatError) return new ApiError(diskCodeOf(err), err.message, { ...err.params, reason: err.code })
   if (err instanceof FilesystemError) return new ApiError(filesystemCodeOf(err), err.message, { ...err.params, reason: err.code })
-  if (err instanceof CronError) return new ApiError('INVALID_INPUT', `The schedule is not valid: ${err.message}`, { field: 'schedule' })
   if (err instanceof ZodError) return fromZod(err)
   if (err instanceof Error && err.name === 'AbortError') return new ApiError('CANCELLED', 'The operation was cancelled.')
   const message = err instanceof Error ? err.message : String(err)

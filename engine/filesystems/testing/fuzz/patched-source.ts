@@ -1,4 +1,4 @@
-import { assertReadInBounds, type BlockSource } from '../../disks/block-source'
+import { assertReadInBounds, type BlockSource } from '../../../disks/block-source'
 
 /**
  * A copy-on-write view of another source for fuzzing: byte patches and a truncation are applied on read, so

@@ -1,4 +1,4 @@
-import type { PayloadOf, TopicName, Topics } from './contract'
+import type { PayloadOf, TopicName, Topics } from '../api/contract'
 
 export type TopicListener<T extends TopicName> = (payload: PayloadOf<Topics[T]>) => void
 export type AnyListener = (topic: TopicName, payload: unknown) => void
