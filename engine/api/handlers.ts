@@ -3,6 +3,7 @@ import type { BrowseService } from '../browse/browse-service'
 import type { Repositories } from '../repository-access/repositories'
 import type { Scheduler } from '../scheduler/scheduler'
 import type { InventoryService } from '../inventory/inventory-service'
+import { toJobDetailDto, toJobDto } from '../jobs/job-record'
 import type { JobRunner } from '../jobs/job-runner'
 import type { StartBackup } from '../jobs/start-backup'
 import type { HostsStore } from '../state/hosts-store'
@@ -64,9 +65,9 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
         errors: hosts.flatMap((h) => (h.status === 'error' && h.error ? [{ hostId: h.hostId, host: h.name, error: h.error }] : [])),
       }
     },
-    'jobs.list': (input) => deps.jobs.list(input.limit),
-    'jobs.get': (input) => deps.jobs.get(input.jobId),
-    'jobs.cancel': (input) => deps.jobs.cancel(input.jobId),
+    'jobs.list': async (input) => (await deps.jobs.list(input.limit)).map(toJobDto),
+    'jobs.get': async (input) => toJobDetailDto(await deps.jobs.get(input.jobId)),
+    'jobs.cancel': async (input) => toJobDto(await deps.jobs.cancel(input.jobId)),
     'jobs.retry': async (input, ctx) => {
       const job = await deps.jobs.get(input.jobId)
       if (job.state === 'queued' || job.state === 'running' || job.state === 'cancelling') {

@@ -37,8 +37,8 @@ export interface BrowseServiceOptions {
 }
 
 /**
- * Browsing disks for the contract: opens a source (image files today; restore points and live snapshots
- * later), keeps it open while the admin clicks around, and closes it when idle. Everything read is hostile
+ * Browsing disks for the contract: opens a source (a disk image file, a disk of a restore point, or a live
+ * snapshot on a saved host), keeps it open while the admin clicks around, and closes it when idle. Everything read is hostile
  * input; the layers below bound and check it, this layer bounds what goes over the wire.
  */
 export class BrowseService {

@@ -4,12 +4,13 @@ import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, type CliIo } from './cli-io'
 import { flag, str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
+import { toJobDetailDto } from '../jobs/job-record'
 
 /** Follows a job the command started; prints its result (one JSON document with --json). Exit 1 unless it succeeded. */
 export async function followJob(ctx: CommandContext, jobId: string, print: (result: unknown, io: CliIo) => void): Promise<number> {
   const engine = await ctx.engine()
   const job = await waitForJob(engine, jobId, ctx.io, ctx.signal)
-  const detail = await engine.jobs.get(jobId)
+  const detail = toJobDetailDto(await engine.jobs.get(jobId))
   for (const line of detail.log.filter((l) => l.level !== 'info')) if (!ctx.io.json) ctx.io.err(`  ${line.level}: ${line.message}`)
   if (job.state !== 'succeeded') {
     if (ctx.io.json) ctx.io.out(JSON.stringify({ error: job.error ?? { code: 'CANCELLED', message: 'The job was cancelled.', params: {} }, leftBehind: job.leftBehind, jobId }, null, 2))

@@ -11,6 +11,7 @@ import { waitForJob } from './wait-for-job'
 import { outcomeFromJob, reportRestore } from './restore-report'
 import { locationFromCommandLine } from '../repository-access/location'
 import { isSnapshotSpec, parseSnapshotSpec } from './snapshot-spec'
+import { toJobDetailDto } from '../jobs/job-record'
 
 type Target = { source: DiskSourceRef; volume?: string }
 
@@ -184,7 +185,7 @@ function browseCommands(f: Flavour): Command[] {
       const toDirectory = path.resolve(to)
       const { jobId } = await call(engine.handlers, 'files.restore', { ...target, paths: [ctx.positionals[1] ?? '/'], toDirectory }, ctx.signal)
       await waitForJob(engine, jobId, ctx.io, ctx.signal)
-      const detail = await engine.jobs.get(jobId)
+      const detail = toJobDetailDto(await engine.jobs.get(jobId))
       return reportRestore(ctx.io, detail, engine.browse.takeRestoreOutcome(jobId) ?? outcomeFromJob(detail), toDirectory)
     },
   },

@@ -2,6 +2,7 @@ import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, table } from './cli-io'
 import type { Command } from './command'
 import { waitForJob } from './wait-for-job'
+import { toJobDetailDto } from '../jobs/job-record'
 
 function describeSchedule(s: { kind: string; time?: string; days?: number[]; expression?: string }): string {
   const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
@@ -70,7 +71,7 @@ export const planCommands: Command[] = [
       const engine = await ctx.engine()
       const { jobId } = await call(engine.handlers, 'plans.run', { id: ctx.positionals[0] ?? '' }, ctx.signal)
       const job = await waitForJob(engine, jobId, ctx.io, ctx.signal)
-      if (ctx.io.json) ctx.io.out(JSON.stringify(await engine.jobs.get(jobId), null, 2))
+      if (ctx.io.json) ctx.io.out(JSON.stringify(toJobDetailDto(await engine.jobs.get(jobId)), null, 2))
       else ctx.io.out(`${job.title}: ${job.state}${job.error ? ` — ${job.error.message}` : ''}`)
       return job.state === 'succeeded' ? EXIT_OK : EXIT_FAILED
     },

@@ -5,6 +5,7 @@ import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, table, type CliIo } from './cli-io'
 import { flag, str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
+import { toJobDetailDto } from '../jobs/job-record'
 
 const repoOption = { repo: { type: 'string' } } as const
 
@@ -47,7 +48,7 @@ async function runJob(ctx: CommandContext, start: () => Promise<{ jobId: string 
   const engine = await ctx.engine()
   const { jobId } = await start()
   const job = await waitForJob(engine, jobId, ctx.io, ctx.signal)
-  const detail = await engine.jobs.get(jobId)
+  const detail = toJobDetailDto(await engine.jobs.get(jobId))
   if (job.state !== 'succeeded') {
     if (ctx.io.json) ctx.io.out(JSON.stringify({ error: job.error ?? { code: 'CANCELLED', message: 'The job was cancelled.', params: {} }, leftBehind: job.leftBehind }, null, 2))
     ctx.io.err(`lifeboat: ${job.error?.message ?? `the job was ${job.state}`}`)

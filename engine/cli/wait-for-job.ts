@@ -1,6 +1,7 @@
 import type { JobDto } from '../api/contract-jobs'
 import type { Engine } from '../engine'
 import { formatBytes, type CliIo } from './cli-io'
+import { toJobDto } from '../jobs/job-record'
 
 /** The states a job does not leave. */
 export const finished: ReadonlySet<JobDto['state']> = new Set<JobDto['state']>(['succeeded', 'failed', 'cancelled'])
@@ -43,7 +44,8 @@ export async function waitForJob(engine: Engine, jobId: string, io: CliIo, signa
     if (signal.aborted) onAbort()
     else signal.addEventListener('abort', onAbort, { once: true })
     // The job may have ended before we subscribed.
-    void engine.jobs.get(jobId).then((job) => {
+    void engine.jobs.get(jobId).then((record) => {
+      const job = toJobDto(record)
       if (finished.has(job.state)) {
         result = job
         off()
@@ -52,5 +54,5 @@ export async function waitForJob(engine: Engine, jobId: string, io: CliIo, signa
     })
   })
   if (tty && !io.json) process.stderr.write('\n')
-  return result ?? (await engine.jobs.get(jobId))
+  return result ?? toJobDto(await engine.jobs.get(jobId))
 }

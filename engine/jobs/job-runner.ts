@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { ApiError, type ApiErrorShape } from '../api/contract-errors'
-import type { JobDetailDto, JobDto, JobRetry } from '../api/contract-jobs'
+import type { JobDto, JobRetry } from '../api/contract-jobs'
 import type { EventBus } from '../common/event-bus'
 import { toApiError } from '../errors/to-api-error'
+import { toJobDto, type JobRecord, type LogLevel, type StepState } from './job-record'
 import type { JobStore } from './job-store'
 import type { ProgressSink, ProgressUpdate } from '../common/progress'
 import { RateMeter } from './rate-meter'
-
-type StepState = JobDto['steps'][number]['state']
-type LogLevel = JobDetailDto['log'][number]['level']
 
 export interface JobStep {
   readonly id: string
@@ -50,7 +48,7 @@ const PUBLISH_INTERVAL_MS = 250
 const CANCEL_POLL_MS = 1000
 
 interface LiveJob {
-  job: JobDetailDto
+  job: JobRecord
   controller: AbortController
   meter: RateMeter
   lastPublished: number
@@ -68,7 +66,7 @@ interface LiveJob {
 export class JobRunner {
   private readonly live = new Map<string, LiveJob>()
   /** Recently finished jobs, so a caller that saw the final event can read the record before it is on disk. */
-  private readonly recent = new Map<string, JobDetailDto>()
+  private readonly recent = new Map<string, JobRecord>()
   /** Looks for cancel requests from other Lifeboat processes while jobs run (see JobStore.requestCancel). */
   private cancelWatch: ReturnType<typeof setInterval> | undefined
 
@@ -83,7 +81,7 @@ export class JobRunner {
   start<R>(spec: JobSpec<R>): StartedJob<R> {
     const id = randomUUID()
     const created = new Date(this.now()).toISOString()
-    const job: JobDetailDto = {
+    const job: JobRecord = {
       id,
       kind: spec.kind,
       title: spec.title,
@@ -96,7 +94,7 @@ export class JobRunner {
       log: [],
       ...(spec.hostId !== undefined ? { hostId: spec.hostId } : {}),
       ...(spec.vmId !== undefined ? { vmId: spec.vmId } : {}),
-      ...(spec.retry !== undefined ? { retry: spec.retry, retryable: true } : {}),
+      ...(spec.retry !== undefined ? { retry: spec.retry } : {}),
     }
     const live: LiveJob = { job, controller: new AbortController(), meter: new RateMeter(), lastPublished: 0, publishTimer: undefined, saving: Promise.resolve(), done: Promise.resolve() }
     this.live.set(id, live)
@@ -129,7 +127,8 @@ export class JobRunner {
     return { id, done }
   }
 
-  async list(limit: number): Promise<JobDto[]> {
+  /** Newest first, without their logs. */
+  async list(limit: number): Promise<JobRecord[]> {
     const stored = await this.deps.store.list(limit)
     const byId = new Map(stored.map((j) => [j.id, j]))
     for (const job of this.recent.values()) byId.set(job.id, job)
@@ -137,10 +136,10 @@ export class JobRunner {
     return [...byId.values()]
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, limit)
-      .map(withoutLog)
+      .map((job) => ({ ...job, log: [] }))
   }
 
-  async get(id: string): Promise<JobDetailDto> {
+  async get(id: string): Promise<JobRecord> {
     const live = this.live.get(id)
     if (live) return structuredClone(live.job)
     const recent = this.recent.get(id)
@@ -156,21 +155,21 @@ export class JobRunner {
   }
 
   /** Resolves with the job's record once it has ended (at once for a finished job). */
-  async waitFor(id: string): Promise<JobDetailDto> {
+  async waitFor(id: string): Promise<JobRecord> {
     const live = this.live.get(id)
     if (live) await live.done.catch(() => undefined)
     return await this.get(id)
   }
 
-  async cancel(id: string): Promise<JobDto> {
+  async cancel(id: string): Promise<JobRecord> {
     const live = this.live.get(id)
     if (!live) {
       const stored = await this.get(id)
       // Run by another Lifeboat process (the app, a terminal, cron): ask it; it cleans up and records the end.
       if ((stored.state === 'running' || stored.state === 'queued') && (await this.deps.store.requestCancel(id))) {
-        return { ...withoutLog(stored), state: 'cancelling' }
+        return { ...stored, state: 'cancelling' }
       }
-      return withoutLog(stored) // already finished: cancelling is a no-op, not an error
+      return stored // already finished: cancelling is a no-op, not an error
     }
     if (live.job.state === 'running') {
       live.job.state = 'cancelling'
@@ -178,7 +177,7 @@ export class JobRunner {
       live.controller.abort(new ApiError('CANCELLED', 'The job was cancelled.'))
       this.publish(live, true)
     }
-    return withoutLog(live.job)
+    return structuredClone(live.job)
   }
 
   private watchForCancelRequests(): void {
@@ -296,7 +295,7 @@ export class JobRunner {
     }
     live.lastPublished = now
     const snapshot = structuredClone(live.job)
-    this.deps.events.emit('job.updated', withoutLog(snapshot))
+    this.deps.events.emit('job.updated', toJobDto(snapshot))
     live.saving = live.saving
       .then(() => this.deps.store.save(snapshot))
       .catch((err: unknown) => {
@@ -305,16 +304,11 @@ export class JobRunner {
   }
 }
 
-function withoutLog(job: JobDetailDto): JobDto {
-  const { log: _log, result: _result, retry: _retry, ...rest } = job
-  return rest
-}
-
 /** A job's return value as plain JSON for its record (undefined when there is nothing serialisable). */
-function asJson(value: unknown): JobDetailDto['result'] {
+function asJson(value: unknown): JobRecord['result'] {
   if (value === undefined) return undefined
   try {
-    return JSON.parse(JSON.stringify(value)) as JobDetailDto['result']
+    return JSON.parse(JSON.stringify(value)) as JobRecord['result']
   } catch {
     return undefined
   }

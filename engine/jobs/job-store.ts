@@ -2,13 +2,13 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
-import { JobDetailDtoSchema, type JobDetailDto } from '../api/contract-jobs'
+import { JobRecordSchema, type JobRecord } from './job-record'
 import { writeFileAtomic } from '../state/atomic-file'
 import { pidAlive } from '../../adapters/pid-alive'
 
 const JobFileSchema = z.object({
   owner: z.object({ pid: z.number().int(), host: z.string() }),
-  job: JobDetailDtoSchema,
+  job: JobRecordSchema,
 })
 
 /** Job ids name files here: nothing that could leave the folder. */
@@ -27,12 +27,12 @@ export class JobStore {
     private readonly keep = 500,
   ) {}
 
-  async save(job: JobDetailDto): Promise<void> {
+  async save(job: JobRecord): Promise<void> {
     const file = { owner: { pid: process.pid, host: hostname() }, job }
     await writeFileAtomic(path.join(this.dir, `${job.id}.json`), JSON.stringify(file) + '\n', 0o600)
   }
 
-  async load(id: string): Promise<JobDetailDto | undefined> {
+  async load(id: string): Promise<JobRecord | undefined> {
     if (!isJobId(id)) return undefined
     try {
       const parsed = JobFileSchema.safeParse(JSON.parse(await readFile(path.join(this.dir, `${id}.json`), 'utf8')))
@@ -75,7 +75,7 @@ export class JobStore {
   }
 
   /** Newest first. */
-  async list(limit: number): Promise<JobDetailDto[]> {
+  async list(limit: number): Promise<JobRecord[]> {
     let names: string[]
     try {
       names = (await readdir(this.dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'))
@@ -83,7 +83,7 @@ export class JobStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw err
     }
-    const jobs = (await Promise.all(names.map((n) => this.load(n.slice(0, -5))))).filter((j): j is JobDetailDto => j !== undefined)
+    const jobs = (await Promise.all(names.map((n) => this.load(n.slice(0, -5))))).filter((j): j is JobRecord => j !== undefined)
     jobs.sort((a, b) => b.createdAt.localeCompare(a.createdAt))
     return jobs.slice(0, limit)
   }
@@ -98,7 +98,7 @@ export class JobStore {
   }
 }
 
-function orphaned(job: JobDetailDto): JobDetailDto {
+function orphaned(job: JobRecord): JobRecord {
   return {
     ...job,
     state: 'failed',
