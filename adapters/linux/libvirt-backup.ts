@@ -8,7 +8,6 @@ import { diskFromFile, hostReacher, prepare, vmConfig, type Prepared, type Shell
 import { ACTIVE_STATES, Virsh } from './virsh'
 import { coldStop } from './cold'
 
-export type { ShellProvider } from './libvirt-prepare'
 
 export async function libvirtModes(getShell: ShellProvider, vmId: string, signal: AbortSignal): Promise<ModeSupport[]> {
   const p = await prepare(getShell, vmId, signal)

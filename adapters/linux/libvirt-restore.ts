@@ -9,7 +9,7 @@ import { uploadDisk } from './disk-upload'
 import { checkDiskName, checkHostDir } from './host-names'
 import { confineRestoredDomain } from './restore-confine'
 import { parseDomainXml } from './domain-model'
-import type { ShellProvider } from './libvirt-backup'
+import type { ShellProvider } from './libvirt-prepare'
 import { ACTIVE_STATES, Virsh } from './virsh'
 import { child, childElements, removeChildren, serializeXml, type XmlElement } from './xml'
 

@@ -6,7 +6,7 @@ import { openSnapshotDisks } from './snapshot-disks'
 import { deleteCheckpoint, isLifeboatCheckpoint, listCheckpoints } from './checkpoints'
 import { checkSnapshotName } from './host-names'
 import { TAG } from './job-lock'
-import type { ShellProvider } from './libvirt-backup'
+import type { ShellProvider } from './libvirt-prepare'
 import { ACTIVE_STATES, Virsh } from './virsh'
 import { child, findAll, parseXml, textOf } from './xml'
 

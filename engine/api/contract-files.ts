@@ -90,7 +90,12 @@ export const filesSearch = defineChannel(
 
 export const filesRestore = defineChannel(
   'files.restore',
-  Target.extend({ paths: z.array(z.string().max(4096)).min(1).max(1000), toDirectory: z.string().min(1).max(4096) }),
+  Target.extend({
+    paths: z.array(z.string().max(4096)).min(1).max(1000),
+    toDirectory: z.string().min(1).max(4096),
+    /** Also restore NTFS alternate data streams, each as a file NAME:STREAM beside its file. */
+    streams: z.boolean().optional(),
+  }),
   z.object({ jobId: z.string() }),
   'Copy files or folders out of a volume into a local folder (as a job with progress); names never escape it.',
 )

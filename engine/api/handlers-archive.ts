@@ -1,7 +1,7 @@
 import { archiveExportJob, archiveImportJob, restoreDiskJob } from '../jobs/archive-jobs'
 import { findHost } from '../inventory/host-access'
 import type { Handler } from './handler-types'
-import type { HandlerDeps } from './handlers'
+import type { HandlerDeps } from './handler-deps'
 
 export function archiveHandlers(deps: HandlerDeps) {
   const exportArchive: Handler<'archive.export'> = async (input) => {

@@ -5,7 +5,7 @@ import { refreshWhenDone } from '../jobs/start-backup'
 import type { SnapshotDto } from './contract-backup'
 import { ApiError } from './contract-errors'
 import type { Handler } from './handler-types'
-import type { HandlerDeps } from './handlers'
+import type { HandlerDeps } from './handler-deps'
 
 /** Runs `body` with a connected adapter of its own for the host, closed afterwards. */
 async function withHost<R>(deps: HandlerDeps, host: string, signal: AbortSignal, body: (adapter: HostAdapter, name: string, hostId: string) => Promise<R>): Promise<R> {

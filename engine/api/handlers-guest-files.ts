@@ -1,6 +1,6 @@
 import { restoreToGuest } from '../browse/guest-restore'
 import type { Handler } from './handler-types'
-import type { HandlerDeps } from './handlers'
+import type { HandlerDeps } from './handler-deps'
 
 export function guestFileHandlers(deps: HandlerDeps) {
   const toGuest: Handler<'files.restoreToGuest'> = (input) =>

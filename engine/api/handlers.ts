@@ -1,18 +1,7 @@
-import type { AdapterRegistry } from '../../adapters/registry'
-import type { BrowseService } from '../browse/browse-service'
-import type { Repositories } from '../repository-access/repositories'
-import type { Scheduler } from '../scheduler/scheduler'
-import type { InventoryService } from '../inventory/inventory-service'
 import { toJobDetailDto, toJobDto } from '../jobs/job-record'
-import type { JobRunner } from '../jobs/job-runner'
-import type { StartBackup } from '../jobs/start-backup'
-import type { HostsStore } from '../state/hosts-store'
-import type { SecretStore } from '../state/secret-store'
-import type { SnapshotReviews } from '../state/snapshot-reviews'
-import type { AppInfo } from './contract'
 import { ApiError } from './contract-errors'
 import { dispatch } from './dispatch'
-import type { EventBus } from '../common/event-bus'
+import type { HandlerDeps } from './handler-deps'
 import type { HandlerMap } from './handler-types'
 import { archiveHandlers } from './handlers-archive'
 import { backupHandlers } from './handlers-backup'
@@ -22,21 +11,6 @@ import { hostHandlers } from './handlers-hosts'
 import { planHandlers } from './handlers-plans'
 import { repositoryHandlers } from './handlers-repository'
 
-export interface HandlerDeps {
-  readonly info: AppInfo
-  readonly hosts: HostsStore
-  readonly secrets: SecretStore
-  readonly adapters: AdapterRegistry
-  readonly inventory: InventoryService
-  readonly jobs: JobRunner
-  readonly events: EventBus
-  readonly browse: BrowseService
-  readonly repositories: Repositories
-  readonly scheduler: Scheduler
-  readonly startBackup: StartBackup
-  readonly snapshotReviews: SnapshotReviews
-  readonly connectTimeoutMs?: number
-}
 
 /** The implementation of every channel in the contract. Each door mounts exactly this map. */
 export function createHandlers(deps: HandlerDeps): HandlerMap {
