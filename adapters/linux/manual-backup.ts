@@ -5,7 +5,7 @@ import { btrfsSubvolumeOf, createBtrfsSnapshot, removeBtrfsSnapshot, type BtrfsS
 import { closeAll, fileReadout, type ImageFormat } from './file-readout'
 import { cleanupSignal, withUndo, type UndoHandle } from '../undo-stack'
 import { holdJobLock } from './job-lock'
-import type { ShellProvider } from './libvirt-backup'
+import type { ShellProvider } from './libvirt-prepare'
 import { createLvSnapshot, lvsReport, removeLvSnapshot, watchedLv, type LvInfo, type LvSnapshot } from './lvm'
 import type { ManualVm } from './manual-vms'
 import { sleep } from './virsh'

@@ -5,7 +5,7 @@ import { sh } from '../ssh/shell-quote'
 import { withUndo } from '../undo-stack'
 import { uploadDisk } from './disk-upload'
 import { checkDiskName, checkHostDir } from './host-names'
-import type { ShellProvider } from './libvirt-backup'
+import type { ShellProvider } from './libvirt-prepare'
 import { manualVmId, manualVms } from './manual-vms'
 
 const ConfigSchema = z.object({ kind: z.literal('manual'), name: z.string(), disks: z.array(z.object({ name: z.string(), path: z.string() })).max(64) })

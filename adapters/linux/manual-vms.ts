@@ -4,7 +4,7 @@ import { AdapterError, type ManualVmCapability, type ManualVmSpec } from '../hos
 import type { RootShell } from '../ssh/root-shell'
 import { raw, sh, type ShellFragment } from '../ssh/shell-quote'
 import type { ExecOptions, ExecResult } from '../ssh/ssh-connection'
-import type { ShellProvider } from './libvirt-backup'
+import type { ShellProvider } from './libvirt-prepare'
 
 /**
  * VMs the admin registers by hand (Xen or KVM on LVM, btrfs or image files, without libvirt) are kept on the host
