@@ -1,0 +1,12 @@
+@{
+    RootModule = 'Hyper-V.psm1'
+    ModuleVersion = '2.0.0.0'
+    GUID = 'af4bddd0-8583-4ff2-84b2-a33f5c8de8a7'
+    Author = 'Lifeboat test host (simulated Hyper-V module)'
+    Description = 'The Hyper-V cmdlets of the Lifeboat test host: real parameter binding, the VM state in the simulator model.'
+    PowerShellVersion = '5.1'
+    FunctionsToExport = @('Get-VM', 'Get-VMHardDiskDrive', 'Get-VHD', 'Get-VMSnapshot', 'Get-VMIntegrationService', 'Checkpoint-VM', 'Remove-VMSnapshot', 'Start-VM', 'Stop-VM')
+    AliasesToExport = @('Get-VMCheckpoint', 'Remove-VMCheckpoint')
+    CmdletsToExport = @()
+    VariablesToExport = @()
+}

@@ -1,0 +1,52 @@
+/**
+ * The values that cross the bridge between the test host's PowerShell module and the simulator model, as JSON:
+ * plain strings, numbers, booleans, null and arrays as they are; .NET types the JSON cannot say tagged —
+ * `{"$guid": "…"}`, `{"$enum": "<full type name>", "name": "…"}`, `{"$date": <ms>}`, objects as
+ * `{"$o": "<type name>", "p": [[name, value], …]}` (ordered, as Get-Member would list them), and the objects a script
+ * passes back in (-VM $vm, -VMSnapshot $s) as `{"$ref": "<type name>", "id": "…"}`. lib/HyperVSimBridge.ps1 is the
+ * other end.
+ */
+import { ENUMS, enumValue } from '../hyperv-sim/hyperv/objects'
+import { PsDate, PsEnum, PsGuid, PsObject, type PsValue } from '../hyperv-sim/ps/values'
+
+export type Wire = null | string | number | boolean | Wire[] | { readonly [k: string]: Wire }
+
+const REFS = new Set(['Microsoft.HyperV.PowerShell.VirtualMachine', 'Microsoft.HyperV.PowerShell.VMSnapshot'])
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** An argument the module bound → the model's value; anything unexpected is refused (the module is ours, but still). */
+export function fromWire(v: unknown): PsValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error('bridge: a non-finite number')
+    return v
+  }
+  if (Array.isArray(v)) return v.map(fromWire)
+  if (!isRecord(v)) throw new Error(`bridge: cannot read an argument of type ${typeof v}`)
+  if (typeof v.$guid === 'string') return new PsGuid(v.$guid)
+  if (typeof v.$enum === 'string' && typeof v.name === 'string') {
+    const kind = v.$enum.split('.').pop() ?? ''
+    if (!(kind in ENUMS)) throw new Error(`bridge: unknown enum type ${v.$enum}`)
+    return enumValue(kind as keyof typeof ENUMS, v.name as never)
+  }
+  if (typeof v.$ref === 'string' && typeof v.id === 'string') {
+    if (!REFS.has(v.$ref)) throw new Error(`bridge: objects of type ${v.$ref} cannot be passed to the model`)
+    // The model reads only the Id of an object passed back in, and looks the rest up in its own state.
+    return new PsObject(v.$ref, [['Id', new PsGuid(v.id)]], true, v.id)
+  }
+  throw new Error(`bridge: an untagged object argument (${Object.keys(v).slice(0, 5).join(', ')})`)
+}
+
+/** A value the model's cmdlet returned → JSON for the module. */
+export function toWire(v: PsValue): Wire {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return v
+  if (Array.isArray(v)) return v.map(toWire)
+  if (v instanceof PsGuid) return { $guid: v.value }
+  if (v instanceof PsEnum) return { $enum: v.type, name: v.name }
+  if (v instanceof PsDate) return { $date: v.ms }
+  if (v instanceof PsObject) return { $o: v.typeName, p: [...v.props.values()].map((p) => [p.name, toWire(p.value)]) }
+  throw new Error(`bridge: the model returned a ${v.constructor.name}, which the bridge does not carry`)
+}
