@@ -61,7 +61,9 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
  * invocation N; after each run the host must be exactly as it was (no checkpoint, file, VM or reference point more,
  * no job lock held, every VM in its state and checkpoint type).
  */
-describe('Hyper-V flows undo every step on failure or cancel', () => {
+// Each walk runs its flow dozens of times (CPU-bound); the timeout guards against a hang, not for speed: a walk cut off
+// by a short timeout would keep running underneath the next one and spoil its simulator.
+describe('Hyper-V flows undo every step on failure or cancel', { timeout: 300_000 }, () => {
   let t: SimAndAdapter
   const signal = () => AbortSignal.timeout(120_000)
   beforeAll(async () => {

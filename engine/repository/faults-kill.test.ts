@@ -37,7 +37,7 @@ function runChild(repoDir: string, image: string, killAfter: number | undefined,
   })
 }
 
-describe('kill -9 during a backup', () => {
+describe('kill -9 during a backup', { timeout: 240_000 }, () => {
   it('leaves the repository clean and earlier points byte-identical, again and again', async () => {
     await withTempDir('kill', async (dir) => {
       const first = path.join(dir, 'first.img')
