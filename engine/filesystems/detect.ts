@@ -1,28 +1,54 @@
 import type { BlockSource } from '../disks/block-source'
+import { settleFirstSectorAndExt, type SetAside } from './detect-conflict'
 
 /** What a volume's first bytes say it holds. Only the ones with a reader can be browsed. */
 export type VolumeContent = 'ext' | 'xfs' | 'ntfs' | 'fat' | 'lvm2-pv' | 'swap' | 'exfat' | 'btrfs' | 'luks' | 'unknown'
+
+export interface Detection {
+  readonly content: VolumeContent
+  /** Other filesystems' signatures found on the volume and set aside as leftovers, with the reason. */
+  readonly setAside: readonly SetAside[]
+}
 
 async function peek(source: BlockSource, offset: number, length: number, signal?: AbortSignal): Promise<Buffer | undefined> {
   if (offset + length > source.size) return undefined
   return source.read(offset, length, signal)
 }
 
-export async function detectVolumeContent(source: BlockSource, signal?: AbortSignal): Promise<VolumeContent> {
-  const head = await peek(source, 0, Math.min(4096, source.size), signal)
-  if (!head || head.length < 512) return 'unknown'
+/** The signatures that live in the first sector; at most one of them can be there. */
+function firstSectorContent(head: Buffer): VolumeContent | undefined {
   if (head.toString('latin1', 0, 4) === 'XFSB') return 'xfs'
   if (head.toString('latin1', 3, 11) === 'NTFS    ') return 'ntfs'
   if (head.toString('latin1', 3, 11) === 'EXFAT   ') return 'exfat'
   if (head.toString('latin1', 0, 6) === 'LUKS\xba\xbe') return 'luks'
-  for (let s = 0; s < 4; s++) if (head.length >= s * 512 + 8 && head.toString('latin1', s * 512, s * 512 + 8) === 'LABELONE') return 'lvm2-pv'
+  return undefined
+}
+
+/**
+ * Finds the filesystem of a volume. A first-sector signature and an ext superblock at byte 1024 can both be
+ * present after a reformat; then the structures behind each are checked and the one that holds up wins, or an
+ * AmbiguousVolumeError names both (see detect-conflict.ts). Other signatures keep their order of precedence.
+ */
+export async function detectVolume(source: BlockSource, signal?: AbortSignal): Promise<Detection> {
+  const one = (content: VolumeContent): Detection => ({ content, setAside: [] })
+  const head = await peek(source, 0, Math.min(4096, source.size), signal)
+  if (!head || head.length < 512) return one('unknown')
+  const first = firstSectorContent(head)
   const sb = await peek(source, 1024, 1024, signal)
-  if (sb && sb.readUInt16LE(56) === 0xef53) return 'ext'
-  if (looksLikeFat(head)) return 'fat'
-  if (head.length >= 4096 && head.toString('latin1', 4086, 4096) === 'SWAPSPACE2') return 'swap'
+  const ext = sb !== undefined && sb.readUInt16LE(56) === 0xef53
+  if (first && sb && ext) return settleFirstSectorAndExt(source, first, head, sb, signal)
+  if (first) return one(first)
+  for (let s = 0; s < 4; s++) if (head.length >= s * 512 + 8 && head.toString('latin1', s * 512, s * 512 + 8) === 'LABELONE') return one('lvm2-pv')
+  if (ext) return one('ext')
+  if (looksLikeFat(head)) return one('fat')
+  if (head.length >= 4096 && head.toString('latin1', 4086, 4096) === 'SWAPSPACE2') return one('swap')
   const btrfs = await peek(source, 65536 + 64, 8, signal)
-  if (btrfs?.toString('latin1') === '_BHRfS_M') return 'btrfs'
-  return 'unknown'
+  if (btrfs?.toString('latin1') === '_BHRfS_M') return one('btrfs')
+  return one('unknown')
+}
+
+export async function detectVolumeContent(source: BlockSource, signal?: AbortSignal): Promise<VolumeContent> {
+  return (await detectVolume(source, signal)).content
 }
 
 /** A FAT boot sector: a jump, a power-of-two sector size, a power-of-two cluster, FATs and a signature. */

@@ -1,4 +1,5 @@
 import type { BlockSource } from '../disks/block-source'
+import { BtrfsDriver } from './btrfs/btrfs-driver'
 import { detectVolumeContent } from './detect'
 import { FilesystemError } from './errors'
 import { ExtDriver } from './ext/ext-driver'
@@ -13,7 +14,6 @@ const NAMES: Record<string, string> = {
   'lvm2-pv': 'an LVM physical volume (open its logical volumes instead)',
   swap: 'Linux swap space',
   exfat: 'exFAT (not supported yet)',
-  btrfs: 'btrfs (not supported yet)',
   luks: 'a LUKS-encrypted volume (cannot be read without its key)',
 }
 
@@ -29,12 +29,14 @@ export async function openVolume(source: BlockSource, options: { signal?: AbortS
       return new GenericVolume(await ExtDriver.open(reader, options.signal))
     case 'xfs':
       return new GenericVolume(await XfsDriver.open(reader, options.signal))
+    case 'btrfs':
+      return new GenericVolume(await BtrfsDriver.open(reader, options.signal))
     case 'ntfs':
       return new GenericVolume(await NtfsDriver.open(reader, options.signal))
     case 'fat':
       return new GenericVolume(await FatDriver.open(reader, options.signal))
     case 'unknown':
-      throw new FilesystemError('unknown-filesystem', `${source.label}: no supported filesystem found (ext2/3/4, XFS, NTFS, FAT)`)
+      throw new FilesystemError('unknown-filesystem', `${source.label}: no supported filesystem found (ext2/3/4, XFS, btrfs, NTFS, FAT)`)
     default:
       throw new FilesystemError('unsupported', `${source.label} holds ${NAMES[content] ?? content}`, { content })
   }

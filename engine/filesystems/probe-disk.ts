@@ -1,7 +1,8 @@
 import type { BlockSource } from '../disks/block-source'
 import { DiskFormatError } from '../disks/errors'
 import { SliceSource } from '../disks/slice-source'
-import { detectVolumeContent, type VolumeContent } from './detect'
+import { detectVolume, type Detection, type VolumeContent } from './detect'
+import { AmbiguousVolumeError } from './detect-conflict'
 import { FilesystemError } from './errors'
 import { readLvmPv, type LvmPv } from './lvm/lvm-label'
 import { assembleVolumeGroups, type VolumeGroup } from './lvm/lvm-volumes'
@@ -27,7 +28,8 @@ export interface VolumeNode {
   readonly kind: 'whole-disk' | 'partition' | 'logical-volume'
   readonly size: number
   readonly partition?: PartitionEntry
-  readonly content: VolumeContent
+  /** 'ambiguous': two filesystems' signatures that both hold up (`problem` names them). */
+  readonly content: VolumeContent | 'ambiguous'
   readonly filesystem?: FilesystemSummary
   readonly lvm?: { readonly vg: string; readonly lv?: string; readonly pvUuid?: string }
   /** Why it cannot be browsed (damaged, unsupported, missing PV…), in plain words. */
@@ -54,14 +56,21 @@ function typed(e: unknown): boolean {
   return e instanceof DiskFormatError || e instanceof FilesystemError
 }
 
-async function summarise(source: BlockSource, signal?: AbortSignal): Promise<{ content: VolumeContent; filesystem?: FilesystemSummary; problem?: string }> {
-  const content = await detectVolumeContent(source, signal)
-  if (content !== 'ext' && content !== 'xfs' && content !== 'ntfs' && content !== 'fat') return { content }
+async function summarise(source: BlockSource, signal?: AbortSignal): Promise<{ content: VolumeContent | 'ambiguous'; filesystem?: FilesystemSummary; problem?: string }> {
+  let detection: Detection
+  try {
+    detection = await detectVolume(source, signal)
+  } catch (e) {
+    if (e instanceof AmbiguousVolumeError) return { content: 'ambiguous', problem: e.message }
+    throw e
+  }
+  const { content, setAside } = detection
+  if (content !== 'ext' && content !== 'xfs' && content !== 'btrfs' && content !== 'ntfs' && content !== 'fat') return { content }
   try {
     const v = await openVolume(source, signal ? { signal } : {})
     const { type, label, uuid, size, warnings } = v.info
     await v.close()
-    return { content, filesystem: { type, label, uuid, size, warnings } }
+    return { content, filesystem: { type, label, uuid, size, warnings: [...warnings, ...setAside.map((s) => s.why)] } }
   } catch (e) {
     if (!typed(e)) throw e
     return { content, problem: message(e) }
@@ -72,7 +81,14 @@ async function readTable(disk: BlockSource, signal?: AbortSignal): Promise<Parti
   if (disk.size < 512) return undefined
   const sector0 = await disk.read(0, 512, signal)
   if (hasProtectiveMbr(sector0)) return readGpt(disk, signal)
-  const content = await detectVolumeContent(disk, signal)
+  // A filesystem on the whole disk, even one whose signatures are ambiguous, means no partition table.
+  const content = await detectVolume(disk, signal).then(
+    (d) => d.content,
+    (e: unknown) => {
+      if (e instanceof AmbiguousVolumeError) return 'ambiguous'
+      throw e
+    },
+  )
   if (content !== 'unknown') return undefined
   if (looksLikeMbr(sector0)) return readMbr(disk, signal)
   // A GPT without a protective MBR (some tools, damaged sector 0): try it before calling the disk empty.

@@ -15,6 +15,7 @@ export const INCOMPAT_ENCRYPT = 0x10000
 const INCOMPAT_KNOWN = 0x2 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000
 const RO_COMPAT_SPARSE_SUPER = 0x1
 const RO_COMPAT_HUGE_FILE = 0x8
+const RO_COMPAT_BIGALLOC = 0x200
 const COMPAT_HAS_JOURNAL = 0x4
 
 export interface ExtSuperblock {
@@ -59,7 +60,19 @@ export function parseExtSuperblock(buf: Buffer, volumeSize: number, label: strin
   const descSize = is64 ? v.u16le(254) : 32
   if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) throw new FilesystemError('corrupt', `${label}: ext inode size ${inodeSize} is invalid`)
   if (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)) !== 0) throw new FilesystemError('corrupt', `${label}: ext group descriptor size ${descSize} is invalid`)
-  if (blocksPerGroup === 0 || inodesPerGroup === 0 || blocksPerGroup > blockSize * 8 || inodesPerGroup > blockSize * 8) {
+  // A group's block bitmap is one block with a bit per cluster; without bigalloc a cluster is a block. Extents,
+  // block numbers and s_blocks_per_group stay in blocks under bigalloc: only this check needs clusters.
+  let clustersPerGroup = blocksPerGroup
+  if (roCompat & RO_COMPAT_BIGALLOC) {
+    const logCluster = v.u32le(28)
+    if (logCluster < logBlock || logCluster > 20) throw new FilesystemError('corrupt', `${label}: ext cluster size 2^${10 + logCluster} with ${blockSize}-byte blocks is invalid`)
+    const clusterRatio = 2 ** (logCluster - logBlock)
+    clustersPerGroup = v.u32le(36)
+    if (clustersPerGroup * clusterRatio !== blocksPerGroup) {
+      throw new FilesystemError('corrupt', `${label}: ext group geometry (${blocksPerGroup} blocks but ${clustersPerGroup} clusters of ${clusterRatio} blocks per group) is invalid`)
+    }
+  }
+  if (clustersPerGroup === 0 || inodesPerGroup === 0 || clustersPerGroup > blockSize * 8 || inodesPerGroup > blockSize * 8) {
     throw new FilesystemError('corrupt', `${label}: ext group geometry (${blocksPerGroup} blocks, ${inodesPerGroup} inodes per group) is invalid`)
   }
   if (blocksCount <= firstDataBlock) throw new FilesystemError('corrupt', `${label}: ext block count ${blocksCount} is invalid`)
@@ -102,11 +115,17 @@ export function groupHasSuper(sb: ExtSuperblock, g: number): boolean {
   return isPowerOf(g, 3) || isPowerOf(g, 5) || isPowerOf(g, 7)
 }
 
-/** Volume block holding the descriptor of group g (classic layout or meta_bg). */
+/**
+ * Volume block holding the descriptor of group g (classic layout or meta_bg), as the kernel's descriptor_loc:
+ * the table follows the block holding the superblock (byte 1024), which is block 1 with 1 KiB blocks even when
+ * s_first_data_block is 0 (bigalloc), and block 0 with larger blocks.
+ */
 export function descriptorBlock(sb: ExtSuperblock, g: number): number {
   const perBlock = sb.blockSize / sb.descSize
   const metaGroup = Math.floor(g / perBlock)
-  if (!(sb.incompat & INCOMPAT_META_BG) || metaGroup < sb.firstMetaBg) return sb.firstDataBlock + 1 + metaGroup
+  const superBlock = Math.floor(1024 / sb.blockSize)
+  if (!(sb.incompat & INCOMPAT_META_BG) || metaGroup < sb.firstMetaBg) return superBlock + 1 + metaGroup
   const first = metaGroup * perBlock
-  return sb.firstDataBlock + first * sb.blocksPerGroup + (groupHasSuper(sb, first) ? 1 : 0)
+  const skip = (groupHasSuper(sb, first) ? 1 : 0) + (sb.blockSize === 1024 && first === 0 && sb.firstDataBlock === 0 ? 1 : 0)
+  return sb.firstDataBlock + first * sb.blocksPerGroup + skip
 }

@@ -1,6 +1,7 @@
 import { mkdir, open, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { run, seededBytes } from '../../../disks/testing/tools'
+import { hasTool, run, seededBytes } from '../../../disks/testing/tools'
+import { makeCompressedBtrfs, mkfsBtrfs } from '../../btrfs/testing/btrfs-fixtures'
 import { canMount, makeExt, makeFat, makeNtfs, makeXfs, placeInto } from '../fixtures'
 
 /** Small real images (made by the real tools) for the fuzzer to corrupt: one per parser and container format. */
@@ -45,6 +46,10 @@ export async function buildCorpus(dir: string, options: { xfs?: boolean } = {}):
   await makeFat(add('fat16.img'), fat, { sizeMiB: 20, fatBits: 16 })
   await makeFat(add('fat32.img'), fat, { sizeMiB: 40, fatBits: 32 })
   if (options.xfs !== false && canMount) await makeXfs(add('xfs.img'), posix, { sizeMiB: 300 })
+  if (await hasTool('mkfs.btrfs')) {
+    await mkfsBtrfs(add('btrfs.img'), ['-n', '4096', '--rootdir', posix], 128)
+    if (canMount) for (const algo of ['zlib', 'lzo', 'zstd'] as const) await makeCompressedBtrfs(add(`btrfs-${algo}.img`), posix, algo, 128)
+  }
   const gpt = join(dir, 'gpt.raw')
   await run('truncate', ['-s', '12M', gpt])
   await run('sfdisk', ['-q', gpt], { input: 'label: gpt\nstart=2048, size=9M, type=linux\n' })
