@@ -87,11 +87,11 @@ export class BrowseService {
   }
 
   /** Streams one file (the CLI's `cat`, downloads). */
-  async *readFile(ref: DiskSourceRef, locator: string | undefined, file: string, signal?: AbortSignal): AsyncIterable<Buffer> {
+  async *readFile(ref: DiskSourceRef, locator: string | undefined, file: string, signal?: AbortSignal, stream?: string): AsyncIterable<Buffer> {
     const src = await this.acquire(ref, signal)
     try {
       const volume = await this.volume(src, locator, signal)
-      yield* volume.readFile(file, signal ? { signal } : {})
+      yield* volume.readFile(file, { ...(signal ? { signal } : {}), ...(stream !== undefined ? { stream } : {}) })
     } finally {
       this.releaseSource(src)
     }
@@ -106,7 +106,7 @@ export class BrowseService {
   }
 
   /** Starts a restore job: each path is copied with its name into `toDirectory`. */
-  restore(ref: DiskSourceRef, locator: string | undefined, paths: readonly string[], toDirectory: string, retry?: JobRetry): { jobId: string; done: Promise<unknown> } {
+  restore(ref: DiskSourceRef, locator: string | undefined, paths: readonly string[], toDirectory: string, retry?: JobRetry, extra: { streams?: boolean } = {}): { jobId: string; done: Promise<unknown> } {
     if (!path.isAbsolute(toDirectory)) throw new ApiError('INVALID_INPUT', 'The restore folder must be an absolute path.', { field: 'toDirectory' })
     const label = paths.length === 1 ? (paths[0] ?? '') : `${paths.length} items`
     const outcome: RestoreOutcome = { notRestored: [], renames: [] }
@@ -142,6 +142,7 @@ export class BrowseService {
               const plan = plans[i]
               const report = await extractTo(volume, p, toDirectory, {
                 signal: ctx.signal,
+                ...(extra.streams === true ? { streams: true } : {}),
                 ...(plan ? { plan } : {}),
                 ...(this.options.statfs ? { statfs: this.options.statfs } : {}),
                 onCreated: () => (wrote.any = true),
@@ -152,7 +153,7 @@ export class BrowseService {
               outcome.renames.push(...report.renamed)
               for (const s of report.skipped) ctx.log('warn', notRestoredLine(s))
               for (const r of report.renamed) ctx.log('warn', renamedLine(r))
-              ctx.log('info', `${p}: ${report.files} files, ${report.directories} folders, ${report.symlinks} links, ${report.bytes} bytes`)
+              ctx.log('info', `${p}: ${report.files} files, ${report.directories} folders, ${report.symlinks} links${report.streams > 0 ? `, ${report.streams} streams` : ''}, ${report.bytes} bytes`)
             }
           } catch (err) {
             if (wrote.any) ctx.leftBehind(`Partly restored files in ${toDirectory} (delete them or run the restore again into an empty folder); no half-written file is among them`)

@@ -6,7 +6,8 @@ import type { DiskSourceRef, FsEntryDto } from '../api/contract-files'
 import { splitImageLocator } from '../filesystems/browse'
 import { call } from './cli-call'
 import { EXIT_OK, UsageError, formatBytes, table } from './cli-io'
-import { str, type Command, type CommandContext } from './command'
+import { flag, str, type Command, type CommandContext } from './command'
+import { resolveCatTarget } from './stream-path'
 import { waitForJob } from './wait-for-job'
 import { outcomeFromJob, reportRestore } from './restore-report'
 import { locationFromCommandLine } from '../repository-access/location'
@@ -157,25 +158,25 @@ function browseCommands(f: Flavour): Command[] {
   },
   {
     path: [f.noun, 'cat'],
-    usage: `lifeboat ${f.noun} cat ${f.spec}[#VOLUME] PATH${extra}`,
-    summary: `Write one file from inside ${f.what} to standard output.`,
+    usage: `lifeboat ${f.noun} cat ${f.spec}[#VOLUME] PATH[:STREAM]${extra}`,
+    summary: `Write one file from inside ${f.what} to standard output; PATH:STREAM an NTFS alternate data stream (ls --json lists them).`,
     options: f.options,
     positionals: { min: 2, max: 2 },
     async run(ctx) {
       const target = await f.target(ctx)
       const file = ctx.positionals[1] ?? '/'
       const engine = await ctx.engine()
-      const entry = await call(engine.handlers, 'files.stat', { ...target, path: file }, ctx.signal)
-      if (entry.type !== 'file') throw new UsageError(`${file} is a ${entry.type}, not a file.`)
-      await pipeline(Readable.from(engine.browse.readFile(target.source, target.volume, file, ctx.signal)), process.stdout)
+      const { path: at, entry, stream } = await resolveCatTarget(file, (p) => call(engine.handlers, 'files.stat', { ...target, path: p }, ctx.signal))
+      if (stream === undefined && entry.type !== 'file') throw new UsageError(`${file} is a ${entry.type}, not a file.`)
+      await pipeline(Readable.from(engine.browse.readFile(target.source, target.volume, at, ctx.signal, stream)), process.stdout)
       return EXIT_OK
     },
   },
   {
     path: [f.noun, 'get'],
-    usage: `lifeboat ${f.noun} get ${f.spec}[#VOLUME] PATH --to DIR${extra} [--json]`,
-    summary: `Copy a file or folder out of ${f.what} into DIR (names are made safe; nothing is overwritten). Exit code 3: finished, but items were skipped or renamed.`,
-    options: { ...f.options, to: { type: 'string' } },
+    usage: `lifeboat ${f.noun} get ${f.spec}[#VOLUME] PATH --to DIR [--streams]${extra} [--json]`,
+    summary: `Copy a file or folder out of ${f.what} into DIR (names are made safe; nothing is overwritten; --streams: NTFS alternate data streams too, each as NAME:STREAM beside its file). Exit code 3: finished, but items were skipped or renamed.`,
+    options: { ...f.options, to: { type: 'string' }, streams: { type: 'boolean' } },
     positionals: { min: 2, max: 2 },
     async run(ctx) {
       const to = str(ctx, 'to')
@@ -183,7 +184,7 @@ function browseCommands(f: Flavour): Command[] {
       const target = await f.target(ctx)
       const engine = await ctx.engine()
       const toDirectory = path.resolve(to)
-      const { jobId } = await call(engine.handlers, 'files.restore', { ...target, paths: [ctx.positionals[1] ?? '/'], toDirectory }, ctx.signal)
+      const { jobId } = await call(engine.handlers, 'files.restore', { ...target, paths: [ctx.positionals[1] ?? '/'], toDirectory, ...(flag(ctx, 'streams') ? { streams: true } : {}) }, ctx.signal)
       await waitForJob(engine, jobId, ctx.io, ctx.signal)
       const detail = toJobDetailDto(await engine.jobs.get(jobId))
       return reportRestore(ctx.io, detail, engine.browse.takeRestoreOutcome(jobId) ?? outcomeFromJob(detail), toDirectory)

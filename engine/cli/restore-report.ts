@@ -40,6 +40,8 @@ export function summaryLine(outcome: RestoreOutcome): string {
 export function reportRestore(io: CliIo, job: JobDetailDto, outcome: RestoreOutcome, toDirectory: string): number {
   // The summary line below replaces the job log's line per item (a hostile image can make thousands).
   const perItem = new Set([...outcome.notRestored.map(notRestoredLine), ...outcome.renames.map(renamedLine), notRestoredCountLine(outcome.notRestored.length)])
+  // The runner logs the error that ended the job; it is printed once, below, as the command's own last word.
+  if (job.error !== undefined && job.state === 'failed') perItem.add(job.error.message)
   if (io.json) io.out(JSON.stringify({ ...job, notRestored: outcome.notRestored, renames: outcome.renames }, null, 2))
   else for (const line of job.log) if ((line.level !== 'info' || line.message.includes(' files, ')) && !perItem.has(line.message)) io.err(`  ${line.message}`)
   if (job.state === 'cancelled') {

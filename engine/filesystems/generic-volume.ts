@@ -3,8 +3,8 @@ import { FilesystemError } from './errors'
 import { globToRegExp } from './glob'
 import { LruCache } from '../disks/lru-cache'
 import { createPacer } from './pace'
-import type { DataPiece, FsEntry, FsNode, ReadFileOptions, SearchHit, SearchLimits, Volume, VolumeInfo } from './types'
-import { walk } from './walk'
+import type { ChildrenOptions, DataPiece, FsEntry, FsNode, ReadFileOptions, SearchHit, SearchLimits, Volume, VolumeInfo } from './types'
+import { isImageDamage, walk } from './walk'
 
 /** A handle given out by one GenericVolume: the driver's node stays inside, callers see the entry and key. */
 class Handle<N> implements FsNode {
@@ -98,8 +98,8 @@ export class GenericVolume<N> implements Volume {
     return new Handle(await this.driver.describe(node, name, options.signal), this.driver.key(node), node, this)
   }
 
-  async children(dir: FsNode, options: { signal?: AbortSignal } = {}): Promise<FsNode[]> {
-    return this.describeAll(this.unwrap(dir), options.signal)
+  async children(dir: FsNode, options: ChildrenOptions = {}): Promise<FsNode[]> {
+    return this.describeAll(this.unwrap(dir), options.signal, options.onUnreadable)
   }
 
   async *readNode(node: FsNode, options: ReadFileOptions = {}): AsyncIterable<Buffer> {
@@ -127,15 +127,27 @@ export class GenericVolume<N> implements Volume {
     return (node as Handle<N>).node
   }
 
-  /** Entries of a directory with their descriptions; a huge cached folder still gives the event loop its turns. */
-  private async describeAll(dir: N, signal?: AbortSignal): Promise<Handle<N>[]> {
+  /**
+   * Entries of a directory with their descriptions; a huge cached folder still gives the event loop its turns. With
+   * `onUnreadable`, an entry the image cannot describe is reported and left out instead of failing the listing, so
+   * one damaged inode does not hide its siblings from a restore (as `debugfs rdump` and `tsk_recover` go on).
+   */
+  private async describeAll(dir: N, signal?: AbortSignal, onUnreadable?: (name: string, reason: string) => void): Promise<Handle<N>[]> {
     const entries = await this.readDir(dir, signal)
     const pace = createPacer()
     const out: Handle<N>[] = []
     for (const e of entries) {
       signal?.throwIfAborted()
       await pace()
-      out.push(new Handle(await this.driver.describe(e.node, e.name, signal), this.driver.key(e.node), e.node, this))
+      let entry: FsEntry
+      try {
+        entry = await this.driver.describe(e.node, e.name, signal)
+      } catch (err) {
+        if (onUnreadable === undefined || signal?.aborted || !isImageDamage(err)) throw err
+        onUnreadable(e.name, err.message)
+        continue
+      }
+      out.push(new Handle(entry, this.driver.key(e.node), e.node, this))
     }
     return out
   }

@@ -1,7 +1,7 @@
 /** What every filesystem reader returns: plain, serialisable data (it crosses the contract as JSON). */
 export type EntryType = 'file' | 'directory' | 'symlink' | 'block-device' | 'char-device' | 'fifo' | 'socket' | 'other'
 
-export type FilesystemType = 'ext2' | 'ext3' | 'ext4' | 'xfs' | 'ntfs' | 'fat12' | 'fat16' | 'fat32'
+export type FilesystemType = 'ext2' | 'ext3' | 'ext4' | 'xfs' | 'btrfs' | 'ntfs' | 'fat12' | 'fat16' | 'fat32'
 
 export interface FsEntry {
   readonly name: string
@@ -56,6 +56,11 @@ export interface ReadFileOptions {
   readonly signal?: AbortSignal
 }
 
+export interface ChildrenOptions {
+  readonly signal?: AbortSignal
+  readonly onUnreadable?: (name: string, reason: string) => void
+}
+
 export interface VolumeInfo {
   readonly type: FilesystemType
   readonly label: string
@@ -96,8 +101,12 @@ export interface Volume {
   search(root: string, pattern: string | RegExp, limits?: SearchLimits): AsyncIterable<SearchHit>
   /** The object at `path` as a handle (like lstat: a final symlink is not followed). */
   node(path: string, options?: { signal?: AbortSignal }): Promise<FsNode>
-  /** Entries of a directory handle, as handles. */
-  children(dir: FsNode, options?: { signal?: AbortSignal }): Promise<FsNode[]>
+  /**
+   * Entries of a directory handle, as handles. With `onUnreadable`, an entry that cannot be described (a damaged
+   * inode, a symlink of absurd length) is reported by name and left out, and the others are still returned; without
+   * it such an entry fails the whole listing.
+   */
+  children(dir: FsNode, options?: ChildrenOptions): Promise<FsNode[]>
   /** Streams the bytes of a file handle, like readFile. */
   readNode(node: FsNode, options?: ReadFileOptions): AsyncIterable<Buffer>
   /**

@@ -72,10 +72,13 @@ export async function* walk(volume: Volume, root: FsNode, rootPath: string, opti
   let count = 0
 
   const children = async (visit: WalkVisit): Promise<readonly FsNode[]> => {
+    // One damaged entry is left out and reported; its siblings are still walked.
+    const onUnreadable = (name: string, reason: string): void =>
+      report({ path: childPath(visit.path, name), kind: 'unreadable', reason: `it could not be read (${reason}); not restored` })
     try {
-      return await volume.children(visit.node, signal ? { signal } : {})
+      return await volume.children(visit.node, { ...(signal ? { signal } : {}), onUnreadable })
     } catch (err) {
-      if (signal?.aborted || !(err instanceof FilesystemError || err instanceof DiskFormatError)) throw err
+      if (signal?.aborted || !isImageDamage(err)) throw err
       report({ path: visit.path, kind: 'unreadable', reason: `the folder could not be read (${err.message}); its contents are missing` })
       return []
     }
@@ -103,7 +106,7 @@ export async function* walk(volume: Volume, root: FsNode, rootPath: string, opti
     await pace()
     if (++count > maxEntries) throw new FilesystemError('limit', `Stopped after ${maxEntries} objects below ${rootPath}`)
     const name = child.entry.name
-    const visit: WalkVisit = { node: child, parts: [...top.visit.parts, name], path: top.visit.path === '/' ? `/${name}` : `${top.visit.path}/${name}`, depth: top.visit.depth + 1 }
+    const visit: WalkVisit = { node: child, parts: [...top.visit.parts, name], path: childPath(top.visit.path, name), depth: top.visit.depth + 1 }
     if (child.entry.type !== 'directory') {
       yield { kind: 'entry', visit }
       continue
@@ -123,4 +126,13 @@ export async function* walk(volume: Volume, root: FsNode, rootPath: string, opti
     }
     yield* open(visit)
   }
+}
+
+function childPath(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`
+}
+
+/** What a damaged or hostile image makes a driver throw (a bounded, described refusal), as opposed to a bug. */
+export function isImageDamage(err: unknown): err is FilesystemError | DiskFormatError {
+  return err instanceof FilesystemError || err instanceof DiskFormatError
 }

@@ -24,7 +24,7 @@ async function readAll(it: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-describe.skipIf(!canMount)('NTFS against ntfs-3g and ntfscat (needs root for the FUSE mount)', () => {
+describe.skipIf(!canMount)('NTFS against ntfs-3g and ntfscat (needs root for the FUSE mount)', { timeout: 240_000 }, () => {
   it('reads every file, long and Unicode names, sparse, compressed and fragmented files, and streams', async () => {
     const src = join(dir, 'src')
     await buildTree(src, { bigDirFiles: 1500, depth: 30, largeBytes: 24 * 1024 * 1024, fragments: 3000, symlinks: false, fatSafe: false })

@@ -9,7 +9,15 @@ import { checkFreeSpace, type StatfsFn } from './free-space'
 import { measureTree, type RestorePlan } from './measure'
 import { placeLinks, type PendingLink } from './safe-links'
 import { defaultPlatform, joinInside, safeName, type TargetPlatform } from './safe-names'
-import { SourceReadError, writeSparseFile, type WriteBudget } from './sparse-writer'
+import { processUmask, SourceReadError, writeSparseFile, type WriteBudget } from './sparse-writer'
+import { TaskPool } from './task-pool'
+
+/**
+ * Files up to this size are written several at once (FILES_AT_ONCE): for them the target's round trips (create,
+ * mode, times, close, link), not the data, are the cost. Larger files are written one by one as they come.
+ */
+const SMALL_FILE = 256 * 1024
+const FILES_AT_ONCE = 16
 
 export interface ExtractOptions {
   readonly signal?: AbortSignal
@@ -29,12 +37,20 @@ export interface ExtractOptions {
   readonly plan?: RestorePlan
   /** How to ask the target for its free space (tests inject an answer); fs.statfs by default. */
   readonly statfs?: StatfsFn
+  /**
+   * Also restore each file's named data streams (NTFS alternate data streams) as `NAME:STREAM` beside it: NTFS
+   * names cannot hold ':', so such a name never meets a file of the image. Where ':' is not allowed (Windows
+   * targets) the name is made safe like any other and reported as renamed.
+   */
+  readonly streams?: boolean
 }
 
 export interface ExtractReport {
   files: number
   directories: number
   symlinks: number
+  /** Named data streams restored (with `streams`). */
+  streams: number
   bytes: number
   /** Bytes of data actually written (holes are not written). */
   written: number
@@ -44,12 +60,21 @@ export interface ExtractReport {
   readonly renamed: { path: string; to: string }[]
 }
 
+/** A named stream to restore beside its file, with its name in the restore folder already chosen. */
+interface StreamOut {
+  readonly stream: { readonly name: string; readonly size: number }
+  readonly path: string
+  readonly parts: readonly string[]
+}
+
 interface OutDir {
   readonly parts: readonly string[]
   readonly used: Set<string>
   readonly entry: FsEntry
   /** False for the target folder itself (restoring a whole volume into it). */
   readonly made: boolean
+  /** Created by this restore just now (not an existing folder restored into): nothing else can be in it yet. */
+  readonly fresh: boolean
 }
 
 /**
@@ -67,7 +92,7 @@ export async function extractTo(volume: Volume, sourcePath: string, targetDir: s
   const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER
   const signal = options.signal
   const pacer = createPacer()
-  const report: ExtractReport = { files: 0, directories: 0, symlinks: 0, bytes: 0, written: 0, skipped: [], renamed: [] }
+  const report: ExtractReport = { files: 0, directories: 0, symlinks: 0, streams: 0, bytes: 0, written: 0, skipped: [], renamed: [] }
   const root = await volume.node(sourcePath, signal ? { signal } : {})
   const rootName = splitPath(sourcePath).pop()
   const rootPath = rootName === undefined ? '/' : `/${splitPath(sourcePath).join('/')}`
@@ -89,20 +114,63 @@ export async function extractTo(volume: Volume, sourcePath: string, targetDir: s
   const emit = (detail: string): void => options.onProgress?.({ phase: 'restoring', bytesDone: report.bytes, detail })
   const fold = (n: string): string => (platform === 'windows' ? n.toUpperCase() : n)
 
-  /** The safe output components for a visit, or undefined when its name is refused (reported). */
-  const outParts = (visit: WalkVisit, name: string): string[] | undefined => {
+  /** The safe output components for an object at `path`, or undefined when its name is refused (reported). */
+  const outParts = (path: string, name: string): string[] | undefined => {
     const parent = stack[stack.length - 1]
     const decision = safeName(name, platform)
     if (!decision.ok) {
-      report.skipped.push({ path: visit.path, reason: decision.reason })
+      report.skipped.push({ path, reason: decision.reason })
       return undefined
     }
     let safe = decision.name
     const used = parent?.used ?? new Set<string>()
     for (let i = 2; used.has(fold(safe)); i++) safe = `${decision.name}~${i}`
     used.add(fold(safe))
-    if (safe !== name) report.renamed.push({ path: visit.path, to: safe })
+    if (safe !== name) report.renamed.push({ path, to: safe })
     return [...(parent?.parts ?? []), safe]
+  }
+
+  /** One file, sparse and under a temporary name until whole; a file that cannot be read is skipped and reported. */
+  const restoreFile = async (visit: WalkVisit, out: string, freshFolder: boolean, streams: readonly StreamOut[]): Promise<void> => {
+    const e = visit.node.entry
+    try {
+      const { written } = await writeSparseFile(volume, visit.node, out, {
+        ...(signal ? { signal } : {}),
+        pacer,
+        budget,
+        onCreated: created,
+        freshFolder,
+        ...(umask !== undefined ? { umask } : {}),
+        ...attributes(e),
+      })
+      report.written += written
+    } catch (err) {
+      const reason = err instanceof SourceReadError ? `the file ${err.message}` : itemRefusedByTarget(err)
+      if (reason === undefined) throw err
+      report.skipped.push({ path: visit.path, reason: `${reason}; nothing of it was kept` })
+      return
+    }
+    report.files++
+    report.bytes += e.size
+    for (const s of streams) await writeStream(visit, s)
+    emit(visit.path)
+  }
+  const attributes = (e: FsEntry): { mode?: number; times?: { atime: Date; mtime: Date } } => ({
+    ...(preserveModes && e.mode !== undefined ? { mode: e.mode & 0o777 } : {}),
+    ...(preserveTimes && e.mtime ? { times: { atime: e.atime ?? e.mtime, mtime: e.mtime } } : {}),
+  })
+
+  /** One named stream of a file just restored, as its own file `NAME:STREAM`; a stream that fails is skipped. */
+  const writeStream = async (visit: WalkVisit, { stream, path, parts }: StreamOut): Promise<void> => {
+    try {
+      const { written } = await writeSparseFile(volume, visit.node, joinInside(targetDir, parts), { ...(signal ? { signal } : {}), pacer, budget, stream, ...attributes(visit.node.entry) })
+      report.written += written
+      report.streams++
+    } catch (err) {
+      const reason = err instanceof SourceReadError ? `the stream ${err.message}` : itemRefusedByTarget(err)
+      if (reason === undefined) throw err
+      report.skipped.push({ path, reason: `${reason}; nothing of it was kept` })
+    }
   }
 
   const events = walk(volume, root, rootPath, {
@@ -112,68 +180,75 @@ export async function extractTo(volume: Volume, sourcePath: string, targetDir: s
     pacer,
     onProblem: (p) => report.skipped.push({ path: p.path, reason: p.reason }),
   })
-  for await (const ev of events) {
-    const { visit } = ev
-    const e = visit.node.entry
-    const name = visit.depth === 0 ? (rootName ?? e.name) : e.name
-    if (ev.kind === 'leave') {
-      const dir = stack.pop()
-      if (!dir?.made) continue
-      dirsDone.push({ at: joinInside(targetDir, dir.parts), entry: e })
-      continue
-    }
-    if (ev.kind === 'enter') {
-      if (visit.depth === 0 && rootName === undefined) {
-        stack.push({ parts: [], used: new Set(), entry: e, made: false })
+  const umask = await processUmask()
+  const pool = new TaskPool(FILES_AT_ONCE)
+  let dispatched = 0
+  try {
+    for await (const ev of events) {
+      const { visit } = ev
+      const e = visit.node.entry
+      const name = visit.depth === 0 ? (rootName ?? e.name) : e.name
+      if (ev.kind === 'leave') {
+        const dir = stack.pop()
+        if (!dir?.made) continue
+        dirsDone.push({ at: joinInside(targetDir, dir.parts), entry: e })
         continue
       }
-      const parts = outParts(visit, name)
-      if (parts === undefined) {
-        ev.skipChildren()
-        stack.push({ parts: [], used: new Set(), entry: e, made: false })
+      if (ev.kind === 'enter') {
+        if (visit.depth === 0 && rootName === undefined) {
+          stack.push({ parts: [], used: new Set(), entry: e, made: false, fresh: false })
+          continue
+        }
+        const parts = outParts(visit.path, name)
+        if (parts === undefined) {
+          ev.skipChildren()
+          stack.push({ parts: [], used: new Set(), entry: e, made: false, fresh: false })
+          continue
+        }
+        let fresh: boolean
+        try {
+          fresh = await mkdirExclusiveOrReal(joinInside(targetDir, parts))
+          if (fresh) created()
+        } catch (err) {
+          const reason = itemRefusedByTarget(err)
+          if (reason === undefined) throw err
+          report.skipped.push({ path: visit.path, reason: `the folder and its contents were not restored: ${reason}` })
+          ev.skipChildren()
+          stack.push({ parts, used: new Set(), entry: e, made: false, fresh: false })
+          continue
+        }
+        report.directories++
+        stack.push({ parts, used: new Set(), entry: e, made: true, fresh })
         continue
       }
-      try {
-        if (await mkdirExclusiveOrReal(joinInside(targetDir, parts))) created()
-      } catch (err) {
-        const reason = itemRefusedByTarget(err)
-        if (reason === undefined) throw err
-        report.skipped.push({ path: visit.path, reason: `the folder and its contents were not restored: ${reason}` })
-        ev.skipChildren()
-        stack.push({ parts, used: new Set(), entry: e, made: false })
+      if (e.type !== 'file' && e.type !== 'symlink') {
+        report.skipped.push({ path: visit.path, reason: `${e.type} files are not restored` })
         continue
       }
-      report.directories++
-      stack.push({ parts, used: new Set(), entry: e, made: true })
-      continue
+      const parts = outParts(visit.path, name)
+      if (parts === undefined) continue
+      if (e.type === 'symlink') {
+        if (platform === 'windows') report.skipped.push({ path: visit.path, reason: 'symbolic links are not restored on Windows' })
+        else links.push({ at: parts, target: e.symlinkTarget ?? '', path: visit.path, ...(e.mtime ? { mtime: e.mtime } : {}) })
+        continue
+      }
+      dispatched += e.size
+      if (dispatched > maxBytes) throw new FilesystemError('limit', `Restore stopped: more than ${maxBytes} bytes`)
+      // Names are taken here, in walk order, while `stack` is this file's folder (the write itself may finish later).
+      const streams: StreamOut[] = []
+      for (const stream of options.streams ? (e.streams ?? []) : []) {
+        const path = `${visit.path}:${stream.name}`
+        const at = outParts(path, `${name}:${stream.name}`)
+        if (at !== undefined) streams.push({ stream, path, parts: at })
+      }
+      const fresh = stack[stack.length - 1]?.fresh === true
+      const write = (): Promise<void> => restoreFile(visit, joinInside(targetDir, parts), fresh, streams)
+      if (e.size <= SMALL_FILE) await pool.add(write)
+      else await write()
     }
-    if (e.type !== 'file' && e.type !== 'symlink') {
-      report.skipped.push({ path: visit.path, reason: `${e.type} files are not restored` })
-      continue
-    }
-    const parts = outParts(visit, name)
-    if (parts === undefined) continue
-    if (e.type === 'symlink') {
-      if (platform === 'windows') report.skipped.push({ path: visit.path, reason: 'symbolic links are not restored on Windows' })
-      else links.push({ at: parts, target: e.symlinkTarget ?? '', path: visit.path, ...(e.mtime ? { mtime: e.mtime } : {}) })
-      continue
-    }
-    if (report.bytes + e.size > maxBytes) throw new FilesystemError('limit', `Restore stopped: more than ${maxBytes} bytes`)
-    const out = joinInside(targetDir, parts)
-    try {
-      const { written } = await writeSparseFile(volume, visit.node, out, { ...(signal ? { signal } : {}), pacer, budget, onCreated: created })
-      report.written += written
-    } catch (err) {
-      const reason = err instanceof SourceReadError ? `the file ${err.message}` : itemRefusedByTarget(err)
-      if (reason === undefined) throw err
-      report.skipped.push({ path: visit.path, reason: `${reason}; nothing of it was kept` })
-      continue
-    }
-    report.files++
-    report.bytes += e.size
-    if (preserveModes && e.mode !== undefined) await chmod(out, e.mode & 0o777)
-    if (preserveTimes && e.mtime) await utimes(out, e.atime ?? e.mtime, e.mtime)
-    emit(visit.path)
+    await pool.drain()
+  } finally {
+    await pool.settle()
   }
   if (links.length > 0) {
     const placed = await placeLinks(targetDir, links, { pacer, ...(signal ? { signal } : {}), preserveTimes })

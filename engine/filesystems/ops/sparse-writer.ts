@@ -1,8 +1,9 @@
 import { constants } from 'node:fs'
-import { link, lstat, open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { link, lstat, readFile, rename, rm } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import { FilesystemError } from '../errors'
+import { RawFile } from './raw-file'
 import type { Pacer } from '../pace'
 import type { DataPiece, FsNode, Volume } from '../types'
 
@@ -26,6 +27,15 @@ export interface SparseWriteOptions {
   readonly budget: WriteBudget
   /** Called once the file's temporary twin exists on the target, before any byte is read. */
   readonly onCreated?: () => void
+  /** Permission bits (already stripped of setuid/setgid/sticky) and times to give the file before it is named. */
+  readonly mode?: number
+  readonly times?: { readonly atime: Date; readonly mtime: Date }
+  /** The process's umask, when known (processUmask): lets an empty file be created with its mode at once. */
+  readonly umask?: number
+  /** The file's folder was created by this restore (nothing can be under the name yet but a racing process). */
+  readonly freshFolder?: boolean
+  /** Write this named NTFS data stream of the file instead of its main data. */
+  readonly stream?: { readonly name: string; readonly size: number }
 }
 
 /**
@@ -43,18 +53,23 @@ export const PART_MARK = '.lifeboat-part-'
  * failure or cancel the temporary file is removed. An existing `out` is never overwritten (EEXIST), as before.
  */
 export async function writeSparseFile(volume: Volume, node: FsNode, out: string, options: SparseWriteOptions): Promise<{ written: number }> {
-  const size = node.entry.size
-  // Fails before anything is read, as the exclusive create of `out` itself used to; commit() checks again.
-  await refuseExisting(out)
+  const size = options.stream?.size ?? node.entry.size
+  if (size === 0) return writeEmptyFile(out, options)
+  // Fails before anything is read, as the exclusive create of `out` itself used to; commit() checks again. In a
+  // folder this restore has just made nothing else can be there yet, and commit()'s link(2) is the real guard.
+  if (options.freshFolder !== true) await refuseExisting(out)
   const part = partPath(out)
-  const fh = await open(part, CREATE_FLAGS, 0o600)
+  const fh = await RawFile.open(part, CREATE_FLAGS, 0o600)
   options.onCreated?.()
   let done = false
   let written: number
   try {
     try {
-      written = await copyData(volume, node, fh, size, options)
-      await fh.truncate(size)
+      const copied = await copyData(volume, node, fh, size, options)
+      written = copied.written
+      // Only a file ending in a hole (or in zero blocks not written) needs its length set.
+      if (copied.end !== size) await fh.truncate(size)
+      await setAttributes(fh, options)
     } finally {
       await fh.close()
     }
@@ -66,10 +81,45 @@ export async function writeSparseFile(volume: Volume, node: FsNode, out: string,
   return { written }
 }
 
-async function copyData(volume: Volume, node: FsNode, fh: FileHandle, size: number, options: SparseWriteOptions): Promise<number> {
+/**
+ * An empty file is whole the moment it exists: it is created under its final name, exclusively and without
+ * following links (so nothing is overwritten, as by commit()), with no temporary twin and nothing read. This is most
+ * of the cost of restoring folders of many empty files (lock files, markers, caches).
+ */
+async function writeEmptyFile(out: string, options: SparseWriteOptions): Promise<{ written: number }> {
+  // Created with its final permission bits when the umask leaves them as they are, which saves an fchmod per file.
+  const direct = options.mode !== undefined && options.umask !== undefined && (options.mode & options.umask) === 0
+  let fh: RawFile
+  try {
+    fh = await RawFile.open(out, CREATE_FLAGS, direct ? (options.mode ?? 0o600) : 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(out)
+    throw err
+  }
+  options.onCreated?.()
+  let done = false
+  try {
+    await setAttributes(fh, direct ? { times: options.times } : options)
+    done = true
+  } finally {
+    await fh.close()
+    if (!done) await rm(out, { force: true })
+  }
+  return { written: 0 }
+}
+
+/** Permission bits and times, on the open file: they are in place before the file takes its name. */
+async function setAttributes(fh: RawFile, options: Pick<SparseWriteOptions, 'mode' | 'times'>): Promise<void> {
+  if (options.mode !== undefined) await fh.chmod(options.mode)
+  if (options.times) await fh.utimes(options.times.atime, options.times.mtime)
+}
+
+/** Bytes written, and where the last written byte ends. */
+async function copyData(volume: Volume, node: FsNode, fh: RawFile, size: number, options: SparseWriteOptions): Promise<{ written: number; end: number }> {
   const { signal } = options
-  const pieces = volume.readData(node, signal ? { signal } : {})[Symbol.asyncIterator]()
+  const pieces = (options.stream ? streamPieces(volume, node, options.stream.name, signal) : volume.readData(node, signal ? { signal } : {}))[Symbol.asyncIterator]()
   let written = 0
+  let end = 0
   let pos = 0
   for (;;) {
     let next: IteratorResult<DataPiece>
@@ -84,10 +134,21 @@ async function copyData(volume: Volume, node: FsNode, fh: FileHandle, size: numb
     if (offset < pos) throw new SourceReadError(`its data pieces overlap (at byte ${offset}); the image is damaged`)
     const length = Math.min(data.length, size - offset)
     if (length <= 0) break
-    written += await writeNonZero(fh, data.subarray(0, length), offset, options)
+    const piece = await writeNonZero(fh, data.subarray(0, length), offset, options)
+    written += piece.written
+    if (piece.written > 0) end = piece.end
     pos = offset + length
   }
-  return written
+  return { written, end }
+}
+
+/** A named stream has no hole map to consult: its bytes, in order, as pieces (zero blocks are still not written). */
+async function* streamPieces(volume: Volume, node: FsNode, stream: string, signal?: AbortSignal): AsyncIterable<DataPiece> {
+  let offset = 0
+  for await (const data of volume.readNode(node, { stream, ...(signal ? { signal } : {}) })) {
+    yield { offset, data }
+    offset += data.length
+  }
 }
 
 /** O_NOFOLLOW is not on Windows (where it reads as 0); O_EXCL alone already refuses to follow a link there. */
@@ -144,10 +205,11 @@ async function commit(part: string, out: string): Promise<void> {
   await rm(part, { force: true })
 }
 
-async function writeNonZero(fh: FileHandle, buf: Buffer, offset: number, options: SparseWriteOptions): Promise<number> {
+async function writeNonZero(fh: RawFile, buf: Buffer, offset: number, options: SparseWriteOptions): Promise<{ written: number; end: number }> {
   const blockEnd = (i: number): number => Math.min(buf.length, i + BLOCK - ((offset + i) % BLOCK))
   const zero = (s: number, e: number): boolean => buf.compare(ZERO, 0, e - s, s, e) === 0
   let written = 0
+  let end = 0
   for (let i = 0; i < buf.length; ) {
     options.signal?.throwIfAborted()
     let j = blockEnd(i)
@@ -162,13 +224,24 @@ async function writeNonZero(fh: FileHandle, buf: Buffer, offset: number, options
     }
     options.budget.left -= length
     for (let at = i; at < j; ) {
-      const { bytesWritten } = await fh.write(buf, at, j - at, offset + at)
+      const bytesWritten = await fh.write(buf, at, j - at, offset + at)
       if (bytesWritten <= 0) throw new Error(`Writing to the restore folder made no progress at byte ${offset + at}`)
       at += bytesWritten
     }
     written += length
+    end = offset + j
     i = j
   }
   await options.pacer()
-  return written
+  return { written, end }
+}
+
+/**
+ * The umask, read from /proc/self/status (Linux): process.umask() reads it by setting it to 0 and back, which for
+ * that moment would let any thread create files without it. Undefined elsewhere (then modes are set by fchmod).
+ */
+export async function processUmask(): Promise<number | undefined> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '')
+  const m = /^Umask:\s*([0-7]+)$/m.exec(status)
+  return m?.[1] !== undefined ? parseInt(m[1], 8) : undefined
 }
