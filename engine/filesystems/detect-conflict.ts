@@ -1,5 +1,5 @@
 import type { BlockSource } from '../disks/block-source'
-import type { VolumeContent } from './detect'
+import type { VolumeContent } from './volume-content'
 import { FilesystemError } from './errors'
 import { checkExt } from './ext/ext-consistency'
 import { parseNtfsBoot } from './ntfs/ntfs-boot'

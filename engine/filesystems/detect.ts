@@ -1,8 +1,8 @@
 import type { BlockSource } from '../disks/block-source'
 import { settleFirstSectorAndExt, type SetAside } from './detect-conflict'
+import type { VolumeContent } from './volume-content'
 
-/** What a volume's first bytes say it holds. Only the ones with a reader can be browsed. */
-export type VolumeContent = 'ext' | 'xfs' | 'ntfs' | 'fat' | 'lvm2-pv' | 'swap' | 'exfat' | 'btrfs' | 'luks' | 'unknown'
+export type { VolumeContent } from './volume-content'
 
 export interface Detection {
   readonly content: VolumeContent

@@ -1,7 +1,14 @@
 import { FilesystemError } from '../errors'
 import { ROOT_BACKREF, parseRootRef } from './btrfs-items'
-import type { BtrfsDriver } from './btrfs-driver'
-import { U64_MAX } from './btrfs-tree'
+import { U64_MAX, type TreeReader, type TreeRoot } from './btrfs-tree'
+
+/** What walking the subvolumes needs of the driver (BtrfsDriver passes itself). */
+export interface SubvolumeSource {
+  readonly info: { readonly label: string }
+  readonly tree: TreeReader
+  readonly rootTree: TreeRoot
+  subvolumeRoot(id: bigint, signal?: AbortSignal): Promise<TreeRoot & { readonly rootDirid: bigint }>
+}
 
 const FS_TREE = 5n
 const ROOT_DIRID = 256n
@@ -19,7 +26,7 @@ export interface SubvolumeInfo {
 }
 
 /** Name of directory `ino` within its subvolume, walking INODE_REFs up to the subvolume's top (bounded). */
-async function dirPath(d: BtrfsDriver, tree: bigint, ino: bigint, signal?: AbortSignal): Promise<string[]> {
+async function dirPath(d: SubvolumeSource, tree: bigint, ino: bigint, signal?: AbortSignal): Promise<string[]> {
   const root = await d.subvolumeRoot(tree, signal)
   const names: string[] = []
   let at = ino
@@ -36,7 +43,7 @@ async function dirPath(d: BtrfsDriver, tree: bigint, ino: bigint, signal?: Abort
 }
 
 /** Where subvolume `id` appears, as a path from the top-level subvolume; follows ROOT_BACKREFs (bounded). */
-export async function subvolumePath(d: BtrfsDriver, id: bigint, signal?: AbortSignal): Promise<string> {
+export async function subvolumePath(d: SubvolumeSource, id: bigint, signal?: AbortSignal): Promise<string> {
   const parts: string[] = []
   let at = id
   for (let steps = 0; at !== FS_TREE; steps++) {
@@ -51,7 +58,7 @@ export async function subvolumePath(d: BtrfsDriver, id: bigint, signal?: AbortSi
 }
 
 /** Every subvolume and snapshot linked into the filesystem, with where it appears. */
-export async function listSubvolumes(d: BtrfsDriver, signal?: AbortSignal): Promise<SubvolumeInfo[]> {
+export async function listSubvolumes(d: SubvolumeSource, signal?: AbortSignal): Promise<SubvolumeInfo[]> {
   const out: SubvolumeInfo[] = []
   const min = { objectid: FIRST_SUBVOLUME, type: 0, offset: 0n }
   const max = { objectid: LAST_SUBVOLUME, type: 255, offset: U64_MAX }
