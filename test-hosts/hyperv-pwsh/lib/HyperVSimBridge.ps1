@@ -115,6 +115,14 @@ function Invoke-HvSimCmdlet {
     foreach ($v in @($answer.output)) { if ($null -ne $v) { ConvertFrom-HvSimValue $v } }
 }
 
+# The parameters a cmdlet was called with, of those named, in that order: what goes to the model as arguments.
+function Select-HvSimBound {
+    param($Bound, [string[]] $Keys)
+    $a = [ordered]@{}
+    foreach ($k in $Keys) { if ($Bound.ContainsKey($k)) { $a[$k] = $Bound[$k] } }
+    return $a
+}
+
 # A simulator limit: something the module does not model yet fails loudly instead of guessing.
 function Stop-HvSimLimit {
     param([System.Management.Automation.PSCmdlet] $Cmdlet, [string] $What)

@@ -20,8 +20,7 @@ function Get-CimInstance {
     )
     process {
         if ($PSBoundParameters.ContainsKey('Property')) { Stop-HvSimLimit $PSCmdlet 'Get-CimInstance -Property' }
-        $a = [ordered]@{}
-        foreach ($k in 'ClassName', 'Filter', 'Namespace') { if ($PSBoundParameters.ContainsKey($k)) { $a[$k] = $PSBoundParameters[$k] } }
+        $a = Select-HvSimBound $PSBoundParameters 'ClassName', 'Filter', 'Namespace'
         Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Get-CimInstance' -Arguments $a
     }
 }

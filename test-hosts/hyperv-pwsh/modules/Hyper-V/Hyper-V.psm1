@@ -43,8 +43,7 @@ function Get-VMHardDiskDrive {
         [int] $ControllerLocation
     )
     process {
-        $a = [ordered]@{}
-        foreach ($k in 'VMName', 'VM', 'VMSnapshot', 'ControllerType', 'ControllerNumber', 'ControllerLocation') { if ($PSBoundParameters.ContainsKey($k)) { $a[$k] = $PSBoundParameters[$k] } }
+        $a = Select-HvSimBound $PSBoundParameters 'VMName', 'VM', 'VMSnapshot', 'ControllerType', 'ControllerNumber', 'ControllerLocation'
         Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Get-VMHardDiskDrive' -Arguments $a
     }
 }
@@ -90,8 +89,7 @@ function Get-VMSnapshot {
         [Microsoft.HyperV.PowerShell.SnapshotType] $SnapshotType
     )
     process {
-        $a = [ordered]@{}
-        foreach ($k in 'VMName', 'VM', 'Id', 'Name', 'SnapshotType') { if ($PSBoundParameters.ContainsKey($k)) { $a[$k] = $PSBoundParameters[$k] } }
+        $a = Select-HvSimBound $PSBoundParameters 'VMName', 'VM', 'Id', 'Name', 'SnapshotType'
         Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Get-VMSnapshot' -Arguments $a
     }
 }
@@ -110,8 +108,7 @@ function Get-VMIntegrationService {
     )
     process {
         if ($PSBoundParameters.ContainsKey('Name')) { Stop-HvSimLimit $PSCmdlet 'Get-VMIntegrationService -Name' }
-        $a = [ordered]@{}
-        foreach ($k in 'VMName', 'VM') { if ($PSBoundParameters.ContainsKey($k)) { $a[$k] = $PSBoundParameters[$k] } }
+        $a = Select-HvSimBound $PSBoundParameters 'VMName', 'VM'
         Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Get-VMIntegrationService' -Arguments $a
     }
 }
@@ -135,8 +132,7 @@ function Checkpoint-VM {
     )
     process {
         if ($AsJob -or $Passthru) { Stop-HvSimLimit $PSCmdlet 'Checkpoint-VM -AsJob/-Passthru' }
-        $a = [ordered]@{}
-        foreach ($k in 'Name', 'VM', 'SnapshotName') { if ($PSBoundParameters.ContainsKey($k)) { $a[$k] = $PSBoundParameters[$k] } }
+        $a = Select-HvSimBound $PSBoundParameters 'Name', 'VM', 'SnapshotName'
         if ($PSCmdlet.ShouldProcess('Checkpoint-VM', 'Create checkpoint')) { Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Checkpoint-VM' -Arguments $a }
     }
 }
@@ -164,8 +160,7 @@ function Remove-VMSnapshot {
     )
     process {
         if ($AsJob -or $Passthru) { Stop-HvSimLimit $PSCmdlet 'Remove-VMSnapshot -AsJob/-Passthru' }
-        $a = [ordered]@{}
-        foreach ($k in 'VMName', 'VMSnapshot', 'VM', 'Name', 'IncludeAllChildSnapshots') { if ($PSBoundParameters.ContainsKey($k)) { $a[$k] = $PSBoundParameters[$k] } }
+        $a = Select-HvSimBound $PSBoundParameters 'VMName', 'VMSnapshot', 'VM', 'Name', 'IncludeAllChildSnapshots'
         if ($PSCmdlet.ShouldProcess('Remove-VMSnapshot', 'Remove checkpoint')) { Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Remove-VMSnapshot' -Arguments $a }
     }
 }
@@ -185,8 +180,7 @@ function Start-VM {
     )
     process {
         if ($AsJob -or $Passthru) { Stop-HvSimLimit $PSCmdlet 'Start-VM -AsJob/-Passthru' }
-        $a = [ordered]@{}
-        foreach ($k in 'Name', 'VM') { if ($PSBoundParameters.ContainsKey($k)) { $a[$k] = $PSBoundParameters[$k] } }
+        $a = Select-HvSimBound $PSBoundParameters 'Name', 'VM'
         if ($PSCmdlet.ShouldProcess('Start-VM', 'Start')) { Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Start-VM' -Arguments $a }
     }
 }
@@ -209,8 +203,7 @@ function Stop-VM {
     )
     process {
         if ($AsJob -or $Passthru) { Stop-HvSimLimit $PSCmdlet 'Stop-VM -AsJob/-Passthru' }
-        $a = [ordered]@{}
-        foreach ($k in 'Name', 'VM', 'Save', 'TurnOff', 'Force') { if ($PSBoundParameters.ContainsKey($k)) { $a[$k] = $PSBoundParameters[$k] } }
+        $a = Select-HvSimBound $PSBoundParameters 'Name', 'VM', 'Save', 'TurnOff', 'Force'
         if ($PSCmdlet.ShouldProcess('Stop-VM', 'Stop')) { Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Stop-VM' -Arguments $a }
     }
 }
