@@ -9,6 +9,7 @@ import { sftpBackend, type SftpBackend } from './sftp-backend.js'
 import { withTempDir, writeMixedImage } from '../testing/fixtures.js'
 import { FAST_SCRYPT, backupFile, expectSameAsFile } from '../testing/helpers.js'
 import { killSshSessions } from '../testing/sftp-host.js'
+import type { RepositoryBackend } from '../backend.js'
 
 const can = canRunSshHosts()
 
@@ -197,18 +198,25 @@ describe.skipIf(!can.ok)('SFTP backend against a real sshd (unprivileged user)',
     await withTempDir('sftp-drop', async (dir) => {
       const img = path.join(dir, 'disk.img')
       await writeMixedImage(img, { blocks: 24, blockSize: CHUNK_SIZE, pattern: ['random'] })
-      const repoDir = path.join(home, 'drop-repo')
-      const created = await initRepository({ backend: await backendAt('drop-repo'), workers: 1 })
+      // A folder of its own per try: the host lane retries a failed test, and a retry must not meet the first try's chunks.
+      const folder = `drop-repo-${Date.now()}`
+      const repoDir = path.join(home, folder)
+      // The fourth chunk's put waits until the sessions are dead, so the drop lands mid-backup on any machine
+      // speed (a poll-then-kill raced a loaded CI machine, where the backup finished before the kill).
+      const gate = holdNthChunkPut(await backendAt(folder), 4)
+      const created = await initRepository({ backend: gate.backend, workers: 1 })
       const backup = backupFile(created, img)
       backup.catch(() => undefined)
-      await expect.poll(async () => (await readdir(path.join(repoDir, 'chunks'), { recursive: true }).catch(() => [])).length > 6, { timeout: 30_000, interval: 5 }).toBe(true)
+      await gate.reached
+      expect((await readdir(path.join(repoDir, 'chunks'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length).toBeGreaterThan(0)
       expect(await killSshSessions(host)).toBeGreaterThan(0)
+      gate.release()
       await expect(backup).rejects.toThrow()
       await created.close().catch(() => undefined)
       expect(await readdir(path.join(repoDir, 'points')).catch(() => [])).toEqual([])
 
       // The dead backup's lock goes stale (its heartbeat stops); GC then owes nothing to it.
-      await using repo = await openRepository({ backend: await backendAt('drop-repo'), workers: 1, locking: { staleAfterMs: 1 } })
+      await using repo = await openRepository({ backend: await backendAt(folder), workers: 1, locking: { staleAfterMs: 1 } })
       expect(await repo.listPoints()).toEqual([])
       const gc = await repo.gc()
       expect(gc.chunksDeleted + gc.tempFilesDeleted).toBeGreaterThan(0)
@@ -223,6 +231,32 @@ describe.skipIf(!can.ok)('SFTP backend against a real sshd (unprivileged user)',
     expect(() => sftpBackend({ connection: none, path: 'relative/repo' })).toThrow(/absolute path/)
   })
 })
+
+/** A backend whose nth put under chunks/ waits for release() — a fault lands at a known point of the backup. */
+function holdNthChunkPut(inner: RepositoryBackend, n: number): { backend: RepositoryBackend; reached: Promise<void>; release: () => void } {
+  let seen = 0
+  let reach = (): void => undefined
+  let release = (): void => undefined
+  const reached = new Promise<void>((r) => (reach = r))
+  const released = new Promise<void>((r) => (release = r))
+  const backend: RepositoryBackend = {
+    label: inner.label,
+    get: (key, options) => inner.get(key, options),
+    async put(key, data, signal) {
+      if (key.startsWith('chunks/') && ++seen === n) {
+        reach()
+        await released
+      }
+      await inner.put(key, data, signal)
+    },
+    flush: (signal) => inner.flush(signal),
+    list: (prefix, signal) => inner.list(prefix, signal),
+    stat: (key, signal) => inner.stat(key, signal),
+    delete: (key, signal) => inner.delete(key, signal),
+    close: () => inner.close(),
+  }
+  return { backend, reached, release }
+}
 
 async function tempFiles(dir: string): Promise<{ name: string; size: number }[]> {
   const names = await readdir(dir).catch(() => [] as string[])
