@@ -89,8 +89,9 @@ function WizardProgress({ step, index, onGoTo }: { readonly step: WizardStep; re
     <ol className="wizard-steps" aria-label={t('wizard.progress')}>
       {wizardSteps.map((s, i) => (
         <li key={s} className={s === step ? 'is-current' : i < index ? 'is-done' : ''} aria-current={s === step ? 'step' : undefined}>
-          <button type="button" onClick={() => i < index && onGoTo(s)} disabled={i >= index} tabIndex={i < index ? 0 : -1}>
-            <span className="step-no">{i + 1}</span> {t(stepTitle[s])}
+          <button type="button" onClick={() => i < index && onGoTo(s)} disabled={i >= index} tabIndex={i < index ? 0 : -1} title={t(stepTitle[s])}>
+            <span className="step-no">{i + 1}</span>
+            <span className="step-label">{t(stepTitle[s])}</span>
           </button>
         </li>
       ))}
