@@ -27,6 +27,7 @@ import type { UndoHandle, UndoStack } from '../undo-stack'
 import type { HyperVContext } from './context'
 import { ps, type PsRaw } from './powershell'
 import { runJson } from './ps-runner'
+import { arrayOf, asArray, parseJson } from './schemas'
 import type { VmDetails } from './vm-details'
 
 /** Environment variable that switches RCT on when the adapter is constructed ("1"); the adapter option `rct` wins. */
@@ -57,8 +58,8 @@ export function wqlEquals(property: 'Name' | 'InstanceID', value: string): strin
 const Size = z.number().int().min(0).max(2 ** 53)
 const Identifier = z.string().min(1).max(256)
 const Guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/).transform((s) => s.toLowerCase())
-const strings = (max: number) => z.preprocess((v): unknown[] => (v === null || v === undefined ? [] : Array.isArray(v) ? (v as unknown[]) : [v]), z.array(Identifier).max(max))
-const numbers = (max: number) => z.preprocess((v): unknown[] => (v === null || v === undefined ? [] : Array.isArray(v) ? (v as unknown[]) : [v]), z.array(Size).max(max))
+const strings = (max: number) => z.preprocess(asArray, z.array(Identifier).max(max))
+const numbers = (max: number) => z.preprocess(asArray, z.array(Size).max(max))
 
 /** What a restore point keeps: the reference point and each disk's RCT id at the time of the backup. */
 export const RctToken = z.object({
@@ -78,10 +79,10 @@ const MethodAnswer = z.object({
 const JobAnswer = z.object({ JobState: z.number().int(), ErrorCode: z.number().int().nullish(), ErrorDescription: z.string().max(4000).nullish() })
 const PointAnswer = z.object({
   points: z.preprocess(
-    (v): unknown[] => (v === null || v === undefined ? [] : Array.isArray(v) ? (v as unknown[]) : [v]),
+    asArray,
     z.array(z.object({ InstanceID: Identifier, VirtualSystemIdentifier: z.string().max(256).nullish(), ReferencePointType: z.number().int().nullish(), VirtualDiskIdentifiers: strings(256), ResilientChangeTrackingIdentifiers: strings(256) })).max(16),
   ),
-  disks: z.preprocess((v): unknown[] => (v === null || v === undefined ? [] : Array.isArray(v) ? (v as unknown[]) : [v]), z.array(z.object({ InstanceID: Identifier, HostResource: z.preprocess((v): unknown[] => (v === null || v === undefined ? [] : Array.isArray(v) ? (v as unknown[]) : [v]), z.array(z.string().max(32_767)).max(16)) })).max(100_000)),
+  disks: z.preprocess(asArray, z.array(z.object({ InstanceID: Identifier, HostResource: z.preprocess(asArray, z.array(z.string().max(32_767)).max(16)) })).max(100_000)),
 })
 const ChangesAnswer = z.object({ ReturnValue: z.number().int(), Job: Identifier.nullish(), ProcessedByteLength: Size.nullish(), ChangedByteOffsets: numbers(MAX_RANGES), ChangedByteLengths: numbers(MAX_RANGES) })
 
@@ -170,7 +171,7 @@ if ($cs.Count -ne 1) {
       ps`${prelude()}
 $j = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_ConcreteJob' -Filter ${wqlEquals('InstanceID', answer.Job)})
 ConvertTo-Json -Compress -InputObject @($j | Get-CimAssociatedInstance -ResultClassName 'Msvm_VirtualSystemReferencePoint' | Select-Object -ExpandProperty InstanceID)`,
-      z.array(Identifier).max(4),
+      arrayOf(Identifier, 4),
       { signal, what },
     )
     if (found.length !== 1) throw new AdapterError('BAD_RESPONSE', `${what}: the finished job names ${found.length} reference points.`)
@@ -225,10 +226,10 @@ foreach ($p in @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemRe
 }`
   const out = await ctx.runner(script, { signal, what, timeoutMs: METHOD_MS })
   if (out.trim() === '') return
-  const answer = MethodAnswer.safeParse(JSON.parse(out))
-  if (!answer.success) throw new AdapterError('BAD_RESPONSE', `${what}: unexpected answer.`)
-  if (answer.data.ReturnValue === 4096 && answer.data.Job) return await waitForJob(ctx, answer.data.Job, what, signal)
-  if (answer.data.ReturnValue !== 0) throw new AdapterError('COMMAND_FAILED', `${what}: ${describeCode(answer.data.ReturnValue ?? -1, POINT_CODES)}.`)
+  const answer = parseJson(out, MethodAnswer)
+  if (!answer.ok) throw new AdapterError('BAD_RESPONSE', `${what}: unexpected answer (${answer.problem}).`)
+  if (answer.value.ReturnValue === 4096 && answer.value.Job) return await waitForJob(ctx, answer.value.Job, what, signal)
+  if (answer.value.ReturnValue !== 0) throw new AdapterError('COMMAND_FAILED', `${what}: ${describeCode(answer.value.ReturnValue ?? -1, POINT_CODES)}.`)
 }
 
 /**

@@ -27,19 +27,39 @@ function psEnum(table: Readonly<Record<string, number>>) {
   })
 }
 
-/** "/Date(1700000000000)/" (Windows PowerShell) or ISO 8601 (PowerShell 7) → ISO 8601; anything else → undefined. */
+/**
+ * "/Date(1700000000000)/" (Windows PowerShell; a "+0100" after the milliseconds names the writer's zone, the
+ * milliseconds are UTC) or ISO 8601 (PowerShell 7) → ISO 8601; anything else → undefined. Windows PowerShell writes a
+ * DateTime that carries ETS properties (one made by Get-Date) as {"value":"/Date(…)/","DisplayHint":2,"DateTime":"…"};
+ * PowerShell 7.2 and later never do.
+ */
 export const psDate = z
-  .string()
-  .max(100)
+  .union([z.string().max(100), z.object({ value: z.string().max(100) }).transform((o) => o.value)])
   .transform((s): string | undefined => {
     const m = /^\/Date\((-?\d{1,15})(?:[+-]\d{4})?\)\/$/.exec(s)
     const ms = m?.[1] !== undefined ? Number(m[1]) : Date.parse(s)
     return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined
   })
 
-/** ConvertTo-Json writes a one-element collection as the element itself, and $null for none. */
+/**
+ * What ConvertTo-Json made of a collection, as an array: a one-element pipeline arrives as the element itself, none as
+ * $null, and Windows PowerShell writes an array that reaches it as one object (nested in another array, or wrapped in
+ * a PSObject) as {"value":[…],"Count":n} — the ETS Count property of System.Array comes along (PowerShell 7 drops it).
+ */
+export function asArray(v: unknown): unknown[] {
+  if (v === null || v === undefined) return []
+  if (Array.isArray(v)) return v as unknown[]
+  if (typeof v === 'object') {
+    const keys = Object.keys(v)
+    const { value, Count } = v as { value?: unknown; Count?: unknown }
+    if (keys.length === 2 && Array.isArray(value) && Count === value.length) return value as unknown[]
+  }
+  return [v]
+}
+
+/** A collection of `item`s, whichever way ConvertTo-Json wrote it (see asArray); at most `max`. */
 export function arrayOf<T extends z.ZodType>(item: T, max = 10_000) {
-  return z.preprocess((v): unknown[] => (v === null || v === undefined ? [] : Array.isArray(v) ? (v as unknown[]) : [v]), z.array(item).max(max))
+  return z.preprocess(asArray, z.array(item).max(max))
 }
 
 const Guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/).transform((s) => s.toLowerCase())
