@@ -15,6 +15,7 @@ export const HOST_LANE = [
   'test-hosts/test-domain.test.ts',
   'test-hosts/tiny-guest/tiny-guest.test.ts',
   'test-hosts/hyperv-pwsh/hyperv-pwsh.test.ts',
+  'test-hosts/hyperv-pwsh/cmdlets.test.ts',
   'engine/api/handlers.test.ts',
   'engine/browse/live-snapshot-linux.test.ts',
   'engine/cli/cli.test.ts',

@@ -9,6 +9,7 @@ import { rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { CmdletDef } from '../hyperv-sim/ps/cmdlet'
 import { PsError, SimulatorLimit } from '../hyperv-sim/ps/values'
+import { configCmdlets } from '../hyperv-sim/hyperv/cmdlets-config'
 import { powerCmdlets } from '../hyperv-sim/hyperv/cmdlets-power'
 import { queryCmdlets } from '../hyperv-sim/hyperv/cmdlets-query'
 import type { HyperVHost } from '../hyperv-sim/hyperv/host'
@@ -29,7 +30,8 @@ export interface ModelBridge {
 type Answer = { output: Wire[]; warnings: string[] } | { error: Wire; warnings: string[] } | { limit: string }
 
 export async function startModelBridge(host: HyperVHost, socketPath: string): Promise<ModelBridge> {
-  const defs = new Map<string, CmdletDef>([...queryCmdlets(host), ...powerCmdlets(host), ...cimCmdlets(host)].map((d) => [d.name.toLowerCase(), d]))
+  // The file-system cmdlets of configCmdlets (New-Item, Test-Path, …) are real pwsh's on this host; the modules never ask.
+  const defs = new Map<string, CmdletDef>([...queryCmdlets(host), ...powerCmdlets(host), ...configCmdlets(host), ...cimCmdlets(host)].map((d) => [d.name.toLowerCase(), d]))
   const calls: string[] = []
   const problems: string[] = []
   const sockets = new Set<Socket>()

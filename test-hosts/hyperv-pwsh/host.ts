@@ -8,7 +8,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { AdapterOptions } from '../../adapters/host-adapter'
+import type { HyperVContext } from '../../adapters/hyperv/context'
 import { HyperVAdapter, type HyperVAdapterOptions } from '../../adapters/hyperv/hyperv-adapter'
+import { sshRunner } from '../../adapters/hyperv/ps-runner'
+import { SshConnectionHolder } from '../../adapters/ssh/ssh-adapter-base'
 import { shQuote } from '../../adapters/ssh/shell-quote'
 import { HyperVHost, type HostOptions, type SimVm } from '../hyperv-sim/hyperv/host'
 import { knownContent } from '../hyperv-sim/server'
@@ -38,6 +42,8 @@ export interface HyperVPwshHost {
   vm(name: string): SimVm
   /** An adapter on its own connection, host key pinned; closed by stop(). */
   newAdapter(extra?: HyperVAdapterOptions): HyperVAdapter
+  /** The adapter's script runner and context on a connection of its own (tests of single scripts); closed by stop(). */
+  newContext(extra?: { rct?: boolean }): HyperVContext
   stop(): Promise<void>
 }
 
@@ -53,6 +59,7 @@ export async function startHyperVPwshHost(options: HyperVPwshHostOptions = {}): 
   if (!check.ok || pwsh === undefined) throw new Error(check.reason ?? 'No pwsh.')
   const dir = await mkdtemp(path.join(tmpdir(), 'lb-hvpwsh-'))
   const adapters: HyperVAdapter[] = []
+  const holders: SshConnectionHolder[] = []
   let bridge: ModelBridge | undefined
   let ssh: SshTestHost | undefined
   try {
@@ -76,6 +83,7 @@ export async function startHyperVPwshHost(options: HyperVPwshHostOptions = {}): 
     const started = ssh
     const model = host
     const opened = bridge
+    const connection = (): AdapterOptions => ({ endpoint: { kind: 'hyperv', address: started.address, port: started.port, user: 'root' }, secret: { type: 'key', privateKey: started.clientPrivateKey }, pinnedFingerprint: started.fingerprint, connectTimeoutMs: 20_000 })
     return {
       address: started.address,
       port: started.port,
@@ -91,15 +99,18 @@ export async function startHyperVPwshHost(options: HyperVPwshHostOptions = {}): 
         return vm
       },
       newAdapter(extra = {}) {
-        const adapter = new HyperVAdapter(
-          { endpoint: { kind: 'hyperv', address: started.address, port: started.port, user: 'root' }, secret: { type: 'key', privateKey: started.clientPrivateKey }, pinnedFingerprint: started.fingerprint, connectTimeoutMs: 20_000 },
-          extra,
-        )
+        const adapter = new HyperVAdapter(connection(), extra)
         adapters.push(adapter)
         return adapter
       },
+      newContext(extra = {}) {
+        const holder = new SshConnectionHolder(connection())
+        holders.push(holder)
+        return { runner: sshRunner((s) => holder.get(s), () => 'powershell.exe'), connection: (s) => holder.get(s), executable: () => Promise.resolve('powershell.exe'), ...extra }
+      },
       async stop() {
         for (const a of adapters) await a.close().catch(() => undefined)
+        for (const h of holders) await h.close().catch(() => undefined)
         await started.stop()
         await opened.close()
         await rm(dir, { recursive: true, force: true })

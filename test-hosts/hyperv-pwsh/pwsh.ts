@@ -25,8 +25,15 @@ function executable(p: string): boolean {
   }
 }
 
-/** The pwsh binary: on PATH, else where `dotnet tool install --global` puts it; undefined when there is none. */
+/** The ReadyToRun copy install-pwsh.sh makes of the pinned tool (its .complete marker is written last). */
+export const R2R_PWSH = path.join(homedir(), '.cache', 'lifeboat', 'pwsh-7.6.10-r2r')
+
+/**
+ * The pwsh binary: install-pwsh.sh's ReadyToRun copy (about twice as fast to start), else on PATH, else where
+ * `dotnet tool install --global` puts it; undefined when there is none.
+ */
 export function findPwsh(): string | undefined {
+  if (existsSync(path.join(R2R_PWSH, '.complete')) && executable(path.join(R2R_PWSH, 'pwsh'))) return path.join(R2R_PWSH, 'pwsh')
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir !== '' && executable(path.join(dir, 'pwsh'))) return path.join(dir, 'pwsh')
   }
@@ -42,21 +49,22 @@ export function canRunHyperVPwshHost(): { ok: boolean; reason?: string } {
 }
 
 /**
- * Compiles lib/HyperVTypes.cs once per content and pwsh (cached in the temp folder; Add-Type takes seconds, loading
- * the DLL milliseconds, and every exec is a new pwsh).
+ * Compiles lib/HyperVTypes.cs and the bridge client lib/HyperVSimBridge.cs once per content and pwsh (cached in the temp
+ * folder; Add-Type takes seconds, loading the DLL milliseconds, and every exec is a new pwsh).
  */
 export async function typesAssembly(pwsh: string, signal: AbortSignal): Promise<string> {
   const source = path.join(HERE, 'lib', 'HyperVTypes.cs')
-  const hash = createHash('sha256').update(await readFile(source)).update(pwsh).digest('hex').slice(0, 16)
+  const bridge = path.join(HERE, 'lib', 'HyperVSimBridge.cs')
+  const hash = createHash('sha256').update(await readFile(source)).update(await readFile(bridge)).update(pwsh).digest('hex').slice(0, 16)
   const target = path.join(tmpdir(), `lb-hvpwsh-types-${hash}.dll`)
   if (existsSync(target)) return target
   const partial = path.join(tmpdir(), `lb-hvpwsh-types-${hash}.${process.pid}.partial.dll`)
   try {
     // The paths travel in the environment, never inside the command text.
-    await run(pwsh, ['-NoProfile', '-NonInteractive', '-Command', 'Add-Type -Path $env:LB_TYPES_SOURCE -OutputAssembly $env:LB_TYPES_TARGET -OutputType Library'], {
+    await run(pwsh, ['-NoProfile', '-NonInteractive', '-Command', 'Add-Type -Path $env:LB_TYPES_SOURCE, $env:LB_TYPES_BRIDGE -OutputAssembly $env:LB_TYPES_TARGET -OutputType Library'], {
       signal,
       timeout: 120_000,
-      env: { ...process.env, LB_TYPES_SOURCE: source, LB_TYPES_TARGET: partial },
+      env: { ...process.env, LB_TYPES_SOURCE: source, LB_TYPES_BRIDGE: bridge, LB_TYPES_TARGET: partial },
     })
     await rename(partial, target)
   } finally {

@@ -10,6 +10,8 @@ namespace Microsoft.HyperV.PowerShell
     public enum VMHeartbeatStatus { Unknown = 0, Disabled = 1, NoContact = 2, Error = 3, LostCommunication = 4, OkApplicationsUnknown = 5, OkApplicationsHealthy = 6, OkApplicationsCritical = 7, Paused = 8 }
     public enum VMIntegrationComponentOperationalStatus { Ok = 2, Degraded = 3, Error = 6, NonRecoverableError = 7, NoContact = 12, LostCommunication = 13, ProtocolMismatch = 32775, ApplicationCritical = 32782, CommunicationTimedOut = 32783, CommunicationFailed = 32784, Disabled = 32896 }
     public enum OnOffState { On = 0, Off = 1 }
+    public enum VMSwitchType { Private = 0, Internal = 1, External = 2 }
+    public enum CopyFileSourceType { Host = 0 }
 
     public class VirtualizationException : System.Exception
     {

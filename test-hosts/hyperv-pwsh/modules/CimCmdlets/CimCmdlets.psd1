@@ -3,9 +3,9 @@
     ModuleVersion = '1.0.0.0'
     GUID = 'fb6cc51d-c096-4b38-b78d-0fed6277096a'
     Author = 'Lifeboat test host (simulated CimCmdlets)'
-    Description = 'Get-CimInstance of the Lifeboat test host, answered by the simulator model.'
+    Description = 'Get-CimInstance, Invoke-CimMethod and Get-CimAssociatedInstance of the Lifeboat test host, answered by the simulator model.'
     PowerShellVersion = '5.1'
-    FunctionsToExport = @('Get-CimInstance')
+    FunctionsToExport = @('Get-CimInstance', 'Invoke-CimMethod', 'Get-CimAssociatedInstance')
     AliasesToExport = @()
     CmdletsToExport = @()
     VariablesToExport = @()

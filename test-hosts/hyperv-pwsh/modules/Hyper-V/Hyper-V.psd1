@@ -5,8 +5,8 @@
     Author = 'Lifeboat test host (simulated Hyper-V module)'
     Description = 'The Hyper-V cmdlets of the Lifeboat test host: real parameter binding, the VM state in the simulator model.'
     PowerShellVersion = '5.1'
-    FunctionsToExport = @('Get-VM', 'Get-VMHardDiskDrive', 'Get-VHD', 'Get-VMSnapshot', 'Get-VMIntegrationService', 'Checkpoint-VM', 'Remove-VMSnapshot', 'Start-VM', 'Stop-VM')
-    AliasesToExport = @('Get-VMCheckpoint', 'Remove-VMCheckpoint')
+    FunctionsToExport = @('Get-VM', 'Get-VMHardDiskDrive', 'Get-VHD', 'Get-VMSnapshot', 'Get-VMIntegrationService', 'Checkpoint-VM', 'Remove-VMSnapshot', 'Start-VM', 'Stop-VM', 'Save-VM', 'Restore-VMSnapshot', 'New-VM', 'Remove-VM', 'Set-VM', 'Set-VMProcessor', 'Set-VMMemory', 'Get-VMFirmware', 'Set-VMFirmware', 'Add-VMScsiController', 'Add-VMHardDiskDrive', 'Get-VMNetworkAdapter', 'Add-VMNetworkAdapter', 'Connect-VMNetworkAdapter', 'Get-VMSwitch', 'Get-VMHost', 'Copy-VMFile')
+    AliasesToExport = @('Get-VMCheckpoint', 'Remove-VMCheckpoint', 'Restore-VMCheckpoint')
     CmdletsToExport = @()
     VariablesToExport = @()
 }

@@ -4,6 +4,7 @@
 # Cmdlets or parameters not listed here do not exist on this host yet (see test-hosts/hyperv-pwsh/README.md).
 
 . (Join-Path $PSScriptRoot '..' '..' 'lib' 'HyperVSimBridge.ps1')
+. (Join-Path $PSScriptRoot 'VMConfig.ps1')
 
 function Get-VM {
     [CmdletBinding(DefaultParameterSetName = 'Name')]
@@ -205,5 +206,57 @@ function Stop-VM {
         if ($AsJob -or $Passthru) { Stop-HvSimLimit $PSCmdlet 'Stop-VM -AsJob/-Passthru' }
         $a = Select-HvSimBound $PSBoundParameters 'Name', 'VM', 'Save', 'TurnOff', 'Force'
         if ($PSCmdlet.ShouldProcess('Stop-VM', 'Stop')) { Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Stop-VM' -Arguments $a }
+    }
+}
+
+function Save-VM {
+    [CmdletBinding(DefaultParameterSetName = 'Name', SupportsShouldProcess = $true, ConfirmImpact = 'Medium')]
+    param(
+        [Parameter(ParameterSetName = 'Name', Mandatory = $true, Position = 0, ValueFromPipelineByPropertyName = $true)]
+        [Alias('VMName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]] $Name,
+        [Parameter(ParameterSetName = 'VMObject', Mandatory = $true, Position = 0, ValueFromPipeline = $true)]
+        [PSTypeName('Microsoft.HyperV.PowerShell.VirtualMachine')]
+        [object[]] $VM,
+        [switch] $AsJob,
+        [switch] $Passthru
+    )
+    process {
+        if ($AsJob -or $Passthru) { Stop-HvSimLimit $PSCmdlet 'Save-VM -AsJob/-Passthru' }
+        $a = Select-HvSimBound $PSBoundParameters 'Name', 'VM'
+        if ($PSCmdlet.ShouldProcess('Save-VM', 'Save')) { Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Save-VM' -Arguments $a }
+    }
+}
+
+# Applying a checkpoint discards the VM's current state, so the cmdlet asks first (ConfirmImpact High): without
+# -Confirm:$false a NonInteractive session fails with PowerShell's own prompt error.
+function Restore-VMSnapshot {
+    [CmdletBinding(DefaultParameterSetName = 'SnapshotName', SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    [Alias('Restore-VMCheckpoint')]
+    param(
+        [Parameter(ParameterSetName = 'SnapshotObject', Mandatory = $true, Position = 0, ValueFromPipeline = $true)]
+        [Alias('VMCheckpoint')]
+        [PSTypeName('Microsoft.HyperV.PowerShell.VMSnapshot')]
+        [object] $VMSnapshot,
+        [Parameter(ParameterSetName = 'SnapshotName', Mandatory = $true, Position = 0)]
+        [Parameter(ParameterSetName = 'VMObject', Mandatory = $true, Position = 0)]
+        [string] $Name,
+        [Parameter(ParameterSetName = 'SnapshotName', Mandatory = $true, Position = 1)]
+        [string] $VMName,
+        [Parameter(ParameterSetName = 'VMObject', Mandatory = $true, ValueFromPipeline = $true)]
+        [PSTypeName('Microsoft.HyperV.PowerShell.VirtualMachine')]
+        [object] $VM,
+        [switch] $AsJob,
+        [switch] $Passthru
+    )
+    process {
+        if ($AsJob -or $Passthru) { Stop-HvSimLimit $PSCmdlet 'Restore-VMSnapshot -AsJob/-Passthru' }
+        if ($PSCmdlet.ParameterSetName -ne 'SnapshotObject') { Stop-HvSimLimit $PSCmdlet 'Restore-VMSnapshot -Name (give -VMSnapshot)' }
+        if (-not $PSCmdlet.ShouldProcess('Restore-VMSnapshot', 'Apply checkpoint')) { return }
+        $a = Select-HvSimBound $PSBoundParameters 'VMSnapshot'
+        # PowerShell has asked (or been told not to): the model must not ask again.
+        $a.Confirm = $false
+        Invoke-HvSimCmdlet -Cmdlet $PSCmdlet -Name 'Restore-VMSnapshot' -Arguments $a
     }
 }

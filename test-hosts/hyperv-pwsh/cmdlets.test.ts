@@ -1,0 +1,147 @@
+import { existsSync } from 'node:fs'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isAdapterError } from '../../adapters/host-adapter'
+import { saveVm, startVm } from '../../adapters/hyperv/power'
+import { PsRaw, ps } from '../../adapters/hyperv/powershell'
+import { createReferencePoint, destroyReferencePoint, virtualDiskChanges } from '../../adapters/hyperv/rct'
+import { vmVariable } from '../../adapters/hyperv/vm-details'
+import { VHD_FOLDER } from '../hyperv-sim/hyperv/host'
+import { knownContent } from '../hyperv-sim/server'
+import { canRunSshHosts } from '../ssh-host'
+import { startHyperVPwshHost, type HyperVPwshHost } from './host'
+import { canRunHyperVPwshHost } from './pwsh'
+
+const runnable = canRunHyperVPwshHost().ok && canRunSshHosts().ok
+const CANARY = path.join(tmpdir(), `lb-hvpwsh-cmdlets-canary-${process.pid}`)
+// A name for New-VM that would do something if any layer ran it (New-VM itself takes any name up to 100 characters).
+const HOSTILE = `‘n’ "v" $(New-Item -ItemType File -Path '${CANARY}') ; | \`n -x $env:HOME`
+const MiB = 1024 * 1024
+
+async function failure(p: Promise<unknown>): Promise<{ code: string; message: string; params: Record<string, unknown> }> {
+  try {
+    await p
+  } catch (err) {
+    if (isAdapterError(err)) return { code: err.code, message: err.message, params: err.params }
+    throw err
+  }
+  throw new Error('the script succeeded')
+}
+
+/**
+ * The rest of the Hyper-V and CIM cmdlets the adapter uses, each bound by real pwsh from the scripts the adapter sends
+ * (the same lines as restore.ts, power.ts, snapshots.ts, guest-files.ts and rct.ts), against the model behind them.
+ */
+describe.skipIf(!runnable)('Hyper-V test host on real PowerShell: configuration, power, checkpoint and CIM cmdlets', () => {
+  let started: HyperVPwshHost | undefined
+  const host = (): HyperVPwshHost => {
+    if (!started) throw new Error('the test host did not start')
+    return started
+  }
+  beforeAll(async () => {
+    await rm(CANARY, { force: true })
+    started = await startHyperVPwshHost({ vms: ['web01'] })
+  }, 240_000)
+  afterAll(async () => {
+    await started?.stop()
+    await rm(CANARY, { force: true })
+  }, 60_000)
+
+  it('builds a VM as a restore does: New-VM, processor, memory, firmware, controllers, disk, network, boot device; Remove-VM', async () => {
+    const t = host()
+    const signal = AbortSignal.timeout(240_000)
+    const { runner } = t.newContext()
+    const disk = `${VHD_FOLDER}\\restored-1.vhdx`
+    await t.host.disks.createBase(disk, knownContent('restored', 8 * MiB), 'vhdx')
+
+    const hostInfo = JSON.parse(await runner(ps`$h = Get-VMHost\n[pscustomobject]@{ disks = $h.VirtualHardDiskPath; switches = @(Get-VMSwitch | Select-Object Name) } | ConvertTo-Json -Depth 3 -Compress`, { signal, what: 'host' })) as unknown
+    expect(hostInfo).toEqual({ disks: VHD_FOLDER, switches: [{ Name: 'Default Switch' }, { Name: 'LAN' }] })
+
+    const made = JSON.parse(await runner(ps`New-VM -Name ${HOSTILE} -Generation 2 -MemoryStartupBytes ${2 * 1024 * MiB} -NoVHD | Select-Object Id, Name | ConvertTo-Json -Compress`, { signal, what: 'New-VM' })) as { Id: string; Name: string }
+    expect(made.Name).toBe(HOSTILE)
+    const vm = t.vm(HOSTILE)
+    expect(made.Id).toBe(vm.id)
+    expect([vm.generation, vm.memoryStartup, vm.state]).toEqual([2, 2 * 1024 * MiB, 'Off'])
+
+    const lines = [
+      vmVariable(vm.id),
+      ps`Set-VMProcessor -VM $vm -Count ${4}`,
+      ps`Set-VMMemory -VM $vm -DynamicMemoryEnabled $true -MinimumBytes ${512 * MiB} -MaximumBytes ${4096 * MiB}`,
+      ps`Set-VMFirmware -VM $vm -EnableSecureBoot On -SecureBootTemplate ${'MicrosoftUEFICertificateAuthority'}`,
+      ps`Add-VMScsiController -VM $vm`,
+      ps`Add-VMHardDiskDrive -VM $vm -Path ${disk} -ControllerType ${'SCSI'} -ControllerNumber ${1} -ControllerLocation ${0}`,
+      ps`Connect-VMNetworkAdapter -VMNetworkAdapter (Get-VMNetworkAdapter -VM $vm | Select-Object -First 1) -SwitchName ${'LAN'}`,
+      ps`Add-VMNetworkAdapter -VM $vm -SwitchName ${'Default Switch'}`,
+      ps`Set-VMFirmware -VM $vm -FirstBootDevice (Get-VMHardDiskDrive -VM $vm -ControllerType SCSI -ControllerNumber ${1} -ControllerLocation ${0})`,
+      ps`[pscustomobject]@{ fw = @(Get-VMFirmware -VM $vm | Select-Object SecureBoot, SecureBootTemplate); nics = @(Get-VMNetworkAdapter -VM $vm | Select-Object SwitchName, Connected) } | ConvertTo-Json -Compress -Depth 3`,
+    ]
+    const shown = JSON.parse(await runner(new PsRaw(lines.map((l) => l.text).join('\n')), { signal, what: 'configuring' })) as unknown
+    expect(shown).toEqual({ fw: [{ SecureBoot: 0, SecureBootTemplate: 'MicrosoftUEFICertificateAuthority' }], nics: [{ SwitchName: 'LAN', Connected: true }, { SwitchName: 'Default Switch', Connected: true }] })
+    expect([vm.processorCount, vm.dynamicMemory, vm.memoryMinimum, vm.memoryMaximum, vm.secureBoot, vm.scsiControllers]).toEqual([4, true, 512 * MiB, 4096 * MiB, true, 2])
+    expect(vm.drives.map((d) => [d.controllerType, d.controllerNumber, d.controllerLocation, d.path])).toEqual([['SCSI', 1, 0, disk]])
+
+    // Real PowerShell's own binding and prompting: ValidateRange on -Generation, and Remove-VM's "Are you sure?".
+    const badGeneration = await failure(runner(ps`New-VM -Name ${'x'} -Generation 3 -NoVHD`, { signal, what: 'New-VM' }))
+    expect(badGeneration.params).toMatchObject({ psErrorId: expect.stringMatching(/^ParameterArgumentValidationError,/) as unknown })
+    const prompted = await failure(runner(ps`${vmVariable(vm.id)}\nRemove-VM -VM $vm`, { signal, what: 'Remove-VM' }))
+    expect(prompted.message).toMatch(/NonInteractive mode/)
+    expect(t.host.vms.has(vm.id)).toBe(true)
+    await runner(ps`${vmVariable(vm.id)}\nif ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force }\nRemove-VM -VM $vm -Force`, { signal, what: 'Remove-VM' })
+    expect(t.host.vms.has(vm.id)).toBe(false)
+
+    expect(existsSync(CANARY)).toBe(false)
+    expect(t.bridge.calls).toEqual(expect.arrayContaining(['New-VM', 'Set-VMProcessor', 'Set-VMMemory', 'Set-VMFirmware', 'Add-VMScsiController', 'Add-VMHardDiskDrive', 'Get-VMNetworkAdapter', 'Connect-VMNetworkAdapter', 'Add-VMNetworkAdapter', 'Get-VMFirmware', 'Get-VMHost', 'Get-VMSwitch', 'Remove-VM']))
+    expect(t.bridge.problems).toEqual([])
+  }, 300_000)
+
+  it('saves and starts a VM, reverts to a checkpoint (Restore-VMSnapshot asks unless -Confirm:$false), copies a file in', async () => {
+    const t = host()
+    const signal = AbortSignal.timeout(240_000)
+    const { runner } = t.newContext()
+    const vm = t.vm('web01')
+    await saveVm(runner, vm.id, signal)
+    expect(vm.state).toBe('Saved')
+    await startVm(runner, vm.id, signal)
+    expect(vm.state).toBe('Running')
+
+    const adapter = t.newAdapter()
+    const made = await adapter.snapshots.create(vm.id, { label: 'before' }, signal)
+    const asked = await failure(runner(ps`$s = Get-VMSnapshot -Id ${made.id}\nRestore-VMSnapshot -VMSnapshot $s`, { signal, what: 'Restore-VMSnapshot' }))
+    expect(asked.message).toMatch(/NonInteractive mode/)
+    expect(t.bridge.calls).not.toContain('Restore-VMSnapshot')
+    await adapter.snapshots.revert(vm.id, made.id, {}, signal)
+    expect(t.bridge.calls).toContain('Restore-VMSnapshot')
+    expect(vm.parentCheckpointId).toBe(made.id)
+    await adapter.snapshots.remove(vm.id, made.id, signal)
+    // The checkpoint was a production one (no memory): the VM came back off.
+    if (vm.state !== 'Running') await startVm(runner, vm.id, signal)
+
+    vm.integration.set('Guest Service Interface', true)
+    const staged = 'C:\\ProgramData\\Lifeboat\\staging\\a’b.txt'
+    await mkdir(path.dirname(t.host.fs.toLocal(staged)), { recursive: true })
+    await writeFile(t.host.fs.toLocal(staged), 'restored text')
+    await runner(ps`${vmVariable(vm.id)}\nCopy-VMFile -VM $vm -SourcePath ${staged} -DestinationPath ${'C:\\Users\\o’neil\\a.txt'} -FileSource Host -CreateFullPath`, { signal, what: 'Copy-VMFile' })
+    expect(vm.guest.copiedIn.get('C:\\Users\\o’neil\\a.txt')?.toString()).toBe('restored text')
+    expect(t.bridge.problems).toEqual([])
+  }, 300_000)
+
+  it('runs the RCT calls: a reference point made through Invoke-CimMethod, its changes, and its removal', async () => {
+    const t = host()
+    const signal = AbortSignal.timeout(240_000)
+    const ctx = t.newContext({ rct: true })
+    const vm = t.vm('web01')
+    const drive = vm.drives[0]
+    if (!drive) throw new Error('web01 has no disk')
+    const point = await createReferencePoint(ctx, vm.id, signal)
+    const rctId = point.byPath.get(drive.path.toLowerCase())
+    expect(rctId).toMatch(/^rctX:/)
+    expect(await virtualDiskChanges(ctx, drive.path, rctId ?? '', 8 * MiB, signal)).toEqual([])
+    expect(t.host.rct.points.size).toBe(1)
+    await destroyReferencePoint(ctx, point.instanceId, signal)
+    expect(t.host.rct.points.size).toBe(0)
+    expect(t.host.rct.calls).toEqual(['Msvm_VirtualSystemReferencePointService.CreateReferencePoint', 'Msvm_ImageManagementService.GetVirtualDiskChanges', 'Msvm_VirtualSystemReferencePointService.DestroyReferencePoint'])
+    expect(t.bridge.problems).toEqual([])
+  }, 300_000)
+})
