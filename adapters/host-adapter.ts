@@ -339,10 +339,46 @@ export interface VmArchiveCapability {
   ): Promise<{ readonly vmId: string; readonly name: string; readonly started: boolean; readonly leftBehind?: readonly string[] }>
 }
 
+/**
+ * A health check: the restore point's disks brought up as a temporary VM with no network, booted, and asked for proof
+ * of life within a timeout; the VM and everything it created are removed afterwards on every path. Host-neutral: each
+ * family proves life its own way (KVM: the QEMU guest agent; XenServer: guest metrics; Hyper-V: the heartbeat).
+ */
+export interface BootCheckRequest {
+  /** The job's id: the temporary VM and its files carry it (leftovers after a crash are found by it). */
+  readonly jobId: string
+  readonly vmConfig: JsonValue
+  readonly disks: readonly RestoreDiskInput[]
+  /** How long the guest has, from power-on, to prove it is alive (and to run the command). */
+  readonly timeoutMs: number
+  /** A shell command line run in the guest once it answers (e.g. `systemctl is-system-running`); must exit 0. */
+  readonly command?: string
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void
+  /** 'restore' (writing the disks), 'boot' (powered on, waiting), 'proof' (it answered; command, screenshot). */
+  readonly phase: (phase: 'restore' | 'boot' | 'proof', detail?: string) => void
+  readonly progress: (bytesDone: number, bytesTotal: number, detail?: string) => void
+}
+
+export interface BootCheckResult {
+  readonly booted: boolean
+  /** In plain words: "the guest agent answered after 14 s" / "no answer from the guest agent within 10 min". */
+  readonly reason: string
+  /** Milliseconds spent writing the disks, from power-on to the first answer (or the verdict), and proving. */
+  readonly timings: { readonly restoreMs: number; readonly bootMs: number; readonly proofMs: number }
+  /** The console as the check ended, when the host could take it; `format` says what the bytes are. */
+  readonly screenshot?: { readonly format: 'png' | 'ppm'; readonly data: Uint8Array }
+  readonly command?: { readonly commandLine: string; readonly exitCode: number; readonly output: string }
+  readonly leftBehind: readonly string[]
+}
+
+export interface HealthCheckCapability {
+  bootCheck(request: BootCheckRequest, signal: AbortSignal): Promise<BootCheckResult>
+}
+
 /** Something a crashed or killed Lifeboat job left on a host (snapshot, overlay, checkpoint, block job, socket). */
 export interface Leftover {
   readonly id: string
-  readonly kind: 'snapshot' | 'overlay' | 'checkpoint' | 'block-job' | 'backup-job' | 'lv-snapshot' | 'subvolume' | 'file'
+  readonly kind: 'snapshot' | 'overlay' | 'checkpoint' | 'block-job' | 'backup-job' | 'lv-snapshot' | 'subvolume' | 'file' | 'vm'
   readonly description: string
   readonly vmId?: string
   readonly vmName?: string
@@ -415,6 +451,7 @@ export interface HostAdapter extends AsyncDisposable {
   readonly reconcile?: ReconcileCapability
   readonly hooks?: HooksCapability
   readonly guestFiles?: GuestFilesCapability
+  readonly healthCheck?: HealthCheckCapability
   close(): Promise<void>
 }
 

@@ -18,6 +18,7 @@ import { backupStarter } from './jobs/start-backup'
 import { HostsStore } from './state/hosts-store'
 import { SnapshotReviews } from './state/snapshot-reviews'
 import { statePaths, type StatePaths } from './state/paths'
+import { PointChecks } from './state/point-checks'
 import { nodeSecretStore, type SecretStore } from './state/secret-store'
 
 export interface EngineOptions {
@@ -87,6 +88,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     scheduler,
     startBackup,
     snapshotReviews: new SnapshotReviews(paths.snapshotReviews),
+    pointChecks: new PointChecks(paths.pointChecks, paths.checkScreenshots),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
   let disposed = false

@@ -26,20 +26,28 @@ const LOG_DIR = '/var/log/libvirt/qemu'
  * a failed or cancelled restore removes the files and definition it made (each registered for removal right after it
  * was made) and nothing else. Disk names and folders from the restore point are checked before they become paths.
  */
-export async function restoreLibvirtVm(getShell: ShellProvider, request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult> {
+export async function restoreLibvirtVm(getShell: ShellProvider, request: RestoreRequest, signal: AbortSignal, options: AsNewOptions = {}): Promise<RestoreResult> {
   const parsed = ConfigSchema.safeParse(request.vmConfig)
   if (!parsed.success) throw new AdapterError('NOT_SUPPORTED', 'This restore point was not made from a libvirt domain; it cannot be restored as one.')
   const shell = await getShell(signal)
   const virsh = new Virsh(shell)
   const hasQemuImg = (await shell.exec(sh`command -v qemu-img`, { signal })).code === 0
-  return request.inPlace ? await inPlace(shell, virsh, request, hasQemuImg, signal) : await asNew(shell, virsh, parsed.data.xml, request, hasQemuImg, signal)
+  return request.inPlace ? await inPlace(shell, virsh, request, hasQemuImg, signal) : await asNew(shell, virsh, parsed.data.xml, request, options.rawDisks === true ? false : hasQemuImg, signal, options)
+}
+
+/** How a restore as a new VM may be bent for a temporary VM (a health check's): its own last word on the XML. */
+export interface AsNewOptions {
+  /** Runs on the confined domain XML just before it is defined (after the disks point at the new files). */
+  readonly adjust?: (root: XmlElement) => void
+  /** Keep every disk raw (no qcow2 conversion): a file that lives for minutes is not worth converting. */
+  readonly rawDisks?: boolean
 }
 
 function diskElements(root: XmlElement): XmlElement[] {
   return childElements(child(root, 'devices') ?? root, 'disk').filter((d) => (d.attrs.device ?? 'disk') === 'disk' || d.attrs.device === 'lun')
 }
 
-async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: RestoreRequest, hasQemuImg: boolean, signal: AbortSignal): Promise<RestoreResult> {
+async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: RestoreRequest, hasQemuImg: boolean, signal: AbortSignal, options: AsNewOptions): Promise<RestoreResult> {
   if (!/^[^/\n\0]{1,200}$/.test(request.name)) throw new AdapterError('BAD_RESPONSE', 'A VM name must be 1-200 characters without "/" or line breaks.')
   const storageDir = request.storageDir === undefined ? undefined : checkHostDir(request.storageDir, 'The folder for the restored disks')
   const exists = await virsh.exec(['domuuid', request.name], { signal })
@@ -110,6 +118,7 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
       removeChildren(el, 'backingStore')
       disks.push({ name: target, path: final, format })
     }
+    options.adjust?.(root)
     request.phase('defining', request.name)
     await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
     stack.push(`undefine ${request.name}`, async (s) => {

@@ -3,6 +3,7 @@ import {
   type AdapterOptions,
   type BackupCapability,
   type GuestFilesCapability,
+  type HealthCheckCapability,
   type HooksCapability,
   type HostAdapter,
   type HostIdentity,
@@ -18,6 +19,7 @@ import { RootShell } from '../ssh/root-shell'
 import { SshConnectionHolder } from '../ssh/ssh-adapter-base'
 import { raw, sh } from '../ssh/shell-quote'
 import { libvirtGuestFiles } from './guest-files'
+import { libvirtBootCheck } from './health-check'
 import { runHook } from './hooks'
 import { beginLibvirtBackup, libvirtModes } from './libvirt-backup'
 import { libvirtSnapshots } from './libvirt-snapshots'
@@ -30,9 +32,9 @@ import { restoreManualVm } from './manual-restore'
 
 /**
  * Linux hosts over SSH: libvirt/KVM domains (inventory through `virsh`, cold/warm/hot and checkpoint-incremental
- * backups, snapshots and browsing them in place, restores, guest files through the guest agent) and VMs registered
- * by hand (LVM volumes, btrfs or plain image files, with the admin's own start/stop commands), pre/post hooks and the
- * cleanup of anything a crashed job left behind. See README.md in this folder.
+ * backups, snapshots and browsing them in place, restores, health checks that boot a restore point, guest files
+ * through the guest agent) and VMs registered by hand (LVM volumes, btrfs or plain image files, with the admin's own
+ * start/stop commands), pre/post hooks and the cleanup of anything a crashed job left behind. See README.md in this folder.
  */
 export class LinuxAdapter implements HostAdapter {
   readonly kind = 'linux' as const
@@ -45,6 +47,7 @@ export class LinuxAdapter implements HostAdapter {
   readonly hooks: HooksCapability
   readonly manualVms: ManualVmCapability
   readonly guestFiles: GuestFilesCapability
+  readonly healthCheck: HealthCheckCapability
 
   constructor(options: AdapterOptions) {
     this.ssh = new SshConnectionHolder(options)
@@ -70,6 +73,7 @@ export class LinuxAdapter implements HostAdapter {
       },
     }
     this.manualVms = manualVms(shell)
+    this.healthCheck = { bootCheck: (request, signal) => libvirtBootCheck(shell, request, signal) }
     this.reconcile = {
       find: async (signal) => findLeftovers(await shell(signal), signal),
       clean: async (ids, signal) => cleanLeftovers(await shell(signal), ids, signal),

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import type { Leftover } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
 import { raw, sh } from '../ssh/shell-quote'
+import { CHECK_SCRATCH_ROOT, checkJobOf, checkScratchDir } from './check-domain'
 import { deleteCheckpoint } from './checkpoints'
 import { parseDomainXml, type DomainDisk } from './domain-model'
 import { liveJobs, TAG_PATTERN } from './job-lock'
@@ -18,6 +19,7 @@ type Action =
   | { readonly type: 'nbd-session'; readonly path: string }
   | { readonly type: 'lvremove'; readonly lv: string }
   | { readonly type: 'subvolume'; readonly path: string }
+  | { readonly type: 'check-vm'; readonly dom: string; readonly name: string }
 
 interface Found {
   readonly leftover: Leftover
@@ -42,6 +44,7 @@ const SCRIPT = raw(
     '    printf "BKP %s %s\\n" "$u" "$($V backup-dumpxml "$u" 2>/dev/null | head -c 65536 | base64 -w0)"',
     '  done',
     'fi',
+    `for f in ${CHECK_SCRATCH_ROOT}/lifeboat-*; do [ -d "$f" ] && printf "CHK %s\\n" "$(printf %s "$f" | base64 -w0)"; done`,
     'for f in /var/tmp/lifeboat-*; do [ -e "$f" ] && printf "TMP %s\\n" "$(printf %s "$f" | base64 -w0)"; done',
     'if command -v btrfs >/dev/null 2>&1; then findmnt -n -l -t btrfs -o TARGET 2>/dev/null | head -n 50 | while read -r m; do find "$m" -maxdepth 4 -name ".lifeboat-*" -inum 256 2>/dev/null | head -n 200 | while read -r f; do printf "SUB %s\\n" "$(printf %s "$f" | base64 -w0)"; done; done; fi',
     'if command -v lvs >/dev/null 2>&1; then printf "LVS %s\\n" "$(lvs --reportformat json -o lv_name,vg_name,lv_tags,origin 2>/dev/null | head -c 4194304 | base64 -w0)"; fi',
@@ -84,6 +87,13 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
       } catch {
         continue
       }
+      const checkJob = checkJobOf(info.name)
+      if (checkJob !== undefined) {
+        found.push({
+          leftover: { id: `vm:${a}`, kind: 'vm', description: `Temporary VM ${info.name} of a Lifeboat health check (job ${checkJob}); cleaning turns it off and removes its definition.`, vmId: a, vmName: info.name, jobId: checkJob },
+          action: { type: 'check-vm', dom: a, name: info.name },
+        })
+      }
       for (const d of info.disks) {
         for (const p of [d.source, ...d.backing.map((x) => x.path)]) if (p !== undefined) inUse.add(p)
         if (d.source !== undefined && d.type === 'file') dirs.add(posix.dirname(d.source))
@@ -115,6 +125,12 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
         found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Snapshot-browsing folder ${path} of Lifeboat session ${tag[1]}; cleaning stops the qemu-nbd servers it names and removes it.`, jobId: tag[1] }, action: { type: 'nbd-session', path } })
       } else if (tag?.[1] !== undefined && path.startsWith('/var/tmp/lifeboat-') && !path.includes('/../')) {
         found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Temporary Lifeboat file ${path} (job ${tag[1]}).`, jobId: tag[1] }, action: { type: 'rm', path } })
+      }
+    } else if (kind === 'CHK') {
+      const path = b64(a)
+      const job = checkJobOf(posix.basename(path))
+      if (job !== undefined && path === checkScratchDir(job)) {
+        found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Disks of the temporary VM of Lifeboat health check ${job} (folder ${path}).`, jobId: job }, action: { type: 'rm', path } })
       }
     } else if (kind === 'SUB') {
       const path = b64(a)
@@ -170,7 +186,7 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
   const failed: { id: string; reason: string }[] = []
   const virsh = new Virsh(shell)
   // Backup jobs first (they hold files open), then overlays, then files that are no longer in use.
-  const order: Action['type'][] = ['end-backup', 'nbd-session', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
+  const order: Action['type'][] = ['end-backup', 'check-vm', 'nbd-session', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
   const found = (await scan(shell, signal)).filter((f) => wanted.has(f.leftover.id)).sort((x, y) => order.indexOf(x.action.type) - order.indexOf(y.action.type))
   for (const { leftover, action } of found) {
     try {
@@ -198,6 +214,9 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
         case 'rm':
           await shell.run(sh`rm -rf -- ${action.path}`, { signal })
           break
+        case 'check-vm':
+          await removeCheckVm(virsh, action.dom, action.name, signal)
+          break
         case 'nbd-session':
           await shell.run(sh`sh -c ${STOP_NBD_SESSION} lifeboat-clean ${action.path}`, { signal, timeoutMs: 60_000, what: 'Stopping a snapshot server' })
           break
@@ -209,4 +228,12 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
   }
   for (const id of ids) if (!found.some((f) => f.leftover.id === id)) failed.push({ id, reason: 'not found any more' })
   return { cleaned, failed }
+}
+
+/** Turns a health check's temporary VM off and removes its definition and QEMU log (its disks are a leftover of their own). */
+async function removeCheckVm(virsh: Virsh, dom: string, name: string, signal: AbortSignal): Promise<void> {
+  await virsh.exec(['destroy', dom], { signal })
+  const r = await virsh.exec(['undefine', dom, '--nvram'], { signal })
+  if (r.code !== 0) await virsh.run(['undefine', dom], { signal })
+  await virsh.shell.run(sh`rm -f -- ${`/var/log/libvirt/qemu/${name}.log`}`, { signal })
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { PointCheckDtoSchema } from './contract-checks'
 import { defineChannel } from './contract-core'
 
 /**
@@ -63,6 +64,8 @@ export const PointSummaryDtoSchema = z.object({
   finishedAt: z.string(),
   disks: z.array(z.object({ name: z.string(), size: z.number() })),
   stats: PointStatsSchema,
+  /** The newest health check of this point (points.check), when it had one. */
+  lastCheck: PointCheckDtoSchema.optional(),
 })
 export type PointSummaryDto = z.infer<typeof PointSummaryDtoSchema>
 

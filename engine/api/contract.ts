@@ -12,10 +12,12 @@ import { JobDtoSchema, jobsCancel, jobsGet, jobsList, jobsRetry } from './contra
 import { backupModes, backupStart, leftoversClean, leftoversList, manualVmsList, manualVmsRegister, manualVmsUnregister, restoreStart, snapshotsCreate, snapshotsList, snapshotsKeep, snapshotsRemove, snapshotsRevert } from './contract-backup'
 import { plansDelete, plansList, plansPreview, plansRun, plansRunDue, plansSave } from './contract-plans'
 import { archiveExport, archiveImport, restoreDisk } from './contract-archive'
+import { pointsCheck } from './contract-checks'
 import { backupFile, pointsExport, pointsGet, pointsList, repoCheck, repoGc, repoInfo, repoInit, repoPrune, repoVerify } from './contract-repository'
 
 export * from './contract-archive'
 export * from './contract-backup'
+export * from './contract-checks'
 export * from './contract-core'
 export * from './contract-errors'
 export * from './contract-files'
@@ -69,6 +71,7 @@ export const channels = {
   [pointsList.name]: pointsList,
   [pointsGet.name]: pointsGet,
   [pointsExport.name]: pointsExport,
+  [pointsCheck.name]: pointsCheck,
   [backupFile.name]: backupFile,
   [plansList.name]: plansList,
   [plansSave.name]: plansSave,

@@ -7,6 +7,7 @@ import type { StartBackup } from '../jobs/start-backup'
 import type { Repositories } from '../repository-access/repositories'
 import type { Scheduler } from '../scheduler/scheduler'
 import type { HostsStore } from '../state/hosts-store'
+import type { PointChecks } from '../state/point-checks'
 import type { SecretStore } from '../state/secret-store'
 import type { SnapshotReviews } from '../state/snapshot-reviews'
 import type { AppInfo } from './contract'
@@ -25,5 +26,6 @@ export interface HandlerDeps {
   readonly scheduler: Scheduler
   readonly startBackup: StartBackup
   readonly snapshotReviews: SnapshotReviews
+  readonly pointChecks: PointChecks
   readonly connectTimeoutMs?: number
 }

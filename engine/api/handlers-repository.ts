@@ -7,12 +7,15 @@ import type { Repository } from '../repository'
 import { summarize } from '../repository/types'
 import { ApiError } from './contract-errors'
 import type { RepositoryInfoDto } from './contract-repository'
+import type { PointCheckDto } from './contract-checks'
 import { retryOf } from '../jobs/retry'
 import type { Handler } from './handler-types'
+import type { PointChecks } from '../state/point-checks'
 
 export interface RepositoryHandlerDeps {
   readonly repositories: Repositories
   readonly jobs: JobRunner
+  readonly pointChecks: PointChecks
 }
 
 async function describe(repo: Repository, signal?: AbortSignal): Promise<RepositoryInfoDto> {
@@ -42,6 +45,11 @@ async function freeSpace(location: string): Promise<{ freeBytes?: number }> {
   } catch {
     return {}
   }
+}
+
+function withCheck<P extends { id: string }>(point: P, checks: ReadonlyMap<string, PointCheckDto>): P & { lastCheck?: PointCheckDto } {
+  const lastCheck = checks.get(point.id)
+  return lastCheck === undefined ? point : { ...point, lastCheck }
 }
 
 export function repositoryHandlers(deps: RepositoryHandlerDeps) {
@@ -128,17 +136,18 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
   const list: Handler<'points.list'> = (input, ctx) =>
     withRepo(input, ctx.signal, async (repo) => {
       const points = await repo.listPoints(ctx.signal)
+      const checks = await deps.pointChecks.forRepository(repo.info().id)
       const vm = input.vm?.toLowerCase()
       return points
         .filter((p) => vm === undefined || p.vm.id.toLowerCase() === vm || p.vm.name.toLowerCase() === vm)
         .sort((a, b) => b.finishedAt.localeCompare(a.finishedAt))
-        .map((p) => ({ ...p, disks: [...p.disks] }))
+        .map((p) => withCheck({ ...p, disks: [...p.disks] }, checks))
     })
 
   const get: Handler<'points.get'> = (input, ctx) =>
     withRepo(input, ctx.signal, async (repo) => {
       const s = summarize(await repo.getPoint(input.pointId, ctx.signal))
-      return { ...s, disks: [...s.disks] }
+      return withCheck({ ...s, disks: [...s.disks] }, await deps.pointChecks.forRepository(repo.info().id))
     })
 
   const exportDisk: Handler<'points.export'> = (input) => {

@@ -5,6 +5,7 @@ import type { HandlerDeps } from './handler-deps'
 import type { HandlerMap } from './handler-types'
 import { archiveHandlers } from './handlers-archive'
 import { backupHandlers } from './handlers-backup'
+import { checkHandlers } from './handlers-checks'
 import { guestFileHandlers } from './handlers-guest-files'
 import { fileHandlers } from './handlers-files'
 import { hostHandlers } from './handlers-hosts'
@@ -22,6 +23,7 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
     ...guestFileHandlers(deps),
     ...archiveHandlers(deps),
     ...repositoryHandlers(deps),
+    ...checkHandlers(deps),
     ...planHandlers(deps.scheduler),
     'inventory.tree': () => deps.inventory.tree(),
     'inventory.refresh': (input, ctx) => deps.inventory.refresh(input.hostId, ctx.signal, { reconnect: input.reconnect }),

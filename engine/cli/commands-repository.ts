@@ -10,7 +10,7 @@ import { toJobDetailDto } from '../jobs/job-record'
 const repoOption = { repo: { type: 'string' } } as const
 
 /** `--repo LOCATION`: a folder (relative ones resolved here, as before), file:///…, sftp://HOST/… or s3://…. */
-function repoArg(ctx: CommandContext): { repo?: string } {
+export function repoArg(ctx: CommandContext): { repo?: string } {
   const repo = str(ctx, 'repo')
   return repo !== undefined ? { repo: locationFromCommandLine(repo) } : {}
 }
@@ -60,7 +60,7 @@ async function runJob(ctx: CommandContext, start: () => Promise<{ jobId: string 
 }
 
 /** Accepts a full restore point id or an unambiguous prefix of at least 6 characters, like git. */
-async function resolvePoint(ctx: CommandContext, given: string): Promise<PointSummaryDto> {
+export async function resolvePoint(ctx: CommandContext, given: string): Promise<PointSummaryDto> {
   const points = await call((await ctx.engine()).handlers, 'points.list', repoArg(ctx), ctx.signal)
   const exact = points.find((p) => p.id === given)
   if (exact) return exact
@@ -215,8 +215,9 @@ export const repositoryCommands: Command[] = [
               `${p.mode}/${p.consistency}`,
               p.disks.map((d, i) => `${i}:${d.name} ${formatBytes(d.size)}`).join(', '),
               formatBytes(p.stats.bytesStored),
+              p.lastCheck === undefined ? '-' : `${p.lastCheck.verdict} ${p.lastCheck.checkedAt.slice(0, 10)}`,
             ]),
-            ['ID', 'FINISHED (UTC)', 'VM', 'HOST', 'MODE', 'DISKS', 'NEW DATA'],
+            ['ID', 'FINISHED (UTC)', 'VM', 'HOST', 'MODE', 'DISKS', 'NEW DATA', 'CHECK'],
           ),
         )
       return EXIT_OK

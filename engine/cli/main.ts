@@ -7,6 +7,7 @@ import packageJson from '../../package.json'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError } from './cli-io'
 import type { Command, CommandContext } from './command'
 import { backupCommands } from './commands-backup'
+import { checkCommands } from './commands-check'
 import { hostCommands } from './commands-host'
 import { filesCommands, imageCommands } from './commands-image'
 import { planCommands } from './commands-plans'
@@ -18,7 +19,7 @@ import { archiveCommands } from './commands-archive'
 import { manualVmCommands } from './commands-manual-vm'
 import { groupHelpFor } from './group-help'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...checkCommands, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },

@@ -23,6 +23,9 @@ export interface StatePaths {
   readonly repository: string
   readonly logs: string
   readonly snapshotReviews: string
+  /** Health-check verdicts of restore points, and the folder of their console screenshots. */
+  readonly pointChecks: string
+  readonly checkScreenshots: string
 }
 
 export function statePaths(home: string): StatePaths {
@@ -34,5 +37,7 @@ export function statePaths(home: string): StatePaths {
     repository: path.join(home, 'repository'),
     logs: path.join(home, 'logs'),
     snapshotReviews: path.join(home, 'snapshot-reviews.json'),
+    pointChecks: path.join(home, 'point-checks.json'),
+    checkScreenshots: path.join(home, 'checks'),
   }
 }

@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { PointCheckDto } from '../api/contract-checks'
+import { PointChecks } from './point-checks'
+
+const base: PointCheckDto = {
+  pointId: 'p1',
+  repositoryId: 'repo-a',
+  jobId: '11111111-1111-4111-8111-111111111111',
+  host: { id: 'h1', name: 'kvm1' },
+  checkedAt: '2026-12-06T22:00:00.000Z',
+  verdict: 'booted',
+  summary: 'Booted — the guest agent answered after 8 s',
+  reason: 'the guest agent answered after 8 s',
+  timings: { restoreMs: 1000, bootMs: 8000, proofMs: 500, totalMs: 9600 },
+}
+
+describe('PointChecks', () => {
+  let dir: string
+  let store: PointChecks
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'lb-checks-'))
+    store = new PointChecks(path.join(dir, 'point-checks.json'), path.join(dir, 'checks'))
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('keeps the newest check per point and repository, and drops the screenshot of the one it replaces', async () => {
+    const first = await store.saveScreenshot(base.jobId, 'png', Buffer.from('first'))
+    await store.record({ ...base, screenshot: { path: first, format: 'png' } })
+    await store.record({ ...base, repositoryId: 'repo-b', verdict: 'failed', summary: 'Failed — x', reason: 'x' })
+    const jobId = '22222222-2222-4222-8222-222222222222'
+    const second = await store.saveScreenshot(jobId, 'png', Buffer.from('second'))
+    await store.record({ ...base, jobId, screenshot: { path: second, format: 'png' } })
+    const a = await store.forRepository('repo-a')
+    expect([...a.keys()]).toEqual(['p1'])
+    expect(a.get('p1')?.jobId).toBe(jobId)
+    expect(existsSync(first)).toBe(false)
+    expect(await readFile(second, 'utf8')).toBe('second')
+    expect((await store.forRepository('repo-b')).get('p1')?.verdict).toBe('failed')
+  })
+
+  it('never removes a file outside its screenshot folder, even when the state file names one', async () => {
+    const outside = path.join(dir, 'precious.txt')
+    await writeFile(outside, 'keep')
+    await store.record({ ...base, screenshot: { path: outside, format: 'png' } })
+    await store.record({ ...base, jobId: '33333333-3333-4333-8333-333333333333' })
+    expect(await readFile(outside, 'utf8')).toBe('keep')
+  })
+
+  it('refuses a damaged state file without changing it', async () => {
+    await writeFile(path.join(dir, 'point-checks.json'), '{"version":1,"checks":"no"}')
+    await expect(store.forRepository('repo-a')).rejects.toThrow(/expected layout/)
+    await expect(store.record(base)).rejects.toThrow(/expected layout/)
+    expect(await readFile(path.join(dir, 'point-checks.json'), 'utf8')).toBe('{"version":1,"checks":"no"}')
+  })
+})
