@@ -13,6 +13,7 @@ import { backupModes, backupStart, leftoversClean, leftoversList, manualVmsList,
 import { plansDelete, plansList, plansPreview, plansRun, plansRunDue, plansSave } from './contract-plans'
 import { archiveExport, archiveImport, restoreDisk } from './contract-archive'
 import { pointsCheck } from './contract-checks'
+import { pointsServe } from './contract-serve'
 import { backupFile, pointsExport, pointsGet, pointsList, repoCheck, repoGc, repoInfo, repoInit, repoPrune, repoVerify } from './contract-repository'
 
 export * from './contract-archive'
@@ -26,6 +27,7 @@ export * from './contract-inventory'
 export * from './contract-jobs'
 export * from './contract-plans'
 export * from './contract-repository'
+export * from './contract-serve'
 
 export const AppInfoSchema = z.object({
   version: z.string(),
@@ -72,6 +74,7 @@ export const channels = {
   [pointsGet.name]: pointsGet,
   [pointsExport.name]: pointsExport,
   [pointsCheck.name]: pointsCheck,
+  [pointsServe.name]: pointsServe,
   [backupFile.name]: backupFile,
   [plansList.name]: plansList,
   [plansSave.name]: plansSave,

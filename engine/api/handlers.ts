@@ -11,6 +11,7 @@ import { fileHandlers } from './handlers-files'
 import { hostHandlers } from './handlers-hosts'
 import { planHandlers } from './handlers-plans'
 import { repositoryHandlers } from './handlers-repository'
+import { serveHandlers } from './handlers-serve'
 
 
 /** The implementation of every channel in the contract. Each door mounts exactly this map. */
@@ -24,6 +25,7 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
     ...archiveHandlers(deps),
     ...repositoryHandlers(deps),
     ...checkHandlers(deps),
+    ...serveHandlers(deps),
     ...planHandlers(deps.scheduler),
     'inventory.tree': () => deps.inventory.tree(),
     'inventory.refresh': (input, ctx) => deps.inventory.refresh(input.hostId, ctx.signal, { reconnect: input.reconnect }),

@@ -14,12 +14,13 @@ import { planCommands } from './commands-plans'
 import { repositoryCommands } from './commands-repository'
 import { jobCommands, vmCommands } from './commands-misc'
 import { serveCommand } from './commands-serve'
+import { pointsServeCommand } from './commands-points-serve'
 import { snapshotCommands } from './commands-snapshot'
 import { archiveCommands } from './commands-archive'
 import { manualVmCommands } from './commands-manual-vm'
 import { groupHelpFor } from './group-help'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...checkCommands, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...checkCommands, pointsServeCommand, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },

@@ -1,0 +1,119 @@
+/**
+ * `npm run bench:instant` — so far the NBD half of issue 17's benchmark: reading a restore point's disk through
+ * `lifeboat points serve` (qemu-img convert from the NBD export) against `lifeboat points export --format raw` of the
+ * same disk, in the same run, both as a user runs them (the whole CLI command, caches dropped before each).
+ *   node --import tsx bench/bench-instant.ts [--size-mib 2048] [--sparse-gib 20] [--plain]
+ * Two points: a mixed image (zeros, random, text; encrypted repository unless --plain) and a large sparse one (1 %
+ * data). Target: NBD ≥ 80 % of the export's rate. The "run a VM from the point" half comes with `points run`.
+ */
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { promisify } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import { writeBenchImage } from './bench-image.js'
+
+const run = promisify(execFile)
+const args = process.argv.slice(2)
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? Number(args[i + 1] ?? def) || def : def
+}
+const sizeMiB = opt('size-mib', 2048)
+const sparseGiB = opt('sparse-gib', 20)
+const encrypted = !args.includes('--plain')
+const root = path.resolve(import.meta.dirname, '..')
+const bin = path.join(root, 'bin', 'lifeboat.mjs')
+const MiB = 1024 * 1024
+
+async function dropCaches(): Promise<boolean> {
+  try {
+    await run('sync')
+    await writeFile('/proc/sys/vm/drop_caches', '3\n')
+    return true
+  } catch {
+    return false
+  }
+}
+
+function env(home: string): NodeJS.ProcessEnv {
+  return { ...process.env, LIFEBOAT_HOME: home, ...(encrypted ? { LIFEBOAT_REPO_PASSPHRASE: 'bench-passphrase' } : {}) }
+}
+
+async function cli(home: string, argv: readonly string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [bin, ...argv, '--home', home], { env: env(home), maxBuffer: 64 * MiB })
+  return stdout
+}
+
+async function sparseImage(file: string, gib: number): Promise<void> {
+  const fh = await open(file, 'w')
+  try {
+    await fh.truncate(gib * 1024 * MiB)
+    // 1 % data, spread out: 1 MiB of random bytes every 100 MiB.
+    for (let at = 0; at + MiB <= gib * 1024 * MiB; at += 100 * MiB) await fh.write(randomBytes(MiB), 0, MiB, at)
+  } finally {
+    await fh.close()
+  }
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now()
+  await fn()
+  return (performance.now() - t0) / 1000
+}
+
+/** Starts `points serve`, waits for its URI, runs `use`, stops it with SIGTERM. */
+async function withServe(home: string, pointId: string, socket: string, use: (uri: string) => Promise<void>): Promise<void> {
+  const child = spawn(process.execPath, [bin, 'points', 'serve', pointId, '--nbd', `unix:${socket}`, '--home', home], { env: env(home), stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  try {
+    while (!out.includes('\n')) {
+      if (child.exitCode !== null) throw new Error('points serve ended before printing its URI')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await use(out.split('\n')[0] ?? '')
+  } finally {
+    child.kill('SIGTERM')
+    await exited
+  }
+}
+
+const dir = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-instant-'))
+let cold = true
+const rows: { name: string; sizeGiB: number; exportS: number; nbdS: number }[] = []
+try {
+  const home = path.join(dir, 'home')
+  if (encrypted) await cli(home, ['repo', 'init', '--passphrase-stdin']).catch(() => undefined)
+  for (const kind of ['mixed', 'sparse'] as const) {
+    const image = path.join(dir, `${kind}.raw`)
+    if (kind === 'mixed') await writeBenchImage(image, sizeMiB)
+    else await sparseImage(image, sparseGiB)
+    const point = JSON.parse(await cli(home, ['backup-file', image, '--json'])) as { id: string; disks: { size: number }[] }
+    await rm(image)
+    const size = point.disks[0]?.size ?? 0
+    cold = (await dropCaches()) && cold
+    const out = path.join(dir, 'export.raw')
+    const exportS = await timed(() => cli(home, ['points', 'export', point.id, '--format', 'raw', '--out', out]))
+    await rm(out, { force: true })
+    cold = (await dropCaches()) && cold
+    // From starting `points serve` to qemu-img having the whole disk: both sides pay for starting their command.
+    const nbdS = await timed(() => withServe(home, point.id, path.join(dir, 'bench.sock'), (uri) => run('qemu-img', ['convert', '-O', 'raw', uri, out]).then(() => undefined)))
+    await rm(out, { force: true })
+    rows.push({ name: kind === 'mixed' ? `mixed ${sizeMiB} MiB${encrypted ? ', encrypted' : ''}` : `sparse ${sparseGiB} GiB (1 % data)`, sizeGiB: size / 1024 ** 3, exportS, nbdS })
+    console.log(`${kind}: export ${exportS.toFixed(1)} s, NBD (qemu-img convert) ${nbdS.toFixed(1)} s`)
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
+console.log(`\ncaches: ${cold ? 'dropped before every timed run (cold)' : 'NOT dropped (not root?): warm runs'}`)
+console.log('point                              points export raw      NBD → qemu-img convert   NBD / export   target')
+for (const r of rows) {
+  const exportRate = (r.sizeGiB * 1024) / r.exportS
+  const nbdRate = (r.sizeGiB * 1024) / r.nbdS
+  const ratio = nbdRate / exportRate
+  console.log(`${r.name.padEnd(34)} ${`${exportRate.toFixed(0)} MiB/s (${r.exportS.toFixed(1)} s)`.padEnd(22)} ${`${nbdRate.toFixed(0)} MiB/s (${r.nbdS.toFixed(1)} s)`.padEnd(24)} ${(ratio * 100).toFixed(0).padStart(6)} %   ≥ 80 %: ${ratio >= 0.8 ? 'ok' : 'MISSED'}`)
+}
