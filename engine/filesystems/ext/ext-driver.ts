@@ -116,7 +116,9 @@ export class ExtDriver implements FsDriver<number> {
     const i = await this.inode(node, signal)
     if (i.type !== 'symlink') throw new FilesystemError('not-a-symlink', `${this.reader.label}: inode ${node} is not a symbolic link`)
     if (i.size > 65536) throw new FilesystemError('corrupt', `${this.reader.label}: symlink inode ${node} is ${i.size} bytes long`)
-    const aclBlocks = i.fileAcl !== 0 ? this.sb.blockSize / 512 : 0
+    // An xattr block takes a whole cluster under bigalloc, and i_blocks counts all of it (as the kernel's
+    // ext4_inode_is_fast_symlink subtracts it).
+    const aclBlocks = i.fileAcl !== 0 ? this.sb.clusterSize / 512 : 0
     const fast = !(i.flags & (FLAG_EXTENTS | FLAG_INLINE_DATA)) && i.size < 60 && i.blocks512 - aclBlocks <= 0
     const bytes = fast ? i.iBlock.subarray(0, i.size) : (await this.contents(i, 65536, signal)).subarray(0, i.size)
     return bytes.toString('utf8')

@@ -21,6 +21,8 @@ const COMPAT_HAS_JOURNAL = 0x4
 export interface ExtSuperblock {
   readonly type: FilesystemType
   readonly blockSize: number
+  /** Bytes of one allocation cluster: 2^n blocks under bigalloc, else one block. */
+  readonly clusterSize: number
   readonly blocksCount: number
   readonly inodesCount: number
   readonly inodesPerGroup: number
@@ -63,10 +65,12 @@ export function parseExtSuperblock(buf: Buffer, volumeSize: number, label: strin
   // A group's block bitmap is one block with a bit per cluster; without bigalloc a cluster is a block. Extents,
   // block numbers and s_blocks_per_group stay in blocks under bigalloc: only this check needs clusters.
   let clustersPerGroup = blocksPerGroup
+  let clusterSize = blockSize
   if (roCompat & RO_COMPAT_BIGALLOC) {
     const logCluster = v.u32le(28)
     if (logCluster < logBlock || logCluster > 20) throw new FilesystemError('corrupt', `${label}: ext cluster size 2^${10 + logCluster} with ${blockSize}-byte blocks is invalid`)
     const clusterRatio = 2 ** (logCluster - logBlock)
+    clusterSize = blockSize * clusterRatio
     clustersPerGroup = v.u32le(36)
     if (clustersPerGroup * clusterRatio !== blocksPerGroup) {
       throw new FilesystemError('corrupt', `${label}: ext group geometry (${blocksPerGroup} blocks but ${clustersPerGroup} clusters of ${clusterRatio} blocks per group) is invalid`)
@@ -85,6 +89,7 @@ export function parseExtSuperblock(buf: Buffer, volumeSize: number, label: strin
   return {
     type,
     blockSize,
+    clusterSize,
     blocksCount,
     inodesCount: v.u32le(0),
     inodesPerGroup,

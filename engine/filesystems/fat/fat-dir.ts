@@ -104,13 +104,18 @@ export function parseFatDir(buf: Buffer, out: FatDirent[]): boolean {
   return false
 }
 
-/** The volume label stored as a root directory entry (preferred over the boot sector copy). */
+/** The volume label stored as a root directory entry: 11 bytes in the OEM code page, like a short name. */
 export function findVolumeLabel(buf: Buffer): string | undefined {
   for (let at = 0; at + 32 <= buf.length; at += 32) {
     const first = buf[at] ?? 0
     if (first === 0) return undefined
     const attr = buf[at + 11] ?? 0
-    if (first !== 0xe5 && (attr & 0x3f) !== ATTR_LFN && attr & ATTR_VOLUME) return buf.toString('latin1', at, at + 11).trimEnd()
+    if (first !== 0xe5 && (attr & 0x3f) !== ATTR_LFN && attr & ATTR_VOLUME) return labelText(buf.subarray(at, at + 11))
   }
   return undefined
+}
+
+/** A label's bytes as text; a first byte 0x05 stands for 0xE5 there too (0xE5 marks a deleted entry). */
+export function labelText(raw: Buffer): string {
+  return cp437(raw[0] === 0x05 ? Buffer.from([0xe5, ...raw.subarray(1)]) : raw).trimEnd()
 }

@@ -24,9 +24,10 @@ export class FatDriver implements FsDriver<FatNode> {
 
   static async open(reader: VolumeReader, signal?: AbortSignal): Promise<FatDriver> {
     const g = parseFatBoot(await reader.meta(0, 512, 'FAT boot sector', signal), reader.label)
-    const probe = new FatDriver(reader, g, g.label)
-    const rootBytes = await probe.rootBytes(signal)
-    const label = findVolumeLabel(rootBytes) ?? g.label
+    const probe = new FatDriver(reader, g, '')
+    // The label is the root directory's volume entry only, as Windows, blkid and fatlabel read it: the boot
+    // sector's copy stays behind when Windows erases a label, and old dosfslabel wrote only that copy.
+    const label = findVolumeLabel(await probe.rootBytes(signal)) ?? ''
     return new FatDriver(reader, g, label)
   }
 

@@ -1,0 +1,353 @@
+#!/usr/bin/env node
+// Fetches other projects' public test images (and their own expected outputs) for
+// engine/filesystems/public-images-*.test.ts. Nothing of these projects is committed: the pinned Debian source
+// tarballs are downloaded from Debian's pool, checked against their SHA-256, and only the image and expected-output
+// files are extracted into a cache outside the checkout (~/.cache/lifeboat/public-images/, or
+// $LIFEBOAT_PUBLIC_IMAGES_DIR). Images are decompressed (sparse) so that tests open them as `lifeboat image` does.
+// A second run finds each source's ready.json and returns at once. Exit code 2: a download failed (no network?).
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream, existsSync } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createGunzip } from 'node:zlib'
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const POOL = 'http://deb.debian.org/debian/pool/main'
+
+/**
+ * The pinned sources: Debian 12 (bookworm) source packages, the upstream tarball each one's .dsc names, with the
+ * SHA-256 the .dsc gives (`apt-get source --print-uris PKG`).
+ */
+export const SOURCES = [
+  {
+    id: 'util-linux',
+    package: 'util-linux',
+    version: '2.38.1-5+deb12u3',
+    url: `${POOL}/u/util-linux/util-linux_2.38.1.orig.tar.xz`,
+    sha256: '60492a19b44e6cf9a3ddff68325b333b8b52b6c59ce3ebd6a0ecaa4c5117e84f',
+    top: 'util-linux-2.38.1',
+    extract: ['tests/ts/blkid/images-fs/*.img.xz', 'tests/ts/blkid/images-pt/*.img.xz', 'tests/expected/blkid/*'],
+  },
+  {
+    id: 'e2fsprogs',
+    package: 'e2fsprogs',
+    version: '1.47.0-2',
+    url: `${POOL}/e/e2fsprogs/e2fsprogs_1.47.0.orig.tar.gz`,
+    sha256: '6667afde56eef0c6af26684974400e4d2288ea49e9441bf5e6229195d51a3578',
+    top: 'e2fsprogs-1.47.0',
+    extract: ['tests/f_*/image*', 'tests/f_*/name'],
+  },
+  {
+    id: 'btrfs-progs',
+    package: 'btrfs-progs',
+    version: '6.2-1+deb12u2',
+    url: `${POOL}/b/btrfs-progs/btrfs-progs_6.2.orig.tar.xz`,
+    sha256: '5fa59b9304bec59a8f0cb505f60c95d8c46b2948389033ad9d3cd72928bfd144',
+    top: 'btrfs-progs-v6.2',
+    extract: ['tests/fsck-tests/*/*.img', 'tests/fsck-tests/*/*.img.xz', 'tests/fsck-tests/*/*.raw.xz', 'tests/misc-tests/*/*.img', 'tests/misc-tests/*/*.img.xz', 'tests/misc-tests/*/*.raw.xz', 'tests/fuzz-tests/images/*.raw.xz'],
+  },
+  {
+    id: 'dosfstools',
+    package: 'dosfstools',
+    version: '4.2-1',
+    url: `${POOL}/d/dosfstools/dosfstools_4.2.orig.tar.gz`,
+    sha256: '64926eebf90092dca21b14259a5301b7b98e7b1943e8a201c7d726084809b527',
+    top: 'dosfstools-4.2',
+    extract: ['tests/*.xxd', 'tests/*.label', 'tests/*.fsck'],
+  },
+]
+
+export function publicImagesDir() {
+  // Per user, outside the checkout: a fresh clone (CI's) finds what an earlier one fetched (~340 MB, 2.5 min).
+  return process.env.LIFEBOAT_PUBLIC_IMAGES_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'lifeboat', 'public-images')
+}
+
+function say(quiet, text) {
+  if (!quiet) process.stderr.write(`fetch-public-images: ${text}\n`)
+}
+
+export class DownloadError extends Error {}
+
+async function download(url, to, expectedSha256, redirects = 3) {
+  await new Promise((resolve, reject) => {
+    const fail = (why) => reject(new DownloadError(`Could not download ${url}: ${why}. The public test images come from Debian's package pool; this machine needs http access to deb.debian.org.`))
+    const req = http.get(url, { timeout: 30_000 }, (res) => {
+      if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location && redirects > 0) {
+        res.resume()
+        download(new URL(res.headers.location, url).toString(), to, expectedSha256, redirects - 1).then(resolve, reject)
+        return
+      }
+      if (res.statusCode !== 200) {
+        res.resume()
+        fail(`HTTP ${res.statusCode}`)
+        return
+      }
+      const hash = createHash('sha256')
+      const out = createWriteStream(to)
+      res.on('data', (chunk) => hash.update(chunk))
+      res.on('error', (e) => fail(e.message))
+      out.on('error', reject)
+      out.on('finish', () => {
+        const got = hash.digest('hex')
+        if (got === expectedSha256) resolve()
+        else reject(new Error(`${url} has SHA-256 ${got}, not the pinned ${expectedSha256}: refusing it (left nothing behind).`))
+      })
+      res.pipe(out)
+    })
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')))
+    req.on('error', (e) => fail(e.message))
+  }).catch(async (e) => {
+    await rm(to, { force: true })
+    throw e
+  })
+}
+
+/** Writes a stream to a file, leaving all-zero 4 KiB blocks as holes (e2fsprogs' images are mostly zeros). */
+async function writeSparse(readable, to) {
+  const fh = await open(to, 'w')
+  const zero = Buffer.alloc(4096)
+  let pos = 0
+  let pending = Buffer.alloc(0)
+  // Runs of non-zero blocks go out in one write each.
+  const flush = async (buf, final) => {
+    let at = 0
+    let run = -1
+    const end = final ? buf.length : buf.length - (buf.length % 4096)
+    for (; at < end; at += 4096) {
+      const n = Math.min(4096, end - at)
+      const isZero = buf.subarray(at, at + n).equals(zero.subarray(0, n))
+      if (!isZero && run < 0) run = at
+      if (isZero && run >= 0) {
+        await fh.write(buf, run, at - run, pos + run)
+        run = -1
+      }
+    }
+    if (run >= 0) await fh.write(buf, run, end - run, pos + run)
+    pos += end
+    return Buffer.from(buf.subarray(end))
+  }
+  try {
+    for await (const chunk of readable) pending = await flush(pending.length ? Buffer.concat([pending, chunk]) : chunk, false)
+    await flush(pending, true)
+    await fh.truncate(pos)
+  } finally {
+    await fh.close()
+  }
+}
+
+function toolStream(cmd, file) {
+  const child = spawn(cmd, ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let err = ''
+  child.stderr.on('data', (d) => (err += d))
+  const done = new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} -dc ${file} failed: ${err.trim()}`))))
+  })
+  return { stream: child.stdout, done }
+}
+
+async function decompress(file, to) {
+  if (file.endsWith('.gz')) return writeSparse(createReadStream(file).pipe(createGunzip()), to)
+  if (file.endsWith('.xz') || file.endsWith('.bz2')) {
+    const { stream, done } = toolStream(file.endsWith('.xz') ? 'xz' : 'bzip2', file)
+    await Promise.all([writeSparse(stream, to), done])
+    return undefined
+  }
+  return writeSparse(createReadStream(file), to)
+}
+
+/** `xxd -r`: lines "OFFSET: hex hex …  text"; offsets not listed stay holes. */
+async function unXxd(file, to) {
+  const fh = await open(to, 'w')
+  let end = 0
+  try {
+    for (const line of (await readFile(file, 'latin1')).split('\n')) {
+      const m = /^([0-9a-f]+):((?: [0-9a-f]{2,4})+) /i.exec(line)
+      if (!m) continue
+      const bytes = Buffer.from(m[2].replace(/ /g, ''), 'hex')
+      const at = parseInt(m[1], 16)
+      await fh.write(bytes, 0, bytes.length, at)
+      end = Math.max(end, at + bytes.length)
+    }
+    await fh.truncate(end)
+  } finally {
+    await fh.close()
+  }
+}
+
+async function filesUnder(dir) {
+  const out = []
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) out.push(...(await filesUnder(p)))
+    else out.push(p)
+  }
+  return out.sort()
+}
+
+/** Turns the extracted files of one source into images: [{ set, name, archivePath, file, expected?, problem? }]. */
+async function prepare(source, srcDir, imgDir, quiet) {
+  const rel = (p) => path.relative(srcDir, p)
+  const images = []
+  const add = async (set, name, input, make, extra = {}) => {
+    const file = path.join(imgDir, set, `${name}.img`)
+    await mkdir(path.dirname(file), { recursive: true })
+    const record = { set, name, archivePath: `${source.top}/${rel(input)}`, file: path.relative(publicImagesDir(), file), ...extra }
+    try {
+      await make(input, file)
+    } catch (e) {
+      record.problem = e instanceof Error ? e.message : String(e)
+      say(quiet, `${record.archivePath}: ${record.problem}`)
+    }
+    images.push(record)
+  }
+  const files = await filesUnder(srcDir)
+  if (source.id === 'util-linux') {
+    for (const f of files.filter((p) => p.endsWith('.img.xz'))) {
+      const set = f.includes('images-pt') ? 'blkid-pt' : 'blkid-fs'
+      const name = path.basename(f, '.img.xz')
+      const expected = path.join(srcDir, 'tests/expected/blkid', set === 'blkid-pt' ? `lowprobe-pt-${name}` : `low-probe-${name}`)
+      await add(set, name, f, decompress, existsSync(expected) ? { expected: `${source.top}/${rel(expected)}`, expectedFile: path.relative(publicImagesDir(), expected) } : {})
+    }
+  } else if (source.id === 'e2fsprogs') {
+    const dirs = [...new Set(files.map((f) => path.dirname(f)))]
+    for (const d of dirs) {
+      const pick = ['image.gz', 'image.bz2', 'image'].map((n) => path.join(d, n)).find((p) => existsSync(p))
+      if (!pick) continue
+      const nameFile = path.join(d, 'name')
+      const description = existsSync(nameFile) ? (await readFile(nameFile, 'utf8')).trim() : undefined
+      await add('e2fsprogs-f', path.basename(d), pick, decompress, description ? { description } : {})
+    }
+  } else if (source.id === 'btrfs-progs') {
+    const haveImageTool = spawnSync('sh', ['-c', 'command -v btrfs-image'], { stdio: 'ignore' }).status === 0
+    for (const f of files) {
+      const name = `${path.basename(path.dirname(f))}--${path.basename(f).replace(/\.(img|raw)(\.xz)?$/, '')}`
+      if (/\.raw(\.xz)?$/.test(f)) {
+        await add('btrfs-progs', name, f, decompress, { origin: 'raw image' })
+        continue
+      }
+      // *.img are btrfs-image metadata dumps: `btrfs-image -r` restores them (file data reads as zeros).
+      await add('btrfs-progs', name, f, async (input, to) => {
+        if (!haveImageTool) throw new Error('btrfs-image (btrfs-progs) is not installed, so this metadata dump cannot be restored')
+        let dump = input
+        if (input.endsWith('.xz')) {
+          dump = `${to}.dump`
+          await decompress(input, dump)
+        }
+        const r = spawnSync('btrfs-image', ['-r', dump, to], { encoding: 'utf8', timeout: 120_000 })
+        if (dump !== input) await rm(dump, { force: true })
+        if (r.status !== 0) throw new Error(`btrfs-image -r failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-1)[0]}`)
+      }, { origin: 'btrfs-image dump restored with btrfs-image -r' })
+    }
+  } else if (source.id === 'dosfstools') {
+    for (const f of files.filter((p) => p.endsWith('.xxd'))) {
+      const name = path.basename(f, '.xxd')
+      const label = f.replace(/\.xxd$/, '.label')
+      await add('dosfstools', name, f, unXxd, existsSync(label) ? { expected: `${source.top}/${rel(label)}`, expectedFile: path.relative(publicImagesDir(), label) } : {})
+    }
+  }
+  return images
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return e.code === 'EPERM'
+  }
+}
+
+/** One process prepares a source at a time (test files that start together all call this); others wait for it. */
+async function withLock(lockDir, fn) {
+  for (;;) {
+    try {
+      await mkdir(lockDir)
+      break
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e
+      const owner = Number(await readFile(path.join(lockDir, 'pid'), 'utf8').catch(() => '0'))
+      const age = Date.now() - (await stat(lockDir).then((s) => s.mtimeMs, () => Date.now()))
+      if ((owner > 0 && !alive(owner)) || (owner === 0 && age > 60_000)) await rm(lockDir, { recursive: true, force: true })
+      else await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+  try {
+    await writeFile(path.join(lockDir, 'pid'), String(process.pid))
+    return await fn()
+  } finally {
+    await rm(lockDir, { recursive: true, force: true })
+  }
+}
+
+async function readReady(dir, source) {
+  const ready = await readFile(path.join(dir, 'ready.json'), 'utf8').then(JSON.parse, () => undefined)
+  return ready && ready.sha256 === source.sha256 && ready.url === source.url ? ready : undefined
+}
+
+async function ensureSource(source, quiet) {
+  const root = publicImagesDir()
+  const dir = path.join(root, `${source.package}_${source.version}`)
+  const done = await readReady(dir, source)
+  if (done) return done
+  await mkdir(root, { recursive: true })
+  return withLock(path.join(root, `.lock-${source.id}`), async () => {
+    const again = await readReady(dir, source)
+    if (again) return again
+    await rm(dir, { recursive: true, force: true })
+    const work = `${dir}.partial`
+    await rm(work, { recursive: true, force: true })
+    await mkdir(work, { recursive: true })
+    try {
+      return await fill(source, dir, work, quiet)
+    } finally {
+      // After the rename this is gone already; after a failure nothing half-made stays behind.
+      await rm(work, { recursive: true, force: true })
+    }
+  })
+}
+
+/** Downloads, checks, extracts and prepares one source in `work`, then renames it to `dir`. */
+async function fill(source, dir, work, quiet) {
+  const tarball = path.join(work, path.basename(new URL(source.url).pathname))
+  say(quiet, `downloading ${source.url}`)
+  await download(source.url, tarball, source.sha256)
+  const srcDir = path.join(work, 'src')
+  await mkdir(srcDir)
+  const r = spawnSync('tar', ['-x', '-f', tarball, '-C', srcDir, '--strip-components=1', '--wildcards', ...source.extract.map((p) => `${source.top}/${p}`)], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`tar could not extract ${source.extract.join(', ')} from ${tarball}: ${r.stderr.trim()}`)
+  await rm(tarball)
+  say(quiet, `preparing the images of ${source.package} ${source.version}`)
+  const images = await prepare(source, srcDir, path.join(work, 'images'), quiet)
+  // Paths were computed inside `work`; they must name the final folder, which `work` is renamed to below.
+  const fix = (p) => p && p.replace(`${path.basename(work)}${path.sep}`, `${path.basename(dir)}${path.sep}`)
+  const ready = { package: source.package, version: source.version, url: source.url, sha256: source.sha256, images: images.map((i) => ({ ...i, file: fix(i.file), ...(i.expectedFile ? { expectedFile: fix(i.expectedFile) } : {}) })) }
+  await writeFile(path.join(work, 'ready.json'), JSON.stringify(ready, null, 1))
+  await rename(work, dir)
+  return ready
+}
+
+/** Every source ready in the cache: [{ package, version, url, sha256, images }]. Throws DownloadError offline. */
+export async function ensurePublicImages(options = {}) {
+  const out = []
+  for (const source of SOURCES) out.push(await ensureSource(source, options.quiet === true))
+  return out
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const started = Date.now()
+  ensurePublicImages().then(
+    (sources) => {
+      const n = sources.reduce((a, s) => a + s.images.length, 0)
+      process.stderr.write(`fetch-public-images: ${n} images from ${sources.map((s) => `${s.package} ${s.version}`).join(', ')} ready in ${publicImagesDir()} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`)
+    },
+    (e) => {
+      process.stderr.write(`fetch-public-images: ${e instanceof Error ? e.message : String(e)}\n`)
+      process.exit(e instanceof DownloadError ? 2 : 1)
+    },
+  )
+}
