@@ -16,12 +16,12 @@ export interface PublicImageRecord {
 export interface PreparedSource {
   readonly package: string
   readonly version: string
-  readonly url: string
+  readonly orig?: string
   readonly sha256: string
   readonly images: readonly PublicImageRecord[]
 }
 
-export declare const SOURCES: readonly { readonly id: string; readonly package: string; readonly version: string; readonly url: string; readonly sha256: string }[]
+export declare const SOURCES: readonly { readonly id: string; readonly package: string; readonly version: string; readonly orig: string; readonly sha256: string }[]
 export declare class DownloadError extends Error {}
 export declare function publicImagesDir(): string
 export declare function ensurePublicImages(options?: { quiet?: boolean }): Promise<PreparedSource[]>

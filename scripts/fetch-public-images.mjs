@@ -1,33 +1,31 @@
 #!/usr/bin/env node
 // Fetches other projects' public test images (and their own expected outputs) for
 // engine/filesystems/public-images-*.test.ts. Nothing of these projects is committed: the pinned Debian source
-// tarballs are downloaded from Debian's pool, checked against their SHA-256, and only the image and expected-output
+// tarballs are fetched by name with apt-get source (Debian's own client, this machine's mirrors), checked against their SHA-256, and only the image and expected-output
 // files are extracted into a cache outside the checkout (~/.cache/lifeboat/public-images/, or
 // $LIFEBOAT_PUBLIC_IMAGES_DIR). Images are decompressed (sparse) so that tests open them as `lifeboat image` does.
 // A second run finds each source's ready.json and returns at once. Exit code 2: a download failed (no network?).
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, existsSync } from 'node:fs'
+import { createReadStream, existsSync } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createGunzip } from 'node:zlib'
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const POOL = 'http://deb.debian.org/debian/pool/main'
 
 /**
- * The pinned sources: Debian 12 (bookworm) source packages, the upstream tarball each one's .dsc names, with the
- * SHA-256 the .dsc gives (`apt-get source --print-uris PKG`).
+ * The pinned sources: Debian 12 (bookworm) source packages, fetched by name with apt-get from the mirrors this
+ * machine's apt already uses; `orig` is the upstream tarball each one's .dsc names, pinned by the SHA-256 the .dsc
+ * gives (`apt-get source --print-uris PKG`), so a later Debian revision of the same upstream release still fits.
  */
 export const SOURCES = [
   {
     id: 'util-linux',
     package: 'util-linux',
     version: '2.38.1-5+deb12u3',
-    url: `${POOL}/u/util-linux/util-linux_2.38.1.orig.tar.xz`,
+    orig: 'util-linux_2.38.1.orig.tar.xz',
     sha256: '60492a19b44e6cf9a3ddff68325b333b8b52b6c59ce3ebd6a0ecaa4c5117e84f',
     top: 'util-linux-2.38.1',
     extract: ['tests/ts/blkid/images-fs/*.img.xz', 'tests/ts/blkid/images-pt/*.img.xz', 'tests/expected/blkid/*'],
@@ -36,7 +34,7 @@ export const SOURCES = [
     id: 'e2fsprogs',
     package: 'e2fsprogs',
     version: '1.47.0-2',
-    url: `${POOL}/e/e2fsprogs/e2fsprogs_1.47.0.orig.tar.gz`,
+    orig: 'e2fsprogs_1.47.0.orig.tar.gz',
     sha256: '6667afde56eef0c6af26684974400e4d2288ea49e9441bf5e6229195d51a3578',
     top: 'e2fsprogs-1.47.0',
     extract: ['tests/f_*/image*', 'tests/f_*/name'],
@@ -45,7 +43,7 @@ export const SOURCES = [
     id: 'btrfs-progs',
     package: 'btrfs-progs',
     version: '6.2-1+deb12u2',
-    url: `${POOL}/b/btrfs-progs/btrfs-progs_6.2.orig.tar.xz`,
+    orig: 'btrfs-progs_6.2.orig.tar.xz',
     sha256: '5fa59b9304bec59a8f0cb505f60c95d8c46b2948389033ad9d3cd72928bfd144',
     top: 'btrfs-progs-v6.2',
     extract: ['tests/fsck-tests/*/*.img', 'tests/fsck-tests/*/*.img.xz', 'tests/fsck-tests/*/*.raw.xz', 'tests/misc-tests/*/*.img', 'tests/misc-tests/*/*.img.xz', 'tests/misc-tests/*/*.raw.xz', 'tests/fuzz-tests/images/*.raw.xz'],
@@ -54,7 +52,7 @@ export const SOURCES = [
     id: 'dosfstools',
     package: 'dosfstools',
     version: '4.2-1',
-    url: `${POOL}/d/dosfstools/dosfstools_4.2.orig.tar.gz`,
+    orig: 'dosfstools_4.2.orig.tar.gz',
     sha256: '64926eebf90092dca21b14259a5301b7b98e7b1943e8a201c7d726084809b527',
     top: 'dosfstools-4.2',
     extract: ['tests/*.xxd', 'tests/*.label', 'tests/*.fsck'],
@@ -72,38 +70,72 @@ function say(quiet, text) {
 
 export class DownloadError extends Error {}
 
-async function download(url, to, expectedSha256, redirects = 3) {
-  await new Promise((resolve, reject) => {
-    const fail = (why) => reject(new DownloadError(`Could not download ${url}: ${why}. The public test images come from Debian's package pool; this machine needs http access to deb.debian.org.`))
-    const req = http.get(url, { timeout: 30_000 }, (res) => {
-      if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location && redirects > 0) {
-        res.resume()
-        download(new URL(res.headers.location, url).toString(), to, expectedSha256, redirects - 1).then(resolve, reject)
-        return
-      }
-      if (res.statusCode !== 200) {
-        res.resume()
-        fail(`HTTP ${res.statusCode}`)
-        return
-      }
-      const hash = createHash('sha256')
-      const out = createWriteStream(to)
-      res.on('data', (chunk) => hash.update(chunk))
-      res.on('error', (e) => fail(e.message))
-      out.on('error', reject)
-      out.on('finish', () => {
-        const got = hash.digest('hex')
-        if (got === expectedSha256) resolve()
-        else reject(new Error(`${url} has SHA-256 ${got}, not the pinned ${expectedSha256}: refusing it (left nothing behind).`))
-      })
-      res.pipe(out)
+/**
+ * The deb lines of this machine's apt configuration (one-line and deb822 files), as deb-src entries: the source
+ * packages come from the same mirrors as everything else apt installs here, and no mirror is named in this script.
+ */
+async function sourceEntries() {
+  const out = []
+  const add = (uris, suites, components, signedBy) => {
+    for (const uri of uris) for (const suite of suites) out.push(`deb-src ${signedBy ? `[signed-by=${signedBy}] ` : ''}${uri} ${suite} ${components.join(' ')}`)
+  }
+  const oneLine = (text) => {
+    for (const line of text.split('\n')) {
+      const m = /^\s*deb\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.+)$/.exec(line)
+      if (m) out.push(`deb-src ${m[1] ?? ''}${m[2]} ${m[3]} ${m[4].trim()}`)
+    }
+  }
+  const deb822 = (text) => {
+    for (const block of text.split(/\n\s*\n/)) {
+      const field = (name) => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(block)?.[1]?.trim() ?? ''
+      if (!field('Types').split(/\s+/).includes('deb') || /^Enabled:\s*no/im.test(block)) continue
+      add(field('URIs').split(/\s+/).filter(Boolean), field('Suites').split(/\s+/).filter(Boolean), field('Components').split(/\s+/).filter(Boolean), field('Signed-By'))
+    }
+  }
+  oneLine(await readFile('/etc/apt/sources.list', 'utf8').catch(() => ''))
+  for (const f of (await readdir('/etc/apt/sources.list.d').catch(() => [])).sort()) {
+    const text = await readFile(path.join('/etc/apt/sources.list.d', f), 'utf8').catch(() => '')
+    if (f.endsWith('.list')) oneLine(text)
+    else if (f.endsWith('.sources')) deb822(text)
+  }
+  return [...new Set(out.filter((l) => !l.includes('deb-src deb-src')))]
+}
+
+/**
+ * `apt-get source --download-only PACKAGE` with a private apt state in `work` (its own source list and indexes:
+ * nothing system-wide changes, no root needed for the indexes), then the upstream tarball's SHA-256 checked.
+ */
+async function aptSource(source, work) {
+  const apt = path.join(work, 'apt')
+  const list = path.join(apt, 'sources.list')
+  const parts = path.join(apt, 'sources.list.d')
+  await mkdir(path.join(apt, 'lists', 'partial'), { recursive: true })
+  await mkdir(path.join(apt, 'cache', 'archives', 'partial'), { recursive: true })
+  await mkdir(parts, { recursive: true })
+  const entries = await sourceEntries()
+  if (entries.length === 0) throw new DownloadError('apt has no Debian package sources configured on this machine, so the source packages holding the public test images cannot be fetched.')
+  await writeFile(list, `${entries.join('\n')}\n`)
+  const options = ['-q', '-o', `Dir::Etc::SourceList=${list}`, '-o', `Dir::Etc::SourceParts=${parts}`, '-o', `Dir::State::Lists=${path.join(apt, 'lists')}`, '-o', `Dir::Cache=${path.join(apt, 'cache')}`, '-o', 'Debug::NoLocking=1']
+  if (process.getuid?.() === 0) options.push('-o', 'APT::Sandbox::User=root')
+  const apt_ = (args) =>
+    new Promise((resolve) => {
+      const child = spawn('apt-get', [...options, ...args], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] })
+      let text = ''
+      child.stdout.on('data', (d) => (text += d))
+      child.stderr.on('data', (d) => (text += d))
+      child.on('error', (e) => resolve({ code: 127, text: e.message }))
+      child.on('close', (code) => resolve({ code: code ?? 1, text }))
     })
-    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')))
-    req.on('error', (e) => fail(e.message))
-  }).catch(async (e) => {
-    await rm(to, { force: true })
-    throw e
-  })
+  const update = await apt_(['update'])
+  if (update.code !== 0 || /^(Err|E):/m.test(update.text)) throw new DownloadError(`apt-get update for the source packages failed: ${update.text.trim().split('\n').slice(-3).join(' ')}`)
+  const got = await apt_(['source', '--download-only', source.package])
+  const tarball = path.join(work, source.orig)
+  if (got.code !== 0 || !existsSync(tarball)) throw new DownloadError(`apt-get source ${source.package} did not bring ${source.orig}: ${got.text.trim().split('\n').slice(-3).join(' ')}`)
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(tarball)) hash.update(chunk)
+  const sha = hash.digest('hex')
+  if (sha !== source.sha256) throw new Error(`${source.orig} from apt-get source ${source.package} has SHA-256 ${sha}, not the pinned ${source.sha256}: refusing it (left nothing behind). Debian may have moved to another upstream release; pin it anew.`)
+  return tarball
 }
 
 /** Writes a stream to a file, leaving all-zero 4 KiB blocks as holes (e2fsprogs' images are mostly zeros). */
@@ -286,7 +318,7 @@ async function withLock(lockDir, fn) {
 
 async function readReady(dir, source) {
   const ready = await readFile(path.join(dir, 'ready.json'), 'utf8').then(JSON.parse, () => undefined)
-  return ready && ready.sha256 === source.sha256 && ready.url === source.url ? ready : undefined
+  return ready && ready.sha256 === source.sha256 ? ready : undefined
 }
 
 async function ensureSource(source, quiet) {
@@ -313,19 +345,20 @@ async function ensureSource(source, quiet) {
 
 /** Downloads, checks, extracts and prepares one source in `work`, then renames it to `dir`. */
 async function fill(source, dir, work, quiet) {
-  const tarball = path.join(work, path.basename(new URL(source.url).pathname))
-  say(quiet, `downloading ${source.url}`)
-  await download(source.url, tarball, source.sha256)
+  say(quiet, `fetching the source package ${source.package} with apt-get`)
+  const tarball = await aptSource(source, work)
   const srcDir = path.join(work, 'src')
   await mkdir(srcDir)
   const r = spawnSync('tar', ['-x', '-f', tarball, '-C', srcDir, '--strip-components=1', '--wildcards', ...source.extract.map((p) => `${source.top}/${p}`)], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`tar could not extract ${source.extract.join(', ')} from ${tarball}: ${r.stderr.trim()}`)
   await rm(tarball)
+  await rm(path.join(work, 'apt'), { recursive: true, force: true })
+  for (const f of await readdir(work)) if (/\.(dsc|debian\.tar\.\w+|diff\.gz|asc)$|\.orig\./.test(f)) await rm(path.join(work, f), { force: true })
   say(quiet, `preparing the images of ${source.package} ${source.version}`)
   const images = await prepare(source, srcDir, path.join(work, 'images'), quiet)
   // Paths were computed inside `work`; they must name the final folder, which `work` is renamed to below.
   const fix = (p) => p && p.replace(`${path.basename(work)}${path.sep}`, `${path.basename(dir)}${path.sep}`)
-  const ready = { package: source.package, version: source.version, url: source.url, sha256: source.sha256, images: images.map((i) => ({ ...i, file: fix(i.file), ...(i.expectedFile ? { expectedFile: fix(i.expectedFile) } : {}) })) }
+  const ready = { package: source.package, version: source.version, orig: source.orig, sha256: source.sha256, images: images.map((i) => ({ ...i, file: fix(i.file), ...(i.expectedFile ? { expectedFile: fix(i.expectedFile) } : {}) })) }
   await writeFile(path.join(work, 'ready.json'), JSON.stringify(ready, null, 1))
   await rename(work, dir)
   return ready
