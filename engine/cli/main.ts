@@ -4,7 +4,7 @@ import { toApiError } from '../errors/to-api-error'
 import { createEngine, type Engine } from '../engine'
 import { defaultHome } from '../state/paths'
 import packageJson from '../../package.json'
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError } from './cli-io'
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError, type CliIo } from './cli-io'
 import type { Command, CommandContext } from './command'
 import { backupCommands } from './commands-backup'
 import { checkCommands } from './commands-check'
@@ -45,9 +45,8 @@ function helpText(): string {
   ].join('\n')
 }
 
-export async function runCli(argv: readonly string[], signal: AbortSignal): Promise<number> {
-  const wantsJson = argv.includes('--json')
-  const io = processIo(wantsJson)
+/** Runs one command line; `io` is the process's stdout/stderr unless a caller (a test) passes its own. */
+export async function runCli(argv: readonly string[], signal: AbortSignal, io: CliIo = processIo(argv.includes('--json'))): Promise<number> {
   const command = commands.find((c) => c.path.every((word, i) => argv[i] === word))
   const groupHelp = command ? undefined : groupHelpFor(commands, argv)
   if (groupHelp?.kind === 'asked') {
