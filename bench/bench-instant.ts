@@ -87,7 +87,13 @@ let cold = true
 const rows: { name: string; sizeGiB: number; exportS: number; nbdS: number }[] = []
 try {
   const home = path.join(dir, 'home')
-  if (encrypted) await cli(home, ['repo', 'init', '--passphrase-stdin']).catch(() => undefined)
+  if (encrypted) {
+    // The passphrase on stdin, as `repo init` wants it (LIFEBOAT_REPO_PASSPHRASE opens the repository afterwards).
+    const init = spawn(process.execPath, [bin, 'repo', 'init', '--passphrase-stdin', '--home', home], { env: env(home), stdio: ['pipe', 'ignore', 'inherit'] })
+    init.stdin.end('bench-passphrase\n')
+    const code = await new Promise<number | null>((resolve) => init.on('close', resolve))
+    if (code !== 0) throw new Error(`repo init exited ${code}`)
+  }
   for (const kind of ['mixed', 'sparse'] as const) {
     const image = path.join(dir, `${kind}.raw`)
     if (kind === 'mixed') await writeBenchImage(image, sizeMiB)
