@@ -111,7 +111,7 @@ export function u32(n: number): Buffer {
   return b
 }
 
-function u64(n: bigint): Buffer {
+export function u64(n: bigint): Buffer {
   const b = Buffer.alloc(8)
   b.writeBigUInt64BE(n)
   return b

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { rm } from 'node:fs/promises'
 import { ByteQueue } from '../../../adapters/nbd/byte-queue.js'
-import { IHAVEOPT, NBDMAGIC, OPT_GO, OPT_REPLY_MAGIC, OPT_SET_META_CONTEXT, OPT_STARTTLS, OPT_STRUCTURED_REPLY, REP_ACK, REP_INFO, REP_META_CONTEXT, REQUEST_MAGIC, SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_MAGIC, CMD_BLOCK_STATUS, CMD_DISC, CMD_READ } from '../../../adapters/nbd/handshake.js'
+import { IHAVEOPT, NBDMAGIC, OPT_GO, OPT_REPLY_MAGIC, OPT_SET_META_CONTEXT, OPT_STARTTLS, OPT_STRUCTURED_REPLY, REP_ACK, REP_INFO, REP_META_CONTEXT, REQUEST_MAGIC, SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_MAGIC, CMD_BLOCK_STATUS, CMD_DISC, CMD_READ, u32, u64 as u64Big } from '../../../adapters/nbd/handshake.js'
 import type { ServedDisk } from './served-disk.js'
 
 /*
@@ -152,15 +152,8 @@ function u16(n: number): Buffer {
   b.writeUInt16BE(n)
   return b
 }
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4)
-  b.writeUInt32BE(n >>> 0)
-  return b
-}
 function u64(n: number | bigint): Buffer {
-  const b = Buffer.alloc(8)
-  b.writeBigUInt64BE(BigInt(n))
-  return b
+  return u64Big(BigInt(n))
 }
 
 class ClientGone extends Error {}
