@@ -22,7 +22,9 @@ async function campaign(options: Pick<CampaignOptions, 'runs' | 'only' | 'repos'
   const result = await runCampaign({ seed, imageMiB: 16, log, budgetMs: 600_000, ...options })
   const table = formatTable(result.rows)
   console.log(`torture seed ${seed}\n${table}`)
-  expect(result.rows.flatMap((r) => r.failures), `${lines.join('\n')}\n${table}`).toEqual([])
+  const failures = result.rows.flatMap((r) => r.failures)
+  // The failures themselves first: vitest shortens the compared array to "[ Array(1) ]" in its message.
+  expect(failures, `${failures.map((f) => `FAILED ${f}`).join('\n')}\n${lines.join('\n')}\n${table}`).toEqual([])
   const ran = result.rows.filter((r) => r.skipped === undefined)
   for (const row of ran) {
     expect(row.runs).toBe(options.runs)
