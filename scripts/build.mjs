@@ -16,12 +16,15 @@ export const nodeEntries = [
   { in: 'engine/repository/workers/chunk-worker.ts', out: 'repo-chunk-worker' },
 ]
 
-export async function buildNode({ quiet = false } = {}) {
-  const outdir = path.join(root, 'dist/node')
+/**
+ * The Node-side bundle: into dist/node by default; the torture campaign builds a private copy of some entries
+ * elsewhere with the same options (e2e/torture/lifeboat-process.ts), so what it kills is what users run.
+ */
+export async function buildNode({ quiet = false, outdir = path.join(root, 'dist/node'), entries = nodeEntries } = {}) {
   await rm(outdir, { recursive: true, force: true })
   await build({
     absWorkingDir: root,
-    entryPoints: nodeEntries.map((e) => ({ in: e.in, out: e.out })),
+    entryPoints: entries.map((e) => ({ in: e.in, out: e.out })),
     outdir,
     bundle: true,
     splitting: true,

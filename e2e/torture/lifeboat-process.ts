@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { buildNode, nodeEntries } from '../../scripts/build.mjs'
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -45,25 +45,12 @@ const MAX_OUTPUT = 4 * 1024 * 1024
 
 export async function buildPrivateCli(): Promise<{ entry: string; dispose: () => Promise<void> }> {
   const outdir = path.join(projectRoot, 'node_modules', '.cache', 'lifeboat-torture', `cli-${process.pid}`)
-  await rm(outdir, { recursive: true, force: true })
-  await build({
-    absWorkingDir: projectRoot,
-    entryPoints: [
-      { in: 'engine/cli/main.ts', out: 'lifeboat' },
-      { in: 'engine/repository/workers/chunk-worker.ts', out: 'repo-chunk-worker' },
-    ],
+  await buildNode({
+    quiet: true,
     outdir,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    external: ['electron'],
-    logLevel: 'error',
-    banner: { js: "import { createRequire as __lbCreateRequire } from 'node:module'; const require = __lbCreateRequire(import.meta.url);" },
+    // The CLI and its worker threads, not the Electron main process.
+    entries: nodeEntries.filter((e) => e.out !== 'electron-main'),
   })
-  await writeFile(path.join(outdir, 'package.json'), JSON.stringify({ type: 'module' }) + '\n')
   const entry = path.join(outdir, 'run.mjs')
   await writeFile(entry, "import { main } from './lifeboat.js'\nawait main()\n")
   return { entry, dispose: () => rm(outdir, { recursive: true, force: true }) }
