@@ -12,6 +12,8 @@ import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts
 import { startS3, type TestS3 } from '../../engine/repository/testing/s3-server'
 import { describeRun, lifeboatRunner, type LifeboatRunner } from './lifeboat-process'
 import type { Prng } from './prng'
+import type { RepoTarget } from './repo-target'
+import type { FaultRow } from './report'
 import { startS3FaultProxy, type S3FaultProxy } from './s3-fault-proxy'
 
 export const HOST_NAME = 'torture-host'
@@ -36,6 +38,18 @@ export interface TortureEnvironment extends AsyncDisposable {
   readonly sshMissing: string | undefined
   /** Mounts a fresh tmpfs of `sizeMiB` (root only); removed in dispose(). */
   mountTmpfs(name: string, sizeMiB: number): Promise<string>
+}
+
+/** What every fault campaign is given: where it runs, the repository it attacks, its dice, how many runs, its report row. */
+export interface FaultRunOptions {
+  readonly env: TortureEnvironment
+  readonly target: RepoTarget
+  readonly prng: Prng
+  readonly runs: number
+  readonly row: FaultRow
+  /** Where run N stands in the whole campaign, for log lines that can be replayed. */
+  readonly where: (run: number) => string
+  readonly log: (line: string) => void
 }
 
 export async function writeRandomFile(file: string, bytes: number): Promise<void> {

@@ -7,23 +7,14 @@ import { mkdir, rm, statfs } from 'node:fs/promises'
 import path from 'node:path'
 import { run } from '../../test-hosts/run'
 import { aftermath, backupFile, listPoints } from './aftermath'
-import type { TortureEnvironment } from './environment'
+import type { FaultRunOptions } from './environment'
 import { changedCopy, MiB, randomImage } from './images'
 import { describeRun, jsonOf } from './lifeboat-process'
-import type { Prng } from './prng'
-import type { RepoTarget } from './repo-target'
-import { record, type FaultRow } from './report'
+import { record } from './report'
 
-export interface EnospcOptions {
-  readonly env: TortureEnvironment
-  readonly target: RepoTarget
+export interface EnospcOptions extends FaultRunOptions {
   /** The mounted small filesystem the repository lives on. */
   readonly mount: string
-  readonly prng: Prng
-  readonly runs: number
-  readonly row: FaultRow
-  readonly where: (run: number) => string
-  readonly log: (line: string) => void
 }
 
 export async function enospcCampaign(o: EnospcOptions): Promise<void> {

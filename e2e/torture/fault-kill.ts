@@ -6,27 +6,18 @@
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { aftermath, backupFile, listPoints, type PointRef } from './aftermath'
-import type { TortureEnvironment } from './environment'
+import type { FaultRunOptions } from './environment'
 import { changedCopy, randomImage, sha256 } from './images'
 import { describeRun, jsonOf, type RunResult } from './lifeboat-process'
-import type { Prng } from './prng'
-import type { RepoTarget } from './repo-target'
-import { record, type FaultRow } from './report'
+import { record } from './report'
 
 type Op = 'backup' | 'restore' | 'prune' | 'gc' | 'verify'
 const OPS: readonly Op[] = ['backup', 'restore', 'prune', 'gc', 'verify']
 const KEEP_VM = 'torture-keep'
 const WORK_VM = 'torture-vm'
 
-export interface KillOptions {
-  readonly env: TortureEnvironment
-  readonly target: RepoTarget
-  readonly prng: Prng
-  readonly runs: number
+export interface KillOptions extends FaultRunOptions {
   readonly imageMiB: number
-  readonly row: FaultRow
-  readonly where: (run: number) => string
-  readonly log: (line: string) => void
 }
 
 export async function killCampaign(o: KillOptions): Promise<void> {

@@ -7,24 +7,15 @@
 import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { aftermath, backupFile, listPoints } from './aftermath'
-import type { TortureEnvironment } from './environment'
+import type { FaultRunOptions } from './environment'
 import { changedCopy, randomImage, sha256 } from './images'
 import { describeRun, jsonOf, type RunResult } from './lifeboat-process'
-import type { Prng } from './prng'
-import type { RepoTarget } from './repo-target'
-import { record, type FaultRow } from './report'
+import { record } from './report'
 import { describeS3Fault, drawS3Fault, type S3FaultProxy } from './s3-fault-proxy'
 
-export interface S3Options {
-  readonly env: TortureEnvironment
+export interface S3Options extends FaultRunOptions {
   readonly proxy: S3FaultProxy
-  readonly target: RepoTarget
-  readonly prng: Prng
-  readonly runs: number
   readonly imageMiB: number
-  readonly row: FaultRow
-  readonly where: (run: number) => string
-  readonly log: (line: string) => void
 }
 
 export async function s3Campaign(o: S3Options): Promise<void> {

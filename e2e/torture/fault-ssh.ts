@@ -11,21 +11,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { run } from '../../test-hosts/run'
 import { killSshSessions } from '../../engine/repository/testing/sftp-host'
 import { aftermath, listPoints } from './aftermath'
-import { HOST_NAME, VM_NAME, type SshSide, type TortureEnvironment } from './environment'
+import { HOST_NAME, VM_NAME, type FaultRunOptions, type SshSide, type TortureEnvironment } from './environment'
 import { describeRun, jsonOf, type RunResult } from './lifeboat-process'
-import type { Prng } from './prng'
-import type { RepoTarget } from './repo-target'
-import { record, type FaultRow } from './report'
+import { record } from './report'
 
-export interface SshOptions {
-  readonly env: TortureEnvironment
+export interface SshOptions extends FaultRunOptions {
   readonly ssh: SshSide
-  readonly target: RepoTarget
-  readonly prng: Prng
-  readonly runs: number
-  readonly row: FaultRow
-  readonly where: (run: number) => string
-  readonly log: (line: string) => void
 }
 
 type Cut = 'sessions killed' | 'link down'
