@@ -5,6 +5,7 @@ import {
   type AdapterOptions,
   type BackupCapability,
   type GuestFilesCapability,
+  type HealthCheckCapability,
   type HostAdapter,
   type HostIdentity,
   type Inventory,
@@ -16,6 +17,7 @@ import { SshConnectionHolder } from '../ssh/ssh-adapter-base'
 import { hypervBackup } from './backup'
 import type { HyperVContext } from './context'
 import { hypervGuestFiles } from './guest-files'
+import { hypervHealthCheck } from './health-check'
 import { readInventory } from './inventory'
 import { ps, type PowerShellExe } from './powershell'
 import { runJson, sshRunner, type PowerShellRunner } from './ps-runner'
@@ -56,6 +58,7 @@ export class HyperVAdapter implements HostAdapter {
   readonly restore: RestoreCapability
   readonly reconcile: ReconcileCapability
   readonly guestFiles: GuestFilesCapability
+  readonly healthCheck: HealthCheckCapability
 
   constructor(
     options: AdapterOptions,
@@ -78,6 +81,7 @@ export class HyperVAdapter implements HostAdapter {
     this.restore = hypervRestore(this.ctx)
     this.reconcile = hypervReconcile(this.ctx)
     this.guestFiles = hypervGuestFiles(this.ctx)
+    this.healthCheck = hypervHealthCheck(this.ctx)
   }
 
   /** Finds out once which PowerShell the host has (powershell.exe unless told otherwise; pwsh when that is missing). */

@@ -78,3 +78,13 @@ ConvertTo-Json -Compress -InputObject $live`
   const live = await runJson(runner, script, arrayOf(z.string().max(64), 500), { signal, what: 'Checking which Lifeboat jobs are running' })
   return new Set(live.filter((id) => ids.includes(id)))
 }
+
+/**
+ * Removes the lock file of a job that no longer runs (a killed Lifeboat cannot remove its own); once its leftovers are
+ * cleaned nothing refers to it. Only call it for a job `liveJobs` did not report.
+ */
+export async function removeStaleLock(runner: PowerShellRunner, jobId: string, signal: AbortSignal): Promise<void> {
+  const name = `lifeboat-${checkJobId(jobId)}.lock`
+  await runner(ps`$path = Join-Path (${LOCK_DIR}) ${name}
+if (Test-Path -LiteralPath $path) { Remove-Item -LiteralPath $path -Force }`, { signal, what: 'Removing the lock file of a job that no longer runs' })
+}

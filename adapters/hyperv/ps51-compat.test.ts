@@ -1,19 +1,16 @@
-import { execFile, execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { findPwsh } from '../../test-hosts/hyperv-pwsh/pwsh'
 import { backupOptions, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
-import type { BackupMode, ImagePiece, JsonValue, RestoreDiskInput } from '../host-adapter'
+import type { BackupMode, JsonValue, RestoreDiskInput } from '../host-adapter'
 import type * as PowerShellModule from './powershell'
 import { bootstrapScript, type PsRaw, type PsValue } from './powershell'
 import type { PowerShellRunner } from './ps-runner'
 import { createReferencePoint } from './rct'
+import { hasQemuImg, scsiDiskInput } from './testing/disk-input'
 import { checkFor51 } from './testing/ps51-check'
 import { psTemplates } from './testing/ps-templates'
 
@@ -44,14 +41,6 @@ vi.mock('./powershell', async (importOriginal) => {
 
 const MiB = 1024 * 1024
 const pwsh = findPwsh()
-const hasQemuImg = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
 const signal = () => AbortSignal.timeout(120_000)
 
 /** One deliberately 7-only script per rule of the checker: each must be rejected by exactly that rule. */
@@ -154,6 +143,8 @@ describe.skipIf(pwsh === undefined)('the scripts Lifeboat sends are Windows Powe
     await backup('patch', 'hot', { quiesce: false })
     await a.snapshots.revert(patch, made.id, { start: false }, signal())
     await a.snapshots.remove(patch, made.id, signal())
+    // A health check's VM that a killed Lifeboat left (its lock gone): found and cleaned with its lock file.
+    await t.sim.host.addVm({ name: `lifeboat-check-${randomUUID()}`, disks: [Buffer.alloc(MiB, 6)], state: 'Off' })
     await a.reconcile.clean((await a.reconcile.find(signal())).map((l) => l.id), signal())
 
     const guest = t.vm('guest')
@@ -173,11 +164,17 @@ describe.skipIf(pwsh === undefined)('the scripts Lifeboat sends are Windows Powe
       }
     }
     const big = config({ dynamicMemory: true, memoryMinimum: 256 * MiB, memoryMaximum: 1024 * MiB, secureBoot: true, secureBootTemplate: 'MicrosoftUEFICertificateAuthority', nics: [{ name: 'a', switchName: 'LAN' }, { name: 'b', switchName: 'LAN' }, { name: 'c', switchName: 'Nowhere' }] })
-    await expect(restore(big, 'restored-1', false, [diskInput(Buffer.alloc(MiB, 1), 0, 0), diskInput(Buffer.alloc(MiB, 2), 1, 0)], true)).rejects.toThrow()
-    await restore(config({ secureBoot: false, nics: [{ name: 'a', switchName: null }] }), 'restored-2', false, [diskInput(Buffer.alloc(MiB, 3), 0, 0)], false)
+    await expect(restore(big, 'restored-1', false, [scsiDiskInput(Buffer.alloc(MiB, 1), 0, 0), scsiDiskInput(Buffer.alloc(MiB, 2), 1, 0)], true)).rejects.toThrow()
+    await restore(config({ secureBoot: false, nics: [{ name: 'a', switchName: null }] }), 'restored-2', false, [scsiDiskInput(Buffer.alloc(MiB, 3), 0, 0)], false)
     // Restore in place, the VM named (not by id), cancelled as it starts the VM: every undo of it runs.
     const off = await t.sim.host.addVm({ name: 'in-place', disks: [Buffer.alloc(MiB, 4)], state: 'Off' })
-    await expect(restore(config({ id: off.id, name: off.name }), 'in-place', true, [diskInput(Buffer.alloc(MiB, 5), 0, 0)], true)).rejects.toThrow()
+    await expect(restore(config({ id: off.id, name: off.name }), 'in-place', true, [scsiDiskInput(Buffer.alloc(MiB, 5), 0, 0)], true)).rejects.toThrow()
+    // A health check: restored as a temporary VM, booted, its heartbeat read until OK, removed with its folder.
+    const bootable = Buffer.alloc(MiB, 7)
+    bootable.writeUInt16BE(0x55aa, 510)
+    t.sim.host.timing.guestBootMs = 200
+    const checked = await a.healthCheck.bootCheck({ jobId: randomUUID(), vmConfig: config({}), disks: [scsiDiskInput(bootable, 0, 0)], timeoutMs: 30_000, log: () => undefined, phase: () => undefined, progress: () => undefined }, signal())
+    expect(checked.booted).toBe(true)
     expect(t.sim.limits).toEqual([])
 
     // The WMI job path (CreateReferencePoint answering 4096) is not modelled by the simulator: a scripted host
@@ -205,25 +202,3 @@ describe.skipIf(pwsh === undefined)('the scripts Lifeboat sends are Windows Powe
     console.log(`5.1 check: ${scripts.length} distinct scripts from ${builders.length} builders, no 7-only construct`)
   })
 })
-
-/** A restore input as the engine hands it over: guest bytes, encoded to VHDX by qemu-img at test time. */
-function diskInput(content: Buffer, controllerNumber: number, location: number): RestoreDiskInput {
-  const name = `SCSI ${controllerNumber}:${location}`
-  return {
-    name,
-    size: content.length,
-    meta: { controllerType: 'SCSI', controllerNumber, controllerLocation: location },
-    source: { size: content.length, label: name, read: (o, l) => Promise.resolve(content.subarray(o, o + l)), close: () => Promise.resolve() },
-    encode: () =>
-      (async function* (): AsyncGenerator<ImagePiece> {
-        const dir = await mkdtemp(path.join(tmpdir(), 'lb-ps51-'))
-        try {
-          await writeFile(path.join(dir, 'd.raw'), content)
-          await promisify(execFile)('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'vhdx', path.join(dir, 'd.raw'), path.join(dir, 'd.vhdx')])
-          yield { kind: 'data', data: await readFile(path.join(dir, 'd.vhdx')) }
-        } finally {
-          await rm(dir, { recursive: true, force: true })
-        }
-      })(),
-  }
-}

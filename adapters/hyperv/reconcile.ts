@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import type { Leftover, ReconcileCapability } from '../host-adapter'
+import { checkFolders, checkVms, removeCheckFolder, removeCheckVm, vhdRoot } from './check-vm'
 import type { HyperVContext } from './context'
 import { removeCheckpoint, setCheckpointType } from './hot-backup'
-import { liveJobs } from './job-lock'
+import { liveJobs, removeStaleLock } from './job-lock'
 import { ps } from './powershell'
 import { runJson } from './ps-runner'
 import { SNAPSHOT_FIELDS, SnapshotRecord, VmRecord, arrayOf } from './schemas'
@@ -51,17 +52,69 @@ async function scan(ctx: HyperVContext, signal: AbortSignal): Promise<{ found: F
   return { found, types: new Map(result.vms.map((v) => [v.Id, v.CheckpointType])) }
 }
 
-/** Finds and removes backup checkpoints that crashed or killed jobs left; "Before patching" checkpoints are the admin's. */
+interface CheckLeftover {
+  readonly leftover: Leftover
+  readonly remove: (signal: AbortSignal) => Promise<void>
+}
+
+/** Temporary VMs of health checks and the folders with their disks, found by name; a held job lock means it still runs. */
+async function scanChecks(ctx: HyperVContext, signal: AbortSignal): Promise<CheckLeftover[]> {
+  const root = await vhdRoot(ctx, signal)
+  const vms = await checkVms(ctx, signal)
+  const folders = await checkFolders(ctx, root, signal)
+  const live = await liveJobs(ctx.runner, [...vms.map((v) => v.jobId), ...folders.keys()], signal)
+  const out: CheckLeftover[] = []
+  for (const vm of vms) {
+    const safe = !live.has(vm.jobId)
+    const folder = `${root}\\${vm.name}`
+    out.push({
+      leftover: { id: `check-vm:${vm.id}`, kind: 'vm', description: `Temporary VM "${vm.name}" of a health check${safe ? ' that no longer runs' : ' that is still running'}; cleaning turns it off and removes it with its disks.`, vmId: vm.id, vmName: vm.name, jobId: vm.jobId, safeToClean: safe },
+      remove: (s) => removeCheckVm(ctx, vm.id, folder, s),
+    })
+  }
+  for (const [jobId, folder] of folders) {
+    const safe = !live.has(jobId)
+    out.push({
+      leftover: { id: `check-dir:${jobId}`, kind: 'file', description: `Folder ${folder} with the disks of a health check's temporary VM${safe ? '' : ' (the check is still running)'}.`, jobId, safeToClean: safe },
+      remove: (s) => removeCheckFolder(ctx, folder, s),
+    })
+  }
+  return out
+}
+
+/**
+ * Finds and removes backup checkpoints that crashed or killed jobs left ("Before patching" checkpoints are the
+ * admin's), and the temporary VMs and disk folders of health checks.
+ */
 export function hypervReconcile(ctx: HyperVContext): ReconcileCapability {
   return {
     async find(signal) {
-      return (await scan(ctx, signal)).found.map((f) => f.leftover)
+      return [...(await scan(ctx, signal)).found.map((f) => f.leftover), ...(await scanChecks(ctx, signal)).map((c) => c.leftover)]
     },
     async clean(ids, signal) {
       const wanted = new Set(ids)
       const { found, types } = await scan(ctx, signal)
+      const checks = ids.some((id) => id.startsWith('check-')) ? await scanChecks(ctx, signal) : []
       const cleaned: string[] = []
       const failed: { id: string; reason: string }[] = []
+      // A check's VM before its folder: the folder holds the VM's disks.
+      for (const c of checks.filter((x) => wanted.has(x.leftover.id))) {
+        if (!c.leftover.safeToClean) {
+          failed.push({ id: c.leftover.id, reason: `The health check (job ${c.leftover.jobId ?? '?'}) is still running.` })
+          continue
+        }
+        try {
+          await c.remove(signal)
+          cleaned.push(c.leftover.id)
+        } catch (err) {
+          failed.push({ id: c.leftover.id, reason: err instanceof Error ? err.message : String(err) })
+        }
+      }
+      // A killed check leaves its lock file too; once all it left is gone, so is that.
+      for (const jobId of new Set(checks.flatMap((c) => (c.leftover.safeToClean && c.leftover.jobId !== undefined ? [c.leftover.jobId] : [])))) {
+        const mine = checks.filter((c) => c.leftover.jobId === jobId)
+        if (mine.every((c) => cleaned.includes(c.leftover.id))) await removeStaleLock(ctx.runner, jobId, signal).catch(() => undefined)
+      }
       for (const f of found.filter((x) => wanted.has(x.leftover.id))) {
         if (!f.leftover.safeToClean) {
           failed.push({ id: f.leftover.id, reason: `Lifeboat job ${f.leftover.jobId ?? '?'} is still running and reading this checkpoint.` })
@@ -75,7 +128,7 @@ export function hypervReconcile(ctx: HyperVContext): ReconcileCapability {
           failed.push({ id: f.leftover.id, reason: err instanceof Error ? err.message : String(err) })
         }
       }
-      for (const id of ids) if (!found.some((f) => f.leftover.id === id)) failed.push({ id, reason: 'not found any more' })
+      for (const id of ids) if (!found.some((f) => f.leftover.id === id) && !checks.some((c) => c.leftover.id === id)) failed.push({ id, reason: 'not found any more' })
       return { cleaned, failed }
     },
   }

@@ -30,7 +30,7 @@ function configOf(request: RestoreRequest): HyperVConfig {
   return parsed.data
 }
 
-async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: HyperVConfig, signal: AbortSignal): Promise<RestoreResult> {
+async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: HyperVConfig, signal: AbortSignal, options: NewVmOptions = {}): Promise<RestoreResult> {
   const conn = await ctx.connection(signal)
   const host = await runJson(ctx.runner, ps`$h = Get-VMHost\n[pscustomobject]@{ disks = $h.VirtualHardDiskPath; switches = @(Get-VMSwitch | Select-Object Name) } | ConvertTo-Json -Depth 3 -Compress`, HostPaths, { signal, what: 'Reading the host\'s Hyper-V settings' })
   const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '')
@@ -75,7 +75,10 @@ async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: Hype
     for (let n = config.generation === 2 ? 1 : 0; n < scsi; n++) lines.push(ps`Add-VMScsiController -VM $vm`)
     placed.forEach((p, i) => lines.push(ps`Add-VMHardDiskDrive -VM $vm -Path ${files[i] ?? ''} -ControllerType ${p.controllerType} -ControllerNumber ${p.controllerNumber} -ControllerLocation ${p.controllerLocation}`))
     const missing: string[] = []
-    config.nics.forEach((nic, i) => {
+    // New-VM's own adapter stays unconnected either way; without a network the saved adapters are left out.
+    if (options.network === false && config.nics.length > 0) request.log('info', `The VM has no network: ${config.nics.length} network adapter(s) of the original were left out or left unconnected.`)
+    const nics = options.network === false ? [] : config.nics
+    nics.forEach((nic, i) => {
       const sw = nic.switchName != null && switches.has(nic.switchName.toLowerCase()) ? nic.switchName : undefined
       if (nic.switchName != null && sw === undefined) missing.push(nic.switchName)
       if (i === 0) {
@@ -97,6 +100,19 @@ async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: Hype
     }
     return { vmId, name: made.Name, disks: placed.map((p, i) => ({ name: p.input.name, path: files[i] ?? '', format: 'vhdx' })), started, leftBehind: [] }
   })
+}
+
+/** How a flow built on a restore (a health check) wants the new VM. */
+export interface NewVmOptions {
+  /** False: no network adapter connected to any switch. */
+  readonly network?: boolean
+}
+
+/** A restore point as a new VM (not started unless asked), for flows built on a restore. */
+export async function restoreAsNewVm(ctx: HyperVContext, request: RestoreRequest, signal: AbortSignal, options: NewVmOptions = {}): Promise<RestoreResult> {
+  const config = configOf(request)
+  if (request.disks.length === 0) throw new AdapterError('NOT_SUPPORTED', 'The restore point has no disks.')
+  return await asNewVm(ctx, request, config, signal, options)
 }
 
 /** Restores a Hyper-V VM from a restore point: as a new VM (new id, disks uploaded as VHDX), or over a stopped VM's disks. */

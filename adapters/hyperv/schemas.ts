@@ -17,6 +17,7 @@ export const ENUMS = {
   SnapshotType: { Standard: 0, Recovery: 1, Planned: 2, Missing: 5, Replica: 6, AppConsistentReplica: 7, SyncedReplica: 8 },
   VMHeartbeatStatus: { Unknown: 0, Disabled: 1, NoContact: 2, Error: 3, LostCommunication: 4, OkApplicationsUnknown: 5, OkApplicationsHealthy: 6, OkApplicationsCritical: 7, Paused: 8 },
   OnOffState: { On: 0, Off: 1 },
+  VMIntegrationComponentOperationalStatus: { Ok: 2, Degraded: 3, Error: 6, NonRecoverableError: 7, NoContact: 12, LostCommunication: 13, ProtocolMismatch: 32775, ApplicationCritical: 32782, CommunicationTimedOut: 32783, CommunicationFailed: 32784, Disabled: 32896 },
 } as const
 
 /** A number (the enum's value) or a name (pwsh -EnumsAsStrings, or a .ToString()) → the member's name. */
@@ -128,6 +129,13 @@ export const SNAPSHOT_FIELDS = 'Id, Name, VMId, VMName, CreationTime, ParentSnap
 export const IntegrationRecord = z.object({ VMId: Guid, Name: Text, Enabled: z.boolean(), PrimaryStatusDescription: Text.nullish() })
 export type IntegrationRecord = z.infer<typeof IntegrationRecord>
 export const INTEGRATION_FIELDS = 'VMId, Name, Enabled, PrimaryStatusDescription'
+
+/** A VM's state with its Heartbeat integration service (Get-VMIntegrationService -Name Heartbeat) — null when the VM has none. */
+export const HeartbeatRecord = z.object({
+  State: psEnum(ENUMS.VMState),
+  Heartbeat: z.object({ Enabled: z.boolean(), PrimaryStatusDescription: Text.nullish(), PrimaryOperationalStatus: psEnum(ENUMS.VMIntegrationComponentOperationalStatus).nullish() }).nullish(),
+})
+export type HeartbeatRecord = z.infer<typeof HeartbeatRecord>
 
 export const NicRecord = z.object({ Name: Text, SwitchName: Text.nullish(), MacAddress: Text.nullish(), DynamicMacAddressEnabled: z.boolean().nullish() })
 export type NicRecord = z.infer<typeof NicRecord>

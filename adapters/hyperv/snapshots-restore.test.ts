@@ -1,41 +1,15 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { Readable } from 'node:stream'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { vmAccountSid } from '../../test-hosts/hyperv-sim/hyperv/acl'
 import { knownContent } from '../../test-hosts/hyperv-sim/server'
 import { simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
-import type { ImagePiece, JsonValue, RestoreDiskInput, RestoreRequest } from '../host-adapter'
+import type { RestoreRequest } from '../host-adapter'
+import { restoreDiskInput } from './testing/disk-input'
 import { WindowsSftpFile } from './windows-file'
 
-const run = promisify(execFile)
 const MiB = 1024 * 1024
-
-/** A restore input as the engine hands it over: guest bytes, and an encoder to VHDX/VHD (here: qemu-img). */
-function diskInput(name: string, content: Buffer, meta?: JsonValue): RestoreDiskInput {
-  return {
-    name,
-    size: content.length,
-    ...(meta !== undefined ? { meta } : {}),
-    source: { size: content.length, label: name, read: (o, l) => Promise.resolve(content.subarray(o, o + l)), close: () => Promise.resolve() },
-    encode: (format) =>
-      (async function* (): AsyncGenerator<ImagePiece> {
-        const dir = await mkdtemp(path.join(tmpdir(), 'lb-hv-enc-'))
-        try {
-          await writeFile(path.join(dir, 'd.raw'), content)
-          await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', format === 'vhdx' ? 'vhdx' : 'vpc', ...(format === 'vhd' ? ['-o', 'force_size=on'] : []), path.join(dir, 'd.raw'), path.join(dir, 'd.img')])
-          const bytes = await readFile(path.join(dir, 'd.img'))
-          for (let at = 0; at < bytes.length; at += 3 * MiB) yield { kind: 'data', data: bytes.subarray(at, at + 3 * MiB) }
-        } finally {
-          await rm(dir, { recursive: true, force: true })
-        }
-      })(),
-  }
-}
 
 function request(over: Partial<RestoreRequest> & Pick<RestoreRequest, 'vmConfig' | 'disks' | 'name'>): RestoreRequest & { logged: string[] } {
   const logged: string[] = []
@@ -107,7 +81,7 @@ describe('Hyper-V snapshots before patching, live checkpoint disks, restores and
       vmConfig: config,
       name: "restored 'copy' $(x)",
       start: true,
-      disks: [diskInput('SCSI 0:0', content, { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 }), diskInput('SCSI 1:3', second, { controllerType: 'SCSI', controllerNumber: 1, controllerLocation: 3 })],
+      disks: [restoreDiskInput('SCSI 0:0', content, { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 }), restoreDiskInput('SCSI 1:3', second, { controllerType: 'SCSI', controllerNumber: 1, controllerLocation: 3 })],
     })
     const result = await t.adapter.restore.restoreVm(req, signal())
     expect(result).toMatchObject({ name: "restored 'copy' $(x)", started: true, leftBehind: [] })
@@ -126,18 +100,18 @@ describe('Hyper-V snapshots before patching, live checkpoint disks, restores and
   it('a restore that fails half-way removes the VM and the files it made', async () => {
     const before = t.sim.host.vms.size
     const config = { family: 'hyperv', id: 'x', name: 'x', generation: 2, processorCount: 1, memoryStartup: 3 * MiB, dynamicMemory: false, checkpointType: 'Production', drives: [], nics: [] }
-    const req = request({ vmConfig: config, name: 'bad memory', disks: [diskInput('SCSI 0:0', Buffer.alloc(4 * MiB, 1))] })
+    const req = request({ vmConfig: config, name: 'bad memory', disks: [restoreDiskInput('SCSI 0:0', Buffer.alloc(4 * MiB, 1))] })
     await expect(t.adapter.restore.restoreVm(req, signal())).rejects.toMatchObject({ code: 'COMMAND_FAILED', params: { psCommand: 'Set-VMMemory' } })
     expect(t.sim.host.vms.size).toBe(before)
     expect(t.sim.host.disks.all().filter((f) => f.path.includes('bad memory'))).toEqual([])
-    await expect(t.adapter.restore.restoreVm(request({ vmConfig: { family: 'linux' }, name: 'x', disks: [diskInput('d', Buffer.alloc(MiB))] }), signal())).rejects.toMatchObject({ code: 'NOT_SUPPORTED' })
+    await expect(t.adapter.restore.restoreVm(request({ vmConfig: { family: 'linux' }, name: 'x', disks: [restoreDiskInput('d', Buffer.alloc(MiB))] }), signal())).rejects.toMatchObject({ code: 'NOT_SUPPORTED' })
   })
 
   it('replaces the disks of a stopped VM in place (and refuses while it runs or has checkpoints)', async () => {
     const vm = t.vm("dst 'x' $y")
     const config = { family: 'hyperv', id: vm.id, name: vm.name, generation: 2, processorCount: 1, memoryStartup: 1024 * MiB, dynamicMemory: false, checkpointType: 'Production', drives: [{ controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0, path: vm.drives[0]?.path ?? '', size: 8 * MiB }], nics: [] }
     const content = knownContent('in place', 8 * MiB)
-    const disks = [diskInput('SCSI 0:0', content, { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 })]
+    const disks = [restoreDiskInput('SCSI 0:0', content, { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 })]
     await expect(t.adapter.restore.restoreVm(request({ vmConfig: config, name: vm.name, inPlace: true, disks }), signal())).rejects.toMatchObject({ code: 'COMMAND_FAILED', params: { reason: 'invalid-state' } })
     vm.state = 'Off'
     const snap = await t.adapter.snapshots.create(vm.id, { label: 'x' }, signal())
@@ -147,7 +121,7 @@ describe('Hyper-V snapshots before patching, live checkpoint disks, restores and
     // Hyper-V granted the VM's account access to its disk when it was attached; the restored file must carry it too.
     const acl = t.sim.host.acls.sddl(path0)
     expect(t.sim.host.acls.allows(path0, vmAccountSid(vm.id))).toBe(true)
-    const result = await t.adapter.restore.restoreVm(request({ vmConfig: config, name: vm.name, inPlace: true, start: true, disks: [diskInput('SCSI 0:0', content, { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 })] }), signal())
+    const result = await t.adapter.restore.restoreVm(request({ vmConfig: config, name: vm.name, inPlace: true, start: true, disks: [restoreDiskInput('SCSI 0:0', content, { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0 })] }), signal())
     expect(result).toMatchObject({ vmId: vm.id, started: true, leftBehind: [], disks: [{ path: path0, format: 'vhdx' }] })
     expect(vm.drives[0]?.path).toBe(path0)
     expect((await t.sim.host.guestRead(vm.id, 0, 0, 8 * MiB)).equals(content)).toBe(true)

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -7,40 +7,12 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { vmAccountSid } from '../../test-hosts/hyperv-sim/hyperv/acl'
 import { backupOptions, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
-import type { BackupMode, BackupSession, ImagePiece, JsonValue, RestoreDiskInput } from '../host-adapter'
+import type { BackupMode, BackupSession, JsonValue } from '../host-adapter'
 import type { HyperVAdapter } from './hyperv-adapter'
+import { hasQemuImg, scsiDiskInput } from './testing/disk-input'
 import { walkSteps, type Flow } from './testing/step-walk'
 
 const MiB = 1024 * 1024
-const hasQemuImg = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
-
-/** A restore input as the engine hands it over: guest bytes, encoded to VHDX by qemu-img at test time. */
-function diskInput(content: Buffer, location = 0): RestoreDiskInput {
-  return {
-    name: `SCSI 0:${location}`,
-    size: content.length,
-    meta: { controllerType: 'SCSI', controllerNumber: 0, controllerLocation: location },
-    source: { size: content.length, label: `SCSI 0:${location}`, read: (o, l) => Promise.resolve(content.subarray(o, o + l)), close: () => Promise.resolve() },
-    encode: () =>
-      (async function* (): AsyncGenerator<ImagePiece> {
-        const dir = await mkdtemp(path.join(tmpdir(), 'lb-hv-walk-'))
-        try {
-          await writeFile(path.join(dir, 'd.raw'), content)
-          await promisify(execFile)('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'vhdx', path.join(dir, 'd.raw'), path.join(dir, 'd.vhdx')])
-          yield { kind: 'data', data: await readFile(path.join(dir, 'd.vhdx')) }
-        } finally {
-          await rm(dir, { recursive: true, force: true })
-        }
-      })(),
-  }
-}
 
 /** What a VHDX file holds for the guest, read back by qemu-img (not by the simulator). */
 async function guestBytes(file: string): Promise<Buffer> {
@@ -117,7 +89,7 @@ describe('Hyper-V flows undo every step on failure or cancel', { timeout: 300_00
     const content = Buffer.alloc(2 * MiB, 0x3c)
     const started = Date.now()
     const flow: Flow = async (s, mark) => {
-      const result = await t.adapter.restore.restoreVm({ vmConfig: config, name: 'restored', inPlace: false, start: true, disks: [diskInput(content)], log: () => undefined, phase: () => undefined, progress: () => undefined }, s)
+      const result = await t.adapter.restore.restoreVm({ vmConfig: config, name: 'restored', inPlace: false, start: true, disks: [scsiDiskInput(content, 0, 0)], log: () => undefined, phase: () => undefined, progress: () => undefined }, s)
       mark()
       // The admin removes the copy afterwards (VM, disk file, folder), which returns the host to where it was.
       expect(t.sim.host.vms.get(result.vmId)?.state).toBe('Running')
@@ -146,7 +118,7 @@ describe('Hyper-V flows undo every step on failure or cancel', { timeout: 300_00
     })
     const flow: Flow = async (s, mark) => {
       const result = await t.adapter.restore.restoreVm(
-        { vmConfig: config, name: vm.id, inPlace: true, start: true, disks: point.map((c, i) => diskInput(c, i)), log: () => undefined, phase: () => undefined, progress: () => undefined },
+        { vmConfig: config, name: vm.id, inPlace: true, start: true, disks: point.map((c, i) => scsiDiskInput(c, 0, i)), log: () => undefined, phase: () => undefined, progress: () => undefined },
         s,
       )
       mark()

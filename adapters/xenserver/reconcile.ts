@@ -1,7 +1,8 @@
 import type { Leftover, ReconcileCapability } from '../host-adapter'
 import { loadState } from './live-inventory'
+import { removeCheckVm } from './check-vm'
 import { destroySnapshot } from './snapshots'
-import { purposeOf, TAG } from './tags'
+import { isHealthCheck, purposeOf, TAG } from './tags'
 import type { XapiClient } from './xapi-client'
 import { allTagKeys, destroyQuietly, removeOtherConfig } from './xapi-objects'
 import { isNullRef } from './xapi-schema-kit'
@@ -58,9 +59,15 @@ export class XapiReconcile implements ReconcileCapability {
     if (kind === 'snapshot') {
       const found = [...state.VM].find(([, vm]) => vm.uuid === uuid)
       if (found) await destroySnapshot(client, found[0], found[1], signal)
-    } else if (kind === 'vdi') {
+    } else if (kind === 'vdi' || kind === 'check-vdi') {
       const found = [...state.VDI].find(([, v]) => v.uuid === uuid)
       if (found) await destroyQuietly(client, 'VDI', found[0], signal)
+    } else if (kind === 'check-vm') {
+      const found = [...state.VM].find(([, vm]) => vm.uuid === uuid)
+      if (found) {
+        const left = await removeCheckVm(client, found[0], signal)
+        if (left !== undefined) throw new Error(left)
+      }
     } else if (kind === 'marker') {
       const found = [...state.VM].find(([, vm]) => vm.uuid === uuid)
       if (found) await removeOtherConfig(client, 'VM', found[0], allTagKeys, signal)
@@ -77,7 +84,16 @@ export function findLeftovers(state: PoolState, now: number): Leftover[] {
     const job = other[TAG.job]
     return { ...(vmId !== undefined ? { vmId } : {}), ...(name !== undefined ? { vmName: name } : {}), ...(job !== undefined ? { jobId: job } : {}) }
   }
+  const checkJobs = new Set<string>()
   for (const vm of state.VM.values()) {
+    if (!vm.is_a_snapshot && isHealthCheck(vm.other_config)) {
+      // Its heartbeat says whether a health check still owns it; a stale one was left by a Lifeboat that died.
+      const safe = stale(vm.other_config, now)
+      const job = vm.other_config[TAG.job]
+      if (job !== undefined) checkJobs.add(job)
+      out.push({ id: `check-vm:${vm.uuid}`, kind: 'vm', description: `Temporary VM "${vm.name_label}" of a health check, with its disks${safe ? ', from a check that no longer runs' : ', of a check that may still be running'}.`, vmId: vm.uuid, vmName: vm.name_label, ...(job !== undefined ? { jobId: job } : {}), safeToClean: safe })
+      continue
+    }
     const purpose = purposeOf(vm.other_config)
     if (purpose === undefined) continue
     if (!vm.is_a_snapshot) {
@@ -99,6 +115,12 @@ export function findLeftovers(state: PoolState, now: number): Leftover[] {
   }
   const bases = new Map<string, { uuid: string; created: string }[]>()
   for (const vdi of state.VDI.values()) {
+    const job = vdi.other_config[TAG.job]
+    // The check creates its VM before any disk, so a disk of a check whose VM is gone belongs to no running check.
+    if (isHealthCheck(vdi.other_config) && !vdi.VBDs.some((b) => state.VBD.has(b)) && (job === undefined || !checkJobs.has(job))) {
+      out.push({ id: `check-vdi:${vdi.uuid}`, kind: 'file', description: `Disk "${vdi.name_label}" (${vdi.uuid}) of a health check's temporary VM that is gone.`, ...(job !== undefined ? { jobId: job } : {}), safeToClean: true })
+      continue
+    }
     const purpose = purposeOf(vdi.other_config)
     if (purpose === undefined) continue
     const label = `disk "${vdi.name_label}" (${vdi.uuid})`

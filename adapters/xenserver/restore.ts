@@ -48,7 +48,7 @@ const DiskMeta = z.object({ userdevice: z.string().max(16).optional(), bootable:
 /** Fields of a VM record that point at objects of the old pool: a new VM must not carry them. */
 const POOL_BOUND = new Set(['affinity', 'suspend_SR', 'suspend_VDI', 'protection_policy', 'snapshot_schedule', 'appliance', 'VGPUs', 'attached_PCIs', 'groups', 'parent', 'children', 'metrics', 'guest_metrics', 'resident_on', 'consoles'])
 
-function vmArgs(saved: Record<string, unknown> | undefined, name: string, restoredFrom: string): Record<string, unknown> {
+function vmArgs(saved: Record<string, unknown> | undefined, name: string, restoredFrom: string, marks: Readonly<Record<string, string>> = {}): Record<string, unknown> {
   const args: Record<string, unknown> = {}
   for (const field of vmConstructorFields) {
     const v = saved?.[field]
@@ -86,7 +86,7 @@ function vmArgs(saved: Record<string, unknown> | undefined, name: string, restor
     domain_type: 'hvm',
     ...args,
     name_label: name,
-    other_config: { ...withoutTags(other), [TAG.restoredFrom]: restoredFrom },
+    other_config: { ...withoutTags(other), [TAG.restoredFrom]: restoredFrom, ...marks },
     affinity: NULL_REF,
   }
 }
@@ -159,6 +159,14 @@ async function findVm(client: XapiClient, state: PoolState, idOrName: string, si
   return m[0]
 }
 
+/** How a flow built on a restore (a health check) wants the new VM: marked from its creation, without a network. */
+export interface RestoreVmOptions {
+  /** Set in other_config of the VM and of each VDI when they are created, so a crash right after leaves them findable. */
+  readonly marks?: Readonly<Record<string, string>>
+  /** False: no network interfaces at all (the saved ones are left out). */
+  readonly network?: boolean
+}
+
 /**
  * Restores onto a pool: a restore point as a new VM (VDIs created on the chosen SR, bytes through /import_raw_vdi,
  * the VM record from the saved configuration, new MAC addresses, started if asked), the disks of a stopped VM
@@ -167,7 +175,8 @@ async function findVm(client: XapiClient, state: PoolState, idOrName: string, si
 export class XapiRestore implements RestoreCapability {
   constructor(private readonly client: (signal: AbortSignal) => Promise<XapiClient>) {}
 
-  async restoreVm(request: RestoreRequest, signal: AbortSignal): Promise<RestoreResult> {
+  async restoreVm(request: RestoreRequest, signal: AbortSignal, options: RestoreVmOptions = {}): Promise<RestoreResult> {
+    const marks = options.marks ?? {}
     const client = await this.client(signal)
     const { state } = await loadState(client, signal)
     if (request.inPlace) return await this.inPlace(client, state, request, signal)
@@ -180,7 +189,7 @@ export class XapiRestore implements RestoreCapability {
     // Creating calls are not interrupted half-way (the pool would still create what Lifeboat no longer knows about).
     return await withUndo(signal, async (undo) => {
       request.phase('creating the VM', request.name)
-      const args = vmArgs(saved?.vm, request.name, typeof saved?.vm.uuid === 'string' ? saved.vm.uuid : 'another host')
+      const args = vmArgs(saved?.vm, request.name, typeof saved?.vm.uuid === 'string' ? saved.vm.uuid : 'another host', marks)
       const vmRef = Ref.parse(await client.call('VM.create', [args]))
       undo.push(`remove the half-restored VM ${request.name}`, (s) => destroyQuietly(client, 'VM', vmRef, s))
       throwIfAborted(signal, 'The restore')
@@ -192,7 +201,7 @@ export class XapiRestore implements RestoreCapability {
         const sr = findSr(state, request.storageDir, savedDisk?.sr?.uuid ?? m.sr?.uuid ?? undefined)
         const name = savedDisk?.vdi?.name_label ?? m.name ?? d.name
         request.phase('creating disks', `${d.name} on ${sr.name}`)
-        const vdi = await createVdi(client, sr.ref, name, savedDisk?.vdi?.name_description ?? '', d.size, { [TAG.restoredFrom]: savedDisk?.vdi?.uuid ?? d.name })
+        const vdi = await createVdi(client, sr.ref, name, savedDisk?.vdi?.name_description ?? '', d.size, { [TAG.restoredFrom]: savedDisk?.vdi?.uuid ?? d.name, ...marks })
         undo.push(`remove the half-written disk ${d.name}`, (s) => destroyQuietly(client, 'VDI', vdi, s))
         request.phase('writing disks', d.name)
         const offset = before
@@ -203,7 +212,8 @@ export class XapiRestore implements RestoreCapability {
         throwIfAborted(signal, 'The restore')
         out.push({ name: d.name, path: `${sr.name}/${String(await client.call('VDI.get_uuid', [vdi], signal))}`, format: 'vdi' })
       }
-      const vifs = saved?.vifs ?? [{ device: '0', MTU: 1500, network: null }]
+      const vifs = options.network === false ? [] : (saved?.vifs ?? [{ device: '0', MTU: 1500, network: null }])
+      if (options.network === false && (saved?.vifs.length ?? 0) > 0) request.log('info', `The VM has no network: ${saved?.vifs.length ?? 0} network interface(s) of the original were left out.`)
       for (const v of vifs) {
         const network = findNetwork(state, v.network)
         if (network === undefined) {

@@ -60,3 +60,17 @@ export function isoTime(xapi: string): string | undefined {
   const d = new Date(xapi)
   return Number.isNaN(d.getTime()) || d.getTime() <= 0 ? undefined : d.toISOString()
 }
+
+/**
+ * A health check's temporary VM and its VDIs. Not a `Purpose`: the flows above (snapshots, references) must never
+ * mistake them for their own; only the health check and the leftovers check look for this mark.
+ */
+export const HEALTH_CHECK = 'health-check'
+
+export function healthCheckMarks(job: string, now = new Date()): Record<string, string> {
+  return { [TAG.purpose]: HEALTH_CHECK, [TAG.created]: now.toISOString(), [TAG.heartbeat]: now.toISOString(), [TAG.job]: job }
+}
+
+export function isHealthCheck(other: Readonly<Record<string, string>>): boolean {
+  return other[TAG.purpose] === HEALTH_CHECK
+}

@@ -8,6 +8,7 @@ import {
 } from '../host-adapter'
 import { XapiArchive } from './archive'
 import { XapiBackup } from './backup'
+import { XapiHealthCheck } from './health-check'
 import { LiveInventory, loadState } from './live-inventory'
 import { toInventory } from './pool-state'
 import { XapiReconcile } from './reconcile'
@@ -32,6 +33,7 @@ export class XenServerAdapter implements HostAdapter {
   readonly restore: XapiRestore
   readonly archive: XapiArchive
   readonly reconcile: XapiReconcile
+  readonly healthCheck: XapiHealthCheck
 
   constructor(
     private readonly options: AdapterOptions,
@@ -43,6 +45,7 @@ export class XenServerAdapter implements HostAdapter {
     this.restore = new XapiRestore(session)
     this.archive = new XapiArchive(session)
     this.reconcile = new XapiReconcile(session)
+    this.healthCheck = new XapiHealthCheck(session, this.restore)
   }
 
   /** The open session, opened (pinned, verified, logged in) on first use and reopened after a drop. */

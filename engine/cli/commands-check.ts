@@ -19,7 +19,7 @@ export const checkCommands: Command[] = [
     path: ['points', 'check'],
     usage: "lifeboat points check POINT --host H [--timeout 10m] [--command 'systemctl is-system-running'] [--repo LOCATION] [--json]",
     summary:
-      'Health check: boot a restore point as a temporary VM with no network on a saved host and wait for its guest agent (and the command, if given, to exit 0); the VM and its files are removed afterwards. Exit 0 booted, 1 failed (with the reason).',
+      'Health check: boot a restore point as a temporary VM with no network on a saved host and wait for proof of life — KVM/libvirt: the QEMU guest agent answers (and the command, if given, exits 0); XenServer/XCP-ng: guest metrics from its PV drivers appear; Hyper-V: the Heartbeat integration service reports OK (--command only on KVM/libvirt). The VM and its files are removed afterwards. Exit 0 booted, 1 failed (with the reason).',
     options: { host: { type: 'string' }, timeout: { type: 'string' }, command: { type: 'string' }, repo: { type: 'string' } },
     positionals: { min: 1, max: 1 },
     async run(ctx) {

@@ -2,6 +2,7 @@ import type { BootCheckResult } from '../../adapters/host-adapter'
 import type { PointCheckDto } from '../api/contract-checks'
 import { ApiError } from '../api/contract-errors'
 import type { Repositories } from '../repository-access/repositories'
+import { encodeDisk } from '../repository/export/export'
 import type { PointDiskSource } from '../repository/read/point-disk'
 import type { PointChecks } from '../state/point-checks'
 import type { SavedHost } from '../state/hosts-store'
@@ -56,7 +57,7 @@ export function pointCheckJob(deps: PointCheckJobDeps, record: SavedHost, reques
         const opened: PointDiskSource[] = []
         let result: BootCheckResult
         try {
-          if (adapter.healthCheck === undefined) throw new ApiError('NOT_SUPPORTED', `${record.name} cannot run health checks in this version of Lifeboat (KVM/libvirt hosts can).`)
+          if (adapter.healthCheck === undefined) throw new ApiError('NOT_SUPPORTED', `${record.name} cannot run health checks in this version of Lifeboat (KVM/libvirt, XenServer/XCP-ng and Hyper-V hosts can).`)
           const config = manifest.vm.config
           const hostConfig = typeof config === 'object' && config !== null && !Array.isArray(config) && 'host' in config ? config.host : config
           for (const d of manifest.disks) opened.push(await repo.openDisk(manifest.id, d.name, { signal }))
@@ -67,7 +68,8 @@ export function pointCheckJob(deps: PointCheckJobDeps, record: SavedHost, reques
               disks: opened.map((source, i) => {
                 const d = manifest.disks[i]
                 if (d === undefined) throw new ApiError('INTERNAL', 'A restore point disk was opened that its manifest does not list.')
-                return { name: d.name, size: d.size, source, ...(d.meta !== undefined ? { meta: d.meta } : {}) }
+                // For hosts that keep disks as image files (Hyper-V): the disk encoded by the repository's export writers.
+                return { name: d.name, size: d.size, source, ...(d.meta !== undefined ? { meta: d.meta } : {}), encode: (format: 'vhdx' | 'vhd', sig?: AbortSignal) => encodeDisk(source, format, sig ?? signal) }
               }),
               timeoutMs: request.timeoutSec * 1000,
               ...(request.command !== undefined ? { command: request.command } : {}),

@@ -30,6 +30,8 @@ export interface Faults {
    * (VDI_MISSING, SR_NOT_ATTACHED, SR_HAS_NO_PBDS) or the storage manager's SR_BACKEND_FAILURE_460.
    */
   refuseChangedBlocks: { code: string; params: string[] } | undefined
+  /** How long a guest created through the API takes from VM.start until its PV drivers report (see guest.ts). */
+  guestBootMs: number
 }
 
 export function defaultFaults(): Faults {
@@ -45,6 +47,7 @@ export function defaultFaults(): Faults {
     failCall: undefined,
     afterCall: undefined,
     refuseChangedBlocks: undefined,
+    guestBootMs: 1000,
   }
 }
 

@@ -2,6 +2,7 @@ import type { SimCore, TaskControl } from './core'
 import { NULL_REF, type XapiValue, text } from './datamodel-values'
 import { xapiTime } from './db'
 import { fault } from './errors'
+import { SimGuests } from './guest'
 import type { VdiOps } from './vdi-ops'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -11,10 +12,14 @@ const NOT_COPIED = new Set(['uuid', 'VBDs', 'VIFs', 'snapshots', 'snapshot_of', 
 
 /** VMs: the power-state machine, snapshots and checkpoints, revert, create and destroy. */
 export class VmOps {
+  private readonly guests: SimGuests
+
   constructor(
     private readonly core: SimCore,
     private readonly vdis: VdiOps,
-  ) {}
+  ) {
+    this.guests = new SimGuests(core)
+  }
 
   private get db() {
     return this.core.db
@@ -30,7 +35,10 @@ export class VmOps {
     await sleep(30)
     task?.checkCancelled()
     this.core.setPower(vm, 'Running')
-    this.setGuestMetrics(vm, true)
+    // A VM with guest metrics already stands for an installed guest seeded by the simulator (addVm); any other VM
+    // gets them only once its guest has booted (guest.ts).
+    if (this.db.get('VM', vm).guest_metrics === NULL_REF) await this.guests.poweredOn(vm)
+    else this.setGuestMetrics(vm, true)
   }
 
   async cleanShutdown(vm: string, task?: TaskControl): Promise<void> {
@@ -44,6 +52,7 @@ export class VmOps {
     }
     await sleep(50)
     task?.checkCancelled()
+    this.guests.stop(vm)
     this.core.setPower(vm, 'Halted')
     this.setGuestMetrics(vm, false)
   }
@@ -54,6 +63,7 @@ export class VmOps {
     if (record.power_state === 'Halted') throw fault('VM_BAD_POWER_STATE', vm, 'running', 'halted')
     await sleep(10)
     await this.dropSuspendImage(vm)
+    this.guests.stop(vm)
     this.core.setPower(vm, 'Halted')
     this.setGuestMetrics(vm, false)
   }
@@ -65,6 +75,7 @@ export class VmOps {
     task?.progress(0.5)
     await sleep(30)
     this.db.set('VM', vm, { suspend_VDI: image })
+    this.guests.stop(vm)
     this.core.setPower(vm, 'Suspended')
     this.setGuestMetrics(vm, false)
   }
@@ -187,6 +198,7 @@ export class VmOps {
   async destroy(vm: string, force = false): Promise<void> {
     const record = this.db.get('VM', vm)
     if (!force && record.is_a_snapshot !== true && record.power_state !== 'Halted') throw fault('VM_BAD_POWER_STATE', vm, 'halted', text(record.power_state).toLowerCase())
+    this.guests.stop(vm)
     for (const vbd of record.VBDs as string[]) {
       const b = this.db.find('VBD', vbd)
       if (b) this.db.removeFrom('VDI', b.VDI as string, 'VBDs', vbd)

@@ -54,8 +54,9 @@ export function powerCmdlets(host: HyperVHost): CmdletDef[] {
               throw hvError('Start-VM', `'${vm.name}' failed to start. ${id}\r\n'${vm.name}' Synthetic SCSI Controller (Instance ID ${d.id}): Failed to Power on with Error 'General access denied error' (0x80070005). ${id}\r\n'${vm.name}':  Account does not have permission to open attachment '${d.path}'. Error: 'General access denied error' (0x80070005). ${id}`, 'AccessDenied', 'PermissionDenied', vm.name)
             }
           }
-          await host.operate(vm, 'Starting', 'Start-VM', host.timing.startMs, ctx.signal, () => {
+          await host.operate(vm, 'Starting', 'Start-VM', host.timing.startMs, ctx.signal, async () => {
             vm.state = 'Running'
+            await host.bootGuest(vm)
           })
         }
         return []

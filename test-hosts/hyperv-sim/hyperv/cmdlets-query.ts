@@ -95,7 +95,9 @@ export function queryCmdlets(host: HyperVHost): CmdletDef[] {
       errorClass: hv('Get-VMIntegrationService'),
       params: { VMName: { type: 'string[]', position: 0 }, VM: { type: 'object[]' }, Name: { type: 'string[]', position: 1 } },
       run(_ctx, args, input) {
-        return targetVms(host, args, input, 'Get-VMIntegrationService', 'VMName').flatMap((vm) => INTEGRATION_SERVICES.map((n) => integrationObject(host, vm, n)))
+        const names = args.has('Name') ? asArray(args.get('Name') ?? null).map((n) => psToString(n)) : undefined
+        const wanted = (service: string) => names === undefined || names.some((n) => (wildcard(n)?.test(service) ?? n.toLowerCase() === service.toLowerCase()))
+        return targetVms(host, args, input, 'Get-VMIntegrationService', 'VMName').flatMap((vm) => INTEGRATION_SERVICES.filter(wanted).map((n) => integrationObject(host, vm, n)))
       },
     },
     {

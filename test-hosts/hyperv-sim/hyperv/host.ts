@@ -42,6 +42,13 @@ export interface GuestBehaviour {
   productionCapable: boolean
   /** Files copied into the guest with Copy-VMFile (guest path → bytes). */
   readonly copiedIn: Map<string, Buffer>
+  /**
+   * 'installed': an installed guest whose integration services answer while the VM runs (the VMs the simulator seeds);
+   * 'disk': a VM made with New-VM, whose guest comes up only if its boot disk has a boot sector (see bootGuest).
+   */
+  boot: 'installed' | 'disk'
+  /** When the integration services of a 'disk' guest answer (set by Start-VM); null: never (nothing booted). */
+  upAt: number | null
 }
 
 export interface SimVm {
@@ -89,6 +96,8 @@ export interface HostTiming {
   saveMs: number
   startMs: number
   mergeMs: number
+  /** From Start-VM until a bootable 'disk' guest's integration services (Heartbeat) answer. */
+  guestBootMs: number
 }
 
 export interface HostOptions {
@@ -138,7 +147,7 @@ export class HyperVHost {
     this.disks.removeListeners.push((p) => this.acls.removed(p))
     this.computerName = options.computerName ?? 'HV01'
     this.os = options.os ?? '2022'
-    this.timing = { checkpointMs: 30, saveMs: 30, startMs: 30, mergeMs: 10, ...options.timing }
+    this.timing = { checkpointMs: 30, saveMs: 30, startMs: 30, mergeMs: 10, guestBootMs: 1000, ...options.timing }
   }
 
   get configVersion(): string {
@@ -149,6 +158,7 @@ export class HyperVHost {
   async addVm(spec: { name: string; disks: readonly Buffer[]; state?: VmStateName; generation?: 1 | 2; checkpointType?: CheckpointTypeName; diskFormat?: 'vhdx' | 'vhd' }): Promise<SimVm> {
     const vm = this.newVm(spec.name, spec.generation ?? 2, 1024 ** 3)
     vm.checkpointType = spec.checkpointType ?? 'Production'
+    vm.guest.boot = 'installed'
     vm.nics.push({ id: randomUUID().toUpperCase(), name: 'Network Adapter', switchName: 'LAN', mac: randomMac(), dynamicMac: true })
     const stem = safeFileName(spec.name)
     for (const [i, content] of spec.disks.entries()) {
@@ -185,7 +195,7 @@ export class HyperVHost {
       secureBoot: generation === 2,
       secureBootTemplate: 'MicrosoftWindows',
       integration: new Map(INTEGRATION_SERVICES.map((n) => [n, n !== 'Guest Service Interface'])),
-      guest: { shutdown: 'clean', shutdownMs: 30, productionCapable: true, copiedIn: new Map() },
+      guest: { shutdown: 'clean', shutdownMs: 30, productionCapable: true, copiedIn: new Map(), boot: 'disk', upAt: null },
       busy: null,
     }
     this.vms.set(id, vm)
@@ -247,9 +257,28 @@ export class HyperVHost {
     return await raceSignal(done, signal)
   }
 
+  /**
+   * Power-on of a 'disk' guest: the firmware starts the first disk (IDE before SCSI, lowest controller and location)
+   * only if its first sector ends in the boot signature 0x55AA; the guest's integration services then answer
+   * `timing.guestBootMs` later. Otherwise the VM runs with nothing inside to answer ("No Contact"), as a real VM
+   * sitting at "No operating system was loaded" / "Boot failure" does.
+   */
+  async bootGuest(vm: SimVm): Promise<void> {
+    if (vm.guest.boot !== 'disk') return
+    const first = [...vm.drives].sort((a, b) => a.controllerType.localeCompare(b.controllerType) || a.controllerNumber - b.controllerNumber || a.controllerLocation - b.controllerLocation)[0]
+    const sector = first === undefined ? Buffer.alloc(0) : await this.disks.read(first.path, 0, 512).catch(() => Buffer.alloc(0))
+    vm.guest.upAt = sector.length === 512 && sector[510] === 0x55 && sector[511] === 0xaa ? Date.now() + this.timing.guestBootMs : null
+  }
+
   newCheckpointId(): string {
     return randomUUID()
   }
+}
+
+/** Whether the guest's integration services answer now (the VM runs and its guest is up). */
+export function guestUp(vm: SimVm): boolean {
+  if (vm.state !== 'Running') return false
+  return vm.guest.boot === 'installed' || (vm.guest.upAt !== null && Date.now() >= vm.guest.upAt)
 }
 
 export function randomMac(): string {

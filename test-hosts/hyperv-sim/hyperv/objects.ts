@@ -5,7 +5,7 @@
  */
 import { PsDate, PsEnum, PsGuid, PsObject, type PsValue } from '../ps/values'
 import type { DiskFile } from './disks'
-import type { SWITCHES, HyperVHost, SimCheckpoint, SimDrive, SimNic, SimVm } from './host'
+import { guestUp, type SWITCHES, type HyperVHost, type SimCheckpoint, type SimDrive, type SimNic, type SimVm } from './host'
 
 export const ENUMS = {
   VMState: { Other: 1, Running: 2, Off: 3, Stopping: 4, Saved: 6, Paused: 9, Starting: 10, Reset: 11, Saving: 32773, Pausing: 32776, Resuming: 32777, FastSaved: 32779, FastSaving: 32780 },
@@ -33,9 +33,6 @@ export function enumValue<K extends keyof typeof ENUMS>(kind: K, name: keyof (ty
 
 const EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
 
-function guestUp(vm: SimVm): boolean {
-  return vm.state === 'Running'
-}
 
 export function vmObject(host: HyperVHost, vm: SimVm): PsObject {
   const parent = vm.parentCheckpointId !== null ? host.checkpoints.get(vm.parentCheckpointId) : undefined
@@ -67,7 +64,7 @@ export function vmObject(host: HyperVHost, vm: SimVm): PsObject {
       ['ParentCheckpointName', parent ? parent.name : null],
       ['Notes', vm.notes],
       ['CreationTime', new PsDate(vm.creationTime)],
-      ['Heartbeat', !heartbeatOn ? enumValue('VMHeartbeatStatus', 'Disabled') : guestUp(vm) ? enumValue('VMHeartbeatStatus', 'OkApplicationsHealthy') : null],
+      ['Heartbeat', !heartbeatOn ? enumValue('VMHeartbeatStatus', 'Disabled') : guestUp(vm) ? enumValue('VMHeartbeatStatus', 'OkApplicationsHealthy') : vm.state === 'Running' ? enumValue('VMHeartbeatStatus', 'NoContact') : null],
       ['IntegrationServicesState', guestUp(vm) ? 'Up to date' : ''],
       ['Status', vm.busy !== null ? vm.busy : 'Operating normally'],
       ['IsClustered', false],
@@ -197,7 +194,7 @@ export function snapshotObject(host: HyperVHost, c: SimCheckpoint): PsObject {
 
 export function integrationObject(host: HyperVHost, vm: SimVm, name: string): PsObject {
   const enabled = vm.integration.get(name) === true
-  const up = enabled && vm.state === 'Running'
+  const up = enabled && guestUp(vm)
   return new PsObject(
     `${NS}.VMIntegrationComponent`,
     [

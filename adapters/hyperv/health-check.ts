@@ -1,0 +1,133 @@
+import { z } from 'zod'
+import { AdapterError, throwIfAborted, type BlockSource, type BootCheckRequest, type BootCheckResult, type HealthCheckCapability } from '../host-adapter'
+import { cleanupSignal, withUndo } from '../undo-stack'
+import { checkFolder, checkVmName, removeCheckFolder, removeCheckVm, vhdRoot } from './check-vm'
+import type { HyperVContext } from './context'
+import { holdJobLock } from './job-lock'
+import { startVm } from './power'
+import { ps } from './powershell'
+import { runJson } from './ps-runner'
+import { restoreAsNewVm } from './restore'
+import { HeartbeatRecord } from './schemas'
+import { vmVariable } from './vm-details'
+
+export interface HyperVHealthCheckOptions {
+  /** How often the Heartbeat integration service is asked while the VM boots. */
+  readonly pollMs?: number
+}
+
+type Proof = { readonly answered: true; readonly ms: number } | { readonly answered: false; readonly reason: string }
+
+/**
+ * A health check on a Hyper-V host: the point is restored as a temporary VM `lifeboat-check-<job>` (the restore's own
+ * code; its disks in `<VirtualHardDiskPath>\lifeboat-check-<job>\`, no network adapter connected), started, and must
+ * show life within the timeout: the Heartbeat integration service reports OK (`Get-VMIntegrationService -Name
+ * Heartbeat` → PrimaryOperationalStatus Ok), which needs a guest that booted and runs its integration services.
+ * The VM, its disk files and folder are removed on every path; the job lock is held while the check runs, so the
+ * leftovers check leaves a running check alone and finds everything by the job id after Lifeboat was killed.
+ * No screenshot (Msvm_VideoHead / GetVirtualSystemThumbnailImage exist in WMI, but are not used yet).
+ */
+export function hypervHealthCheck(ctx: HyperVContext, options: HyperVHealthCheckOptions = {}): HealthCheckCapability {
+  return { bootCheck: (request, signal) => bootCheck(ctx, request, signal, options.pollMs ?? 1000) }
+}
+
+async function bootCheck(ctx: HyperVContext, request: BootCheckRequest, signal: AbortSignal, pollMs: number): Promise<BootCheckResult> {
+  if (request.command !== undefined) throw new AdapterError('NOT_SUPPORTED', 'Lifeboat cannot run a command in a Hyper-V guest (that needs PowerShell Direct with the guest\'s credentials); run the check without --command.')
+  const name = checkVmName(request.jobId)
+  const started = Date.now()
+  const conn = await ctx.connection(signal)
+  return await withUndo(signal, async (stack) => {
+    const lock = await holdJobLock(conn, await ctx.executable(signal), ctx.runner, request.jobId, signal)
+    stack.push('release the job lock', () => lock.release())
+    if (!lock.held) request.log('warn', 'The job lock on the host could not be confirmed: a leftovers check elsewhere could take this check\'s VM for a leftover.')
+    const folder = checkFolder(await vhdRoot(ctx, signal), request.jobId)
+    stack.push(`remove ${folder}`, (s) => removeCheckFolder(ctx, folder, s))
+    request.phase('restore', `writing the disks into ${folder}`)
+    const restored = await restoreAsNewVm(
+      ctx,
+      {
+        vmConfig: request.vmConfig,
+        disks: request.disks,
+        name,
+        inPlace: false,
+        start: false,
+        storageDir: folder,
+        log: request.log,
+        phase: (phase, detail) => request.phase('restore', detail === undefined ? phase : `${phase}: ${detail}`),
+        progress: request.progress,
+      },
+      signal,
+      { network: false },
+    )
+    stack.push(`remove the temporary VM ${name}`, (s) => removeCheckVm(ctx, restored.vmId, folder, s))
+    const restoreMs = Date.now() - started
+    request.phase('boot', `${name}, waiting up to ${duration(request.timeoutMs)} for its heartbeat`)
+    await startVm(ctx.runner, restored.vmId, signal)
+    const poweredOn = Date.now()
+    const proof = await waitForHeartbeat(ctx, restored.vmId, poweredOn, request.timeoutMs, pollMs, signal)
+    const bootMs = Date.now() - poweredOn
+    request.phase('proof', proof.answered ? 'the heartbeat is OK' : 'no heartbeat')
+    const reason = proof.answered ? `the Heartbeat integration service reported OK after ${duration(proof.ms)}` : `${proof.reason}${await diagnosis(request.disks[0]?.source, signal)}`
+    const timings = { restoreMs, bootMs, proofMs: Date.now() - poweredOn - bootMs }
+    const leftBehind = await stack.unwind(cleanupSignal(signal))
+    return { booted: proof.answered, reason, timings, leftBehind }
+  })
+}
+
+const Heartbeats = HeartbeatRecord.extend({ Heartbeat: z.unknown() })
+
+async function readHeartbeat(ctx: HyperVContext, vmId: string, signal: AbortSignal): Promise<HeartbeatRecord> {
+  const script = ps`${vmVariable(vmId)}
+[pscustomobject]@{ State = $vm.State; Heartbeat = @(Get-VMIntegrationService -VM $vm -Name 'Heartbeat' | Select-Object Enabled, PrimaryStatusDescription, PrimaryOperationalStatus) } | ConvertTo-Json -Depth 3 -Compress`
+  const raw = await runJson(ctx.runner, script, Heartbeats, { signal, what: 'Asking the Heartbeat integration service' })
+  // One service arrives as an object, none as an empty array (or null): the first is the one.
+  const list = Array.isArray(raw.Heartbeat) ? (raw.Heartbeat as unknown[]) : [raw.Heartbeat]
+  return HeartbeatRecord.parse({ State: raw.State, Heartbeat: list[0] ?? null })
+}
+
+async function waitForHeartbeat(ctx: HyperVContext, vmId: string, poweredOn: number, timeoutMs: number, pollMs: number, signal: AbortSignal): Promise<Proof> {
+  for (;;) {
+    throwIfAborted(signal, 'The health check')
+    const r = await readHeartbeat(ctx, vmId, signal)
+    if (r.State !== 'Running') return { answered: false, reason: `the VM stopped (state ${r.State}) ${duration(Date.now() - poweredOn)} after it was started, before its heartbeat was OK` }
+    const hb = r.Heartbeat
+    if (hb === null || hb === undefined) return { answered: false, reason: 'the VM has no Heartbeat integration service, so Hyper-V cannot tell whether its guest is alive' }
+    if (!hb.Enabled) return { answered: false, reason: "the Heartbeat integration service is turned off in the VM's settings, so Hyper-V cannot tell whether its guest is alive" }
+    if (hb.PrimaryOperationalStatus === 'Ok' || (hb.PrimaryOperationalStatus == null && hb.PrimaryStatusDescription === 'OK')) return { answered: true, ms: Date.now() - poweredOn }
+    const last = (hb.PrimaryStatusDescription ?? '') !== '' ? (hb.PrimaryStatusDescription ?? '').slice(0, 100) : (hb.PrimaryOperationalStatus ?? 'no status')
+    const left = poweredOn + timeoutMs - Date.now()
+    if (left <= 0) return { answered: false, reason: `no heartbeat within ${duration(timeoutMs)} (Heartbeat integration service: ${last})` }
+    await sleep(Math.min(pollMs, left), signal)
+  }
+}
+
+/** Why a guest may have stayed silent, from the restore point itself: a first disk without a boot sector boots nothing. */
+async function diagnosis(first: BlockSource | undefined, signal: AbortSignal): Promise<string> {
+  if (first === undefined) return ': the restore point has no disk'
+  try {
+    const sector = await first.read(0, 512, signal)
+    if (sector.length === 512 && sector[510] === 0x55 && sector[511] === 0xaa) return '; the VM ran, but its guest never answered (integration services missing, or it hung while starting)'
+    return ': the disk has no bootable system (its first disk has no boot sector: no 0x55AA signature at byte 510)'
+  } catch {
+    return '; the VM ran, but its guest never answered'
+  }
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000)
+  if (s < 120) return `${s} s`
+  const m = Math.floor(s / 60)
+  return s % 60 === 0 ? `${m} min` : `${m} min ${s % 60} s`
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
