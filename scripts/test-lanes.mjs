@@ -16,6 +16,8 @@ export const HOST_LANE = [
   'test-hosts/tiny-guest/tiny-guest.test.ts',
   'test-hosts/hyperv-pwsh/hyperv-pwsh.test.ts',
   'test-hosts/hyperv-pwsh/cmdlets.test.ts',
+  'test-hosts/hyperv-pwsh/windows-paths.test.ts',
+  'test-hosts/hyperv-pwsh/flows.test.ts',
   'engine/jobs/point-check.test.ts',
   'engine/api/handlers.test.ts',
   'engine/browse/live-snapshot-linux.test.ts',

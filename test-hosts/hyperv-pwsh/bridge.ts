@@ -9,11 +9,13 @@ import { rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { CmdletDef } from '../hyperv-sim/ps/cmdlet'
 import { PsError, SimulatorLimit } from '../hyperv-sim/ps/values'
+import { aclCmdlets } from '../hyperv-sim/hyperv/cmdlets-acl'
 import { configCmdlets } from '../hyperv-sim/hyperv/cmdlets-config'
 import { powerCmdlets } from '../hyperv-sim/hyperv/cmdlets-power'
 import { queryCmdlets } from '../hyperv-sim/hyperv/cmdlets-query'
 import type { HyperVHost } from '../hyperv-sim/hyperv/host'
 import { cimCmdlets } from '../hyperv-sim/hyperv/rct'
+import { newDirectoryCmdlet, resolvePathCmdlet } from './file-cmdlets'
 import { fromWire, toWire, type Wire } from './wire'
 
 const MAX_REQUEST = 16 * 1024 * 1024
@@ -30,8 +32,11 @@ export interface ModelBridge {
 type Answer = { output: Wire[]; warnings: string[] } | { error: Wire; warnings: string[] } | { limit: string }
 
 export async function startModelBridge(host: HyperVHost, socketPath: string): Promise<ModelBridge> {
-  // The file-system cmdlets of configCmdlets (New-Item, Test-Path, …) are real pwsh's on this host; the modules never ask.
-  const defs = new Map<string, CmdletDef>([...queryCmdlets(host), ...powerCmdlets(host), ...configCmdlets(host), ...cimCmdlets(host)].map((d) => [d.name.toLowerCase(), d]))
+  // The file cmdlets (configCmdlets' Test-Path, Remove-Item, Rename-Item; Get-Acl, Set-Acl; file-cmdlets.ts's literal
+  // New-Item, which replaces the model's) serve C:\ paths for modules/WindowsPaths; Resolve-HvSimPath maps one for
+  // lib/WindowsPaths.cs ([System.IO.File]::Open).
+  const all = [...queryCmdlets(host), ...powerCmdlets(host), ...configCmdlets(host), ...aclCmdlets(host), ...cimCmdlets(host), newDirectoryCmdlet(host), resolvePathCmdlet(host)]
+  const defs = new Map<string, CmdletDef>(all.map((d) => [d.name.toLowerCase(), d]))
   const calls: string[] = []
   const problems: string[] = []
   const sockets = new Set<Socket>()

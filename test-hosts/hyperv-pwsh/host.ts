@@ -3,9 +3,10 @@
  * exec requests are run the way Windows OpenSSH runs them (lib/winshell.sh: cmd.exe's /c, then powershell.exe or
  * pwsh → the real pwsh with the same arguments), with the Hyper-V and CimCmdlets modules of modules/ on its
  * PSModulePath. Their cmdlets reach the simulator's model (test-hosts/hyperv-sim/hyperv) through a unix socket
- * served by this process (bridge.ts), so tests see and steer the VMs as with the ssh2 simulator. Test peer only.
+ * served by this process (bridge.ts), so tests see and steer the VMs as with the ssh2 simulator. C:\ paths in scripts
+ * (modules/WindowsPaths, lib/WindowsPaths.cs) and the SFTP subsystem (sftp-socket.ts) reach the same model. Test peer only.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { AdapterOptions } from '../../adapters/host-adapter'
@@ -19,6 +20,7 @@ import { knownContent } from '../hyperv-sim/server'
 import { startSshHost, type SshTestHost } from '../ssh-host'
 import { startModelBridge, type ModelBridge } from './bridge'
 import { HERE, canRunHyperVPwshHost, findPwsh, typesAssembly } from './pwsh'
+import { startSftpSocket, type SftpSocket } from './sftp-socket'
 
 export interface HyperVPwshHostOptions {
   /** Running VMs to create, each with one VHDX whose guest bytes are knownContent(name). */
@@ -61,6 +63,7 @@ export async function startHyperVPwshHost(options: HyperVPwshHostOptions = {}): 
   const adapters: HyperVAdapter[] = []
   const holders: SshConnectionHolder[] = []
   let bridge: ModelBridge | undefined
+  let sftp: SftpSocket | undefined
   let ssh: SshTestHost | undefined
   try {
     const types = await typesAssembly(pwsh, AbortSignal.timeout(180_000))
@@ -68,11 +71,20 @@ export async function startHyperVPwshHost(options: HyperVPwshHostOptions = {}): 
     const size = (options.diskSizeMiB ?? 8) * 1024 * 1024
     for (const name of options.vms ?? []) await host.addVm({ name, disks: [knownContent(name, size)] })
     bridge = await startModelBridge(host, path.join(dir, 'model.sock'))
+    sftp = await startSftpSocket(host, path.join(dir, 'sftp.sock'))
+    // pwsh's CurrentUser module folder (first in module lookup, see lib/winshell.sh) is modules/ itself; lib/ beside it,
+    // because the modules find lib/ relative to their own (unresolved) path.
+    await mkdir(path.join(dir, 'xdg', 'powershell'), { recursive: true })
+    await symlink(path.join(HERE, 'modules'), path.join(dir, 'xdg', 'powershell', 'Modules'))
+    await symlink(path.join(HERE, 'lib'), path.join(dir, 'xdg', 'powershell', 'lib'))
     const env = {
       LB_HVPWSH_PWSH: pwsh,
       LB_HVPWSH_SOCKET: bridge.socketPath,
+      LB_HVPWSH_SFTP: sftp.socketPath,
+      LB_HVPWSH_NODE: process.execPath,
       LB_HVPWSH_TYPES: types,
       LB_HVPWSH_MODULES: path.join(HERE, 'modules'),
+      LB_HVPWSH_XDG: path.join(dir, 'xdg'),
       COMPUTERNAME: host.computerName,
       ...(process.env.DOTNET_ROOT !== undefined ? { DOTNET_ROOT: process.env.DOTNET_ROOT } : {}),
     }
@@ -83,6 +95,7 @@ export async function startHyperVPwshHost(options: HyperVPwshHostOptions = {}): 
     const started = ssh
     const model = host
     const opened = bridge
+    const served = sftp
     const connection = (): AdapterOptions => ({ endpoint: { kind: 'hyperv', address: started.address, port: started.port, user: 'root' }, secret: { type: 'key', privateKey: started.clientPrivateKey }, pinnedFingerprint: started.fingerprint, connectTimeoutMs: 20_000 })
     return {
       address: started.address,
@@ -112,12 +125,14 @@ export async function startHyperVPwshHost(options: HyperVPwshHostOptions = {}): 
         for (const a of adapters) await a.close().catch(() => undefined)
         for (const h of holders) await h.close().catch(() => undefined)
         await started.stop()
+        await served.close()
         await opened.close()
         await rm(dir, { recursive: true, force: true })
       },
     }
   } catch (err) {
     await ssh?.stop().catch(() => undefined)
+    await sftp?.close().catch(() => undefined)
     await bridge?.close().catch(() => undefined)
     await rm(dir, { recursive: true, force: true })
     throw err

@@ -49,22 +49,24 @@ export function canRunHyperVPwshHost(): { ok: boolean; reason?: string } {
 }
 
 /**
- * Compiles lib/HyperVTypes.cs and the bridge client lib/HyperVSimBridge.cs once per content and pwsh (cached in the temp
- * folder; Add-Type takes seconds, loading the DLL milliseconds, and every exec is a new pwsh).
+ * Compiles lib/HyperVTypes.cs, the bridge client lib/HyperVSimBridge.cs and lib/WindowsPaths.cs (the startup hook
+ * winshell.sh names) once per content and pwsh (cached in the temp folder; Add-Type takes seconds, loading the DLL
+ * milliseconds, and every exec is a new pwsh).
  */
 export async function typesAssembly(pwsh: string, signal: AbortSignal): Promise<string> {
   const source = path.join(HERE, 'lib', 'HyperVTypes.cs')
   const bridge = path.join(HERE, 'lib', 'HyperVSimBridge.cs')
-  const hash = createHash('sha256').update(await readFile(source)).update(await readFile(bridge)).update(pwsh).digest('hex').slice(0, 16)
+  const paths = path.join(HERE, 'lib', 'WindowsPaths.cs')
+  const hash = createHash('sha256').update(await readFile(source)).update(await readFile(bridge)).update(await readFile(paths)).update(pwsh).digest('hex').slice(0, 16)
   const target = path.join(tmpdir(), `lb-hvpwsh-types-${hash}.dll`)
   if (existsSync(target)) return target
   const partial = path.join(tmpdir(), `lb-hvpwsh-types-${hash}.${process.pid}.partial.dll`)
   try {
     // The paths travel in the environment, never inside the command text.
-    await run(pwsh, ['-NoProfile', '-NonInteractive', '-Command', 'Add-Type -Path $env:LB_TYPES_SOURCE, $env:LB_TYPES_BRIDGE -OutputAssembly $env:LB_TYPES_TARGET -OutputType Library'], {
+    await run(pwsh, ['-NoProfile', '-NonInteractive', '-Command', 'Add-Type -Path $env:LB_TYPES_SOURCE, $env:LB_TYPES_BRIDGE, $env:LB_TYPES_PATHS -OutputAssembly $env:LB_TYPES_TARGET -OutputType Library'], {
       signal,
       timeout: 120_000,
-      env: { ...process.env, LB_TYPES_SOURCE: source, LB_TYPES_BRIDGE: bridge, LB_TYPES_TARGET: partial },
+      env: { ...process.env, LB_TYPES_SOURCE: source, LB_TYPES_BRIDGE: bridge, LB_TYPES_PATHS: paths, LB_TYPES_TARGET: partial },
     })
     await rename(partial, target)
   } finally {

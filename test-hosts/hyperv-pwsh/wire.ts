@@ -15,7 +15,7 @@ export type Wire = null | string | number | boolean | Wire[] | { readonly [k: st
 
 const REFS = new Set(['Microsoft.HyperV.PowerShell.VirtualMachine', 'Microsoft.HyperV.PowerShell.VMSnapshot'])
 /** Objects a script may hand back by value: the model reads their properties (ids, CIM keys) and their text. */
-const BY_VALUE = new Set(['Microsoft.HyperV.PowerShell.HardDiskDrive', 'Microsoft.HyperV.PowerShell.VMNetworkAdapter', 'Microsoft.HyperV.PowerShell.VMSwitch', 'Microsoft.Management.Infrastructure.CimInstance'])
+const BY_VALUE = new Set(['Microsoft.HyperV.PowerShell.HardDiskDrive', 'Microsoft.HyperV.PowerShell.VMNetworkAdapter', 'Microsoft.HyperV.PowerShell.VMSwitch', 'Microsoft.Management.Infrastructure.CimInstance', 'System.Security.AccessControl.FileSecurity'])
 /** .NET enum type names whose model name differs (objects.ts ENUMS keys). */
 const ENUM_KEYS: Readonly<Record<string, string>> = { CopyFileSourceType: 'FileSource' }
 

@@ -39,8 +39,9 @@ namespace LifeboatTestHost
 
         // Passed back to the model by id only: it looks the rest up in its own state.
         static readonly HashSet<string> ByRef = new HashSet<string> { "Microsoft.HyperV.PowerShell.VirtualMachine", "Microsoft.HyperV.PowerShell.VMSnapshot" };
-        // Passed back by value (the model reads their properties and text): network adapters, drives, switches, CIM instances.
-        static readonly HashSet<string> ByValue = new HashSet<string> { "Microsoft.HyperV.PowerShell.HardDiskDrive", "Microsoft.HyperV.PowerShell.VMNetworkAdapter", "Microsoft.HyperV.PowerShell.VMSwitch", "Microsoft.Management.Infrastructure.CimInstance" };
+        // Passed back by value (the model reads their properties and text): network adapters, drives, switches, CIM
+        // instances, and Get-Acl's security descriptors (Set-Acl).
+        static readonly HashSet<string> ByValue = new HashSet<string> { "Microsoft.HyperV.PowerShell.HardDiskDrive", "Microsoft.HyperV.PowerShell.VMNetworkAdapter", "Microsoft.HyperV.PowerShell.VMSwitch", "Microsoft.Management.Infrastructure.CimInstance", "System.Security.AccessControl.FileSecurity" };
 
         // What the model's objects say for ToString() (CIM instances are named by it), kept beside each object.
         static readonly ConditionalWeakTable<PSObject, string> Texts = new ConditionalWeakTable<PSObject, string>();
