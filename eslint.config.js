@@ -46,7 +46,7 @@ const noTestCode = {
 const layer = {
   handlers: { regex: '^(\\.\\./)+api/(?!contract(-[a-z0-9-]+)?(\\.js)?$)', message: 'Only the doors (cli/, server/, engine.ts) and api/ itself use the handlers; below them, import the contract (api/contract*) only.' },
   doors: { regex: '^(\\.\\./)+((cli|server)(/|$)|engine(\\.js)?$)', message: 'The doors (cli/, server/, engine.ts) are the top of engine/: nothing below imports them.' },
-  features: { regex: '^(\\.\\./)+(jobs|scheduler|browse|inventory|repository-access)(/|$)', message: 'Features (jobs, scheduler, browse, inventory, repository-access) sit above this layer: it may not import them.' },
+  features: { regex: '^(\\.\\./)+(jobs|scheduler|browse|inventory|repository-access|notify)(/|$)', message: 'Features (jobs, scheduler, browse, inventory, repository-access, notify) sit above this layer: it may not import them.' },
   errors: { regex: '^(\\.\\./)+errors/', message: 'errors/ maps failures of storage and formats into the contract: it sits above them.' },
   storage: { regex: '^(\\.\\./)+(repository|disks|filesystems|state)(/|$)', message: 'common/ is the bottom of engine/: it imports only the contract.' },
 }
@@ -54,7 +54,7 @@ const engineLayers = [
   { files: ['engine/{repository,disks,filesystems,state}/**/*.ts'], forbid: [layer.handlers, layer.doors, layer.features, layer.errors] },
   { files: ['engine/common/**/*.ts'], forbid: [layer.handlers, layer.doors, layer.features, layer.errors, layer.storage] },
   { files: ['engine/errors/**/*.ts'], forbid: [layer.handlers, layer.doors, layer.features] },
-  { files: ['engine/{jobs,scheduler,browse,inventory,repository-access}/**/*.ts'], forbid: [layer.handlers, layer.doors] },
+  { files: ['engine/{jobs,scheduler,browse,inventory,repository-access,notify}/**/*.ts'], forbid: [layer.handlers, layer.doors] },
   { files: ['engine/{api,cli,server}/**/*.ts', 'engine/engine.ts'], forbid: [] },
 ]
 

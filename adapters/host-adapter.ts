@@ -3,6 +3,7 @@
  * Everything returned is plain, serialisable data. Optional parts are capabilities: a host that cannot do
  * something simply lacks that part.
  */
+import type { Duplex } from 'node:stream'
 import type { BlockSource } from './block-source'
 
 export type { BlockSource, Extent } from './block-source'
@@ -375,6 +376,65 @@ export interface HealthCheckCapability {
   bootCheck(request: BootCheckRequest, signal: AbortSignal): Promise<BootCheckResult>
 }
 
+/**
+ * Instant recovery: a VM defined on the host whose disks are a restore point served by Lifeboat (NBD through the
+ * connection) under a writable overlay on the host's storage. It needs Lifeboat until it is made permanent (its disks
+ * copied to host storage while it runs) or discarded (nothing left on the host).
+ */
+export interface InstantRunDisk extends RestoreDiskInput {
+  /** Called for every connection the hypervisor opens to this disk: serve NBD on it until it closes. */
+  readonly serve: (stream: Duplex) => void
+}
+
+export interface InstantRunRequest {
+  /** The job's id: the host's lock and the sockets carry it, the VM's metadata records it. */
+  readonly runId: string
+  readonly pointId: string
+  readonly vmConfig: JsonValue
+  readonly disks: readonly InstantRunDisk[]
+  readonly name: string
+  /** 'none': every network interface is left out; 'original': the recorded interfaces, with new MAC addresses. */
+  readonly network: 'none' | 'original'
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void
+  readonly phase: (phase: string, detail?: string) => void
+}
+
+/** A VM Lifeboat runs (or ran) from a restore point, as the host's own records (domain metadata) say. */
+export interface InstantRunInfo {
+  readonly name: string
+  readonly vmId: string
+  readonly runId: string
+  readonly pointId: string
+  /** The hypervisor's word: running, paused, shut off… */
+  readonly state: string
+  /** Its disks were copied to host storage: it no longer needs Lifeboat. */
+  readonly permanent: boolean
+  /** A Lifeboat process is serving its disks right now (the run's lock on the host is held). */
+  readonly served: boolean
+  /** Paused by an I/O error (a read of the backup found nobody serving): served again, it must be resumed. */
+  readonly stalled: boolean
+  readonly disks: readonly { readonly target: string; readonly overlay: string }[]
+}
+
+export interface InstantRunSession {
+  readonly info: InstantRunInfo
+  /** Stops serving (the VM pauses on its next read of the backup unless it was made permanent); never throws. */
+  stopServing(): Promise<string[]>
+}
+
+export interface InstantRunCapability {
+  start(request: InstantRunRequest, signal: AbortSignal): Promise<InstantRunSession>
+  /** Serves a run whose server is gone again (same sockets) and resumes the VM if it paused. */
+  resume(name: string, disks: readonly InstantRunDisk[], signal: AbortSignal): Promise<InstantRunSession>
+  list(signal: AbortSignal): Promise<readonly InstantRunInfo[]>
+  /** Resumes a run paused by an I/O error (its disks are served again); QEMU retries the failed request. */
+  unstall(name: string, signal: AbortSignal): Promise<void>
+  /** Copies every disk's backup data into its overlay while the VM runs, then cuts it loose from Lifeboat. */
+  makePermanent(name: string, progress: (bytesDone: number, bytesTotal: number, detail: string) => void, signal: AbortSignal): Promise<InstantRunInfo>
+  /** Turns the VM off and removes its definition, overlays, sockets and log. */
+  discard(name: string, signal: AbortSignal): Promise<{ readonly leftBehind: readonly string[] }>
+}
+
 /** Something a crashed or killed Lifeboat job left on a host (snapshot, overlay, checkpoint, block job, socket). */
 export interface Leftover {
   readonly id: string
@@ -452,6 +512,7 @@ export interface HostAdapter extends AsyncDisposable {
   readonly hooks?: HooksCapability
   readonly guestFiles?: GuestFilesCapability
   readonly healthCheck?: HealthCheckCapability
+  readonly instantRun?: InstantRunCapability
   close(): Promise<void>
 }
 

@@ -4,7 +4,9 @@
  * same disk, in the same run, both as a user runs them (the whole CLI command, caches dropped before each).
  *   node --import tsx bench/bench-instant.ts [--size-mib 2048] [--sparse-gib 20] [--plain]
  * Two points: a mixed image (zeros, random, text; encrypted repository unless --plain) and a large sparse one (1 %
- * data). Target: NBD ≥ 80 % of the export's rate. The "run a VM from the point" half comes with `points run`.
+ * data). Target: NBD ≥ 80 % of the export's rate. Then the "run" half (bench-instant-run.ts): seconds from
+ * `points run` to the VM running on the libvirt test host, for the tiny guest's disk grown to 2 and 20 GiB (sparse);
+ * `--no-run` skips it, `--run-only` measures only it.
  */
 import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
@@ -14,6 +16,7 @@ import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { writeBenchImage } from './bench-image.js'
+import { benchInstantRun, type RunRow } from './bench-instant-run.js'
 
 const run = promisify(execFile)
 const args = process.argv.slice(2)
@@ -85,6 +88,7 @@ async function withServe(home: string, pointId: string, socket: string, use: (ur
 const dir = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-instant-'))
 let cold = true
 const rows: { name: string; sizeGiB: number; exportS: number; nbdS: number }[] = []
+let runRows: RunRow[] | string = 'skipped (--no-run)'
 try {
   const home = path.join(dir, 'home')
   if (encrypted) {
@@ -94,7 +98,7 @@ try {
     const code = await new Promise<number | null>((resolve) => init.on('close', resolve))
     if (code !== 0) throw new Error(`repo init exited ${code}`)
   }
-  for (const kind of ['mixed', 'sparse'] as const) {
+  for (const kind of args.includes('--run-only') ? [] : (['mixed', 'sparse'] as const)) {
     const image = path.join(dir, `${kind}.raw`)
     if (kind === 'mixed') await writeBenchImage(image, sizeMiB)
     else await sparseImage(image, sparseGiB)
@@ -112,6 +116,7 @@ try {
     rows.push({ name: kind === 'mixed' ? `mixed ${sizeMiB} MiB${encrypted ? ', encrypted' : ''}` : `sparse ${sparseGiB} GiB (1 % data)`, sizeGiB: size / 1024 ** 3, exportS, nbdS })
     console.log(`${kind}: export ${exportS.toFixed(1)} s, NBD (qemu-img convert) ${nbdS.toFixed(1)} s`)
   }
+  if (!args.includes('--no-run')) runRows = await benchInstantRun(bin, [2, sparseGiB])
 } finally {
   await rm(dir, { recursive: true, force: true })
 }
@@ -123,3 +128,6 @@ for (const r of rows) {
   const ratio = nbdRate / exportRate
   console.log(`${r.name.padEnd(34)} ${`${exportRate.toFixed(0)} MiB/s (${r.exportS.toFixed(1)} s)`.padEnd(22)} ${`${nbdRate.toFixed(0)} MiB/s (${r.nbdS.toFixed(1)} s)`.padEnd(24)} ${(ratio * 100).toFixed(0).padStart(6)} %   ≥ 80 %: ${ratio >= 0.8 ? 'ok' : 'MISSED'}`)
 }
+console.log('\npoints run (tiny guest, disk grown sparse)   VM running    guest agent answers')
+if (typeof runRows === 'string') console.log(`  not measured: ${runRows}`)
+else for (const r of runRows) console.log(`${`${r.sizeGiB} GiB`.padEnd(44)} ${`${r.runningS.toFixed(1)} s`.padEnd(13)} ${r.agentS.toFixed(1)} s`)

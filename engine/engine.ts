@@ -11,7 +11,9 @@ import type { HandlerMap } from './api/handler-types'
 import { InventoryService } from './inventory/inventory-service'
 import { Repositories } from './repository-access/repositories'
 import { PlansStore } from './scheduler/plans-store'
+import { checkStarter } from './scheduler/plan-check'
 import { Scheduler } from './scheduler/scheduler'
+import { createNotifyService } from './notify/notify-service'
 import { JobRunner } from './jobs/job-runner'
 import { JobStore } from './jobs/job-store'
 import { backupStarter } from './jobs/start-backup'
@@ -68,12 +70,17 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const browse = new BrowseService({ jobs, repositories, hosts: { hosts, secrets, adapters, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) } })
   // The scheduler's plan runs and the `backup.start` handler start backups through the same feature.
   const startBackup = backupStarter({ hosts, secrets, adapters, repositories, jobs, inventory, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) })
+  const pointChecks = new PointChecks(paths.pointChecks, paths.checkScreenshots)
+  // One alert service for the doors (settings, "Send test") and the scheduler (failed runs, stale VMs, the summary).
+  const notify = createNotifyService({ home: paths.home, secrets })
   const scheduler = new Scheduler({
+    notify,
     store: new PlansStore(path.join(paths.home, 'plans.json')),
     jobs,
     repositories,
     lockDir: paths.home,
     startBackup,
+    startCheck: checkStarter({ hosts, secrets, adapters, repositories, jobs, pointChecks, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) }),
   })
   const handlers = createHandlers({
     info: { version: packageJson.version, home: paths.home, door: options.door, platform: platform(), secretsProtection: secrets.protection, restoreDirectory: path.join(homedir(), 'Lifeboat restores') },
@@ -88,7 +95,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     scheduler,
     startBackup,
     snapshotReviews: new SnapshotReviews(paths.snapshotReviews),
-    pointChecks: new PointChecks(paths.pointChecks, paths.checkScreenshots),
+    pointChecks,
+    notify,
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
   let disposed = false

@@ -14,7 +14,7 @@ interface Case {
 const testCode = 'Product code never imports test code'
 const handlers = 'Only the doors'
 const doors = 'The doors (cli/, server/, engine.ts) are the top'
-const features = 'Features (jobs, scheduler, browse, inventory, repository-access) sit above'
+const features = 'Features (jobs, scheduler, browse, inventory, repository-access, notify) sit above'
 const errorsLayer = 'errors/ maps failures'
 const storage = 'common/ is the bottom'
 
@@ -33,6 +33,7 @@ const files: Record<string, readonly Case[]> = {
     { spec: './testing/fixtures', expect: testCode },
   ],
   'engine/disks/block-source.ts': [{ spec: '../browse/browse-service', expect: features }],
+  'engine/state/notify-settings.ts': [{ spec: '../notify/notifier', expect: features }],
   // common: the bottom, only the contract below it
   'engine/common/progress.ts': [
     { spec: '../repository/errors', expect: storage },
@@ -63,6 +64,11 @@ const files: Record<string, readonly Case[]> = {
     { spec: './job-runner.test', expect: testCode },
   ],
   'engine/scheduler/scheduler.ts': [{ spec: '../api/handlers-backup', expect: handlers }],
+  'engine/notify/notifier.ts': [
+    { spec: '../api/handlers-notify', expect: handlers },
+    { spec: '../cli/cli-call', expect: doors },
+    { spec: '../state/secret-store', expect: 'allowed' },
+  ],
   // the top uses everything
   'engine/api/handlers.ts': [
     { spec: '../jobs/job-runner', expect: 'allowed' },

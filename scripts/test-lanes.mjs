@@ -19,6 +19,7 @@ export const HOST_LANE = [
   'test-hosts/hyperv-pwsh/windows-paths.test.ts',
   'test-hosts/hyperv-pwsh/flows.test.ts',
   'engine/jobs/point-check.test.ts',
+  'engine/jobs/point-run.test.ts',
   'engine/api/handlers.test.ts',
   'engine/browse/live-snapshot-linux.test.ts',
   'engine/cli/cli.test.ts',

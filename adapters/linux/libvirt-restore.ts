@@ -1,7 +1,7 @@
 import { posix } from 'node:path'
 import { z } from 'zod'
 import { retrying } from '../cleanup-retry'
-import { AdapterError, type RestoreRequest, type RestoreResult } from '../host-adapter'
+import { AdapterError, type RestoreDiskInput, type RestoreRequest, type RestoreResult } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
 import { withUndo } from '../undo-stack'
@@ -41,6 +41,11 @@ export interface AsNewOptions {
   readonly adjust?: (root: XmlElement) => void
   /** Keep every disk raw (no qcow2 conversion): a file that lives for minutes is not worth converting. */
   readonly rawDisks?: boolean
+  /**
+   * Makes each disk's qcow2 file itself instead of writing the restore point into it (instant recovery: an overlay
+   * over the served backup). The file was created empty and exclusively, and is removed if the restore fails.
+   */
+  readonly placeDisk?: (disk: { readonly target: string; readonly input: RestoreDiskInput; readonly path: string }, signal: AbortSignal) => Promise<void>
 }
 
 function diskElements(root: XmlElement): XmlElement[] {
@@ -83,12 +88,12 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
         continue
       }
       const originalFormat = child(el, 'driver')?.attrs.type ?? 'raw'
-      const format = originalFormat === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
+      const format = options.placeDisk !== undefined || (originalFormat === 'qcow2' && hasQemuImg) ? 'qcow2' : 'raw'
       const originalSource = child(el, 'source')?.attrs.file
       const beside = originalSource !== undefined && el.attrs.type === 'file' ? checkHostDir(posix.dirname(originalSource), `The folder of disk ${target} in the restore point`) : DEFAULT_IMAGE_DIR
       const dir = storageDir ?? (await usableDir(shell, beside, signal))
       const final = posix.join(dir, `${fileSafe}-${target}.${format}`)
-      const part = format === 'raw' ? final : `${final}.lifeboat-part`
+      const part = format === 'raw' || options.placeDisk !== undefined ? final : `${final}.lifeboat-part`
       // Created exclusively (never over an existing file), and only then registered for removal: a failed restore
       // removes what it made and nothing else.
       await createExclusive(shell, final, signal)
@@ -98,9 +103,12 @@ async function asNew(shell: RootShell, virsh: Virsh, xml: string, request: Resto
         await createExclusive(shell, part, signal)
         partFile = created(part)
       }
-      request.phase('writing disk', `${target} → ${final}`)
-      const base = before
-      await uploadDisk(shell, input.source, part, { fresh: true, signal, progress: (done) => request.progress(base + done, total, target) })
+      if (options.placeDisk !== undefined) await options.placeDisk({ target, input, path: final }, signal)
+      else {
+        request.phase('writing disk', `${target} → ${final}`)
+        const base = before
+        await uploadDisk(shell, input.source, part, { fresh: true, signal, progress: (done) => request.progress(base + done, total, target) })
+      }
       before += input.size
       if (partFile !== undefined) {
         request.phase('converting', `${target} to qcow2`)

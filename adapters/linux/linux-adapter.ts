@@ -4,6 +4,7 @@ import {
   type BackupCapability,
   type GuestFilesCapability,
   type HealthCheckCapability,
+  type InstantRunCapability,
   type HooksCapability,
   type HostAdapter,
   type HostIdentity,
@@ -20,6 +21,8 @@ import { SshConnectionHolder } from '../ssh/ssh-adapter-base'
 import { raw, sh } from '../ssh/shell-quote'
 import { libvirtGuestFiles } from './guest-files'
 import { libvirtBootCheck } from './health-check'
+import { resumeInstantRun, startInstantRun } from './instant-run'
+import { discardRun, listRuns, makeRunPermanent, unstallRun } from './instant-run-manage'
 import { runHook } from './hooks'
 import { beginLibvirtBackup, libvirtModes } from './libvirt-backup'
 import { libvirtSnapshots } from './libvirt-snapshots'
@@ -48,6 +51,7 @@ export class LinuxAdapter implements HostAdapter {
   readonly manualVms: ManualVmCapability
   readonly guestFiles: GuestFilesCapability
   readonly healthCheck: HealthCheckCapability
+  readonly instantRun: InstantRunCapability
 
   constructor(options: AdapterOptions) {
     this.ssh = new SshConnectionHolder(options)
@@ -74,6 +78,14 @@ export class LinuxAdapter implements HostAdapter {
     }
     this.manualVms = manualVms(shell)
     this.healthCheck = { bootCheck: (request, signal) => libvirtBootCheck(shell, request, signal) }
+    this.instantRun = {
+      start: (request, signal) => startInstantRun(shell, request, signal),
+      resume: (name, disks, signal) => resumeInstantRun(shell, name, disks, signal),
+      list: async (signal) => listRuns(await shell(signal), signal),
+      unstall: async (name, signal) => unstallRun(await shell(signal), name, signal),
+      makePermanent: async (name, progress, signal) => makeRunPermanent(await shell(signal), name, progress, signal),
+      discard: async (name, signal) => discardRun(await shell(signal), name, signal),
+    }
     this.reconcile = {
       find: async (signal) => findLeftovers(await shell(signal), signal),
       clean: async (ids, signal) => cleanLeftovers(await shell(signal), ids, signal),

@@ -5,6 +5,8 @@ import type { RootShell } from '../ssh/root-shell'
 import { raw, sh } from '../ssh/shell-quote'
 import { CHECK_SCRATCH_ROOT, checkJobOf, checkScratchDir } from './check-domain'
 import { deleteCheckpoint } from './checkpoints'
+import { discardRun } from './instant-run-manage'
+import { readRunRecord } from './instant-run-model'
 import { parseDomainXml, type DomainDisk } from './domain-model'
 import { liveJobs, TAG_PATTERN } from './job-lock'
 import { commitOverlays } from './overlays'
@@ -20,6 +22,7 @@ type Action =
   | { readonly type: 'lvremove'; readonly lv: string }
   | { readonly type: 'subvolume'; readonly path: string }
   | { readonly type: 'check-vm'; readonly dom: string; readonly name: string }
+  | { readonly type: 'discard-run'; readonly name: string }
 
 interface Found {
   readonly leftover: Leftover
@@ -81,11 +84,26 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
   for (const line of out.split('\n')) {
     const [kind, a, b] = line.split(' ')
     if (kind === 'DOM' && a !== undefined && /^[0-9a-f-]{36}$/.test(a)) {
-      let info
+      let parsed
       try {
-        info = parseDomainXml(b64(b)).info
+        parsed = parseDomainXml(b64(b))
       } catch {
         continue
+      }
+      const { info, root } = parsed
+      const run = readRunRecord(root)
+      if (run?.state === 'from-backup') {
+        found.push({
+          leftover: {
+            id: `run:${a}`,
+            kind: 'vm',
+            description: `${info.name} runs from Lifeboat restore point ${run.pointId}, but no Lifeboat serves its disks any more (it pauses on its next read of the backup). Serve it again and resume it with \`lifeboat points run ${run.pointId} --host HOST --resume ${info.name}\`; cleaning discards it and everything written in it.`,
+            vmId: a,
+            vmName: info.name,
+            jobId: run.runId,
+          },
+          action: { type: 'discard-run', name: info.name },
+        })
       }
       const checkJob = checkJobOf(info.name)
       if (checkJob !== undefined) {
@@ -161,10 +179,13 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
     }
   }
   const live = await liveJobs(shell, found.map((f) => f.leftover.jobId ?? ''), signal)
-  return found.map((f) => ({
-    action: f.action,
-    leftover: { ...f.leftover, safeToClean: f.leftover.kind !== 'checkpoint' && !live.has(f.leftover.jobId ?? '') },
-  }))
+  // A run that a Lifeboat serves is no leftover; one nobody serves holds the admin's writes: offered, never cleaned unasked.
+  return found
+    .filter((f) => f.action.type !== 'discard-run' || !live.has(f.leftover.jobId ?? ''))
+    .map((f) => ({
+      action: f.action,
+      leftover: { ...f.leftover, safeToClean: f.leftover.kind !== 'checkpoint' && f.action.type !== 'discard-run' && !live.has(f.leftover.jobId ?? '') },
+    }))
 }
 
 function safeJson(text: string): unknown {
@@ -186,7 +207,7 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
   const failed: { id: string; reason: string }[] = []
   const virsh = new Virsh(shell)
   // Backup jobs first (they hold files open), then overlays, then files that are no longer in use.
-  const order: Action['type'][] = ['end-backup', 'check-vm', 'nbd-session', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
+  const order: Action['type'][] = ['end-backup', 'discard-run', 'check-vm', 'nbd-session', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
   const found = (await scan(shell, signal)).filter((f) => wanted.has(f.leftover.id)).sort((x, y) => order.indexOf(x.action.type) - order.indexOf(y.action.type))
   for (const { leftover, action } of found) {
     try {
@@ -217,6 +238,11 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
         case 'check-vm':
           await removeCheckVm(virsh, action.dom, action.name, signal)
           break
+        case 'discard-run': {
+          const { leftBehind } = await discardRun(shell, action.name, signal)
+          if (leftBehind.length > 0) throw new Error(leftBehind.join(' '))
+          break
+        }
         case 'nbd-session':
           await shell.run(sh`sh -c ${STOP_NBD_SESSION} lifeboat-clean ${action.path}`, { signal, timeoutMs: 60_000, what: 'Stopping a snapshot server' })
           break

@@ -1,4 +1,4 @@
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
+import { Client, type Channel, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
 import {
   AdapterError,
   sameFingerprint,
@@ -96,6 +96,8 @@ export class SshConnection implements AsyncDisposable {
   private readonly waiters: (() => void)[] = []
   private readonly openChannels = new Set<ClientChannel>()
   private sftpSession: Promise<SFTPWrapper> | undefined
+  private readonly unixListeners = new Map<string, (channel: Channel) => void>()
+  private unixHandlerInstalled = false
 
   private constructor(
     private readonly client: Client,
@@ -390,6 +392,48 @@ export class SshConnection implements AsyncDisposable {
         else resolve(channel)
       })
     })
+  }
+
+  /**
+   * The reverse: sshd listens on a unix socket on the host (as the login user; OpenSSH streamlocal forwarding, which
+   * it must allow) and every connection to it arrives here as a channel. The socket file stays on the host after
+   * `close()` (sshd does not unlink it): the caller removes it. Used to serve a disk to QEMU on the host.
+   */
+  async listenUnixSocket(socketPath: string, onConnection: (channel: Channel) => void, signal?: AbortSignal): Promise<{ close(): Promise<void> }> {
+    throwIfAborted(signal, 'Listening on a socket on the host')
+    if (this.closed) throw new AdapterError('CONNECTION_LOST', `The connection to ${this.label} is closed.`)
+    if (!this.unixHandlerInstalled) {
+      this.unixHandlerInstalled = true
+      this.client.on('unix connection', (info, accept, reject) => {
+        const handler = this.unixListeners.get(info.socketPath)
+        if (handler === undefined) reject()
+        else handler(accept())
+      })
+    }
+    this.unixListeners.set(socketPath, onConnection)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.client.openssh_forwardInStreamLocal(socketPath, (err) => {
+          if (err) reject(new AdapterError('PERMISSION_DENIED', `${this.label} did not listen on ${socketPath} for Lifeboat (sshd needs AllowStreamLocalForwarding): ${err.message}`, { path: socketPath }, { cause: err }))
+          else resolve()
+        })
+      })
+    } catch (err) {
+      this.unixListeners.delete(socketPath)
+      throw err
+    }
+    return {
+      close: async () => {
+        if (!this.unixListeners.delete(socketPath) || this.closed) return
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 5000)
+          this.client.openssh_unforwardInStreamLocal(socketPath, () => {
+            clearTimeout(t)
+            resolve()
+          })
+        })
+      },
+    }
   }
 
   /** The connection's SFTP session (opened once, shared). */

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineChannel } from './contract-core'
+import type { HostKindDto } from './contract-hosts'
 
 /**
  * Health checks: a restore point brought up as a temporary VM with no network on a saved host, booted, and asked for
@@ -42,4 +43,21 @@ export const pointsCheck = defineChannel(
   }),
   z.object({ jobId: z.string() }),
   'Boot a restore point as a temporary VM with no network on a host and wait for proof of life (a job; its result is the verdict, also kept with the point).',
+)
+
+/**
+ * Host kinds whose adapter can run a health check in this version: KVM/libvirt (agent ping), XenServer/XCP-ng (guest
+ * metrics from the PV drivers) and Hyper-V (Heartbeat). A point boots only on a host of its own kind, as a restore
+ * does; the UI lists the other hosts with that reason instead of hiding them.
+ */
+export const hostKindsThatCheck: readonly HostKindDto[] = ['linux', 'xenserver', 'hyperv']
+
+/** The largest screenshot served (a 4K console PNG is a few MiB; anything bigger is not one Lifeboat kept). */
+export const MAX_CHECK_SCREENSHOT_BYTES = 16 * 1024 * 1024
+
+export const pointsCheckScreenshot = defineChannel(
+  'points.checkScreenshot',
+  z.object({ point: z.string().min(1).max(200), repo: z.string().min(1).max(4096).optional() }),
+  z.object({ jobId: z.string(), checkedAt: z.string(), mimeType: z.literal('image/png'), dataBase64: z.string() }),
+  "The console screenshot kept with a restore point's last health check (PNG, base64), so a window shows it without knowing where Lifeboat keeps its files.",
 )

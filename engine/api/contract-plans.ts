@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DEFAULT_CHECK_TIMEOUT_SEC } from './contract-checks'
 import { defineChannel } from './contract-core'
 import { RetentionPolicySchema } from './contract-repository'
 
@@ -37,6 +38,18 @@ export const PlanOptionsSchema = z.object({
   postHook: z.string().min(1).max(8192).optional(),
 })
 
+/**
+ * After each successful run, the newest point of each VM the run backed up is booted as a temporary VM with no network
+ * on this host (a health check, `points.check`). Absent in plans saved before the option existed: no check.
+ */
+export const PlanCheckSchema = z.object({
+  host: z.string().min(1).max(200),
+  /** The host's name when the plan was saved, so the plan still reads well if the host is offline or removed. */
+  hostName: z.string().max(200).optional(),
+  timeoutSec: z.number().int().min(5).max(24 * 3600).default(DEFAULT_CHECK_TIMEOUT_SEC),
+})
+export type PlanCheck = z.infer<typeof PlanCheckSchema>
+
 export const PlanInputSchema = z.object({
   /** Absent to create a plan; an existing id to change it. */
   id: z.string().min(1).max(100).optional(),
@@ -50,16 +63,33 @@ export const PlanInputSchema = z.object({
   retention: RetentionPolicySchema.optional(),
   /** How many VMs are backed up at the same time. */
   concurrency: z.number().int().min(1).max(8).default(1),
+  check: PlanCheckSchema.optional(),
 })
 export type PlanInput = z.input<typeof PlanInputSchema>
 
 export const PlanSchema = PlanInputSchema.extend({ id: z.string(), createdAt: z.string(), updatedAt: z.string() })
 export type Plan = z.infer<typeof PlanSchema>
 
+/**
+ * How the health check after the last run ended: `booted` (every checked point), `failed` (a point did not boot: the
+ * run is "backed up, but did not boot", not a failed backup), `error` (no verdict: the host could not be reached…).
+ */
+export const PlanCheckOutcomeSchema = z.object({
+  verdict: z.enum(['booted', 'failed', 'error']),
+  /** In plain words, per point: "web01: Booted — the guest agent answered after 14 s". */
+  summary: z.string(),
+  at: z.string(),
+  pointIds: z.array(z.string()),
+  jobIds: z.array(z.string()),
+})
+export type PlanCheckOutcome = z.infer<typeof PlanCheckOutcomeSchema>
+
 export const PlanStatusSchema = z.object({
   lastRunAt: z.string().optional(),
   lastResult: z.enum(['succeeded', 'failed', 'partial', 'cancelled']).optional(),
   lastJobId: z.string().optional(),
+  /** The health check after the last run, when the plan checks its points and the run backed up every VM. */
+  lastCheck: PlanCheckOutcomeSchema.optional(),
   /** Scheduled runs that did not happen (Lifeboat was not running) since the last run. */
   missedRuns: z.number(),
   missedSince: z.string().optional(),

@@ -12,8 +12,10 @@ import { JobDtoSchema, jobsCancel, jobsGet, jobsList, jobsRetry } from './contra
 import { backupModes, backupStart, leftoversClean, leftoversList, manualVmsList, manualVmsRegister, manualVmsUnregister, restoreStart, snapshotsCreate, snapshotsList, snapshotsKeep, snapshotsRemove, snapshotsRevert } from './contract-backup'
 import { plansDelete, plansList, plansPreview, plansRun, plansRunDue, plansSave } from './contract-plans'
 import { archiveExport, archiveImport, restoreDisk } from './contract-archive'
-import { pointsCheck } from './contract-checks'
+import { pointsCheck, pointsCheckScreenshot } from './contract-checks'
+import { pointsRun, runsDiscard, runsList, runsMakePermanent } from './contract-run'
 import { pointsServe } from './contract-serve'
+import { notifyAddEmail, notifyAddWebhook, notifyRemove, notifySettings, notifyTest, notifyTrustCertificate, notifyUpdate } from './contract-notify'
 import { backupFile, pointsExport, pointsGet, pointsList, repoCheck, repoGc, repoInfo, repoInit, repoPrune, repoVerify } from './contract-repository'
 
 export * from './contract-archive'
@@ -25,9 +27,11 @@ export * from './contract-files'
 export * from './contract-hosts'
 export * from './contract-inventory'
 export * from './contract-jobs'
+export * from './contract-notify'
 export * from './contract-plans'
 export * from './contract-repository'
 export * from './contract-serve'
+export * from './contract-run'
 
 export const AppInfoSchema = z.object({
   version: z.string(),
@@ -74,7 +78,12 @@ export const channels = {
   [pointsGet.name]: pointsGet,
   [pointsExport.name]: pointsExport,
   [pointsCheck.name]: pointsCheck,
+  [pointsCheckScreenshot.name]: pointsCheckScreenshot,
   [pointsServe.name]: pointsServe,
+  [pointsRun.name]: pointsRun,
+  [runsList.name]: runsList,
+  [runsMakePermanent.name]: runsMakePermanent,
+  [runsDiscard.name]: runsDiscard,
   [backupFile.name]: backupFile,
   [plansList.name]: plansList,
   [plansSave.name]: plansSave,
@@ -98,6 +107,13 @@ export const channels = {
   [manualVmsList.name]: manualVmsList,
   [manualVmsRegister.name]: manualVmsRegister,
   [manualVmsUnregister.name]: manualVmsUnregister,
+  [notifySettings.name]: notifySettings,
+  [notifyUpdate.name]: notifyUpdate,
+  [notifyAddEmail.name]: notifyAddEmail,
+  [notifyAddWebhook.name]: notifyAddWebhook,
+  [notifyRemove.name]: notifyRemove,
+  [notifyTrustCertificate.name]: notifyTrustCertificate,
+  [notifyTest.name]: notifyTest,
 } as const satisfies Record<string, Channel>
 
 export type Channels = typeof channels

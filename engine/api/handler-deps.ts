@@ -11,6 +11,7 @@ import type { PointChecks } from '../state/point-checks'
 import type { SecretStore } from '../state/secret-store'
 import type { SnapshotReviews } from '../state/snapshot-reviews'
 import type { AppInfo } from './contract'
+import type { NotifyService } from '../notify/notify-service'
 
 /** What the handlers are built from: the engine's stores, features and settings (wired in engine/engine.ts). */
 export interface HandlerDeps {
@@ -27,5 +28,7 @@ export interface HandlerDeps {
   readonly startBackup: StartBackup
   readonly snapshotReviews: SnapshotReviews
   readonly pointChecks: PointChecks
+  /** Alerts; handler tests that do not need them leave it out and get a service of their own on the same home. */
+  readonly notify?: NotifyService
   readonly connectTimeoutMs?: number
 }

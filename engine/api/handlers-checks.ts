@@ -1,4 +1,6 @@
 import { findHost } from '../inventory/host-access'
+import { MAX_CHECK_SCREENSHOT_BYTES } from './contract-checks'
+import { ApiError } from './contract-errors'
 import { pointCheckJob } from '../jobs/check-job'
 import type { Handler } from './handler-types'
 import type { HandlerDeps } from './handler-deps'
@@ -16,5 +18,17 @@ export function checkHandlers(deps: HandlerDeps) {
     )
     return { jobId: job.id }
   }
-  return { 'points.check': check } as const
+  const screenshot: Handler<'points.checkScreenshot'> = async (input, { signal }) => {
+    const repo = await deps.repositories.open(input.repo === undefined ? {} : { location: input.repo }, signal)
+    let repositoryId: string
+    try {
+      repositoryId = repo.info().id
+    } finally {
+      await repo.close()
+    }
+    const found = await deps.pointChecks.screenshot(repositoryId, input.point, MAX_CHECK_SCREENSHOT_BYTES)
+    if (found === undefined) throw new ApiError('NOT_FOUND', `There is no screenshot of a health check of ${input.point} (it was never checked, or the host could not take one).`)
+    return { jobId: found.check.jobId, checkedAt: found.check.checkedAt, mimeType: 'image/png', dataBase64: found.png.toString('base64') }
+  }
+  return { 'points.check': check, 'points.checkScreenshot': screenshot } as const
 }

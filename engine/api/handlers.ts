@@ -9,8 +9,10 @@ import { checkHandlers } from './handlers-checks'
 import { guestFileHandlers } from './handlers-guest-files'
 import { fileHandlers } from './handlers-files'
 import { hostHandlers } from './handlers-hosts'
+import { notifyHandlers } from './handlers-notify'
 import { planHandlers } from './handlers-plans'
 import { repositoryHandlers } from './handlers-repository'
+import { runHandlers } from './handlers-run'
 import { serveHandlers } from './handlers-serve'
 
 
@@ -26,7 +28,9 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
     ...repositoryHandlers(deps),
     ...checkHandlers(deps),
     ...serveHandlers(deps),
+    ...runHandlers(deps),
     ...planHandlers(deps.scheduler),
+    ...notifyHandlers(deps, deps.notify),
     'inventory.tree': () => deps.inventory.tree(),
     'inventory.refresh': (input, ctx) => deps.inventory.refresh(input.hostId, ctx.signal, { reconnect: input.reconnect }),
     'vms.list': async (input, ctx) => {

@@ -32,6 +32,8 @@ export const planCommands: Command[] = [
         results.push({ ...s, state: job.state, error: job.error?.message })
         if (!ctx.io.json) ctx.io.out(`${job.title}: ${job.state}${job.error ? ` — ${job.error.message}` : ''}`)
       }
+      // Alerts about these runs go out before the process ends (cron starts a new one next time).
+      await engine.scheduler.alertsSent()
       if (ctx.io.json) ctx.io.out(JSON.stringify({ started: results, skipped: due.skipped }, null, 2))
       return results.every((r) => r.state === 'succeeded') && due.skipped.length === 0 ? EXIT_OK : EXIT_FAILED
     },

@@ -15,12 +15,14 @@ import { repositoryCommands } from './commands-repository'
 import { jobCommands, vmCommands } from './commands-misc'
 import { serveCommand } from './commands-serve'
 import { pointsServeCommand } from './commands-points-serve'
+import { pointsRunCommands } from './commands-points-run'
 import { snapshotCommands } from './commands-snapshot'
 import { archiveCommands } from './commands-archive'
 import { manualVmCommands } from './commands-manual-vm'
+import { notifyCommands } from './commands-notify'
 import { groupHelpFor } from './group-help'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...checkCommands, pointsServeCommand, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...checkCommands, pointsServeCommand, ...pointsRunCommands, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, ...notifyCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },

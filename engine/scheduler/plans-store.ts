@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
-import { PlanSchema, type Plan } from '../api/contract-plans'
+import { PlanCheckOutcomeSchema, PlanSchema, type Plan } from '../api/contract-plans'
 import { writeFileAtomic } from '../state/atomic-file'
 import { withFileLock } from '../state/file-lock'
 import { StateError } from '../state/state-error'
@@ -10,6 +10,7 @@ const PlanStateSchema = z.object({
   lastRunAt: z.string().optional(),
   lastResult: z.enum(['succeeded', 'failed', 'partial', 'cancelled']).optional(),
   lastJobId: z.string().optional(),
+  lastCheck: PlanCheckOutcomeSchema.optional(),
   missedRuns: z.number().int().min(0).default(0),
   missedSince: z.string().optional(),
 })

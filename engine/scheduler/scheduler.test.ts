@@ -15,6 +15,12 @@ import { Scheduler } from './scheduler'
 import { ApiError } from '../api/contract-errors'
 import type { BackupRequest } from '../jobs/backup-job'
 import type { StartBackup } from '../jobs/start-backup'
+import type { PointCheckDto } from '../api/contract-checks'
+import { writeFile } from 'node:fs/promises'
+import type { CheckRequest, StartCheck } from './plan-check'
+import type { NotifyEvent } from '../notify/events'
+import type { NotifyService } from '../notify/notify-service'
+import type { VmBackupStatus } from '../notify/stale-check'
 
 describe('Scheduler', () => {
   let dir: string
@@ -23,6 +29,9 @@ describe('Scheduler', () => {
   let repositories: Repositories
   let started: BackupRequest[]
   let failVm: string | undefined
+  let checks: CheckRequest[]
+  /** How the fake health check of a point ends, by the VM the point is of. */
+  let checkOutcome: (vm: string) => 'booted' | 'failed' | 'error' | 'hang'
 
   /** Stands in for backup.start: backs up 4 MiB of random data for the VM into the real repository. */
   const startBackup: StartBackup = (input) => {
@@ -49,8 +58,38 @@ describe('Scheduler', () => {
     return Promise.resolve({ jobId: job.id })
   }
 
+  /** Stands in for points.check (the real one boots a VM: point-check.test.ts): a job whose verdict the test picks. */
+  const startCheck: StartCheck = (input) => {
+    checks.push(input)
+    const job = jobs.start({
+      kind: 'points.check',
+      title: `Health check of ${input.point}`,
+      run: async (ctx) => {
+        const repo = await repositories.open({})
+        const vm = (await repo.getPoint(input.point)).vm.name
+        await repo.close()
+        const outcome = checkOutcome(vm)
+        if (outcome === 'hang' && !ctx.signal.aborted) await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))
+        if (outcome === 'error' || ctx.signal.aborted) throw new ApiError(ctx.signal.aborted ? 'CANCELLED' : 'HOST_UNREACHABLE', ctx.signal.aborted ? 'Cancelled.' : 'kvm1 cannot be reached.')
+        const check: PointCheckDto = {
+          pointId: input.point,
+          repositoryId: 'r',
+          jobId: ctx.jobId,
+          host: { id: input.host, name: input.host },
+          checkedAt: clock.toISOString(),
+          verdict: outcome === 'booted' ? 'booted' : 'failed',
+          summary: outcome === 'booted' ? 'Booted — the guest agent answered after 14 s' : 'Failed — the disk has no bootable system',
+          reason: '',
+          timings: { restoreMs: 1, bootMs: 1, proofMs: 1, totalMs: 3 },
+        }
+        return check
+      },
+    })
+    return Promise.resolve({ jobId: job.id })
+  }
+
   const make = () =>
-    new Scheduler({ store: new PlansStore(path.join(dir, 'plans.json')), jobs, repositories, startBackup, lockDir: dir, now: () => clock })
+    new Scheduler({ store: new PlansStore(path.join(dir, 'plans.json')), jobs, repositories, startBackup, startCheck, lockDir: dir, now: () => clock })
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'lb-sched-'))
@@ -59,6 +98,8 @@ describe('Scheduler', () => {
     repositories = new Repositories({ defaultPath: path.join(dir, 'repository'), secrets: new SecretStore(path.join(dir, 'secrets.json'), fileCodec) })
     started = []
     failVm = undefined
+    checks = []
+    checkOutcome = () => 'booted'
   })
   afterEach(async () => jobs.cancelAll())
 
@@ -133,5 +174,114 @@ describe('Scheduler', () => {
     await expect(s.save({ ...plan, schedule: { kind: 'cron', expression: '61 * * * *' } })).rejects.toThrow(/outside/)
     await s.save(plan)
     await expect(s.save({ ...plan, name: 'NIGHTLY' })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+  })
+
+  const checked = { ...plan, check: { host: 'kvm1', hostName: 'KVM one', timeoutSec: 120 } }
+
+  it('checks that the new points boot after a successful run: verdict on the run and in the plan status', async () => {
+    const s = make()
+    const { plan: saved } = await s.save(checked)
+    expect(saved.check).toEqual({ host: 'kvm1', hostName: 'KVM one', timeoutSec: 120 })
+    const job = await jobs.waitFor((await s.runNow('Nightly')).jobId)
+    expect(job.state).toBe('succeeded')
+    const result = job.result as { pointIds: string[]; check: { verdict: string; summary: string; pointIds: string[]; jobIds: string[] } }
+    expect(checks.map((c) => [c.host, c.timeoutSec])).toEqual([['kvm1', 120], ['kvm1', 120]])
+    expect(checks.map((c) => c.point).sort()).toEqual([...result.pointIds].sort())
+    expect(result.check.verdict).toBe('booted')
+    expect(result.check.summary).toMatch(/^web0[12]: Booted — the guest agent answered after 14 s; web0[12]: Booted/)
+    expect(job.steps.at(-1)).toMatchObject({ id: 'check', label: 'Check that the new restore points boot on KVM one', state: 'done' })
+    const [view] = await s.list()
+    expect(view?.status).toMatchObject({ lastResult: 'succeeded', lastCheck: { verdict: 'booted', jobIds: result.check.jobIds } })
+  })
+
+  it('a point that does not boot makes the run "backed up, but did not boot", not a failed backup', async () => {
+    const s = make()
+    await s.save(checked)
+    checkOutcome = (vm) => (vm === 'web02' ? 'failed' : 'booted')
+    const job = await jobs.waitFor((await s.runNow('Nightly')).jobId)
+    expect(job.state).toBe('succeeded')
+    expect(job.steps.at(-1)).toMatchObject({ id: 'check', state: 'failed' })
+    expect(job.log.some((l) => l.level === 'warn' && l.message.startsWith('Backed up, but did not boot:') && l.message.includes('web02: Failed — the disk has no bootable system'))).toBe(true)
+    const [view] = await s.list()
+    expect(view?.status.lastResult).toBe('succeeded')
+    expect(view?.status.lastCheck?.verdict).toBe('failed')
+
+    checkOutcome = () => 'error'
+    const noVerdict = await jobs.waitFor((await s.runNow('Nightly')).jobId)
+    expect(noVerdict.state).toBe('succeeded')
+    expect((await s.list())[0]?.status.lastCheck).toMatchObject({ verdict: 'error', summary: expect.stringContaining('the check could not run: kvm1 cannot be reached.') as unknown })
+
+    // A run that did not back up every VM checks nothing, and its status carries no stale verdict.
+    failVm = 'web02'
+    checks = []
+    expect((await jobs.waitFor((await s.runNow('Nightly')).jobId)).state).toBe('failed')
+    expect(checks).toEqual([])
+    expect((await s.list())[0]?.status.lastCheck).toBeUndefined()
+  })
+
+  it('cancelling the run during the check cancels the check job too', async () => {
+    const s = make()
+    await s.save(checked)
+    checkOutcome = () => 'hang'
+    const { jobId } = await s.runNow('Nightly')
+    const checkJob = async () => (await jobs.list(10)).find((j) => j.kind === 'points.check')
+    for (let i = 0; i < 1000 && (await checkJob())?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 50))
+    expect(checks).toHaveLength(1)
+    await jobs.cancel(jobId)
+    const run = await jobs.waitFor(jobId)
+    expect(run.state).toBe('cancelled')
+    const check = await jobs.waitFor((await checkJob())?.id ?? 'none')
+    expect(check.state).toBe('cancelled')
+    expect((await s.list())[0]?.status.lastResult).toBe('cancelled')
+  })
+
+  it('alerts: a failed run, a skipped run, and every protected VM with its newest point for the "no backup" check', async () => {
+    const events: NotifyEvent[] = []
+    const looks: (readonly VmBackupStatus[])[] = []
+    const fake = {
+      config: { dto: () => Promise.resolve({ staleHours: 26 }) },
+      event: (e: NotifyEvent) => {
+        events.push(e)
+        return Promise.resolve([])
+      },
+      checkStaleVms: (vms: readonly VmBackupStatus[]) => {
+        looks.push(vms)
+        return Promise.resolve([])
+      },
+      dailySummaryIfDue: () => Promise.resolve(false),
+    }
+    const s = new Scheduler({ store: new PlansStore(path.join(dir, 'plans.json')), jobs, repositories, startBackup, startCheck, lockDir: dir, now: () => clock, notify: fake as unknown as NotifyService })
+    const { plan: saved } = await s.save(plan)
+    failVm = 'web02'
+    expect((await jobs.waitFor((await s.runNow('Nightly')).jobId)).state).toBe('failed')
+    await s.alertsSent()
+    expect(events).toEqual([expect.objectContaining({ kind: 'run-failed', plan: 'Nightly', error: expect.stringContaining('web02 cannot be reached') })])
+
+    const release = await tryHoldLock(path.join(dir, `plan-${saved.id}.lock`))
+    clock = new Date('2026-11-17T03:00:00')
+    await s.runDue()
+    await release?.()
+    await s.alertsSent()
+    expect(events[1]).toMatchObject({ kind: 'run-skipped', plan: 'Nightly', reason: expect.stringContaining('still running') })
+    const web01 = looks[0]?.find((v) => v.vm === 'web01')
+    expect(web01).toMatchObject({ key: 'h1/web01', host: 'host one', protectedSince: saved.createdAt })
+    expect(web01?.lastSuccessAt).toBeDefined()
+    expect(looks[0]?.find((v) => v.key === 'h1/web02')).toEqual({ key: 'h1/web02', vm: 'web02', host: 'h1', protectedSince: saved.createdAt })
+    // The running app looks again only after the interval, not on every 30-second tick.
+    await s.runDue()
+    expect(looks).toHaveLength(1)
+  })
+
+  it('loads a plans file written before the check option existed, and runs its plans without a check', async () => {
+    const file = path.join(dir, 'plans.json')
+    const old = { id: 'p1', name: 'Old', enabled: true, targets: [{ host: 'h1', vm: 'web01' }], mode: 'hot', options: { quiesce: true, requireQuiesce: false, shutdownTimeoutSec: 300, forceOffAfterTimeout: false, incremental: true }, schedule: { kind: 'manual' }, concurrency: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' }
+    await writeFile(file, JSON.stringify({ version: 1, plans: [old], state: { p1: { missedRuns: 0, lastResult: 'succeeded' } } }))
+    const s = make()
+    const [view] = await s.list()
+    expect(view?.plan.check).toBeUndefined()
+    const job = await jobs.waitFor((await s.runNow('Old')).jobId)
+    expect(job.state).toBe('succeeded')
+    expect(job.steps.map((st) => st.id)).toEqual(['vm-0'])
+    expect(checks).toEqual([])
   })
 })

@@ -13,15 +13,22 @@ import type { PlansStore, PlanState } from './plans-store'
 import { retryOf } from '../jobs/retry'
 import type { StartBackup } from '../jobs/start-backup'
 import { compileSchedule } from './schedule'
-
+import { checkPlanPoints, type StartCheck } from './plan-check'
+import { WATCH_INTERVAL_MS, watchPlans } from './plan-alerts'
+import type { NotifyEvent } from '../notify/events'
+import type { NotifyService } from '../notify/notify-service'
 
 export interface SchedulerDeps {
   readonly store: PlansStore
   readonly jobs: JobRunner
   readonly repositories: Repositories
   readonly startBackup: StartBackup
+  /** Starts a health check (plans that check their newest points after each successful run). */
+  readonly startCheck: StartCheck
   /** Where per-plan run locks live (shared with every Lifeboat process on this machine). */
   readonly lockDir: string
+  /** Alerts (failed and skipped runs, points that did not boot, VMs without a recent backup, the daily summary). */
+  readonly notify?: NotifyService
   readonly now?: () => Date
 }
 
@@ -32,6 +39,9 @@ export interface SchedulerDeps {
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | undefined
+  private watchedAt = 0
+  private watching: Promise<void> | undefined
+  private readonly sending = new Set<Promise<unknown>>()
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -100,10 +110,41 @@ export class Scheduler {
       if (!slot) continue
       const missed = due.length - 1
       const jobId = await this.start(plan, { reason: 'schedule', slot, missed, missedSince: due[0] })
-      if (jobId === undefined) skipped.push({ planId: plan.id, reason: 'It is still running from an earlier start.' })
-      else started.push({ planId: plan.id, jobId, missedRuns: missed })
+      if (jobId === undefined) {
+        const reason = 'It is still running from an earlier start.'
+        skipped.push({ planId: plan.id, reason })
+        this.alert({ kind: 'run-skipped', plan: plan.name, reason })
+      } else started.push({ planId: plan.id, jobId, missedRuns: missed })
     }
+    await this.watch(now)
     return { started, skipped }
+  }
+
+  /** Sends an alert without waiting for it (a channel's retries must not hold a plan's lock; it never throws). */
+  private alert(event: NotifyEvent): void {
+    const notify = this.deps.notify
+    if (notify === undefined) return
+    const sent = notify.event(event).finally(() => this.sending.delete(sent))
+    this.sending.add(sent)
+  }
+
+  /** Resolves when every alert started so far has been delivered or given up: `run-due` waits for it before it exits. */
+  async alertsSent(): Promise<void> {
+    while (this.sending.size > 0) await Promise.allSettled([...this.sending])
+  }
+
+  /**
+   * VMs without a recent backup and the daily summary, at most every WATCH_INTERVAL_MS in a long-running process (each
+   * look lists every plan's repository); `run-due` from cron is a new process each time, so it always looks.
+   */
+  private async watch(now: Date): Promise<void> {
+    const notify = this.deps.notify
+    if (notify === undefined || this.watching !== undefined || now.getTime() - this.watchedAt < WATCH_INTERVAL_MS) return
+    this.watchedAt = now.getTime()
+    this.watching = watchPlans(notify, await this.deps.store.list(), this.deps.repositories, now)
+      .catch((err: unknown) => console.error('Lifeboat: looking for VMs without a recent backup failed:', err instanceof Error ? err.message : err))
+      .finally(() => (this.watching = undefined))
+    await this.watching
   }
 
   /** Checks for due plans every `intervalMs` (the desktop app and the bridge). */
@@ -133,6 +174,7 @@ export class Scheduler {
       ...(state.lastRunAt !== undefined ? { lastRunAt: state.lastRunAt } : {}),
       ...(state.lastResult !== undefined ? { lastResult: state.lastResult } : {}),
       ...(state.lastJobId !== undefined ? { lastJobId: state.lastJobId } : {}),
+      ...(state.lastCheck !== undefined ? { lastCheck: state.lastCheck } : {}),
       missedRuns: state.missedRuns,
       ...(state.missedSince !== undefined ? { missedSince: state.missedSince } : {}),
       running,
@@ -165,19 +207,36 @@ export class Scheduler {
       kind: 'plan.run',
       retry: retryOf('plans.run', { id: plan.id }),
       title: `Backup plan "${plan.name}"`,
-      steps: plan.targets.map((t, i) => ({ id: `vm-${i}`, label: `${t.vmName ?? t.vm} on ${t.hostName ?? t.host}` })),
+      steps: [
+        ...plan.targets.map((t, i) => ({ id: `vm-${i}`, label: `${t.vmName ?? t.vm} on ${t.hostName ?? t.host}` })),
+        ...(plan.check ? [{ id: 'check', label: `Check that the new restore points boot on ${plan.check.hostName ?? plan.check.host}` }] : []),
+      ],
       run: async (ctx) => {
         try {
           if (missed > 0) {
             ctx.log('warn', `${missed} scheduled run(s) since ${how.missedSince?.toISOString() ?? '?'} did not happen (no Lifeboat was running); this run catches up once.`)
           }
-          const result = await this.execute(plan, ctx)
-          await this.deps.store.updateState(plan.id, { lastResult: 'succeeded', lastJobId: ctx.jobId })
-          return result
+          const { points, ...result } = await this.execute(plan, ctx)
+          if (!plan.check || points.length === 0) {
+            await this.deps.store.updateState(plan.id, { lastResult: 'succeeded', lastJobId: ctx.jobId, lastCheck: undefined })
+            return result
+          }
+          const end = ctx.step('check')
+          const check = await checkPlanPoints({ jobs: this.deps.jobs, startCheck: this.deps.startCheck, now: () => this.now() }, plan.check, points, plan.repo, ctx)
+          end(check.verdict === 'booted' ? 'done' : 'failed')
+          // A point that did not boot is the news of this run, but the backup itself worked: the run stays succeeded.
+          if (check.verdict === 'failed') {
+            ctx.log('warn', `Backed up, but did not boot: ${check.summary}`)
+            this.alert({ kind: 'check-failed', point: check.pointIds.join(', '), reason: `Plan "${plan.name}": ${check.summary}` })
+          }
+          await this.deps.store.updateState(plan.id, { lastResult: 'succeeded', lastJobId: ctx.jobId, lastCheck: check })
+          return { ...result, check }
         } catch (err) {
           const cancelled = ctx.signal.aborted || (err instanceof ApiError && err.code === 'CANCELLED')
           const partial = err instanceof ApiError && err.params.partial === true
-          await this.deps.store.updateState(plan.id, { lastResult: cancelled ? 'cancelled' : partial ? 'partial' : 'failed', lastJobId: ctx.jobId }).catch(() => undefined)
+          await this.deps.store.updateState(plan.id, { lastResult: cancelled ? 'cancelled' : partial ? 'partial' : 'failed', lastJobId: ctx.jobId, lastCheck: undefined }).catch(() => undefined)
+          // Never awaited: an alert that takes its retries must not hold the plan's lock (it never throws).
+          if (!cancelled) this.alert({ kind: 'run-failed', plan: plan.name, error: err instanceof Error ? err.message : String(err), jobId: ctx.jobId })
           throw err
         } finally {
           await release()
@@ -188,10 +247,11 @@ export class Scheduler {
   }
 
   /** Backs up each VM (at most `concurrency` at once), then applies the plan's retention to its VMs only. */
-  private async execute(plan: Plan, ctx: JobContext): Promise<{ succeeded: number; failed: number; pointIds: string[] }> {
+  private async execute(plan: Plan, ctx: JobContext): Promise<{ succeeded: number; failed: number; pointIds: string[]; points: { id: string; label: string }[] }> {
     const queue = plan.targets.map((target, i) => ({ target, i }))
     const failures: string[] = []
     const pointIds: string[] = []
+    const points: { id: string; label: string }[] = []
     const vmIds = new Set<string>()
     const children = new Set<string>()
     const onAbort = () => {
@@ -249,7 +309,10 @@ export class Scheduler {
         report()
         if (done.state === 'succeeded') {
           const point = done.result as { id?: string; vm?: { id?: string } } | undefined
-          if (point?.id !== undefined) pointIds.push(point.id)
+          if (point?.id !== undefined) {
+            pointIds.push(point.id)
+            points.push({ id: point.id, label })
+          }
           if (point?.vm?.id !== undefined) vmIds.add(point.vm.id)
           ctx.log('info', `${label}: restore point ${point?.id ?? '?'}.`)
           end('done')
@@ -281,6 +344,6 @@ export class Scheduler {
     if (failures.length > 0) {
       throw new ApiError('COMMAND_FAILED', `${failures.length} of ${plan.targets.length} VM backups failed: ${failures.join('; ')}`, { partial: succeeded > 0, failed: failures.length })
     }
-    return { succeeded, failed: 0, pointIds }
+    return { succeeded, failed: 0, pointIds, points }
   }
 }

@@ -26,6 +26,9 @@ export interface StatePaths {
   /** Health-check verdicts of restore points, and the folder of their console screenshots. */
   readonly pointChecks: string
   readonly checkScreenshots: string
+  /** Alert channels and choices (no secrets), and what alerting remembers (open episodes, failed deliveries). */
+  readonly notifySettings: string
+  readonly notifyState: string
 }
 
 export function statePaths(home: string): StatePaths {
@@ -39,5 +42,7 @@ export function statePaths(home: string): StatePaths {
     snapshotReviews: path.join(home, 'snapshot-reviews.json'),
     pointChecks: path.join(home, 'point-checks.json'),
     checkScreenshots: path.join(home, 'checks'),
+    notifySettings: path.join(home, 'notify.json'),
+    notifyState: path.join(home, 'notify-state.json'),
   }
 }

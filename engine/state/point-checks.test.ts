@@ -58,4 +58,23 @@ describe('PointChecks', () => {
     await expect(store.record(base)).rejects.toThrow(/expected layout/)
     expect(await readFile(path.join(dir, 'point-checks.json'), 'utf8')).toBe('{"version":1,"checks":"no"}')
   })
+
+  it('serves the PNG screenshot of a point\'s newest check, but no file outside its folder, too large or not a PNG', async () => {
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('IHDR…')])
+    const file = await store.saveScreenshot(base.jobId, 'png', png)
+    await store.record({ ...base, screenshot: { path: file, format: 'png' } })
+    expect((await store.screenshot('repo-a', 'p1', 1024))?.png).toEqual(png)
+    expect(await store.screenshot('repo-b', 'p1', 1024)).toBeUndefined()
+    expect(await store.screenshot('repo-a', 'p2', 1024)).toBeUndefined()
+    await expect(store.screenshot('repo-a', 'p1', 8)).rejects.toThrow(/larger/)
+
+    const outside = path.join(dir, 'secret.png')
+    await writeFile(outside, png)
+    await store.record({ ...base, jobId: '44444444-4444-4444-8444-444444444444', screenshot: { path: outside, format: 'png' } })
+    expect(await store.screenshot('repo-a', 'p1', 1024)).toBeUndefined()
+
+    const fake = await store.saveScreenshot('55555555-5555-4555-8555-555555555555', 'png', Buffer.from('<html>not a picture</html>'))
+    await store.record({ ...base, jobId: '55555555-5555-4555-8555-555555555555', screenshot: { path: fake, format: 'png' } })
+    await expect(store.screenshot('repo-a', 'p1', 1024)).rejects.toThrow(/not a PNG/)
+  })
 })

@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises'
+import { open, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { PointCheckDtoSchema, type PointCheckDto } from '../api/contract-checks'
@@ -31,6 +31,34 @@ export class PointChecks {
     const file = path.join(this.screenshotDir, `${jobId}.${format}`)
     await writeFileAtomic(file, data)
     return file
+  }
+
+  /**
+   * The PNG screenshot of a point's newest check, if there is one. Only a file in this store's own folder is read (the
+   * state file is editable by hand, so its path is not trusted), and only up to `maxBytes`.
+   */
+  async screenshot(repositoryId: string, pointId: string, maxBytes: number): Promise<{ check: PointCheckDto; png: Buffer } | undefined> {
+    const check = (await this.forRepository(repositoryId)).get(pointId)
+    const file = check?.screenshot?.format === 'png' ? check.screenshot.path : undefined
+    if (check === undefined || file === undefined || path.dirname(path.resolve(file)) !== path.resolve(this.screenshotDir)) return undefined
+    let fh
+    try {
+      fh = await open(file, 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    try {
+      const size = (await fh.stat()).size
+      if (size > maxBytes) throw new StateError('STATE_CORRUPT', `The screenshot ${file} is larger (${size} bytes) than any Lifeboat keeps; it was not read.`, { file })
+      const png = Buffer.alloc(size)
+      const { bytesRead } = await fh.read(png, 0, size, 0)
+      const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+      if (bytesRead !== size || !png.subarray(0, 8).equals(PNG_MAGIC)) throw new StateError('STATE_CORRUPT', `The screenshot ${file} is not a PNG file; it was not served.`, { file })
+      return { check, png }
+    } finally {
+      await fh.close()
+    }
   }
 
   async record(check: PointCheckDto): Promise<void> {

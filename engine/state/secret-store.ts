@@ -20,6 +20,14 @@ const HostSecretSchema = z.union([
 ])
 const PassphraseSchema = z.object({ type: z.literal('passphrase'), passphrase: z.string() })
 const S3CredentialsSchema = z.object({ type: z.literal('s3'), accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string().optional() })
+const NotifySecretSchema = z.object({ type: z.literal('notify'), password: z.string().optional(), url: z.string().optional(), token: z.string().optional() })
+
+/** The secret parts of an alert channel: an SMTP password, a webhook URL (its path is the key), a token. */
+export interface NotifySecret {
+  readonly password?: string
+  readonly url?: string
+  readonly token?: string
+}
 
 /** Credentials of an S3-compatible repository (kept like host credentials; never returned by the API). */
 export interface S3Credentials {
@@ -133,6 +141,22 @@ export class SecretStore {
 
   async setS3Credentials(id: string, credentials: S3Credentials): Promise<void> {
     const sealed = await this.writer.seal(JSON.stringify({ type: 's3', ...credentials }))
+    await this.mutate((secrets) => {
+      secrets[id] = sealed
+    })
+  }
+
+  /** The secrets of an alert channel saved under `id` (empty when it has none). */
+  async getNotifySecret(id: string): Promise<NotifySecret> {
+    if ((await this.read()).secrets[id] === undefined) return {}
+    const parsed = NotifySecretSchema.safeParse(await this.openJson(id))
+    if (!parsed.success) throw new StateError('STATE_CORRUPT', 'The saved secrets of an alert channel are damaged. Remove the channel and add it again.', { id })
+    const { password, url, token } = parsed.data
+    return { ...(password !== undefined ? { password } : {}), ...(url !== undefined ? { url } : {}), ...(token !== undefined ? { token } : {}) }
+  }
+
+  async setNotifySecret(id: string, secret: NotifySecret): Promise<void> {
+    const sealed = await this.writer.seal(JSON.stringify({ type: 'notify', ...secret }))
     await this.mutate((secrets) => {
       secrets[id] = sealed
     })

@@ -7,6 +7,8 @@ import {
   filesRestore,
   filesRestoreToGuest,
   filesSearch,
+  pointsCheck,
+  pointsCheckScreenshot,
   pointsExport,
   pointsList,
   restoreStart,
@@ -259,4 +261,16 @@ export function useRemoveSnapshot() {
 export function useKeepSnapshot() {
   const api = useApi()
   return useSnapshotMutation((input: InputOf<typeof snapshotsKeep>) => api.invoke(snapshotsKeep, input))
+}
+
+/** Starts a health check (a job: its phases show in the jobs view, its verdict comes back with the point). */
+export function useCheckPoint() {
+  const api = useApi()
+  return useMutation({ mutationFn: (input: InputOf<typeof pointsCheck>) => api.invoke(pointsCheck, input) })
+}
+
+/** The screenshot of a point's last health check, fetched when it is about to be shown. */
+export function useCheckScreenshot(pointId: string, jobId: string, enabled: boolean) {
+  const api = useApi()
+  return useQuery({ queryKey: queryKeys.checkScreenshot(pointId, jobId), queryFn: () => api.invoke(pointsCheckScreenshot, { point: pointId }), enabled, staleTime: Infinity, retry: false })
 }

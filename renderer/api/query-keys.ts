@@ -15,6 +15,8 @@ export const queryKeys = {
   appInfo: ['app-info'],
   repoInfo: ['repo-info'],
   plans: ['plans'],
+  /** Alert channels, chosen events and failed deliveries. */
+  notify: ['notify'],
   /** The prefix of every restore-point list, whichever VM it is for. */
   points,
   /** The restore points of one VM, or of every VM when no VM is given. */
@@ -27,6 +29,8 @@ export const queryKeys = {
   schedulePreview: (schedule: Schedule | undefined) => ['preview', schedule] as const,
   /** Partitions, volumes and filesystems found on a disk source. */
   diskTree: (source: DiskSourceRef | undefined) => ['disk-tree', source] as const,
+  /** The console screenshot of a point's health check (one per check job, so a new check is a new key). */
+  checkScreenshot: (pointId: string, jobId: string) => ['check-screenshot', pointId, jobId] as const,
   /** One folder's entries on one volume of a disk source. */
   directory: (source: DiskSourceRef | undefined, volume: string | undefined, path: string) => ['dir', source, volume, path] as const,
 } as const

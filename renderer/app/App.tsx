@@ -13,6 +13,7 @@ import { PatchSnapshotDialog } from '../features/snapshots/PatchSnapshotDialog'
 import { Dashboard } from '../features/dashboard/Dashboard'
 import { PlansPanel } from '../features/plans/PlansPanel'
 import { SettingsPanel } from '../features/settings/SettingsPanel'
+import { useAlertLanguage } from '../features/settings/use-alert-language'
 import { HostPanel } from '../features/inventory/HostPanel'
 import { HostTree } from '../features/inventory/HostTree'
 import { VmPanel } from '../features/inventory/VmPanel'
@@ -114,6 +115,7 @@ export function App() {
   const t = useT()
   useLiveUpdates()
   useThemeAttribute()
+  useAlertLanguage()
   const status = useConnectionStatus()
   const jobsOpen = useUi((s) => s.jobsOpen)
   const addHostOpen = useUi((s) => s.addHostOpen)

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { rm } from 'node:fs/promises'
+import type { Duplex } from 'node:stream'
 import { ByteQueue } from '../../../adapters/nbd/byte-queue.js'
 import { IHAVEOPT, NBDMAGIC, OPT_GO, OPT_REPLY_MAGIC, OPT_SET_META_CONTEXT, OPT_STARTTLS, OPT_STRUCTURED_REPLY, REP_ACK, REP_INFO, REP_META_CONTEXT, REQUEST_MAGIC, SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_MAGIC, CMD_BLOCK_STATUS, CMD_DISC, CMD_READ, u32, u64 as u64Big } from '../../../adapters/nbd/handshake.js'
 import type { ServedDisk } from './served-disk.js'
@@ -147,6 +148,19 @@ export async function startNbdServer(address: NbdAddress, options: NbdServerOpti
   }
 }
 
+/**
+ * Serves one client that is already connected through any byte stream (an SSH channel from a socket on a host, for
+ * instant recovery): the same protocol and limits as a client of startNbdServer. Settles when the client is gone.
+ */
+export async function serveNbdStream(stream: Duplex, options: NbdServerOptions): Promise<void> {
+  stream.on('error', () => undefined)
+  try {
+    await serveClient(stream, options)
+  } finally {
+    stream.destroy()
+  }
+}
+
 function u16(n: number): Buffer {
   const b = Buffer.alloc(2)
   b.writeUInt16BE(n)
@@ -164,7 +178,7 @@ interface Session {
   flags: number
 }
 
-async function serveClient(socket: Socket, options: NbdServerOptions): Promise<void> {
+async function serveClient(socket: Duplex, options: NbdServerOptions): Promise<void> {
   const queue = new ByteQueue(socket)
   const session: Session = { structured: false, allocationContext: false, flags: transmissionFlags(options.disk) }
   const timer = setTimeout(() => socket.destroy(), HANDSHAKE_MS)
@@ -186,7 +200,7 @@ function transmissionFlags(disk: ServedDisk): number {
 }
 
 /** Option haggling; true when the client moved on to transmission. */
-async function haggle(queue: ByteQueue, socket: Socket, session: Session, options: NbdServerOptions, noZeroes: boolean): Promise<boolean> {
+async function haggle(queue: ByteQueue, socket: Duplex, session: Session, options: NbdServerOptions, noZeroes: boolean): Promise<boolean> {
   const reply = (opt: number, type: number, data: Buffer = Buffer.alloc(0)) => socket.write(Buffer.concat([u64(OPT_REPLY_MAGIC), u32(opt), u32(type), u32(data.length), data]))
   const refuse = (opt: number, type: number, message: string) => reply(opt, type, Buffer.from(message, 'utf8'))
   for (let n = 0; n < MAX_OPTIONS; n++) {
@@ -299,7 +313,7 @@ function parseMetaRequest(data: Buffer): { name: string; queries: string[] } | u
 }
 
 /** The transmission phase: requests are read in order and served up to MAX_INFLIGHT at once. */
-async function transmit(queue: ByteQueue, socket: Socket, session: Session, options: NbdServerOptions): Promise<void> {
+async function transmit(queue: ByteQueue, socket: Duplex, session: Session, options: NbdServerOptions): Promise<void> {
   const disk = options.disk
   const inflight = new Set<Promise<void>>()
   const stop = new AbortController()
@@ -367,7 +381,7 @@ async function transmit(queue: ByteQueue, socket: Socket, session: Session, opti
   }
 }
 
-async function serveRead(socket: Socket, session: Session, disk: ServedDisk, handle: bigint, offset: number, length: number, noFragments: boolean, signal: AbortSignal, options: NbdServerOptions): Promise<void> {
+async function serveRead(socket: Duplex, session: Session, disk: ServedDisk, handle: bigint, offset: number, length: number, noFragments: boolean, signal: AbortSignal, options: NbdServerOptions): Promise<void> {
   if (!session.structured) {
     const data = length === 0 ? Buffer.alloc(0) : await disk.read(offset, length, signal)
     socket.write(Buffer.concat([u32(SIMPLE_REPLY_MAGIC), u32(0), u64(handle), data]))
@@ -396,12 +410,12 @@ function structuredHead(flags: number, type: number, handle: bigint, length: num
   return Buffer.concat([u32(STRUCTURED_REPLY_MAGIC), u16(flags), u16(type), u64(handle), u32(length)])
 }
 
-function sendOk(socket: Socket, session: Session, handle: bigint): void {
+function sendOk(socket: Duplex, session: Session, handle: bigint): void {
   if (session.structured) socket.write(structuredHead(REPLY_FLAG_DONE, 0, handle, 0))
   else socket.write(Buffer.concat([u32(SIMPLE_REPLY_MAGIC), u32(0), u64(handle)]))
 }
 
-function sendError(socket: Socket, session: Session, handle: bigint, error: number, message: string): void {
+function sendError(socket: Duplex, session: Session, handle: bigint, error: number, message: string): void {
   if (socket.destroyed) return
   if (!session.structured) {
     socket.write(Buffer.concat([u32(SIMPLE_REPLY_MAGIC), u32(error), u64(handle)]))
@@ -411,7 +425,7 @@ function sendError(socket: Socket, session: Session, handle: bigint, error: numb
   socket.write(Buffer.concat([structuredHead(REPLY_FLAG_DONE, REPLY_TYPE_ERROR, handle, 6 + text.length), u32(error), u16(text.length), text]))
 }
 
-function sendBlockStatus(socket: Socket, handle: bigint, runs: readonly { length: number; zero: boolean }[]): void {
+function sendBlockStatus(socket: Duplex, handle: bigint, runs: readonly { length: number; zero: boolean }[]): void {
   // One descriptor's length is 32 bits: long runs are split (and at most 1 MiB of descriptors go in one reply).
   const descriptors: Buffer[] = []
   for (const run of runs) {

@@ -77,6 +77,7 @@ function describeOptions(t: Translate, d: Draft): string {
     d.preHook ? t('wizard.review.pre') : undefined,
     d.postHook ? t('wizard.review.post') : undefined,
     t('wizard.review.concurrency', { count: d.concurrency }),
+    d.check ? t('wizard.review.check', { host: d.checkHostName || d.checkHost, min: d.checkTimeoutMin }) : undefined,
   ]
     .filter((x) => x !== undefined)
     .join(' · ')

@@ -6,6 +6,7 @@ import type { MessageKey } from '../../i18n/en'
 import { consistencyKey, modeKey } from '../restore/point-labels'
 import { explainMode } from './mode-explain'
 import { passphraseStrength, type Draft, type Target } from './wizard-model'
+import { CheckOption } from './CheckOption'
 
 export type ModeSupportDto = OutputOf<typeof backupModes>[number]
 
@@ -301,6 +302,7 @@ export function StepOptions({ draft, update }: { readonly draft: Draft; readonly
       <Field label={t('wizard.opt.post')} htmlFor={`${id}-post`} hint={t('wizard.opt.postHint')}>
         <textarea id={`${id}-post`} className="mono" rows={2} value={draft.postHook} onChange={(e) => update((d) => ({ ...d, postHook: e.target.value }))} spellCheck={false} />
       </Field>
+      <CheckOption draft={draft} update={update} />
     </div>
   )
 }

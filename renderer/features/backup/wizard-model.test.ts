@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { newDraft, passphraseStrength, problems, toPlanInput } from './wizard-model'
+import type { PlanView } from '../../../engine/api/contract'
+import { draftFromPlan, newDraft, passphraseStrength, problems, toPlanInput } from './wizard-model'
 
 const target = { host: 'h1', vm: 'vm-1', hostName: 'kvm01', vmName: 'web01' }
 
@@ -39,5 +40,21 @@ describe('backup wizard model', () => {
     expect(passphraseStrength('password123')).toBe(0)
     expect(passphraseStrength('abcdefgh')).toBe(1)
     expect(passphraseStrength('Correct horse 9 battery')).toBe(4)
+  })
+
+  it('checks that the newest point boots only when asked (off by default), on the chosen host, and keeps it when edited', () => {
+    expect(toPlanInput(newDraft([target])).check).toBeUndefined()
+    const d = { ...newDraft([target]), check: true }
+    expect(problems(d, 'options', true).map((p) => p.key)).toEqual(['wizard.err.checkHost'])
+    const chosen = { ...d, checkHost: 'h1', checkHostName: 'kvm01', checkTimeoutMin: '15' }
+    expect(problems(chosen, 'options', true)).toEqual([])
+    expect(problems({ ...chosen, checkTimeoutMin: '0' }, 'options', true).map((p) => p.key)).toEqual(['wizard.err.number'])
+    const input = toPlanInput(chosen)
+    expect(input.check).toEqual({ host: 'h1', hostName: 'kvm01', timeoutSec: 900 })
+    const view: PlanView = { plan: { ...input, id: 'p1', enabled: true, options: { quiesce: true, requireQuiesce: false, shutdownTimeoutSec: 300, forceOffAfterTimeout: false, incremental: true }, concurrency: 1, createdAt: '', updatedAt: '', check: { host: 'h1', hostName: 'kvm01', timeoutSec: 900 } }, status: { missedRuns: 0, running: false, nextRuns: [] } }
+    const again = draftFromPlan(view, () => ({ hostName: 'kvm01', vmName: 'web01' }))
+    expect([again.check, again.checkHost, again.checkTimeoutMin]).toEqual([true, 'h1', '15'])
+    expect(toPlanInput(again).check).toEqual(input.check)
+    expect(draftFromPlan({ ...view, plan: { ...view.plan, check: undefined } }, () => ({ hostName: '', vmName: '' })).check).toBe(false)
   })
 })

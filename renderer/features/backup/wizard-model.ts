@@ -27,6 +27,11 @@ export interface Draft {
   preHook: string
   postHook: string
   concurrency: string
+  /** After each successful run, boot the new points on `checkHost` (a temporary VM without network). Off by default. */
+  check: boolean
+  checkHost: string
+  checkHostName: string
+  checkTimeoutMin: string
 }
 
 export function newDraft(targets: Target[]): Draft {
@@ -46,6 +51,10 @@ export function newDraft(targets: Target[]): Draft {
     preHook: '',
     postHook: '',
     concurrency: '1',
+    check: false,
+    checkHost: '',
+    checkHostName: '',
+    checkTimeoutMin: '10',
   }
 }
 
@@ -74,6 +83,10 @@ export function draftFromPlan({ plan }: PlanView, names: (host: string, vm: stri
     preHook: plan.options.preHook ?? '',
     postHook: plan.options.postHook ?? '',
     concurrency: String(plan.concurrency),
+    check: plan.check !== undefined,
+    checkHost: plan.check?.host ?? '',
+    checkHostName: plan.check?.hostName ?? '',
+    checkTimeoutMin: plan.check !== undefined ? String(Math.max(1, Math.round(plan.check.timeoutSec / 60))) : '10',
   }
 }
 
@@ -109,10 +122,13 @@ export function toPlanInput(d: Draft): PlanInput {
     schedule: d.when === 'now' ? { kind: 'manual' } : d.schedule,
     ...(Object.keys(retention).length > 0 ? { retention } : {}),
     concurrency: Math.min(8, Math.max(1, count(d.concurrency) ?? 1)),
+    ...(d.check && d.checkHost !== ''
+      ? { check: { host: d.checkHost, ...(d.checkHostName !== '' ? { hostName: d.checkHostName } : {}), timeoutSec: Math.min(24 * 3600, Math.max(1, count(d.checkTimeoutMin) ?? 10) * 60) } }
+      : {}),
   }
 }
 
-export type StepProblem = { readonly field: string; readonly key: 'wizard.err.noVms' | 'wizard.err.mode' | 'wizard.err.location' | 'wizard.err.passphrase' | 'wizard.err.passphraseMatch' | 'wizard.err.name' | 'wizard.err.cron' | 'wizard.err.number' | 'wizard.err.keep' }
+export type StepProblem = { readonly field: string; readonly key: 'wizard.err.noVms' | 'wizard.err.mode' | 'wizard.err.location' | 'wizard.err.passphrase' | 'wizard.err.passphraseMatch' | 'wizard.err.name' | 'wizard.err.cron' | 'wizard.err.number' | 'wizard.err.keep' | 'wizard.err.checkHost' }
 
 /** What stops the admin from leaving a step; checked again by the engine when saving. */
 export function problems(d: Draft, step: WizardStep, modeAvailable: boolean): StepProblem[] {
@@ -131,6 +147,8 @@ export function problems(d: Draft, step: WizardStep, modeAvailable: boolean): St
   }
   if (step === 'options') {
     if (count(d.shutdownTimeoutMin) === undefined || count(d.concurrency) === undefined) out.push({ field: 'options', key: 'wizard.err.number' })
+    if (d.check && d.checkHost === '') out.push({ field: 'checkHost', key: 'wizard.err.checkHost' })
+    if (d.check && !((count(d.checkTimeoutMin) ?? 0) >= 1)) out.push({ field: 'checkTimeout', key: 'wizard.err.number' })
   }
   if (step === 'review' && d.name.trim() === '') out.push({ field: 'name', key: 'wizard.err.name' })
   return out

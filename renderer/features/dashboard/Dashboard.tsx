@@ -11,6 +11,7 @@ import { useNow } from '../../app/use-now'
 import { useUi } from '../../stores/ui-store'
 import { usePlans } from '../plans/PlansPanel'
 import { reviewState } from '../snapshots/snapshot-model'
+import { failedChecks, lastProvenBootable } from './boot-proof'
 import { prePatchSnapshots, protection } from './protection'
 
 const STALE_DAYS = 2
@@ -29,6 +30,8 @@ export function Dashboard({ hosts }: { readonly hosts: readonly HostInventoryDto
   const now = useNow()
   const vms = protection(hosts, points.data ?? [], STALE_DAYS, now)
   const stale = vms.filter((v) => v.stale)
+  const proven = lastProvenBootable(points.data ?? [])
+  const failedBoots = failedChecks(points.data ?? [])
   const failedPlans = (plans.data ?? []).filter((p) => p.status.lastResult === 'failed' || p.status.lastResult === 'partial')
   const missed = (plans.data ?? []).filter((p) => p.status.missedRuns > 0)
   // Pre-patch snapshots still waiting for a decision (kept ones are not): details come from the host, the
@@ -65,6 +68,20 @@ export function Dashboard({ hosts }: { readonly hosts: readonly HostInventoryDto
             {stale.slice(0, 6).map((v) => `${v.vmName} (${v.lastBackup ? fmt.relative(v.lastBackup) : t('dash.never')})`).join(' · ')}
           </Alert>
         )}
+        {failedBoots.length > 0 && (
+          <Alert tone="error" title={failedBoots.length === 1 ? t('dash.checkFailed.one') : t('dash.checkFailed', { count: failedBoots.length })}>
+            <ul className="plain-list">
+              {failedBoots.slice(0, 6).map((p) => (
+                <li key={p.id}>
+                  <button type="button" className="link-button" onClick={() => select({ kind: 'backups', vmId: p.vm.id })}>
+                    {t('dash.checkFailed.item', { vm: p.vm.name, date: fmt.date(p.finishedAt) })}
+                  </button>{' '}
+                  — {p.lastCheck.reason} <span className="muted">({fmt.relative(p.lastCheck.checkedAt)})</span>
+                </li>
+              ))}
+            </ul>
+          </Alert>
+        )}
         {failedPlans.map((p) => (
           <Alert key={p.plan.id} tone="error" title={t('dash.planFailed', { name: p.plan.name })} action={<Button size="sm" onClick={() => select({ kind: 'view', view: 'plans' })}>{t('dash.openPlans')}</Button>}>
             {p.status.lastRunAt ? fmt.date(p.status.lastRunAt) : ''}
@@ -90,7 +107,7 @@ export function Dashboard({ hosts }: { readonly hosts: readonly HostInventoryDto
             {h.error ? errorText(t, h.error) : ''}
           </Alert>
         ))}
-        {stale.length + failedPlans.length + missed.length + snapshots.filter((s) => s.state === 'due').length + offline.length === 0 && vms.length > 0 && (
+        {stale.length + failedBoots.length + failedPlans.length + missed.length + snapshots.filter((s) => s.state === 'due').length + offline.length === 0 && vms.length > 0 && (
           <Alert tone="info" title={t('dash.allGood')}>
             {t('dash.allGood.detail', { count: vms.length, days: STALE_DAYS })}
           </Alert>
@@ -130,6 +147,7 @@ export function Dashboard({ hosts }: { readonly hosts: readonly HostInventoryDto
                 <th scope="col">{t('vm.table.name')}</th>
                 <th scope="col">{t('vm.host')}</th>
                 <th scope="col">{t('dash.lastBackup')}</th>
+                <th scope="col">{t('dash.lastBootable')}</th>
               </tr>
             </thead>
             <tbody>
@@ -142,6 +160,7 @@ export function Dashboard({ hosts }: { readonly hosts: readonly HostInventoryDto
                   </td>
                   <td className="truncate">{v.hostName}</td>
                   <td>{v.lastBackup ? `${fmt.date(v.lastBackup)} (${fmt.relative(v.lastBackup)})` : <span className="field-error">{t('dash.never')}</span>}</td>
+                  <td>{proven.has(v.vmId) ? fmt.date(proven.get(v.vmId)) : <span className="muted">{t('dash.neverProven')}</span>}</td>
                 </tr>
               ))}
             </tbody>

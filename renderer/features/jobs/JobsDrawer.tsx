@@ -7,6 +7,7 @@ import { IconClose, IconJobs } from '../../components/icons'
 import { en, type MessageKey } from '../../i18n/en'
 import { errorText, useFormat, useT, type Translate } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
+import { JobVerdict } from './JobVerdict'
 
 const active = new Set<JobDto['state']>(['queued', 'running', 'cancelling'])
 
@@ -97,6 +98,7 @@ function JobRow({ job }: { readonly job: JobDto }) {
       </div>
       {job.steps.length > 0 && (running || ended) && <JobSteps job={job} />}
       {job.error && job.state === 'failed' && <p className="job-error">{errorText(t, job.error)}</p>}
+      <JobVerdict job={job} />
       {ended &&
         (job.leftBehind.length > 0 ? (
           <div className="job-left" role="alert">

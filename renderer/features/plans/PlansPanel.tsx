@@ -99,6 +99,8 @@ export function PlansPanel() {
                 </h2>
                 {v.status.running ? (
                   <span className="badge job-state-running">{t('plans.running')}</span>
+                ) : v.status.lastResult === 'succeeded' && v.status.lastCheck?.verdict === 'failed' ? (
+                  <span className="badge badge-warning">{t('plans.result.notBootable')}</span>
                 ) : v.status.lastResult ? (
                   <span className={`badge plan-${v.status.lastResult}`}>{t(resultKey[v.status.lastResult])}</span>
                 ) : (
@@ -122,6 +124,14 @@ export function PlansPanel() {
                   <dd>{v.status.lastRunAt ? fmt.date(v.status.lastRunAt) : '—'}</dd>
                 </div>
               </dl>
+              {v.plan.check !== undefined && (
+                <p className="muted">{t('plans.checks', { host: v.plan.check.hostName ?? v.plan.check.host, min: Math.round(v.plan.check.timeoutSec / 60) })}</p>
+              )}
+              {v.status.lastCheck !== undefined && (
+                <Alert tone={v.status.lastCheck.verdict === 'booted' ? 'info' : v.status.lastCheck.verdict === 'failed' ? 'error' : 'warning'}>
+                  {t(v.status.lastCheck.verdict === 'booted' ? 'plans.check.booted' : v.status.lastCheck.verdict === 'failed' ? 'plans.check.failed' : 'plans.check.error', { summary: v.status.lastCheck.summary })}
+                </Alert>
+              )}
               {v.status.missedRuns > 0 && (
                 <Alert tone="warning">{t('plans.missed', { count: v.status.missedRuns, since: fmt.date(v.status.missedSince) })}</Alert>
               )}

@@ -8,6 +8,7 @@ import { ExportDiskDialog } from './ExportDiskDialog'
 import { guestTargetOf } from './guest-target'
 import { RestoreVmDialog } from './RestoreVmDialog'
 import { FileBrowser } from './FileBrowser'
+import { PointCheckCard } from './PointCheckCard'
 import { consistencyHintKey, consistencyKey, modeKey, pointSize, restoreFolderName } from './point-labels'
 
 type Tab = 'files' | 'vm' | 'disks'
@@ -45,6 +46,7 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
           [t('points.id'), <code key="id">{point.id}</code>],
         ]}
       />
+      <PointCheckCard point={point} />
       <div className="tabs" role="tablist" aria-label={t('points.tabs')}>
         {tabs.map(([id, label]) => (
           <button key={id} type="button" role="tab" id={`tab-${id}`} aria-selected={tab === id} aria-controls={`panel-${id}`} className={`tab${tab === id ? ' is-active' : ''}`} onClick={() => setTab(id)}>

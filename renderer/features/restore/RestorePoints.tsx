@@ -44,6 +44,11 @@ export function RestorePoints({ vmId, vmName, live }: { readonly vmId: string; r
                       <span className="timeline-badges">
                         <span className={`badge mode-${e.point.mode}`}>{t(modeKey[e.point.mode])}</span>
                         <span className={`badge consistency-${e.point.consistency}`}>{t(consistencyKey[e.point.consistency])}</span>
+                        {e.point.lastCheck !== undefined && (
+                          <span className={`badge check-${e.point.lastCheck.verdict}`} title={e.point.lastCheck.summary}>
+                            {t(e.point.lastCheck.verdict === 'booted' ? 'check.badge.booted' : 'check.badge.failed')}
+                          </span>
+                        )}
                       </span>
                       <span className="timeline-meta">
                         {fmt.bytes(pointSize(e.point))} · {t('points.newData', { size: fmt.bytes(e.point.stats.bytesStored) })}

@@ -8,11 +8,12 @@ import { Alert, Facts, Field } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { errorText, useFormat, useT } from '../../i18n/i18n'
 import { useUi, type ThemeChoice } from '../../stores/ui-store'
+import { AlertsSection } from './AlertsSection'
 import { CredentialsDialog } from './CredentialsDialog'
 
 type PruneReport = OutputOf<typeof repoPrune>
 
-/** Appearance and language, the repository (usage, verify now, prune preview), credentials, and what Lifeboat is. */
+/** Appearance and language, the repository (usage, verify now, prune preview), alerts, credentials, and what Lifeboat is. */
 export function SettingsPanel() {
   const t = useT()
   const fmt = useFormat()
@@ -129,6 +130,8 @@ export function SettingsPanel() {
           )}
         </fieldset>
       </div>
+
+      <AlertsSection />
 
       <div className="card">
         <h2 className="card-title">{t('settings.credentials')}</h2>

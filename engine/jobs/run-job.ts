@@ -1,0 +1,207 @@
+import type { Duplex } from 'node:stream'
+import type { HostAdapter, InstantRunCapability, InstantRunDisk, InstantRunInfo, InstantRunSession } from '../../adapters/host-adapter'
+import type { InstantRunDto, PointRunResultDto } from '../api/contract-run'
+import { ApiError } from '../api/contract-errors'
+import { serveNbdStream } from '../disks/nbd/nbd-server'
+import { servedFromChunks, type ServedDisk } from '../disks/nbd/served-disk'
+import { connectHost, type HostAccessDeps } from '../inventory/host-access'
+import type { Repositories } from '../repository-access/repositories'
+import { CHUNK_SIZE } from '../repository/format'
+import type { SavedHost } from '../state/hosts-store'
+import type { JobContext, JobSpec } from './job-runner'
+import { retryOf } from './retry'
+
+/** Decoded chunks kept per served disk (4 MiB each) and chunks fetched at once: a booting guest reads all over. */
+export const RUN_CACHE_CHUNKS = 32
+const RUN_PARALLEL_READS = 4
+/** How often the run looks whether its VM was made permanent or discarded (by the app, another CLI or virsh). */
+const WATCH_MS = 2000
+
+export interface PointRunRequest {
+  readonly pointId: string
+  readonly repo?: string
+  /** The new VM's name; default `<original>-from-backup`. */
+  readonly name?: string
+  readonly network: 'none' | 'original'
+  /** Serve an existing run again (its Lifeboat died) instead of starting a new VM. */
+  readonly resume?: string
+}
+
+export interface RunJobDeps extends HostAccessDeps {
+  readonly repositories: Repositories
+}
+
+/** Says in plain words why a host cannot run a VM from a backup, and what to do instead. */
+export function requireInstantRun(adapter: HostAdapter, record: SavedHost, pointId: string): InstantRunCapability {
+  if (adapter.instantRun !== undefined) return adapter.instantRun
+  const why =
+    record.kind === 'xenserver'
+      ? 'XenServer/XCP-ng cannot yet be given a disk that Lifeboat serves (a VDI must live in a storage repository the pool can reach), so Lifeboat does not offer it there yet'
+      : record.kind === 'hyperv'
+        ? 'Hyper-V cannot yet boot a disk that Lifeboat serves over the network (a VHDX must be a file the host opens itself), so Lifeboat does not offer it there yet'
+        : `${record.name} cannot do it in this version of Lifeboat`
+  throw new ApiError('NOT_SUPPORTED', `Running a VM straight from a restore point works on KVM/libvirt hosts only: ${why}. Restore it in full instead: lifeboat restore ${pointId} --to-host ${record.name} --as NAME`, { host: record.name, kind: record.kind })
+}
+
+export function toRunDto(info: InstantRunInfo): InstantRunDto {
+  return { ...info, disks: info.disks.map((d) => ({ ...d })) }
+}
+
+/**
+ * A VM run from a restore point, as a job that lasts as long as Lifeboat serves its disks: it ends when the VM was
+ * made permanent (it no longer needs Lifeboat) or discarded elsewhere, and when it is cancelled (Ctrl+C, the app's
+ * Stop), which discards the VM — nothing of it is left on the host. If this process dies instead, the VM pauses on
+ * its next read of the backup and waits for `--resume` (or discard).
+ */
+export function pointRunJob(deps: RunJobDeps, record: SavedHost, request: PointRunRequest): JobSpec<PointRunResultDto> {
+  return {
+    kind: 'points.run',
+    title: request.resume !== undefined ? `Serve ${request.resume} again from ${request.pointId} on ${record.name}` : `Run ${request.pointId} on ${record.name}`,
+    hostId: record.id,
+    retry: retryOf('points.run', { point: request.pointId, host: record.id, network: request.network, ...(request.repo !== undefined ? { repo: request.repo } : {}), ...(request.name !== undefined ? { name: request.name } : {}), ...(request.resume !== undefined ? { resume: request.resume } : {}) }),
+    steps: [
+      { id: 'start', label: 'Serve the restore point and start the VM' },
+      { id: 'running', label: 'Running from the backup (make it permanent or stop)' },
+    ],
+    run: async (ctx) => {
+      const { signal } = ctx
+      const started = Date.now()
+      let end = ctx.step('start')
+      const repo = await deps.repositories.open(request.repo === undefined ? {} : { location: request.repo }, signal)
+      const served: ServedDisk[] = []
+      try {
+        const manifest = await repo.getPoint(request.pointId, signal)
+        const adapter = await connectHost(deps, record, signal)
+        let session: InstantRunSession | undefined
+        let outcome: PointRunResultDto['outcome'] = 'discarded'
+        try {
+          const run = requireInstantRun(adapter, record, manifest.id)
+          let bytes = 0
+          const disks: InstantRunDisk[] = []
+          for (const d of manifest.disks) {
+            const source = await repo.openDisk(manifest.id, d.name, { cacheChunks: RUN_CACHE_CHUNKS, parallelReads: RUN_PARALLEL_READS, signal })
+            const disk = servedFromChunks(source, source.chunkList, CHUNK_SIZE)
+            served.push(disk)
+            const serve = (stream: Duplex) => {
+              void serveNbdStream(stream, {
+                disk,
+                exportName: d.name,
+                description: `disk ${d.name} of Lifeboat restore point ${manifest.id} (read-only)`,
+                onServed: (n) => {
+                  bytes += n
+                },
+                log: (m) => ctx.log('warn', `${d.name}: ${m}`),
+              }).catch((err: unknown) => ctx.log('warn', `${d.name}: a connection from the host ended: ${err instanceof Error ? err.message : String(err)}`))
+            }
+            disks.push({ name: d.name, size: d.size, source, serve, ...(d.meta !== undefined ? { meta: d.meta } : {}) })
+          }
+          if (request.resume !== undefined) {
+            session = await run.resume(request.resume, disks, signal)
+          } else {
+            const config = manifest.vm.config
+            const hostConfig = typeof config === 'object' && config !== null && !Array.isArray(config) && 'host' in config ? config.host : config
+            session = await run.start(
+              {
+                runId: ctx.jobId,
+                pointId: manifest.id,
+                vmConfig: hostConfig ?? null,
+                disks,
+                name: request.name ?? `${manifest.vm.name}-from-backup`,
+                network: request.network,
+                log: (level, message) => ctx.log(level, message),
+                phase: (phase, detail) => ctx.progress({ phase: 'start', bytesDone: 0, detail: detail === undefined ? phase : `${phase}: ${detail}` }),
+              },
+              signal,
+            )
+          }
+          const name = session.info.name
+          end()
+          end = ctx.step('running')
+          ctx.log('info', `${name} is ${session.info.state} from restore point ${manifest.id} after ${((Date.now() - started) / 1000).toFixed(1)} s; its writes go to ${session.info.disks.map((d) => d.overlay).join(', ')}. It needs Lifeboat until it is made permanent or discarded.`)
+          ctx.progress({ phase: 'running', bytesDone: 0, detail: name })
+          outcome = await watch(run, name, () => bytes, ctx)
+        } finally {
+          if (session !== undefined) {
+            const name = session.info.name
+            for (const l of await session.stopServing()) ctx.leftBehind(l)
+            if (outcome === 'discarded' && signal.aborted) {
+              // Stopping is discarding: the VM cannot run on without Lifeboat, and its writes go with it.
+              const r = await adapter.instantRun?.discard(name, AbortSignal.timeout(300_000)).catch((err: unknown) => ({ leftBehind: [`${name} could not be discarded (${err instanceof Error ? err.message : String(err)}); discard it with lifeboat runs discard ${name} --host ${record.name}.`] }))
+              for (const l of r?.leftBehind ?? []) ctx.leftBehind(l)
+              ctx.log('info', `Stopped: ${name} was turned off and removed with everything it wrote.`)
+            }
+          }
+          await adapter.close().catch(() => undefined)
+        }
+        end()
+        return { name: session.info.name, vmId: session.info.vmId, outcome, startedInMs: Date.now() - started }
+      } finally {
+        for (const d of served) await d.close().catch(() => undefined)
+        await repo.close()
+      }
+    },
+  }
+}
+
+/** Serves until the VM no longer needs it (made permanent), is gone (discarded elsewhere), or the job is cancelled. */
+async function watch(run: InstantRunCapability, name: string, bytes: () => number, ctx: JobContext): Promise<PointRunResultDto['outcome']> {
+  const { signal } = ctx
+  let lastState = ''
+  for (;;) {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, WATCH_MS)
+      function done() {
+        clearTimeout(t)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      signal.addEventListener('abort', done, { once: true })
+    })
+    if (signal.aborted) return 'discarded'
+    const info = (await run.list(signal).catch(() => undefined))?.find((r) => r.name === name)
+    if (info === undefined) {
+      // A failed listing is not proof of anything: only a listing without the VM is.
+      const again = await run.list(signal).catch(() => undefined)
+      if (again !== undefined && !again.some((r) => r.name === name)) {
+        ctx.log('info', `${name} was discarded elsewhere; serving ends.`)
+        return 'discarded-elsewhere'
+      }
+      continue
+    }
+    if (info.permanent) {
+      ctx.log('info', `${name} was made permanent: it runs on host storage and no longer needs Lifeboat.`)
+      return 'permanent'
+    }
+    if (info.stalled) {
+      ctx.log('warn', `${name} paused on an I/O error reading the backup; it is served, so it is resumed.`)
+      await run.unstall(name, signal).catch((err: unknown) => ctx.log('warn', `${name} could not be resumed: ${err instanceof Error ? err.message : String(err)}`))
+      continue
+    }
+    if (info.state !== lastState) {
+      if (lastState !== '' && info.state === 'paused') ctx.log('warn', `${name} is paused (an I/O error while reading the backup, or paused by the admin).`)
+      lastState = info.state
+    }
+    ctx.progress({ phase: 'running', bytesDone: bytes(), detail: name })
+  }
+}
+
+/** Make permanent as a job: the pull's progress (bytes, rate, ETA) is the job's. */
+export function runPermanentJob(deps: HostAccessDeps, record: SavedHost, name: string): JobSpec<InstantRunDto> {
+  return {
+    kind: 'runs.makePermanent',
+    title: `Make ${name} on ${record.name} permanent`,
+    hostId: record.id,
+    retry: retryOf('runs.makePermanent', { host: record.id, name }),
+    run: async (ctx) => {
+      const adapter = await connectHost(deps, record, ctx.signal)
+      try {
+        const run = requireInstantRun(adapter, record, 'POINT')
+        const info = await run.makePermanent(name, (bytesDone, bytesTotal, detail) => ctx.progress({ phase: 'copy', bytesDone, bytesTotal, detail }), ctx.signal)
+        ctx.log('info', `${name} runs on host storage now (${info.disks.map((d) => d.overlay).join(', ')}); it no longer needs Lifeboat.`)
+        return toRunDto(info)
+      } finally {
+        await adapter.close().catch(() => undefined)
+      }
+    },
+  }
+}
