@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { access, readFile, readdir } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { access, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { withTempDir } from '../testing/fixtures.js'
-import { partialName, writePieces, type Piece } from './pieces.js'
+import { HOLE_BLOCK, nonZeroRuns, partialName, writePieces, type Piece } from './pieces.js'
 
 const exists = (file: string) => access(file).then(() => true, () => false)
 
@@ -54,6 +55,49 @@ describe('writePieces to a file', () => {
       const whole: Piece[] = [{ kind: 'data', data: Buffer.from('whole') }]
       expect(await writePieces(Readable.from(whole) as AsyncIterable<Piece>, output)).toBe(5)
       expect(await readdir(dir)).toEqual(['disk.raw'])
+    })
+  })
+})
+
+/** Whether files in `dir` can have holes (a truncated-up file allocates nothing); some file systems cannot. */
+async function holesWork(dir: string): Promise<boolean> {
+  const probe = path.join(dir, 'probe')
+  await writeFile(probe, '')
+  await truncate(probe, 1024 * 1024)
+  return (await stat(probe)).blocks === 0
+}
+
+describe('zero blocks inside data', () => {
+  it('finds the runs that hold data, block by block', () => {
+    const buf = Buffer.alloc(6 * HOLE_BLOCK + 100)
+    buf[HOLE_BLOCK + 5] = 1
+    buf[2 * HOLE_BLOCK] = 1
+    buf[5 * HOLE_BLOCK - 1] = 1
+    expect(nonZeroRuns(buf)).toEqual([
+      [HOLE_BLOCK, 3 * HOLE_BLOCK],
+      [4 * HOLE_BLOCK, 5 * HOLE_BLOCK],
+    ])
+    buf[6 * HOLE_BLOCK + 99] = 7
+    expect(nonZeroRuns(buf).at(-1)).toEqual([6 * HOLE_BLOCK, 6 * HOLE_BLOCK + 100])
+    expect(nonZeroRuns(Buffer.alloc(3 * HOLE_BLOCK))).toEqual([])
+  })
+
+  it('leaves them as holes in a file output, and the file reads back byte for byte', async () => {
+    await withTempDir('pieces', async (dir) => {
+      if (!(await holesWork(dir))) return
+      const MiB = 1024 * 1024
+      // A 4 MiB chunk with 1 MiB of data in its middle (free space rarely lines up with chunks), then an all-zero tail.
+      const chunk = Buffer.alloc(4 * MiB)
+      randomBytes(MiB).copy(chunk, 1536 * 1024)
+      const tail = Buffer.alloc(HOLE_BLOCK + 10)
+      const output = path.join(dir, 'disk.raw')
+      const pieces: Piece[] = [{ kind: 'data', data: chunk }, { kind: 'zeros', length: 4 * MiB }, { kind: 'data', data: tail }]
+      expect(await writePieces(Readable.from(pieces) as AsyncIterable<Piece>, output)).toBe(8 * MiB + tail.length)
+      // Buffer.equals: a deep toEqual of 8 MiB runs for minutes.
+      expect((await readFile(output)).equals(Buffer.concat([chunk, Buffer.alloc(4 * MiB), tail]))).toBe(true)
+      const allocated = (await stat(output)).blocks * 512
+      expect(allocated).toBeGreaterThanOrEqual(MiB)
+      expect(allocated).toBeLessThanOrEqual(MiB + 2 * HOLE_BLOCK)
     })
   })
 })

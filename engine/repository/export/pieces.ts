@@ -64,8 +64,10 @@ export async function writePieces(pieces: AsyncIterable<Piece>, output: string |
         signal?.throwIfAborted()
         if (piece.kind === 'zeros') position += piece.length
         else {
-          let done = 0
-          while (done < piece.data.length) done += (await handle.write(piece.data, done, piece.data.length - done, position + done)).bytesWritten
+          for (const [from, to] of nonZeroRuns(piece.data)) {
+            let done = from
+            while (done < to) done += (await handle.write(piece.data, done, to - done, position + done)).bytesWritten
+          }
           position += piece.data.length
         }
       }
@@ -93,6 +95,31 @@ export async function writePieces(pieces: AsyncIterable<Piece>, output: string |
     else for (let left = piece.length; left > 0; left -= CHUNK_SIZE) await write(zeros.subarray(0, Math.min(CHUNK_SIZE, left)))
   }
   return total
+}
+
+/** Zero blocks inside data are left as holes at this size: the file system's blocks are 4 KiB, a few memcmp calls per MiB are cheap. */
+export const HOLE_BLOCK = 64 * 1024
+const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK)
+
+/**
+ * The [from, to) runs of `data` that hold a non-zero byte, in HOLE_BLOCK steps (a partial last block counts as data
+ * unless it is all zeros too). A mostly-empty chunk — a disk's free space rarely lines up with 4 MiB — becomes one
+ * or two writes and holes, so the export file is as sparse as the disk and the zeros never reach the disk.
+ */
+export function nonZeroRuns(data: Buffer): [number, number][] {
+  const runs: [number, number][] = []
+  let start = -1
+  for (let at = 0; at < data.length; at += HOLE_BLOCK) {
+    const end = Math.min(at + HOLE_BLOCK, data.length)
+    const zero = data.subarray(at, end).equals(ZERO_BLOCK.subarray(0, end - at))
+    if (!zero && start < 0) start = at
+    if (zero && start >= 0) {
+      runs.push([start, at])
+      start = -1
+    }
+  }
+  if (start >= 0) runs.push([start, data.length])
+  return runs
 }
 
 export function data(buffer: Buffer): Piece {

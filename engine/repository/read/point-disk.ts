@@ -9,6 +9,12 @@ export interface PointDiskOptions {
   readonly cacheChunks?: number
   /** Chunks fetched at once for one read. */
   readonly parallelReads?: number
+  /**
+   * Chunks fetched and decoded ahead of a sequential reader (one read continuing where the last ended): without it a
+   * reader that asks for a few MiB at a time (a file streamed out of a filesystem, NBD) keeps one decode worker busy
+   * and waits for every chunk in turn. Bounded by the cache, which holds them. Default: two per codec worker.
+   */
+  readonly readAhead?: number
 }
 
 const ZEROS = Buffer.alloc(CHUNK_SIZE)
@@ -24,6 +30,9 @@ export class PointDiskSource implements BlockSource {
   private readonly loading = new Map<number, Promise<Buffer>>()
   private readonly cacheChunks: number
   private readonly parallelReads: number
+  private readonly readAhead: number
+  /** Where the previous read ended: a read starting there (or a little further on) is a sequential reader's. */
+  private lastEnd = -1
   private closed = false
 
   constructor(
@@ -36,6 +45,8 @@ export class PointDiskSource implements BlockSource {
     this.label = `disk "${disk.name}" of restore point ${point.id}`
     this.cacheChunks = Math.max(1, options.cacheChunks ?? 8)
     this.parallelReads = Math.max(1, options.parallelReads ?? 4)
+    // The chunks of the read in hand (two when it straddles a boundary) stay cached beside those loading ahead.
+    this.readAhead = Math.max(0, Math.min(options.readAhead ?? Math.max(2, ctx.codec.parallelism * 2), this.cacheChunks - 2))
   }
 
   get chunkList(): readonly (string | null)[] {
@@ -51,6 +62,8 @@ export class PointDiskSource implements BlockSource {
     const last = Math.floor((offset + length - 1) / CHUNK_SIZE)
     const indices: number[] = []
     for (let i = first; i <= last; i++) indices.push(i)
+    const sequential = this.lastEnd >= 0 && offset >= this.lastEnd && offset - this.lastEnd < CHUNK_SIZE
+    this.lastEnd = offset + length
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < indices.length) {
@@ -62,8 +75,20 @@ export class PointDiskSource implements BlockSource {
         data.copy(out, from - offset, from - cs, to - cs)
       }
     }
-    await Promise.all(Array.from({ length: Math.min(this.parallelReads, indices.length) }, worker))
+    const reading = Promise.all(Array.from({ length: Math.min(this.parallelReads, indices.length) }, worker))
+    // After the read's own chunks have been asked for, so they are ahead of the read-ahead in the backend and codec queues.
+    if (sequential) this.loadAhead(last + 1, signal)
+    await reading
     return out
+  }
+
+  /** Starts loading the next `readAhead` stored chunks after `from` into the cache; a failure there is left to the read that needs the chunk. */
+  private loadAhead(from: number, signal: AbortSignal | undefined): void {
+    const end = Math.min(this.disk.chunks.length, from + this.readAhead)
+    for (let i = from; i < end; i++) {
+      if (this.disk.chunks[i] === null || this.cache.has(i) || this.loading.has(i)) continue
+      this.chunk(i, signal).catch(() => undefined)
+    }
   }
 
   /** The decoded chunk at `index` (shared zeros for a zero chunk). Callers must not modify it. */
@@ -83,6 +108,7 @@ export class PointDiskSource implements BlockSource {
     this.loading.set(index, load)
     try {
       const data = await load
+      if (this.closed) return data
       this.cache.set(index, data)
       while (this.cache.size > this.cacheChunks) {
         const oldest = this.cache.keys().next()

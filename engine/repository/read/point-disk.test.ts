@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest'
+import path from 'node:path'
+import { localBackend } from '../backends/local-backend.js'
+import { chunkKey, CHUNK_SIZE } from '../format.js'
+import type { RepositoryBackend } from '../backend.js'
+import { FAST_SCRYPT, backupFile, expectSameAsFile, newLocalRepo } from '../testing/helpers.js'
+import { MiB, withTempDir, writeMixedImage } from '../testing/fixtures.js'
+
+/** A local backend that records which chunk objects were asked for, in order. */
+function recording(dir: string): { backend: RepositoryBackend; gets: string[] } {
+  const inner = localBackend({ path: path.join(dir, 'repo') })
+  const gets: string[] = []
+  const backend: RepositoryBackend = {
+    label: inner.label,
+    get: (key, options) => {
+      gets.push(key)
+      return inner.get(key, options)
+    },
+    put: (key, data, signal) => inner.put(key, data, signal),
+    flush: (signal) => inner.flush(signal),
+    list: (prefix, signal) => inner.list(prefix, signal),
+    stat: (key, signal) => inner.stat(key, signal),
+    delete: (key, signal) => inner.delete(key, signal),
+    close: () => inner.close(),
+  }
+  return { backend, gets }
+}
+
+/** Ten stored chunks of random bytes with one zero chunk (index 6) among them. */
+async function tenChunkPoint(dir: string) {
+  const { backend, gets } = recording(dir)
+  const repo = await newLocalRepo(dir, { backend, scrypt: FAST_SCRYPT, workers: 2 })
+  const image = path.join(dir, 'disk.img')
+  await writeMixedImage(image, { blocks: 10, blockSize: CHUNK_SIZE, pattern: ['random', 'random', 'random', 'random', 'random', 'random', 'zero', 'random', 'random', 'random'] })
+  const point = await backupFile(repo, image)
+  const disk = await repo.openDisk(point.id, 'disk0', { cacheChunks: 8 })
+  const indexOf = new Map(disk.chunkList.map((id, i) => [id === null ? '' : chunkKey(id), i]))
+  const chunksAsked = (): number[] => gets.flatMap((key) => (indexOf.has(key) ? [indexOf.get(key) ?? -1] : []))
+  return { repo, disk, image, gets, chunksAsked }
+}
+
+describe('PointDiskSource read-ahead', () => {
+  it('fetches the chunks after a sequential reader before it asks for them, skipping zero chunks', async () => {
+    await withTempDir('point-disk', async (dir) => {
+      const { repo, disk, gets, chunksAsked } = await tenChunkPoint(dir)
+      try {
+        gets.length = 0
+        await disk.read(0, MiB)
+        expect(chunksAsked()).toEqual([0])
+        // The second read continues where the first ended: a stream. Chunks 1–4 (two per worker, two workers)
+        // start loading while the reader still works inside chunk 0.
+        await disk.read(MiB, MiB)
+        expect(chunksAsked()).toEqual([0, 1, 2, 3, 4])
+        // Reading on into chunk 4 loads up to chunk 8; chunk 6 is all zeros and never fetched.
+        await disk.read(2 * MiB, 4 * CHUNK_SIZE - MiB)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        expect(chunksAsked()).toEqual([0, 1, 2, 3, 4, 5, 7, 8])
+      } finally {
+        await disk.close()
+        await repo.close()
+      }
+    })
+  })
+
+  it('fetches each chunk once for a reader that streams across chunk boundaries', async () => {
+    await withTempDir('point-disk', async (dir) => {
+      const { repo, disk, gets, chunksAsked } = await tenChunkPoint(dir)
+      try {
+        gets.length = 0
+        // 4 MiB reads starting 1 MiB into the disk, as a file's extents rarely line up with chunks. Each chunk is
+        // fetched once, and a read's own chunk before the chunks loading ahead of it.
+        for (let at = MiB; at < disk.size; at += 4 * MiB) await disk.read(at, Math.min(4 * MiB, disk.size - at))
+        expect(chunksAsked()).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9])
+      } finally {
+        await disk.close()
+        await repo.close()
+      }
+    })
+  })
+
+  it('does not read ahead for random access, and every byte read is the image’s', async () => {
+    await withTempDir('point-disk', async (dir) => {
+      const { repo, disk, image, gets, chunksAsked } = await tenChunkPoint(dir)
+      try {
+        gets.length = 0
+        await disk.read(5 * CHUNK_SIZE, 4096)
+        await disk.read(2 * CHUNK_SIZE, 4096)
+        await disk.read(8 * CHUNK_SIZE + 100, 4096)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        expect(chunksAsked()).toEqual([5, 2, 8])
+        expect(await expectSameAsFile(disk, image)).toBe(true)
+      } finally {
+        await disk.close()
+        await repo.close()
+      }
+    })
+  })
+})
