@@ -63,7 +63,7 @@ test('a restore point shows its boot check, and the console screenshot opens', a
 
   await verdict.getByRole('button', { name: 'Check that it boots…' }).click()
   const checkDialog = page.getByRole('dialog', { name: 'Check that webshop boots' })
-  await expect(checkDialog.getByText(/None of your hosts can boot this restore point/)).toBeVisible()
+  await expect(checkDialog.getByText(/made from a disk image, not from a VM/)).toBeVisible()
   await expect(checkDialog.getByRole('button', { name: 'Start check' })).toBeDisabled()
   await lifeboat.shot('49-check-dialog-no-host')
   await checkDialog.getByRole('button', { name: 'Cancel' }).click()

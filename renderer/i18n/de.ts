@@ -733,6 +733,7 @@ export const de: Record<MessageKey, string> = {
   'check.hostOtherKind': '{host} — ein {kind}-Host; dieser Punkt startet nur auf einem {pointKind}-Host',
   'check.noHost': 'Keiner Ihrer Hosts kann diesen Wiederherstellungspunkt starten: Ein Punkt startet wie bei einer Wiederherstellung nur auf einem Host der Art, von der er stammt ({kind}). Fügen Sie einen solchen Host hinzu, um ihn zu prüfen.',
   'check.noHostAny': 'Keiner Ihrer Hosts kann diesen Wiederherstellungspunkt starten: Prüfungen laufen auf KVM/libvirt-, XenServer/XCP-ng- und Hyper-V-Hosts, und ein Punkt startet nur auf einem Host der Art, von der er stammt.',
+  'check.notVm': 'Dieser Wiederherstellungspunkt stammt aus einem Festplattenabbild, nicht von einer VM auf einem Host: Es gibt keine VM-Definition, mit der er starten könnte. Exportieren Sie den Datenträger (Datenträger) und starten Sie ihn von Hand.',
   'check.ownHostCannot': '{host} ist ein {kind}-Host: Diese Lifeboat-Version kann dort noch keine Wiederherstellungspunkte starten.',
   'check.timeout': 'Auf den Gast warten (Minuten)',
   'check.timeoutHint': 'Ab dem Einschalten. Ein Gast, der bis dahin nicht antwortet, besteht die Prüfung nicht.',

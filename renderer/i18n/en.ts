@@ -732,6 +732,7 @@ export const en = {
   'check.hostOtherKind': '{host} — a {kind} host; this point boots only on a {pointKind} host',
   'check.noHost': 'None of your hosts can boot this restore point: a point boots only on a host of the kind it came from ({kind}), as a restore does. Add such a host to check it.',
   'check.noHostAny': 'None of your hosts can boot this restore point: checks run on KVM/libvirt, XenServer/XCP-ng and Hyper-V hosts, and a point boots only on a host of the kind it came from.',
+  'check.notVm': 'This restore point was made from a disk image, not from a VM on a host: there is no VM definition to boot it with. Export the disk (Disks) and boot it by hand.',
   'check.ownHostCannot': '{host} is a {kind} host: this version of Lifeboat cannot boot restore points there yet.',
   'check.timeout': 'Wait for the guest (minutes)',
   'check.timeoutHint': 'From power-on. A guest that has not answered by then fails the check.',

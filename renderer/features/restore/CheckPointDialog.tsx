@@ -25,7 +25,8 @@ export function CheckPointDialog({ point, onClose }: { readonly point: PointSumm
   const timeoutSec = timeoutSeconds(minutes)
   const own = choices.find((c) => c.host.id === point.sourceHost.id)
   const kind = point.sourceHost.kind
-  const pointKind = kind === 'linux' || kind === 'xenserver' || kind === 'hyperv' ? t(`kind.${kind}`) : (kind ?? '?')
+  const fromVmHost = kind === 'linux' || kind === 'xenserver' || kind === 'hyperv'
+  const pointKind = fromVmHost ? t(`kind.${kind}`) : (kind ?? '?')
   // Only the QEMU guest agent runs commands for Lifeboat; XenServer and Hyper-V checks refuse one.
   const commandPossible = host?.kind === 'linux'
   const canStart = host !== undefined && timeoutSec !== undefined && !check.isPending
@@ -63,7 +64,7 @@ export function CheckPointDialog({ point, onClose }: { readonly point: PointSumm
     >
       {check.isError && <Alert>{errorText(t, check.error)}</Alert>}
       <p className="muted">{t('check.intro', { date: fmt.date(point.finishedAt) })}</p>
-      {hosts.isSuccess && preferred === undefined && <Alert tone="warning">{kind === undefined ? t('check.noHostAny') : t('check.noHost', { kind: pointKind })}</Alert>}
+      {hosts.isSuccess && preferred === undefined && <Alert tone="warning">{kind === undefined ? t('check.noHostAny') : fromVmHost ? t('check.noHost', { kind: pointKind }) : t('check.notVm')}</Alert>}
       {own !== undefined && !own.canCheck && <Alert tone="info">{t('check.ownHostCannot', { host: own.host.name, kind: t(`kind.${own.host.kind}`) })}</Alert>}
       {choices.length > 0 && (
         <Field label={t('check.host')} htmlFor={`${id}-host`} hint={t('check.hostHint')}>
