@@ -270,6 +270,8 @@ export interface RestoreRequest {
   readonly name: string
   /** Overwrite the existing VM's disks instead of creating a new VM. Only with the VM stopped. */
   readonly inPlace: boolean
+  /** The engine's job: what the restore leaves on the host carries its id, so the leftovers check can tell whose it is. */
+  readonly jobId?: string
   readonly start: boolean
   /**
    * Folder on the host for new disk files; default: beside the original disks, else the host's image folder.

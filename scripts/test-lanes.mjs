@@ -6,6 +6,7 @@
 // test-hosts/test-lanes.test.ts fails when a test file that imports a host peer is missing here.
 export const HOST_LANE = [
   'adapters/linux/undo-walk.test.ts',
+  'adapters/linux/restore-journal.test.ts',
   'adapters/ssh/exec-remote-file.test.ts',
   'adapters/ssh/openssh-stream.test.ts',
   'adapters/ssh/remote-file.test.ts',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { posix } from 'node:path'
 import { z } from 'zod'
 import { retrying } from '../cleanup-retry'
@@ -5,6 +6,8 @@ import { AdapterError, type RestoreDiskInput, type RestoreRequest, type RestoreR
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
 import { withUndo } from '../undo-stack'
+import { checkJobId, holdJobLock } from './job-lock'
+import { asidePath, partPath, removeJournal, writeJournal, type RestoreJournal } from './restore-journal'
 import { uploadDisk } from './disk-upload'
 import { checkDiskName, checkHostDir } from './host-names'
 import { confineRestoredDomain } from './restore-confine'
@@ -32,7 +35,7 @@ export async function restoreLibvirtVm(getShell: ShellProvider, request: Restore
   const shell = await getShell(signal)
   const virsh = new Virsh(shell)
   const hasQemuImg = (await shell.exec(sh`command -v qemu-img`, { signal })).code === 0
-  return request.inPlace ? await inPlace(shell, virsh, request, hasQemuImg, signal) : await asNew(shell, virsh, parsed.data.xml, request, options.rawDisks === true ? false : hasQemuImg, signal, options)
+  return request.inPlace ? await inPlace(getShell, shell, virsh, request, hasQemuImg, signal) : await asNew(shell, virsh, parsed.data.xml, request, options.rawDisks === true ? false : hasQemuImg, signal, options)
 }
 
 /** How a restore as a new VM may be bent for a temporary VM (a health check's): its own last word on the XML. */
@@ -191,17 +194,21 @@ async function usableDir(shell: RootShell, dir: string, signal: AbortSignal): Pr
 
 /**
  * Overwrites a shut-off domain's disks with the restore point's. All or nothing for image files: every disk is first
- * written beside its image (`.lifeboat-restore`, converted to qcow2 where the image was qcow2); only when all are
- * written is each original renamed aside (`.lifeboat-old`) and the new one moved into its place, and the originals are
- * deleted once the domain is defined again. A failure or cancel before that point puts every original back, so the VM
- * is never left with some disks restored and others not. Block devices cannot be written aside: they are written
- * last, directly, and a restore that stops while writing one says so.
+ * written beside its image (`<image>.lifeboat-<job>.restore`, converted to qcow2 where the image was qcow2); only when
+ * all are written is each original renamed aside (`<image>.lifeboat-<job>.old`) and the new one moved into its place,
+ * and the originals are deleted once the domain is defined again. A failure or cancel before that point puts every
+ * original back, so the VM is never left with some disks restored and others not. A Lifeboat killed in the middle
+ * cannot do that itself: the job lock tells the leftovers check the restore is over, and its journal on the host
+ * (restore-journal.ts) says which originals to put back, or — once the domain was defined — which to delete. Block
+ * devices cannot be written aside: they are written last, directly, and a restore that stops while writing one says so.
  */
-async function inPlace(shell: RootShell, virsh: Virsh, request: RestoreRequest, hasQemuImg: boolean, signal: AbortSignal): Promise<RestoreResult> {
+async function inPlace(getShell: ShellProvider, shell: RootShell, virsh: Virsh, request: RestoreRequest, hasQemuImg: boolean, signal: AbortSignal): Promise<RestoreResult> {
+  const job = checkJobId(request.jobId ?? randomUUID())
   const dom = (await virsh.run(['domuuid', request.name], { signal })).trim().toLowerCase()
   const state = await virsh.domstate(dom, signal)
   if (ACTIVE_STATES.includes(state)) throw new AdapterError('COMMAND_FAILED', `${request.name} is ${state}; an in-place restore needs it shut off.`, { vm: request.name, state })
-  const { root, info } = parseDomainXml(await virsh.run(['dumpxml', '--inactive', dom], { signal }))
+  const originalXml = await virsh.run(['dumpxml', '--inactive', dom], { signal })
+  const { root, info } = parseDomainXml(originalXml)
   const targets = request.disks.map((input) => {
     const d = info.disks.find((x) => x.target === input.name)
     if (d?.source === undefined) throw new AdapterError('NOT_FOUND', `${request.name} has no disk ${input.name} to restore into. Nothing was written.`)
@@ -214,72 +221,97 @@ async function inPlace(shell: RootShell, virsh: Virsh, request: RestoreRequest, 
     const base = before
     return (done: number) => request.progress(base + done, total, name)
   }
-  return await withUndo(signal, async (stack) => {
-    const ready: { name: string; source: string; file: string; done: () => void }[] = []
-    for (const { input, disk, source } of targets.filter((t) => t.disk.type !== 'block')) {
-      const format = disk.format === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
-      const part = `${source}.lifeboat-restore`
-      request.phase('writing disk', `${input.name} → beside ${source}`)
-      // Lifeboat's own names beside the image: what an earlier, interrupted restore left is replaced.
-      await shell.run(sh`rm -f -- ${part} ${part}.qcow2`, { signal })
-      const raw = stack.push(`remove ${part}`, (s) => removeFile(shell, part, s))
-      await uploadDisk(shell, input.source, part, { fresh: true, signal, progress: progressFrom(input.name) })
-      before += input.size
-      let file = part
-      let written = raw
-      if (format === 'qcow2') {
-        const converted = stack.push(`remove ${part}.qcow2`, (s) => removeFile(shell, `${part}.qcow2`, s))
-        request.phase('converting', `${input.name} to qcow2`)
-        await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${part}.qcow2`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
-        await shell.run(sh`rm -f -- ${part}`, { signal })
-        raw.done()
-        file = `${part}.qcow2`
-        written = converted
+  // Held for the whole restore, released after success and failure alike: the leftovers check leaves a restore alone
+  // while it runs, and after a kill knows it is over.
+  const lock = await holdJobLock(shell, job, signal, getShell)
+  let result: RestoreResult
+  try {
+    result = await swapDisks()
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
+  return { ...result, leftBehind: [...result.leftBehind, ...(await lock.release())] }
+
+  function swapDisks(): Promise<RestoreResult> {
+    return withUndo(signal, async (stack) => {
+      const ready: { name: string; source: string; file: string; done: () => void }[] = []
+      for (const { input, disk, source } of targets.filter((t) => t.disk.type !== 'block')) {
+        const format = disk.format === 'qcow2' && hasQemuImg ? 'qcow2' : 'raw'
+        const part = partPath(source, job)
+        request.phase('writing disk', `${input.name} → beside ${source}`)
+        const raw = stack.push(`remove ${part}`, (s) => removeFile(shell, part, s))
+        await uploadDisk(shell, input.source, part, { fresh: true, signal, progress: progressFrom(input.name) })
+        before += input.size
+        let file = part
+        let written = raw
+        if (format === 'qcow2') {
+          const converted = stack.push(`remove ${part}.qcow2`, (s) => removeFile(shell, `${part}.qcow2`, s))
+          request.phase('converting', `${input.name} to qcow2`)
+          await shell.run(sh`qemu-img convert -q -f raw -O qcow2 ${part} ${part}.qcow2`, { signal, timeoutMs: 6 * 3600_000, what: 'qemu-img convert' })
+          await shell.run(sh`rm -f -- ${part}`, { signal })
+          raw.done()
+          file = `${part}.qcow2`
+          written = converted
+        }
+        ready.push({ name: input.name, source, file, done: () => written.done() })
+        disks.push({ name: input.name, path: source, format })
+        for (const el of diskElements(root)) {
+          if (child(el, 'target')?.attrs.dev !== input.name) continue
+          const driver = child(el, 'driver')
+          if (driver) driver.attrs.type = format
+          removeChildren(el, 'backingStore')
+        }
       }
-      ready.push({ name: input.name, source, file, done: () => written.done() })
-      disks.push({ name: input.name, path: source, format })
-      for (const el of diskElements(root)) {
-        if (child(el, 'target')?.attrs.dev !== input.name) continue
-        const driver = child(el, 'driver')
-        if (driver) driver.attrs.type = format
-        removeChildren(el, 'backingStore')
+      for (const { input, source } of targets.filter((t) => t.disk.type === 'block')) {
+        request.phase('writing disk', `${input.name} → ${source} (in place)`)
+        const writing = stack.push(`overwrite ${source}`, () => `${input.name} (${source}) was being overwritten in place when the restore stopped: it now holds part of the restore point and part of what was there. Run the restore again before starting ${request.name}.`)
+        await uploadDisk(shell, input.source, source, { fresh: false, signal, progress: progressFrom(input.name) })
+        writing.done()
+        before += input.size
+        disks.push({ name: input.name, path: source, format: 'raw' })
       }
-    }
-    for (const { input, source } of targets.filter((t) => t.disk.type === 'block')) {
-      request.phase('writing disk', `${input.name} → ${source} (in place)`)
-      const writing = stack.push(`overwrite ${source}`, () => `${input.name} (${source}) was being overwritten in place when the restore stopped: it now holds part of the restore point and part of what was there. Run the restore again before starting ${request.name}.`)
-      await uploadDisk(shell, input.source, source, { fresh: false, signal, progress: progressFrom(input.name) })
-      writing.done()
-      before += input.size
-      disks.push({ name: input.name, path: source, format: 'raw' })
-    }
-    request.phase('replacing disks', request.name)
-    const olds: string[] = []
-    for (const r of ready) {
-      const old = `${r.source}.lifeboat-old`
-      await shell.run(sh`rm -f -- ${old}`, { signal })
-      await shell.run(sh`mv -f -- ${r.source} ${old}`, { signal })
-      stack.push(`put the original ${r.name} back`, async (s) => {
-        const back = await shell.exec(sh`mv -f -- ${old} ${r.source}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
-        return back.code === 0 ? undefined : `The original ${r.name} of ${request.name} is at ${old} and could not be moved back to ${r.source} (${back.stderr.trim().slice(0, 200)}); move it back by hand.`
-      })
-      olds.push(old)
-      await shell.run(sh`mv -f -- ${r.file} ${r.source}`, { signal })
-      r.done()
-    }
-    await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
-    // Defined with the restored disks: from here the restore stands, and the originals go.
-    stack.commit()
-    const leftBehind: string[] = []
-    for (const old of olds) {
-      const r = await removeFile(shell, old, AbortSignal.timeout(60_000))
-      if (r !== undefined) leftBehind.push(r)
-    }
-    let started = false
-    if (request.start) {
-      await virsh.run(['start', dom], { signal })
-      started = true
-    }
-    return { vmId: dom, name: info.name, disks, started, leftBehind }
-  })
+      request.phase('replacing disks', request.name)
+      const journal: RestoreJournal = { format: 'lifeboat-inplace-restore', job, dom, vm: request.name, xml: originalXml, disks: ready.map((r) => ({ target: r.name, source: r.source })), committed: false }
+      // Before the first original moves: from here a kill leaves files only the journal explains.
+      if (ready.length > 0) {
+        await writeJournal(shell, journal, signal)
+        stack.push('remove the restore journal', async (s) => {
+          await removeJournal(shell, job, s)
+        })
+      }
+      const olds: string[] = []
+      for (const r of ready) {
+        const old = asidePath(r.source, job)
+        await shell.run(sh`mv -f -- ${r.source} ${old}`, { signal })
+        stack.push(`put the original ${r.name} back`, async (s) => {
+          const back = await shell.exec(sh`mv -f -- ${old} ${r.source}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
+          return back.code === 0 ? undefined : `The original ${r.name} of ${request.name} is at ${old} and could not be moved back to ${r.source} (${back.stderr.trim().slice(0, 200)}); move it back by hand.`
+        })
+        olds.push(old)
+        await shell.run(sh`mv -f -- ${r.file} ${r.source}`, { signal })
+        r.done()
+      }
+      await virsh.run(['define', '/dev/stdin'], { signal, stdin: serializeXml(root) })
+      // Defined with the restored disks: from here the restore stands, and the originals go.
+      stack.commit()
+      if (ready.length > 0) {
+        // A journal that still said "not committed" would have the leftovers check undo this finished restore: if it
+        // cannot say "committed", it goes (the originals are deleted just below anyway).
+        await writeJournal(shell, { ...journal, committed: true }, AbortSignal.timeout(60_000)).catch(() => removeJournal(shell, job, AbortSignal.timeout(60_000)))
+      }
+      const leftBehind: string[] = []
+      for (const old of olds) {
+        const r = await removeFile(shell, old, AbortSignal.timeout(60_000))
+        if (r !== undefined) leftBehind.push(r)
+      }
+      if (ready.length > 0 && leftBehind.length === 0) await removeJournal(shell, job, AbortSignal.timeout(60_000)).catch(() => undefined)
+      let started = false
+      if (request.start) {
+        await virsh.run(['start', dom], { signal })
+        started = true
+      }
+      return { vmId: dom, name: info.name, disks, started, leftBehind }
+    })
+  }
 }

@@ -8,7 +8,8 @@ import { deleteCheckpoint } from './checkpoints'
 import { discardRun } from './instant-run-manage'
 import { readRunRecord } from './instant-run-model'
 import { parseDomainXml, type DomainDisk } from './domain-model'
-import { liveJobs, TAG_PATTERN } from './job-lock'
+import { jobTag, liveJobs, lockPath, TAG_PATTERN } from './job-lock'
+import { journalPath, parseJournal, settleJournal, type RestoreJournal } from './restore-journal'
 import { commitOverlays } from './overlays'
 import { exportDir } from './snapshot-nbd'
 import { Virsh } from './virsh'
@@ -22,6 +23,7 @@ type Action =
   | { readonly type: 'lvremove'; readonly lv: string }
   | { readonly type: 'subvolume'; readonly path: string }
   | { readonly type: 'check-vm'; readonly dom: string; readonly name: string }
+  | { readonly type: 'inplace-journal'; readonly journal: RestoreJournal }
   | { readonly type: 'discard-run'; readonly name: string }
 
 interface Found {
@@ -48,6 +50,7 @@ const SCRIPT = raw(
     '  done',
     'fi',
     `for f in ${CHECK_SCRATCH_ROOT}/lifeboat-*; do [ -d "$f" ] && printf "CHK %s\\n" "$(printf %s "$f" | base64 -w0)"; done`,
+    'for f in /var/tmp/lifeboat-*.inplace; do [ -f "$f" ] && printf "INP %s %s\\n" "$(printf %s "$f" | base64 -w0)" "$(head -c 17000000 "$f" | base64 -w0)"; done',
     'for f in /var/tmp/lifeboat-*; do [ -e "$f" ] && printf "TMP %s\\n" "$(printf %s "$f" | base64 -w0)"; done',
     'if command -v btrfs >/dev/null 2>&1; then findmnt -n -l -t btrfs -o TARGET 2>/dev/null | head -n 50 | while read -r m; do find "$m" -maxdepth 4 -name ".lifeboat-*" -inum 256 2>/dev/null | head -n 200 | while read -r f; do printf "SUB %s\\n" "$(printf %s "$f" | base64 -w0)"; done; done; fi',
     'if command -v lvs >/dev/null 2>&1; then printf "LVS %s\\n" "$(lvs --reportformat json -o lv_name,vg_name,lv_tags,origin 2>/dev/null | head -c 4194304 | base64 -w0)"; fi',
@@ -81,6 +84,7 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
   const found: { action: Action; leftover: Omit<Leftover, 'safeToClean'> }[] = []
   const inUse = new Set<string>()
   const dirs = new Set<string>()
+  const journals = new Map<string, RestoreJournal>()
   for (const line of out.split('\n')) {
     const [kind, a, b] = line.split(' ')
     if (kind === 'DOM' && a !== undefined && /^[0-9a-f-]{36}$/.test(a)) {
@@ -136,9 +140,18 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
     } else if (kind === 'BKP' && a !== undefined && /^[0-9a-f-]{36}$/.test(a)) {
       const tag = TAG_PATTERN.exec(b64(b))
       if (tag?.[1] !== undefined) found.push({ leftover: { id: `backup-job:${a}`, kind: 'backup-job', description: `A Lifeboat backup job (${tag[1]}) still runs on domain ${a}; cleaning ends it.`, vmId: a, jobId: tag[1] }, action: { type: 'end-backup', dom: a } })
+    } else if (kind === 'INP') {
+      const path = b64(a)
+      const tag = TAG_PATTERN.exec(path)
+      const journal = tag?.[1] === undefined || path !== journalPath(tag[1]) ? undefined : parseJournal(b64(b), tag[1])
+      if (journal !== undefined) journals.set(journal.job, journal)
     } else if (kind === 'TMP') {
       const path = b64(a)
       const tag = TAG_PATTERN.exec(path)
+      // In-place restore journals are read whole (INP) and settled, never just deleted.
+      if (tag?.[1] !== undefined && path === journalPath(tag[1])) continue
+      // The lock file of a restore that left a journal goes when the journal is settled (printed before these lines).
+      if (tag?.[1] !== undefined && path === lockPath(tag[1]) && journals.has(tag[1])) continue
       if (tag?.[1] !== undefined && path === exportDir(tag[1])) {
         found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Snapshot-browsing folder ${path} of Lifeboat session ${tag[1]}; cleaning stops the qemu-nbd servers it names and removes it.`, jobId: tag[1] }, action: { type: 'nbd-session', path } })
       } else if (tag?.[1] !== undefined && path.startsWith('/var/tmp/lifeboat-') && !path.includes('/../')) {
@@ -175,8 +188,29 @@ async function scan(shell: RootShell, signal: AbortSignal): Promise<Found[]> {
       const path = b64(line.trim())
       const tag = TAG_PATTERN.exec(posix.basename(path))
       if (tag?.[1] === undefined || inUse.has(path)) continue
-      found.push({ leftover: { id: `file:${path}`, kind: 'file', description: `Unused Lifeboat overlay file ${path} (job ${tag[1]}).`, jobId: tag[1] }, action: { type: 'rm', path } })
+      const job = tag[1]
+      const journal = journals.get(job)
+      const original = path.endsWith(`.${jobTag(job)}.old`) ? path.slice(0, -`.${jobTag(job)}.old`.length) : undefined
+      const restored = /\.restore(\.qcow2)?$/.test(path) && path.includes(`.${jobTag(job)}.restore`)
+      // What an in-place restore set aside or half wrote is its journal's to settle (below); without a journal, an
+      // original set aside belongs to a restore that had committed (the journal goes only then), and a half-written
+      // disk to one that never swapped anything.
+      if (journal !== undefined && (original !== undefined || restored)) continue
+      const description =
+        original !== undefined
+          ? `The original disk ${original} as it was before in-place restore ${job} replaced it (the restore finished; this copy was not deleted). Cleaning deletes it.`
+          : restored
+            ? `A half-written disk ${path} of in-place restore ${job}, stopped before it replaced anything (the VM's own disk is untouched).`
+            : `Unused Lifeboat overlay file ${path} (job ${job}).`
+      found.push({ leftover: { id: `file:${path}`, kind: 'file', description, jobId: job }, action: { type: 'rm', path } })
     }
+  }
+  for (const journal of journals.values()) {
+    const names = journal.disks.map((d) => d.target).join(', ')
+    const description = journal.committed
+      ? `In-place restore ${journal.job} of ${journal.vm} finished, but the original disks it replaced (${names}) were not all deleted; cleaning deletes them.`
+      : `In-place restore ${journal.job} of ${journal.vm} was interrupted while it swapped disks (${names}): the VM may have some disks restored and some not, or one missing. Cleaning puts every original disk back and the VM's definition as it was (the VM must be shut off).`
+    found.push({ leftover: { id: `restore:${journal.job}`, kind: 'file', description, vmId: journal.dom, vmName: journal.vm, jobId: journal.job }, action: { type: 'inplace-journal', journal } })
   }
   const live = await liveJobs(shell, found.map((f) => f.leftover.jobId ?? ''), signal)
   // A run that a Lifeboat serves is no leftover; one nobody serves holds the admin's writes: offered, never cleaned unasked.
@@ -207,7 +241,7 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
   const failed: { id: string; reason: string }[] = []
   const virsh = new Virsh(shell)
   // Backup jobs first (they hold files open), then overlays, then files that are no longer in use.
-  const order: Action['type'][] = ['end-backup', 'discard-run', 'check-vm', 'nbd-session', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
+  const order: Action['type'][] = ['inplace-journal', 'end-backup', 'discard-run', 'check-vm', 'nbd-session', 'commit', 'checkpoint', 'lvremove', 'subvolume', 'rm']
   const found = (await scan(shell, signal)).filter((f) => wanted.has(f.leftover.id)).sort((x, y) => order.indexOf(x.action.type) - order.indexOf(y.action.type))
   for (const { leftover, action } of found) {
     try {
@@ -237,6 +271,9 @@ export async function cleanLeftovers(shell: RootShell, ids: readonly string[], s
           break
         case 'check-vm':
           await removeCheckVm(virsh, action.dom, action.name, signal)
+          break
+        case 'inplace-journal':
+          await settleJournal(shell, action.journal, signal)
           break
         case 'discard-run': {
           const { leftBehind } = await discardRun(shell, action.name, signal)

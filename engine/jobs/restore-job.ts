@@ -71,6 +71,7 @@ export function restoreJob(deps: RestoreJobDeps, record: SavedHost, request: Res
               }),
               name,
               inPlace: request.inPlace,
+              jobId: ctx.jobId,
               start: request.start,
               ...(request.storageDir !== undefined ? { storageDir: request.storageDir } : {}),
               log: (level, message) => ctx.log(level, message),
