@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AdapterError, throwIfAborted, type BlockSource, type BootCheckRequest, type BootCheckResult, type HealthCheckCapability } from '../host-adapter'
+import { AdapterError, throwIfAborted, type BootCheckRequest, type BootCheckResult, type HealthCheckCapability } from '../host-adapter'
 import { cleanupSignal, withUndo } from '../undo-stack'
 import { checkFolder, checkVmName, removeCheckFolder, removeCheckVm, vhdRoot } from './check-vm'
 import type { HyperVContext } from './context'
@@ -10,6 +10,7 @@ import { runJson } from './ps-runner'
 import { restoreAsNewVm } from './restore'
 import { HeartbeatRecord } from './schemas'
 import { vmVariable } from './vm-details'
+import { duration, pollPause, silentGuestReason } from '../boot-proof'
 
 export interface HyperVHealthCheckOptions {
   /** How often the Heartbeat integration service is asked while the VM boots. */
@@ -67,7 +68,7 @@ async function bootCheck(ctx: HyperVContext, request: BootCheckRequest, signal: 
     const proof = await waitForHeartbeat(ctx, restored.vmId, poweredOn, request.timeoutMs, pollMs, signal)
     const bootMs = Date.now() - poweredOn
     request.phase('proof', proof.answered ? 'the heartbeat is OK' : 'no heartbeat')
-    const reason = proof.answered ? `the Heartbeat integration service reported OK after ${duration(proof.ms)}` : `${proof.reason}${await diagnosis(request.disks[0]?.source, signal)}`
+    const reason = proof.answered ? `the Heartbeat integration service reported OK after ${duration(proof.ms)}` : `${proof.reason}${await silentGuestReason(request.disks[0]?.source, signal, { verb: 'answered', likely: 'integration services missing, or it hung while starting' })}`
     const timings = { restoreMs, bootMs, proofMs: Date.now() - poweredOn - bootMs }
     const leftBehind = await stack.unwind(cleanupSignal(signal))
     return { booted: proof.answered, reason, timings, leftBehind }
@@ -97,37 +98,6 @@ async function waitForHeartbeat(ctx: HyperVContext, vmId: string, poweredOn: num
     const last = (hb.PrimaryStatusDescription ?? '') !== '' ? (hb.PrimaryStatusDescription ?? '').slice(0, 100) : (hb.PrimaryOperationalStatus ?? 'no status')
     const left = poweredOn + timeoutMs - Date.now()
     if (left <= 0) return { answered: false, reason: `no heartbeat within ${duration(timeoutMs)} (Heartbeat integration service: ${last})` }
-    await sleep(Math.min(pollMs, left), signal)
+    await pollPause(Math.min(pollMs, left), signal)
   }
-}
-
-/** Why a guest may have stayed silent, from the restore point itself: a first disk without a boot sector boots nothing. */
-async function diagnosis(first: BlockSource | undefined, signal: AbortSignal): Promise<string> {
-  if (first === undefined) return ': the restore point has no disk'
-  try {
-    const sector = await first.read(0, 512, signal)
-    if (sector.length === 512 && sector[510] === 0x55 && sector[511] === 0xaa) return '; the VM ran, but its guest never answered (integration services missing, or it hung while starting)'
-    return ': the disk has no bootable system (its first disk has no boot sector: no 0x55AA signature at byte 510)'
-  } catch {
-    return '; the VM ran, but its guest never answered'
-  }
-}
-
-function duration(ms: number): string {
-  const s = Math.round(ms / 1000)
-  if (s < 120) return `${s} s`
-  const m = Math.floor(s / 60)
-  return s % 60 === 0 ? `${m} min` : `${m} min ${s % 60} s`
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { duration, screenText } from './guest-proof'
+import { duration } from '../boot-proof'
+import { screenText } from './guest-proof'
 
 describe('screenText', () => {
   it('decodes the character bytes of the PC text screen as QEMU prints it (xp /Nxw), attributes dropped', () => {

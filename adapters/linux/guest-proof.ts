@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { throwIfAborted } from '../host-adapter'
 import { sleep, type Virsh } from './virsh'
+import { duration } from '../boot-proof'
 
 /** What waiting for the guest came to: it answered after `ms`, or it did not, and why in the host's words. */
 export type Answer = { readonly answered: true; readonly ms: number } | { readonly answered: false; readonly reason: string }
@@ -18,13 +19,6 @@ const SCREEN_EVERY = 4
  * after a minute, and finds nothing then either).
  */
 const NOTHING_TO_BOOT = /No bootable device|Operating system not found|Missing operating system|Non-system disk|BOOTMGR is missing|DISK BOOT FAILURE|No boot device/i
-
-export function duration(ms: number): string {
-  const s = Math.round(ms / 1000)
-  if (s < 120) return `${s} s`
-  const m = Math.floor(s / 60)
-  return s % 60 === 0 ? `${m} min` : `${m} min ${s % 60} s`
-}
 
 function firstLine(text: string): string {
   return text.trim().split('\n')[0]?.trim().replace(/^error:\s*/i, '').slice(0, 300) ?? ''

@@ -1,4 +1,4 @@
-import { AdapterError, throwIfAborted, type BlockSource, type BootCheckRequest, type BootCheckResult, type HealthCheckCapability } from '../host-adapter'
+import { AdapterError, throwIfAborted, type BootCheckRequest, type BootCheckResult, type HealthCheckCapability } from '../host-adapter'
 import { cleanupSignal, withUndo } from '../undo-stack'
 import { beatCheckVm, checkVmName, removeCheckVm } from './check-vm'
 import type { XapiRestore } from './restore'
@@ -8,6 +8,7 @@ import { refByUuid } from './xapi-objects'
 import { VMGuestMetricsRecord, VMRecord } from './xapi-records.generated'
 import { isNullRef } from './xapi-schema-kit'
 import { isCode, runTask } from './xapi-tasks'
+import { duration, pollPause, silentGuestReason } from '../boot-proof'
 
 const HEARTBEAT_MS = 60_000
 
@@ -68,7 +69,7 @@ export class XapiHealthCheck implements HealthCheckCapability {
       const proof = await this.waitForGuestMetrics(client, vmRef, poweredOn, request.timeoutMs, signal)
       const bootMs = Date.now() - poweredOn
       request.phase('proof', proof.answered ? 'the guest reported' : 'no report from the guest')
-      const reason = proof.answered ? `the guest reported through its PV drivers after ${duration(proof.ms)} (${proof.what})` : `${proof.reason}${await diagnosis(request.disks[0]?.source, signal)}`
+      const reason = proof.answered ? `the guest reported through its PV drivers after ${duration(proof.ms)} (${proof.what})` : `${proof.reason}${await silentGuestReason(request.disks[0]?.source, signal, { verb: 'reported', likely: 'PV drivers / guest tools missing, or it hung while starting' })}`
       const timings = { restoreMs, bootMs, proofMs: Date.now() - poweredOn - bootMs }
       const leftBehind = await stack.unwind(cleanupSignal(signal))
       return { booted: proof.answered, reason, timings, leftBehind }
@@ -90,7 +91,7 @@ export class XapiHealthCheck implements HealthCheckCapability {
       }
       const left = poweredOn + timeoutMs - Date.now()
       if (left <= 0) return { answered: false, reason: `no guest metrics (PV drivers / guest agent) within ${duration(timeoutMs)}` }
-      await sleep(Math.min(pollMs, left), signal)
+      await pollPause(Math.min(pollMs, left), signal)
     }
   }
 }
@@ -100,35 +101,4 @@ function describeGuest(gm: VMGuestMetricsRecord): string {
   const v = gm.PV_drivers_version
   const drivers = v.major === undefined ? 'PV drivers detected' : `PV drivers ${[v.major, v.minor, v.micro].filter((x) => x !== undefined).join('.')}`
   return `${os.slice(0, 200)}, ${drivers.slice(0, 100)}`
-}
-
-/** Why a guest may have stayed silent, from the restore point itself: a first disk without a boot sector boots nothing. */
-async function diagnosis(first: BlockSource | undefined, signal: AbortSignal): Promise<string> {
-  if (first === undefined) return ': the restore point has no disk'
-  try {
-    const sector = await first.read(0, 512, signal)
-    if (sector.length === 512 && sector[510] === 0x55 && sector[511] === 0xaa) return '; the VM ran, but its guest never reported (PV drivers / guest tools missing, or it hung while starting)'
-    return ': the disk has no bootable system (its first disk has no boot sector: no 0x55AA signature at byte 510)'
-  } catch {
-    return '; the VM ran, but its guest never reported'
-  }
-}
-
-export function duration(ms: number): string {
-  const s = Math.round(ms / 1000)
-  if (s < 120) return `${s} s`
-  const m = Math.floor(s / 60)
-  return s % 60 === 0 ? `${m} min` : `${m} min ${s % 60} s`
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
 }
