@@ -7,6 +7,7 @@
  * is newer, and with other people editing the tree a rebuild in the middle of a run would be a fault of our own making.
  */
 import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -44,7 +45,8 @@ export interface LifeboatRunner extends AsyncDisposable {
 const MAX_OUTPUT = 4 * 1024 * 1024
 
 export async function buildPrivateCli(): Promise<{ entry: string; dispose: () => Promise<void> }> {
-  const outdir = path.join(projectRoot, 'node_modules', '.cache', 'lifeboat-torture', `cli-${process.pid}`)
+  // pid and a random part: campaigns running side by side in one process must not remove each other's bundle.
+  const outdir = path.join(projectRoot, 'node_modules', '.cache', 'lifeboat-torture', `cli-${process.pid}-${randomUUID().slice(0, 8)}`)
   await buildNode({
     quiet: true,
     outdir,
@@ -63,7 +65,7 @@ export async function buildPrivateCli(): Promise<{ entry: string; dispose: () =>
  */
 export async function lifeboatRunner(home: string, env: Readonly<Record<string, string>> = {}, deadlineAt = Number.POSITIVE_INFINITY): Promise<LifeboatRunner> {
   await mkdir(home, { recursive: true })
-  const cli = await buildPrivateCli()
+  const cli = await sharedPrivateCli()
   return {
     home,
     run: (args, options = {}) => {
@@ -71,7 +73,37 @@ export async function lifeboatRunner(home: string, env: Readonly<Record<string, 
       return runOnce(cli.entry, home, env, args, { ...options, timeoutMs: Math.min(options.timeoutMs ?? 300_000, left) })
     },
     async [Symbol.asyncDispose]() {
-      await cli.dispose()
+      await cli.release()
+    },
+  }
+}
+
+let shared: { users: number; cli: Promise<{ entry: string; dispose: () => Promise<void> }> } | undefined
+
+/**
+ * One bundle for all campaigns that run at the same time in this process (torture.test.ts runs three side by side):
+ * built by the first, removed when the last lets go. Each campaign still has its own home.
+ */
+async function sharedPrivateCli(): Promise<{ entry: string; release: () => Promise<void> }> {
+  const mine = (shared ??= { users: 0, cli: buildPrivateCli() })
+  mine.users++
+  const letGo = (): boolean => {
+    mine.users--
+    if (mine.users > 0) return false
+    if (shared === mine) shared = undefined
+    return true
+  }
+  let cli: Awaited<typeof mine.cli>
+  try {
+    cli = await mine.cli
+  } catch (err) {
+    letGo()
+    throw err
+  }
+  return {
+    entry: cli.entry,
+    release: async () => {
+      if (letGo()) await cli.dispose()
     },
   }
 }

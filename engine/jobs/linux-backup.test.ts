@@ -15,7 +15,9 @@ const MiB = 1024 * 1024
 
 // One booted tiny guest shared by the tests below, in order (TCG boots cost seconds).
 // vda: ext4 data disk (qcow2), mounted at /data by the guest. vdb: blank qcow2 written through the QEMU monitor.
-// vdc: raw, 16 MiB. vdd: raw, 384 MiB of random data — big enough to cancel or cut a backup while it streams.
+// vdc: raw, 16 MiB. vdd: raw, VDD_MIB of random data — big enough to cancel, cut or power off a backup while it
+// streams (the tests below check that each of these landed during the read, not after it).
+const VDD_MIB = 128
 describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups against libvirt over SSH', () => {
   let libvirt: LibvirtHandle
   let host: SshTestHost
@@ -25,6 +27,12 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
   const disks: Record<string, string> = {}
 
   const pointBytes = (pointId: string, disk: string): Promise<Buffer> => pointDiskBytes(fx.engine, pointId, disk)
+  /** Whether a job is still reading its disks (said in words for the assertion message). */
+  const stillReading = async (jobId: string): Promise<string> => {
+    const { state, progress } = await fx.engine.jobs.get(jobId)
+    const reading = state === 'running' && progress.phase === 'backup' && (progress.bytesTotal === undefined || progress.bytesDone < progress.bytesTotal)
+    return reading ? 'still reading' : `the job was already ${state}, ${progress.phase}, ${progress.bytesDone} of ${progress.bytesTotal ?? '?'} bytes`
+  }
   const pointCount = async () => (await fx.call('points.list', {})).length
   const backup = async (mode: 'cold' | 'warm' | 'hot', extra: Record<string, unknown> = {}) => {
     const { jobId } = await fx.call('backup.start', { host: 'kvm1', vm: domain.name, mode, shutdownTimeoutSec: 60, ...extra })
@@ -47,7 +55,7 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
     disks.vdb = await makeBlankDisk({ path: path.join(dir, 'vdb.qcow2'), sizeBytes: 64 * MiB })
     disks.vdc = await makeBlankDisk({ path: path.join(dir, 'vdc.raw'), sizeBytes: 16 * MiB, format: 'raw' })
     disks.vdd = path.join(dir, 'vdd.raw')
-    await run('sh', ['-c', `head -c ${384 * MiB} /dev/urandom > '${disks.vdd}'`])
+    await run('sh', ['-c', `head -c ${VDD_MIB * MiB} /dev/urandom > '${disks.vdd}'`])
     domain = await createTestDomain({
       disks: [
         { path: disks.vda, format: 'qcow2' },
@@ -84,16 +92,18 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
     const jobId = await backup('hot')
     // As soon as bytes flow, write into the running disk: the write lands in the overlay, not in the base being read.
     let wrote = false
+    let written: Promise<string> | undefined
     const off = fx.engine.events.on('job.updated', (j) => {
       if (j.id === jobId && j.progress.phase === 'backup' && !wrote) {
         wrote = true
-        void domain.writeDiskPattern('vdb', { offset: 4 * MiB, length: 2 * MiB, pattern: 0x22 })
+        written = domain.writeDiskPattern('vdb', { offset: 4 * MiB, length: 2 * MiB, pattern: 0x22 }).then(() => stillReading(jobId))
       }
     })
     const job = await fx.job(jobId)
     off()
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded')
     expect(wrote).toBe(true)
+    expect(await written, 'the write landed while the disks were read').toBe('still reading')
     const point = job.result as { id: string; consistency: string }
     expect(point.consistency).toBe('app')
     firstPoint = point.id
@@ -117,8 +127,8 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
     // The 2 MiB written during the first backup and the 3 MiB now: exactly those, nothing else.
     expect(changed).toMatch(/^vdb: 5242880 bytes changed since lifeboat-/)
     expect((await pointBytes(point.id, 'vdb')).equals(expected)).toBe(true)
-    // Raw disks (vdc 16 MiB, vdd 384 MiB) are read whole; qcow2 disks only where they changed.
-    expect(point.stats.bytesRead).toBeLessThan(400 * MiB + 32 * MiB)
+    // Raw disks (vdc 16 MiB, vdd VDD_MIB) are read whole; qcow2 disks only where they changed.
+    expect(point.stats.bytesRead).toBeLessThan((16 + VDD_MIB) * MiB + 32 * MiB)
     await expectClean()
     const checkpoints = (await virsh(['checkpoint-list', domain.name, '--name'])).trim().split('\n')
     expect(checkpoints).toEqual([expect.stringMatching(/^lifeboat-/)])
@@ -230,10 +240,11 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
   it('the guest is powered off while its disks are read: the restore point is kept and the overlays are merged offline', async () => {
     const jobId = await backup('hot', { incremental: false })
     let pulled = false
+    let destroyed: Promise<string> | undefined
     const off = fx.engine.events.on('job.updated', (j) => {
       if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0 && !pulled) {
         pulled = true
-        void virsh(['destroy', domain.name])
+        destroyed = virsh(['destroy', domain.name]).then(() => stillReading(jobId))
       }
     })
     let job: Awaited<ReturnType<typeof fx.job>>
@@ -243,6 +254,7 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
       off()
     }
     expect(pulled).toBe(true)
+    expect(await destroyed, 'the guest was off before its disks were read to the end').toBe('still reading')
     expect(job.state, JSON.stringify(job.error)).toBe('succeeded')
     expect(job.leftBehind).toEqual([])
     // The persistent definition points at the disks themselves again; no overlay file is left.
