@@ -8,7 +8,8 @@
  *   2. `lifeboat files cat` of a 1 GiB random file inside an ext4 image (mkfs.ext4 -d) backed up with backup-file:
  *      time to first byte and total time, against `cat` of the same file's bytes;
  *   3. the same export from an S3 repository (s3rver) against one S3 GET of one object of the image's size
- *      (bench-restore-s3.ts).
+ *      (bench-restore-s3.ts);
+ *   4. `lifeboat --version` wall time against `node -e 0` (the CLI's own start-up, issue 20).
  *   node --import tsx bench/bench-restore.ts [--size-mib 2048] [--file-mib 1024] [--repeat 3] [--no-s3] [--keep]
  * Rounds interleave the tools and each figure is the best of `--repeat`: the machine is shared. CPU-seconds are
  * printed beside wall times because on a loaded machine they are the steadier comparison.
@@ -61,7 +62,7 @@ try {
   // dist/node whenever a source is newer, and on a checkout others are editing that rebuild would land in a timing.
   const bundleDir = path.join(dir, 'dist')
   await bundleForNode(bundleDir, [
-    { in: 'engine/cli/main.ts', out: 'lifeboat' },
+    { in: 'engine/cli/entry.ts', out: 'lifeboat' },
     { in: 'bench/s3-get.ts', out: 's3-get' },
   ])
   const bin = path.join(bundleDir, 'cli.mjs')
@@ -139,6 +140,19 @@ try {
     checks.push([`export peak RSS ${peak.toFixed(0)} MiB over all runs (target < 512 MiB)`, peak < 512])
     const holes = (lb.allocated ?? Infinity) <= imageAllocated - (zeroMiB - 8 * Math.ceil(zeroMiB / 16)) * MiB
     checks.push([`export allocates ${((lb.allocated ?? 0) / MiB).toFixed(0)} MiB of ${sizeMiB} MiB: zero chunks stay holes`, holes])
+  }
+
+  // The CLI's own start-up (issue 20 point 3), warm: what every cron job and script pays before any work.
+  {
+    const versionRuns: Measured[] = []
+    const nodeRuns: Measured[] = []
+    for (let r = 0; r < 5; r++) {
+      versionRuns.push(await measure(process.execPath, [bin, '--version'], env))
+      nodeRuns.push(await measure(process.execPath, ['-e', '0'], {}))
+    }
+    const v = best(versionRuns).seconds
+    lines.push('', `lifeboat --version (warm, best of 5): ${(v * 1000).toFixed(0)} ms, CPU ${cpu(versionRuns)} s; node -e 0: ${(best(nodeRuns).seconds * 1000).toFixed(0)} ms`)
+    checks.push([`lifeboat --version ${(v * 1000).toFixed(0)} ms (target < 300 ms)`, v < 0.3])
   }
 
   // Part 2: one big file out of a filesystem inside a restore point.

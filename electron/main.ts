@@ -1,4 +1,4 @@
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, Notification, session, Tray, type IpcMainInvokeEvent } from 'electron'
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, session, Tray, type IpcMainInvokeEvent } from 'electron'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isTopicName } from '../engine/api/contract'
@@ -12,6 +12,7 @@ import { hardenContents, hardenSession } from './hardening'
 import { callerSignal } from './caller-signal'
 import { APP_ORIGIN, registerAppScheme, serveRenderer } from './renderer-protocol'
 import { desktopSecretCodec } from './safe-storage-codec'
+import { closeAction, hiddenNotice, quitAction, ServedRuns, servingPrompt, trayText } from './serving-guard'
 
 export const IPC_INVOKE = 'lifeboat:invoke'
 export const IPC_EVENT = 'lifeboat:event'
@@ -56,12 +57,22 @@ function createWindow(): void {
   })
   mainWindow = win
   win.once('ready-to-show', () => win.show())
-  // With a tray icon, closing the window hides it: schedules keep running until Quit.
+  // With a tray icon, closing the window hides it: schedules and VMs served from a backup keep running until Quit.
+  // Without one, closing would quit, and quitting discards those VMs: ask first.
   win.on('close', (event) => {
-    if (tray !== undefined && !quitting) {
-      event.preventDefault()
+    const action = closeAction({ quitting, hasTray: tray !== undefined, served: served.names() })
+    if (action === 'close') return
+    event.preventDefault()
+    if (action === 'hide-to-tray') {
       win.hide()
+      const notice = hiddenNotice(served.names())
+      if (notice !== undefined && !hiddenNoticeShown && Notification.isSupported()) {
+        hiddenNoticeShown = true
+        new Notification(notice).show()
+      }
+      return
     }
+    void askBeforeServingEnds(win, () => win.minimize())
   })
   win.on('closed', () => {
     if (mainWindow === win) mainWindow = undefined
@@ -97,6 +108,9 @@ app
       using caller = callerSignal(event.sender, appQuit.signal)
       return await dispatch(handlers, channel, input, { signal: caller.signal })
     })
+    engine.events.on('job.updated', (job) => {
+      if (served.update(job)) updateTray()
+    })
     engine.events.onAny((topic, payload) => {
       if (isTopicName(topic)) mainWindow?.webContents.send(IPC_EVENT, topic, payload)
     })
@@ -114,6 +128,23 @@ app
 
 let tray: Tray | undefined
 let quitting = false
+/** The admin said yes to quitting although VMs run from a backup (asked once per quit). */
+let quitConfirmed = false
+let hiddenNoticeShown = false
+const served = new ServedRuns()
+
+/** Asks whether to end serving; "keep" runs `keep`, "quit" quits (which discards the served VMs, as the prompt says). */
+async function askBeforeServingEnds(win: BrowserWindow | undefined, keep: () => void): Promise<void> {
+  const prompt = servingPrompt(served.names(), { hasTray: tray !== undefined })
+  const options = { type: 'warning' as const, title: prompt.title, message: prompt.message, detail: prompt.detail, buttons: [...prompt.buttons], defaultId: 0, cancelId: 0, noLink: true }
+  const { response } = win !== undefined && !win.isDestroyed() ? await dialog.showMessageBox(win, options) : await dialog.showMessageBox(options)
+  if (response !== 1) {
+    keep()
+    return
+  }
+  quitConfirmed = true
+  app.quit()
+}
 
 /**
  * The tray icon keeps Lifeboat (and its backup schedules) running when the window is closed; Quit from the tray
@@ -127,15 +158,22 @@ function createTray(): void {
     tray = undefined
     return
   }
-  tray.setToolTip('Lifeboat — backups keep running while this icon is here')
+  updateTray()
+  tray.on('click', () => showWindow())
+}
+
+/** The tray says what keeps running, and its Quit says that it will ask when VMs run from a backup. */
+function updateTray(): void {
+  if (tray === undefined) return
+  const text = trayText(served.names())
+  tray.setToolTip(text.tooltip)
   tray.setContextMenu(
     Menu.buildFromTemplate([
       { label: 'Open Lifeboat', click: () => showWindow() },
       { type: 'separator' },
-      { label: 'Quit (scheduled backups stop)', click: () => app.quit() },
+      { label: text.quitLabel, click: () => app.quit() },
     ]),
   )
-  tray.on('click', () => showWindow())
 }
 
 function showWindow(): void {
@@ -162,6 +200,11 @@ app.on('window-all-closed', () => {
 })
 
 app.on('before-quit', (event) => {
+  if (!quitting && quitAction({ served: served.names(), confirmed: quitConfirmed }) === 'ask') {
+    event.preventDefault()
+    void askBeforeServingEnds(mainWindow, () => undefined)
+    return
+  }
   appQuit.abort()
   if (quitting || !engine) return
   // Running jobs get to clean up (snapshots, locks) before the process ends.

@@ -13,6 +13,8 @@ import { Repositories } from './repository-access/repositories'
 import { PlansStore } from './scheduler/plans-store'
 import { checkStarter } from './scheduler/plan-check'
 import { Scheduler } from './scheduler/scheduler'
+import { CopyService } from './copies/copy-service'
+import { CopyRecords } from './copies/copy-records'
 import { createNotifyService } from './notify/notify-service'
 import { JobRunner } from './jobs/job-runner'
 import { JobStore } from './jobs/job-store'
@@ -75,6 +77,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const notify = createNotifyService({ home: paths.home, secrets })
   const scheduler = new Scheduler({
     notify,
+    copies: new CopyService({ repositories, records: new CopyRecords(path.join(paths.home, 'copies.json')) }),
     store: new PlansStore(path.join(paths.home, 'plans.json')),
     jobs,
     repositories,

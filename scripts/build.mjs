@@ -11,7 +11,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 /** Node-side entry points. Worker threads are entries too, so their file sits next to the code that starts them. */
 export const nodeEntries = [
-  { in: 'engine/cli/main.ts', out: 'lifeboat' },
+  { in: 'engine/cli/entry.ts', out: 'lifeboat' },
   { in: 'electron/main.ts', out: 'electron-main' },
   { in: 'engine/repository/workers/chunk-worker.ts', out: 'repo-chunk-worker' },
 ]

@@ -2,6 +2,7 @@ import { AdapterError, throwIfAborted, type BackupCapability, type BackupOptions
 import { cleanupSignal, UndoStack } from '../undo-stack'
 import type { HyperVContext } from './context'
 import { hotBackup } from './hot-backup'
+import { findService, serviceOk } from './integration-services'
 import { saveVm, shutDown, startVm, vmState, waitForState } from './power'
 import { closeDisks, openDisks } from './readouts'
 import { checkJobId } from './tags'
@@ -20,8 +21,7 @@ function diskProblem(d: VmDetails): string | undefined {
 }
 
 function productionLikely(d: VmDetails): boolean {
-  const vss = d.integration.find((i) => i.Name === 'VSS' || i.Name === 'Backup (volume shadow copy)')
-  return vss?.Enabled === true && (vss.PrimaryStatusDescription ?? '') === 'OK'
+  return serviceOk(findService(d.integration, 'vss'))
 }
 
 export function modesFor(d: VmDetails): ModeSupport[] {

@@ -4,7 +4,8 @@ import { AdapterError, type GuestFilesCapability } from '../host-adapter'
 import type { HyperVContext } from './context'
 import { ps } from './powershell'
 import { runJson } from './ps-runner'
-import { IntegrationRecord, VmRecord, arrayOf } from './schemas'
+import { findService } from './integration-services'
+import { INTEGRATION_FIELDS, IntegrationRecord, VmRecord, arrayOf } from './schemas'
 import { removeFile, uploadFile } from './upload'
 import { raw, vmVariable } from './vm-details'
 
@@ -24,14 +25,16 @@ $staging = Join-Path $env:ProgramData ${'Lifeboat\\staging'}
 New-Item -ItemType Directory -Force -Path $staging | Out-Null
 [pscustomobject]@{
   vm = $vm | Select-Object ${raw('Name, State')}
-  integration = @(Get-VMIntegrationService -VM $vm | Select-Object ${raw('VMId, Name, Enabled, PrimaryStatusDescription')})
+  integration = @(Get-VMIntegrationService -VM $vm | Select-Object ${raw(INTEGRATION_FIELDS)})
   staging = $staging
 } | ConvertTo-Json -Depth 4 -Compress`
       const check = await runJson(ctx.runner, script, Check, { signal, what: 'Preparing to copy a file into the guest' })
       if (check.vm.State !== 'Running') throw new AdapterError('COMMAND_FAILED', `${check.vm.Name} is ${check.vm.State.toLowerCase()}; a file can be put into a running guest only.`, { reason: 'invalid-state' })
-      const gsi = check.integration.find((i) => i.Name === 'Guest Service Interface')
+      // Found by its Id: on a German host it is "Gastdienstschnittstelle"; the message names it as the host does.
+      const gsi = findService(check.integration, 'guestServiceInterface')
       if (gsi?.Enabled !== true) {
-        throw new AdapterError('NOT_SUPPORTED', `The Guest Service Interface integration service of ${check.vm.Name} is off. Enable it (Enable-VMIntegrationService -VMName … -Name 'Guest Service Interface') to restore files into the running guest, or restore to a folder instead.`, { reason: 'guest-services-off' })
+        const name = gsi?.Name ?? 'Guest Service Interface'
+        throw new AdapterError('NOT_SUPPORTED', `The ${name} integration service of ${check.vm.Name} is off. Enable it (Enable-VMIntegrationService -VMName … -Name '${name}') to restore files into the running guest, or restore to a folder instead.`, { reason: 'guest-services-off' })
       }
       const conn = await ctx.connection(signal)
       const staged = `${check.staging.replace(/[\\/]+$/, '')}\\${randomBytes(8).toString('hex')}.tmp`

@@ -8,6 +8,7 @@ import { startVm } from './power'
 import { ps } from './powershell'
 import { runJson } from './ps-runner'
 import { restoreAsNewVm } from './restore'
+import { isService, serviceOk } from './integration-services'
 import { HeartbeatRecord } from './schemas'
 import { vmVariable } from './vm-details'
 import { duration, pollPause, silentGuestReason } from '../boot-proof'
@@ -22,8 +23,8 @@ type Proof = { readonly answered: true; readonly ms: number } | { readonly answe
 /**
  * A health check on a Hyper-V host: the point is restored as a temporary VM `lifeboat-check-<job>` (the restore's own
  * code; its disks in `<VirtualHardDiskPath>\lifeboat-check-<job>\`, no network adapter connected), started, and must
- * show life within the timeout: the Heartbeat integration service reports OK (`Get-VMIntegrationService -Name
- * Heartbeat` → PrimaryOperationalStatus Ok), which needs a guest that booted and runs its integration services.
+ * show life within the timeout: the Heartbeat integration service (found by its Id's GUID, the name is
+ * localized) reports PrimaryOperationalStatus Ok, which needs a guest that booted and runs its integration services.
  * The VM, its disk files and folder are removed on every path; the job lock is held while the check runs, so the
  * leftovers check leaves a running check alone and finds everything by the job id after Lifeboat was killed.
  * No screenshot (Msvm_VideoHead / GetVirtualSystemThumbnailImage exist in WMI, but are not used yet).
@@ -75,15 +76,21 @@ async function bootCheck(ctx: HyperVContext, request: BootCheckRequest, signal: 
   })
 }
 
-const Heartbeats = HeartbeatRecord.extend({ Heartbeat: z.unknown() })
+const Services = z.object({ State: z.unknown(), Services: z.unknown() })
+const ServiceId = z.object({ Id: z.string().max(300).nullish() })
 
+/** The VM's state and its Heartbeat service, found by its Id: `-Name 'Heartbeat'` finds nothing on a German host ("Takt"). */
 async function readHeartbeat(ctx: HyperVContext, vmId: string, signal: AbortSignal): Promise<HeartbeatRecord> {
   const script = ps`${vmVariable(vmId)}
-[pscustomobject]@{ State = $vm.State; Heartbeat = @(Get-VMIntegrationService -VM $vm -Name 'Heartbeat' | Select-Object Enabled, PrimaryStatusDescription, PrimaryOperationalStatus) } | ConvertTo-Json -Depth 3 -Compress`
-  const raw = await runJson(ctx.runner, script, Heartbeats, { signal, what: 'Asking the Heartbeat integration service' })
-  // One service arrives as an object, none as an empty array (or null): the first is the one.
-  const list = Array.isArray(raw.Heartbeat) ? (raw.Heartbeat as unknown[]) : [raw.Heartbeat]
-  return HeartbeatRecord.parse({ State: raw.State, Heartbeat: list[0] ?? null })
+[pscustomobject]@{ State = $vm.State; Services = @(Get-VMIntegrationService -VM $vm | Select-Object Id, Enabled, PrimaryStatusDescription, PrimaryOperationalStatus) } | ConvertTo-Json -Depth 3 -Compress`
+  const raw = await runJson(ctx.runner, script, Services, { signal, what: 'Asking the Heartbeat integration service' })
+  // One service arrives as an object, none as an empty array (or null).
+  const list = Array.isArray(raw.Services) ? (raw.Services as unknown[]) : raw.Services == null ? [] : [raw.Services]
+  const heartbeat = list.find((s) => {
+    const id = ServiceId.safeParse(s)
+    return id.success && isService(id.data, 'heartbeat')
+  })
+  return HeartbeatRecord.parse({ State: raw.State, Heartbeat: heartbeat ?? null })
 }
 
 async function waitForHeartbeat(ctx: HyperVContext, vmId: string, poweredOn: number, timeoutMs: number, pollMs: number, signal: AbortSignal): Promise<Proof> {
@@ -94,7 +101,7 @@ async function waitForHeartbeat(ctx: HyperVContext, vmId: string, poweredOn: num
     const hb = r.Heartbeat
     if (hb === null || hb === undefined) return { answered: false, reason: 'the VM has no Heartbeat integration service, so Hyper-V cannot tell whether its guest is alive' }
     if (!hb.Enabled) return { answered: false, reason: "the Heartbeat integration service is turned off in the VM's settings, so Hyper-V cannot tell whether its guest is alive" }
-    if (hb.PrimaryOperationalStatus === 'Ok' || (hb.PrimaryOperationalStatus == null && hb.PrimaryStatusDescription === 'OK')) return { answered: true, ms: Date.now() - poweredOn }
+    if (serviceOk(hb)) return { answered: true, ms: Date.now() - poweredOn }
     const last = (hb.PrimaryStatusDescription ?? '') !== '' ? (hb.PrimaryStatusDescription ?? '').slice(0, 100) : (hb.PrimaryOperationalStatus ?? 'no status')
     const left = poweredOn + timeoutMs - Date.now()
     if (left <= 0) return { answered: false, reason: `no heartbeat within ${duration(timeoutMs)} (Heartbeat integration service: ${last})` }

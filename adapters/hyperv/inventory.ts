@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Inventory, PowerState, Vm } from '../host-adapter'
+import { findService, serviceOk } from './integration-services'
 import { ps } from './powershell'
 import { runJson, type PowerShellRunner } from './ps-runner'
 import {
@@ -74,8 +75,8 @@ export async function readInventory(runner: PowerShellRunner, signal: AbortSigna
   const vms: Vm[] = inv.vms.map((v) => {
     const drives = inv.drives.filter((d) => d.VMId === v.Id)
     const ics = inv.integration.filter((i) => i.VMId === v.Id)
-    const heartbeat = ics.find((i) => i.Name === 'Heartbeat')
-    const vss = ics.find((i) => i.Name === 'VSS')
+    const heartbeat = findService(ics, 'heartbeat')
+    const vss = findService(ics, 'vss')
     const facts: { label: string; value: string }[] = [
       { label: 'Generation', value: String(v.Generation) },
       { label: 'Configuration version', value: v.Version ?? '' },
@@ -90,7 +91,7 @@ export async function readInventory(runner: PowerShellRunner, signal: AbortSigna
       powerState: hypervState(v.State),
       cpus: v.ProcessorCount,
       memoryBytes: v.MemoryStartup,
-      guestAgent: heartbeat?.Enabled === true && heartbeat.PrimaryStatusDescription === 'OK' && vss?.Enabled === true,
+      guestAgent: serviceOk(heartbeat) && vss?.Enabled === true,
       disks: drives.map((d) => {
         const top = d.Path ?? ''
         let size: number | undefined

@@ -126,11 +126,22 @@ export const SnapshotRecord = z.object({
 export type SnapshotRecord = z.infer<typeof SnapshotRecord>
 export const SNAPSHOT_FIELDS = 'Id, Name, VMId, VMName, CreationTime, ParentSnapshotId, SnapshotType, State'
 
-export const IntegrationRecord = z.object({ VMId: Guid, Name: Text, Enabled: z.boolean(), PrimaryStatusDescription: Text.nullish() })
+/**
+ * An integration service. Name and PrimaryStatusDescription are in the host's language (shown only); Id
+ * (`Microsoft:<VM id>\<service GUID>`) and PrimaryOperationalStatus are what Lifeboat decides by (integration-services.ts).
+ */
+export const IntegrationRecord = z.object({
+  VMId: Guid,
+  Id: Text.nullish(),
+  Name: Text,
+  Enabled: z.boolean(),
+  PrimaryStatusDescription: Text.nullish(),
+  PrimaryOperationalStatus: psEnum(ENUMS.VMIntegrationComponentOperationalStatus).nullish(),
+})
 export type IntegrationRecord = z.infer<typeof IntegrationRecord>
-export const INTEGRATION_FIELDS = 'VMId, Name, Enabled, PrimaryStatusDescription'
+export const INTEGRATION_FIELDS = 'VMId, Id, Name, Enabled, PrimaryStatusDescription, PrimaryOperationalStatus'
 
-/** A VM's state with its Heartbeat integration service (Get-VMIntegrationService -Name Heartbeat) — null when the VM has none. */
+/** A VM's state with its Heartbeat integration service (found by its Id among the VM's services) — null when the VM has none. */
 export const HeartbeatRecord = z.object({
   State: psEnum(ENUMS.VMState),
   Heartbeat: z.object({ Enabled: z.boolean(), PrimaryStatusDescription: Text.nullish(), PrimaryOperationalStatus: psEnum(ENUMS.VMIntegrationComponentOperationalStatus).nullish() }).nullish(),

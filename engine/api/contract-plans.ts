@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { DEFAULT_CHECK_TIMEOUT_SEC } from './contract-checks'
 import { defineChannel } from './contract-core'
 import { RetentionPolicySchema } from './contract-repository'
+import { PlanCopySchema } from './contract-copies'
 
 /**
  * Backup plans: saved, editable backup jobs (which VMs, how, where, when, how long to keep) that run on a
@@ -39,14 +40,20 @@ export const PlanOptionsSchema = z.object({
 })
 
 /**
- * After each successful run, the newest point of each VM the run backed up is booted as a temporary VM with no network
- * on this host (a health check, `points.check`). Absent in plans saved before the option existed: no check.
+ * The newest point of each VM of the plan is booted as a temporary VM with no network on this host (a health check,
+ * `points.check`): after each successful run (the points it made), or on a schedule of its own. Absent in plans saved
+ * before the option existed: no check.
  */
 export const PlanCheckSchema = z.object({
   host: z.string().min(1).max(200),
   /** The host's name when the plan was saved, so the plan still reads well if the host is offline or removed. */
   hostName: z.string().max(200).optional(),
   timeoutSec: z.number().int().min(5).max(24 * 3600).default(DEFAULT_CHECK_TIMEOUT_SEC),
+  /**
+   * Absent (and in plans saved before it existed): after each successful run. Present: only on this schedule, independent
+   * of the backups (e.g. weekly, Sunday 03:00), checking the newest point of each VM in the plan's repository.
+   */
+  schedule: ScheduleSchema.optional(),
 })
 export type PlanCheck = z.infer<typeof PlanCheckSchema>
 
@@ -64,6 +71,8 @@ export const PlanInputSchema = z.object({
   /** How many VMs are backed up at the same time. */
   concurrency: z.number().int().min(1).max(8).default(1),
   check: PlanCheckSchema.optional(),
+  /** Second repositories each new restore point is copied to after a successful run (3-2-1), each with its own retention. */
+  copies: z.array(PlanCopySchema).max(4).optional(),
 })
 export type PlanInput = z.input<typeof PlanInputSchema>
 
@@ -88,8 +97,12 @@ export const PlanStatusSchema = z.object({
   lastRunAt: z.string().optional(),
   lastResult: z.enum(['succeeded', 'failed', 'partial', 'cancelled']).optional(),
   lastJobId: z.string().optional(),
-  /** The health check after the last run, when the plan checks its points and the run backed up every VM. */
+  /** The newest health check: after the last run (it backed up every VM), or the last one on the check's own schedule. */
   lastCheck: PlanCheckOutcomeSchema.optional(),
+  /** A check on the plan's own check schedule is running now. */
+  checking: z.boolean().optional(),
+  /** The next times of the check's own schedule (empty when the plan checks after each run, or not at all). */
+  nextChecks: z.array(z.string()).optional(),
   /** Scheduled runs that did not happen (Lifeboat was not running) since the last run. */
   missedRuns: z.number(),
   missedSince: z.string().optional(),
@@ -118,6 +131,11 @@ export const plansPreview = defineChannel(
 export const plansRunDue = defineChannel(
   'plans.runDue',
   z.object({}),
-  z.object({ started: z.array(z.object({ planId: z.string(), jobId: z.string(), missedRuns: z.number() })), skipped: z.array(z.object({ planId: z.string(), reason: z.string() })) }),
-  'Start every plan whose time has come (what `lifeboat run-due` and the app’s timer call).',
+  z.object({
+    started: z.array(z.object({ planId: z.string(), jobId: z.string(), missedRuns: z.number() })),
+    skipped: z.array(z.object({ planId: z.string(), reason: z.string() })),
+    /** Boot checks on a plan's own check schedule that were due and started. */
+    checks: z.array(z.object({ planId: z.string(), jobId: z.string() })),
+  }),
+  'Start every plan and every boot check on its own schedule whose time has come (what `lifeboat run-due` and the app’s timer call).',
 )

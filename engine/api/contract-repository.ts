@@ -33,6 +33,8 @@ export const RepositoryInfoDtoSchema = z.object({
   chunkSize: z.number(),
   compression: z.string(),
   encrypted: z.boolean(),
+  /** S3 Object Lock: each point's objects stay immutable this long (absent: they can be deleted by whoever may write). */
+  objectLock: z.object({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), days: z.number() }).optional(),
   points: z.number(),
   /** Bytes of restore point data as the hosts' disks had them, and as stored (deduplicated, compressed). */
   logicalBytes: z.number(),
@@ -113,15 +115,28 @@ export const repoCheck = defineChannel(
 
 export const repoVerify = defineChannel(
   'repo.verify',
-  RepoRefSchema,
+  RepoRefSchema.extend({
+    /**
+     * A copy of this repository (points.copy) to re-fetch damaged chunks and manifests from; the job's result is then
+     * a repair report (found, repairedChunks, repairedManifests, unrepaired: the points the copy could not mend).
+     */
+    repairFrom: RepoLocationSchema.optional(),
+  }),
   JobStartedSchema,
-  'Re-read and re-hash every chunk (a job); its result names every damaged restore point, disk and chunk.',
+  'Re-read and re-hash every chunk (a job); its result names every damaged restore point, disk and chunk. With repairFrom, damaged chunks are re-fetched from a copy.',
 )
 
 export const repoPrune = defineChannel(
   'repo.prune',
   RepoRefSchema.extend({ policy: RetentionPolicySchema, dryRun: z.boolean().default(true) }),
-  z.object({ dryRun: z.boolean(), kept: z.array(Decision), removed: z.array(Decision), skipped: z.array(z.object({ pointId: z.string(), reason: z.string() })) }),
+  z.object({
+    dryRun: z.boolean(),
+    kept: z.array(Decision),
+    removed: z.array(Decision),
+    skipped: z.array(z.object({ pointId: z.string(), reason: z.string() })),
+    /** Points the rules would remove but S3 Object Lock still protects, with the date their lock ends. */
+    locked: z.array(z.object({ pointId: z.string(), until: z.string() })).default([]),
+  }),
   'Apply a retention policy per VM (dry run by default: shows what would go and why each point is kept).',
 )
 
@@ -158,4 +173,20 @@ export const backupFile = defineChannel(
   RepoRefSchema.extend({ image: z.string().min(1).max(4096), vmName: z.string().min(1).max(200).optional() }),
   JobStartedSchema,
   'Back up a local disk image file (raw, qcow2, VHD, VHDX — its guest contents) as a restore point (a job).',
+)
+
+export const ObjectLockInputSchema = z.object({
+  /**
+   * GOVERNANCE: nobody can delete or overwrite a point before its date, except an account explicitly allowed to bypass
+   * governance. COMPLIANCE: nobody at all, not even the bucket's owner or an administrator, until the date has passed.
+   */
+  mode: z.enum(['GOVERNANCE', 'COMPLIANCE']),
+  days: z.number().int().min(1).max(36_500),
+})
+
+export const repoSetObjectLock = defineChannel(
+  'repo.setObjectLock',
+  RepoRefSchema.extend({ lock: ObjectLockInputSchema.nullable() }),
+  RepositoryInfoDtoSchema,
+  'Keep each new restore point immutable for N days with S3 Object Lock (null: stop locking new points). Folders and SFTP cannot: refused, saying so.',
 )

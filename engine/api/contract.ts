@@ -16,11 +16,13 @@ import { pointsCheck, pointsCheckScreenshot } from './contract-checks'
 import { pointsRun, runsDiscard, runsList, runsMakePermanent } from './contract-run'
 import { pointsServe } from './contract-serve'
 import { notifyAddEmail, notifyAddWebhook, notifyRemove, notifySettings, notifyTest, notifyTrustCertificate, notifyUpdate } from './contract-notify'
-import { backupFile, pointsExport, pointsGet, pointsList, repoCheck, repoGc, repoInfo, repoInit, repoPrune, repoVerify } from './contract-repository'
+import { copiesSummary, pointsCopy } from './contract-copies'
+import { backupFile, pointsExport, pointsGet, pointsList, repoCheck, repoGc, repoInfo, repoInit, repoPrune, repoSetObjectLock, repoVerify } from './contract-repository'
 
 export * from './contract-archive'
 export * from './contract-backup'
 export * from './contract-checks'
+export * from './contract-copies'
 export * from './contract-core'
 export * from './contract-errors'
 export * from './contract-files'
@@ -74,9 +76,12 @@ export const channels = {
   [repoVerify.name]: repoVerify,
   [repoPrune.name]: repoPrune,
   [repoGc.name]: repoGc,
+  [repoSetObjectLock.name]: repoSetObjectLock,
   [pointsList.name]: pointsList,
   [pointsGet.name]: pointsGet,
   [pointsExport.name]: pointsExport,
+  [pointsCopy.name]: pointsCopy,
+  [copiesSummary.name]: copiesSummary,
   [pointsCheck.name]: pointsCheck,
   [pointsCheckScreenshot.name]: pointsCheckScreenshot,
   [pointsServe.name]: pointsServe,

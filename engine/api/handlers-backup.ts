@@ -64,6 +64,12 @@ export function backupHandlers(deps: HandlerDeps) {
       const snapshots = await need(adapter.snapshots, 'take snapshots').list(vm.id, ctx.signal)
       await deps.snapshotReviews.prune(hostId, vm.id, new Set(snapshots.map((s) => s.id)))
       const kept = new Map((await deps.snapshotReviews.forVm(hostId, vm.id)).map((r) => [r.snapshotId, r.keptAt]))
+      // This is where a review date is known to have passed: alert once per snapshot, without holding the answer.
+      const now = Date.now()
+      const overdue = snapshots
+        .filter((s) => s.lifeboat && s.expiresAt !== undefined && Date.parse(s.expiresAt) < now && !kept.has(s.id))
+        .map((s) => ({ key: s.id, vm: vm.name, snapshot: s.label ?? s.name, reviewBy: s.expiresAt ?? '' }))
+      void deps.notify?.checkSnapshotReviews(`${hostId}/${vm.id}`, overdue)
       return snapshots.map((s) => withKept(snapshotDto(s), kept.get(s.id)))
     })
   const keep: Handler<'snapshots.keep'> = (input, ctx) =>

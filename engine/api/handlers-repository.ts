@@ -3,16 +3,22 @@ import path from 'node:path'
 import { openImageFile } from '../disks/open-image'
 import type { JobRunner } from '../jobs/job-runner'
 import type { Repositories, RepositoryRef } from '../repository-access/repositories'
-import type { Repository } from '../repository'
+import type { Repository, VerifyReport } from '../repository'
 import { summarize } from '../repository/types'
 import { ApiError } from './contract-errors'
 import type { RepositoryInfoDto } from './contract-repository'
+import type { AppInfo } from './contract'
+import type { NotifyService } from '../notify/notify-service'
 import type { PointCheckDto } from './contract-checks'
 import { retryOf } from '../jobs/retry'
+import { copyServiceFor } from './handlers-copies'
 import type { Handler } from './handler-types'
 import type { PointChecks } from '../state/point-checks'
 
 export interface RepositoryHandlerDeps {
+  readonly info: AppInfo
+  /** Alerts: damage found by verify is sent as `verify-damage`. */
+  readonly notify?: NotifyService | undefined
   readonly repositories: Repositories
   readonly jobs: JobRunner
   readonly pointChecks: PointChecks
@@ -29,6 +35,7 @@ async function describe(repo: Repository, signal?: AbortSignal): Promise<Reposit
     chunkSize: info.chunkSize,
     compression: info.compression,
     encrypted: info.encrypted,
+    ...(info.objectLock !== undefined ? { objectLock: info.objectLock } : {}),
     points: points.length,
     logicalBytes: points.reduce((sum, p) => sum + p.disks.reduce((s, d) => s + d.size, 0), 0),
     storedBytes: points.reduce((sum, p) => sum + p.stats.bytesStored, 0),
@@ -78,6 +85,11 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
     }
   }
 
+  const setObjectLock: Handler<'repo.setObjectLock'> = async (input, ctx) => {
+    await withRepo(input, ctx.signal, (repo) => repo.setObjectLock(input.lock, ctx.signal))
+    return await withRepo(input, ctx.signal, (repo) => describe(repo, ctx.signal))
+  }
+
   const info: Handler<'repo.info'> = (input, ctx) => withRepo(input, ctx.signal, (repo) => describe(repo, ctx.signal))
 
   const check: Handler<'repo.check'> = (input, ctx) =>
@@ -88,14 +100,28 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
 
   const verify: Handler<'repo.verify'> = (input) => {
     const repoRef = ref(input)
+    // Awaited (it never throws): `lifeboat repo verify` from cron must not exit before the alert went out.
+    const alertDamage = async (found: VerifyReport): Promise<void> => {
+      await deps.notify?.event({ kind: 'verify-damage', repository: deps.repositories.resolve(repoRef), damagedChunks: found.damagedChunks.length, points: found.damagedPoints.map((p) => p.pointId) })
+    }
     const job = deps.jobs.start({
       kind: 'repo.verify',
       retry: retryOf('repo.verify', input),
-      title: `Verify the repository ${deps.repositories.resolve(repoRef)}`,
+      title: `${input.repairFrom !== undefined ? 'Verify and repair' : 'Verify'} the repository ${deps.repositories.resolve(repoRef)}`,
       run: async (ctx) => {
+        if (input.repairFrom !== undefined) {
+          const report = await copyServiceFor(deps).repair(repoRef, { location: input.repairFrom }, ctx.signal, ctx.progress)
+          if (!report.found.ok) await alertDamage(report.found)
+          for (const id of report.repairedManifests) ctx.log('info', `Restore point ${id}: its damaged manifest was replaced by the copy's.`)
+          if (report.repairedChunks.length > 0) ctx.log('info', `${report.repairedChunks.length} damaged or missing chunk(s) re-fetched from ${deps.repositories.resolve({ location: input.repairFrom })} and proven.`)
+          for (const p of report.unrepaired) ctx.log('error', `Restore point ${p.pointId} could not be repaired from the copy: ${p.disks.map((d) => `${d.disk} (${d.chunks.length} chunks)`).join(', ') || p.manifestProblem}`)
+          ctx.log(report.ok ? 'info' : 'error', report.found.ok ? 'Nothing was damaged.' : report.ok ? 'Every damaged restore point was repaired.' : `${report.unrepaired.length} restore point(s) remain damaged.`)
+          return report
+        }
         const repo = await deps.repositories.open(repoRef, ctx.signal)
         try {
           const report = await repo.verify({ signal: ctx.signal, progress: ctx.progress })
+          if (!report.ok) await alertDamage(report)
           for (const p of report.damagedPoints) ctx.log('error', `Restore point ${p.pointId} is damaged: ${p.disks.map((d) => `${d.disk} (${d.chunks.length} chunks)`).join(', ') || p.manifestProblem}`)
           ctx.log(report.ok ? 'info' : 'error', `${report.chunksChecked} chunks of ${report.pointsChecked} restore points checked: ${report.ok ? 'all intact' : `${report.damagedPoints.length} restore points damaged`}.`)
           return report
@@ -110,7 +136,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
   const prune: Handler<'repo.prune'> = (input, ctx) =>
     withRepo(input, ctx.signal, async (repo) => {
       const r = await repo.prune({ policy: input.policy, dryRun: input.dryRun, signal: ctx.signal })
-      return { dryRun: r.dryRun, kept: r.kept.map((d) => ({ ...d, reasons: [...d.reasons] })), removed: r.removed.map((d) => ({ ...d, reasons: [...d.reasons] })), skipped: [...r.skipped] }
+      return { dryRun: r.dryRun, kept: r.kept.map((d) => ({ ...d, reasons: [...d.reasons] })), removed: r.removed.map((d) => ({ ...d, reasons: [...d.reasons] })), skipped: [...r.skipped], locked: [...r.locked] }
     })
 
   const gc: Handler<'repo.gc'> = (input) => {
@@ -222,6 +248,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
     'repo.info': info,
     'repo.check': check,
     'repo.verify': verify,
+    'repo.setObjectLock': setObjectLock,
     'repo.prune': prune,
     'repo.gc': gc,
     'points.list': list,

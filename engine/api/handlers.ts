@@ -6,6 +6,7 @@ import type { HandlerMap } from './handler-types'
 import { archiveHandlers } from './handlers-archive'
 import { backupHandlers } from './handlers-backup'
 import { checkHandlers } from './handlers-checks'
+import { copyHandlers } from './handlers-copies'
 import { guestFileHandlers } from './handlers-guest-files'
 import { fileHandlers } from './handlers-files'
 import { hostHandlers } from './handlers-hosts'
@@ -26,6 +27,7 @@ export function createHandlers(deps: HandlerDeps): HandlerMap {
     ...guestFileHandlers(deps),
     ...archiveHandlers(deps),
     ...repositoryHandlers(deps),
+    ...copyHandlers(deps),
     ...checkHandlers(deps),
     ...serveHandlers(deps),
     ...runHandlers(deps),

@@ -3,6 +3,10 @@ import { EXIT_FAILED, EXIT_OK, table } from './cli-io'
 import type { Command } from './command'
 import { waitForJob } from './wait-for-job'
 import { toJobDetailDto } from '../jobs/job-record'
+import { z } from 'zod'
+import { PlanCheckOutcomeSchema } from '../api/contract-plans'
+
+const PlanCheckResultSchema = z.object({ check: PlanCheckOutcomeSchema })
 
 function describeSchedule(s: { kind: string; time?: string; days?: number[]; expression?: string }): string {
   const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
@@ -16,13 +20,13 @@ export const planCommands: Command[] = [
   {
     path: ['run-due'],
     usage: 'lifeboat run-due [--json]',
-    summary: 'Run every backup plan whose time has come and wait for them (for cron, systemd timers, Task Scheduler). Exit 1 if a run failed.',
+    summary: 'Run every backup plan and boot check whose time has come and wait for them (for cron, systemd timers, Task Scheduler). Exit 1 if a run failed or a point did not boot.',
     options: {},
     async run(ctx) {
       const engine = await ctx.engine()
       const due = await call(engine.handlers, 'plans.runDue', {}, ctx.signal)
       if (!ctx.io.json) {
-        if (due.started.length === 0) ctx.io.out('No backup plan is due.')
+        if (due.started.length === 0 && due.checks.length === 0) ctx.io.out('No backup plan or boot check is due.')
         for (const s of due.skipped) ctx.io.err(`lifeboat: plan ${s.planId} skipped: ${s.reason}`)
       }
       const results = []
@@ -32,10 +36,20 @@ export const planCommands: Command[] = [
         results.push({ ...s, state: job.state, error: job.error?.message })
         if (!ctx.io.json) ctx.io.out(`${job.title}: ${job.state}${job.error ? ` — ${job.error.message}` : ''}`)
       }
+      const checks = []
+      for (const c of due.checks) {
+        const job = await waitForJob(engine, c.jobId, ctx.io, ctx.signal)
+        const verdict = PlanCheckResultSchema.safeParse((await engine.jobs.get(c.jobId)).result)
+        const check = verdict.success ? verdict.data.check : undefined
+        checks.push({ ...c, state: job.state, verdict: check?.verdict, summary: check?.summary, error: job.error?.message })
+        if (!ctx.io.json) ctx.io.out(`${job.title}: ${check ? `${check.verdict} — ${check.summary}` : `${job.state}${job.error ? ` — ${job.error.message}` : ''}`}`)
+      }
       // Alerts about these runs go out before the process ends (cron starts a new one next time).
       await engine.scheduler.alertsSent()
-      if (ctx.io.json) ctx.io.out(JSON.stringify({ started: results, skipped: due.skipped }, null, 2))
-      return results.every((r) => r.state === 'succeeded') && due.skipped.length === 0 ? EXIT_OK : EXIT_FAILED
+      if (ctx.io.json) ctx.io.out(JSON.stringify({ started: results, skipped: due.skipped, checks }, null, 2))
+      // A point that did not boot fails the cron job too: that is what the admin must hear about.
+      const ok = results.every((r) => r.state === 'succeeded') && checks.every((c) => c.verdict === 'booted') && due.skipped.length === 0
+      return ok ? EXIT_OK : EXIT_FAILED
     },
   },
   {

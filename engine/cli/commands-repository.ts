@@ -44,7 +44,7 @@ function count(ctx: CommandContext, name: string): number | undefined {
 }
 
 /** Runs a job-starting channel, follows it, prints its result; exit 1 unless it succeeded. */
-async function runJob(ctx: CommandContext, start: () => Promise<{ jobId: string }>, print: (result: unknown, io: CliIo) => void): Promise<number> {
+export async function runJob(ctx: CommandContext, start: () => Promise<{ jobId: string }>, print: (result: unknown, io: CliIo) => void): Promise<number> {
   const engine = await ctx.engine()
   const { jobId } = await start()
   const job = await waitForJob(engine, jobId, ctx.io, ctx.signal)
@@ -116,12 +116,34 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['repo', 'verify'],
-    usage: 'lifeboat repo verify [--repo LOCATION] [--json]',
-    summary: 'Re-read every chunk and name the damaged restore points (exit 1 when any is damaged).',
-    options: repoOption,
+    usage: 'lifeboat repo verify [--repo LOCATION] [--repair-from LOCATION] [--json]',
+    summary:
+      'Re-read every chunk and name the damaged restore points (exit 1 when any is damaged). --repair-from: re-fetch damaged chunks from a copy (points copy) and name the points it cannot repair.',
+    options: { ...repoOption, 'repair-from': { type: 'string' } },
     async run(ctx) {
       const engine = await ctx.engine()
       let damaged = 0
+      const repairFrom = str(ctx, 'repair-from')
+      if (repairFrom !== undefined) {
+        const code = await runJob(
+          ctx,
+          () => call(engine.handlers, 'repo.verify', { ...repoArg(ctx), repairFrom: locationFromCommandLine(repairFrom) }, ctx.signal),
+          (result, io) => {
+            const r = result as { ok: boolean; found: { ok: boolean; chunksChecked: number }; repairedChunks: string[]; repairedManifests: string[]; unrepaired: { pointId: string; manifestProblem?: string; disks: { disk: string; chunks: { offset: number }[] }[] }[] }
+            damaged = r.unrepaired.length
+            if (io.json) io.out(JSON.stringify(r, null, 2))
+            else if (r.found.ok) io.out(`All intact: ${r.found.chunksChecked} chunks re-read; nothing to repair.`)
+            else {
+              io.out(`Repaired from the copy: ${r.repairedChunks.length} chunk(s), ${r.repairedManifests.length} manifest(s).`)
+              if (r.ok) io.out('Every damaged restore point is whole again.')
+              for (const p of r.unrepaired) {
+                io.out(`  cannot repair ${p.pointId}: ${p.manifestProblem ?? p.disks.map((d) => `${d.disk} at ${d.chunks.map((c) => c.offset).join(', ')}`).join('; ')} (the copy lacks it or is damaged there too)`)
+              }
+            }
+          },
+        )
+        return code === EXIT_OK && damaged > 0 ? EXIT_FAILED : code
+      }
       const code = await runJob(
         ctx,
         () => call(engine.handlers, 'repo.verify', repoArg(ctx), ctx.signal),
@@ -171,6 +193,7 @@ export const repositoryCommands: Command[] = [
         for (const d of r.kept) ctx.io.out(`keep    ${d.id}  ${d.group}  (${d.reasons.join(', ')})`)
         for (const d of r.removed) ctx.io.out(`${r.dryRun ? 'remove?' : 'removed'} ${d.id}  ${d.group}`)
         for (const s of r.skipped) ctx.io.out(`skipped ${s.pointId}: ${s.reason}`)
+        for (const l of r.locked) ctx.io.out(`locked  ${l.pointId}: kept, S3 Object Lock protects it until ${l.until}`)
         ctx.io.out(`${r.removed.length} restore point(s) ${verb}, ${r.kept.length} kept.${r.dryRun ? '' : ' Run `lifeboat repo gc` to reclaim their space.'}`)
       }
       return EXIT_OK
@@ -187,9 +210,12 @@ export const repositoryCommands: Command[] = [
         ctx,
         () => call(engine.handlers, 'repo.gc', { ...repoArg(ctx), dryRun: flag(ctx, 'dry-run') }, ctx.signal),
         (result, io) => {
-          const r = result as { dryRun: boolean; chunksDeleted: number; bytesFreed: number; chunksInUse: number }
+          const r = result as { dryRun: boolean; chunksDeleted: number; bytesFreed: number; chunksInUse: number; chunksLocked?: number; lockedUntil?: string }
           if (io.json) io.out(JSON.stringify(r, null, 2))
-          else io.out(`${r.chunksDeleted} unused chunks ${r.dryRun ? 'could be deleted' : 'deleted'}, ${formatBytes(r.bytesFreed)} ${r.dryRun ? 'to free' : 'freed'}; ${r.chunksInUse} chunks in use.`)
+          else {
+            io.out(`${r.chunksDeleted} unused chunks ${r.dryRun ? 'could be deleted' : 'deleted'}, ${formatBytes(r.bytesFreed)} ${r.dryRun ? 'to free' : 'freed'}; ${r.chunksInUse} chunks in use.`)
+            if ((r.chunksLocked ?? 0) > 0) io.out(`${r.chunksLocked} unused chunks are still protected by S3 Object Lock (until ${r.lockedUntil ?? '?'} at the latest) and were kept; a later GC removes them.`)
+          }
         },
       )
     },

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { ApiError } from '../api/contract-errors'
 import { toApiError } from '../errors/to-api-error'
-import { createEngine, type Engine } from '../engine'
+import type { Engine } from '../engine'
 import { defaultHome } from '../state/paths'
 import packageJson from '../../package.json'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError, type CliIo } from './cli-io'
@@ -20,9 +20,11 @@ import { snapshotCommands } from './commands-snapshot'
 import { archiveCommands } from './commands-archive'
 import { manualVmCommands } from './commands-manual-vm'
 import { notifyCommands } from './commands-notify'
+import { copyCommands } from './commands-copies'
+import { objectLockCommands } from './commands-object-lock'
 import { groupHelpFor } from './group-help'
 
-export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...checkCommands, pointsServeCommand, ...pointsRunCommands, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, ...notifyCommands, serveCommand]
+export const commands: readonly Command[] = [...hostCommands, ...vmCommands, ...imageCommands, ...filesCommands, ...repositoryCommands, ...copyCommands, ...objectLockCommands, ...checkCommands, pointsServeCommand, ...pointsRunCommands, ...planCommands, ...jobCommands, ...backupCommands, ...archiveCommands, ...snapshotCommands, ...manualVmCommands, ...notifyCommands, serveCommand]
 
 const globalOptions = {
   json: { type: 'boolean' },
@@ -95,7 +97,7 @@ export async function runCli(argv: readonly string[], signal: AbortSignal, io: C
       values: parsed.values,
       positionals: parsed.positionals,
       signal,
-      engine: async () => (engine ??= await createEngine({ home, door: 'cli' })),
+      engine: async () => (engine ??= await (await import('../engine')).createEngine({ home, door: 'cli' })),
     }
     return await command.run(ctx)
   } catch (err) {

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3'
 import { SshConnection } from '../../adapters/ssh/ssh-connection'
 import { ApiError } from '../api/contract-errors'
-import { localBackend, s3Backend, sftpBackend, type RepositoryBackend } from '../repository'
+import { localBackend, s3Backend, sftpBackend, type ObjectLockSupport, type RepositoryBackend } from '../repository'
 import type { HostsStore } from '../state/hosts-store'
 import type { S3Credentials, SecretStore } from '../state/secret-store'
 import type { RepositoryLocation } from './location'
@@ -146,5 +146,15 @@ function guarded(inner: RepositoryBackend, label: string, secrets: readonly stri
     stat: (key, signal) => wrap(() => inner.stat(key, signal)),
     delete: (key, signal) => wrap(() => inner.delete(key, signal)),
     close: () => wrap(() => inner.close()),
+    ...(inner.objectLock !== undefined ? { objectLock: guardedLock(inner.objectLock, wrap) } : {}),
+  }
+}
+
+function guardedLock(lock: ObjectLockSupport, wrap: <T>(run: () => Promise<T>) => Promise<T>): ObjectLockSupport {
+  return {
+    assertAvailable: (signal) => wrap(() => lock.assertAvailable(signal)),
+    use: (setting) => lock.use(setting),
+    lockedUntil: (key, signal) => wrap(() => lock.lockedUntil(key, signal)),
+    extend: (key, untilMs, signal) => wrap(() => lock.extend(key, untilMs, signal)),
   }
 }

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { ApiError } from '../api/contract-errors'
-import { initRepository, openRepository, type Repository } from '../repository'
+import { initRepository, openRepository, type Repository, type RepositoryBackend } from '../repository'
 import { isRepositoryError, toRepositoryError } from '../repository/errors'
 import type { HostsStore } from '../state/hosts-store'
 import type { S3Credentials, SecretStore } from '../state/secret-store'
@@ -109,6 +109,33 @@ export class Repositories {
     if (options.passphrase !== undefined) await this.options.secrets.setPassphrase(passphraseId(label), options.passphrase)
     if (options.s3Credentials !== undefined) await this.options.secrets.setS3Credentials(s3CredentialsId(label), options.s3Credentials)
     return repo
+  }
+
+  /**
+   * The storage at a location without opening a repository there: a copy goes to a place that may not hold one
+   * yet (it becomes a copy of the source). S3 credentials given here are saved once the caller says it worked.
+   */
+  async openStorage(ref: RepositoryRef, options: { s3Credentials?: S3Credentials | undefined; signal?: AbortSignal | undefined } = {}): Promise<RepositoryBackend> {
+    const location = this.locate(ref)
+    if (options.s3Credentials !== undefined && location.kind !== 's3') {
+      throw new ApiError('INVALID_INPUT', 'S3 credentials go with s3:// locations only.', { field: 's3Credentials' })
+    }
+    return await openBackend(location, formatLocation(location), this.deps(), options)
+  }
+
+  /** Keeps S3 credentials for a location (after a copy to it worked), as `init` does. */
+  async saveS3Credentials(ref: RepositoryRef, credentials: S3Credentials): Promise<void> {
+    await this.options.secrets.setS3Credentials(s3CredentialsId(this.resolve(ref)), credentials)
+  }
+
+  /**
+   * A copy carries the source's key record, so the source's passphrase opens it: saved for the copy's location too,
+   * so restoring from the copy asks for nothing more (unless the passphrase comes from LIFEBOAT_REPO_PASSPHRASE).
+   */
+  async sharePassphrase(from: RepositoryRef, to: RepositoryRef): Promise<void> {
+    const saved = await this.options.secrets.getPassphrase(passphraseId(this.resolve(from)))
+    const target = passphraseId(this.resolve(to))
+    if (saved !== undefined && (await this.options.secrets.getPassphrase(target)) === undefined) await this.options.secrets.setPassphrase(target, saved)
   }
 
   private isDefault(location: RepositoryLocation): boolean {

@@ -25,9 +25,43 @@ export interface RepositoryBackend {
   list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo>
   /** Size and modification time, or undefined when the object does not exist. */
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>
-  /** Removes an object; removing a missing object is not an error. */
+  /** Removes an object; removing a missing object is not an error. A locked one throws ObjectLockedError. */
   delete(key: string, signal?: AbortSignal): Promise<void>
   close(): Promise<void>
+  /** Present only where objects can be made immutable (S3 with Object Lock); see object-lock.ts. */
+  readonly objectLock?: ObjectLockSupport
+}
+
+/**
+ * How long each restore point's objects stay immutable. GOVERNANCE: nobody can delete or overwrite them before the
+ * date, except an account explicitly granted the right to bypass governance (an administrator, on purpose).
+ * COMPLIANCE: nobody at all, not even the bucket's owner, until the date has passed.
+ */
+export interface ObjectLockSetting {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE'
+  readonly days: number
+}
+
+export interface ObjectLockSupport {
+  /** Refuses, saying why, when the bucket was not created with Object Lock enabled. */
+  assertAvailable(signal?: AbortSignal): Promise<void>
+  /** The retention that chunks and manifests written from now on get (undefined: none). */
+  use(setting: ObjectLockSetting | undefined): void
+  /** Until when (ms since the epoch) the object's current version is locked; undefined when it is not. */
+  lockedUntil(key: string, signal?: AbortSignal): Promise<number | undefined>
+  /** Keeps the object's current version locked until at least `untilMs` (a longer lock already there stays). */
+  extend(key: string, untilMs: number, signal?: AbortSignal): Promise<void>
+}
+
+/** Thrown by delete() for an object whose lock has not expired: nothing was sent that the storage would refuse. */
+export class ObjectLockedError extends Error {
+  override readonly name = 'ObjectLockedError'
+  constructor(
+    readonly key: string,
+    readonly untilMs: number,
+  ) {
+    super(`${key} is locked until ${new Date(untilMs).toISOString()}`)
+  }
 }
 
 export interface GetOptions {

@@ -1,6 +1,6 @@
 import { CHUNK_SIZE, CONFIG_KEY, FORMAT_NAME, FORMAT_VERSION, MAX_CONFIG_BYTES } from './format.js'
 import { RepositoryError } from './errors.js'
-import { ObjectTooLargeError, type RepositoryBackend } from './backend.js'
+import { ObjectTooLargeError, type ObjectLockSetting, type RepositoryBackend } from './backend.js'
 import { validateScrypt, type WrappedKeys } from './codec/keys.js'
 
 /** config.json: the one object that says what a repository is. Written once by init, never changed after. */
@@ -12,6 +12,8 @@ export interface RepositoryConfig {
   readonly chunkSize: number
   readonly compression: { readonly algorithm: 'zstd'; readonly level: number }
   readonly encryption: WrappedKeys | null
+  /** Optional (S3 only): every restore point's chunks and manifest stay immutable this long (object-lock.ts). */
+  readonly objectLock?: ObjectLockSetting
 }
 
 export async function readConfig(backend: RepositoryBackend, signal?: AbortSignal): Promise<RepositoryConfig> {
@@ -57,6 +59,10 @@ function validateConfig(c: unknown): RepositoryConfig {
     }
     const problem = validateScrypt({ N: kdf.N, r: kdf.r, p: kdf.p })
     if (problem !== undefined) throw corrupt(`the key derivation settings are unsafe (${problem})`)
+  }
+  const lock = o.objectLock as { mode?: unknown; days?: unknown } | undefined
+  if (lock !== undefined && ((lock.mode !== 'GOVERNANCE' && lock.mode !== 'COMPLIANCE') || typeof lock.days !== 'number' || !Number.isInteger(lock.days) || lock.days < 1 || lock.days > 36_500)) {
+    throw corrupt('the object lock setting is invalid')
   }
   return o as unknown as RepositoryConfig
 }

@@ -18,6 +18,9 @@ describe('toRepositoryError', () => {
   it('keeps other failures what they are', () => {
     expect(toRepositoryError(Object.assign(new Error('no space'), { code: 'ENOSPC' }), 'writing a backup').code).toBe('NO_SPACE')
     expect(toRepositoryError(new AdapterError('CONNECTION_LOST', 'The connection to web01 was lost.'), 'writing a backup').code).toBe('BACKEND_ERROR')
+    // What the AWS SDK throws when an S3 connection is reset mid-request: a lost connection, not a cancel.
+    const reset = Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' })
+    expect(toRepositoryError(reset, 'copying a restore point').code).toBe('BACKEND_ERROR')
     const locked = new RepositoryError('REPO_LOCKED', 'locked')
     expect(toRepositoryError(locked, 'writing a backup')).toBe(locked)
   })

@@ -64,11 +64,20 @@ export function toRepositoryError(error: unknown, what: string): RepositoryError
   // `await using` wraps an error thrown while disposing in a SuppressedError; the original failure is what counts.
   if (error instanceof Error && error.name === 'SuppressedError' && 'suppressed' in error) return toRepositoryError(error.suppressed, what)
   if (error instanceof RepositoryError) return error
-  if (isAbortError(error)) return cancelledError()
+  if (isAbortError(error) && !isConnectionError(error)) return cancelledError()
   const code = (error as { code?: unknown } | null)?.code
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new RepositoryError('NO_SPACE', `The repository's storage is full while ${what}.`, { what }, { cause: error })
   }
   const detail = error instanceof Error ? error.message : String(error)
   return new RepositoryError('BACKEND_ERROR', `The repository's storage failed while ${what}: ${detail}`, { what, detail }, { cause: error })
+}
+
+/**
+ * The AWS SDK names a connection reset or refused mid-request "TimeoutError" (code ECONNRESET, "socket hang up"),
+ * which would otherwise read as a cancel that "changed nothing": a lost connection is a storage failure.
+ */
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code)
 }

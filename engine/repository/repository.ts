@@ -14,8 +14,11 @@ import { verify, type VerifyOptions, type VerifyReport } from './maintenance/ver
 import { prune, type PruneOptions, type PruneReport } from './maintenance/prune.js'
 import { gc, type GcOptions, type GcReport } from './maintenance/gc.js'
 import { check, type CheckReport } from './maintenance/check.js'
+import { copyPoint, type CopyPointOptions, type CopyReport } from './copy/copy-point.js'
+import { repairFrom, type RepairOptions, type RepairReport } from './copy/repair-from.js'
 import { summarize, type PointManifest, type PointSummary } from './types.js'
-import type { RepositoryBackend } from './backend.js'
+import type { ObjectLockSetting, RepositoryBackend } from './backend.js'
+import { configureObjectLock, lockPoint } from './object-lock.js'
 import type { LockingSettings, RepoContext } from './context.js'
 
 export interface OpenOptions {
@@ -44,6 +47,8 @@ export interface RepositoryInfo {
   readonly chunkSize: number
   readonly compression: string
   readonly encrypted: boolean
+  /** Set when each point's objects are kept immutable (S3 Object Lock). */
+  readonly objectLock?: ObjectLockSetting
 }
 
 /** The repository as the rest of Lifeboat sees it. Every result is plain data. */
@@ -59,6 +64,12 @@ export interface Repository extends AsyncDisposable {
   prune(options: PruneOptions): Promise<PruneReport>
   gc(options?: GcOptions): Promise<GcReport>
   check(signal?: AbortSignal): Promise<CheckReport>
+  /** Copies a restore point to a copy of this repository (an empty place becomes one); see copy/copy-point.ts. */
+  copyPoint(options: CopyPointOptions): Promise<CopyReport>
+  /** S3 Object Lock for the points written from now on (null: none); refused where storage cannot lock. */
+  setObjectLock(setting: ObjectLockSetting | null, signal?: AbortSignal): Promise<void>
+  /** verify, then mend damaged chunks and manifests from a copy; names the points it could not mend. */
+  repairFrom(options: RepairOptions): Promise<RepairReport>
   close(): Promise<void>
 }
 
@@ -108,6 +119,8 @@ export async function openRepository(options: OpenOptions): Promise<Repository> 
     keys = await unlockKeys(options.passphrase, config.id, config.encryption)
   }
   const settings = { dataKey: keys?.dataKey, idKey: keys?.idKey, compressionLevel: config.compression.level }
+  // Storage that cannot lock (a copy in a folder of a locked repository) simply writes unlocked objects.
+  if (config.objectLock !== undefined) backend.objectLock?.use(config.objectLock)
   const ctx: RepoContext = {
     backend,
     config,
@@ -140,6 +153,7 @@ class RepositoryHandle implements Repository {
       chunkSize: c.chunkSize,
       compression: `${c.compression.algorithm} level ${c.compression.level}`,
       encrypted: this.ctx.encrypted,
+      ...(c.objectLock !== undefined ? { objectLock: c.objectLock } : {}),
     }
   }
 
@@ -161,7 +175,11 @@ class RepositoryHandle implements Repository {
   }
 
   ingest(options: IngestOptions): Promise<PointSummary> {
-    return this.guard(() => ingest(this.ctx, options), 'writing a backup')
+    return this.guard(async () => {
+      const point = await ingest(this.ctx, options)
+      await lockPoint(this.ctx, point.id, options.signal)
+      return point
+    }, 'writing a backup')
   }
 
   async openDisk(pointId: string, disk: string, options: PointDiskOptions & { signal?: AbortSignal } = {}): Promise<PointDiskSource> {
@@ -189,6 +207,18 @@ class RepositoryHandle implements Repository {
 
   check(signal?: AbortSignal): Promise<CheckReport> {
     return this.guard(() => check(this.ctx, signal), 'checking the repository')
+  }
+
+  copyPoint(options: CopyPointOptions): Promise<CopyReport> {
+    return this.guard(() => copyPoint(this.ctx, options), 'copying a restore point')
+  }
+
+  setObjectLock(setting: ObjectLockSetting | null, signal?: AbortSignal): Promise<void> {
+    return this.guard(() => configureObjectLock(this.ctx, setting, signal), 'changing the object lock setting')
+  }
+
+  repairFrom(options: RepairOptions): Promise<RepairReport> {
+    return this.guard(() => repairFrom(this.ctx, options), 'repairing the repository from a copy')
   }
 
   async close(): Promise<void> {

@@ -62,6 +62,7 @@ export async function protectedVms(entries: readonly PlanEntry[], repositories: 
 export async function watchPlans(notify: NotifyService, entries: readonly PlanEntry[], repositories: Repositories, now: Date, signal?: AbortSignal): Promise<void> {
   const vms = await protectedVms(entries, repositories, signal)
   await notify.checkStaleVms(vms, signal)
+  await notify.checkRepositorySpace(localRepositories(entries, repositories), signal)
   const settings = await notify.config.dto()
   const limit = now.getTime() - settings.staleHours * 3600_000
   await notify.dailySummaryIfDue(() => {
@@ -74,4 +75,19 @@ export async function watchPlans(notify: NotifyService, entries: readonly PlanEn
       staleVms: vms.filter((v) => Date.parse(v.lastSuccessAt ?? v.protectedSince) < limit).map((v) => v.vm),
     })
   }, signal)
+}
+
+/** The enabled plans' repositories that live in a folder of this machine (free space is measured there). */
+export function localRepositories(entries: readonly PlanEntry[], repositories: Repositories): { location: string; path: string }[] {
+  const out = new Map<string, string>()
+  for (const { plan } of entries) {
+    if (!plan.enabled) continue
+    try {
+      const where = repositories.locate(plan.repo === undefined ? {} : { location: plan.repo })
+      if (where.kind === 'local') out.set(repositories.resolve(plan.repo === undefined ? {} : { location: plan.repo }), where.path)
+    } catch {
+      // A plan with a location that no longer parses fails its runs, which alert by themselves.
+    }
+  }
+  return [...out].map(([location, path]) => ({ location, path }))
 }

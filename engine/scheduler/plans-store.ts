@@ -11,6 +11,8 @@ const PlanStateSchema = z.object({
   lastResult: z.enum(['succeeded', 'failed', 'partial', 'cancelled']).optional(),
   lastJobId: z.string().optional(),
   lastCheck: PlanCheckOutcomeSchema.optional(),
+  /** The last slot of the check's own schedule that was started (absent in files written before it existed). */
+  lastCheckScheduledFor: z.string().optional(),
   missedRuns: z.number().int().min(0).default(0),
   missedSince: z.string().optional(),
 })

@@ -272,6 +272,96 @@ describe('Scheduler', () => {
     expect(looks).toHaveLength(1)
   })
 
+  const weekly = { ...plan, schedule: { kind: 'manual' as const }, check: { host: 'kvm1', hostName: 'KVM one', timeoutSec: 120, schedule: { kind: 'weekly' as const, days: [0], time: '03:00' } } }
+
+  it('checks on its own schedule, not after runs: the newest point of each VM, missed slots caught up once', async () => {
+    const s = make()
+    const saved = await s.save(weekly)
+    expect(saved.plan.check?.schedule).toEqual({ kind: 'weekly', days: [0], time: '03:00' })
+    expect(saved.status.nextChecks?.map((d) => new Date(d).toString().slice(0, 21))).toEqual(['Sun Nov 22 2026 03:00', 'Sun Nov 29 2026 03:00', 'Sun Dec 06 2026 03:00'])
+    const runs = []
+    for (let i = 0; i < 2; i++) runs.push(await jobs.waitFor((await s.runNow('Nightly')).jobId))
+    expect(runs.map((r) => r.steps.map((st) => st.id))).toEqual([['vm-0', 'vm-1'], ['vm-0', 'vm-1']])
+    expect(checks).toEqual([])
+    expect(await s.runDue()).toMatchObject({ started: [], checks: [] })
+
+    clock = new Date('2026-11-22T03:30:00')
+    const due = await s.runDue()
+    expect(due.started).toEqual([])
+    expect(due.checks).toHaveLength(1)
+    const job = await jobs.waitFor(due.checks[0]!.jobId)
+    expect(job).toMatchObject({ kind: 'plan.check', state: 'succeeded', title: 'Boot check of plan "Nightly"' })
+    const newest = (runs.at(-1)?.result as { pointIds: string[] }).pointIds
+    expect(checks.map((c) => c.point).sort()).toEqual([...newest].sort())
+    expect(checks.every((c) => c.host === 'kvm1' && c.timeoutSec === 120)).toBe(true)
+    expect(job.result).toMatchObject({ check: { verdict: 'booted', pointIds: expect.arrayContaining(newest) as unknown } })
+    expect((await s.list())[0]?.status).toMatchObject({ lastCheck: { verdict: 'booted' }, checking: false })
+    expect((await s.runDue()).checks).toEqual([])
+
+    // A run in between keeps the scheduled verdict: it belongs to the check, not to the run.
+    expect((await jobs.waitFor((await s.runNow('Nightly')).jobId)).state).toBe('succeeded')
+    expect((await s.list())[0]?.status.lastCheck?.verdict).toBe('booted')
+
+    clock = new Date('2026-12-06T09:00:00') // two Sunday slots passed
+    checks = []
+    const late = await s.runDue()
+    expect(late.checks).toHaveLength(1)
+    await jobs.waitFor(late.checks[0]!.jobId)
+    expect(checks).toHaveLength(2)
+    expect((await s.runDue()).checks).toEqual([])
+  })
+
+  it('never runs two checks of one plan at once, and a failed scheduled check raises the check-failed alert', async () => {
+    const events: NotifyEvent[] = []
+    const fake = {
+      config: { dto: () => Promise.resolve({ staleHours: 26 }) },
+      event: (e: NotifyEvent) => {
+        events.push(e)
+        return Promise.resolve([])
+      },
+      checkStaleVms: () => Promise.resolve([]),
+      dailySummaryIfDue: () => Promise.resolve(false),
+    }
+    const s = new Scheduler({ store: new PlansStore(path.join(dir, 'plans.json')), jobs, repositories, startBackup, startCheck, lockDir: dir, now: () => clock, notify: fake as unknown as NotifyService })
+    const { plan: saved } = await s.save(weekly)
+    await jobs.waitFor((await s.runNow('Nightly')).jobId)
+    checkOutcome = () => 'hang'
+    clock = new Date('2026-11-22T03:01:00')
+    const first = await s.runDue()
+    expect(first.checks).toHaveLength(1)
+    for (let i = 0; i < 200 && checks.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
+    expect((await s.list())[0]?.status.checking).toBe(true)
+    clock = new Date('2026-11-29T03:01:00')
+    const second = await s.runDue()
+    expect(second).toMatchObject({ checks: [], skipped: [{ planId: saved.id, reason: expect.stringContaining('boot check is still running') as unknown }] })
+    expect(checks).toHaveLength(1)
+    await jobs.cancel(first.checks[0]!.jobId)
+    expect((await jobs.waitFor(first.checks[0]!.jobId)).state).toBe('cancelled')
+    expect((await s.list())[0]?.status.checking).toBe(false)
+
+    checkOutcome = (vm) => (vm === 'web02' ? 'failed' : 'booted')
+    clock = new Date('2026-12-06T03:01:00')
+    const third = await s.runDue()
+    expect(third.checks).toHaveLength(1)
+    const job = await jobs.waitFor(third.checks[0]!.jobId)
+    expect(job.state).toBe('succeeded')
+    expect(job.steps).toMatchObject([{ id: 'check', state: 'failed' }])
+    await s.alertsSent()
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'check-failed', reason: expect.stringContaining('web02: Failed — the disk has no bootable system') as unknown }))
+    expect((await s.list())[0]?.status.lastCheck?.verdict).toBe('failed')
+  })
+
+  it('a scheduled check says which VMs have no point yet, and refuses a "manual" check schedule', async () => {
+    const s = make()
+    await expect(s.save({ ...weekly, check: { ...weekly.check, schedule: { kind: 'manual' } } })).rejects.toMatchObject({ code: 'INVALID_INPUT', params: { field: 'checkSchedule' } })
+    await expect(s.save({ ...weekly, check: { ...weekly.check, schedule: { kind: 'cron', expression: '0 3 * * 8x' } } })).rejects.toMatchObject({ code: 'INVALID_INPUT', params: { field: 'checkSchedule' } })
+    await s.save(weekly)
+    clock = new Date('2026-11-22T03:01:00')
+    const none = await jobs.waitFor((await s.runDue()).checks[0]!.jobId)
+    expect(none.result).toMatchObject({ check: { verdict: 'error', summary: 'web01: no restore point to check yet; web02: no restore point to check yet' } })
+    expect(checks).toEqual([])
+  })
+
   it('loads a plans file written before the check option existed, and runs its plans without a check', async () => {
     const file = path.join(dir, 'plans.json')
     const old = { id: 'p1', name: 'Old', enabled: true, targets: [{ host: 'h1', vm: 'web01' }], mode: 'hot', options: { quiesce: true, requireQuiesce: false, shutdownTimeoutSec: 300, forceOffAfterTimeout: false, incremental: true }, schedule: { kind: 'manual' }, concurrency: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' }

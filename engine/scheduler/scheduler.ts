@@ -3,7 +3,7 @@ import path from 'node:path'
 import { backupStart } from '../api/contract-backup'
 import { ApiError } from '../api/contract-errors'
 import { toApiError } from '../errors/to-api-error'
-import type { Plan, PlanInput, PlanView } from '../api/contract-plans'
+import type { Plan, PlanCheck, PlanCheckOutcome, PlanInput, PlanView } from '../api/contract-plans'
 import { PlanInputSchema } from '../api/contract-plans'
 import type { JobContext, JobRunner } from '../jobs/job-runner'
 import type { Repositories } from '../repository-access/repositories'
@@ -14,9 +14,11 @@ import { retryOf } from '../jobs/retry'
 import type { StartBackup } from '../jobs/start-backup'
 import { compileSchedule } from './schedule'
 import { checkPlanPoints, type StartCheck } from './plan-check'
+import { checkCron, scheduledCheckJob } from './check-schedule'
 import { WATCH_INTERVAL_MS, watchPlans } from './plan-alerts'
 import type { NotifyEvent } from '../notify/events'
 import type { NotifyService } from '../notify/notify-service'
+import type { CopyService } from '../copies/copy-service'
 
 export interface SchedulerDeps {
   readonly store: PlansStore
@@ -29,6 +31,8 @@ export interface SchedulerDeps {
   readonly lockDir: string
   /** Alerts (failed and skipped runs, points that did not boot, VMs without a recent backup, the daily summary). */
   readonly notify?: NotifyService
+  /** Copies of each run's new points to the plan's second repositories (plans with `copies`). */
+  readonly copies?: Pick<CopyService, 'copyForPlan'>
   readonly now?: () => Date
 }
 
@@ -58,6 +62,9 @@ export class Scheduler {
   async save(input: PlanInput): Promise<PlanView> {
     const parsed = PlanInputSchema.parse(input)
     compileSchedule(parsed.schedule) // throws INVALID_INPUT (field schedule) for a bad expression
+    if (parsed.check?.schedule !== undefined && checkCron(parsed.check.schedule) === undefined) {
+      throw new ApiError('INVALID_INPUT', 'A boot check on its own schedule needs a schedule (daily, weekly or cron), not "manual".', { field: 'checkSchedule' })
+    }
     const now = this.now().toISOString()
     const plan = await this.deps.store.mutate((data) => {
       if (data.plans.some((p) => p.id !== parsed.id && p.name.toLowerCase() === parsed.name.toLowerCase())) {
@@ -71,6 +78,10 @@ export class Scheduler {
       else data.plans.push(next)
       // A changed schedule counts from now: the old schedule's slots are not "missed" runs of the new one.
       if (!existing || JSON.stringify(existing.schedule) !== JSON.stringify(next.schedule)) data.state[next.id] = { ...(data.state[next.id] ?? { missedRuns: 0 }), lastScheduledFor: now, missedRuns: 0 }
+      // The same for the check's own schedule: a check schedule set today does not owe the checks of last week.
+      if (next.check?.schedule !== undefined && JSON.stringify(existing?.check?.schedule) !== JSON.stringify(next.check.schedule)) {
+        data.state[next.id] = { ...(data.state[next.id] ?? { missedRuns: 0 }), lastCheckScheduledFor: now }
+      }
       return next
     })
     const state = (await this.deps.store.read()).state[plan.id] ?? { missedRuns: 0 }
@@ -97,10 +108,11 @@ export class Scheduler {
   }
 
   /** Starts every enabled plan whose time has come; returns at once (the runs are jobs). */
-  async runDue(): Promise<{ started: { planId: string; jobId: string; missedRuns: number }[]; skipped: { planId: string; reason: string }[] }> {
+  async runDue(): Promise<{ started: { planId: string; jobId: string; missedRuns: number }[]; skipped: { planId: string; reason: string }[]; checks: { planId: string; jobId: string }[] }> {
     const now = this.now()
     const started: { planId: string; jobId: string; missedRuns: number }[] = []
     const skipped: { planId: string; reason: string }[] = []
+    const checks: { planId: string; jobId: string }[] = []
     for (const { plan, state } of await this.deps.store.list()) {
       if (!plan.enabled) continue
       const cron = compileSchedule(plan.schedule)
@@ -116,8 +128,23 @@ export class Scheduler {
         this.alert({ kind: 'run-skipped', plan: plan.name, reason })
       } else started.push({ planId: plan.id, jobId, missedRuns: missed })
     }
+    // Boot checks on their own schedule: missed slots are caught up once, like runs.
+    for (const { plan, state } of await this.deps.store.list()) {
+      const check = plan.check
+      if (!plan.enabled || check?.schedule === undefined) continue
+      const cron = checkCron(check.schedule)
+      if (!cron) continue
+      const slot = runsBetween(cron, new Date(state.lastCheckScheduledFor ?? plan.updatedAt), now).at(-1)
+      if (!slot) continue
+      const jobId = await this.startCheck(plan, check, slot)
+      if (jobId === undefined) {
+        const reason = 'Its boot check is still running from an earlier start.'
+        skipped.push({ planId: plan.id, reason })
+        this.alert({ kind: 'run-skipped', plan: plan.name, reason })
+      } else checks.push({ planId: plan.id, jobId })
+    }
     await this.watch(now)
-    return { started, skipped }
+    return { started, skipped, checks }
   }
 
   /** Sends an alert without waiting for it (a channel's retries must not hold a plan's lock; it never throws). */
@@ -170,6 +197,8 @@ export class Scheduler {
   private async status(plan: Plan, state: PlanState, now: Date) {
     const cron = compileSchedule(plan.schedule)
     const running = await lockHeld(this.lockPath(plan.id))
+    const checkSchedule = plan.check?.schedule
+    const checks = checkSchedule !== undefined ? checkCron(checkSchedule) : undefined
     return {
       ...(state.lastRunAt !== undefined ? { lastRunAt: state.lastRunAt } : {}),
       ...(state.lastResult !== undefined ? { lastResult: state.lastResult } : {}),
@@ -179,11 +208,65 @@ export class Scheduler {
       ...(state.missedSince !== undefined ? { missedSince: state.missedSince } : {}),
       running,
       nextRuns: plan.enabled && cron ? nextRuns(cron, now, 3).map((d) => d.toISOString()) : [],
+      ...(checks !== undefined ? { checking: await lockHeld(this.checkLockPath(plan.id)), nextChecks: plan.enabled ? nextRuns(checks, now, 3).map((d) => d.toISOString()) : [] } : {}),
     }
   }
 
   private lockPath(planId: string): string {
     return path.join(this.deps.lockDir, `plan-${planId.replace(/[^A-Za-z0-9-]/g, '_')}.lock`)
+  }
+
+  /** Held while any boot check of the plan runs (after a run or on its own schedule): one temporary VM per plan at most. */
+  private checkLockPath(planId: string): string {
+    return path.join(this.deps.lockDir, `plan-${planId.replace(/[^A-Za-z0-9-]/g, '_')}-check.lock`)
+  }
+
+  /**
+   * Boots the given points under the plan's check lock; a check of this plan already running (here or in another
+   * process) gives no verdict rather than a second temporary VM. A failed point raises the check-failed alert.
+   */
+  private async checkUnderLock(plan: Plan, check: PlanCheck, points: readonly { id: string; label: string }[], ctx: JobContext): Promise<PlanCheckOutcome> {
+    const release = await tryHoldLock(this.checkLockPath(plan.id))
+    if (!release) {
+      const summary = 'Another boot check of this plan is still running; this one did not start.'
+      ctx.log('warn', summary)
+      return { verdict: 'error', summary, at: this.now().toISOString(), pointIds: points.map((p) => p.id), jobIds: [] }
+    }
+    try {
+      return await this.checkPoints(plan, check, points, ctx)
+    } finally {
+      await release()
+    }
+  }
+
+  private async checkPoints(plan: Plan, check: PlanCheck, points: readonly { id: string; label: string }[], ctx: JobContext): Promise<PlanCheckOutcome> {
+    const outcome = await checkPlanPoints({ jobs: this.deps.jobs, startCheck: this.deps.startCheck, now: () => this.now() }, check, points, plan.repo, ctx)
+    if (outcome.verdict === 'failed') this.alert({ kind: 'check-failed', point: outcome.pointIds.join(', '), reason: `Plan "${plan.name}": ${outcome.summary}` })
+    return outcome
+  }
+
+  /** Starts a check on the plan's own schedule as a job (kind `plan.check`); undefined when one is running already. */
+  private async startCheck(plan: Plan, check: PlanCheck, slot: Date): Promise<string | undefined> {
+    const release = await tryHoldLock(this.checkLockPath(plan.id))
+    if (!release) return undefined
+    try {
+      await this.deps.store.updateState(plan.id, { lastCheckScheduledFor: slot.toISOString() })
+    } catch (err) {
+      await release()
+      throw err
+    }
+    const job = this.deps.jobs.start(
+      scheduledCheckJob({
+        plan,
+        check,
+        repositories: this.deps.repositories,
+        now: () => this.now(),
+        checkPoints: (points, ctx) => this.checkPoints(plan, check, points, ctx),
+        save: (outcome) => this.deps.store.updateState(plan.id, { lastCheck: outcome }),
+        release,
+      }),
+    )
+    return job.id
   }
 
   /** Takes the plan's lock and starts its run as a job; undefined when the plan is running already. */
@@ -192,6 +275,8 @@ export class Scheduler {
     if (!release) return undefined
     const startedAt = this.now().toISOString()
     const missed = how.missed ?? 0
+    // A plan whose check has a schedule of its own does not check after its runs.
+    const afterRun = plan.check?.schedule === undefined ? plan.check : undefined
     try {
       // The run's state is written before the job starts, so a second process sees it as soon as it sees the lock.
       await this.deps.store.updateState(plan.id, {
@@ -209,7 +294,7 @@ export class Scheduler {
       title: `Backup plan "${plan.name}"`,
       steps: [
         ...plan.targets.map((t, i) => ({ id: `vm-${i}`, label: `${t.vmName ?? t.vm} on ${t.hostName ?? t.host}` })),
-        ...(plan.check ? [{ id: 'check', label: `Check that the new restore points boot on ${plan.check.hostName ?? plan.check.host}` }] : []),
+        ...(afterRun ? [{ id: 'check', label: `Check that the new restore points boot on ${afterRun.hostName ?? afterRun.host}` }] : []),
       ],
       run: async (ctx) => {
         try {
@@ -217,24 +302,22 @@ export class Scheduler {
             ctx.log('warn', `${missed} scheduled run(s) since ${how.missedSince?.toISOString() ?? '?'} did not happen (no Lifeboat was running); this run catches up once.`)
           }
           const { points, ...result } = await this.execute(plan, ctx)
-          if (!plan.check || points.length === 0) {
-            await this.deps.store.updateState(plan.id, { lastResult: 'succeeded', lastJobId: ctx.jobId, lastCheck: undefined })
+          if (!afterRun || points.length === 0) {
+            // A check on its own schedule keeps its verdict across runs; an after-run verdict belongs to its run only.
+            await this.deps.store.updateState(plan.id, { lastResult: 'succeeded', lastJobId: ctx.jobId, ...(afterRun ? { lastCheck: undefined } : {}) })
             return result
           }
           const end = ctx.step('check')
-          const check = await checkPlanPoints({ jobs: this.deps.jobs, startCheck: this.deps.startCheck, now: () => this.now() }, plan.check, points, plan.repo, ctx)
+          const check = await this.checkUnderLock(plan, afterRun, points, ctx)
           end(check.verdict === 'booted' ? 'done' : 'failed')
           // A point that did not boot is the news of this run, but the backup itself worked: the run stays succeeded.
-          if (check.verdict === 'failed') {
-            ctx.log('warn', `Backed up, but did not boot: ${check.summary}`)
-            this.alert({ kind: 'check-failed', point: check.pointIds.join(', '), reason: `Plan "${plan.name}": ${check.summary}` })
-          }
+          if (check.verdict === 'failed') ctx.log('warn', `Backed up, but did not boot: ${check.summary}`)
           await this.deps.store.updateState(plan.id, { lastResult: 'succeeded', lastJobId: ctx.jobId, lastCheck: check })
           return { ...result, check }
         } catch (err) {
           const cancelled = ctx.signal.aborted || (err instanceof ApiError && err.code === 'CANCELLED')
           const partial = err instanceof ApiError && err.params.partial === true
-          await this.deps.store.updateState(plan.id, { lastResult: cancelled ? 'cancelled' : partial ? 'partial' : 'failed', lastJobId: ctx.jobId, lastCheck: undefined }).catch(() => undefined)
+          await this.deps.store.updateState(plan.id, { lastResult: cancelled ? 'cancelled' : partial ? 'partial' : 'failed', lastJobId: ctx.jobId, ...(afterRun ? { lastCheck: undefined } : {}) }).catch(() => undefined)
           // Never awaited: an alert that takes its retries must not hold the plan's lock (it never throws).
           if (!cancelled) this.alert({ kind: 'run-failed', plan: plan.name, error: err instanceof Error ? err.message : String(err), jobId: ctx.jobId })
           throw err
@@ -340,9 +423,14 @@ export class Scheduler {
         await repo.close()
       }
     }
+    // Copies go after the plan's own retention, so a copy never receives a point that was just pruned.
+    const copyFailures = plan.copies !== undefined && pointIds.length > 0 && this.deps.copies !== undefined ? await this.deps.copies.copyForPlan(plan, pointIds, [...vmIds], ctx) : []
     const succeeded = plan.targets.length - failures.length
     if (failures.length > 0) {
-      throw new ApiError('COMMAND_FAILED', `${failures.length} of ${plan.targets.length} VM backups failed: ${failures.join('; ')}`, { partial: succeeded > 0, failed: failures.length })
+      throw new ApiError('COMMAND_FAILED', `${failures.length} of ${plan.targets.length} VM backups failed: ${[...failures, ...copyFailures].join('; ')}`, { partial: succeeded > 0, failed: failures.length })
+    }
+    if (copyFailures.length > 0) {
+      throw new ApiError('COMMAND_FAILED', `Every VM was backed up, but ${copyFailures.join('; ')}. The next run copies again and resumes.`, { partial: true, failed: 0 })
     }
     return { succeeded, failed: 0, pointIds, points }
   }

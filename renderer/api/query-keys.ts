@@ -21,6 +21,8 @@ export const queryKeys = {
   points,
   /** The restore points of one VM, or of every VM when no VM is given. */
   pointsOf: (vmId?: string) => [...points, vmId ?? '*'] as const,
+  /** How many proven copies each VM's newest point has (under `points`: a finished job refreshes it too). */
+  copies: [...points, 'copies'] as const,
   /** A VM's snapshots as its host reports them. */
   snapshots: (hostId: string, vmId: string) => ['snapshots', hostId, vmId] as const,
   /** Which backup modes a VM supports on its host, and why not. */
@@ -31,6 +33,10 @@ export const queryKeys = {
   diskTree: (source: DiskSourceRef | undefined) => ['disk-tree', source] as const,
   /** The console screenshot of a point's health check (one per check job, so a new check is a new key). */
   checkScreenshot: (pointId: string, jobId: string) => ['check-screenshot', pointId, jobId] as const,
+  /** The prefix of every host's list of VMs running from a backup. */
+  runs: ['runs'],
+  /** The VMs running (or that ran) from a restore point on one host. */
+  runsOn: (hostId: string) => ['runs', hostId] as const,
   /** One folder's entries on one volume of a disk source. */
   directory: (source: DiskSourceRef | undefined, volume: string | undefined, path: string) => ['dir', source, volume, path] as const,
 } as const

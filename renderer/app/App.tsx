@@ -21,6 +21,7 @@ import { Welcome } from '../features/inventory/Welcome'
 import { JobsDrawer } from '../features/jobs/JobsDrawer'
 import { BackupsList } from '../features/restore/BackupsList'
 import { BackupsPanel } from '../features/restore/BackupsPanel'
+import { RunsBanner } from '../features/runs/RunsBanner'
 import { TopBar } from './TopBar'
 
 function useConnectionStatus(): ConnectionStatus {
@@ -136,11 +137,14 @@ export function App() {
         {t('app.skipToContent')}
       </a>
       <TopBar />
-      {status === 'reconnecting' && (
-        <div className="connection-banner" role="status">
-          {t('connection.lost')}
-        </div>
-      )}
+      <div className="app-banners">
+        {status === 'reconnecting' && (
+          <div className="connection-banner" role="status">
+            {t('connection.lost')}
+          </div>
+        )}
+        <RunsBanner />
+      </div>
       <Sidebar />
       <main id="main" className="main" tabIndex={-1}>
         <MainPanel />

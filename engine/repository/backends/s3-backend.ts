@@ -1,6 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import type { Readable } from 'node:stream'
 import { ObjectTooLargeError, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
+import { S3ObjectLock } from './s3-object-lock.js'
 
 export interface S3BackendOptions {
   /** A configured client (endpoint, region, credentials, forcePathStyle): the caller owns its settings. */
@@ -24,6 +25,7 @@ export function s3Backend(options: S3BackendOptions): RepositoryBackend {
 
 class S3Backend implements RepositoryBackend {
   readonly label: string
+  readonly objectLock: S3ObjectLock
 
   constructor(
     private readonly client: S3Client,
@@ -32,6 +34,7 @@ class S3Backend implements RepositoryBackend {
     private readonly ownsClient: boolean,
   ) {
     this.label = `s3://${bucket}/${prefix}`
+    this.objectLock = new S3ObjectLock(client, bucket, (key) => this.objectKey(key))
   }
 
   private objectKey(key: string): string {
@@ -70,7 +73,7 @@ class S3Backend implements RepositoryBackend {
   async put(key: string, data: Uint8Array | readonly Uint8Array[], signal?: AbortSignal): Promise<void> {
     const body = data instanceof Uint8Array ? data : Buffer.concat(data)
     await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, ContentLength: body.length }),
+      new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, ContentLength: body.length, ...this.objectLock.putFields(key, body) }),
       { abortSignal: signal },
     )
   }
@@ -106,6 +109,8 @@ class S3Backend implements RepositoryBackend {
   }
 
   async delete(key: string, signal?: AbortSignal): Promise<void> {
+    // A locked repository's bucket is versioned: a plain DELETE would only hide the object, never free its space.
+    if (this.objectLock.setting !== undefined) return this.objectLock.delete(key, signal)
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), { abortSignal: signal })
   }
 

@@ -44,9 +44,12 @@ export class ChunkOps {
     return sealObject(data, { kind: 'chunk', id, dataKey: this.settings.dataKey, zstd: this.zstd })
   }
 
-  /** Opens a stored chunk and proves it is the one asked for: right length and content that hashes to its id. */
+  /**
+   * Opens a stored chunk and proves it is the one asked for: right length and content that hashes to its id. The
+   * object is consumed (decrypted in place; a stored chunk comes back as a view of it).
+   */
   open(object: Buffer, id: string, expectedLength: number): Buffer {
-    const plain = openObject(object, { kind: 'chunk', id, dataKey: this.settings.dataKey, zstd: this.zstd, maxPlainLength: CHUNK_SIZE })
+    const plain = openObject(object, { kind: 'chunk', id, dataKey: this.settings.dataKey, zstd: this.zstd, maxPlainLength: CHUNK_SIZE, consume: true })
     if (plain.length !== expectedLength) {
       throw new RepositoryError('CORRUPT_CHUNK', `holds ${plain.length} bytes where ${expectedLength} were expected`, {
         id,

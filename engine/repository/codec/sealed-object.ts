@@ -100,11 +100,17 @@ export function sealInPlace(plain: Buffer, options: SealOptions): SealedParts {
 export interface OpenOptions extends SealOptions {
   /** Largest plain length accepted; checked before anything is allocated. */
   readonly maxPlainLength: number
+  /**
+   * The caller gives the object up: it is decrypted in its own memory and a stored (uncompressed) result is a view
+   * of it, so no chunk-sized buffer is allocated or copied. Without it the object is left as it was.
+   */
+  readonly consume?: boolean
 }
 
 /**
  * Opens an envelope. Every field is checked before use; any inconsistency throws a RepositoryError with
  * `reason` in its params (the caller turns that into CORRUPT_CHUNK or CORRUPT_MANIFEST with context).
+ * With `consume`, the object's memory is reused for the result (see OpenOptions).
  */
 export function openObject(object: Uint8Array, options: OpenOptions): Buffer {
   const buf = Buffer.from(object.buffer, object.byteOffset, object.byteLength)
@@ -129,8 +135,15 @@ export function openObject(object: Uint8Array, options: OpenOptions): Buffer {
     const decipher = createDecipheriv('aes-256-gcm', options.dataKey, iv)
     decipher.setAAD(Buffer.concat([buf.subarray(0, HEADER_SIZE), Buffer.from(options.id, 'latin1')]))
     decipher.setAuthTag(tag)
+    const body = payload.subarray(IV_SIZE, payload.length - TAG_SIZE)
+    // Consumed: decrypted into the object's own memory in small pieces (like sealInPlace), so no chunk-sized buffer
+    // is allocated and copied; else into one new buffer. Nothing decrypted is used unless final() accepts the tag.
+    const into = options.consume === true ? body : Buffer.allocUnsafe(body.length)
     try {
-      payload = Buffer.concat([decipher.update(payload.subarray(IV_SIZE, payload.length - TAG_SIZE)), decipher.final()])
+      let written = 0
+      for (let at = 0; at < body.length; at += PIECE) written += decipher.update(body.subarray(at, Math.min(body.length, at + PIECE))).copy(into, written)
+      written += decipher.final().copy(into, written)
+      payload = into.subarray(0, written)
     } catch {
       fail('the object failed its authentication check (damaged, or not written with this key)')
     }

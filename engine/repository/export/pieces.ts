@@ -1,9 +1,10 @@
-import { open, rename, rm } from 'node:fs/promises'
+import { rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Writable } from 'node:stream'
 import { once } from 'node:events'
 import { CHUNK_SIZE } from '../format.js'
 import type { PointDiskSource } from '../read/point-disk.js'
+import { PositionedOutput } from './direct-output.js'
 
 /** An export is a sequence of pieces written one after another: bytes, or a run of zero bytes. */
 export type Piece = { readonly kind: 'data'; readonly data: Buffer } | { readonly kind: 'zeros'; readonly length: number }
@@ -52,11 +53,14 @@ export function partialName(output: string): string {
   return path.join(path.dirname(output), `.${path.basename(output)}.lifeboat-partial`)
 }
 
-/** Writes pieces to a file, leaving zero runs as holes (sparse), or to a stream, writing real zeros. */
+/**
+ * Writes pieces to a file, leaving zero runs as holes (sparse) and bypassing the page cache where it can
+ * (direct-output.ts), or to a stream, writing real zeros.
+ */
 export async function writePieces(pieces: AsyncIterable<Piece>, output: string | Writable, signal?: AbortSignal): Promise<number> {
   if (typeof output === 'string') {
     const partial = partialName(output)
-    const handle = await open(partial, 'w')
+    const file = await PositionedOutput.create(partial)
     let complete = false
     try {
       let position = 0
@@ -64,21 +68,16 @@ export async function writePieces(pieces: AsyncIterable<Piece>, output: string |
         signal?.throwIfAborted()
         if (piece.kind === 'zeros') position += piece.length
         else {
-          for (const [from, to] of nonZeroRuns(piece.data)) {
-            let done = from
-            while (done < to) done += (await handle.write(piece.data, done, to - done, position + done)).bytesWritten
-          }
+          for (const [from, to] of nonZeroRuns(piece.data)) await file.write(piece.data.subarray(from, to), position + from)
           position += piece.data.length
         }
       }
-      await handle.truncate(position)
-      await handle.sync()
-      await handle.close()
+      await file.finish(position)
       await rename(partial, output)
       complete = true
       return position
     } finally {
-      await handle.close().catch(() => undefined)
+      await file.close().catch(() => undefined)
       // A half-written image must not be mistaken for an export: remove it on any failure or cancellation.
       if (!complete) await rm(partial, { force: true })
     }

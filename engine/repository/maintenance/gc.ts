@@ -1,5 +1,5 @@
 import { CHUNKS_PREFIX, POINTS_PREFIX, TRASH_PREFIX, chunkIdFromKey, trashKey } from '../format.js'
-import { TEMP_MARKER } from '../backend.js'
+import { ObjectLockedError, TEMP_MARKER } from '../backend.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
 import { acquireLock, liveLocks } from '../lock.js'
 import { listPointIds, listTrash, loadManifest } from '../points.js'
@@ -25,6 +25,9 @@ export interface GcReport {
   /** Pruned points whose chunks are now free to go (their trash record was dropped). */
   readonly trashDropped: number
   readonly backupsRunning: number
+  /** Unused chunks S3 Object Lock still protects: kept, and removed by a GC after their date (latest date given). */
+  readonly chunksLocked: number
+  readonly lockedUntil?: string
 }
 
 /**
@@ -96,6 +99,8 @@ export async function gc(ctx: RepoContext, options: GcOptions = {}): Promise<GcR
   let bytesFreed = 0
   let chunksProtected = 0
   let tempFilesDeleted = 0
+  let chunksLocked = 0
+  let lockedUntil = 0
   let seen = 0
   for await (const info of ctx.backend.list(CHUNKS_PREFIX, signal)) {
     throwIfCancelled(signal, 'Part of the unused data may already have been removed; nothing still in use was touched.')
@@ -103,7 +108,16 @@ export async function gc(ctx: RepoContext, options: GcOptions = {}): Promise<GcR
     if (id !== undefined && marked.has(id)) chunksInUse++
     else if (info.mtimeMs >= cutoff) chunksProtected++
     else {
-      if (!dryRun) await ctx.backend.delete(info.key, signal)
+      if (!dryRun) {
+        try {
+          await ctx.backend.delete(info.key, signal)
+        } catch (error) {
+          if (!(error instanceof ObjectLockedError)) throw error
+          chunksLocked++
+          lockedUntil = Math.max(lockedUntil, error.untilMs)
+          continue
+        }
+      }
       if (id === undefined) tempFilesDeleted++
       else {
         chunksDeleted++
@@ -125,6 +139,17 @@ export async function gc(ctx: RepoContext, options: GcOptions = {}): Promise<GcR
     for (const pointId of droppable) await ctx.backend.delete(trashKey(pointId), signal)
     await ctx.backend.flush(signal)
   }
-  return { dryRun, chunksInUse, chunksDeleted, bytesFreed, chunksProtected, tempFilesDeleted, trashDropped: droppable.length, backupsRunning: running.length }
+  return {
+    dryRun,
+    chunksInUse,
+    chunksDeleted,
+    bytesFreed,
+    chunksProtected,
+    tempFilesDeleted,
+    trashDropped: droppable.length,
+    backupsRunning: running.length,
+    chunksLocked,
+    ...(chunksLocked > 0 ? { lockedUntil: new Date(lockedUntil).toISOString() } : {}),
+  }
 }
 

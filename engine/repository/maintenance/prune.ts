@@ -1,6 +1,7 @@
 import { RepositoryError, throwIfCancelled } from '../errors.js'
 import { acquireLock } from '../lock.js'
 import { listPointIds, loadManifest, trashPoint } from '../points.js'
+import { pointKey } from '../format.js'
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js'
 import type { RepoContext } from '../context.js'
 
@@ -19,6 +20,8 @@ export interface PruneReport {
   readonly removed: readonly RetentionDecision[]
   /** Points whose manifest could not be read: never removed by prune (verify/check explain them). */
   readonly skipped: readonly { readonly pointId: string; readonly reason: string }[]
+  /** Points the rules would remove but S3 Object Lock still protects (kept until the date; a later prune removes them). */
+  readonly locked: readonly { readonly pointId: string; readonly until: string }[]
 }
 
 /**
@@ -43,14 +46,20 @@ export async function prune(ctx: RepoContext, options: PruneOptions): Promise<Pr
       }
     }
     const decisions = applyRetention(candidates, options.policy)
-    const removed = decisions.filter((d) => !d.keep)
-    if (!dryRun) {
-      for (const d of removed) {
-        throwIfCancelled(signal, 'Some restore points may already have been removed; the report of a new dry run shows what is left.')
-        await trashPoint(ctx, d.id, signal)
+    const locked: { pointId: string; until: string }[] = []
+    const removed = []
+    for (const d of decisions.filter((x) => !x.keep)) {
+      throwIfCancelled(signal, 'Some restore points may already have been removed; the report of a new dry run shows what is left.')
+      // Asked first, so a locked point is skipped with its date instead of a refused delete.
+      const until = await ctx.backend.objectLock?.lockedUntil(pointKey(d.id), signal)
+      if (until !== undefined) {
+        locked.push({ pointId: d.id, until: new Date(until).toISOString() })
+        continue
       }
+      if (!dryRun) await trashPoint(ctx, d.id, signal)
+      removed.push(d)
     }
-    return { dryRun, kept: decisions.filter((d) => d.keep), removed, skipped }
+    return { dryRun, kept: decisions.filter((d) => d.keep), removed, skipped, locked }
   }
   if (dryRun) return run()
   await using _lock = await acquireLock({

@@ -11,7 +11,6 @@ import { KnownTable, type KnownTableHandle } from './known-table.js'
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js'
 
 const init = workerData as WorkerInit
-lowerPriority(init.niceness)
 const ops = new ChunkOps({
   dataKey: init.dataKey === undefined ? undefined : Buffer.from(init.dataKey),
   idKey: init.idKey === undefined ? undefined : Buffer.from(init.idKey),
@@ -24,8 +23,14 @@ if (port === null) throw new Error('chunk-worker must run in a worker thread')
  * Hashing and compressing are background work: on Linux (where a thread's nice value is its own) this thread yields
  * to the transfer it is fed by (OpenSSH, TLS, the reader thread) and to the desktop, so a busy machine slows the
  * hashing, which has slack, instead of the network stream, which sets the pace. Best effort: ignored where refused.
+ * Done at the first backup request, not at start: opening chunks (an export, a restore, browsing) is what the admin
+ * waits for, and a niced worker on a busy machine got ~1/10 of a core — an unprivileged thread cannot raise its
+ * priority again, so a pool that only reads never lowers it.
  */
+let lowered = false
 function lowerPriority(niceness: number | undefined): void {
+  if (lowered) return
+  lowered = true
   if (process.platform !== 'linux' || niceness === undefined || niceness <= 0) return
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
@@ -55,6 +60,7 @@ port.on('message', (request: WorkerRequest) => {
   const transfer: ArrayBuffer[] = []
   try {
     const input = Buffer.from(request.data, 0, request.length)
+    if (request.op !== 'open') lowerPriority(init.niceness)
     if (request.op === 'hash') {
       const { id } = ops.hash(input)
       response = { seq: request.seq, ok: true, id, data: request.data, length: request.length }
@@ -73,9 +79,15 @@ port.on('message', (request: WorkerRequest) => {
       }
     } else {
       const out = request.op === 'seal' ? ops.seal(input, request.id) : ops.open(input, request.id, request.expectedLength)
-      const ab = ownBuffer(out)
-      response = { seq: request.seq, ok: true, data: ab, length: out.length }
-      transfer.push(ab)
+      if (out.buffer === request.data) {
+        // Opened in the request's own memory (a stored chunk, decrypted in place): it goes back as it came.
+        response = { seq: request.seq, ok: true, data: request.data, offset: out.byteOffset, length: out.length }
+        transfer.push(request.data)
+      } else {
+        const ab = ownBuffer(out)
+        response = { seq: request.seq, ok: true, data: ab, length: out.length }
+        transfer.push(ab)
+      }
     }
   } catch (error) {
     const e = error instanceof RepositoryError ? { code: error.code, message: error.message, params: error.params } : { message: String(error) }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -44,6 +44,21 @@ describe('chunk codec', () => {
     }
   }
 
+  it.runIf(process.platform === 'linux')('lowers its workers\' priority at the first backup request, never for reading', async () => {
+    const codec = createChunkCodec({ compressionLevel: 3, workers: 2, niceness: 7, ...keys })
+    try {
+      const { id, data } = await createChunkCodec({ compressionLevel: 3, workers: 0, ...keys }).hash(textBlock(CHUNK_SIZE, 3))
+      const sealed = await createChunkCodec({ compressionLevel: 3, workers: 0, ...keys }).seal(data, id!)
+      // Reads: an export or a restore is what the admin waits for, so no thread of this process runs niced.
+      await Promise.all([0, 1, 2, 3].map(() => codec.open(Buffer.from(sealed), id!, CHUNK_SIZE)))
+      expect(await threadNiceValues()).not.toContain(7)
+      await Promise.all([0, 1, 2, 3].map(() => codec.hash(textBlock(CHUNK_SIZE, 4))))
+      expect(await threadNiceValues()).toContain(7)
+    } finally {
+      await codec.close()
+    }
+  })
+
   it('starts its workers from an esbuild bundle laid out like dist/node', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'lifeboat-bundle-'))
     try {
@@ -70,3 +85,15 @@ await codec.close()
     }
   })
 })
+
+/** The nice value of every thread of this process (Linux /proc; the field after the command name's closing parenthesis). */
+async function threadNiceValues(): Promise<number[]> {
+  const tasks = await readdir('/proc/self/task')
+  const values = await Promise.all(
+    tasks.map(async (tid) => {
+      const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => '')
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+    }),
+  )
+  return values.filter((v) => Number.isInteger(v))
+}

@@ -18,7 +18,10 @@ export interface ChunkCodec {
    * `data` is consumed. Result: id null = all zeros; no `sealed` = already stored.
    */
   ingest(data: Buffer, known: KnownTable): Promise<IngestResult>
-  /** Opens a stored chunk and proves its content matches `id`; throws CORRUPT_CHUNK otherwise. */
+  /**
+   * Opens a stored chunk and proves its content matches `id`; throws CORRUPT_CHUNK otherwise. `object` is consumed:
+   * moved to a worker or decrypted in place, and the result may be a view of its memory.
+   */
   open(object: Buffer, id: string, expectedLength: number): Promise<Buffer>
   /** Number of parallel lanes, for callers that size their queues. */
   readonly parallelism: number
@@ -162,7 +165,7 @@ class WorkerPoolCodec implements ChunkCodec {
   async open(object: Buffer, id: string, expectedLength: number): Promise<Buffer> {
     const ab = transferable(object)
     const response = await this.submit({ op: 'open', seq: 0, data: ab, length: object.length, id, expectedLength }, [ab])
-    return Buffer.from(response.data ?? new ArrayBuffer(0), 0, response.length ?? 0)
+    return Buffer.from(response.data ?? new ArrayBuffer(0), response.offset ?? 0, response.length ?? 0)
   }
 
   async close(): Promise<void> {

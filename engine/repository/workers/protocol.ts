@@ -14,6 +14,8 @@ export type WorkerResponse =
       readonly ok: true
       readonly id?: string | null
       readonly data?: ArrayBuffer
+      /** Where the result starts in `data` (default 0): an opened chunk may be a view of the memory it came in. */
+      readonly offset?: number
       readonly length?: number
       /** For 'ingest': the sealed chunk's header and tag around the body in `data` (see SealedParts). */
       readonly head?: Uint8Array

@@ -1,6 +1,7 @@
 import { useFormat, useT } from '../../i18n/i18n'
 import { modeKey } from '../restore/point-labels'
 import { explainMode } from './mode-explain'
+import { scheduleText } from './schedule-text'
 import type { Draft } from './wizard-model'
 import type { HostInventoryDto } from '../../../engine/api/contract'
 
@@ -49,15 +50,7 @@ export function StepReview({ draft, update, hosts, preview }: ReviewProps) {
 type Translate = ReturnType<typeof useT>
 
 function describeSchedule(t: Translate, d: Draft): string {
-  const s = d.schedule
-  if (s.kind === 'daily') return t('wizard.review.daily', { time: s.time })
-  if (s.kind === 'weekly') {
-    const names = t('wizard.when.weekdays').split(',')
-    const order = [1, 2, 3, 4, 5, 6, 0]
-    return t('wizard.review.weekly', { days: order.filter((x) => s.days.includes(x)).map((x) => names[order.indexOf(x)] ?? x).join(', '), time: s.time })
-  }
-  if (s.kind === 'cron') return t('wizard.review.cron', { expression: s.expression })
-  return t('wizard.review.now')
+  return scheduleText(t, d.schedule) ?? t('wizard.review.now')
 }
 
 function describeRetention(t: Translate, d: Draft): string {
@@ -77,7 +70,11 @@ function describeOptions(t: Translate, d: Draft): string {
     d.preHook ? t('wizard.review.pre') : undefined,
     d.postHook ? t('wizard.review.post') : undefined,
     t('wizard.review.concurrency', { count: d.concurrency }),
-    d.check ? t('wizard.review.check', { host: d.checkHostName || d.checkHost, min: d.checkTimeoutMin }) : undefined,
+    d.check
+      ? d.checkWhen === 'schedule'
+        ? t('wizard.review.checkScheduled', { host: d.checkHostName || d.checkHost, min: d.checkTimeoutMin, when: scheduleText(t, d.checkSchedule) ?? '' })
+        : t('wizard.review.check', { host: d.checkHostName || d.checkHost, min: d.checkTimeoutMin })
+      : undefined,
   ]
     .filter((x) => x !== undefined)
     .join(' · ')

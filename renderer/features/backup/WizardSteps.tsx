@@ -7,6 +7,7 @@ import { consistencyKey, modeKey } from '../restore/point-labels'
 import { explainMode } from './mode-explain'
 import { passphraseStrength, type Draft, type Target } from './wizard-model'
 import { CheckOption } from './CheckOption'
+import { ScheduleFields } from './ScheduleFields'
 
 export type ModeSupportDto = OutputOf<typeof backupModes>[number]
 
@@ -165,80 +166,8 @@ export function StepWhen({ draft, update, preview }: { readonly draft: Draft; re
         ))}
       </fieldset>
       {draft.when === 'now' && <p className="field-hint">{t('wizard.when.nowHint')}</p>}
-      {draft.when === 'schedule' && <ScheduleFields id={id} draft={draft} update={update} preview={preview} />}
+      {draft.when === 'schedule' && <ScheduleFields id={id} schedule={draft.schedule} onChange={(schedule) => update((d) => ({ ...d, schedule }))} preview={preview} />}
       <RetentionFields draft={draft} update={update} />
-    </div>
-  )
-}
-
-/** Daily, weekly (on chosen days) or cron, at what time, and when that makes the next runs. */
-function ScheduleFields({ id, draft, update, preview }: { readonly id: string; readonly draft: Draft; readonly update: Update; readonly preview: readonly string[] | undefined }) {
-  const t = useT()
-  const days = [1, 2, 3, 4, 5, 6, 0]
-  const weekdayNames = t('wizard.when.weekdays').split(',')
-  const time = draft.schedule.kind === 'daily' || draft.schedule.kind === 'weekly' ? draft.schedule.time : '02:00'
-  const fmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })
-  return (
-    <div className="wizard-indent">
-      <div className="form-grid">
-        <Field label={t('wizard.when.repeat')} htmlFor={`${id}-repeat`}>
-          <select
-            id={`${id}-repeat`}
-            value={draft.schedule.kind}
-            onChange={(e) => {
-              const kind = e.target.value
-              update((d) => ({
-                ...d,
-                schedule: kind === 'weekly' ? { kind: 'weekly', days: [1, 2, 3, 4, 5], time } : kind === 'cron' ? { kind: 'cron', expression: '0 2 * * *' } : { kind: 'daily', time },
-              }))
-            }}
-          >
-            <option value="daily">{t('wizard.when.daily')}</option>
-            <option value="weekly">{t('wizard.when.weekly')}</option>
-            <option value="cron">{t('wizard.when.cron')}</option>
-          </select>
-        </Field>
-        {draft.schedule.kind !== 'cron' ? (
-          <label className="field">
-            <span className="label">{t('wizard.when.time')}</span>
-            <input type="time" value={time} onChange={(e) => update((d) => ({ ...d, schedule: d.schedule.kind === 'weekly' ? { ...d.schedule, time: e.target.value } : { kind: 'daily', time: e.target.value } }))} />
-          </label>
-        ) : (
-          <label className="field">
-            <span className="label">{t('wizard.when.cronLabel')}</span>
-            <input className="mono" value={draft.schedule.expression} onChange={(e) => update((d) => ({ ...d, schedule: { kind: 'cron', expression: e.target.value } }))} spellCheck={false} />
-          </label>
-        )}
-      </div>
-      {draft.schedule.kind === 'weekly' && (
-        <fieldset className="day-picker">
-          <legend>{t('wizard.when.days')}</legend>
-          {days.map((d, i) => {
-            const schedule = draft.schedule.kind === 'weekly' ? draft.schedule : undefined
-            const on = schedule?.days.includes(d) ?? false
-            return (
-              <label key={d} className={on ? 'is-checked' : ''}>
-                <input
-                  type="checkbox"
-                  checked={on}
-                  onChange={() =>
-                    update((dr) =>
-                      dr.schedule.kind === 'weekly'
-                        ? { ...dr, schedule: { ...dr.schedule, days: on ? dr.schedule.days.filter((x) => x !== d) : [...dr.schedule.days, d] } }
-                        : dr,
-                    )
-                  }
-                />
-                {weekdayNames[i] ?? d}
-              </label>
-            )
-          })}
-        </fieldset>
-      )}
-      <div className="next-runs" aria-live="polite">
-        <span className="label">{t('wizard.when.nextRuns')}</span>
-        {preview === undefined ? <span className="muted">…</span> : preview.length === 0 ? <span className="field-error">{t('wizard.when.noRuns')}</span> : <span>{preview.map((r) => fmt.format(new Date(r))).join(' · ')}</span>}
-      </div>
     </div>
   )
 }

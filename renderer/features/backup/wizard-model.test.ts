@@ -57,4 +57,20 @@ describe('backup wizard model', () => {
     expect(toPlanInput(again).check).toEqual(input.check)
     expect(draftFromPlan({ ...view, plan: { ...view.plan, check: undefined } }, () => ({ hostName: '', vmName: '' })).check).toBe(false)
   })
+
+  it('checks after each backup by default, or on a schedule of its own that survives an edit', () => {
+    const d = { ...newDraft([target]), check: true, checkHost: 'h1', checkHostName: 'kvm01' }
+    expect(d.checkWhen).toBe('after-run')
+    expect(toPlanInput(d).check?.schedule).toBeUndefined()
+    const own = { ...d, checkWhen: 'schedule' as const }
+    expect(toPlanInput(own).check).toEqual({ host: 'h1', hostName: 'kvm01', timeoutSec: 600, schedule: { kind: 'weekly', days: [0], time: '03:00' } })
+    expect(problems({ ...own, checkSchedule: { kind: 'weekly', days: [], time: '03:00' } }, 'options', true).map((p) => p.key)).toEqual(['wizard.err.checkDays'])
+    expect(problems({ ...own, checkSchedule: { kind: 'cron', expression: '0 3 *' } }, 'options', true).map((p) => p.key)).toEqual(['wizard.err.cron'])
+    const input = toPlanInput({ ...own, checkSchedule: { kind: 'daily', time: '04:30' } })
+    const view: PlanView = { plan: { ...input, id: 'p1', enabled: true, options: { quiesce: true, requireQuiesce: false, shutdownTimeoutSec: 300, forceOffAfterTimeout: false, incremental: true }, concurrency: 1, createdAt: '', updatedAt: '', check: { host: 'h1', timeoutSec: 600, schedule: { kind: 'daily', time: '04:30' } } }, status: { missedRuns: 0, running: false, nextRuns: [] } }
+    const again = draftFromPlan(view, () => ({ hostName: 'kvm01', vmName: 'web01' }))
+    expect([again.checkWhen, again.checkSchedule]).toEqual(['schedule', { kind: 'daily', time: '04:30' }])
+    // The draft keeps the last check schedule when switched back to "after each backup", but the plan does not carry it.
+    expect(toPlanInput({ ...again, checkWhen: 'after-run' }).check?.schedule).toBeUndefined()
+  })
 })

@@ -27,12 +27,17 @@ export interface Draft {
   preHook: string
   postHook: string
   concurrency: string
-  /** After each successful run, boot the new points on `checkHost` (a temporary VM without network). Off by default. */
+  /** Boot the newest points on `checkHost` (a temporary VM without network). Off by default. */
   check: boolean
   checkHost: string
   checkHostName: string
   checkTimeoutMin: string
+  /** After each successful run, or on `checkSchedule` of its own (e.g. weekly on Sunday night, when the host is idle). */
+  checkWhen: 'after-run' | 'schedule'
+  checkSchedule: Exclude<Schedule, { kind: 'manual' }>
 }
+
+const DEFAULT_CHECK_SCHEDULE: Draft['checkSchedule'] = { kind: 'weekly', days: [0], time: '03:00' }
 
 export function newDraft(targets: Target[]): Draft {
   return {
@@ -55,6 +60,8 @@ export function newDraft(targets: Target[]): Draft {
     checkHost: '',
     checkHostName: '',
     checkTimeoutMin: '10',
+    checkWhen: 'after-run',
+    checkSchedule: DEFAULT_CHECK_SCHEDULE,
   }
 }
 
@@ -87,6 +94,8 @@ export function draftFromPlan({ plan }: PlanView, names: (host: string, vm: stri
     checkHost: plan.check?.host ?? '',
     checkHostName: plan.check?.hostName ?? '',
     checkTimeoutMin: plan.check !== undefined ? String(Math.max(1, Math.round(plan.check.timeoutSec / 60))) : '10',
+    checkWhen: plan.check?.schedule !== undefined ? 'schedule' : 'after-run',
+    checkSchedule: plan.check?.schedule !== undefined && plan.check.schedule.kind !== 'manual' ? plan.check.schedule : DEFAULT_CHECK_SCHEDULE,
   }
 }
 
@@ -123,12 +132,19 @@ export function toPlanInput(d: Draft): PlanInput {
     ...(Object.keys(retention).length > 0 ? { retention } : {}),
     concurrency: Math.min(8, Math.max(1, count(d.concurrency) ?? 1)),
     ...(d.check && d.checkHost !== ''
-      ? { check: { host: d.checkHost, ...(d.checkHostName !== '' ? { hostName: d.checkHostName } : {}), timeoutSec: Math.min(24 * 3600, Math.max(1, count(d.checkTimeoutMin) ?? 10) * 60) } }
+      ? {
+          check: {
+            host: d.checkHost,
+            ...(d.checkHostName !== '' ? { hostName: d.checkHostName } : {}),
+            timeoutSec: Math.min(24 * 3600, Math.max(1, count(d.checkTimeoutMin) ?? 10) * 60),
+            ...(d.checkWhen === 'schedule' ? { schedule: d.checkSchedule } : {}),
+          },
+        }
       : {}),
   }
 }
 
-export type StepProblem = { readonly field: string; readonly key: 'wizard.err.noVms' | 'wizard.err.mode' | 'wizard.err.location' | 'wizard.err.passphrase' | 'wizard.err.passphraseMatch' | 'wizard.err.name' | 'wizard.err.cron' | 'wizard.err.number' | 'wizard.err.keep' | 'wizard.err.checkHost' }
+export type StepProblem = { readonly field: string; readonly key: 'wizard.err.noVms' | 'wizard.err.mode' | 'wizard.err.location' | 'wizard.err.passphrase' | 'wizard.err.passphraseMatch' | 'wizard.err.name' | 'wizard.err.cron' | 'wizard.err.number' | 'wizard.err.keep' | 'wizard.err.checkHost' | 'wizard.err.checkDays' }
 
 /** What stops the admin from leaving a step; checked again by the engine when saving. */
 export function problems(d: Draft, step: WizardStep, modeAvailable: boolean): StepProblem[] {
@@ -149,6 +165,8 @@ export function problems(d: Draft, step: WizardStep, modeAvailable: boolean): St
     if (count(d.shutdownTimeoutMin) === undefined || count(d.concurrency) === undefined) out.push({ field: 'options', key: 'wizard.err.number' })
     if (d.check && d.checkHost === '') out.push({ field: 'checkHost', key: 'wizard.err.checkHost' })
     if (d.check && !((count(d.checkTimeoutMin) ?? 0) >= 1)) out.push({ field: 'checkTimeout', key: 'wizard.err.number' })
+    if (d.check && d.checkWhen === 'schedule' && d.checkSchedule.kind === 'cron' && d.checkSchedule.expression.trim().split(/\s+/).length !== 5) out.push({ field: 'checkCron', key: 'wizard.err.cron' })
+    if (d.check && d.checkWhen === 'schedule' && d.checkSchedule.kind === 'weekly' && d.checkSchedule.days.length === 0) out.push({ field: 'checkDays', key: 'wizard.err.checkDays' })
   }
   if (step === 'review' && d.name.trim() === '') out.push({ field: 'name', key: 'wizard.err.name' })
   return out

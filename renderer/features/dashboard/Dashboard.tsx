@@ -160,7 +160,7 @@ export function Dashboard({ hosts }: { readonly hosts: readonly HostInventoryDto
                   </td>
                   <td className="truncate">{v.hostName}</td>
                   <td>{v.lastBackup ? `${fmt.date(v.lastBackup)} (${fmt.relative(v.lastBackup)})` : <span className="field-error">{t('dash.never')}</span>}</td>
-                  <td>{proven.has(v.vmId) ? fmt.date(proven.get(v.vmId)) : <span className="muted">{t('dash.neverProven')}</span>}</td>
+                  <td>{proven.has(v.vmId) ? `${fmt.date(proven.get(v.vmId))} (${fmt.relative(proven.get(v.vmId))})` : <span className="muted">{t('dash.neverProven')}</span>}</td>
                 </tr>
               ))}
             </tbody>

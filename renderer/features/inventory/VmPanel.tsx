@@ -1,4 +1,5 @@
 import { useState } from 'react'
+import { CopiesBadge } from '../restore/CopiesBadge'
 import type { HostInventoryDto } from '../../../engine/api/contract'
 import { RestorePoints } from '../restore/RestorePoints'
 import { Facts, PowerBadge } from '../../components/bits'
@@ -54,6 +55,7 @@ export function VmPanel({ inventory, vm }: { readonly inventory: HostInventoryDt
       </div>
       {tab === 'points' ? (
         <div role="tabpanel" id="vm-panel-points" aria-labelledby="vm-tab-points">
+          <CopiesBadge vmId={vm.id} />
           <RestorePoints vmId={vm.id} vmName={vm.name} live={{ hostId: vm.hostId, vmId: vm.id }} />
         </div>
       ) : (

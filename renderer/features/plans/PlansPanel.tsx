@@ -10,6 +10,7 @@ import { IconPlus } from '../../components/icons'
 import type { MessageKey } from '../../i18n/en'
 import { errorText, useFormat, useT } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
+import { scheduleText } from '../backup/schedule-text'
 import { modeKey } from '../restore/point-labels'
 
 const resultKey: Record<NonNullable<PlanView['status']['lastResult']>, MessageKey> = {
@@ -24,17 +25,17 @@ export function usePlans() {
   return useQuery({ queryKey: queryKeys.plans, queryFn: () => api.invoke(plansList, {}), refetchInterval: 15_000 })
 }
 
-function scheduleText(t: ReturnType<typeof useT>, v: PlanView): string {
-  const s = v.plan.schedule
+function planScheduleText(t: ReturnType<typeof useT>, v: PlanView): string {
   if (!v.plan.enabled) return t('plans.disabled')
-  if (s.kind === 'manual') return t('plans.manual')
-  if (s.kind === 'daily') return t('wizard.review.daily', { time: s.time })
-  if (s.kind === 'weekly') {
-    const names = t('wizard.when.weekdays').split(',')
-    const order = [1, 2, 3, 4, 5, 6, 0]
-    return t('wizard.review.weekly', { days: order.filter((x) => s.days.includes(x)).map((x) => names[order.indexOf(x)] ?? x).join(', '), time: s.time })
-  }
-  return t('wizard.review.cron', { expression: s.expression })
+  return scheduleText(t, v.plan.schedule) ?? t('plans.manual')
+}
+
+/** What the plan's boot check does and when: after each run, or on its own schedule. */
+function checkText(t: ReturnType<typeof useT>, check: NonNullable<PlanView['plan']['check']>): string {
+  const host = check.hostName ?? check.host
+  const min = Math.max(1, Math.round(check.timeoutSec / 60))
+  const when = check.schedule !== undefined ? scheduleText(t, check.schedule) : undefined
+  return when !== undefined ? t('plans.checksScheduled', { when, host, min }) : t('plans.checks', { host, min })
 }
 
 /** Saved backup plans: what runs when, how the last run went, what was missed; run, edit, pause, delete. */
@@ -113,7 +114,7 @@ export function PlansPanel() {
               <dl className="facts">
                 <div className="fact">
                   <dt>{t('plans.schedule')}</dt>
-                  <dd>{scheduleText(t, v)}</dd>
+                  <dd>{planScheduleText(t, v)}</dd>
                 </div>
                 <div className="fact">
                   <dt>{t('plans.next')}</dt>
@@ -123,10 +124,14 @@ export function PlansPanel() {
                   <dt>{t('plans.last')}</dt>
                   <dd>{v.status.lastRunAt ? fmt.date(v.status.lastRunAt) : '—'}</dd>
                 </div>
+                {v.plan.check?.schedule !== undefined && (
+                  <div className="fact">
+                    <dt>{t('plans.nextCheck')}</dt>
+                    <dd>{v.status.checking === true ? t('plans.checking') : v.status.nextChecks?.[0] ? fmt.date(v.status.nextChecks[0]) : '—'}</dd>
+                  </div>
+                )}
               </dl>
-              {v.plan.check !== undefined && (
-                <p className="muted">{t('plans.checks', { host: v.plan.check.hostName ?? v.plan.check.host, min: Math.round(v.plan.check.timeoutSec / 60) })}</p>
-              )}
+              {v.plan.check !== undefined && <p className="muted">{checkText(t, v.plan.check)}</p>}
               {v.status.lastCheck !== undefined && (
                 <Alert tone={v.status.lastCheck.verdict === 'booted' ? 'info' : v.status.lastCheck.verdict === 'failed' ? 'error' : 'warning'}>
                   {t(v.status.lastCheck.verdict === 'booted' ? 'plans.check.booted' : v.status.lastCheck.verdict === 'failed' ? 'plans.check.failed' : 'plans.check.error', { summary: v.status.lastCheck.summary })}

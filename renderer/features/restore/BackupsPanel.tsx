@@ -3,6 +3,7 @@ import { IconDisk } from '../../components/icons'
 import { useT } from '../../i18n/i18n'
 import { groupByVm } from './point-labels'
 import { RestorePoints } from './RestorePoints'
+import { CopiesBadge } from './CopiesBadge'
 
 /** A VM as the repository knows it: its restore points, even if no host has the VM any more. */
 export function BackupsPanel({ vmId }: { readonly vmId: string }) {
@@ -21,7 +22,9 @@ export function BackupsPanel({ vmId }: { readonly vmId: string }) {
             <h1 id="panel-title" className="truncate" title={name}>
               {name}
             </h1>
-            <p className="panel-subtitle">{(group?.points.length ?? 0) === 1 ? t('backups.subtitle.one') : t('backups.subtitle', { count: group?.points.length ?? 0 })}</p>
+            <p className="panel-subtitle">
+              {(group?.points.length ?? 0) === 1 ? t('backups.subtitle.one') : t('backups.subtitle', { count: group?.points.length ?? 0 })} <CopiesBadge vmId={vmId} />
+            </p>
           </div>
         </div>
       </header>

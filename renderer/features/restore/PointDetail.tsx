@@ -7,6 +7,7 @@ import { useInventory } from '../../api/queries'
 import { ExportDiskDialog } from './ExportDiskDialog'
 import { guestTargetOf } from './guest-target'
 import { RestoreVmDialog } from './RestoreVmDialog'
+import { RunFromBackupDialog } from '../runs/RunFromBackupDialog'
 import { FileBrowser } from './FileBrowser'
 import { PointCheckCard } from './PointCheckCard'
 import { consistencyHintKey, consistencyKey, modeKey, pointSize, restoreFolderName } from './point-labels'
@@ -19,6 +20,7 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
   const [tab, setTab] = useState<Tab>('files')
   const [exporting, setExporting] = useState<string | undefined>(undefined)
   const [restoringVm, setRestoringVm] = useState(false)
+  const [running, setRunning] = useState(false)
   const inventory = useInventory()
   const guest = guestTargetOf(inventory.data?.hosts, point.sourceHost, point.vm)
   const source: DiskSourceRef = { kind: 'point', pointId: point.id }
@@ -35,6 +37,9 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
           <p className="muted">
             {t(modeKey[point.mode])} · {t(consistencyKey[point.consistency])} — {t(consistencyHintKey[point.consistency])}
           </p>
+        </div>
+        <div className="point-head-actions">
+          <Button onClick={() => setRunning(true)}>{t('run.button')}</Button>
         </div>
       </header>
       <Facts
@@ -90,6 +95,16 @@ export function PointDetail({ point }: { readonly point: PointSummaryDto }) {
           </table>
         )}
       </div>
+      {running && (
+        <RunFromBackupDialog
+          point={point}
+          onClose={() => setRunning(false)}
+          onRestoreInstead={() => {
+            setRunning(false)
+            setRestoringVm(true)
+          }}
+        />
+      )}
       {restoringVm && <RestoreVmDialog point={point} onClose={() => setRestoringVm(false)} />}
       {exporting !== undefined && <ExportDiskDialog point={point} disk={exporting} onClose={() => setExporting(undefined)} />}
     </section>

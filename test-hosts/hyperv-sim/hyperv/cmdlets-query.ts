@@ -2,7 +2,7 @@
 import { statfs } from 'node:fs/promises'
 import { str, type CmdletDef } from '../ps/cmdlet'
 import { PsError, PsGuid, PsObject, SimulatorLimit, asArray, psToString } from '../ps/values'
-import { INTEGRATION_SERVICES, SWITCHES, VHD_FOLDER, VM_FOLDER, hvError, type HyperVHost } from './host'
+import { INTEGRATION_SERVICES, SWITCHES, VHD_FOLDER, VM_FOLDER, hvError, integrationDisplayName, type HyperVHost, type IntegrationServiceName } from './host'
 import { ENUMS, driveObject, firmwareObject, integrationObject, nicObject, snapshotObject, switchObject, vhdObject, vmObject } from './objects'
 import { cimQuery } from './rct'
 import { byName, snapshotOf, targetVms, wildcard } from './targets'
@@ -96,7 +96,11 @@ export function queryCmdlets(host: HyperVHost): CmdletDef[] {
       params: { VMName: { type: 'string[]', position: 0 }, VM: { type: 'object[]' }, Name: { type: 'string[]', position: 1 } },
       run(_ctx, args, input) {
         const names = args.has('Name') ? asArray(args.get('Name') ?? null).map((n) => psToString(n)) : undefined
-        const wanted = (service: string) => names === undefined || names.some((n) => (wildcard(n)?.test(service) ?? n.toLowerCase() === service.toLowerCase()))
+        // -Name matches the names the host shows: on a German host "Heartbeat" finds nothing, "Takt" does.
+        const wanted = (service: IntegrationServiceName) => {
+          const shown = integrationDisplayName(host, service)
+          return names === undefined || names.some((n) => (wildcard(n)?.test(shown) ?? n.toLowerCase() === shown.toLowerCase()))
+        }
         return targetVms(host, args, input, 'Get-VMIntegrationService', 'VMName').flatMap((vm) => INTEGRATION_SERVICES.filter(wanted).map((n) => integrationObject(host, vm, n)))
       },
     },

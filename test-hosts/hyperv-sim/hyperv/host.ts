@@ -17,6 +17,25 @@ export type VmStateName = 'Running' | 'Off' | 'Saved' | 'Paused' | 'Starting' | 
 export type CheckpointTypeName = 'Disabled' | 'Production' | 'ProductionOnly' | 'Standard'
 
 export const INTEGRATION_SERVICES = ['Guest Service Interface', 'Heartbeat', 'Key-Value Pair Exchange', 'Shutdown', 'Time Synchronization', 'VSS'] as const
+export type IntegrationServiceName = (typeof INTEGRATION_SERVICES)[number]
+
+/**
+ * What makes a service the same one on every host: the GUID at the end of its Id (`Microsoft:<VM id>\<GUID>`, as in
+ * Packer's hyperv.go), while its Name is in the host's display language. The model keys services by the English name;
+ * hosts show `displayName`. German names as a de-DE Windows Server shows them (Takt and Gastdienstschnittstelle per
+ * issue 22; the other four unverified on a real host).
+ */
+export const INTEGRATION_SERVICE_INFO: Readonly<Record<IntegrationServiceName, { readonly guid: string; readonly de: string }>> = {
+  'Guest Service Interface': { guid: '6C09BB55-D683-4DA0-8931-C9BF705F6480', de: 'Gastdienstschnittstelle' },
+  Heartbeat: { guid: '84EAAE65-2F2E-45F5-9BB5-0E857DC8EB47', de: 'Takt' },
+  'Key-Value Pair Exchange': { guid: '2A34B1C2-FD73-4043-8A5B-DD2159BC743F', de: 'Austausch von Schlüsselwertepaaren' },
+  Shutdown: { guid: '9F8233AC-BE49-4C79-8EE3-E7E1985B2077', de: 'Herunterfahren des Betriebssystems' },
+  'Time Synchronization': { guid: '2497F4DE-E9FA-4204-80E4-4B75C46419C0', de: 'Zeitsynchronisierung' },
+  VSS: { guid: '5CED1297-4598-4915-A5FC-AD21BB4D02A4', de: 'Sicherung (Volumeschattenkopie)' },
+}
+
+/** A host's display language: the names (and status descriptions) its integration services show. */
+export type HostCulture = 'en-US' | 'de-DE'
 
 export interface SimDrive {
   readonly id: string
@@ -106,6 +125,8 @@ export interface HostOptions {
   /** 'Windows Server 2022' (configuration version 10.0) or 'Windows Server 2019' (9.0). */
   readonly os?: '2019' | '2022'
   readonly timing?: Partial<HostTiming>
+  /** 'de-DE': integration services carry their German names, as on a German Windows (default 'en-US'). */
+  readonly culture?: HostCulture
 }
 
 export const VHD_FOLDER = 'C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks'
@@ -128,6 +149,8 @@ export class HyperVHost {
   readonly computerName: string
   readonly os: '2019' | '2022'
   readonly timing: HostTiming
+  /** The display language; tests switch it to 'de-DE' on a running host, as if the adapter had connected to a German one. */
+  culture: HostCulture
   /** Every cmdlet line run, for tests that check what the adapter asked for. */
   readonly log: string[] = []
   /** Resilient Change Tracking of the VHDX files and the RCT reference points (WMI). */
@@ -147,6 +170,7 @@ export class HyperVHost {
     this.disks.removeListeners.push((p) => this.acls.removed(p))
     this.computerName = options.computerName ?? 'HV01'
     this.os = options.os ?? '2022'
+    this.culture = options.culture ?? 'en-US'
     this.timing = { checkpointMs: 30, saveMs: 30, startMs: 30, mergeMs: 10, guestBootMs: 1000, ...options.timing }
   }
 
@@ -273,6 +297,11 @@ export class HyperVHost {
   newCheckpointId(): string {
     return randomUUID()
   }
+}
+
+/** The service's Name as this host shows it. */
+export function integrationDisplayName(host: { readonly culture: HostCulture }, service: IntegrationServiceName): string {
+  return host.culture === 'de-DE' ? INTEGRATION_SERVICE_INFO[service].de : service
 }
 
 /** Whether the guest's integration services answer now (the VM runs and its guest is up). */

@@ -5,7 +5,7 @@
  */
 import { PsDate, PsEnum, PsGuid, PsObject, type PsValue } from '../ps/values'
 import type { DiskFile } from './disks'
-import { guestUp, type SWITCHES, type HyperVHost, type SimCheckpoint, type SimDrive, type SimNic, type SimVm } from './host'
+import { INTEGRATION_SERVICE_INFO, guestUp, integrationDisplayName, type IntegrationServiceName, type SWITCHES, type HyperVHost, type SimCheckpoint, type SimDrive, type SimNic, type SimVm } from './host'
 
 export const ENUMS = {
   VMState: { Other: 1, Running: 2, Off: 3, Stopping: 4, Saved: 6, Paused: 9, Starting: 10, Reset: 11, Saving: 32773, Pausing: 32776, Resuming: 32777, FastSaved: 32779, FastSaving: 32780 },
@@ -192,17 +192,20 @@ export function snapshotObject(host: HyperVHost, c: SimCheckpoint): PsObject {
   )
 }
 
-export function integrationObject(host: HyperVHost, vm: SimVm, name: string): PsObject {
-  const enabled = vm.integration.get(name) === true
+export function integrationObject(host: HyperVHost, vm: SimVm, service: IntegrationServiceName): PsObject {
+  const enabled = vm.integration.get(service) === true
   const up = enabled && guestUp(vm)
+  const name = integrationDisplayName(host, service)
+  const noContact = host.culture === 'de-DE' ? 'Kein Kontakt' : 'No Contact'
   return new PsObject(
     `${NS}.VMIntegrationComponent`,
     [
       ['Name', name],
       ['Enabled', enabled],
-      ['PrimaryStatusDescription', !enabled ? '' : up ? 'OK' : 'No Contact'],
+      ['PrimaryStatusDescription', !enabled ? '' : up ? 'OK' : noContact],
       ['PrimaryOperationalStatus', !enabled ? null : up ? enumValue('VMIntegrationComponentOperationalStatus', 'Ok') : enumValue('VMIntegrationComponentOperationalStatus', 'NoContact')],
-      ['Id', `Microsoft:${vm.id.toUpperCase()}\\${name.replace(/ /g, '')}`],
+      // As Hyper-V builds it: the VM's id, a backslash, the service's GUID — the same in every language.
+      ['Id', `Microsoft:${vm.id.toUpperCase()}\\${INTEGRATION_SERVICE_INFO[service].guid}`],
       ['VMId', new PsGuid(vm.id)],
       ['VMName', vm.name],
       ['ComputerName', host.computerName],

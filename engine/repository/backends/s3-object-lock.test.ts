@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { CHUNK_SIZE, pointKey } from '../format.js'
+import { s3Backend } from './s3-backend.js'
+import { localBackend } from './local-backend.js'
+import { initRepository, openRepository } from '../repository.js'
+import type { RepositoryError } from '../errors.js'
+import { cephMissing, startCephRgw, type CephRgw } from '../testing/ceph-rgw.js'
+import { withTempDir, writeMixedImage } from '../testing/fixtures.js'
+import { FAST_SCRYPT, backupFile, expectSameAsFile, newLocalRepo } from '../testing/helpers.js'
+
+const missing = await cephMissing()
+// Buckets differ per run, so a cluster kept running (LIFEBOAT_CEPH_S3_ENV) serves many runs.
+const run = randomBytes(4).toString('hex')
+
+describe('immutability where storage cannot give it', () => {
+  it('a folder repository refuses Object Lock and points at S3 with Object Lock', async () => {
+    await withTempDir('lock-folder', async (dir) => {
+      await using repo = await newLocalRepo(dir)
+      const error: unknown = await repo.setObjectLock({ mode: 'GOVERNANCE', days: 7 }).catch((e: unknown) => e)
+      expect((error as RepositoryError).code).toBe('INVALID_ARGUMENT')
+      expect((error as RepositoryError).message).toMatch(/Folders and SFTP repositories cannot be made immutable.*S3 repository whose bucket has Object Lock/)
+    })
+  })
+})
+
+describe.skipIf(missing !== undefined)('S3 Object Lock against a real Ceph RADOS Gateway', { timeout: 600_000 }, () => {
+  let started: CephRgw | undefined
+  const ceph = { client: () => (started ?? fail()).client() }
+  const fail = (): never => {
+    throw new Error('The Ceph test host did not start.')
+  }
+  beforeAll(async () => {
+    started = await startCephRgw()
+  }, 600_000)
+  afterAll(async () => {
+    await started?.[Symbol.asyncDispose]()
+  }, 120_000)
+
+  const lockedBucket = async (name: string) => {
+    const client = ceph.client()
+    await client.send(new CreateBucketCommand({ Bucket: name, ObjectLockEnabledForBucket: true }))
+    return client
+  }
+
+  it('refuses a bucket made without Object Lock, saying so', async () => {
+    const client = ceph.client()
+    await client.send(new CreateBucketCommand({ Bucket: `plain-bucket-${run}` }))
+    await using repo = await initRepository({ backend: s3Backend({ client, bucket: `plain-bucket-${run}` }), workers: 1 })
+    await expect(repo.setObjectLock({ mode: 'GOVERNANCE', days: 1 })).rejects.toThrow(/was not created with S3 Object Lock/)
+  })
+
+  it('locks every point: a stolen credential cannot delete or overwrite it, prune and gc skip it and say so', async () => {
+    await withTempDir('lock-gov', async (dir) => {
+      const client = await lockedBucket(`locked-gov-${run}`)
+      const first = path.join(dir, 'a.img')
+      const second = path.join(dir, 'b.img')
+      await writeMixedImage(first, { blocks: 3, blockSize: CHUNK_SIZE, pattern: ['random', 'text'], seed: 11 })
+      await writeMixedImage(second, { blocks: 3, blockSize: CHUNK_SIZE, pattern: ['random'], seed: 12 })
+      const backend = s3Backend({ client, bucket: `locked-gov-${run}`, prefix: 'repo/' })
+      await using repo = await initRepository({ backend, workers: 1, passphrase: 'lock test passphrase', scrypt: FAST_SCRYPT })
+      await repo.setObjectLock({ mode: 'GOVERNANCE', days: 1 })
+      expect(repo.info().objectLock).toBeUndefined()
+      const a = await backupFile(repo, first)
+      const b = await backupFile(repo, second)
+      const manifest = `repo/${pointKey(a.id)}`
+      const head = await client.send(new HeadObjectCommand({ Bucket: `locked-gov-${run}`, Key: manifest }))
+      expect(head.ObjectLockMode).toBe('GOVERNANCE')
+      expect(head.ObjectLockRetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + 23 * 3600_000)
+      const chunk = (await repo.getPoint(a.id)).disks[0]!.chunks[0]!
+      const chunkHead = await client.send(new HeadObjectCommand({ Bucket: `locked-gov-${run}`, Key: `repo/chunks/${chunk.slice(0, 2)}/${chunk}` }))
+      expect(chunkHead.ObjectLockMode).toBe('GOVERNANCE')
+
+      // Lifeboat's own prune and gc: no refused deletes, the locked point is kept and named with its date.
+      const prune = await repo.prune({ policy: { keepLast: 1 } })
+      expect(prune.removed).toEqual([])
+      expect(prune.locked.map((l) => l.pointId)).toEqual([a.id])
+      expect(Date.parse(prune.locked[0]!.until)).toBeGreaterThan(Date.now())
+      await backend.put('chunks/00/00aa' + '0'.repeat(60), Buffer.from('orphan'))
+      const gc = await repo.gc()
+      expect(gc.chunksLocked).toBe(1)
+      expect(gc.chunksDeleted).toBe(0)
+      // The thief holds the backup credential: deleting the locked version is refused, overwriting adds a version.
+      const version = head.VersionId!
+      await expect(client.send(new DeleteObjectCommand({ Bucket: `locked-gov-${run}`, Key: manifest, VersionId: version }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } })
+      await client.send(new PutObjectCommand({ Bucket: `locked-gov-${run}`, Key: manifest, Body: 'ransom note' }))
+      const original = await client.send(new GetObjectCommand({ Bucket: `locked-gov-${run}`, Key: manifest, VersionId: version }))
+      expect((await original.Body!.transformToByteArray()).length).toBe(head.ContentLength)
+      const versions = await client.send(new ListObjectVersionsCommand({ Bucket: `locked-gov-${run}`, Prefix: manifest }))
+      expect(versions.Versions?.map((v) => v.VersionId)).toContain(version)
+
+      expect(await expectSameAsFile(await repo.openDisk(b.id, 'disk0'), second)).toBe(true)
+    })
+  })
+
+  it('compliance mode: not even the bypass of governance deletes a point', async () => {
+    await withTempDir('lock-comp', async (dir) => {
+      const client = await lockedBucket(`locked-comp-${run}`)
+      const image = path.join(dir, 'a.img')
+      await writeMixedImage(image, { blocks: 1, blockSize: CHUNK_SIZE, pattern: ['random'], seed: 13 })
+      await using repo = await initRepository({ backend: s3Backend({ client, bucket: `locked-comp-${run}` }), workers: 1 })
+      await repo.setObjectLock({ mode: 'COMPLIANCE', days: 1 })
+      const a = await backupFile(repo, image)
+      const head = await client.send(new HeadObjectCommand({ Bucket: `locked-comp-${run}`, Key: pointKey(a.id) }))
+      expect(head.ObjectLockMode).toBe('COMPLIANCE')
+      await expect(
+        client.send(new DeleteObjectCommand({ Bucket: `locked-comp-${run}`, Key: pointKey(a.id), VersionId: head.VersionId, BypassGovernanceRetention: true })),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } })
+    })
+  })
+
+  it('a copy to a locked S3 repository is locked there, chunks shared with older points included', async () => {
+    await withTempDir('lock-copy', async (dir) => {
+      const client = await lockedBucket(`locked-copy-${run}`)
+      const image = path.join(dir, 'a.img')
+      await writeMixedImage(image, { blocks: 2, blockSize: CHUNK_SIZE, pattern: ['random'], seed: 14 })
+      await using source = await initRepository({ backend: localBackend({ path: path.join(dir, 'repo') }), workers: 1 })
+      const a = await backupFile(source, image)
+      await source.copyPoint({ pointId: a.id, target: s3Backend({ client, bucket: `locked-copy-${run}`, prefix: 'copy/' }) })
+      await using copy = await openRepository({ backend: s3Backend({ client, bucket: `locked-copy-${run}`, prefix: 'copy/' }), workers: 1 })
+      await copy.setObjectLock({ mode: 'GOVERNANCE', days: 2 })
+      const b = await backupFile(source, image)
+      const report = await source.copyPoint({ pointId: b.id, target: s3Backend({ client, bucket: `locked-copy-${run}`, prefix: 'copy/' }) })
+      expect(report.chunksShared).toBe(report.chunks)
+      const chunk = (await source.getPoint(b.id)).disks[0]!.chunks[0]!
+      const head = await client.send(new HeadObjectCommand({ Bucket: `locked-copy-${run}`, Key: `copy/chunks/${chunk.slice(0, 2)}/${chunk}` }))
+      // Written unlocked by the first copy, locked by the second because the new point needs it.
+      expect(head.ObjectLockRetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + 47 * 3600_000)
+    })
+  })
+})
