@@ -1,7 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ByteQueue } from './byte-queue'
-import { go, greet, haggle, IHAVEOPT, NBDMAGIC, OPT_GO, OPT_REPLY_MAGIC, OPT_STRUCTURED_REPLY, REP_ACK, REP_INFO } from './handshake'
+import { exportName, go, greet, haggle, IHAVEOPT, NBDMAGIC, OPT_EXPORT_NAME, OPT_GO, OPT_REPLY_MAGIC, OPT_STRUCTURED_REPLY, REP_ACK, REP_INFO } from './handshake'
 
 /** A scripted NBD server: `script` gets the server's end of one connection. */
 let server: Server | undefined
@@ -89,6 +89,39 @@ describe('NBD greeting and options against hostile servers', () => {
       await new Promise<void>((resolve) => server?.close(() => resolve()))
       server = undefined
     }
+  })
+
+  it('opens an export with NBD_OPT_EXPORT_NAME: 134-byte answer without no-zeroes, 10 bytes with it, a close is a refusal', async () => {
+    for (const flags of [1, 3]) {
+      const seen: Buffer[] = []
+      const client = await serve((peer) => {
+        peer.write(hello(flags))
+        peer.on('data', (d: Buffer) => {
+          seen.push(d)
+          // client flags (4) + option header (16) + name (5); then the answer, and a marker the client must not eat
+          if (Buffer.concat(seen).length === 25) peer.write(Buffer.concat([be64(3n * 1024n ** 3n), be16(3), Buffer.alloc(flags === 3 ? 0 : 124), Buffer.from('NEXT')]))
+        })
+      })
+      const queue = new ByteQueue(client)
+      const greeting = await greet(queue, client, bad)
+      expect(greeting.noZeroes).toBe(flags === 3)
+      expect(await exportName(queue, client, '/disk', greeting, 2 ** 50, bad)).toBe(3 * 1024 ** 3)
+      expect((await queue.read(4)).toString()).toBe('NEXT')
+      const sent = Buffer.concat(seen)
+      expect(sent.readUInt32BE(0)).toBe(flags)
+      expect(sent.readUInt32BE(12)).toBe(OPT_EXPORT_NAME)
+      expect(sent.subarray(20).toString()).toBe('/disk')
+      client.destroy()
+      await new Promise<void>((resolve) => server?.close(() => resolve()))
+      server = undefined
+    }
+    const refused = await serve((peer) => {
+      peer.write(hello(1))
+      peer.on('data', () => peer.end())
+    })
+    const queue = new ByteQueue(refused)
+    await expect(exportName(queue, refused, '/gone', await greet(queue, refused, bad), 2 ** 50, bad)).rejects.toThrow('bad: the server closed the connection instead of opening the export')
+    refused.destroy()
   })
 
   it('a connection that ends mid-reply fails the read instead of waiting', async () => {

@@ -11,6 +11,7 @@ export const OPT_REPLY_MAGIC = 0x3e889045565a9n
 export const REQUEST_MAGIC = 0x25609513
 export const SIMPLE_REPLY_MAGIC = 0x67446698
 export const STRUCTURED_REPLY_MAGIC = 0x668e33ef
+export const OPT_EXPORT_NAME = 1
 export const OPT_STARTTLS = 5
 export const OPT_GO = 7
 export const OPT_STRUCTURED_REPLY = 8
@@ -27,13 +28,20 @@ const OPTION_NAMES: Readonly<Record<number, string>> = { [OPT_STARTTLS]: 'TLS', 
 
 type Bad = (why: string) => Error
 
+/** What the greeting settled. */
+export interface Greeting {
+  /** Both sides agreed on NBD_FLAG_NO_ZEROES: NBD_OPT_EXPORT_NAME is answered without its 124 bytes of padding. */
+  readonly noZeroes: boolean
+}
+
 /** Reads the server's greeting and answers it: fixed newstyle, no zeroes when the server allows that. */
-export async function greet(queue: ByteQueue, stream: Duplex, bad: Bad): Promise<void> {
+export async function greet(queue: ByteQueue, stream: Duplex, bad: Bad): Promise<Greeting> {
   const hello = await queue.read(18)
   if (!hello.subarray(0, 8).equals(NBDMAGIC) || hello.readBigUInt64BE(8) !== IHAVEOPT) throw bad('not an NBD newstyle server')
   const serverFlags = hello.readUInt16BE(16)
   if ((serverFlags & 1) === 0) throw bad('the server does not speak fixed newstyle')
   stream.write(u32(1 | (serverFlags & 2)))
+  return { noZeroes: (serverFlags & 2) !== 0 }
 }
 
 /** An error reply to an option: its number and the server's message (printable ASCII, at most 200 characters). */
@@ -91,6 +99,26 @@ export async function go(queue: ByteQueue, stream: Duplex, exportName: string, m
   )
   if (size === undefined) throw bad('the server did not say how big the export is')
   return size
+}
+
+/**
+ * NBD_OPT_EXPORT_NAME for `exportName`, for servers that know no NBD_OPT_GO (xapi-nbd: xapi-project/nbd
+ * lib/server.ml answers every option but EXPORT_NAME, ABORT, LIST and STARTTLS "unsupported"). The server answers
+ * with the export's size and flags (and 124 zero bytes unless no-zeroes was agreed) and goes straight to
+ * transmission; a server that will not serve the name just closes the connection, so that is what the error says.
+ */
+export async function exportName(queue: ByteQueue, stream: Duplex, name: string, greeting: Greeting, maxSize: number, bad: Bad): Promise<number> {
+  const bytes = Buffer.from(name, 'utf8')
+  stream.write(Buffer.concat([u64(IHAVEOPT), u32(OPT_EXPORT_NAME), u32(bytes.length), bytes]))
+  let answer: Buffer
+  try {
+    answer = await queue.read(greeting.noZeroes ? 10 : 134)
+  } catch (err) {
+    throw bad(`the server closed the connection instead of opening the export (${err instanceof Error ? err.message : String(err)}): it does not offer that export, or refused this client`)
+  }
+  const size = answer.readBigUInt64BE(0)
+  if (size > BigInt(maxSize)) throw bad('impossible export size')
+  return Number(size)
 }
 
 /** A transmission-phase request: NBD_CMD_READ, NBD_CMD_BLOCK_STATUS or NBD_CMD_DISC (offset and length 0). */

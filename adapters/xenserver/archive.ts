@@ -128,7 +128,8 @@ export class XapiArchive implements VmArchiveCapability {
         vmRef,
         // Named like the VM, because an imported XVA takes the name of what was exported.
         method: 'VM.snapshot',
-        args: [vmRef, name, []],
+        // Without ignore_vdis (added in XAPI 21.4.0): an older pool refuses a third argument (see backup.ts).
+        args: [vmRef, name],
         fields: { job: 'xva-export', vm: vm.uuid },
         markerLabel: `remove Lifeboat's marker from ${name}`,
         markerUndo: persistently,
@@ -136,6 +137,9 @@ export class XapiArchive implements VmArchiveCapability {
       },
       signal,
     )
+    // A snapshot is a template, and an XVA import keeps that flag: the imported copy would refuse VM.start
+    // (VM_IS_TEMPLATE) and be no VM in the inventory. Xen Orchestra clears it before an export for the same reason.
+    await client.call('VM.set_is_a_template', [snapRef, false], signal)
     const snap = await client.record('VM', snapRef, VMRecord, signal)
     const vdis: string[] = []
     for (const vbdRef of snap.VBDs) {
@@ -195,6 +199,8 @@ export class XapiArchive implements VmArchiveCapability {
       }
       if (vmRef === undefined) throw new AdapterError('BAD_RESPONSE', 'The import finished without naming the new VM.')
       const made = vmRef
+      // An XVA exported elsewhere straight from a snapshot imports as a template; the admin asked for a VM.
+      if ((await client.record('VM', made, VMRecord, signal)).is_a_template) await client.call('VM.set_is_a_template', [made, false], signal)
       const vm = await client.record('VM', made, VMRecord, signal)
       let started = false
       if (options.start === true) {

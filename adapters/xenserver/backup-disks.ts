@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { AdapterError, throwIfAborted, type BackupDisk, type BackupOptions, type JsonValue } from '../host-adapter'
 import type { UndoHandle, UndoStack } from '../undo-stack'
 import { changedRanges, parseToken, type Token, type TokenDisk } from './incremental'
-import { nbdBlockSource, XapiNbdClient } from './nbd-client'
+import { connectAny, nbdBlockSource } from './nbd-client'
 import { deviceName, type PoolState } from './pool-state'
 import { TAG } from './tags'
 import { SequentialExport, SpooledVhdDelta, type VdiRef } from './vdi-readouts'
@@ -177,9 +177,9 @@ export async function readoutFor(client: XapiClient, plan: DiskPlan, snapshot: {
     const ranges = typeof bitmap === 'string' ? changedRanges(bitmap, size) : undefined
     if (ranges === undefined) return fullFile(chainBroken(live.name, 'the pool sent a changed-block map Lifeboat cannot use'))
     const infos = NbdList.safeParse(await client.call('VDI.get_nbd_info', [snapshot.ref], signal))
-    const info = infos.success ? infos.data[0] : undefined
-    if (info === undefined) return fullFile(`${live.name}: no pool network offers NBD any more, so changed blocks cannot be read one by one. This backup reads the whole disk; the next one is incremental again once a pool network offers NBD.`)
-    const nbd = await XapiNbdClient.connect({ address: info.address, port: info.port, exportName: info.exportname, cert: info.cert, label: vdi.label }, signal)
+    const targets = infos.success ? infos.data.map((info) => ({ address: info.address, port: info.port, exportName: info.exportname, cert: info.cert, label: vdi.label })) : []
+    if (targets.length === 0) return fullFile(`${live.name}: no pool network offers NBD any more, so changed blocks cannot be read one by one. This backup reads the whole disk; the next one is incremental again once a pool network offers NBD.`)
+    const nbd = await connectAny(targets, signal)
     if (nbd.size !== size) {
       await nbd.close()
       throw new AdapterError('BAD_RESPONSE', `The NBD export of ${vdi.label} is ${nbd.size} bytes, the VDI ${size}.`)

@@ -19,7 +19,7 @@ import type { PoolState } from './pool-state'
 import { tags, TAG, withoutTags } from './tags'
 import type { XapiClient } from './xapi-client'
 import { xapiCode } from './xapi-errors'
-import { destroyQuietly, findByUuid, refByUuid, removeOtherConfig, setOtherConfig } from './xapi-objects'
+import { destroyQuietly, findByUuid, refByUuid, removeOtherConfig, setOtherConfig, whileInUse } from './xapi-objects'
 import { VBDRecord, VDIRecord, VMRecord } from './xapi-records.generated'
 import { isCode, madeAnyway, runTaskForRef } from './xapi-tasks'
 import { isNullRef } from './xapi-schema-kit'
@@ -184,7 +184,10 @@ export class XapiBackup implements BackupCapability {
       await suspendVm(ctx, signal)
       return { consistency: 'crash', taken: await this.snapshotDisks(client, plans, fields, undo, options, signal) }
     }
-    const taken = await this.snapshotVm(client, vmRef, ctx.vmName, 'VM.snapshot', [vmRef, snapName, []], fields, undo, options, signal)
+    // VM.snapshot's ignore_vdis arrived in XAPI 21.4.0; pools before it (XCP-ng 8.2 LTS, XAPI 1.249) answer
+    // MESSAGE_PARAMETER_COUNT_MISMATCH to a third argument, so it is left out while no disk is to be ignored (as
+    // Xen Orchestra does).
+    const taken = await this.snapshotVm(client, vmRef, ctx.vmName, 'VM.snapshot', [vmRef, snapName], fields, undo, options, signal)
     return { consistency: vm.power_state === 'Running' ? 'crash' : 'offline', taken }
   }
 
@@ -301,7 +304,7 @@ export class XapiBackup implements BackupCapability {
       if (plan.strategy === 'cbt') {
         await attempt(`Keeping the changed-block reference of ${plan.live.name}`, `Remove it with: xe vdi-destroy uuid=${snap.uuid} (the next backup of this disk then reads it in full).`, async () => {
           try {
-            await client.call('VDI.data_destroy', [snap.ref], signal)
+            await whileInUse(() => client.call('VDI.data_destroy', [snap.ref], signal), signal)
             await setOtherConfig(client, 'VDI', snap.ref, { [TAG.purpose]: 'cbt-base' }, signal)
             await removeOtherConfig(client, 'VDI', snap.ref, [TAG.heartbeat, TAG.job], signal)
           } catch (err) {

@@ -3,15 +3,19 @@ import type { TLSSocket } from 'node:tls'
 import { assertReadInBounds } from '../block-source'
 import { AdapterError, sameFingerprint, type BlockSource } from '../host-adapter'
 import { ByteQueue } from '../nbd/byte-queue'
-import { CMD_DISC, CMD_READ, go, greet, haggle, nbdRequest, OPT_STARTTLS, SIMPLE_REPLY_MAGIC } from '../nbd/handshake'
+import { CMD_DISC, CMD_READ, exportName, greet, haggle, nbdRequest, OPT_STARTTLS, SIMPLE_REPLY_MAGIC } from '../nbd/handshake'
 import { openTls, pemFingerprint, presented } from './pinned-tls'
 
 /**
  * An NBD client for the servers XenServer/XCP-ng run on networks with the "nbd" purpose (VDI.get_nbd_info): fixed
- * newstyle, NBD_OPT_STARTTLS, then NBD_OPT_GO and pipelined NBD_CMD_READ with simple replies. The TLS certificate
- * must be the one XAPI handed out with the export (over the pinned session); everything the server sends is checked.
+ * newstyle, NBD_OPT_STARTTLS, then NBD_OPT_EXPORT_NAME and pipelined NBD_CMD_READ with simple replies. The TLS
+ * certificate must be the one XAPI handed out with the export (over the pinned session); everything the server
+ * sends is checked. xapi-nbd (xapi-project/nbd lib/server.ml) knows no NBD_OPT_GO and refuses reads that do not
+ * start and end on a 512-byte sector, so reads are widened to whole sectors here (as XO's @vates/nbd-client does
+ * with EXPORT_NAME).
  */
 const MAX_REQUEST = 4 * 1024 * 1024
+const SECTOR = 512
 const MAX_SIZE = 2 ** 50
 
 export interface NbdTarget {
@@ -60,7 +64,7 @@ export class XapiNbdClient {
         raw.once('error', reject)
       })
       const plain = new ByteQueue(raw)
-      await greet(plain, raw, bad)
+      const greeting = await greet(plain, raw, bad)
       await haggle(plain, raw, OPT_STARTTLS, Buffer.alloc(0), bad)
       if (plain.detach() !== 0) throw bad('the server sent data before the TLS handshake')
       tls = openTls(target.address, target.port, undefined, raw)
@@ -74,7 +78,7 @@ export class XapiNbdClient {
         throw new AdapterError('HOST_KEY_MISMATCH', `The NBD server ${target.address}:${target.port} presented ${cert?.fingerprint ?? 'no certificate'}, not the certificate the pool master reported (${expected}). Lifeboat did not read from it.`, { address: target.address, port: target.port, fingerprint: cert?.fingerprint ?? null, expected })
       }
       const reader = new ByteQueue(secure)
-      const size = await go(reader, secure, target.exportName, MAX_SIZE, bad, (r) => new AdapterError('COMMAND_FAILED', `NBD server ${target.address}:${target.port} refused the export of ${target.label} (error ${r.code}${r.message === '' ? '' : `: ${r.message}`}).`))
+      const size = await exportName(reader, secure, target.exportName, greeting, MAX_SIZE, (why) => new AdapterError('COMMAND_FAILED', `NBD server ${target.address}:${target.port} did not open the export of ${target.label}: ${why}`))
       clearTimeout(timer)
       return new XapiNbdClient(secure, reader, size, target.label)
     } catch (err) {
@@ -117,15 +121,21 @@ export class XapiNbdClient {
     this.socket.destroy()
   }
 
-  /** Exactly `length` bytes at `offset` (split into requests the server accepts, all in flight at once). */
+  /**
+   * Exactly `length` bytes at `offset`: whole sectors are asked for (split into requests the server accepts, all in
+   * flight at once) and the bytes wanted are cut out of them. A VDI's size is a whole number of sectors.
+   */
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     assertReadInBounds({ size: this.size, label: this.label }, offset, length)
     if (length === 0) return Buffer.alloc(0)
     if (signal?.aborted === true) throw new AdapterError('CANCELLED', `Reading ${this.label} was cancelled.`)
+    const start = Math.floor(offset / SECTOR) * SECTOR
+    const end = Math.min(this.size, Math.ceil((offset + length) / SECTOR) * SECTOR)
     const parts: Promise<Buffer>[] = []
-    for (let at = 0; at < length; at += MAX_REQUEST) parts.push(this.request(offset + at, Math.min(MAX_REQUEST, length - at)))
+    for (let at = start; at < end; at += MAX_REQUEST) parts.push(this.request(at, Math.min(MAX_REQUEST, end - at)))
     const datas = await Promise.all(parts)
-    return datas.length === 1 ? (datas[0] as Buffer) : Buffer.concat(datas, length)
+    const whole = datas.length === 1 ? (datas[0] as Buffer) : Buffer.concat(datas, end - start)
+    return start === offset && end === offset + length ? whole : whole.subarray(offset - start, offset - start + length)
   }
 
   private request(offset: number, length: number): Promise<Buffer> {
@@ -147,6 +157,25 @@ export class XapiNbdClient {
     }
     this.fail(new AdapterError('CANCELLED', `NBD export ${this.label} is closed.`))
   }
+}
+
+/**
+ * The first of the servers VDI.get_nbd_info lists that opens the export: XAPI lists one per address of every host
+ * that can serve it, not all of which need be reachable from here (Xen Orchestra tries them all too). A certificate
+ * that is not the one XAPI reported is never passed over: that ends the attempt at once.
+ */
+export async function connectAny(targets: readonly NbdTarget[], signal?: AbortSignal): Promise<XapiNbdClient> {
+  let last: unknown
+  for (const target of targets) {
+    try {
+      return await XapiNbdClient.connect(target, signal)
+    } catch (err) {
+      if (signal?.aborted === true || (err instanceof AdapterError && err.code === 'HOST_KEY_MISMATCH')) throw err
+      last = err
+    }
+  }
+  if (last instanceof Error) throw last
+  throw new AdapterError('NOT_FOUND', 'The pool listed no NBD server for the disk.')
 }
 
 /** An NBD export as a BlockSource (random reads, many in flight). */

@@ -61,7 +61,6 @@ function vmArgs(saved: Record<string, unknown> | undefined, name: string, restor
     // A VM from another kind of host: sensible HVM defaults; the saved values above win where they exist.
     name_description: '',
     user_version: 1,
-    is_a_template: false,
     memory_static_max: 2 * 1024 ** 3,
     memory_dynamic_max: 2 * 1024 ** 3,
     memory_dynamic_min: 2 * 1024 ** 3,
@@ -85,10 +84,22 @@ function vmArgs(saved: Record<string, unknown> | undefined, name: string, restor
     recommendations: '',
     domain_type: 'hvm',
     ...args,
+    // Whatever state the original was saved in, the new VM starts Halted: a Suspended one would need its memory
+    // image (suspend_VDI), and XAPI refuses VM.create without it (VM_BAD_POWER_STATE). A snapshot's record is a
+    // template; the new VM is not.
+    power_state: 'Halted',
+    is_a_template: false,
     name_label: name,
-    other_config: { ...withoutTags(other), [TAG.restoredFrom]: restoredFrom, ...marks },
+    // Without the original's mac_seed: VIF.create derives an empty MAC from it (xapi_vif_helpers.ml gen_mac), so the
+    // copy would get the original's addresses. VM.create makes a new seed.
+    other_config: { ...withoutSeed(withoutTags(other)), [TAG.restoredFrom]: restoredFrom, ...marks },
     affinity: NULL_REF,
   }
+}
+
+function withoutSeed(other: Record<string, string>): Record<string, string> {
+  const { mac_seed: _seed, ...rest } = other
+  return rest
 }
 
 function findSr(state: PoolState, wanted: string | undefined, fallback: string | undefined): { ref: string; name: string } {
@@ -112,9 +123,16 @@ function findNetwork(state: PoolState, saved: { uuid: string; name: string } | n
   return (match ?? nets.find(([, n]) => n.bridge.startsWith('xenbr')) ?? nets[0])?.[0]
 }
 
-/** Writes a disk's bytes into a VDI with /import_raw_vdi: as a sparse VHD when the zero ranges are known, else raw. */
-export async function importDisk(client: XapiClient, vdiRef: string, source: BlockSource, progress: (done: number, total: number) => void, signal: AbortSignal, host?: string): Promise<void> {
-  const plan = await planVhd(source, signal)
+/**
+ * Writes a disk's bytes into a VDI with /import_raw_vdi: as a sparse VHD when the zero ranges are known and the VDI
+ * is new, else raw. vhd-tool writes only the blocks a VHD holds and assumes the rest of the target is already zero
+ * (xen-api ocaml/vhd-tool/src/impl.ml, serve_vhd_to_raw; a raw upload goes through serve_raw_to_raw, which writes
+ * every byte): over a VDI that holds data (`fresh: false`, restore in place) a sparse VHD would leave the old bytes
+ * wherever the restore point is zero.
+ */
+export async function importDisk(client: XapiClient, vdiRef: string, source: BlockSource, progress: (done: number, total: number) => void, signal: AbortSignal, options: { fresh: boolean; host?: string }): Promise<void> {
+  const { host } = options
+  const plan = options.fresh ? await planVhd(source, signal) : undefined
   const task = await createTask(client, `Lifeboat: restore ${source.label}`)
   const onAbort = () => void client.call('task.cancel', [task]).catch(() => undefined)
   signal.addEventListener('abort', onAbort, { once: true })
@@ -205,7 +223,7 @@ export class XapiRestore implements RestoreCapability {
         undo.push(`remove the half-written disk ${d.name}`, (s) => destroyQuietly(client, 'VDI', vdi, s))
         request.phase('writing disks', d.name)
         const offset = before
-        await importDisk(client, vdi, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal)
+        await importDisk(client, vdi, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal, { fresh: true })
         before += d.size
         const vbd = Ref.parse(await client.call('VBD.create', [{ VM: vmRef, VDI: vdi, userdevice: savedDisk?.userdevice ?? m.userdevice ?? String(i), bootable: savedDisk?.bootable ?? m.bootable ?? i === 0, mode: 'RW', type: 'Disk', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, unpluggable: true }]))
         undo.push(`detach the half-written disk ${d.name}`, (s) => destroyQuietly(client, 'VBD', vbd, s))
@@ -306,7 +324,7 @@ export class XapiRestore implements RestoreCapability {
         )
         request.phase('writing disks', d.name)
         const offset = before
-        await importDisk(client, target.vdiRef, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal)
+        await importDisk(client, target.vdiRef, d.source, (done, all) => request.progress(offset + Math.round((done / Math.max(1, all)) * d.size), total, d.name), signal, { fresh: false })
         before += d.size
         out.push({ name: d.name, path: `${state.SR.get(target.vdi.SR)?.name_label ?? 'SR'}/${target.vdi.uuid}`, format: 'vdi' })
       }
@@ -341,7 +359,7 @@ export class XapiRestore implements RestoreCapability {
       const vdi = await createVdi(client, sr.ref, name, 'Restored by Lifeboat', d.size, { [TAG.restoredFrom]: d.name })
       undo.push(`remove the half-written disk ${name}`, (s) => destroyQuietly(client, 'VDI', vdi, s))
       request.phase('writing the disk', name)
-      await importDisk(client, vdi, d.source, (done, all) => request.progress(Math.round((done / Math.max(1, all)) * d.size), d.size, d.name), signal)
+      await importDisk(client, vdi, d.source, (done, all) => request.progress(Math.round((done / Math.max(1, all)) * d.size), d.size, d.name), signal, { fresh: true })
       const vbd = Ref.parse(await client.call('VBD.create', [{ VM: vmRef, VDI: vdi, userdevice: 'autodetect', bootable: false, mode: 'RW', type: 'Disk', empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, unpluggable: true }]))
       undo.push(`detach the restored disk ${name} from ${vm.name_label}`, (s) => destroyQuietly(client, 'VBD', vbd, s))
       throwIfAborted(signal, 'The restore')

@@ -55,6 +55,12 @@ describe('XenServer snapshots opened for browsing, against the XAPI simulator', 
       expect((await readGuest(disks[0] as BackupDisk)).equals(before[0] as Buffer)).toBe(true)
       expect((await readGuest(disks[1] as BackupDisk)).equals(before[1] as Buffer)).toBe(true)
       expect([...sim.stats.nbdReads.keys()].sort()).toEqual(disks.map((d) => d.id).sort())
+      // A filesystem reader asks for any byte range; xapi-nbd serves whole sectors only, and knows no NBD_OPT_GO.
+      const first = disks[0]?.readout
+      if (first?.kind !== 'guest') throw new Error('not a guest readout')
+      expect((await first.disk.read(1000, 3000)).equals((before[0] as Buffer).subarray(1000, 4000))).toBe(true)
+      expect(sim.stats.nbdUnalignedReads).toBe(0)
+      expect(sim.stats.nbdOptionsRefused).toEqual([])
     } finally {
       await closeAll(disks)
     }
@@ -64,6 +70,22 @@ describe('XenServer snapshots opened for browsing, against the XAPI simulator', 
     expect(sim.db.all('VM').filter(([, r]) => r.is_a_snapshot === true)).toHaveLength(snapshotsBefore)
     expect(live(0).subarray(0, MiB).equals(Buffer.alloc(MiB, 0xee))).toBe(true)
     await a.snapshots.remove(vm.id, snap.id, signal())
+  })
+
+  it('tries every NBD server the pool lists, not only the first (one may be unreachable from here)', async () => {
+    const snap = await a.snapshots.create(vm.id, { label: 'two addresses' }, signal())
+    sim.faults.nbdUnreachableFirst = true
+    try {
+      const disks = await a.snapshots.openDisks(vm.id, snap.id, signal())
+      try {
+        expect(disks.map((d) => (d.meta as { transport: string }).transport)).toEqual(['nbd', 'nbd'])
+      } finally {
+        await closeAll(disks)
+      }
+    } finally {
+      sim.faults.nbdUnreachableFirst = false
+      await a.snapshots.remove(vm.id, snap.id, signal())
+    }
   })
 
   it('without an NBD network: the raw export, kept in a local spool, serves reads in any order', async () => {

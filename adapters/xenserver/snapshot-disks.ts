@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { AdapterError, type BackupDisk, type BlockSource, type JsonValue } from '../host-adapter'
 import { liveDisks, nbdAvailable, type LiveDisk } from './backup-disks'
 import { loadState } from './live-inventory'
-import { nbdBlockSource, XapiNbdClient } from './nbd-client'
+import { connectAny, nbdBlockSource } from './nbd-client'
 import { SpooledExport, type SpoolOptions } from './spooled-export'
 import type { VdiRef } from './vdi-readouts'
 import type { XapiClient } from './xapi-client'
@@ -18,9 +18,9 @@ async function openVdi(client: XapiClient, disk: LiveDisk, nbd: boolean, spool: 
   const vdi: VdiRef = { ref: disk.ref, uuid: disk.record.uuid, size: disk.record.virtual_size, label: `${disk.name} (${disk.record.name_label})`, ...(disk.host !== undefined ? { host: disk.host } : {}) }
   if (nbd) {
     const infos = NbdList.safeParse(await client.call('VDI.get_nbd_info', [disk.ref], signal))
-    const info = infos.success ? infos.data[0] : undefined
-    if (info !== undefined) {
-      const reader = await XapiNbdClient.connect({ address: info.address, port: info.port, exportName: info.exportname, cert: info.cert, label: vdi.label }, signal)
+    const targets = infos.success ? infos.data.map((info) => ({ address: info.address, port: info.port, exportName: info.exportname, cert: info.cert, label: vdi.label })) : []
+    if (targets.length > 0) {
+      const reader = await connectAny(targets, signal)
       if (reader.size !== vdi.size) {
         await reader.close()
         throw new AdapterError('BAD_RESPONSE', `The NBD export of ${vdi.label} is ${reader.size} bytes, the VDI ${vdi.size}.`)

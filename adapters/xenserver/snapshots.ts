@@ -13,6 +13,9 @@ import { isCode, madeAnyway, runTask, runTaskForRef } from './xapi-tasks'
 /** XenServer refuses more than 30 links in a VHD chain; past this many, a new snapshot deserves a warning. */
 export const CHAIN_WARNING = 20
 
+/** The key XAPI records a snapshot's power state under in snapshot_info (xen-api ocaml/xapi/xapi_vm_clone.ml). */
+const POWER_STATE_AT_SNAPSHOT = 'power-state-at-snapshot'
+
 function detail(vm: VMRecord): VmSnapshotDetail {
   const created = isoTime(vm.snapshot_time)
   const purpose = purposeOf(vm.other_config)
@@ -26,7 +29,7 @@ function detail(vm: VMRecord): VmSnapshotDetail {
     ...(purpose !== undefined ? { purpose } : {}),
     ...(label !== undefined ? { label } : {}),
     kind: 'internal',
-    vmState: vm.power_state === 'Suspended' ? 'running' : (vm.snapshot_info.power_state_at_snapshot ?? 'halted').toLowerCase(),
+    vmState: vm.power_state === 'Suspended' ? 'running' : (vm.snapshot_info[POWER_STATE_AT_SNAPSHOT] ?? 'halted').toLowerCase(),
     ...(expires !== undefined ? { expiresAt: expires } : {}),
   }
 }
@@ -135,7 +138,7 @@ export class XapiSnapshots implements SnapshotCapability {
       const register = (ref: string) => undo.push(`remove the new snapshot of ${vm.name_label}`, (s) => destroySnapshotByRef(client, ref, s))
       const take = async (method: 'VM.checkpoint' | 'VM.snapshot'): Promise<string> => {
         try {
-          return await runTaskForRef(client, method, method === 'VM.checkpoint' ? [vmRef, options.label] : [vmRef, options.label, []], { signal })
+          return await runTaskForRef(client, method, [vmRef, options.label], { signal })
         } catch (err) {
           const orphan = madeAnyway(err)
           if (orphan !== undefined) register(orphan)
@@ -171,7 +174,7 @@ export class XapiSnapshots implements SnapshotCapability {
     const snap = await this.snapshotOf(client, vmRef, snapshotId, signal)
     await runTask(client, 'VM.revert', [snap.ref], { signal })
     const vm = await client.record('VM', vmRef, VMRecord, signal)
-    const capturedRunning = snap.record.power_state === 'Suspended' || snap.record.snapshot_info.power_state_at_snapshot === 'Running'
+    const capturedRunning = snap.record.power_state === 'Suspended' || snap.record.snapshot_info[POWER_STATE_AT_SNAPSHOT] === 'Running'
     const run = options.start ?? capturedRunning
     if (vm.power_state === 'Suspended') {
       if (run) await runTask(client, 'VM.resume', [vmRef, false, false], { signal })

@@ -10,6 +10,22 @@ import { StreamFiller } from '../stream-filler'
 import type { XapiClient } from './xapi-client'
 import { createTask } from './xapi-tasks'
 
+/**
+ * /export_raw_vdi with its task: a failure the pool told inside the body (see xapi-http.ts) is reported with the
+ * task's error_info, which names the storage error, where the pool has set it.
+ */
+export async function exportRawVdi(client: XapiClient, vdi: VdiRef, task: string, query: Readonly<Record<string, string>>, signal: AbortSignal): Promise<{ body: Readable; length: number | undefined }> {
+  try {
+    return await client.http.get('/export_raw_vdi', { query: { vdi: vdi.ref, ...query, task_id: task }, signal, ...(vdi.host !== undefined ? { host: vdi.host } : {}) })
+  } catch (err) {
+    if (!(err instanceof AdapterError) || err.params.embedded !== true) throw err
+    const info = await client.call('task.get_error_info', [task]).catch(() => undefined)
+    const words = Array.isArray(info) ? info.filter((x): x is string => typeof x === 'string').map((x) => x.slice(0, 300)) : []
+    if (words.length === 0) throw err
+    throw new AdapterError('COMMAND_FAILED', `The pool could not export ${vdi.label}: ${words.join(' ').replace(/[^\x20-\x7e]+/g, ' ').trim()}.`, { xapiCode: words[0] ?? '' }, { cause: err })
+  }
+}
+
 export interface VdiRef {
   readonly ref: string
   readonly uuid: string
@@ -115,7 +131,7 @@ export class SequentialExport implements BlockSource {
     await this.stop()
     this.controller = new AbortController()
     this.task = await createTask(this.client, `Lifeboat: export ${this.vdi.label}`)
-    const { body, length } = await this.client.http.get('/export_raw_vdi', { query: { vdi: this.vdi.ref, format: 'raw', task_id: this.task }, signal: this.controller.signal, ...(this.vdi.host !== undefined ? { host: this.vdi.host } : {}) })
+    const { body, length } = await exportRawVdi(this.client, this.vdi, this.task, { format: 'raw' }, this.controller.signal)
     if (length !== undefined && length !== this.size) {
       body.destroy()
       throw new AdapterError('BAD_RESPONSE', `The pool announced ${length} bytes for ${this.label}, whose size is ${this.size}.`)
@@ -185,7 +201,7 @@ export class SpooledVhdDelta implements BlockSource {
     const onAbort = () => void client.call('task.cancel', [task]).catch(() => undefined)
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      const { body } = await client.http.get('/export_raw_vdi', { query: { vdi: vdi.ref, format: 'vhd', base, task_id: task }, signal, ...(vdi.host !== undefined ? { host: vdi.host } : {}) })
+      const { body } = await exportRawVdi(client, vdi, task, { format: 'vhd', base }, signal)
       let received = 0
       body.on('data', (d: Buffer) => {
         received += d.length

@@ -27,12 +27,12 @@ const MAX_REDIRECTS = 3
 const BODY_BUFFER = 128 * 1024
 const bracket = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host)
 
-async function errorText(body: Readable): Promise<string> {
+async function errorText(body: Readable, max = 500): Promise<string> {
   let text = ''
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (text.length < 500) text += chunk.toString('utf8')
+    if (text.length < max) text += chunk.toString('utf8')
   }
-  return text.slice(0, 500).replace(/[^\x20-\x7e]+/g, ' ').trim()
+  return text.slice(0, max).replace(/[^\x20-\x7e]+/g, ' ').trim()
 }
 
 function statusError(status: number, path: string, text: string): AdapterError {
@@ -40,6 +40,39 @@ function statusError(status: number, path: string, text: string): AdapterError {
   if (status === 404) return new AdapterError('NOT_FOUND', `The pool does not know what ${path} asked for (HTTP 404).`, { status })
   const code = /\b([A-Z][A-Z0-9_]{3,80})\b/.exec(text)?.[1]
   return new AdapterError('COMMAND_FAILED', `The pool refused ${path} (HTTP ${status})${text ? `: ${text}` : ''}.`, { status, ...(code !== undefined ? { xapiCode: code } : {}) })
+}
+
+/**
+ * The first `n` bytes of a body (fewer if it ends sooner), put back so the reader still gets them from the start.
+ */
+function peek(body: Readable, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (head: Buffer) => {
+      body.off('readable', onReadable).off('end', onEnd).off('error', reject)
+      if (head.length > 0) body.unshift(head)
+      resolve(head)
+    }
+    const onReadable = () => {
+      const head = body.read(n) as Buffer | null
+      if (head !== null) done(head)
+    }
+    const onEnd = () => done(Buffer.alloc(0))
+    body.on('readable', onReadable).once('end', onEnd).once('error', reject)
+  })
+}
+
+/**
+ * XAPI sends the 200 header of /export_raw_vdi before it attaches the VDI; when that fails, the body is a whole
+ * "HTTP/1.1 500" response naming the error (what Xen Orchestra's checkVdiExport looks for; xen-api issue 4603).
+ */
+async function embeddedError(body: Readable, path: string): Promise<AdapterError | undefined> {
+  const head = await peek(body, 5)
+  if (head.toString('latin1') !== 'HTTP/') return undefined
+  const text = await errorText(body, 2048)
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 500)
+  const info = /Additional information\s*<\/h1>\s*([^<]{1,400})/i.exec(text)?.[1]?.trim()
+  const code = info === undefined ? undefined : /^([A-Z][A-Z0-9_]{3,80})\b/.exec(info)?.[1]
+  return new AdapterError('COMMAND_FAILED', `The pool failed ${path} after accepting it (HTTP ${status} inside the data)${info !== undefined ? `: ${info}` : ''}.`, { status, embedded: true, ...(code !== undefined ? { xapiCode: code } : {}) })
 }
 
 /**
@@ -78,6 +111,10 @@ export class XapiHttp {
       if (res.statusCode < 200 || res.statusCode > 299) throw statusError(res.statusCode, path, await errorText(res.body))
       const header = res.headers['content-length']
       const length = typeof header === 'string' && /^\d{1,16}$/.test(header) ? Number(header) : undefined
+      const failed = await embeddedError(res.body, path).catch((err: unknown) => {
+        throw transferError(err, path, options.signal)
+      })
+      if (failed !== undefined) throw failed
       return { body: res.body, length }
     }
     throw new AdapterError('BAD_RESPONSE', `${path} was redirected more than ${MAX_REDIRECTS} times.`)

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { AdapterError } from '../host-adapter'
 import type { XapiClient } from './xapi-client'
@@ -44,10 +45,32 @@ export async function removeOtherConfig(client: XapiClient, cls: string, ref: st
 /** The keys a snapshot or pending marker carries (not lifeboat:restored-from, which stays on restored VMs). */
 export const allTagKeys: readonly string[] = [TAG.purpose, TAG.created, TAG.job, TAG.vm, TAG.disk, TAG.label, TAG.expires, TAG.heartbeat]
 
-/** Ignores "it is gone already" (HANDLE_INVALID) from a destroy. */
+/**
+ * Pauses between tries of a call the pool answers VDI_IN_USE, about 45 s in all. A transfer's dom0 VBD (xapi-nbd,
+ * /export_raw_vdi, /import_raw_vdi) is unplugged and destroyed a moment after the client saw the transfer end, and
+ * VDI.destroy does not wait for it (xen-api ocaml/xapi/xapi_vdi.ml; data_destroy waits 4 s). Xen Orchestra retries
+ * such calls for 50 s.
+ */
+const IN_USE_PAUSES_MS = [200, 500, 1000, 2000, 4000, 5000, 5000, 5000, 5000, 5000, 5000, 5000]
+
+/** Runs `call` again while the pool answers VDI_IN_USE (see IN_USE_PAUSES_MS); the last answer stands. */
+export async function whileInUse<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (const pause of IN_USE_PAUSES_MS) {
+    try {
+      return await call()
+    } catch (err) {
+      if (!isCode(err, 'VDI_IN_USE')) throw err
+    }
+    await sleep(pause, undefined, signal !== undefined ? { signal } : {})
+  }
+  return await call()
+}
+
+/** Ignores "it is gone already" (HANDLE_INVALID) from a destroy; a VDI still held by a transfer is tried again. */
 export async function destroyQuietly(client: XapiClient, cls: string, ref: string, signal?: AbortSignal): Promise<void> {
   try {
-    await client.call(`${cls}.destroy`, [ref], signal)
+    if (cls === 'VDI') await whileInUse(() => client.call(`${cls}.destroy`, [ref], signal), signal)
+    else await client.call(`${cls}.destroy`, [ref], signal)
   } catch (err) {
     if (!isCode(err, 'HANDLE_INVALID')) throw err
   }

@@ -14,7 +14,7 @@ describe('XenServer backups against the XAPI simulator', () => {
   let sim: XapiSim
   let a: XenServerAdapter
   const vms = new Map<string, Vm>()
-  const names = ['hot', 'cbt', 'warm', 'warm-fallback', 'cold', 'cold-stuck', 'delta', 'broken', 'kill', 'drop', 'crash', 'failing', 'halted']
+  const names = ['hot', 'cbt', 'warm', 'warm-fallback', 'cold', 'cold-stuck', 'delta', 'broken', 'kill', 'drop', 'crash', 'failing', 'halted', 'attach-fails']
 
   beforeAll(async () => {
     sim = await startSim({ vms: names.map((name) => ({ name, diskSize: SIZE, ...(name === 'halted' ? { powerState: 'Halted' as const } : {}), ...(name === 'warm' ? { disks: 2 } : {}) })) })
@@ -63,6 +63,20 @@ describe('XenServer backups against the XAPI simulator', () => {
     const vmConfig = session.vmConfig as { kind: string; vm: { name_label: string }; vifs: unknown[] }
     expect(vmConfig).toMatchObject({ kind: 'xapi', vm: { name_label: 'hot' } })
     expect(vmConfig.vifs).toHaveLength(1)
+  })
+
+  it('an export the pool fails after its 200 header (an HTTP 500 inside the body) reports the storage error, not a short disk', async () => {
+    sim.faults.failTransfer = { path: '/export_raw_vdi', code: 'SR_BACKEND_FAILURE_46', params: ['', 'The VDI is not available [opterr=VDI not detached cleanly]', ''] }
+    const session = await a.backup.begin(id('attach-fails'), backupOptions({ incremental: false }), signal())
+    try {
+      const err = await readAll(session).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'COMMAND_FAILED', params: { xapiCode: 'SR_BACKEND_FAILURE_46' } })
+      expect(String(err)).toContain('The VDI is not available')
+    } finally {
+      sim.faults.failTransfer = undefined
+      await session.finish(signal(), { committed: false })
+    }
+    expect(lifeboat(id('attach-fails'))).toEqual([])
   })
 
   it('CBT incremental: list_changed_blocks → only the changed 64 KiB blocks are read over NBD; the old reference becomes metadata only', async () => {

@@ -39,7 +39,7 @@ describe('XenServer restores, snapshot before patching and XVA against the XAPI 
   const ids = new Map<string, string>()
 
   beforeAll(async () => {
-    sim = await startSim({ vms: [{ name: 'src', disks: 2, diskSize: 4 * MiB }, 'target', { name: 'stopped', powerState: 'Halted' }, { name: 'patch', diskSize: MiB }, { name: 'chain', diskSize: MiB, powerState: 'Halted' }, { name: 'xva', diskSize: 2 * MiB }] })
+    sim = await startSim({ vms: [{ name: 'src', disks: 2, diskSize: 4 * MiB }, 'target', { name: 'stopped', powerState: 'Halted' }, { name: 'patch', diskSize: MiB }, { name: 'chain', diskSize: MiB, powerState: 'Halted' }, { name: 'xva', diskSize: 2 * MiB }, { name: 'disk-only', diskSize: MiB }] })
     a = adapterFor(sim)
     for (const vm of (await a.inventory(signal())).vms) ids.set(vm.name, vm.id)
   })
@@ -89,8 +89,13 @@ describe('XenServer restores, snapshot before patching and XVA against the XAPI 
     expect(mac(restored)).not.toEqual(mac(original))
   })
 
-  it('overwrites the disks of a stopped VM in place, and refuses a running one', async () => {
+  it('overwrites the disks of a stopped VM in place byte for byte, zero regions of the point included, and refuses a running one', async () => {
+    // Zero 2 MiB blocks (which a sparse upload would leave out) and a zero run inside a block holding data.
     const data = Buffer.alloc(8 * MiB, 0x42)
+    data.fill(0, 2 * MiB, 6 * MiB)
+    data.fill(0, 7 * MiB, 7 * MiB + 4096)
+    const before = readFileSync(sim.disksOf('stopped')[0]?.path ?? '')
+    expect(before.subarray(2 * MiB, 6 * MiB).some((b) => b !== 0)).toBe(true)
     const result = await a.restore.restoreVm(request({ vmConfig: null, name: 'stopped', inPlace: true, disks: [{ name: 'xvda', size: 8 * MiB, source: memoryDisk(data, 'xvda', true) }] }), signal())
     expect(result.vmId).toBe(ids.get('stopped'))
     expect(readFileSync(sim.disksOf('stopped')[0]?.path ?? '').equals(data)).toBe(true)
@@ -141,6 +146,38 @@ describe('XenServer restores, snapshot before patching and XVA against the XAPI 
     expect(sim.lifeboatObjects().filter((o) => o.other['lifeboat:vm'] === vm)).toEqual([])
   })
 
+  it('a disk-only snapshot of a running VM says so, and reverting it starts the VM again', async () => {
+    const vm = ids.get('disk-only') ?? ''
+    sim.core.faults.checkpointFails = true
+    try {
+      const snap = await a.snapshots.create(vm, { label: 'no memory' }, signal())
+      expect(snap.warnings).toEqual([expect.stringContaining('disks only')])
+      expect(snap.vmState).toBe('running')
+      await a.snapshots.revert(vm, snap.id, {}, signal())
+      expect(sim.vmByName('disk-only').record.power_state).toBe('Running')
+      await a.snapshots.remove(vm, snap.id, signal())
+    } finally {
+      sim.core.faults.checkpointFails = false
+    }
+  })
+
+  it('restores a VM saved while Suspended as a halted VM (it has no memory image to resume from)', async () => {
+    const session = await a.backup.begin(ids.get('src') ?? '', backupOptions({ incremental: false }), signal())
+    const data = await readAll(session)
+    await session.finish(signal(), { committed: true })
+    const config = session.vmConfig as { vm: Record<string, unknown> }
+    const result = await a.restore.restoreVm(
+      request({
+        vmConfig: { ...config, vm: { ...config.vm, power_state: 'Suspended' } },
+        name: 'was suspended',
+        disks: session.disks.map((d) => ({ name: d.name, size: d.sizeBytes, source: memoryDisk(data.get(d.name) ?? Buffer.alloc(0), d.name, false), meta: d.meta })),
+      }),
+      signal(),
+    )
+    expect(result).toMatchObject({ started: false })
+    expect(sim.vmByName('was suspended').record.power_state).toBe('Halted')
+  })
+
   it('warns when the disk chain is already long or the SR is nearly full', async () => {
     const vm = ids.get('chain') ?? ''
     const [disk] = sim.disksOf('chain')
@@ -176,6 +213,9 @@ describe('XenServer restores, snapshot before patching and XVA against the XAPI 
     expect(imported).toMatchObject({ name: 'xva', started: true })
     const copies = sim.db.all('VM').filter(([, r]) => r.uuid === imported.vmId)
     expect(copies).toHaveLength(1)
+    // A snapshot is a template and the import keeps the flag: the copy must be a VM (startable, in the inventory).
+    expect(copies[0]?.[1].is_a_template).toBe(false)
+    expect((await a.inventory(signal())).vms.map((v) => v.id)).toContain(imported.vmId)
     const vbd = (copies[0]?.[1].VBDs as string[]).map((b) => sim.db.get('VBD', b)).find((b) => b.type === 'Disk')
     const uuid = sim.db.get('VDI', vbd?.VDI as string).uuid as string
     expect(readFileSync(sim.core.storage.path(uuid)).equals(original)).toBe(true)

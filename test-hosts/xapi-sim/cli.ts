@@ -1,7 +1,7 @@
 // A XAPI pool simulator anyone can point Lifeboat at. Prints how to reach it; stops on Ctrl+C.
 //   node --import tsx test-hosts/xapi-sim/cli.ts --port N [--vm NAME]… [--data DIR] [--disk-size 64M] [--content random|mixed] [--slave]
 //        [--shared-certificate] [--slow MS] [--rate BYTES_PER_S] [--no-nbd] [--checkpoint-fails]
-//        [--ignore-shutdown NAME]… [--json]
+//        [--ignore-shutdown NAME]… [--xapi-version 1.249.0] [--json]
 // Fault switches can also be flipped while it runs, one command per line on stdin:
 //   expire-sessions · lose-events · slow MS · rate BYTES_PER_S|off · drop-after BYTES · fail-task METHOD CODE [PARAM…]
 //   nbd on|off · checkpoint-fails on|off · ignore-shutdown NAME · lifeboat-objects (JSON of what Lifeboat tagged) · help
@@ -17,7 +17,7 @@ function bytes(text: string): number {
 }
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write('A XAPI pool simulator anyone can point Lifeboat at. Prints how to reach it; stops on Ctrl+C.\n  node --import tsx test-hosts/xapi-sim/cli.ts --port N [--vm NAME]… [--data DIR] [--disk-size 64M] [--content random|mixed] [--slave]\n       [--shared-certificate] [--slow MS] [--rate BYTES_PER_S] [--no-nbd] [--checkpoint-fails]\n       [--ignore-shutdown NAME]… [--json]\nFault switches can also be flipped while it runs, one command per line on stdin:\n  expire-sessions · lose-events · slow MS · rate BYTES_PER_S|off · drop-after BYTES · fail-task METHOD CODE [PARAM…] · fail-call N [CODE [PARAM…]]\n  nbd on|off · checkpoint-fails on|off · ignore-shutdown NAME · lifeboat-objects (JSON of what Lifeboat tagged) · help\n')
+  process.stdout.write('A XAPI pool simulator anyone can point Lifeboat at. Prints how to reach it; stops on Ctrl+C.\n  node --import tsx test-hosts/xapi-sim/cli.ts --port N [--vm NAME]… [--data DIR] [--disk-size 64M] [--content random|mixed] [--slave]\n       [--shared-certificate] [--slow MS] [--rate BYTES_PER_S] [--no-nbd] [--checkpoint-fails]\n       [--ignore-shutdown NAME]… [--xapi-version 1.249.0] [--json]\nFault switches can also be flipped while it runs, one command per line on stdin:\n  expire-sessions · lose-events · slow MS · rate BYTES_PER_S|off · drop-after BYTES · fail-task METHOD CODE [PARAM…] · fail-call N [CODE [PARAM…]]\n  nbd on|off · checkpoint-fails on|off · ignore-shutdown NAME · lifeboat-objects (JSON of what Lifeboat tagged) · help\n')
   process.exit(0)
 }
 
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'checkpoint-fails': { type: 'boolean', default: false },
     'ignore-shutdown': { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean', default: false },
+    'xapi-version': { type: 'string' },
   },
 })
 
@@ -50,6 +51,7 @@ const sim = await startXapiSim({
   content: values.content === 'mixed' ? 'mixed' : 'random',
   vms: values.vm,
   pool: { slave: values.slave, sharedCertificate: values['shared-certificate'] },
+  ...(values['xapi-version'] !== undefined ? { xapiVersion: values['xapi-version'] } : {}),
 })
 if (values.slow !== undefined) sim.faults.slowMs = Number(values.slow)
 if (values.rate !== undefined) sim.faults.transferBytesPerSecond = bytes(values.rate)

@@ -32,6 +32,10 @@ export interface TaskControl {
 export interface SimStats {
   nbdBytesRead: Map<string, number>
   nbdReads: Map<string, { offset: number; length: number }[]>
+  /** Options the NBD server answered "unsupported" (NBD_OPT_GO is 7), in order. */
+  nbdOptionsRefused: number[]
+  /** NBD reads refused because they did not start and end on a 512-byte sector. */
+  nbdUnalignedReads: number
   exportBytes: number
   calls: string[]
 }
@@ -39,6 +43,8 @@ export interface SimStats {
 const RUNNING_OPS = ['snapshot', 'checkpoint', 'clean_shutdown', 'hard_shutdown', 'shutdown', 'clean_reboot', 'hard_reboot', 'suspend', 'pause', 'pool_migrate', 'changing_dynamic_range']
 const HALTED_OPS = ['snapshot', 'start', 'start_on', 'clone', 'copy', 'export', 'destroy', 'revert', 'provision', 'make_into_template', 'changing_VCPUs', 'changing_static_range']
 const SUSPENDED_OPS = ['resume', 'resume_on', 'hard_shutdown', 'shutdown', 'snapshot', 'export', 'revert']
+const TEMPLATE_OPS = ['clone', 'copy', 'provision', 'destroy', 'export']
+const SNAPSHOT_OPS = ['clone', 'copy', 'revert', 'destroy', 'export']
 const PAUSED_OPS = ['unpause', 'hard_shutdown', 'shutdown', 'snapshot', 'hard_reboot']
 
 /** The simulator's state and the operations shared by its method implementations. */
@@ -46,8 +52,10 @@ export class SimCore {
   readonly db = new Db()
   readonly faults: Faults = defaultFaults()
   readonly hosts: SimHost[] = []
-  readonly stats: SimStats = { nbdBytesRead: new Map(), nbdReads: new Map(), exportBytes: 0, calls: [] }
+  readonly stats: SimStats = { nbdBytesRead: new Map(), nbdReads: new Map(), nbdOptionsRefused: [], nbdUnalignedReads: 0, exportBytes: 0, calls: [] }
   private readonly taskCancel = new Map<string, () => void>()
+  /** The XAPI version played (see versions.ts); undefined: the newest the datamodel describes. */
+  xapiVersion: string | undefined
   poolRef = NULL_REF
   networkRef = NULL_REF
   readonly user = 'root'
@@ -72,6 +80,11 @@ export class SimCore {
   }
 
   // ---- sessions -------------------------------------------------------------------------------------------
+
+  /** Whether `ref` is a live session (nothing else happens). */
+  checkSessionQuietly(ref: string): boolean {
+    return this.db.has('session', ref)
+  }
 
   checkSession(ref: XapiValue | undefined): string {
     if (typeof ref !== 'string' || !this.db.has('session', ref)) throw fault('SESSION_INVALID', text(ref))
@@ -139,7 +152,9 @@ export class SimCore {
     const r = this.db.get(cls, ref)
     const blocked = (r.blocked_operations as Record<string, string> | undefined)?.[op]
     if (blocked !== undefined) throw fault('OPERATION_BLOCKED', ref, blocked)
-    if (r.is_a_template === true) throw fault('VM_IS_TEMPLATE', ref, op)
+    // Templates (snapshots too: they are templates) allow only copying, exporting and destroying (and a snapshot its
+    // revert), as xapi_vm_lifecycle.ml's template check does; starting one is VM_IS_TEMPLATE.
+    if (r.is_a_template === true && !(r.is_a_snapshot === true ? SNAPSHOT_OPS : TEMPLATE_OPS).includes(op)) throw fault('VM_IS_TEMPLATE', ref, op)
   }
 
   // ---- tasks ----------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { hasParameter } from './versions'
 import type { SimCore, SimHost, TaskControl } from './core'
 import type { CompactMessage } from './datamodel-source'
 import { NULL_REF, elementType, typeKind, type XapiValue, text } from './datamodel-values'
@@ -93,7 +94,8 @@ export class Dispatcher {
     const message = cls === undefined ? undefined : this.core.model.message(cls, name)
     if (cls === undefined || message === undefined || (isAsync && message.implicit && name !== 'create' && name !== 'destroy')) throw fault('MESSAGE_METHOD_UNKNOWN', method)
     const required = message.params.filter((p) => p.required).length
-    if (params.length < required || params.length > message.params.length) throw fault('MESSAGE_PARAMETER_COUNT_MISMATCH', method, text(message.params.length), text(params.length))
+    const known = message.params.filter((p) => hasParameter(this.core.xapiVersion, `${cls}.${name}`, p.name)).length
+    if (params.length < required || params.length > known) throw fault('MESSAGE_PARAMETER_COUNT_MISMATCH', method, text(known), text(params.length))
     const hasSession = message.params[0]?.type === 'session ref'
     const session = hasSession ? this.core.checkSession(params[0]) : ''
     this.validate(message, params)

@@ -32,6 +32,18 @@ export interface Faults {
   refuseChangedBlocks: { code: string; params: string[] } | undefined
   /** How long a guest created through the API takes from VM.start until its PV drivers report (see guest.ts). */
   guestBootMs: number
+  /**
+   * How long the dom0 VBD of a transfer (/export_raw_vdi, /import_raw_vdi, an NBD connection) outlives it (a random
+   * time in this range, 1–5 s by default; tests make it short): meanwhile VDI.destroy answers VDI_IN_USE.
+   */
+  dom0VbdHold: { minMs: number; maxMs: number }
+  /**
+   * The next transfer on this path fails with this XAPI error once it has started (one-shot). /export_raw_vdi has
+   * sent its 200 header by then, so the failure arrives as an HTTP 500 response inside the body.
+   */
+  failTransfer: { path: string; code: string; params: string[] } | undefined
+  /** VDI.get_nbd_info lists first an address where no NBD server answers (a host interface unreachable from here). */
+  nbdUnreachableFirst: boolean
 }
 
 export function defaultFaults(): Faults {
@@ -48,6 +60,9 @@ export function defaultFaults(): Faults {
     afterCall: undefined,
     refuseChangedBlocks: undefined,
     guestBootMs: 1000,
+    dom0VbdHold: { minMs: 1000, maxMs: 5000 },
+    failTransfer: undefined,
+    nbdUnreachableFirst: false,
   }
 }
 

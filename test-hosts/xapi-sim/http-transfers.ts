@@ -14,8 +14,21 @@ import { ovaXml, readXva, refOrNull, xvaStream, type XvaObject } from './xva'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Writes disk data to the client honouring the fault switches (throttle, cut the connection) and task.cancel. */
+/** Responses whose body has begun: a failure can no longer be told as a response of its own. */
+const bodyStarted = new WeakSet<ServerResponse>()
+
+/**
+ * What xapi writes when /export_raw_vdi fails after its 200 header went out (the VDI could not be attached): a
+ * whole HTTP 500 response, inside the body (Xen Orchestra's checkVdiExport, xen-api issue 4603).
+ */
+function embeddedFailure(f: XapiFault): string {
+  const html = `<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again. If the problem persists, please contact your support representative.<h1> Additional information </h1>${f.code}: [ ${f.params.join('; ')} ]</body></html>`
+  return `HTTP/1.1 500 Internal Error\r\ncontent-length: ${Buffer.byteLength(html)}\r\ncontent-type:text/html\r\nconnection:close\r\ncache-control:no-cache, no-store\r\n\r\n${html}`
+}
+
 async function send(core: SimCore, res: ServerResponse, chunks: AsyncIterable<Buffer>, task: TaskControl, total: number | undefined): Promise<void> {
   let sent = 0
+  bodyStarted.add(res)
   const started = Date.now()
   for await (const chunk of chunks) {
     task.checkCancelled()
@@ -66,7 +79,7 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
     return db.byUuid(cls, value)
   }
 
-  async function transfer(res: ServerResponse, url: URL, label: string, work: (task: TaskControl) => Promise<XapiValue | undefined>): Promise<void> {
+  async function transfer(res: ServerResponse, url: URL, label: string, work: (task: TaskControl) => Promise<XapiValue | undefined>, attached?: string): Promise<void> {
     let session: string
     try {
       session = core.checkSession(url.searchParams.get('session_id') ?? '')
@@ -77,6 +90,11 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
     const t = core.transferTask(session, url.searchParams.get('task_id'), label)
     try {
       const n = enterCall(core.faults, url.pathname)
+      const failure = core.faults.failTransfer
+      if (failure !== undefined && failure.path === url.pathname) {
+        core.faults.failTransfer = undefined
+        throw new XapiFault(failure.code, failure.params)
+      }
       const result = await work(t.control)
       if (typeof result === 'string' && db.has('task', t.ref)) db.set('task', t.ref, { result })
       core.finishTransfer(t.ref)
@@ -86,7 +104,10 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
       const f = err instanceof XapiFault ? err : new XapiFault('INTERNAL_ERROR', [err instanceof Error ? err.message : String(err)])
       core.finishTransfer(t.ref, f)
       if (!res.headersSent) httpError(res, 500, `${f.code} ${f.params.join(' ')}`)
+      else if (!bodyStarted.has(res)) res.end(embeddedFailure(f))
       else res.destroy()
+    } finally {
+      if (attached !== undefined) vdis.holdInDom0(attached, host.ref)
     }
   }
 
@@ -110,12 +131,14 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
     const vdi = db.get('VDI', vdiRef)
     if (redirectIfElsewhere(res, url, vdi.SR as string)) return
     const format = url.searchParams.get('format') ?? 'raw'
+    // As xapi's export_raw_vdi handler: the 200 header, without a length, goes out before the VDI is attached, so
+    // whatever fails from here on is told inside the body (see embeddedFailure).
+    if (core.checkSessionQuietly(url.searchParams.get('session_id') ?? '')) res.writeHead(200, { 'content-type': 'application/octet-stream' }).flushHeaders()
     await transfer(res, url, `export_raw_vdi ${text(vdi.uuid)}`, async (task) => {
       if (vdi.type === 'cbt_metadata') throw fault('VDI_INCOMPATIBLE_TYPE', vdiRef, 'cbt_metadata')
       const uuid = vdi.uuid as string
       const size = vdi.virtual_size as number
       if (format === 'raw') {
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': text(size) })
         await send(core, res, createReadStream(core.storage.path(uuid), { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>, task, size)
         return undefined
       }
@@ -141,14 +164,13 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
           },
           base ? { name: `${text(base.uuid)}.vhd` } : undefined,
         )
-        res.writeHead(200, { 'content-type': 'application/octet-stream' })
         await send(core, res, stream, task, size)
       } finally {
         await fh.close()
         await baseFh?.close()
       }
       return undefined
-    })
+    }, vdiRef)
   }
 
   async function importRawVdi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -184,7 +206,7 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
       db.set('VDI', vdiRef, { physical_utilisation: size })
       vdis.updateSrUsage(vdi.SR as string)
       return undefined
-    })
+    }, vdiRef)
   }
 
   async function exportXva(_req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -268,7 +290,11 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
           const vmObj = objects.find((o) => o.cls === 'VM')
           if (!vmObj) throw fault('INTERNAL_ERROR', 'the XVA has no VM')
           const { VBDs: _b, VIFs: _v, ...vmFields } = vmObj.snapshot
-          vmRef = vms.create({ ...vmFields, is_a_snapshot: false, is_a_template: false })
+          // xapi's import.ml drops the mac_seed unless the import is a full restore (VM.create then makes a new one,
+          // so the copy's VIFs get new addresses) and keeps is_a_template as the XVA says: a snapshot exported as
+          // it is comes back as a template.
+          const { mac_seed: _seed, ...otherConfig } = (vmFields.other_config as Record<string, string> | undefined) ?? {}
+          vmRef = vms.create({ ...vmFields, other_config: preserve ? ((vmFields.other_config as Record<string, string> | undefined) ?? {}) : otherConfig, is_a_snapshot: false })
           for (const d of objects.filter((o) => o.cls === 'VDI')) {
             disks.set(d.id, await vdis.create({ SR: sr, virtual_size: Number(d.snapshot.virtual_size), name_label: text(d.snapshot.name_label, ''), name_description: text(d.snapshot.name_description, ''), other_config: d.snapshot.other_config ?? {} }))
           }

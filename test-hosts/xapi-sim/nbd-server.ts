@@ -1,6 +1,7 @@
 /**
- * The NBD server a pool member runs for networks whose purpose is "nbd" (xapi-nbd): fixed newstyle, TLS required
- * (NBD_OPT_STARTTLS with the host's certificate), export names "/<vdi-uuid>?session_id=<session>", read-only.
+ * The NBD server a pool member runs for networks whose purpose is "nbd" (xapi-nbd): fixed newstyle only, TLS
+ * required (NBD_OPT_STARTTLS with the host's certificate), NBD_OPT_EXPORT_NAME only, export names
+ * "/<vdi-uuid>?session_id=<session>", read-only, whole sectors only.
  * It counts what clients read, so tests can check that an incremental backup read only the changed blocks.
  */
 import { createServer, type Server, type Socket } from 'node:net'
@@ -13,23 +14,25 @@ const IHAVEOPT = 0x49484156454f5054n
 const REPLY_MAGIC = 0x3e889045565a9n
 const OPT_EXPORT_NAME = 1
 const OPT_ABORT = 2
+const OPT_LIST = 3
 const OPT_STARTTLS = 5
-const OPT_INFO = 6
-const OPT_GO = 7
 const REP_ACK = 1
-const REP_INFO = 3
 const REP_ERR_UNSUP = 0x80000001
 const REP_ERR_POLICY = 0x80000002
 const REP_ERR_INVALID = 0x80000003
 const REP_ERR_TLS_REQD = 0x80000005
-const REP_ERR_UNKNOWN = 0x80000006
+const FLAG_FIXED_NEWSTYLE = 1
 const REQUEST_MAGIC = 0x25609513
 const SIMPLE_REPLY_MAGIC = 0x67446698
 const CMD_READ = 0
+const CMD_WRITE = 1
 const CMD_DISC = 2
 const FLAG_HAS_FLAGS = 1
 const FLAG_READ_ONLY = 2
 const MAX_READ = 32 * 1024 * 1024
+const SECTOR = 512
+const EINVAL = 22
+const EPERM = 1
 
 class Bytes {
   private buf: Buffer = Buffer.alloc(0)
@@ -89,13 +92,13 @@ function optReply(option: number, type: number, data: Buffer = Buffer.alloc(0)):
   return Buffer.concat([h, data])
 }
 
-export function startNbdServer(core: SimCore, host: SimHost): Promise<Server> {
+export function startNbdServer(core: SimCore, host: SimHost, holdInDom0: (vdi: string, host: string) => void): Promise<Server> {
   const sockets = new Set<Socket>()
   const server = createServer((raw) => {
     sockets.add(raw)
     raw.on('close', () => sockets.delete(raw))
     raw.on('error', () => undefined)
-    void serve(core, host, raw).catch(() => raw.destroy())
+    void serve(core, host, raw, holdInDom0).catch(() => raw.destroy())
   })
   Object.assign(server, { destroyConnections: () => sockets.forEach((s) => s.destroy()) })
   return new Promise((resolve, reject) => {
@@ -108,16 +111,27 @@ export function startNbdServer(core: SimCore, host: SimHost): Promise<Server> {
   })
 }
 
-async function serve(core: SimCore, host: SimHost, raw: Socket): Promise<void> {
+/**
+ * The handshake as xapi-nbd does it (xapi-project/nbd lib/server.ml, `connect` in FORCEDTLS mode): the greeting
+ * offers fixed newstyle only (no NBD_FLAG_NO_ZEROES); before STARTTLS every option but STARTTLS is answered "TLS
+ * required", and EXPORT_NAME or ABORT drop the connection; after it the only option that opens an export is
+ * NBD_OPT_EXPORT_NAME (answered with size, flags and 124 zero bytes), STARTTLS is "invalid", LIST is refused by
+ * policy (xapi-nbd offers no list) and anything else — NBD_OPT_GO and NBD_OPT_INFO included — "unsupported". An
+ * export name it cannot serve drops the connection without a word.
+ */
+async function serve(core: SimCore, host: SimHost, raw: Socket, holdInDom0: (vdi: string, host: string) => void): Promise<void> {
   let stream: Socket | TLSSocket = raw
   let bytes = new Bytes(raw)
   const hello = Buffer.alloc(18)
   NBDMAGIC.copy(hello, 0)
   hello.writeBigUInt64BE(IHAVEOPT, 8)
-  hello.writeUInt16BE(1 | 2, 16)
+  hello.writeUInt16BE(FLAG_FIXED_NEWSTYLE, 16)
   raw.write(hello)
   const clientFlags = (await bytes.read(4)).readUInt32BE(0)
-  const noZeroes = (clientFlags & 2) !== 0
+  if ((clientFlags & FLAG_FIXED_NEWSTYLE) === 0) {
+    raw.destroy()
+    return
+  }
   let tls = false
   for (let n = 0; n < 64; n++) {
     const head = await bytes.read(16)
@@ -126,10 +140,7 @@ async function serve(core: SimCore, host: SimHost, raw: Socket): Promise<void> {
     const length = head.readUInt32BE(12)
     if (length > 65536) throw new Error('option too long')
     const data = await bytes.read(length)
-    if (option === OPT_ABORT) {
-      stream.end(optReply(option, REP_ACK))
-      return
-    }
+    if (option === OPT_ABORT || (!tls && option === OPT_EXPORT_NAME)) break
     if (option === OPT_STARTTLS) {
       if (tls) {
         stream.write(optReply(option, REP_ERR_INVALID))
@@ -150,50 +161,40 @@ async function serve(core: SimCore, host: SimHost, raw: Socket): Promise<void> {
       continue
     }
     if (!tls) {
-      stream.write(optReply(option, REP_ERR_TLS_REQD, Buffer.from('TLS is required')))
+      stream.write(optReply(option, REP_ERR_TLS_REQD))
       continue
     }
-    if (option !== OPT_GO && option !== OPT_INFO && option !== OPT_EXPORT_NAME) {
+    if (option === OPT_LIST) {
+      stream.write(optReply(option, REP_ERR_POLICY))
+      continue
+    }
+    if (option !== OPT_EXPORT_NAME) {
+      core.stats.nbdOptionsRefused.push(option)
       stream.write(optReply(option, REP_ERR_UNSUP))
       continue
     }
-    const name = option === OPT_EXPORT_NAME ? data.toString('utf8') : data.subarray(4, 4 + data.readUInt32BE(0)).toString('utf8')
-    const target = resolveExport(core, name)
-    if (target === undefined) {
-      if (option === OPT_EXPORT_NAME) throw new Error('unknown export')
-      stream.write(optReply(option, name.includes('session_id=') ? REP_ERR_UNKNOWN : REP_ERR_POLICY, Buffer.from('no such export')))
-      continue
-    }
-    const flags = FLAG_HAS_FLAGS | FLAG_READ_ONLY
-    if (option === OPT_EXPORT_NAME) {
-      const r = Buffer.alloc(noZeroes ? 10 : 134)
-      r.writeBigUInt64BE(BigInt(target.size), 0)
-      r.writeUInt16BE(flags, 8)
-      stream.write(r)
-    } else {
-      const info = Buffer.alloc(12)
-      info.writeUInt16BE(0, 0)
-      info.writeBigUInt64BE(BigInt(target.size), 2)
-      info.writeUInt16BE(flags, 10)
-      stream.write(optReply(option, REP_INFO, info))
-      stream.write(optReply(option, REP_ACK))
-      if (option === OPT_INFO) continue
-    }
-    await transmission(core, stream, bytes, target)
+    const target = resolveExport(core, data.toString('utf8'))
+    if (target === undefined) break
+    const r = Buffer.alloc(134)
+    r.writeBigUInt64BE(BigInt(target.size), 0)
+    r.writeUInt16BE(FLAG_HAS_FLAGS | FLAG_READ_ONLY, 8)
+    stream.write(r)
+    await transmission(core, host, stream, bytes, target, holdInDom0)
     return
   }
   stream.destroy()
+  raw.destroy()
 }
 
-function resolveExport(core: SimCore, name: string): { uuid: string; size: number } | undefined {
+function resolveExport(core: SimCore, name: string): { ref: string; uuid: string; size: number } | undefined {
   const m = /^\/([0-9a-f-]{36})\?session_id=(OpaqueRef:[A-Za-z0-9-]+)$/.exec(name)
   if (!m?.[1] || !m[2] || !core.db.has('session', m[2])) return undefined
   const found = core.db.all('VDI').find(([, v]) => v.uuid === m[1])
   if (!found || found[1].type === 'cbt_metadata') return undefined
-  return { uuid: m[1], size: Number(found[1].virtual_size) }
+  return { ref: found[0], uuid: m[1], size: Number(found[1].virtual_size) }
 }
 
-async function transmission(core: SimCore, stream: Socket | TLSSocket, bytes: Bytes, target: { uuid: string; size: number }): Promise<void> {
+async function transmission(core: SimCore, host: SimHost, stream: Socket | TLSSocket, bytes: Bytes, target: { ref: string; uuid: string; size: number }, holdInDom0: (vdi: string, host: string) => void): Promise<void> {
   let fh: FileHandle | undefined
   try {
     fh = await open(core.storage.path(target.uuid), 'r')
@@ -209,12 +210,14 @@ async function transmission(core: SimCore, stream: Socket | TLSSocket, bytes: By
       handle.copy(reply, 8)
       if (type === CMD_DISC) return
       if (type !== CMD_READ) {
-        reply.writeUInt32BE(1, 4)
+        reply.writeUInt32BE(type === CMD_WRITE ? EPERM : EINVAL, 4)
         stream.write(reply)
         continue
       }
-      if (offset + length > target.size || length > MAX_READ) {
-        reply.writeUInt32BE(22, 4)
+      // xapi-nbd (lib/server.ml, `serve`) answers EINVAL to a read that does not start and end on a sector.
+      if (offset % SECTOR !== 0 || length % SECTOR !== 0 || offset + length > target.size || length > MAX_READ) {
+        if (offset % SECTOR !== 0 || length % SECTOR !== 0) core.stats.nbdUnalignedReads++
+        reply.writeUInt32BE(EINVAL, 4)
         stream.write(reply)
         continue
       }
@@ -238,5 +241,7 @@ async function transmission(core: SimCore, stream: Socket | TLSSocket, bytes: By
   } finally {
     await fh?.close()
     stream.end()
+    // xapi-nbd unplugs and destroys its dom0 VBD only after the client has gone.
+    holdInDom0(target.ref, host.ref)
   }
 }

@@ -167,6 +167,11 @@ describe('XAPI simulator', () => {
     expect(readFileSync(sim.core.storage.path(targetUuid)).equals(raw.body)).toBe(true)
     expect(await c.put('/import_raw_vdi', { vdi: target, format: 'raw' }, readFileSync(disk.path))).toBe(200)
     expect(readFileSync(sim.core.storage.path(targetUuid)).equals(readFileSync(disk.path))).toBe(true)
+    // The import's dom0 VBD is still plugged for a moment: destroy refuses until the pool has unplugged it.
+    const dom0Vbds = (await c.call<string[]>('VDI.get_VBDs', target)).length
+    expect(dom0Vbds).toBeGreaterThan(0)
+    await expect(c.call('VDI.destroy', target)).rejects.toMatchObject({ code: 'VDI_IN_USE' })
+    sim.vdis.releaseHeld()
     await c.call('VDI.destroy', target)
     await c.call('VDI.destroy', base)
   })
@@ -192,7 +197,7 @@ describe('XAPI simulator', () => {
     await c.call('VDI.destroy', s2)
   })
 
-  it('requires TLS on NBD (STARTTLS with the host certificate) before it serves an export', async () => {
+  it('speaks NBD as xapi-nbd: fixed newstyle only, TLS first, EXPORT_NAME only (GO unsupported), whole sectors only', async () => {
     const [disk] = sim.disksOf('web')
     if (!disk) throw new Error('no disk')
     const snap = await c.call<string>('VDI.snapshot', disk.vdi, {})
@@ -212,8 +217,10 @@ describe('XAPI simulator', () => {
         chunks.push(d)
       }
     }
-    expect((await read(18)).subarray(0, 8).toString()).toBe('NBDMAGIC')
-    raw.write(Buffer.from([0, 0, 0, 3]))
+    const hello = await read(18)
+    expect(hello.subarray(0, 8).toString()).toBe('NBDMAGIC')
+    expect(hello.readUInt16BE(16)).toBe(1) // fixed newstyle, no NBD_FLAG_NO_ZEROES
+    raw.write(Buffer.from([0, 0, 0, 1]))
     const opt = (n: number, data: Buffer) => {
       const h = Buffer.alloc(16)
       h.writeBigUInt64BE(0x49484156454f5054n, 0)
@@ -231,9 +238,31 @@ describe('XAPI simulator', () => {
     expect((await read(20)).readUInt32BE(12)).toBe(1)
     const secure = tlsConnect({ socket: raw, ca: info.cert, servername: 'xcp-sim-1', checkServerIdentity: () => undefined })
     await new Promise((r) => secure.once('secureConnect', r))
-    secure.write(opt(7, go))
-    const reply = await read(20, secure)
-    expect(reply.readUInt32BE(12)).toBe(3)
+    for (const o of [7, 6]) {
+      secure.write(opt(o, go))
+      const reply = await read(20, secure)
+      expect(reply.readUInt32BE(12)).toBe(0x80000001)
+      await read(reply.readUInt32BE(16), secure)
+    }
+    secure.write(opt(1, name))
+    const answer = await read(134, secure)
+    expect(Number(answer.readBigUInt64BE(0))).toBe(disk.size)
+    expect(answer.subarray(10).equals(Buffer.alloc(124))).toBe(true)
+    const readRequest = (handle: number, offset: number, length: number) => {
+      const r = Buffer.alloc(28)
+      r.writeUInt32BE(0x25609513, 0)
+      r.writeBigUInt64BE(BigInt(handle), 8)
+      r.writeBigUInt64BE(BigInt(offset), 16)
+      r.writeUInt32BE(length, 24)
+      return r
+    }
+    secure.write(readRequest(1, 100, 512))
+    const unaligned = await read(16, secure)
+    expect(unaligned.readUInt32BE(4)).toBe(22)
+    secure.write(readRequest(2, 1024, 512))
+    const ok = await read(16, secure)
+    expect(ok.readUInt32BE(4)).toBe(0)
+    expect((await read(512, secure)).equals(readFileSync(disk.path).subarray(1024, 1536))).toBe(true)
     secure.destroy()
     await c.call('VDI.destroy', snap)
   })

@@ -43,6 +43,10 @@ export interface XapiSimOptions {
   readonly srSize?: number
   /** A second host (a pool slave at 127.0.0.2 that answers logins with HOST_IS_SLAVE). */
   readonly pool?: { readonly slave?: boolean; readonly slaveAddress?: string; readonly sharedCertificate?: boolean }
+  /** How long a transfer's dom0 VBD outlives it (default 1–5 s, as on a pool; tests shorten it). */
+  readonly dom0VbdHold?: { readonly minMs: number; readonly maxMs: number }
+  /** The XAPI version to play (e.g. '1.249.0', XCP-ng 8.2 LTS): parameters added later are refused (versions.ts). */
+  readonly xapiVersion?: string
 }
 
 export interface SimDisk {
@@ -76,6 +80,8 @@ export class XapiSim {
     this.core = new SimCore(new Storage(dataDir), password)
     this.vdis = new VdiOps(this.core)
     this.vms = new VmOps(this.core, this.vdis)
+    if (options.dom0VbdHold !== undefined) this.core.faults.dom0VbdHold = { ...options.dom0VbdHold }
+    this.core.xapiVersion = options.xapiVersion
   }
 
   static async start(options: XapiSimOptions = {}): Promise<XapiSim> {
@@ -310,7 +316,7 @@ export class XapiSim {
             const a = server.address()
             this.port = a !== null && typeof a === 'object' ? a.port : port
           }
-          const nbd = await startNbdServer(this.core, host)
+          const nbd = await startNbdServer(this.core, host, (vdi, on) => this.vdis.holdInDom0(vdi, on))
           this.servers.push(nbd)
         }
         return
@@ -396,6 +402,7 @@ export class XapiSim {
   }
 
   async stop(): Promise<void> {
+    this.vdis.releaseHeld()
     await this.closeServers()
     if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true })
   }

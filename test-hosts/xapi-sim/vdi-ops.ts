@@ -196,13 +196,76 @@ export class VdiOps {
     return copy
   }
 
+  /**
+   * The VBD a transfer plugs into the host's control domain to reach the VDI (xapi-nbd, and xapi's
+   * Sm_fs_ops.with_block_attached_device for /export_raw_vdi and /import_raw_vdi). Its unplug and destroy finish a
+   * moment after the client saw the transfer end, so VDI.destroy right after answers VDI_IN_USE (xapi_vdi.ml
+   * data_destroy waits up to 4 s for the VDI's VBDs to go; destroy does not wait).
+   */
+  holdInDom0(vdiRef: string, hostRef: string): void {
+    const dom0 = this.db.find('host', hostRef)?.control_domain as string | undefined
+    if (dom0 === undefined || dom0 === NULL_REF || !this.db.has('VDI', vdiRef)) return
+    const ref = this.db.add('VBD', {
+      VM: dom0,
+      VDI: vdiRef,
+      userdevice: String((this.db.get('VM', dom0).VBDs as string[]).length),
+      device: '',
+      bootable: false,
+      mode: 'RO',
+      type: 'Disk',
+      unpluggable: true,
+      storage_lock: false,
+      empty: false,
+      other_config: {},
+      currently_attached: true,
+      status_code: 0,
+      status_detail: '',
+      runtime_properties: {},
+      qos_algorithm_type: '',
+      qos_algorithm_params: {},
+      qos_supported_algorithms: [],
+      allowed_operations: ['unplug'],
+    })
+    this.db.addTo('VM', dom0, 'VBDs', ref)
+    this.db.addTo('VDI', vdiRef, 'VBDs', ref)
+    const { minMs, maxMs } = this.core.faults.dom0VbdHold
+    const release = () => {
+      clearTimeout(timer)
+      this.held.delete(release)
+      if (!this.db.has('VBD', ref)) return
+      this.db.removeFrom('VM', dom0, 'VBDs', ref)
+      if (this.db.has('VDI', vdiRef)) this.db.removeFrom('VDI', vdiRef, 'VBDs', ref)
+      this.db.delete('VBD', ref)
+    }
+    const timer = setTimeout(release, minMs + Math.random() * Math.max(0, maxMs - minMs))
+    timer.unref()
+    this.held.add(release)
+  }
+
+  /** Unplugs and destroys every dom0 VBD still held now (a test that goes behind the adapter's back; stop()). */
+  releaseHeld(): void {
+    for (const release of [...this.held]) release()
+  }
+
+  private readonly held = new Set<() => void>()
+
+  /** Plugged into a guest (a VBD of a VM that is not a control domain). */
   attachedToRunning(ref: string): boolean {
-    return (this.db.get('VDI', ref).VBDs as string[]).some((vbd) => this.db.find('VBD', vbd)?.currently_attached === true)
+    return this.pluggedVbds(ref).some((b) => this.db.find('VM', b.VM as string)?.is_control_domain !== true)
+  }
+
+  /** Plugged anywhere, a transfer's dom0 VBD included: VDI.destroy and VDI.data_destroy refuse (VDI_IN_USE). */
+  private inUse(ref: string): boolean {
+    return this.pluggedVbds(ref).length > 0
+  }
+
+  private pluggedVbds(ref: string) {
+    return (this.db.get('VDI', ref).VBDs as string[]).map((vbd) => this.db.find('VBD', vbd)).filter((b) => b?.currently_attached === true).map((b) => b as NonNullable<typeof b>)
   }
 
   async destroy(ref: string): Promise<void> {
     const vdi = this.db.get('VDI', ref)
-    if (this.attachedToRunning(ref)) throw fault('VDI_IN_USE', ref, 'destroy')
+    if (this.inUse(ref)) throw fault('VDI_IN_USE', ref, 'destroy')
     for (const vbd of vdi.VBDs as string[]) {
       const r = this.db.find('VBD', vbd)
       if (r) {
@@ -304,7 +367,8 @@ export class VdiOps {
     if (vdi.type === 'cbt_metadata') return
     if (vdi.cbt_enabled !== true || this.storage.cbtOf(vdi.uuid as string) === undefined) throw fault('VDI_NO_CBT_METADATA', ref)
     if (vdi.is_a_snapshot !== true) throw fault('VDI_INCOMPATIBLE_TYPE', ref, text(vdi.type))
-    if (this.attachedToRunning(ref)) throw fault('VDI_IN_USE', ref, 'data_destroy')
+    for (const until = Date.now() + 4000; this.inUse(ref) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100))
+    if (this.inUse(ref)) throw fault('VDI_IN_USE', ref, 'data_destroy')
     await this.storage.remove(vdi.uuid as string)
     this.db.set('VDI', ref, { type: 'cbt_metadata', physical_utilisation: 0, allowed_operations: ['destroy', 'list_changed_blocks', 'data_destroy'] })
     this.coalesce((vdi.sm_config as Record<string, string>)['vhd-parent'])
@@ -317,6 +381,8 @@ export class VdiOps {
     const net = this.db.find('network', this.core.networkRef)
     if (!this.core.faults.nbd || net === undefined || !(net.purpose as string[]).includes('nbd')) return []
     const host = this.core.hostOfSr(vdi.SR as string)
-    return [this.db.model.newRecord('vdi_nbd_server_info', { exportname: `/${text(vdi.uuid)}?session_id=${sessionRef}`, address: host.address, port: host.nbdPort, cert: host.certPem, subject: host.subject })]
+    const entry = (address: string, port: number) => this.db.model.newRecord('vdi_nbd_server_info', { exportname: `/${text(vdi.uuid)}?session_id=${sessionRef}`, address, port, cert: host.certPem, subject: host.subject })
+    // XAPI lists one entry per address of each host that can serve the VDI; not every one need be reachable.
+    return [...(this.core.faults.nbdUnreachableFirst ? [entry(host.address, 1)] : []), entry(host.address, host.nbdPort)]
   }
 }

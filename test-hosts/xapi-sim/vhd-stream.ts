@@ -157,7 +157,10 @@ class StreamReader {
 
 /**
  * Writes a dynamic or differencing VHD stream into `target` (a raw file of the VDI's size): every block present in
- * the stream is written, sector by sector as its bitmap says; blocks absent are left as they were.
+ * the stream is written, sector by sector as its bitmap says; blocks absent are left as they were. That is what
+ * vhd-tool does for /import_raw_vdi?format=vhd (xen-api ocaml/vhd-tool/src/impl.ml, serve_vhd_to_raw: it writes
+ * each block of the stream and relies on the target being "prezeroed"), so a VHD sent over a VDI that holds data
+ * keeps the old bytes wherever the VHD has no block.
  */
 export async function writeVhdInto(stream: Readable, target: FileHandle, size: number): Promise<number> {
   const reader = new StreamReader(stream)

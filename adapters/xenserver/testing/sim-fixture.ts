@@ -4,8 +4,9 @@ import { XenServerAdapter } from '../xenserver-adapter'
 
 export const MiB = 1024 * 1024
 
+/** A pool whose transfers' dom0 VBDs linger briefly (a real pool: 1–5 s), so tests stay quick but meet them. */
 export async function startSim(options: XapiSimOptions = {}): Promise<XapiSim> {
-  return await XapiSim.start({ diskSize: 8 * MiB, ...options })
+  return await XapiSim.start({ diskSize: 8 * MiB, dom0VbdHold: { minMs: 50, maxMs: 250 }, ...options })
 }
 
 export function adapterFor(sim: XapiSim, overrides: { address?: string; fingerprint?: string | null; password?: string } = {}): XenServerAdapter {

@@ -13,7 +13,8 @@ export function poolState(sim: XapiSim): string {
       .sort()
   const vms = sim.db.all('VM').map(([ref, r]) => [ref, r.power_state, tagsOf(r.other_config)])
   const vdis = sim.db.all('VDI').map(([ref, r]) => [ref, r.type, r.cbt_enabled, tagsOf(r.other_config)])
-  const vbds = sim.db.all('VBD').map(([ref]) => ref)
+  // A transfer's VBD in the control domain is the pool's own; it goes away a moment later by itself.
+  const vbds = sim.db.all('VBD').filter(([, r]) => sim.db.find('VM', r.VM as string)?.is_control_domain !== true).map(([ref]) => ref)
   const vifs = sim.db.all('VIF').map(([ref]) => ref)
   const running = sim.db.all('task').filter(([, t]) => t.status === 'pending' || t.status === 'cancelling').map(([, t]) => t.name_label)
   const sorted = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort()
