@@ -4,15 +4,16 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import ssh2 from 'ssh2'
 import { makeWebDataDisk } from '../test-hosts/data-disk'
-import { startHyperVSim, type HyperVSim } from '../test-hosts/hyperv-sim/server'
+import { startHyperVSim, type HyperVSim } from '../test-hosts/hyperv-pwsh/sim'
 import { AppPage } from './pages/app-page'
 import { BackupWizard, JobsPanel, restoreOneFile, restoreWholeVmAsNew } from './pages/backup-pages'
 import { expect, test, type LifeboatApp } from './support/fixtures'
 import { sha256 } from './support/text'
 
 /**
- * The admin's journeys against a Hyper-V host: the Hyper-V simulator (test-hosts/hyperv-sim: Windows OpenSSH in front
- * of PowerShell and Hyper-V, serving real VHDX files), in this process.
+ * The admin's journeys against a Hyper-V host: the Hyper-V test host (test-hosts/hyperv-pwsh: real sshd in a network
+ * namespace running real pwsh as Windows OpenSSH runs PowerShell, the Hyper-V cmdlets in front of the simulator's model
+ * serving real VHDX files).
  *   web01: a 64 MiB dynamic VHDX (qemu-img) holding an ext4 filesystem (mkfs.ext4 -d) with a report file.
  *   db01:  a 256 MiB VHDX of random bytes, big enough for a backup to be cancelled while it reads.
  * What the journeys change on the host is checked in the simulator's VMs, checkpoints and files, not only on screen.

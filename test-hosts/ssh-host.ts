@@ -22,6 +22,11 @@ export interface SshTestHostOptions {
   readonly password?: string
   /** Extra lines appended to sshd_config. */
   readonly extraConfig?: readonly string[]
+  /**
+   * A second name for root (uid 0) that signs in with the password as well as the client key: Windows'
+   * Administrator on the Hyper-V test host. Root itself keeps key-only login.
+   */
+  readonly adminUser?: string
 }
 
 export interface SshTestHost {
@@ -64,7 +69,9 @@ export async function startSshHost(options: SshTestHostOptions = {}): Promise<Ss
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'lifeboat-test-client', '-f', path.join(dir, 'client_key')])
   const clientPub = await readFile(path.join(dir, 'client_key.pub'), 'utf8')
   await mkdir(path.join(dir, 'authorized_keys'))
-  for (const u of ['root', user]) await writeFile(path.join(dir, 'authorized_keys', u), clientPub)
+  const admin = options.adminUser
+  if (admin !== undefined && !/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(admin)) throw new Error(`Test host admin name must be a plain word: ${admin}`)
+  for (const u of ['root', user, ...(admin !== undefined ? [admin] : [])]) await writeFile(path.join(dir, 'authorized_keys', u), clientPub)
   const home = path.join(dir, 'home', user)
   await mkdir(home, { recursive: true })
 
@@ -73,8 +80,10 @@ export async function startSshHost(options: SshTestHostOptions = {}): Promise<Ss
   const passwd = await readFile('/etc/passwd', 'utf8')
   const shadow = await readFile('/etc/shadow', 'utf8')
   const group = await readFile('/etc/group', 'utf8')
-  await writeFile(path.join(dir, 'passwd'), `${passwd.trimEnd()}\n${user}:x:15000:15000:Lifeboat test admin:${home}:/bin/sh\n`)
-  await writeFile(path.join(dir, 'shadow'), `${shadow.trimEnd()}\n${user}:${hash.trim()}:19000:0:99999:7:::\n`)
+  const adminPasswd = admin !== undefined ? `${admin}:x:0:0:Lifeboat test administrator:/root:/bin/sh\n` : ''
+  const adminShadow = admin !== undefined ? `${admin}:${hash.trim()}:19000:0:99999:7:::\n` : ''
+  await writeFile(path.join(dir, 'passwd'), `${passwd.trimEnd()}\n${user}:x:15000:15000:Lifeboat test admin:${home}:/bin/sh\n${adminPasswd}`)
+  await writeFile(path.join(dir, 'shadow'), `${shadow.trimEnd()}\n${user}:${hash.trim()}:19000:0:99999:7:::\n${adminShadow}`)
   await writeFile(path.join(dir, 'group'), `${group.trimEnd()}\n${user}:x:15000:\n`)
   await chmod(path.join(dir, 'shadow'), 0o600)
   await run('chown', ['-R', '15000:15000', home])
@@ -97,6 +106,9 @@ export async function startSshHost(options: SshTestHostOptions = {}): Promise<Ss
     `LogLevel VERBOSE`,
     `Subsystem sftp internal-sftp`,
     ...(options.extraConfig ?? []),
+    // uid 0 signs in with a password only under the admin alias (root's own password is this machine's); last,
+    // because a Match block runs to the end of the file.
+    ...(admin !== undefined ? [`Match User ${admin}`, '  PermitRootLogin yes'] : []),
   ]
   await writeFile(path.join(dir, 'sshd_config'), config.join('\n') + '\n')
   await writeFile(path.join(dir, 'empty-rc'), '')

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { backupOptions, readAll, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
+import { canRunHyperVSim, backupOptions, readAll, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
 import type { BackupSession } from '../host-adapter'
 
 const MiB = 1024 * 1024
@@ -17,7 +17,7 @@ function fileOf(session: BackupSession, i = 0) {
   return readout
 }
 
-describe('Hyper-V backups against the simulator', () => {
+describe.skipIf(!canRunHyperVSim().ok)('Hyper-V backups against the Hyper-V test host', { timeout: 300_000 }, () => {
   let t: SimAndAdapter
   const signal = () => AbortSignal.timeout(60_000)
   beforeAll(async () => {

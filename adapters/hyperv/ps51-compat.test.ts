@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { findPwsh } from '../../test-hosts/hyperv-pwsh/pwsh'
-import { backupOptions, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
+import { backupOptions, canRunHyperVSim, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
 import type { BackupMode, JsonValue, RestoreDiskInput } from '../host-adapter'
 import type * as PowerShellModule from './powershell'
 import { bootstrapScript, type PsRaw, type PsValue } from './powershell'
@@ -96,7 +96,7 @@ const FIVE_ONE = [
   "[System.IO.Path]::Combine('C:\\', 'x')",
 ]
 
-describe.skipIf(pwsh === undefined)('the scripts Lifeboat sends are Windows PowerShell 5.1 scripts (parsed by real pwsh)', { timeout: 600_000 }, () => {
+describe.skipIf(pwsh === undefined || !canRunHyperVSim().ok)('the scripts Lifeboat sends are Windows PowerShell 5.1 scripts (parsed by real pwsh)', { timeout: 600_000 }, () => {
   let t: SimAndAdapter
   beforeAll(async () => {
     t = await simWithAdapter({ diskSizeMiB: 2, vms: ['cold', 'hang', 'warm', 'hot', 'rct', 'patch', 'guest'] })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RCT_BLOCK } from '../../test-hosts/hyperv-sim/hyperv/rct'
-import { backupOptions, readAll, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
+import { canRunHyperVSim, backupOptions, readAll, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
 import type { BackupSession, JsonValue } from '../host-adapter'
 import type { HyperVContext } from './context'
 import { checkChanges, rctIneligible, virtualDiskChanges, wqlEquals } from './rct'
@@ -16,7 +16,7 @@ function readoutOf(session: BackupSession) {
   return r
 }
 
-describe('Hyper-V RCT incrementals against the simulator (adapter level)', () => {
+describe.skipIf(!canRunHyperVSim().ok)('Hyper-V RCT incrementals against the Hyper-V test host (adapter level)', { timeout: 300_000 }, () => {
   let on: SimAndAdapter
   beforeAll(async () => {
     on = await simWithAdapter({ vms: ['rct1', 'rct2', 'old1', 'plain1'], adapter: { rct: true } })

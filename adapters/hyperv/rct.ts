@@ -262,10 +262,12 @@ export async function virtualDiskChanges(ctx: HyperVContext, path: string, limit
   for (let call = 0; offset < size; call++) {
     if (call >= MAX_QUERIES) throw new AdapterError('BAD_RESPONSE', `${what}: the host processed the disk in too many small pieces.`)
     const length = size - offset
+    // A failed call (and, on real hosts, a call with no changes) leaves the out arrays null: @($null) is a one-element
+    // array in real PowerShell ([null] in JSON), which the answer's schema rightly refuses; the filter keeps [] empty.
     const script = ps`${prelude()}
 $svc = Get-CimInstance -Namespace $ns -ClassName 'Msvm_ImageManagementService'
 $r = Invoke-CimMethod -InputObject $svc -MethodName 'GetVirtualDiskChanges' -Arguments @{ Path = ${path}; LimitId = ${limitId}; TargetSnapshotId = ''; ByteOffset = ${offset}; ByteLength = ${length} }
-[pscustomobject]@{ ReturnValue = $r.ReturnValue; Job = $r.Job.InstanceID; ProcessedByteLength = $r.ProcessedByteLength; ChangedByteOffsets = @($r.ChangedByteOffsets); ChangedByteLengths = @($r.ChangedByteLengths) } | ConvertTo-Json -Compress -Depth 3`
+[pscustomobject]@{ ReturnValue = $r.ReturnValue; Job = $r.Job.InstanceID; ProcessedByteLength = $r.ProcessedByteLength; ChangedByteOffsets = @($r.ChangedByteOffsets | Where-Object { $null -ne $_ }); ChangedByteLengths = @($r.ChangedByteLengths | Where-Object { $null -ne $_ }) } | ConvertTo-Json -Compress -Depth 3`
     const answer = await runJson(ctx.runner, script, ChangesAnswer, { signal, what, timeoutMs: METHOD_MS, maxOutputBytes: 64 * 1024 * 1024 })
     if (answer.ReturnValue !== 0) throw new AdapterError('COMMAND_FAILED', `${what}: ${describeCode(answer.ReturnValue, CHANGES_CODES)}.`)
     const processed = answer.ProcessedByteLength ?? 0

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { vmAccountSid } from '../../test-hosts/hyperv-sim/hyperv/acl'
 import { knownContent } from '../../test-hosts/hyperv-sim/server'
-import { simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
+import { canRunHyperVSim, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
 import type { RestoreRequest } from '../host-adapter'
 import { restoreDiskInput } from './testing/disk-input'
 import { WindowsSftpFile } from './windows-file'
@@ -16,7 +16,7 @@ function request(over: Partial<RestoreRequest> & Pick<RestoreRequest, 'vmConfig'
   return { inPlace: false, start: false, log: (l, m) => logged.push(`${l}: ${m}`), phase: () => undefined, progress: () => undefined, logged, ...over }
 }
 
-describe('Hyper-V snapshots before patching, live checkpoint disks, restores and guest files against the simulator', () => {
+describe.skipIf(!canRunHyperVSim().ok)('Hyper-V snapshots before patching, live checkpoint disks, restores and guest files against the Hyper-V test host', { timeout: 300_000 }, () => {
   let t: SimAndAdapter
   const signal = () => AbortSignal.timeout(60_000)
   beforeAll(async () => {

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { vmAccountSid } from '../../test-hosts/hyperv-sim/hyperv/acl'
-import { backupOptions, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
+import { canRunHyperVSim, backupOptions, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
 import type { BackupMode, BackupSession, JsonValue } from '../host-adapter'
 import type { HyperVAdapter } from './hyperv-adapter'
 import { hasQemuImg, scsiDiskInput } from './testing/disk-input'
@@ -35,7 +35,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
  */
 // Each walk runs its flow dozens of times (CPU-bound); the timeout guards against a hang, not for speed: a walk cut off
 // by a short timeout would keep running underneath the next one and spoil its simulator.
-describe('Hyper-V flows undo every step on failure or cancel', { timeout: 300_000 }, () => {
+describe.skipIf(!canRunHyperVSim().ok)('Hyper-V flows undo every step on failure or cancel', { timeout: 300_000 }, () => {
   let t: SimAndAdapter
   const signal = () => AbortSignal.timeout(120_000)
   beforeAll(async () => {

@@ -49,24 +49,25 @@ export function canRunHyperVPwshHost(): { ok: boolean; reason?: string } {
 }
 
 /**
- * Compiles lib/HyperVTypes.cs, the bridge client lib/HyperVSimBridge.cs and lib/WindowsPaths.cs (the startup hook
- * winshell.sh names) once per content and pwsh (cached in the temp folder; Add-Type takes seconds, loading the DLL
+ * Compiles lib/HyperVTypes.cs, the bridge client lib/HyperVSimBridge.cs, lib/WindowsPaths.cs (the startup hook
+ * winshell.sh names) and lib/PwshWorker.cs (the pool's warm pwsh) once per content and pwsh (cached in the temp folder; Add-Type takes seconds, loading the DLL
  * milliseconds, and every exec is a new pwsh).
  */
 export async function typesAssembly(pwsh: string, signal: AbortSignal): Promise<string> {
   const source = path.join(HERE, 'lib', 'HyperVTypes.cs')
   const bridge = path.join(HERE, 'lib', 'HyperVSimBridge.cs')
   const paths = path.join(HERE, 'lib', 'WindowsPaths.cs')
-  const hash = createHash('sha256').update(await readFile(source)).update(await readFile(bridge)).update(await readFile(paths)).update(pwsh).digest('hex').slice(0, 16)
+  const worker = path.join(HERE, 'lib', 'PwshWorker.cs')
+  const hash = createHash('sha256').update(await readFile(source)).update(await readFile(bridge)).update(await readFile(paths)).update(await readFile(worker)).update(pwsh).digest('hex').slice(0, 16)
   const target = path.join(tmpdir(), `lb-hvpwsh-types-${hash}.dll`)
   if (existsSync(target)) return target
   const partial = path.join(tmpdir(), `lb-hvpwsh-types-${hash}.${process.pid}.partial.dll`)
   try {
     // The paths travel in the environment, never inside the command text.
-    await run(pwsh, ['-NoProfile', '-NonInteractive', '-Command', 'Add-Type -Path $env:LB_TYPES_SOURCE, $env:LB_TYPES_BRIDGE, $env:LB_TYPES_PATHS -OutputAssembly $env:LB_TYPES_TARGET -OutputType Library'], {
+    await run(pwsh, ['-NoProfile', '-NonInteractive', '-Command', 'Add-Type -Path $env:LB_TYPES_SOURCE, $env:LB_TYPES_BRIDGE, $env:LB_TYPES_PATHS, $env:LB_TYPES_WORKER -OutputAssembly $env:LB_TYPES_TARGET -OutputType Library'], {
       signal,
       timeout: 120_000,
-      env: { ...process.env, LB_TYPES_SOURCE: source, LB_TYPES_BRIDGE: bridge, LB_TYPES_PATHS: paths, LB_TYPES_TARGET: partial },
+      env: { ...process.env, LB_TYPES_SOURCE: source, LB_TYPES_BRIDGE: bridge, LB_TYPES_PATHS: paths, LB_TYPES_WORKER: worker, LB_TYPES_TARGET: partial },
     })
     await rename(partial, target)
   } finally {

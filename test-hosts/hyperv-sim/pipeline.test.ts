@@ -8,7 +8,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { engineFixture, type EngineFixture } from '../../engine/jobs/testing/linux-fixture'
 import { makeExt } from '../../engine/filesystems/testing/fixtures'
-import { startHyperVSim, type HyperVSim } from './server'
+import { canRunHyperVSim, startHyperVSim, type HyperVSim } from '../hyperv-pwsh/sim'
 import { pointDiskBytes } from '../../engine/jobs/testing/point-bytes'
 
 const MiB = 1024 * 1024
@@ -22,7 +22,7 @@ async function ext4Image(dir: string, files: Record<string, string>, name: strin
   return await readFile(image)
 }
 
-describe('Hyper-V through the engine: backup, browse a live checkpoint, restore, snapshot before patching', () => {
+describe.skipIf(!canRunHyperVSim().ok)('Hyper-V through the engine: backup, browse a live checkpoint, restore, snapshot before patching', { timeout: 300_000 }, () => {
   let sim: HyperVSim
   let fx: EngineFixture
   let dir: string

@@ -1,8 +1,13 @@
-/** Test support: a simulator with an adapter connected to it (pinned host key, key login), closed together. */
+/**
+ * Test support: the Hyper-V test host (real sshd and pwsh, test-hosts/hyperv-pwsh) with an adapter connected to it
+ * (pinned host key, key login), closed together.
+ */
 import { HyperVAdapter, type HyperVAdapterOptions } from '../../adapters/hyperv/hyperv-adapter'
 import type { BackupOptions, HostAdapter } from '../../adapters/host-adapter'
 import type { SimVm } from './hyperv/host'
-import { startHyperVSim, type HyperVSim, type HyperVSimOptions } from './server'
+import { startHyperVSim, type HyperVSim, type HyperVSimOptions } from '../hyperv-pwsh/sim'
+
+export { canRunHyperVSim } from '../hyperv-pwsh/sim'
 
 export interface SimAndAdapter {
   readonly sim: HyperVSim
@@ -18,7 +23,7 @@ export async function simWithAdapter(options: HyperVSimOptions & { adapter?: Hyp
   const made: HostAdapter[] = []
   const newAdapter = (extra: HyperVAdapterOptions = options.adapter ?? {}) => {
     const a = new HyperVAdapter(
-      { endpoint: { kind: 'hyperv', address: sim.address, port: sim.port, user: sim.user }, secret: { type: 'key', privateKey: sim.privateKey }, pinnedFingerprint: sim.fingerprint, connectTimeoutMs: 10_000 },
+      { endpoint: { kind: 'hyperv', address: sim.address, port: sim.port, user: sim.user }, secret: { type: 'key', privateKey: sim.privateKey }, pinnedFingerprint: sim.fingerprint, connectTimeoutMs: 20_000 },
       extra,
     )
     made.push(a)

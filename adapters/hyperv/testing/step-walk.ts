@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { expect } from 'vitest'
-import type { HyperVSim } from '../../../test-hosts/hyperv-sim/server'
+import type { HyperVSim } from '../../../test-hosts/hyperv-pwsh/sim'
 
 /** Every file under the host's drives (folders left out: Lifeboat's jobs folder stays on purpose), relative paths. */
 async function files(root: string): Promise<string[]> {

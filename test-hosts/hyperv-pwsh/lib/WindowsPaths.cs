@@ -13,6 +13,8 @@ internal static class StartupHook
     {
         var accelerators = typeof(System.Management.Automation.PSObject).Assembly.GetType("System.Management.Automation.TypeAccelerators");
         accelerators?.GetMethod("Add", new[] { typeof(string), typeof(System.Type) })?.Invoke(null, new object[] { "System.IO.File", typeof(LifeboatTestHost.WindowsFile) });
+        // A warm worker of the test host's pool (lib/PwshWorker.cs) never returns to pwsh's own Main.
+        if (System.Environment.GetEnvironmentVariable("LB_HVPWSH_WORKER") != null) LifeboatTestHost.PwshWorker.Run();
     }
 }
 
@@ -46,13 +48,32 @@ namespace LifeboatTestHost
 
         public static FileStream Open(string path, FileMode mode, FileAccess access) => Open(path, mode, access, FileShare.None);
 
+        // Files opened in this process: a process exit would close them (and release a job lock's flock); a warm worker
+        // (PwshWorker.cs) closes them when its session ends instead.
+        static readonly System.Collections.Generic.List<FileStream> Opened = new System.Collections.Generic.List<FileStream>();
+
+        internal static void CloseAll()
+        {
+            lock (Opened)
+            {
+                foreach (var stream in Opened) stream.Dispose();
+                Opened.Clear();
+            }
+        }
+
+        static FileStream Track(FileStream stream)
+        {
+            lock (Opened) Opened.Add(stream);
+            return stream;
+        }
+
         public static FileStream Open(string path, FileMode mode, FileAccess access, FileShare share)
         {
-            if (!WindowsPaths.IsWindowsPath(path)) return File.Open(path, mode, access, share);
+            if (!WindowsPaths.IsWindowsPath(path)) return Track(File.Open(path, mode, access, share));
             string local = WindowsPaths.ToLocal(path);
             try
             {
-                return File.Open(local, mode, access, share);
+                return Track(File.Open(local, mode, access, share));
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
