@@ -1,5 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config'
-import { HOST_LANE } from './scripts/test-lanes.mjs'
+import { BALANCE_TO_HOSTS, HOST_LANE } from './scripts/test-lanes.mjs'
 
 const ALL = ['{adapters,engine,electron,renderer,test-hosts,e2e/torture,scripts}/**/*.test.{ts,tsx}']
 
@@ -13,8 +13,8 @@ export default defineConfig({
     projects: [
       // Real sshd, libvirt and QEMU on a loaded two-core machine: a test of this lane gets one more try, and npm test
       // names every test that needed it (scripts/test-report.mjs), so flakiness shows instead of hiding.
-      { extends: true, test: { name: 'hosts', include: [...HOST_LANE], retry: 1 } },
-      { extends: true, test: { name: 'local', include: ALL, exclude: [...configDefaults.exclude, ...HOST_LANE] } },
+      { extends: true, test: { name: 'hosts', include: [...HOST_LANE, ...BALANCE_TO_HOSTS], retry: 1 } },
+      { extends: true, test: { name: 'local', include: ALL, exclude: [...configDefaults.exclude, ...HOST_LANE, ...BALANCE_TO_HOSTS] } },
     ],
   },
 })

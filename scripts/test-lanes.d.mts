@@ -1,2 +1,3 @@
 export declare const HOST_LANE: readonly string[]
 export declare const HOST_PEER_IMPORT: RegExp
+export declare const BALANCE_TO_HOSTS: readonly string[]
