@@ -141,7 +141,19 @@ test.describe('XenServer pool journeys', () => {
 
     // The admin checked the copy and deletes it on the pool (xe vm-uninstall): it leaves the tree by itself.
     await xapi.call('VM.destroy', copy.ref)
-    for (const d of copyDisks) await xapi.call('VDI.destroy', d.vdi)
+    // Right after the restore's transfer dom0 still holds a VBD on each disk for a few seconds (the simulator does as
+    // xapi does): VDI_IN_USE until it lets go, and the admin tries again.
+    for (const d of copyDisks) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await xapi.call('VDI.destroy', d.vdi)
+          break
+        } catch (e) {
+          if (attempt >= 30 || (e as { code?: string }).code !== 'VDI_IN_USE') throw e
+          await new Promise((r) => setTimeout(r, 500))
+        }
+      }
+    }
     await expect(app.vmItem(copyName)).toHaveCount(0, { timeout: 15_000 })
   })
 
