@@ -1,5 +1,6 @@
 import { constants } from 'node:fs'
 import { open, rm } from 'node:fs/promises'
+import { StagingPool, isRefusal } from '../direct-staging'
 
 /** Unbuffered writes must start, end and sit in memory on boundaries of the device's block size; 4 KiB covers all. */
 const ALIGN = 4096
@@ -24,9 +25,7 @@ const STAGING_SLOTS = 4
  * write() answers false once and from then on, and the caller writes through the page cache as before.
  */
 export class DirectWriter {
-  private readonly free: Buffer[] = []
-  private readonly waiters: ((buffer: Buffer) => void)[] = []
-  private created = 0
+  private readonly staging = new StagingPool(STAGING_PAGES, STAGING_SLOTS)
   private disabled = typeof constants.O_DIRECT !== 'number'
 
   /** Whether direct writes are (still) in use; false once the platform or filesystem refused them. */
@@ -86,39 +85,14 @@ export class DirectWriter {
       }
       return true
     } finally {
-      this.give(staging)
+      this.staging.give(staging)
     }
   }
 
   private async take(): Promise<Buffer | undefined> {
-    const ready = this.free.pop()
-    if (ready !== undefined) return ready
-    if (this.created < STAGING_SLOTS) {
-      try {
-        const memory = new wasm.Memory({ initial: STAGING_PAGES, maximum: STAGING_PAGES })
-        this.created++
-        return Buffer.from(memory.buffer)
-      } catch {
-        // No address space for it (ulimit -v): write through the page cache instead.
-        this.disabled = true
-        return undefined
-      }
-    }
-    return await new Promise<Buffer>((resolve) => this.waiters.push(resolve))
+    const buffer = await this.staging.take()
+    // No address space for another buffer: write through the page cache instead.
+    if (buffer === undefined) this.disabled = true
+    return buffer
   }
-
-  private give(buffer: Buffer): void {
-    const waiter = this.waiters.shift()
-    if (waiter !== undefined) waiter(buffer)
-    else this.free.push(buffer)
-  }
-}
-
-/** Node's WebAssembly global (this project's TypeScript libraries leave it undeclared). */
-const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } } }).WebAssembly
-
-/** The platform or filesystem does not do direct I/O here (as opposed to a real write failure). */
-function isRefusal(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  return code === 'EINVAL' || code === 'EOPNOTSUPP' || code === 'ENOTSUP'
 }

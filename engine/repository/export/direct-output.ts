@@ -1,5 +1,6 @@
 import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
+import { StagingPool, isRefusal } from '../direct-staging'
 
 /** Unbuffered writes must start, end and sit in memory on boundaries of the device's block size; 4 KiB covers all. */
 const ALIGN = 4096
@@ -19,10 +20,8 @@ const STAGING_SLOTS = 4
  * tmpfs), everything goes through the page cache as before; the file is the same either way.
  */
 export class PositionedOutput {
-  private readonly free: Buffer[] = []
-  private readonly waiters: ((buffer: Buffer) => void)[] = []
+  private readonly staging = new StagingPool(STAGING_PAGES, STAGING_SLOTS)
   private readonly inFlight = new Set<Promise<void>>()
-  private created = 0
   private failure: Error | undefined
   private closed = false
 
@@ -88,7 +87,7 @@ export class PositionedOutput {
     const staging = await this.take()
     const handle = this.direct
     if (staging === undefined || handle === undefined) {
-      if (staging !== undefined) this.give(staging)
+      if (staging !== undefined) this.staging.give(staging)
       let done = 0
       while (done < data.length) done += (await this.buffered.write(data, done, data.length - done, position + done)).bytesWritten
       return
@@ -110,7 +109,7 @@ export class PositionedOutput {
         let done = 0
         while (done < length) done += (await this.buffered.write(staging, done, length - done, position + done)).bytesWritten
       } finally {
-        this.give(staging)
+        this.staging.give(staging)
       }
     })()
     const tracked = writing.catch((error: unknown) => {
@@ -129,34 +128,9 @@ export class PositionedOutput {
   }
 
   private async take(): Promise<Buffer | undefined> {
-    const ready = this.free.pop()
-    if (ready !== undefined) return ready
-    if (this.created < STAGING_SLOTS) {
-      try {
-        const memory = new wasm.Memory({ initial: STAGING_PAGES, maximum: STAGING_PAGES })
-        this.created++
-        return Buffer.from(memory.buffer)
-      } catch {
-        // No address space for it (ulimit -v): write through the page cache instead.
-        this.direct = undefined
-        return undefined
-      }
-    }
-    return await new Promise<Buffer>((resolve) => this.waiters.push(resolve))
+    const buffer = await this.staging.take()
+    // No address space for another buffer: write through the page cache instead.
+    if (buffer === undefined) this.direct = undefined
+    return buffer
   }
-
-  private give(buffer: Buffer): void {
-    const waiter = this.waiters.shift()
-    if (waiter !== undefined) waiter(buffer)
-    else this.free.push(buffer)
-  }
-}
-
-/** Node's WebAssembly global (this project's TypeScript libraries leave it undeclared). */
-const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } } }).WebAssembly
-
-/** The platform or filesystem does not do direct I/O here (as opposed to a real write failure). */
-function isRefusal(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  return code === 'EINVAL' || code === 'EOPNOTSUPP' || code === 'ENOTSUP'
 }
