@@ -73,10 +73,19 @@ describe('prune and garbage collection', () => {
           return base.read(offset, length, signal)
         },
       }
+      const countChunks = async (): Promise<number> => {
+        let n = 0
+        for (const sub of await readdir(chunkDir)) n += (await readdir(path.join(chunkDir, sub))).filter((f) => !f.includes('.tmp')).length
+        return n
+      }
+      const chunksBefore = await countChunks()
       const oldSource = await openFileSource(oldImg)
       const running = repo.ingest({ vm: { ...VM, id: 'vm-2' }, sourceHost: { name: 'h' }, mode: 'hot', consistency: 'crash', disks: [{ name: 'a', source: oldSource }, { name: 'b', source: slow }] })
       await halfway
-      await new Promise((r) => setTimeout(r, 100))
+      // The two chunks of `b` read before the pause are hashed and written by the pipeline behind the reader: wait for
+      // them to land (a loaded machine can take a while), not for a fixed time.
+      for (let i = 0; i < 600 && (await countChunks()) < chunksBefore + 2; i++) await new Promise((r) => setTimeout(r, 50))
+      expect(await countChunks()).toBeGreaterThanOrEqual(chunksBefore + 2)
       // Prune the old point (its chunks are being reused) and collect garbage while the backup waits.
       await repo.prune({ policy: { keepLast: 1 } }) // vm-1 has `old` and the tiny point: `old` goes
       expect((await repo.listPoints()).map((p) => p.id)).not.toContain(old.id)
