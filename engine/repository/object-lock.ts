@@ -1,3 +1,4 @@
+import { runLanes } from '../common/lanes.js'
 import { CONFIG_KEY, MAX_CONFIG_BYTES, chunkKey, pointKey } from './format.js'
 import { RepositoryError, throwIfCancelled } from './errors.js'
 import { loadManifest } from './points.js'
@@ -41,13 +42,14 @@ export async function lockPoint(ctx: RepoContext, pointId: string, signal?: Abor
   const until = ctx.clock() + setting.days * 86_400_000
   const manifest = await loadManifest(ctx, pointId, signal)
   const keys = [pointKey(pointId), ...new Set(manifest.disks.flatMap((d) => d.chunks.filter((c): c is string => c !== null)).map(chunkKey))]
-  let next = 0
-  const lane = async (): Promise<void> => {
-    while (next < keys.length) {
-      throwIfCancelled(signal, `Restore point ${pointId} is written; some of the chunks it shares with older points may still be locked for less than ${setting.days} days. Backing up or copying again extends them.`)
-      await lock.extend(keys[next++] ?? '', until, signal)
-    }
-  }
-  await Promise.all(Array.from({ length: 8 }, lane))
+  await runLanes(
+    keys.length,
+    8,
+    async (index, laneSignal) => {
+      throwIfCancelled(laneSignal, `Restore point ${pointId} is written; some of the chunks it shares with older points may still be locked for less than ${setting.days} days. Backing up or copying again extends them.`)
+      await lock.extend(keys[index] ?? '', until, laneSignal)
+    },
+    signal,
+  )
   return keys.length
 }

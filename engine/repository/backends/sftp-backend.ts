@@ -1,3 +1,4 @@
+import { runLanes } from '../../common/lanes.js'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path/posix'
 import type { SFTPWrapper } from 'ssh2'
@@ -408,23 +409,7 @@ function isKeySegment(name: string): boolean {
   return name.length > 0 && name.length <= 255 && /^[0-9A-Za-z._-]+$/.test(name) && !name.startsWith('.')
 }
 
-/**
- * Runs `run(0 … count-1)` with at most PIECES_IN_FLIGHT at once. Stops starting new ones after a failure, waits for
- * those already running (none is left unobserved) and rethrows the first failure.
- */
+/** Runs `run(0 … count-1)` with at most PIECES_IN_FLIGHT at once; a failure stops the rest (see runLanes). */
 async function inWindows(count: number, run: (index: number) => Promise<void>): Promise<void> {
-  let next = 0
-  let failure: { error: unknown } | undefined
-  const lane = async (): Promise<void> => {
-    while (failure === undefined && next < count) {
-      const i = next++
-      try {
-        await run(i)
-      } catch (error) {
-        failure ??= { error }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(PIECES_IN_FLIGHT, count) }, lane))
-  if (failure !== undefined) throw failure.error
+  await runLanes(count, PIECES_IN_FLIGHT, (i) => run(i))
 }

@@ -1,3 +1,4 @@
+import { runLanes } from '../../common/lanes.js'
 import { CHUNK_SIZE, CHUNKS_PREFIX, MAX_MANIFEST_BYTES, chunkIdFromKey, chunkKey, pointKey } from '../format.js'
 import type { RepositoryBackend } from '../backend.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
@@ -94,23 +95,25 @@ export async function copyPoint(ctx: RepoContext, options: CopyPointOptions): Pr
   let chunksShared = 0
   let chunksResumed = 0
   let chunksVerified = 0
-  let next = 0
-  const lane = async (): Promise<void> => {
-    while (next < ids.length) {
-      throwIfCancelled(signal, LEFT_BEHIND)
-      const id = ids[next++] ?? ''
+  // A failure stops every lane before the copy reports it: nothing reaches the target after the error.
+  await runLanes(
+    ids.length,
+    Math.max(1, ctx.codec.parallelism * 2),
+    async (index, laneSignal) => {
+      throwIfCancelled(laneSignal, LEFT_BEHIND)
+      const id = ids[index] ?? ''
       const length = lengths.get(id) ?? 0
       if (referenced.has(id) && present.has(id)) {
         chunksShared++
-        continue
+        return
       }
-      if (present.has(id) && (await provenInTarget(targetCtx, id, length, signal))) {
+      if (present.has(id) && (await provenInTarget(targetCtx, id, length, laneSignal))) {
         chunksResumed++
         chunksVerified++
       } else {
-        const object = await sourceObject(ctx, id, length, pointId, signal)
-        await target.put(chunkKey(id), object, signal)
-        if (!(await provenInTarget(targetCtx, id, length, signal))) {
+        const object = await sourceObject(ctx, id, length, pointId, laneSignal)
+        await target.put(chunkKey(id), object, laneSignal)
+        if (!(await provenInTarget(targetCtx, id, length, laneSignal))) {
           throw new RepositoryError('BACKEND_ERROR', `Chunk ${id.slice(0, 16)}… was written to ${target.label} but does not read back whole. ${LEFT_BEHIND}`, {
             what: 'copying a restore point',
             detail: 'read-back mismatch',
@@ -122,9 +125,9 @@ export async function copyPoint(ctx: RepoContext, options: CopyPointOptions): Pr
       }
       bytesDone += length
       progress({ phase: 'copying', bytesDone, bytesTotal, detail: `${chunksSent} chunks sent, ${chunksShared} already there` })
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, ctx.codec.parallelism * 2) }, lane))
+    },
+    signal,
+  )
   throwIfCancelled(signal, LEFT_BEHIND)
   await target.flush(signal)
   await _lock.assertHeld(signal)

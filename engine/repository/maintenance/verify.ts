@@ -1,3 +1,4 @@
+import { runLanes } from '../../common/lanes.js'
 import { CHUNK_SIZE } from '../format.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
 import { listPointIds, loadManifest } from '../points.js'
@@ -68,15 +69,16 @@ export async function verify(ctx: RepoContext, options: VerifyOptions = {}): Pro
   const bytesTotal = ids.reduce((sum, id) => sum + (refs.get(id)?.[0]?.length ?? 0), 0)
   const damagedChunks: DamagedChunk[] = []
   let bytesChecked = 0
-  let next = 0
-  const lane = async (): Promise<void> => {
-    while (next < ids.length) {
-      throwIfCancelled(signal)
-      const id = ids[next++] ?? ''
+  await runLanes(
+    ids.length,
+    Math.max(1, ctx.codec.parallelism * 2),
+    async (index, laneSignal) => {
+      throwIfCancelled(laneSignal)
+      const id = ids[index] ?? ''
       const places = refs.get(id) ?? []
       const length = places[0]?.length ?? 0
       try {
-        await readChunk(ctx, id, length, undefined, signal)
+        await readChunk(ctx, id, length, undefined, laneSignal)
         // The same content at a position of another length would be a hash collision; check it anyway.
         if (places.some((p) => p.length !== length)) throw new RepositoryError('CORRUPT_CHUNK', 'referenced with different lengths', { id, reason: 'referenced with different lengths' })
       } catch (error) {
@@ -92,9 +94,9 @@ export async function verify(ctx: RepoContext, options: VerifyOptions = {}): Pro
       }
       bytesChecked += length
       progress({ phase: 'verify', bytesDone: bytesChecked, bytesTotal })
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, ctx.codec.parallelism * 2) }, lane))
+    },
+    signal,
+  )
 
   const points: DamagedPoint[] = [...damagedPoints.entries()]
     .sort(([a], [b]) => a.localeCompare(b))

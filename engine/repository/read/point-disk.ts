@@ -1,3 +1,4 @@
+import { runLanes } from '../../common/lanes.js'
 import { assertReadInBounds, type BlockSource, type Extent } from '../../disks/block-source.js'
 import { CHUNK_SIZE } from '../format.js'
 import { readChunk } from './chunk-reader.js'
@@ -64,18 +65,16 @@ export class PointDiskSource implements BlockSource {
     for (let i = first; i <= last; i++) indices.push(i)
     const sequential = this.lastEnd >= 0 && offset >= this.lastEnd && offset - this.lastEnd < CHUNK_SIZE
     this.lastEnd = offset + length
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < indices.length) {
-        const i = indices[next++] ?? 0
-        const data = await this.chunk(i, signal)
-        const cs = i * CHUNK_SIZE
-        const from = Math.max(offset, cs)
-        const to = Math.min(offset + length, cs + data.length)
-        data.copy(out, from - offset, from - cs, to - cs)
-      }
-    }
-    const reading = Promise.all(Array.from({ length: Math.min(this.parallelReads, indices.length) }, worker))
+    // Loads go through the shared cache, so they keep the caller's signal: one reader's failure must not cancel a
+    // chunk another reader waits for. runLanes still stops taking new chunks and waits for all before rethrowing.
+    const reading = runLanes(indices.length, this.parallelReads, async (n) => {
+      const i = indices[n] ?? 0
+      const data = await this.chunk(i, signal)
+      const cs = i * CHUNK_SIZE
+      const from = Math.max(offset, cs)
+      const to = Math.min(offset + length, cs + data.length)
+      data.copy(out, from - offset, from - cs, to - cs)
+    })
     // After the read's own chunks have been asked for, so they are ahead of the read-ahead in the backend and codec queues.
     if (sequential) this.loadAhead(last + 1, signal)
     await reading
