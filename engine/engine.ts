@@ -108,6 +108,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     disposed = true
     scheduler.stopTimer()
     await jobs.cancelAll()
+    await jobs.recordsWritten()
     await inventory.stop()
     await browse.close()
   }

@@ -18,6 +18,27 @@ async function makeRunner(now?: () => number) {
 }
 
 describe('JobRunner', () => {
+  it('a door that ends at the job’s last event finds its final record on disk after recordsWritten()', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lb-jobs-'))
+    const events = new EventBus()
+    const store = new JobStore(dir)
+    // A slow disk: each record write takes 50 ms, as on a busy machine.
+    const slow = Object.assign(Object.create(store) as JobStore, {
+      save: async (job: Parameters<JobStore['save']>[0]) => {
+        await new Promise((r) => setTimeout(r, 50))
+        await store.save(job)
+      },
+    })
+    const runner = new JobRunner({ store: slow, events })
+    const ended = new Promise<string>((resolve) => events.on('job.updated', (j) => j.state === 'succeeded' && resolve(j.id)))
+    runner.start({ kind: 'test', title: 'Quick', steps: [], run: () => Promise.resolve(1) })
+    // What the CLI does: it sees the job finished, then disposes the engine and exits.
+    const id = await ended
+    await runner.cancelAll()
+    await runner.recordsWritten()
+    expect((await store.load(id))?.state).toBe('succeeded')
+  })
+
   it('runs a job to success, tracks steps and persists it', async () => {
     const { runner, seen, store } = await makeRunner()
     const job = runner.start({

@@ -69,6 +69,8 @@ export class JobRunner {
   private readonly recent = new Map<string, JobRecord>()
   /** Looks for cancel requests from other Lifeboat processes while jobs run (see JobStore.requestCancel). */
   private cancelWatch: ReturnType<typeof setInterval> | undefined
+  /** Record writes not yet on disk: the final one of a job goes out after its `job.updated` event. */
+  private readonly writes = new Set<Promise<unknown>>()
 
   constructor(
     private readonly deps: { store: JobStore; events: EventBus; now?: () => number },
@@ -272,7 +274,7 @@ export class JobRunner {
       for (const step of live.job.steps) if (step.state === 'running' || step.state === 'pending') step.state = step.state === 'running' ? 'done' : 'skipped'
       this.addLog(live, 'info', 'Finished.')
     }
-    void this.deps.store.clearCancel(live.job.id)
+    this.track(this.deps.store.clearCancel(live.job.id).catch(() => undefined))
     this.recent.set(live.job.id, live.job)
     if (this.recent.size > 200) this.recent.delete(this.recent.keys().next().value ?? '')
     this.publish(live, true)
@@ -301,6 +303,20 @@ export class JobRunner {
       .catch((err: unknown) => {
         console.error('Lifeboat: could not save job record:', err instanceof Error ? err.message : err)
       })
+    this.track(live.saving)
+  }
+
+  private track(write: Promise<unknown>): void {
+    this.writes.add(write)
+    void write.finally(() => this.writes.delete(write))
+  }
+
+  /**
+   * Resolves once every job record written so far is on disk. A door that quits right after a job's last event (the
+   * CLI ends when it sees the job finished) waits for this, or the job's history would keep it "running".
+   */
+  async recordsWritten(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all([...this.writes])
   }
 }
 
