@@ -9,9 +9,54 @@ const catalogs: Record<Language, Record<MessageKey, string>> = { en, de }
 export type Params = Readonly<Record<string, string | number | boolean | null | undefined>>
 export type Translate = (key: MessageKey, params?: Params) => string
 
-/** Fills {placeholders}; a missing one becomes empty rather than showing braces to the admin. */
-export function interpolate(template: string, params: Params = {}): string {
-  return template
+const pluralRules = new Map<string, Intl.PluralRules>()
+function pluralCategory(locale: string, n: number): string {
+  let rules = pluralRules.get(locale)
+  if (rules === undefined) pluralRules.set(locale, (rules = new Intl.PluralRules(locale)))
+  return rules.select(n)
+}
+
+/**
+ * Picks the branch of each `{name, plural, one {…} other {…}}` (ICU's message syntax, the subset the catalogs use:
+ * `=N` and the locale's categories, `#` for the number) by the language's plural rules; a branch may hold
+ * {placeholders}. A malformed one is left as written, which the catalog tests catch.
+ */
+function selectPlurals(template: string, params: Params, locale: string): string {
+  let out = ''
+  let i = 0
+  for (;;) {
+    const start = template.indexOf('{', i)
+    const head = start < 0 ? null : /^\{(\w+),\s*plural,\s*/.exec(template.slice(start))
+    if (start < 0) return out + template.slice(i)
+    if (head === null) {
+      out += template.slice(i, start + 1)
+      i = start + 1
+      continue
+    }
+    const branches = new Map<string, string>()
+    let j = start + head[0].length
+    while (j < template.length && template[j] !== '}') {
+      const key = /^(=\d+|\w+)\s*\{/.exec(template.slice(j))
+      if (key === null) return out + template.slice(i)
+      let depth = 1
+      let k = j + key[0].length
+      for (; k < template.length && depth > 0; k++) depth += template[k] === '{' ? 1 : template[k] === '}' ? -1 : 0
+      if (depth > 0) return out + template.slice(i)
+      branches.set(key[1] ?? '', template.slice(j + key[0].length, k - 1))
+      j = k
+      while (template[j] === ' ') j++
+    }
+    const value = Number(params[head[1] ?? ''])
+    const n = Number.isFinite(value) ? value : 0
+    const branch = branches.get(`=${n}`) ?? branches.get(pluralCategory(locale, n)) ?? branches.get('other') ?? ''
+    out += template.slice(i, start) + branch.replace(/#/g, String(n))
+    i = j + 1
+  }
+}
+
+/** Fills {placeholders}; a missing one becomes empty rather than showing braces to the admin. Plurals: selectPlurals. */
+export function interpolate(template: string, params: Params = {}, locale = 'en'): string {
+  return selectPlurals(template, params, locale)
     .replace(/\{(\w+)\}/g, (_, name: string) => {
       const value = params[name]
       return value === undefined || value === null ? '' : String(value)
@@ -22,7 +67,7 @@ export function interpolate(template: string, params: Params = {}): string {
 }
 
 export function translate(language: Language, key: MessageKey, params?: Params): string {
-  return interpolate(catalogs[language][key], params)
+  return interpolate(catalogs[language][key], params, language)
 }
 
 export function useT(): Translate {

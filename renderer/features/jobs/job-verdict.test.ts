@@ -18,6 +18,8 @@ describe('the verdict under a finished job', () => {
     expect(jobVerdict('points.check', check)).toEqual({ kind: 'check', verdict: 'failed', reason: 'the disk has no bootable system' })
     expect(jobVerdict('plan.run', { succeeded: 1, failed: 0, pointIds: ['p'], check: { verdict: 'booted', summary: 'web: Booted — x', at: '', pointIds: ['p'], jobIds: ['j'] } })).toEqual({ kind: 'plan', verdict: 'booted', summary: 'web: Booted — x' })
     expect(jobVerdict('plan.run', { succeeded: 1, failed: 0, pointIds: ['p'] })).toBeUndefined()
+    // A check on the plan's own schedule (job kind plan.check) returns { check } the same way.
+    expect(jobVerdict('plan.check', { check: { verdict: 'failed', summary: 'db: Failed — no heartbeat', at: '', pointIds: ['p'], jobIds: ['j'] } })).toEqual({ kind: 'plan', verdict: 'failed', summary: 'db: Failed — no heartbeat' })
     expect(jobVerdict('backup', check)).toBeUndefined()
     expect(jobVerdict('points.check', { ...check, verdict: 'maybe' })).toBeUndefined()
   })
