@@ -6,21 +6,7 @@ import { CHUNK_SIZE } from '../repository'
 import { writeMixedImage } from '../repository/testing/fixtures'
 import { chunkFiles, flipBit } from '../repository/testing/tamper'
 import { startReceiver } from '../notify/testing/http-receiver'
-import { runCli } from './main'
-
-async function lifeboat(home: string, argv: readonly string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const line = (t: string) => (t.endsWith('\n') ? t : `${t}\n`)
-  const code = await runCli([...argv, '--home', home], new AbortController().signal, {
-    json: argv.includes('--json'),
-    out: (t) => (stdout += line(t)),
-    err: (t) => (stderr += line(t)),
-    confirm: () => undefined,
-    readStdin: () => Promise.resolve(stdin),
-  })
-  return { code, stdout, stderr }
-}
+import { lifeboat } from './testing/run-lifeboat'
 
 describe('lifeboat points copy and repo verify --repair-from', { timeout: 180_000 }, () => {
   let dir: string

@@ -3,23 +3,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startReceiver, type HttpReceiver } from '../notify/testing/http-receiver'
-import { runCli } from './main'
+import { lifeboat } from './testing/run-lifeboat'
 
 const HOOK = 'T0/B0/cliSecretHookPath'
-
-async function lifeboat(home: string, argv: readonly string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const line = (t: string) => (t.endsWith('\n') ? t : `${t}\n`)
-  const code = await runCli([...argv, '--home', home], new AbortController().signal, {
-    json: argv.includes('--json'),
-    out: (t) => (stdout += line(t)),
-    err: (t) => (stderr += line(t)),
-    confirm: () => undefined,
-    readStdin: () => Promise.resolve(stdin),
-  })
-  return { code, stdout, stderr }
-}
 
 describe('lifeboat notify', () => {
   let home: string

@@ -1,14 +1,14 @@
 import type { JobDto } from '../api/contract-jobs'
 import type { InstantRunDto, PointRunResultDto } from '../api/contract-run'
-import { toJobDetailDto, toJobDto } from '../jobs/job-record'
+import { toJobDetailDto } from '../jobs/job-record'
 import { RUN_CACHE_CHUNKS } from '../jobs/run-job'
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, table, UsageError, type CliIo } from './cli-io'
 import { str, type Command, type CommandContext } from './command'
 import { followJob } from './commands-backup'
 import { repoArg, resolvePoint } from './commands-repository'
+import { watchJob } from './wait-for-job'
 
-const finished = new Set(['succeeded', 'failed', 'cancelled'])
 
 function requireHost(ctx: CommandContext): string {
   const host = str(ctx, 'host')
@@ -53,26 +53,7 @@ export const pointsRunCommands: Command[] = [
           ctx.io.err(`${vm} is running from restore point ${point.id} on ${host}. It needs this process: keep it running until the VM is made permanent (lifeboat runs make-permanent ${vm} --host ${host}). Ctrl+C stops and discards the VM.`)
         }
       }
-      const job = await new Promise<JobDto>((resolve) => {
-        const settle = (j: JobDto) => {
-          off()
-          ctx.signal.removeEventListener('abort', onAbort)
-          resolve(j)
-        }
-        const off = engine.events.on('job.updated', (j) => {
-          if (j.id !== jobId) return
-          announce(j)
-          if (finished.has(j.state)) settle(j)
-        })
-        const onAbort = () => void engine.jobs.cancel(jobId)
-        if (ctx.signal.aborted) onAbort()
-        else ctx.signal.addEventListener('abort', onAbort, { once: true })
-        void engine.jobs.get(jobId).then((record) => {
-          const j = toJobDto(record)
-          announce(j)
-          if (finished.has(j.state)) settle(j)
-        })
-      })
+      const job = await watchJob(engine, jobId, ctx.signal, announce)
       if (job.state === 'cancelled' && ctx.signal.aborted && job.leftBehind.length === 0) {
         if (!ctx.io.json) ctx.io.err('Stopped: the VM was turned off and discarded; nothing was left on the host.')
         return EXIT_OK

@@ -1,13 +1,12 @@
 import path from 'node:path'
-import { toJobDto } from '../jobs/job-record'
 import type { JobDto } from '../api/contract-jobs'
 import { SERVE_CACHE_CHUNKS } from '../api/handlers-serve'
 import { call } from './cli-call'
 import { EXIT_FAILED, EXIT_OK, UsageError } from './cli-io'
 import { str, type Command } from './command'
 import { repoArg, resolvePoint } from './commands-repository'
+import { watchJob } from './wait-for-job'
 
-const finished = new Set(['succeeded', 'failed', 'cancelled'])
 
 export const pointsServeCommand: Command = {
   path: ['points', 'serve'],
@@ -42,26 +41,7 @@ export const pointsServeCommand: Command = {
         ctx.io.err(`Serving disk ${disk} of ${point.id}${overlay === undefined ? ' read-only' : `, writes into ${path.resolve(overlay)}`}. Ctrl+C stops.`)
       }
     }
-    const job = await new Promise<JobDto>((resolve) => {
-      const settle = (j: JobDto) => {
-        off()
-        ctx.signal.removeEventListener('abort', onAbort)
-        resolve(j)
-      }
-      const off = engine.events.on('job.updated', (j) => {
-        if (j.id !== jobId) return
-        announce(j)
-        if (finished.has(j.state)) settle(j)
-      })
-      const onAbort = () => void engine.jobs.cancel(jobId)
-      if (ctx.signal.aborted) onAbort()
-      else ctx.signal.addEventListener('abort', onAbort, { once: true })
-      void engine.jobs.get(jobId).then((record) => {
-        const j = toJobDto(record)
-        announce(j)
-        if (finished.has(j.state)) settle(j)
-      })
-    })
+    const job = await watchJob(engine, jobId, ctx.signal, announce)
     // Stopping is how serving ends: a cancel that we asked for, with nothing left behind, is a clean exit.
     if (job.state === 'cancelled' && ctx.signal.aborted && job.leftBehind.length === 0) {
       if (!ctx.io.json) ctx.io.err('Stopped serving; nothing was left behind.')

@@ -13,7 +13,6 @@ export const finished: ReadonlySet<JobDto['state']> = new Set<JobDto['state']>([
 export async function waitForJob(engine: Engine, jobId: string, io: CliIo, signal: AbortSignal): Promise<JobDto> {
   const tty = process.stderr.isTTY
   let lastLine = 0
-  let result: JobDto | undefined
   const show = (job: JobDto) => {
     const p = job.progress
     const pct = p.bytesTotal ? ` ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}%` : ''
@@ -29,30 +28,50 @@ export async function waitForJob(engine: Engine, jobId: string, io: CliIo, signa
       lastLine = Date.now()
     }
   }
-  await new Promise<void>((resolve) => {
-    const off = engine.events.on('job.updated', (job) => {
-      if (job.id !== jobId) return
-      if (!io.json) show(job)
-      if (finished.has(job.state)) {
-        result = job
-        off()
-        resolve()
-      }
-    })
-    const onAbort = () => void engine.jobs.cancel(jobId)
-    // A SIGTERM that came while the job was being started has already fired its event: cancel now, not never.
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
-    // The job may have ended before we subscribed.
-    void engine.jobs.get(jobId).then((record) => {
-      const job = toJobDto(record)
-      if (finished.has(job.state)) {
-        result = job
-        off()
-        resolve()
-      }
-    })
+  const result = await watchJob(engine, jobId, signal, (job) => {
+    if (!io.json) show(job)
   })
   if (tty && !io.json) process.stderr.write('\n')
-  return result ?? toJobDto(await engine.jobs.get(jobId))
+  return result
+}
+
+/**
+ * Resolves with the job once it has ended, telling `onUpdate` each state it is seen in (the current one first, as the
+ * job may have moved on or ended before we subscribed). An abort of `signal` — Ctrl+C, SIGTERM, even one that came
+ * while the job was being started — cancels the job, and this still waits for its cleanup to end.
+ */
+export async function watchJob(engine: Pick<Engine, 'events' | 'jobs'>, jobId: string, signal: AbortSignal, onUpdate: (job: JobDto) => void = () => undefined): Promise<JobDto> {
+  return await new Promise<JobDto>((resolve, reject) => {
+    let ended = false
+    const settle = (job: JobDto) => {
+      if (ended) return
+      ended = true
+      off()
+      signal.removeEventListener('abort', onAbort)
+      resolve(job)
+    }
+    const off = engine.events.on('job.updated', (job) => {
+      if (job.id !== jobId || ended) return
+      onUpdate(job)
+      if (finished.has(job.state)) settle(job)
+    })
+    const onAbort = () => void engine.jobs.cancel(jobId)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+    engine.jobs.get(jobId).then(
+      (record) => {
+        if (ended) return
+        const job = toJobDto(record)
+        onUpdate(job)
+        if (finished.has(job.state)) settle(job)
+      },
+      (error: unknown) => {
+        if (ended) return
+        ended = true
+        off()
+        signal.removeEventListener('abort', onAbort)
+        reject(error instanceof Error ? error : new Error(String(error)))
+      },
+    )
+  })
 }
