@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { HyperVHost } from '../hyperv-sim/hyperv/host'
-import { knownContent } from '../hyperv-sim/server'
+import { knownContent } from '../hyperv-sim/hyperv/known-content'
 import { startModelBridge } from './bridge'
 import { startHyperVPwshHost } from './host'
 import { HERE, findPwsh, typesAssembly } from './pwsh'
@@ -109,6 +109,8 @@ async function main(): Promise<void> {
       ...process.env,
       LB_HVPWSH_SOCKET: bridge.socketPath,
       LB_HVPWSH_TYPES: types,
+      // As winshell.sh: the modules load the test host's assembly by name, which the startup hook has loaded.
+      DOTNET_STARTUP_HOOKS: types,
       PSModulePath: path.join(HERE, 'modules'),
       POWERSHELL_TELEMETRY_OPTOUT: '1',
       POWERSHELL_UPDATECHECK: 'Off',

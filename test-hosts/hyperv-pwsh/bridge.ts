@@ -7,8 +7,8 @@
  */
 import { rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
-import type { CmdletDef } from '../hyperv-sim/ps/cmdlet'
-import { PsError, SimulatorLimit } from '../hyperv-sim/ps/values'
+import type { CmdletDef } from '../hyperv-sim/hyperv/cmdlet-def'
+import { PsError, SimulatorLimit } from '../hyperv-sim/hyperv/values'
 import { aclCmdlets } from '../hyperv-sim/hyperv/cmdlets-acl'
 import { configCmdlets } from '../hyperv-sim/hyperv/cmdlets-config'
 import { powerCmdlets } from '../hyperv-sim/hyperv/cmdlets-power'

@@ -9,7 +9,7 @@ import { PsRaw, ps } from '../../adapters/hyperv/powershell'
 import { createReferencePoint, destroyReferencePoint, virtualDiskChanges } from '../../adapters/hyperv/rct'
 import { vmVariable } from '../../adapters/hyperv/vm-details'
 import { VHD_FOLDER } from '../hyperv-sim/hyperv/host'
-import { knownContent } from '../hyperv-sim/server'
+import { knownContent } from '../hyperv-sim/hyperv/known-content'
 import { canRunSshHosts } from '../ssh-host'
 import { startHyperVPwshHost, type HyperVPwshHost } from './host'
 import { canRunHyperVPwshHost } from './pwsh'
@@ -142,6 +142,64 @@ describe.skipIf(!runnable)('Hyper-V test host on real PowerShell: configuration,
     await destroyReferencePoint(ctx, point.instanceId, signal)
     expect(t.host.rct.points.size).toBe(0)
     expect(t.host.rct.calls).toEqual(['Msvm_VirtualSystemReferencePointService.CreateReferencePoint', 'Msvm_ImageManagementService.GetVirtualDiskChanges', 'Msvm_VirtualSystemReferencePointService.DestroyReferencePoint'])
+    expect(t.bridge.problems).toEqual([])
+  }, 300_000)
+
+  // Compiled cmdlets of Microsoft's class names: PowerShell appends the implementing type to their error ids (to a
+  // function's it appended the function name, "…,Get-VM"), binding errors included.
+  it('gives the exact FullyQualifiedErrorIds of Windows: a missing VM through the adapter', async () => {
+    const { runner } = host().newContext()
+    const missing = await failure(runner(ps`Get-VM -Name ${'nosuch'}`, { signal: AbortSignal.timeout(120_000), what: 'Get-VM' }))
+    expect(missing.code).toBe('NOT_FOUND')
+    expect(missing.params).toEqual({ psErrorId: 'InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM', psCategory: 'InvalidArgument', psCommand: 'Get-VM' })
+  }, 180_000)
+
+  it('gives the exact ids and categories of model and binding errors, and Get-Command finds cmdlets of those classes', async () => {
+    const t = host()
+    const { runner } = t.newContext()
+    // Each case with -ErrorAction Stop in effect, so that a non-terminating error is caught as its own record.
+    const script = ps`$ErrorActionPreference = 'Stop'
+function Probe([string] $Case, [scriptblock] $Run) {
+  try { $null = & $Run; [pscustomobject]@{ case = $Case; id = ''; category = '' } }
+  catch { [pscustomobject]@{ case = $Case; id = $_.FullyQualifiedErrorId; category = [string]$_.CategoryInfo.Category } }
+}
+$probes = @(
+  Probe 'missing VM' { Get-VM -Name ${'nosuch'} }
+  Probe 'not a Guid' { Get-VM -Id ${'notaguid'} }
+  Probe 'missing checkpoint' { Checkpoint-VM -Name ${'web01'} -SnapshotName ${'gone'}; $c = Get-VMSnapshot -VMName ${'web01'} -Name ${'gone'}; Remove-VMSnapshot -VMSnapshot $c -Confirm:$false; Remove-VMSnapshot -VMSnapshot $c -Confirm:$false }
+  Probe 'missing disk' { Get-VHD -Path ${'C:\\nosuch\\disk.vhdx'} }
+  Probe 'not a CIM instance' { Get-CimInstance -InputObject ([pscustomobject]@{ Name = ${'x'} }) }
+  Probe 'missing file' { Remove-Item -LiteralPath ${'C:\\nosuch\\file.txt'} }
+  Probe 'unknown parameter' { Test-Path -Path ${'C:\\ProgramData'} -NoSuchParameter }
+)
+$null = Get-ChildItem -LiteralPath ${'/'}
+$found = foreach ($n in ${['Get-VM', 'Get-VMCheckpoint', 'Get-VHD', 'Get-CimInstance', 'Remove-Item', 'Test-Path', 'Join-Path']}) {
+  $c = Get-Command -Name $n
+  if ($c.CommandType -eq 'Alias') { $c = $c.ResolvedCommand }
+  [pscustomobject]@{ Name = $n; CommandType = [string]$c.CommandType; ImplementingType = if ($c.ImplementingType) { $c.ImplementingType.FullName } else { $null }; Source = $c.Source }
+}
+[pscustomobject]@{ probes = $probes; found = @($found) } | ConvertTo-Json -Depth 3 -Compress`
+    const out = JSON.parse(await runner(script, { signal: AbortSignal.timeout(180_000), what: 'probing' })) as { probes: unknown[]; found: unknown[] }
+    expect(out.probes).toEqual([
+      { case: 'missing VM', id: 'InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM', category: 'InvalidArgument' },
+      { case: 'not a Guid', id: 'CannotConvertArgumentNoMessage,Microsoft.HyperV.PowerShell.Commands.GetVM', category: 'InvalidArgument' },
+      { case: 'missing checkpoint', id: 'ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.RemoveVMSnapshot', category: 'ObjectNotFound' },
+      { case: 'missing disk', id: 'ObjectNotFound,Microsoft.Vhd.PowerShell.Cmdlets.GetVHD', category: 'ObjectNotFound' },
+      { case: 'not a CIM instance', id: 'MismatchedPSTypeName,Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand', category: 'InvalidArgument' },
+      { case: 'missing file', id: 'PathNotFound,Microsoft.PowerShell.Commands.RemoveItemCommand', category: 'ObjectNotFound' },
+      { case: 'unknown parameter', id: 'NamedParameterNotFound,Microsoft.PowerShell.Commands.TestPathCommand', category: 'InvalidArgument' },
+    ])
+    expect(out.found).toEqual([
+      { Name: 'Get-VM', CommandType: 'Cmdlet', ImplementingType: 'Microsoft.HyperV.PowerShell.Commands.GetVM', Source: 'Hyper-V' },
+      { Name: 'Get-VMCheckpoint', CommandType: 'Cmdlet', ImplementingType: 'Microsoft.HyperV.PowerShell.Commands.GetVMSnapshot', Source: 'Hyper-V' },
+      { Name: 'Get-VHD', CommandType: 'Cmdlet', ImplementingType: 'Microsoft.Vhd.PowerShell.Cmdlets.GetVHD', Source: 'Hyper-V' },
+      { Name: 'Get-CimInstance', CommandType: 'Cmdlet', ImplementingType: 'Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand', Source: 'CimCmdlets' },
+      // After Get-ChildItem (Microsoft.PowerShell.Management) ran, the file cmdlets found are still WindowsPaths'.
+      { Name: 'Remove-Item', CommandType: 'Cmdlet', ImplementingType: 'Microsoft.PowerShell.Commands.RemoveItemCommand', Source: 'WindowsPaths' },
+      { Name: 'Test-Path', CommandType: 'Cmdlet', ImplementingType: 'Microsoft.PowerShell.Commands.TestPathCommand', Source: 'WindowsPaths' },
+      { Name: 'Join-Path', CommandType: 'Cmdlet', ImplementingType: 'Microsoft.PowerShell.Commands.JoinPathCommand', Source: 'WindowsPaths' },
+    ])
+    expect([...t.host.checkpoints.values()].map((c) => c.name)).not.toContain('gone')
     expect(t.bridge.problems).toEqual([])
   }, 300_000)
 })

@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { flag, str, type CmdletDef } from '../hyperv-sim/ps/cmdlet'
-import { PsError, PsObject, SimulatorLimit } from '../hyperv-sim/ps/values'
+import { flag, str, type CmdletDef } from '../hyperv-sim/hyperv/cmdlet-def'
+import { PsError, PsObject, SimulatorLimit } from '../hyperv-sim/hyperv/values'
 import type { HyperVHost } from '../hyperv-sim/hyperv/host'
 
 /** A drive path → the model's local file for it (WinFs: case-insensitive, no `..`, known drives only). */

@@ -17,7 +17,7 @@ import { sshRunner } from '../../adapters/hyperv/ps-runner'
 import { SshConnectionHolder } from '../../adapters/ssh/ssh-adapter-base'
 import { shQuote } from '../../adapters/ssh/shell-quote'
 import { HyperVHost, type HostOptions, type SimVm } from '../hyperv-sim/hyperv/host'
-import { knownContent } from '../hyperv-sim/server'
+import { knownContent } from '../hyperv-sim/hyperv/known-content'
 import { startSshHost, type SshTestHost } from '../ssh-host'
 import { startModelBridge, type ModelBridge } from './bridge'
 import { HERE, canRunHyperVPwshHost, findPwsh, typesAssembly } from './pwsh'
@@ -121,16 +121,13 @@ export async function startHyperVPwshHost(options: HyperVPwshHostOptions = {}): 
     for (const name of options.vms ?? []) await host.addVm({ name, disks: [knownContent(name, size)] })
     bridge = await startModelBridge(host, path.join(dir, 'model.sock'))
     sftp = await startSftpSocket(host, path.join(dir, 'sftp.sock'))
-    // pwsh's CurrentUser module folder (first in module lookup, see lib/winshell.sh) is modules/ itself; lib/ beside it,
-    // because the modules find lib/ relative to their own (unresolved) path. The same without the Hyper-V module, for a
-    // host without the role's tools.
+    // pwsh's CurrentUser module folder (first in module lookup, see lib/winshell.sh) is modules/ itself (the manifests
+    // load the compiled cmdlets by assembly name). The same without the Hyper-V module, for a host without the role's tools.
     await mkdir(path.join(dir, 'xdg', 'powershell'), { recursive: true })
     await symlink(path.join(HERE, 'modules'), path.join(dir, 'xdg', 'powershell', 'Modules'))
-    await symlink(path.join(HERE, 'lib'), path.join(dir, 'xdg', 'powershell', 'lib'))
     const noHyperV = path.join(dir, 'xdg-nohv', 'powershell')
     await mkdir(path.join(noHyperV, 'Modules'), { recursive: true })
     for (const m of ['CimCmdlets', 'WindowsPaths']) await symlink(path.join(HERE, 'modules', m), path.join(noHyperV, 'Modules', m))
-    await symlink(path.join(HERE, 'lib'), path.join(noHyperV, 'lib'))
     const shellFile = path.join(dir, 'shell')
     const switches: ShellSwitches = { defaultShell: 'cmd', pwsh: true, hypervModule: true, ...options.shell }
     const writeShell = () => writeFileSync(shellFile, `${switches.defaultShell} ${switches.pwsh ? 1 : 0} ${switches.hypervModule ? 1 : 0}\n`)

@@ -1,11 +1,11 @@
 /**
  * Where this machine's real PowerShell 7 is (install-pwsh.sh puts it in ~/.dotnet/tools), and the one-time build of
- * the Hyper-V module's .NET types (lib/HyperVTypes.cs: enums and VirtualizationException with Microsoft's names).
+ * the test host's assembly (lib/*.cs: the compiled cmdlets, Microsoft's Hyper-V types, the bridge client, the hooks).
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { accessSync, constants, existsSync } from 'node:fs'
-import { readFile, rename, rm } from 'node:fs/promises'
+import { readdir, readFile, rename, rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -49,25 +49,27 @@ export function canRunHyperVPwshHost(): { ok: boolean; reason?: string } {
 }
 
 /**
- * Compiles lib/HyperVTypes.cs, the bridge client lib/HyperVSimBridge.cs, lib/WindowsPaths.cs (the startup hook
- * winshell.sh names) and lib/PwshWorker.cs (the pool's warm pwsh) once per content and pwsh (cached in the temp folder; Add-Type takes seconds, loading the DLL
- * milliseconds, and every exec is a new pwsh).
+ * Compiles every lib/*.cs (the Hyper-V types, the compiled cmdlets of modules/, the bridge client, the WindowsPaths
+ * startup hook and the pool's warm pwsh) into one assembly named LifeboatTestHost, once per content and pwsh (cached in
+ * the temp folder; compiling takes seconds, loading the DLL milliseconds, and every exec is a new pwsh). The module
+ * manifests load it by that name (lib/Build-TestHostAssembly.ps1 says why not Add-Type).
  */
 export async function typesAssembly(pwsh: string, signal: AbortSignal): Promise<string> {
-  const source = path.join(HERE, 'lib', 'HyperVTypes.cs')
-  const bridge = path.join(HERE, 'lib', 'HyperVSimBridge.cs')
-  const paths = path.join(HERE, 'lib', 'WindowsPaths.cs')
-  const worker = path.join(HERE, 'lib', 'PwshWorker.cs')
-  const hash = createHash('sha256').update(await readFile(source)).update(await readFile(bridge)).update(await readFile(paths)).update(await readFile(worker)).update(pwsh).digest('hex').slice(0, 16)
-  const target = path.join(tmpdir(), `lb-hvpwsh-types-${hash}.dll`)
+  const lib = path.join(HERE, 'lib')
+  const sources = (await readdir(lib)).filter((f) => f.endsWith('.cs')).sort().map((f) => path.join(lib, f))
+  const build = path.join(lib, 'Build-TestHostAssembly.ps1')
+  const hash = createHash('sha256')
+  for (const file of [build, ...sources]) hash.update(file).update(await readFile(file))
+  const digest = hash.update(pwsh).digest('hex').slice(0, 16)
+  const target = path.join(tmpdir(), `lb-hvpwsh-types-${digest}.dll`)
   if (existsSync(target)) return target
-  const partial = path.join(tmpdir(), `lb-hvpwsh-types-${hash}.${process.pid}.partial.dll`)
+  const partial = path.join(tmpdir(), `lb-hvpwsh-types-${digest}.${process.pid}.partial.dll`)
   try {
     // The paths travel in the environment, never inside the command text.
-    await run(pwsh, ['-NoProfile', '-NonInteractive', '-Command', 'Add-Type -Path $env:LB_TYPES_SOURCE, $env:LB_TYPES_BRIDGE, $env:LB_TYPES_PATHS, $env:LB_TYPES_WORKER -OutputAssembly $env:LB_TYPES_TARGET -OutputType Library'], {
+    await run(pwsh, ['-NoProfile', '-NonInteractive', '-File', build], {
       signal,
       timeout: 120_000,
-      env: { ...process.env, LB_TYPES_SOURCE: source, LB_TYPES_BRIDGE: bridge, LB_TYPES_PATHS: paths, LB_TYPES_WORKER: worker, LB_TYPES_TARGET: partial },
+      env: { ...process.env, LB_TYPES_SOURCES: sources.join(path.delimiter), LB_TYPES_TARGET: partial },
     })
     await rename(partial, target)
   } finally {

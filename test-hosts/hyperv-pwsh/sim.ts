@@ -8,7 +8,7 @@ import { startHyperVPwshHost, type HyperVPwshHost, type ShellSwitches } from './
 import type { PoolFaults } from './pool'
 
 export { canRunHyperVPwshHost as canRunHyperVSim } from './pwsh'
-export { knownContent } from '../hyperv-sim/server'
+export { knownContent } from '../hyperv-sim/hyperv/known-content'
 
 export interface HyperVSimOptions {
   /** Folder for drive C: (the model's data); a temp folder (removed on close) when absent. */

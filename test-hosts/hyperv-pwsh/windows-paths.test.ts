@@ -91,7 +91,7 @@ $p = Join-Path ${folder} ${`${HOSTILE}.vhdx`}
     // A disk a running VM holds open cannot be removed, as on Windows. The id's suffix is the function's name here, not
     // the cmdlet class (README: Known difference), so only the part the adapter decides on is compared.
     const busy = await failure(runner(ps`Remove-Item -LiteralPath ${disk} -Force`, { signal, what: 'Removing a disk in use' }))
-    expect(busy.params).toMatchObject({ psErrorId: 'RemoveFileSystemItemIOError,Remove-Item', psCategory: 'WriteError' })
+    expect(busy.params).toMatchObject({ psErrorId: 'RemoveFileSystemItemIOError,Microsoft.PowerShell.Commands.RemoveItemCommand', psCategory: 'WriteError' })
     expect(existsSync(t.host.fs.toLocal(disk))).toBe(true)
 
     await runner(ps`foreach ($p in ${[renamed, `${folder}\\absent.vhdx`]}) { if (Test-Path -LiteralPath $p) { Remove-Item -LiteralPath $p -Force } }`, { signal, what: 'Removing' })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PsDate, PsEnum, PsGuid, PsHashtable, PsObject } from '../hyperv-sim/ps/values'
+import { PsDate, PsEnum, PsGuid, PsHashtable, PsObject } from '../hyperv-sim/hyperv/values'
 import { fromWire, toWire } from './wire'
 
 const ID = '6d466660-1ade-4604-8173-817e09d2ce91'

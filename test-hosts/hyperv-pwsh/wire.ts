@@ -6,10 +6,10 @@
  * model names CIM instances by their text), hashtables as `{"$h": [[key, value], …]}` (Invoke-CimMethod -Arguments), the
  * VMs and checkpoints a script passes back in (-VM $vm, -VMSnapshot $s) as `{"$ref": "<type name>", "id": "…"}` and the
  * other objects it passes back in (-VMNetworkAdapter, -FirstBootDevice, CIM instances) by value, as `$o`.
- * lib/HyperVSimBridge.ps1 is the other end.
+ * lib/HyperVSimBridge.cs (called by the compiled cmdlets, lib/HvSimCmdlet.cs) is the other end.
  */
 import { ENUMS, enumValue } from '../hyperv-sim/hyperv/objects'
-import { PsDate, PsEnum, PsGuid, PsHashtable, PsObject, type PsValue } from '../hyperv-sim/ps/values'
+import { PsDate, PsEnum, PsGuid, PsHashtable, PsObject, type PsValue } from '../hyperv-sim/hyperv/values'
 
 export type Wire = null | string | number | boolean | Wire[] | { readonly [k: string]: Wire }
 

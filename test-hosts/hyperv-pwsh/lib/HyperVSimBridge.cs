@@ -52,9 +52,8 @@ namespace LifeboatTestHost
             return Texts.TryGetValue(instance, out var text) ? text : instance.BaseObject.ToString();
         }
 
-        // Runs one cmdlet of the model with the arguments PowerShell bound. The calling advanced function writes the
-        // answer (output, warnings, error record, or a simulator limit as a terminating error) as a binary cmdlet would:
-        // from script, so that -ErrorAction Stop and a stopped pipeline behave as PowerShell's own.
+        // Runs one cmdlet of the model with the arguments PowerShell bound. The calling cmdlet (HvSimCmdlet.cs) writes the
+        // answer (output, warnings, error record, or a simulator limit as a terminating error) as Microsoft's would.
         public static BridgeAnswer Invoke(string name, IDictionary arguments)
         {
             var socketPath = Environment.GetEnvironmentVariable("LB_HVPWSH_SOCKET");

@@ -1,6 +1,6 @@
 // The .NET types behind the Hyper-V module's objects, with the namespaces, names and values of Microsoft's
 // Microsoft.HyperV.PowerShell and Microsoft.Vhd.PowerShell assemblies, so that ConvertTo-Json, casts, -eq and
-// .GetType().FullName behave as on Windows. Compiled once per test host (Add-Type -OutputAssembly), loaded by the module.
+// .GetType().FullName behave as on Windows. Compiled with the rest of lib/*.cs (pwsh.ts), loaded as the startup hook.
 namespace Microsoft.HyperV.PowerShell
 {
     public enum VMState { Other = 1, Running = 2, Off = 3, Stopping = 4, Saved = 6, Paused = 9, Starting = 10, Reset = 11, Saving = 32773, Pausing = 32776, Resuming = 32777, FastSaved = 32779, FastSaving = 32780 }

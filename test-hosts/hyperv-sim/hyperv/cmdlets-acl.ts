@@ -4,8 +4,8 @@
  * -AclObject or from the pipeline and gives the file the same descriptor.
  */
 import { existsSync, statSync } from 'node:fs'
-import { flag, type Bound, type CmdletDef } from '../ps/cmdlet'
-import { PsError, PsObject, SimulatorLimit, asArray, psToString, type PsValue } from '../ps/values'
+import { flag, type Bound, type CmdletDef } from './cmdlet-def'
+import { PsError, PsObject, SimulatorLimit, asArray, psToString, type PsValue } from './values'
 import type { HyperVHost } from './host'
 
 const SECURITY = 'Microsoft.PowerShell.Commands'

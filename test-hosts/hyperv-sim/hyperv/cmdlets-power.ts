@@ -1,7 +1,6 @@
 /** State-changing Hyper-V cmdlets: Start-VM, Stop-VM, Save-VM, Set-VM, Checkpoint-VM, Remove-VMSnapshot, Restore-VMSnapshot. */
-import { flag, str, type CmdletDef } from '../ps/cmdlet'
-import { requireNoPrompt } from '../ps/core-cmdlets'
-import { PsEnum, SimulatorLimit, asArray, psToString } from '../ps/values'
+import { flag, requireNoPrompt, str, type CmdletDef } from './cmdlet-def'
+import { PsEnum, SimulatorLimit, asArray, psToString } from './values'
 import { vmAccountSid } from './acl'
 import { applyCheckpoint, createCheckpoint, removeCheckpoint } from './checkpoint-ops'
 import { hvError, raceSignal, type HyperVHost, type SimVm } from './host'

@@ -1,7 +1,7 @@
 /** Read-only Hyper-V cmdlets: Get-VM, Get-VMHardDiskDrive, Get-VHD, Get-VMSnapshot, Get-VMIntegrationService, Get-VMNetworkAdapter, Get-VMSwitch, Get-VMHost, Get-VMFirmware, Get-CimInstance. */
 import { statfs } from 'node:fs/promises'
-import { str, type CmdletDef } from '../ps/cmdlet'
-import { PsError, PsGuid, PsObject, SimulatorLimit, asArray, psToString } from '../ps/values'
+import { str, type CmdletDef } from './cmdlet-def'
+import { PsError, PsGuid, PsObject, SimulatorLimit, asArray, psToString } from './values'
 import { INTEGRATION_SERVICES, SWITCHES, VHD_FOLDER, VM_FOLDER, hvError, integrationDisplayName, type HyperVHost, type IntegrationServiceName } from './host'
 import { ENUMS, driveObject, firmwareObject, integrationObject, nicObject, snapshotObject, switchObject, vhdObject, vmObject } from './objects'
 import { cimQuery } from './rct'

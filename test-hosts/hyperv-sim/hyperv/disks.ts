@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { SimulatorLimit } from '../ps/values'
+import { SimulatorLimit } from './values'
 import { AVHDX_BLOCK, vhdxDataWriteGuid, writeDifferencingVhdx } from './vhdx-file'
 import { normalizeWin, winBasename, winDirname, type WinFs } from './winfs'
 

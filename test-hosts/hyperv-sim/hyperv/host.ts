@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { PsError } from '../ps/values'
+import { PsError } from './values'
 import { FileAcls } from './acl'
 import { DiskStore } from './disks'
 import { RctTracker } from './rct'

@@ -1,58 +1,43 @@
 /**
- * [System.IO.File]::Open with Windows share modes: a handle opened with FileShare None keeps every other opener out
- * until it is closed or its process (the SSH session) ends. Lifeboat's job-liveness lock relies on exactly that.
+ * Files held open with FileShare None, which SFTP refuses to open (sftp.ts), as Windows does. On the pwsh host
+ * Lifeboat's job locks are real .NET FileShare.None opens (an exclusive flock) inside the PowerShell sessions
+ * (lib/WindowsPaths.cs), which SFTP does not see; what is held here is what a test holds with hold() — a file some
+ * other program on the host has open.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
-import { NetObject, PsError } from '../ps/values'
-import { normalizeWin, type WinFs } from './winfs'
-
-interface Handle {
-  readonly key: string
-  readonly share: string
-  readonly owner: object
-}
+import type { WinFs } from './winfs'
 
 export class FileLocks {
-  private readonly handles = new Set<Handle>()
+  private readonly held = new Map<string, number>()
 
   constructor(private readonly fs: WinFs) {}
 
-  /** True when some open handle refuses sharing (SFTP opens of such files fail too). */
+  /** True when some open handle refuses sharing. */
   locked(winPath: string): boolean {
-    const key = normalizeWin(winPath).toLowerCase()
-    return [...this.handles].some((h) => h.key === key && h.share.toLowerCase() === 'none')
-  }
-
-  open(owner: object, winPath: string, mode: string, _access: string, share: string): NetObject {
-    const key = normalizeWin(winPath).toLowerCase()
-    const m = mode.toLowerCase()
-    if (!['open', 'openorcreate', 'create', 'createnew'].includes(m)) throw new PsError({ message: `Cannot convert argument "mode", with value: "${mode}", for "Open" to type "System.IO.FileMode".`, fqid: 'MethodArgumentConversionInvalidCastArgument', category: 'NotSpecified', exceptionType: 'System.Management.Automation.MethodException' })
-    const local = this.fs.toLocal(winPath)
-    const exists = existsSync(local)
-    if (m === 'open' && !exists) throw ioError(`Could not find file '${winPath}'.`, 'FileNotFoundException')
-    if (m === 'createnew' && exists) throw ioError(`The file '${winPath}' already exists.`, 'IOException')
-    const conflict = [...this.handles].some((h) => h.key === key && (h.share.toLowerCase() === 'none' || share.toLowerCase() === 'none'))
-    if (conflict) throw ioError(`The process cannot access the file '${winPath}' because it is being used by another process.`, 'IOException')
-    if (!exists || m === 'create' || m === 'createnew') {
-      mkdirSync(path.dirname(local), { recursive: true })
-      writeFileSync(local, '')
+    if (this.held.size === 0) return false
+    try {
+      return (this.held.get(this.key(winPath)) ?? 0) > 0
+    } catch {
+      // A path no drive of the model holds: nothing can hold it either.
+      return false
     }
-    const handle: Handle = { key, share, owner }
-    this.handles.add(handle)
-    const close = () => {
-      this.handles.delete(handle)
-      return null
+  }
+
+  /** Holds the file with FileShare None until the returned function is called. */
+  hold(winPath: string): () => void {
+    const k = this.key(winPath)
+    this.held.set(k, (this.held.get(k) ?? 0) + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const n = (this.held.get(k) ?? 1) - 1
+      if (n > 0) this.held.set(k, n)
+      else this.held.delete(k)
     }
-    return new NetObject('System.IO.FileStream', { Close: close, Dispose: close }, { Name: winPath })
   }
 
-  /** The process ended: Windows closes its handles. */
-  releaseAll(owner: object): void {
-    for (const h of [...this.handles]) if (h.owner === owner) this.handles.delete(h)
+  /** One key per file however a script spells it (Windows paths are case-insensitive, files not yet made too). */
+  private key(winPath: string): string {
+    return this.fs.toLocal(winPath).toLowerCase()
   }
-}
-
-function ioError(message: string, type: string): PsError {
-  return new PsError({ message: `Exception calling "Open" with "4" argument(s): "${message}"`, fqid: type, category: 'NotSpecified', exceptionType: 'System.Management.Automation.MethodInvocationException' })
 }

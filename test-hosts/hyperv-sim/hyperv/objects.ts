@@ -3,7 +3,7 @@
  * Windows Server 2019/2022 (Microsoft.HyperV.PowerShell.*, Microsoft.Vhd.PowerShell.VirtualHardDisk). They are strict:
  * reading a property the simulator does not model fails loudly instead of quietly giving $null.
  */
-import { PsDate, PsEnum, PsGuid, PsObject, type PsValue } from '../ps/values'
+import { PsDate, PsEnum, PsGuid, PsObject, type PsValue } from './values'
 import type { DiskFile } from './disks'
 import { INTEGRATION_SERVICE_INFO, guestUp, integrationDisplayName, type IntegrationServiceName, type SWITCHES, type HyperVHost, type SimCheckpoint, type SimDrive, type SimNic, type SimVm } from './host'
 

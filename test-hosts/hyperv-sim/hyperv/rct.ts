@@ -14,8 +14,8 @@
  * answer synchronously (return value 0, no job), which the documentation allows.
  */
 import { randomUUID } from 'node:crypto'
-import { str, type Bound, type CmdletDef } from '../ps/cmdlet'
-import { PsError, PsHashtable, PsObject, SimulatorLimit, psToString, single, type PsValue } from '../ps/values'
+import { str, type Bound, type CmdletDef } from './cmdlet-def'
+import { PsError, PsHashtable, PsObject, SimulatorLimit, psToString, single, type PsValue } from './values'
 import type { DiskFile } from './disks'
 import type { HyperVHost, SimVm } from './host'
 

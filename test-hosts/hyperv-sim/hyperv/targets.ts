@@ -1,6 +1,6 @@
 /** How Hyper-V cmdlets find their VMs and checkpoints: -VM objects, -Name with wildcards, -Id, pipeline input. */
-import type { Bound } from '../ps/cmdlet'
-import { PsObject, SimulatorLimit, asArray, psToString, type PsValue } from '../ps/values'
+import type { Bound } from './cmdlet-def'
+import { PsObject, SimulatorLimit, asArray, psToString, type PsValue } from './values'
 import { hvError, type HyperVHost, type SimCheckpoint, type SimVm } from './host'
 import { idOf } from './objects'
 

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
-import { PsError } from '../ps/values'
+import { PsError } from './values'
 
 export const HOME = 'C:\\Users\\Administrator'
 
