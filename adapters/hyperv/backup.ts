@@ -2,19 +2,24 @@ import { AdapterError, throwIfAborted, type BackupCapability, type BackupOptions
 import { cleanupSignal, UndoStack } from '../undo-stack'
 import type { HyperVContext } from './context'
 import { hotBackup } from './hot-backup'
+import { isMerging, waitForMerge } from './merge'
 import { findService, serviceOk } from './integration-services'
 import { saveVm, shutDown, startVm, vmState, waitForState } from './power'
 import { closeDisks, openDisks } from './readouts'
 import { checkJobId } from './tags'
 import { configOf } from './vm-config'
-import { describeVm, type VmDetails } from './vm-details'
+import { chainProblem, describeVm, type VmDetails } from './vm-details'
+import { stateText } from './vm-state'
 
 const RUNNING = ['Running', 'Paused']
 
 /** Why no mode can work for this VM at all (no disks, pass-through disks, shared VHD Sets), or undefined. */
 function diskProblem(d: VmDetails): string | undefined {
   if (d.drives.length === 0) return 'The VM has no virtual hard disks.'
-  if (d.drives.some((dr) => dr.Path === undefined || dr.Path === null || dr.Path === '')) return 'The VM has a pass-through (physical) disk, which Lifeboat cannot read from the host.'
+  for (const dr of d.drives) {
+    const problem = chainProblem(d.vhds, d.vhdErrors, dr)
+    if (problem !== undefined) return problem
+  }
   for (const v of d.vhds.values()) if (v.VhdFormat !== 'VHD' && v.VhdFormat !== 'VHDX') return `${v.Path} is a ${v.VhdFormat}; shared VHD Sets cannot be read by Lifeboat.`
   if (d.drives.some((dr) => !/^[A-Za-z]:[\\/]/.test(dr.Path ?? ''))) return 'A disk of the VM is on a network share (UNC path), which Lifeboat cannot read over SFTP.'
   return undefined
@@ -30,11 +35,11 @@ export function modesFor(d: VmDetails): ModeSupport[] {
   const running = RUNNING.includes(state)
   const off = state === 'Off'
   const stable = running || off || state === 'Saved'
-  const unstable = `The VM is ${state.toLowerCase()}; wait until it is running, off or saved.`
+  const unstable = `The VM is ${stateText(state)}; wait until it is running, off or saved.`
   const cold: ModeSupport = problem
     ? { mode: 'cold', available: false, reason: problem, downtime: 'shutdown', consistency: 'offline' }
     : state === 'Saved' || state === 'Paused'
-      ? { mode: 'cold', available: false, reason: `The VM is ${state.toLowerCase()}: its guest was not shut down. Start it (or use a warm backup) first.`, downtime: 'shutdown', consistency: 'offline' }
+      ? { mode: 'cold', available: false, reason: `The VM is ${stateText(state)}: its guest was not shut down. Start it (or use a warm backup) first.`, downtime: 'shutdown', consistency: 'offline' }
       : !stable
         ? { mode: 'cold', available: false, reason: unstable, downtime: 'shutdown', consistency: 'offline' }
         : { mode: 'cold', available: true, downtime: running ? 'shutdown' : 'none', consistency: 'offline' }
@@ -43,7 +48,8 @@ export function modesFor(d: VmDetails): ModeSupport[] {
     : !stable
       ? { mode: 'warm', available: false, reason: unstable, downtime: 'pause', consistency: 'crash' }
       : { mode: 'warm', available: true, downtime: running ? 'pause' : 'none', consistency: off ? 'offline' : 'crash' }
-  const hotConsistency: Consistency = off ? 'offline' : running && productionLikely(d) && d.vm.CheckpointType !== 'Standard' ? 'app' : 'crash'
+  // A paused guest cannot run VSS: its checkpoints are never application-consistent.
+  const hotConsistency: Consistency = off ? 'offline' : state === 'Running' && productionLikely(d) && d.vm.CheckpointType !== 'Standard' ? 'app' : 'crash'
   const hot: ModeSupport = problem
     ? { mode: 'hot', available: false, reason: problem, downtime: 'none', consistency: hotConsistency }
     : d.vm.CheckpointType === 'Disabled'
@@ -77,12 +83,12 @@ async function restart(ctx: HyperVContext, vmId: string, name: string, signal: A
   await waitForState(ctx.runner, vmId, ['Off', 'Saved', 'Running'], 15_000, signal).catch(() => false)
   const state = (await vmState(ctx.runner, vmId, signal)).State
   if (state === 'Running') return []
-  if (state !== 'Off' && state !== 'Saved') return [`${name} is ${state.toLowerCase()}; Lifeboat did not start it again.`]
+  if (state !== 'Off' && state !== 'Saved') return [`${name} is ${stateText(state)}; Lifeboat did not start it again.`]
   try {
     await startVm(ctx.runner, vmId, signal)
     return []
   } catch (err) {
-    return [`${name} was left ${state.toLowerCase()}: starting it failed (${err instanceof Error ? err.message : String(err)}).`]
+    return [`${name} was left ${stateText(state)}: starting it failed (${err instanceof Error ? err.message : String(err)}).`]
   }
 }
 
@@ -94,7 +100,13 @@ export function hypervBackup(ctx: HyperVContext): BackupCapability {
 
     async begin(vmId: string, options: BackupOptions, signal: AbortSignal): Promise<BackupSession> {
       checkJobId(options.jobId)
-      const d = await describeVm(ctx.runner, vmId, signal)
+      let d = await describeVm(ctx.runner, vmId, signal)
+      if (isMerging(d.vm)) {
+        // A checkpoint removed just before (by Lifeboat or the admin) is still being merged into the disk files.
+        options.phase('waiting', 'Hyper-V is merging disks')
+        await waitForMerge(ctx.runner, vmId, signal, { log: options.log, what: 'The backup' })
+        d = await describeVm(ctx.runner, vmId, signal)
+      }
       const mode = modesFor(d).find((m) => m.mode === options.mode)
       if (mode?.available !== true) throw new AdapterError('NOT_SUPPORTED', `A ${options.mode} backup of ${d.vm.Name} is not possible: ${mode?.reason ?? 'unknown mode'}`)
       if (options.mode === 'hot') return await hotBackup(ctx, d, options, signal)

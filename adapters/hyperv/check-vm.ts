@@ -25,7 +25,7 @@ export function checkJobOf(name: string): string | undefined {
 }
 
 export async function vhdRoot(ctx: HyperVContext, signal: AbortSignal): Promise<string> {
-  const root = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -InputObject ((Get-VMHost).VirtualHardDiskPath)`, z.string().min(1).max(32_767), { signal, what: "Reading the host's virtual hard disk folder" })
+  const root = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -InputObject ((Hyper-V\\Get-VMHost).VirtualHardDiskPath)`, z.string().min(1).max(32_767), { signal, what: "Reading the host's virtual hard disk folder" })
   if (!/^[A-Za-z]:\\/.test(root)) throw new AdapterError('NOT_SUPPORTED', `The host's virtual hard disk folder "${root.slice(0, 200)}" is not on a local drive.`)
   return root.replace(/[\\/]+$/, '')
 }
@@ -58,7 +58,7 @@ export async function checkFolders(ctx: HyperVContext, root: string, signal: Abo
 export async function removeCheckVm(ctx: HyperVContext, vmId: string, folder: string, signal: AbortSignal): Promise<void> {
   let files: string[]
   try {
-    files = await runJson(ctx.runner, ps`${vmVariable(vmId)}\nConvertTo-Json -Compress -InputObject @(Get-VMHardDiskDrive -VM $vm | Select-Object -ExpandProperty Path)`, arrayOf(z.string().max(32_767), 256), { signal, what: 'Reading the disks of the temporary VM' })
+    files = await runJson(ctx.runner, ps`${vmVariable(vmId)}\nConvertTo-Json -Compress -InputObject @(Hyper-V\\Get-VMHardDiskDrive -VM $vm | Select-Object -ExpandProperty Path)`, arrayOf(z.string().max(32_767), 256), { signal, what: 'Reading the disks of the temporary VM' })
   } catch (err) {
     if (err instanceof AdapterError && err.code === 'NOT_FOUND') return
     throw err
@@ -66,8 +66,8 @@ export async function removeCheckVm(ctx: HyperVContext, vmId: string, folder: st
   const inside = files.filter((f) => f.toLowerCase().startsWith(`${folder.toLowerCase()}\\`))
   await ctx.runner(
     ps`${vmVariable(vmId)}
-if ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force }
-Remove-VM -VM $vm -Force
+if ($vm.State -ne 'Off') { Hyper-V\\Stop-VM -VM $vm -TurnOff -Force }
+Hyper-V\\Remove-VM -VM $vm -Force
 foreach ($f in ${inside}) { if (Test-Path -LiteralPath $f) { Remove-Item -LiteralPath $f -Force } }`,
     { signal, what: 'Removing the temporary VM of the health check', timeoutMs: 600_000 },
   )
@@ -79,7 +79,7 @@ export async function removeCheckFolder(ctx: HyperVContext, folder: string, sign
 
 /** The check VMs on the host (id, name, job id). */
 export async function checkVms(ctx: HyperVContext, signal: AbortSignal): Promise<{ id: string; name: string; jobId: string }[]> {
-  const vms = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -InputObject @(Get-VM | Select-Object Id, Name)`, arrayOf(z.object({ Id: z.string().max(64), Name: z.string().max(1000) }), 10_000), { signal, what: 'Looking for temporary VMs of health checks' })
+  const vms = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -InputObject @(Hyper-V\\Get-VM | Select-Object Id, Name)`, arrayOf(z.object({ Id: z.string().max(64), Name: z.string().max(1000) }), 10_000), { signal, what: 'Looking for temporary VMs of health checks' })
   return vms.flatMap((v) => {
     const jobId = checkJobOf(v.Name)
     return jobId === undefined ? [] : [{ id: v.Id.toLowerCase(), name: v.Name, jobId }]

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { AdapterError } from '../host-adapter'
 
 /** The error record the bootstrap prints after its error marker (see powershell.ts). */
-const ErrorRecordSchema = z.object({
+export const ErrorRecordSchema = z.object({
   message: z.string().max(100_000),
   id: z.string().max(2000),
   category: z.string().max(200),
@@ -41,7 +41,8 @@ export function mapPsError(record: PsErrorRecord, what: string): AdapterError {
   if (record.category === 'PermissionDenied' || first === 'AccessDenied' || first === 'UnauthorizedAccess' || (record.exception ?? '').endsWith('UnauthorizedAccessException')) {
     return new AdapterError('PERMISSION_DENIED', `${what}: the host refused. The SSH user must be a member of Administrators or Hyper-V Administrators. (${clean(record.message, 200)})`, params)
   }
-  if (first === 'CommandNotFoundException') {
+  // A module-qualified name (Hyper-V\Get-VM) whose module is not installed: CouldNotAutoLoadModule, ObjectNotFound.
+  if (first === 'CommandNotFoundException' || first === 'CouldNotAutoLoadModule' || (record.exception ?? '').endsWith('.CommandNotFoundException')) {
     return new AdapterError('NOT_SUPPORTED', `${what}: the host has no "${clean(record.target ?? '', 60)}" command. Is the Hyper-V PowerShell module installed (Install-WindowsFeature RSAT-Hyper-V-Tools)?`, params)
   }
   if (record.category === 'ObjectNotFound' || (record.category === 'InvalidArgument' && first === 'InvalidParameter' && /^Get-/.test(command))) {

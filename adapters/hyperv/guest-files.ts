@@ -25,7 +25,7 @@ $staging = Join-Path $env:ProgramData ${'Lifeboat\\staging'}
 New-Item -ItemType Directory -Force -Path $staging | Out-Null
 [pscustomobject]@{
   vm = $vm | Select-Object ${raw('Name, State')}
-  integration = @(Get-VMIntegrationService -VM $vm | Select-Object ${raw(INTEGRATION_FIELDS)})
+  integration = @(Hyper-V\\Get-VMIntegrationService -VM $vm | Select-Object ${raw(INTEGRATION_FIELDS)})
   staging = $staging
 } | ConvertTo-Json -Depth 4 -Compress`
       const check = await runJson(ctx.runner, script, Check, { signal, what: 'Preparing to copy a file into the guest' })
@@ -44,7 +44,7 @@ New-Item -ItemType Directory -Force -Path $staging | Out-Null
         })()
         const size = await uploadFile(conn, staged, pieces, () => undefined, signal)
         if (size !== file.size) throw new AdapterError('BAD_RESPONSE', `Staged ${size} bytes instead of ${file.size}.`)
-        await ctx.runner(ps`${vmVariable(vmId)}\nCopy-VMFile -VM $vm -SourcePath ${staged} -DestinationPath ${file.guestPath} -FileSource Host -CreateFullPath${file.overwrite ? raw(' -Force') : raw('')}`, { signal, what: 'Copying the file into the guest', timeoutMs: 3_600_000 })
+        await ctx.runner(ps`${vmVariable(vmId)}\nHyper-V\\Copy-VMFile -VM $vm -SourcePath ${staged} -DestinationPath ${file.guestPath} -FileSource Host -CreateFullPath${file.overwrite ? raw(' -Force') : raw('')}`, { signal, what: 'Copying the file into the guest', timeoutMs: 3_600_000 })
       } finally {
         await removeFile(conn, staged).catch(() => undefined)
       }

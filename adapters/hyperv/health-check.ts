@@ -10,6 +10,7 @@ import { runJson } from './ps-runner'
 import { restoreAsNewVm } from './restore'
 import { isService, serviceOk } from './integration-services'
 import { HeartbeatRecord } from './schemas'
+import { checkScreenshot } from './thumbnail'
 import { vmVariable } from './vm-details'
 import { duration, pollPause, silentGuestReason } from '../boot-proof'
 
@@ -27,7 +28,8 @@ type Proof = { readonly answered: true; readonly ms: number } | { readonly answe
  * localized) reports PrimaryOperationalStatus Ok, which needs a guest that booted and runs its integration services.
  * The VM, its disk files and folder are removed on every path; the job lock is held while the check runs, so the
  * leftovers check leaves a running check alone and finds everything by the job id after Lifeboat was killed.
- * No screenshot (Msvm_VideoHead / GetVirtualSystemThumbnailImage exist in WMI, but are not used yet).
+ * Once the verdict is known, the VM's console is kept as the screenshot (GetVirtualSystemThumbnailImage, thumbnail.ts)
+ * when the host gives it; without it the verdict stands and the log says why.
  */
 export function hypervHealthCheck(ctx: HyperVContext, options: HyperVHealthCheckOptions = {}): HealthCheckCapability {
   return { bootCheck: (request, signal) => bootCheck(ctx, request, signal, options.pollMs ?? 1000) }
@@ -69,10 +71,11 @@ async function bootCheck(ctx: HyperVContext, request: BootCheckRequest, signal: 
     const proof = await waitForHeartbeat(ctx, restored.vmId, poweredOn, request.timeoutMs, pollMs, signal)
     const bootMs = Date.now() - poweredOn
     request.phase('proof', proof.answered ? 'the heartbeat is OK' : 'no heartbeat')
+    const screenshot = await checkScreenshot(ctx, restored.vmId, request.log, signal)
     const reason = proof.answered ? `the Heartbeat integration service reported OK after ${duration(proof.ms)}` : `${proof.reason}${await silentGuestReason(request.disks[0]?.source, signal, { verb: 'answered', likely: 'integration services missing, or it hung while starting' })}`
     const timings = { restoreMs, bootMs, proofMs: Date.now() - poweredOn - bootMs }
     const leftBehind = await stack.unwind(cleanupSignal(signal))
-    return { booted: proof.answered, reason, timings, leftBehind }
+    return { booted: proof.answered, reason, timings, leftBehind, ...(screenshot !== undefined ? { screenshot } : {}) }
   })
 }
 
@@ -82,7 +85,7 @@ const ServiceId = z.object({ Id: z.string().max(300).nullish() })
 /** The VM's state and its Heartbeat service, found by its Id: `-Name 'Heartbeat'` finds nothing on a German host ("Takt"). */
 async function readHeartbeat(ctx: HyperVContext, vmId: string, signal: AbortSignal): Promise<HeartbeatRecord> {
   const script = ps`${vmVariable(vmId)}
-[pscustomobject]@{ State = $vm.State; Services = @(Get-VMIntegrationService -VM $vm | Select-Object Id, Enabled, PrimaryStatusDescription, PrimaryOperationalStatus) } | ConvertTo-Json -Depth 3 -Compress`
+[pscustomobject]@{ State = $vm.State; Services = @(Hyper-V\\Get-VMIntegrationService -VM $vm | Select-Object Id, Enabled, PrimaryStatusDescription, PrimaryOperationalStatus) } | ConvertTo-Json -Depth 3 -Compress`
   const raw = await runJson(ctx.runner, script, Services, { signal, what: 'Asking the Heartbeat integration service' })
   // One service arrives as an object, none as an empty array (or null).
   const list = Array.isArray(raw.Services) ? (raw.Services as unknown[]) : raw.Services == null ? [] : [raw.Services]

@@ -2,28 +2,32 @@ import { AdapterError, throwIfAborted, type BackupDisk, type BackupOptions, type
 import { cleanupSignal, UndoStack } from '../undo-stack'
 import type { HyperVContext } from './context'
 import { holdJobLock, type JobLock } from './job-lock'
+import { waitForMerge } from './merge'
 import { ps } from './powershell'
 import { runJson } from './ps-runner'
 import { beginRct, diskChanges, finishRct, rctToken } from './rct'
 import { closeDisks, openDisks } from './readouts'
 import { z } from 'zod'
-import { DRIVE_FIELDS, DriveRecord, SNAPSHOT_FIELDS, SnapshotRecord, VHD_FIELDS, VhdRecord, arrayOf } from './schemas'
+import { DRIVE_FIELDS, DriveRecord, SNAPSHOT_FIELDS, SnapshotRecord, VhdErrorRecord, VhdRecord, arrayOf } from './schemas'
 import { backupCheckpointName, type CheckpointTypeName } from './tags'
 import { configOf } from './vm-config'
-import { completeChains, raw, vmVariable, type VmDetails } from './vm-details'
+import { DRIVE_FILES, chainProblem, completeChainsReporting, raw, vhdScript, vmVariable, type VmDetails } from './vm-details'
 
 /** Creating or merging a checkpoint is never interrupted half-way (VMMS would finish it anyway); it is bounded instead. */
 const HOST_OP_MS = 30 * 60_000
 
 export async function setCheckpointType(ctx: HyperVContext, vmId: string, type: CheckpointTypeName, signal: AbortSignal): Promise<void> {
-  await ctx.runner(ps`${vmVariable(vmId)}\nSet-VM -VM $vm -CheckpointType ${type}`, { signal, what: `Setting the checkpoint type to ${type}` })
+  await ctx.runner(ps`${vmVariable(vmId)}\nHyper-V\\Set-VM -VM $vm -CheckpointType ${type}`, { signal, what: `Setting the checkpoint type to ${type}` })
 }
 
 export async function removeCheckpoint(ctx: HyperVContext, snapshotId: string, signal: AbortSignal): Promise<void> {
   let last: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      await ctx.runner(ps`$s = Get-VMSnapshot -Id ${snapshotId}\nRemove-VMSnapshot -VMSnapshot $s -Confirm:$false`, { signal, what: 'Removing the checkpoint (merging it into the disks)', timeoutMs: HOST_OP_MS })
+      const vmId = await runJson(ctx.runner, ps`$s = Hyper-V\\Get-VMSnapshot -Id ${snapshotId}\nHyper-V\\Remove-VMSnapshot -VMSnapshot $s -Confirm:$false\nConvertTo-Json -Compress -InputObject ([string]$s.VMId)`, z.string().max(64), { signal, what: 'Removing the checkpoint (merging it into the disks)', timeoutMs: HOST_OP_MS })
+      // Hyper-V merges in the background after Remove-VMSnapshot returns: whatever comes next (Set-VM, the next
+      // checkpoint, reading the files) waits until the disks are settled.
+      await waitForMerge(ctx.runner, vmId, signal, { maxMs: HOST_OP_MS, what: 'Removing the checkpoint' })
       return
     } catch (err) {
       last = err
@@ -36,22 +40,28 @@ export async function removeCheckpoint(ctx: HyperVContext, snapshotId: string, s
 }
 
 async function snapshotsOf(ctx: HyperVContext, vmId: string, signal: AbortSignal): Promise<SnapshotRecord[]> {
-  return await runJson(ctx.runner, ps`${vmVariable(vmId)}\nConvertTo-Json -Compress -Depth 3 -InputObject @(Get-VMSnapshot -VM $vm | Select-Object ${raw(SNAPSHOT_FIELDS)})`, arrayOf(SnapshotRecord, 2000), { signal, what: 'Listing checkpoints' })
+  return await runJson(ctx.runner, ps`${vmVariable(vmId)}\nConvertTo-Json -Compress -Depth 3 -InputObject @(Hyper-V\\Get-VMSnapshot -VM $vm | Select-Object ${raw(SNAPSHOT_FIELDS)})`, arrayOf(SnapshotRecord, 2000), { signal, what: 'Listing checkpoints' })
 }
 
-const CheckpointDisks = z.object({ drives: arrayOf(DriveRecord, 256), vhds: arrayOf(VhdRecord, 256) })
+const CheckpointDisks = z.object({ drives: arrayOf(DriveRecord, 256), vhds: arrayOf(VhdRecord, 256), vhdErrors: arrayOf(VhdErrorRecord, 256) })
 
 /** The drives of a checkpoint (the files it froze, read-only now) and their VHD chains. */
 export async function checkpointDrives(ctx: HyperVContext, snapshotId: string, signal: AbortSignal): Promise<{ drives: DriveRecord[]; vhds: Map<string, VhdRecord> }> {
-  const script = ps`$s = Get-VMSnapshot -Id ${snapshotId}
-$drives = @(Get-VMHardDiskDrive -VMSnapshot $s)
-$paths = @($drives | Select-Object -ExpandProperty Path)
+  const script = ps`$s = Hyper-V\\Get-VMSnapshot -Id ${snapshotId}
+$drives = @(Hyper-V\\Get-VMHardDiskDrive -VMSnapshot $s)
+${vhdScript(DRIVE_FILES)}
 [pscustomobject]@{
   drives = @($drives | Select-Object ${raw(DRIVE_FIELDS)})
-  vhds = @(if ($paths.Count -gt 0) { Get-VHD -Path $paths | Select-Object ${raw(VHD_FIELDS)} })
+  vhds = $vhds
+  vhdErrors = $vhdErrors
 } | ConvertTo-Json -Depth 4 -Compress`
   const found = await runJson(ctx.runner, script, CheckpointDisks, { signal, what: 'Reading the disks of the checkpoint' })
-  return { drives: found.drives, vhds: await completeChains(ctx.runner, found.vhds, signal) }
+  const { vhds, errors } = await completeChainsReporting(ctx.runner, found.vhds, found.vhdErrors, signal)
+  for (const drive of found.drives) {
+    const problem = chainProblem(vhds, errors, drive)
+    if (problem !== undefined) throw new AdapterError('COMMAND_FAILED', `The checkpoint's disks cannot be read: ${problem}`, { reason: 'disk-unreadable' })
+  }
+  return { drives: found.drives, vhds }
 }
 
 /**
@@ -69,6 +79,12 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
   const change = original !== wanted
   const name = backupCheckpointName(options.jobId, change ? original : undefined)
   const wasRunning = d.vm.State === 'Running' || d.vm.State === 'Paused'
+  // VSS runs inside the guest, and a paused guest runs nothing: its checkpoint holds the disks as they are, never
+  // quiesced, whatever checkpoint type or State Hyper-V reports for it (issue 22 point 6).
+  const paused = d.vm.State === 'Paused'
+  if (paused && options.quiesce && options.quiesceRequired === true) {
+    throw new AdapterError('NOT_SUPPORTED', `${d.vm.Name} is paused, so its applications cannot be quiesced (VSS runs inside the guest), and this backup requires that. Resume the VM, or allow crash-consistent backups.`, { reason: 'vm-paused' })
+  }
   const undo = new UndoStack()
   const left = (what: string, err: unknown) => `${what}: ${err instanceof Error ? err.message : String(err)}`
   try {
@@ -109,7 +125,7 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
       }
       return out
     })
-    await ctx.runner(ps`${vmVariable(vmId)}\nCheckpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(HOST_OP_MS), what: 'Creating the checkpoint', timeoutMs: HOST_OP_MS })
+    await ctx.runner(ps`${vmVariable(vmId)}\nHyper-V\\Checkpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(HOST_OP_MS), what: 'Creating the checkpoint', timeoutMs: HOST_OP_MS })
     throwIfAborted(signal, 'The backup')
     const made = (await snapshotsOf(ctx, vmId, signal)).filter((c) => c.Name === name)
     const snap = made[0]
@@ -118,8 +134,10 @@ export async function hotBackup(ctx: HyperVContext, d: VmDetails, options: Backu
 
     // A checkpoint holding the memory (State Saved) is a standard one: production failed and Hyper-V fell back.
     const withMemory = snap.State === 'Saved'
-    const consistency: Consistency = !wasRunning ? (d.vm.State === 'Off' ? 'offline' : 'crash') : wanted !== 'Standard' && !withMemory ? 'app' : 'crash'
-    if (wasRunning && options.quiesce && consistency === 'crash') {
+    const consistency: Consistency = !wasRunning ? (d.vm.State === 'Off' ? 'offline' : 'crash') : wanted !== 'Standard' && !withMemory && !paused ? 'app' : 'crash'
+    if (paused && options.quiesce) {
+      options.log('warn', `${d.vm.Name} is paused: VSS inside a paused guest cannot quiesce its applications, so this restore point is crash-consistent. Resume the VM for an application-consistent one.`)
+    } else if (wasRunning && options.quiesce && consistency === 'crash') {
       options.log('warn', `The production checkpoint of ${d.vm.Name} could not be made (no VSS/fsfreeze answer from the guest); Hyper-V made a standard checkpoint instead. This restore point is crash-consistent.`)
     }
     const { drives, vhds } = await checkpointDrives(ctx, snapshotId, signal)

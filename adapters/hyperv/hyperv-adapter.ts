@@ -106,8 +106,8 @@ export class HyperVAdapter implements HostAdapter {
     try {
       id = await runJson(
         this.ctx.runner,
-        ps`$os = Get-CimInstance -ClassName Win32_OperatingSystem
-[pscustomobject]@{ hostname = $env:COMPUTERNAME; os = $os.Caption; version = $os.Version; ps = $PSVersionTable.PSVersion.ToString(); hyperv = $null -ne (Get-Command -Name 'Get-VM' -ErrorAction SilentlyContinue) } | ConvertTo-Json -Compress`,
+        ps`$os = CimCmdlets\\Get-CimInstance -ClassName Win32_OperatingSystem
+[pscustomobject]@{ hostname = $env:COMPUTERNAME; os = $os.Caption; version = $os.Version; ps = $PSVersionTable.PSVersion.ToString(); hyperv = $null -ne (Get-Command -Name 'Get-VM' -Module 'Hyper-V' -ErrorAction SilentlyContinue) } | ConvertTo-Json -Compress`,
         IdentitySchema,
         { signal, what: 'Asking the host who it is', timeoutMs: 120_000 },
       )

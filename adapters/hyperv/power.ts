@@ -12,15 +12,15 @@ export async function vmState(runner: PowerShellRunner, vmId: string, signal: Ab
 }
 
 export async function startVm(runner: PowerShellRunner, vmId: string, signal: AbortSignal): Promise<void> {
-  await runner(ps`${vmVariable(vmId)}\nStart-VM -VM $vm`, { signal, what: 'Starting the VM', timeoutMs: 600_000 })
+  await runner(ps`${vmVariable(vmId)}\nHyper-V\\Start-VM -VM $vm`, { signal, what: 'Starting the VM', timeoutMs: 600_000 })
 }
 
 export async function saveVm(runner: PowerShellRunner, vmId: string, signal: AbortSignal): Promise<void> {
-  await runner(ps`${vmVariable(vmId)}\nSave-VM -VM $vm`, { signal, what: 'Saving the VM (suspending it to disk)', timeoutMs: 1_800_000 })
+  await runner(ps`${vmVariable(vmId)}\nHyper-V\\Save-VM -VM $vm`, { signal, what: 'Saving the VM (suspending it to disk)', timeoutMs: 1_800_000 })
 }
 
 export async function turnOffVm(runner: PowerShellRunner, vmId: string, signal: AbortSignal): Promise<void> {
-  await runner(ps`${vmVariable(vmId)}\nStop-VM -VM $vm -TurnOff -Force`, { signal, what: 'Turning the VM off', timeoutMs: 300_000 })
+  await runner(ps`${vmVariable(vmId)}\nHyper-V\\Stop-VM -VM $vm -TurnOff -Force`, { signal, what: 'Turning the VM off', timeoutMs: 300_000 })
 }
 
 /** Waits (polling) until the VM is in one of `states`; false when it is not within `ms`. */
@@ -43,7 +43,7 @@ export async function shutDown(runner: PowerShellRunner, vmId: string, options: 
   const seconds = Math.round(options.timeoutMs / 1000)
   let failure: AdapterError
   try {
-    await runner(ps`${vmVariable(vmId)}\nStop-VM -VM $vm -Force`, { signal, what: 'Shutting the VM down', timeoutMs: options.timeoutMs })
+    await runner(ps`${vmVariable(vmId)}\nHyper-V\\Stop-VM -VM $vm -Force`, { signal, what: 'Shutting the VM down', timeoutMs: options.timeoutMs })
     return 'clean'
   } catch (err) {
     throwIfAborted(signal, 'The shutdown')

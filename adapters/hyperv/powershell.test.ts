@@ -73,6 +73,8 @@ describe('PowerShell errors become typed adapter errors (by FullyQualifiedErrorI
   it.each([
     [rec('AccessDenied,Microsoft.HyperV.PowerShell.Commands.GetVM', 'PermissionDenied', 'Get-VM'), 'PERMISSION_DENIED'],
     [rec('CommandNotFoundException', 'ObjectNotFound'), 'NOT_SUPPORTED'],
+    // Hyper-V\Get-VM on a host without the Hyper-V module (pwsh 7.6's record for a module-qualified name).
+    [rec('CouldNotAutoLoadModule', 'ObjectNotFound', '', 'System.Management.Automation.CommandNotFoundException'), 'NOT_SUPPORTED'],
     [rec('ObjectNotFound,Microsoft.Vhd.PowerShell.Cmdlets.GetVHD', 'ObjectNotFound', 'Get-VHD'), 'NOT_FOUND'],
     [rec('InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM', 'InvalidArgument', 'Get-VM'), 'NOT_FOUND'],
     [rec('InvalidState,Microsoft.HyperV.PowerShell.Commands.StartVM', 'InvalidOperation', 'Start-VM'), 'COMMAND_FAILED'],

@@ -156,7 +156,7 @@ describe.skipIf(pwsh === undefined || !canRunHyperVSim().ok)('the scripts Lifebo
     const config = (over: Record<string, JsonValue>): JsonValue => ({ family: 'hyperv', id: 'x', name: 'x', generation: 2, processorCount: 2, memoryStartup: 512 * MiB, dynamicMemory: false, checkpointType: 'Production', drives: [], nics: [], ...over })
     const restore = async (vmConfig: JsonValue, name: string, inPlace: boolean, disks: RestoreDiskInput[], cancelAtStart: boolean) => {
       const controller = new AbortController()
-      recorded.onScript = cancelAtStart ? (s) => (/^Start-VM /m.test(s) ? controller.abort() : undefined) : undefined
+      recorded.onScript = cancelAtStart ? (s) => (/^Hyper-V\\Start-VM /m.test(s) ? controller.abort() : undefined) : undefined
       try {
         return await a.restore.restoreVm({ vmConfig, name, inPlace, start: cancelAtStart, disks, log: () => undefined, phase: () => undefined, progress: () => undefined }, controller.signal)
       } finally {
@@ -199,6 +199,10 @@ describe.skipIf(pwsh === undefined || !canRunHyperVSim().ok)('the scripts Lifebo
     const report = await checkFor51(pwsh ?? 'pwsh', scripts, signal())
     const problems = report.results.flatMap((findings, i) => findings.map((f) => `script ${i} line ${f.line}: ${f.rule} (${f.what}) in ${JSON.stringify(f.text)}\n${scripts[i] ?? ''}`))
     expect(problems).toEqual([])
+    // Issue 22 point 9: on a host with VMware PowerCLI beside Hyper-V, an unqualified Get-VM may be PowerCLI's.
+    const hypervAndCim = /(?<![\\\w'"-])(Get|Checkpoint|Remove|Restore|Start|Stop|Save|Suspend|Resume|New|Import|Set|Add|Connect|Copy)-(VM\w*|VHD|CimInstance|CimAssociatedInstance)(?![\w-])|(?<![\\\w'"-])Invoke-CimMethod(?![\w-])/
+    const unqualified = scripts.flatMap((text) => text.split('\n').filter((line) => hypervAndCim.test(line)))
+    expect(unqualified, 'Hyper-V and CIM cmdlets called without their module').toEqual([])
     console.log(`5.1 check: ${scripts.length} distinct scripts from ${builders.length} builders, no 7-only construct`)
   })
 })

@@ -128,7 +128,7 @@ async function waitForJob(ctx: HyperVContext, jobId: string, what: string, signa
   const deadline = Date.now() + METHOD_MS
   for (;;) {
     const script = ps`${prelude()}
-$j = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_ConcreteJob' -Filter ${wqlEquals('InstanceID', jobId)})
+$j = @(CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_ConcreteJob' -Filter ${wqlEquals('InstanceID', jobId)})
 $j | Select-Object JobState, ErrorCode, ErrorDescription | ConvertTo-Json -Compress`
     const job = await runJson(ctx.runner, script, JobAnswer, { signal, what: `${what}: waiting for the WMI job` })
     if (job.JobState === 7) return
@@ -151,12 +151,12 @@ export interface ReferencePoint {
 export async function createReferencePoint(ctx: HyperVContext, vmId: string, signal: AbortSignal, onMade: (instanceId: string) => void = () => undefined): Promise<ReferencePoint> {
   const what = 'Creating an RCT reference point'
   const script = ps`${prelude()}
-$cs = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_ComputerSystem' -Filter ${wqlEquals('Name', vmId)})
+$cs = @(CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_ComputerSystem' -Filter ${wqlEquals('Name', vmId)})
 if ($cs.Count -ne 1) {
   [pscustomobject]@{ Systems = $cs.Count } | ConvertTo-Json -Compress
 } else {
-  $svc = Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePointService'
-  $r = Invoke-CimMethod -InputObject $svc -MethodName 'CreateReferencePoint' -Arguments @{ AffectedSystem = $cs[0]; ReferencePointSettings = ''; ReferencePointType = 1 }
+  $svc = CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePointService'
+  $r = CimCmdlets\\Invoke-CimMethod -InputObject $svc -MethodName 'CreateReferencePoint' -Arguments @{ AffectedSystem = $cs[0]; ReferencePointSettings = ''; ReferencePointType = 1 }
   [pscustomobject]@{ Systems = 1; ReturnValue = $r.ReturnValue; Point = $r.ResultingReferencePoint.InstanceID; Job = $r.Job.InstanceID } | ConvertTo-Json -Compress
 }`
   const answer = await runJson(ctx.runner, script, MethodAnswer, { signal, what, timeoutMs: METHOD_MS })
@@ -169,8 +169,8 @@ if ($cs.Count -ne 1) {
     const found = await runJson(
       ctx.runner,
       ps`${prelude()}
-$j = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_ConcreteJob' -Filter ${wqlEquals('InstanceID', answer.Job)})
-ConvertTo-Json -Compress -InputObject @($j | Get-CimAssociatedInstance -ResultClassName 'Msvm_VirtualSystemReferencePoint' | Select-Object -ExpandProperty InstanceID)`,
+$j = @(CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_ConcreteJob' -Filter ${wqlEquals('InstanceID', answer.Job)})
+ConvertTo-Json -Compress -InputObject @($j | CimCmdlets\\Get-CimAssociatedInstance -ResultClassName 'Msvm_VirtualSystemReferencePoint' | Select-Object -ExpandProperty InstanceID)`,
       arrayOf(Identifier, 4),
       { signal, what },
     )
@@ -195,8 +195,8 @@ async function describePoint(ctx: HyperVContext, vmId: string, instanceId: strin
 async function findPoint(ctx: HyperVContext, vmId: string, instanceId: string, signal: AbortSignal): Promise<ReferencePoint | undefined> {
   const what = 'Reading the RCT reference point'
   const script = ps`${prelude()}
-$p = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePoint' -Filter ${wqlEquals('InstanceID', instanceId)})
-$d = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_StorageAllocationSettingData')
+$p = @(CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePoint' -Filter ${wqlEquals('InstanceID', instanceId)})
+$d = @(CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_StorageAllocationSettingData')
 [pscustomobject]@{ points = @($p | Select-Object InstanceID, VirtualSystemIdentifier, ReferencePointType, VirtualDiskIdentifiers, ResilientChangeTrackingIdentifiers); disks = @($d | Select-Object InstanceID, HostResource) } | ConvertTo-Json -Compress -Depth 4`
   const answer = await runJson(ctx.runner, script, PointAnswer, { signal, what, maxOutputBytes: 64 * 1024 * 1024 })
   const point = answer.points[0]
@@ -219,9 +219,9 @@ $d = @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_StorageAllocationSettingD
 export async function destroyReferencePoint(ctx: HyperVContext, instanceId: string, signal: AbortSignal): Promise<void> {
   const what = 'Removing an RCT reference point'
   const script = ps`${prelude()}
-$svc = Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePointService'
-foreach ($p in @(Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePoint' -Filter ${wqlEquals('InstanceID', instanceId)})) {
-  $r = Invoke-CimMethod -InputObject $svc -MethodName 'DestroyReferencePoint' -Arguments @{ AffectedReferencePoint = $p }
+$svc = CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePointService'
+foreach ($p in @(CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_VirtualSystemReferencePoint' -Filter ${wqlEquals('InstanceID', instanceId)})) {
+  $r = CimCmdlets\\Invoke-CimMethod -InputObject $svc -MethodName 'DestroyReferencePoint' -Arguments @{ AffectedReferencePoint = $p }
   [pscustomobject]@{ ReturnValue = $r.ReturnValue; Job = $r.Job.InstanceID } | ConvertTo-Json -Compress
 }`
   const out = await ctx.runner(script, { signal, what, timeoutMs: METHOD_MS })
@@ -265,8 +265,8 @@ export async function virtualDiskChanges(ctx: HyperVContext, path: string, limit
     // A failed call (and, on real hosts, a call with no changes) leaves the out arrays null: @($null) is a one-element
     // array in real PowerShell ([null] in JSON), which the answer's schema rightly refuses; the filter keeps [] empty.
     const script = ps`${prelude()}
-$svc = Get-CimInstance -Namespace $ns -ClassName 'Msvm_ImageManagementService'
-$r = Invoke-CimMethod -InputObject $svc -MethodName 'GetVirtualDiskChanges' -Arguments @{ Path = ${path}; LimitId = ${limitId}; TargetSnapshotId = ''; ByteOffset = ${offset}; ByteLength = ${length} }
+$svc = CimCmdlets\\Get-CimInstance -Namespace $ns -ClassName 'Msvm_ImageManagementService'
+$r = CimCmdlets\\Invoke-CimMethod -InputObject $svc -MethodName 'GetVirtualDiskChanges' -Arguments @{ Path = ${path}; LimitId = ${limitId}; TargetSnapshotId = ''; ByteOffset = ${offset}; ByteLength = ${length} }
 [pscustomobject]@{ ReturnValue = $r.ReturnValue; Job = $r.Job.InstanceID; ProcessedByteLength = $r.ProcessedByteLength; ChangedByteOffsets = @($r.ChangedByteOffsets | Where-Object { $null -ne $_ }); ChangedByteLengths = @($r.ChangedByteLengths | Where-Object { $null -ne $_ }) } | ConvertTo-Json -Compress -Depth 3`
     const answer = await runJson(ctx.runner, script, ChangesAnswer, { signal, what, timeoutMs: METHOD_MS, maxOutputBytes: 64 * 1024 * 1024 })
     if (answer.ReturnValue !== 0) throw new AdapterError('COMMAND_FAILED', `${what}: ${describeCode(answer.ReturnValue, CHANGES_CODES)}.`)

@@ -20,10 +20,10 @@ interface Found {
 const Scan = z.object({ vms: arrayOf(VmRecord.pick({ Id: true, Name: true, CheckpointType: true }), 10_000), snapshots: arrayOf(SnapshotRecord, 100_000) })
 
 async function scan(ctx: HyperVContext, signal: AbortSignal): Promise<{ found: Found[]; types: Map<string, string> }> {
-  const script = ps`$vms = @(Get-VM)
+  const script = ps`$vms = @(Hyper-V\\Get-VM)
 [pscustomobject]@{
   vms = @($vms | Select-Object ${raw('Id, Name, CheckpointType')})
-  snapshots = @($vms | Get-VMSnapshot | Select-Object ${raw(SNAPSHOT_FIELDS)})
+  snapshots = @($vms | Hyper-V\\Get-VMSnapshot | Select-Object ${raw(SNAPSHOT_FIELDS)})
 } | ConvertTo-Json -Depth 4 -Compress`
   const result = await runJson(ctx.runner, script, Scan, { signal, what: 'Looking for checkpoints earlier Lifeboat jobs left', timeoutMs: 300_000 })
   const names = new Map(result.vms.map((v) => [v.Id, v.Name]))

@@ -9,6 +9,7 @@ import { runJson } from './ps-runner'
 import { placements, upload, type Placement } from './restore-disks'
 import { VHD_FIELDS, VhdRecord, VmRecord, arrayOf } from './schemas'
 import type { HyperVConfig } from './vm-config'
+import { isMerging, waitForMerge } from './merge'
 import { checkVmId, describeVm, raw, vmVariable } from './vm-details'
 
 const VmList = arrayOf(VmRecord.pick({ Id: true, Name: true }), 10_000)
@@ -40,7 +41,7 @@ function message(err: unknown): string {
 
 async function resolveVm(ctx: HyperVContext, name: string, signal: AbortSignal): Promise<string> {
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(name)) return checkVmId(name)
-  const all = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -InputObject @(Get-VM | Select-Object ${raw('Id, Name')})`, VmList, { signal, what: 'Listing VMs' })
+  const all = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -InputObject @(Hyper-V\\Get-VM | Select-Object ${raw('Id, Name')})`, VmList, { signal, what: 'Listing VMs' })
   const named = all.filter((v) => v.Name === name)
   if (named.length !== 1) throw new AdapterError('NOT_FOUND', named.length === 0 ? `The host has no VM "${name.slice(0, 200)}".` : `The host has ${named.length} VMs named "${name.slice(0, 200)}"; name it by its id.`)
   return (named[0] as { Id: string }).Id
@@ -67,7 +68,12 @@ async function removeIfThere(ctx: HyperVContext, paths: readonly string[], signa
 export async function restoreInPlace(ctx: HyperVContext, request: RestoreRequest, config: HyperVConfig, signal: AbortSignal): Promise<RestoreResult> {
   const conn = await ctx.connection(signal)
   const vmId = await resolveVm(ctx, request.name, signal)
-  const d = await describeVm(ctx.runner, vmId, signal)
+  let d = await describeVm(ctx.runner, vmId, signal)
+  if (isMerging(d.vm)) {
+    // The files about to be replaced are still being rewritten by a merge: wait for it, then look again.
+    await waitForMerge(ctx.runner, vmId, signal, { log: request.log, what: 'The restore' })
+    d = await describeVm(ctx.runner, vmId, signal)
+  }
   if (d.vm.State !== 'Off') throw new AdapterError('COMMAND_FAILED', `${d.vm.Name} is ${d.vm.State.toLowerCase()}; shut it down (not saved) before restoring its disks in place.`, { reason: 'invalid-state' })
   if (d.snapshots.length > 0) throw new AdapterError('NOT_SUPPORTED', `${d.vm.Name} has ${d.snapshots.length} checkpoint(s); replacing disks under checkpoints would break them. Remove the checkpoints first, or restore as a new VM.`)
   const tag = `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`
@@ -96,7 +102,7 @@ export async function restoreInPlace(ctx: HyperVContext, request: RestoreRequest
     }
     throwIfAborted(signal, 'The restore')
     request.phase('checking the new disks', d.vm.Name)
-    const staged = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -Depth 3 -InputObject @(Get-VHD -Path ${targets.map((t) => t.fresh)} | Select-Object ${raw(VHD_FIELDS)})`, arrayOf(VhdRecord, 256), { signal, what: 'Checking the restored disk files' })
+    const staged = await runJson(ctx.runner, ps`ConvertTo-Json -Compress -Depth 3 -InputObject @(Hyper-V\\Get-VHD -Path ${targets.map((t) => t.fresh)} | Select-Object ${raw(VHD_FIELDS)})`, arrayOf(VhdRecord, 256), { signal, what: 'Checking the restored disk files' })
     for (const t of targets) {
       const v = staged.find((x) => x.Path.toLowerCase() === t.fresh.toLowerCase())
       if (v === undefined || v.VhdFormat !== t.format.toUpperCase() || v.VhdType === 'Differencing' || v.Size < t.p.input.size) {
@@ -133,7 +139,7 @@ export async function restoreInPlace(ctx: HyperVContext, request: RestoreRequest
       // under a VM that is off.
       undo.push(`turn ${d.vm.Name} off again`, async (s) => {
         await waitForState(ctx.runner, vmId, ['Off', 'Running', 'Saved', 'Paused'], 120_000, s)
-        await ctx.runner(ps`${vmVariable(vmId)}\nif ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force }`, { signal: s, what: 'Turning the VM off again', timeoutMs: 300_000 })
+        await ctx.runner(ps`${vmVariable(vmId)}\nif ($vm.State -ne 'Off') { Hyper-V\\Stop-VM -VM $vm -TurnOff -Force }`, { signal: s, what: 'Turning the VM off again', timeoutMs: 300_000 })
       })
       await startVm(ctx.runner, vmId, signal)
       started = true

@@ -32,7 +32,7 @@ function configOf(request: RestoreRequest): HyperVConfig {
 
 async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: HyperVConfig, signal: AbortSignal, options: NewVmOptions = {}): Promise<RestoreResult> {
   const conn = await ctx.connection(signal)
-  const host = await runJson(ctx.runner, ps`$h = Get-VMHost\n[pscustomobject]@{ disks = $h.VirtualHardDiskPath; switches = @(Get-VMSwitch | Select-Object Name) } | ConvertTo-Json -Depth 3 -Compress`, HostPaths, { signal, what: 'Reading the host\'s Hyper-V settings' })
+  const host = await runJson(ctx.runner, ps`$h = Hyper-V\\Get-VMHost\n[pscustomobject]@{ disks = $h.VirtualHardDiskPath; switches = @(Hyper-V\\Get-VMSwitch | Select-Object Name) } | ConvertTo-Json -Depth 3 -Compress`, HostPaths, { signal, what: 'Reading the host\'s Hyper-V settings' })
   const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '')
   const folder = request.storageDir ?? `${host.disks.replace(/[\\/]+$/, '')}\\${fileStem(request.name)}-${stamp}-${randomBytes(3).toString('hex')}`
   if (!/^[A-Za-z]:\\/.test(folder)) throw new AdapterError('NOT_SUPPORTED', `Restore disks to a folder on a local drive of the host (C:\\…), not "${folder.slice(0, 200)}".`)
@@ -54,26 +54,26 @@ async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: Hype
     throwIfAborted(signal, 'The restore')
     request.phase('creating the VM', `New-VM generation ${config.generation}`)
     // Not interrupted half-way: a VM created after Lifeboat stopped listening could not be found again (names repeat).
-    const made = await runJson(ctx.runner, ps`New-VM -Name ${request.name} -Generation ${config.generation} -MemoryStartupBytes ${config.memoryStartup} -NoVHD | Select-Object ${raw('Id, Name')} | ConvertTo-Json -Compress`, NewVm, { signal: AbortSignal.timeout(HOST_OP_MS), what: 'Creating the VM' })
+    const made = await runJson(ctx.runner, ps`Hyper-V\\New-VM -Name ${request.name} -Generation ${config.generation} -MemoryStartupBytes ${config.memoryStartup} -NoVHD | Select-Object ${raw('Id, Name')} | ConvertTo-Json -Compress`, NewVm, { signal: AbortSignal.timeout(HOST_OP_MS), what: 'Creating the VM' })
     const vmId = made.Id
     undo.push(`remove the half-restored VM ${request.name} (${vmId})`, async (s) => {
       // Remove-VM refuses a running VM: one whose start Lifeboat gave up on is turned off first.
-      await ctx.runner(ps`${vmVariable(vmId)}\nif ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force }\nRemove-VM -VM $vm -Force`, { signal: s, what: 'Removing the half-restored VM' })
+      await ctx.runner(ps`${vmVariable(vmId)}\nif ($vm.State -ne 'Off') { Hyper-V\\Stop-VM -VM $vm -TurnOff -Force }\nHyper-V\\Remove-VM -VM $vm -Force`, { signal: s, what: 'Removing the half-restored VM' })
     })
     throwIfAborted(signal, 'The restore')
     const switches = new Set(host.switches.map((s) => s.Name.toLowerCase()))
-    const lines: PsRaw[] = [vmVariable(vmId), ps`Set-VMProcessor -VM $vm -Count ${config.processorCount}`]
+    const lines: PsRaw[] = [vmVariable(vmId), ps`Hyper-V\\Set-VMProcessor -VM $vm -Count ${config.processorCount}`]
     lines.push(
       config.dynamicMemory && config.memoryMinimum != null && config.memoryMaximum != null
-        ? ps`Set-VMMemory -VM $vm -DynamicMemoryEnabled $true -MinimumBytes ${config.memoryMinimum} -MaximumBytes ${config.memoryMaximum}`
-        : ps`Set-VMMemory -VM $vm -DynamicMemoryEnabled $false`,
+        ? ps`Hyper-V\\Set-VMMemory -VM $vm -DynamicMemoryEnabled $true -MinimumBytes ${config.memoryMinimum} -MaximumBytes ${config.memoryMaximum}`
+        : ps`Hyper-V\\Set-VMMemory -VM $vm -DynamicMemoryEnabled $false`,
     )
     if (config.generation === 2 && config.secureBoot != null) {
-      lines.push(config.secureBoot && config.secureBootTemplate != null ? ps`Set-VMFirmware -VM $vm -EnableSecureBoot On -SecureBootTemplate ${config.secureBootTemplate}` : ps`Set-VMFirmware -VM $vm -EnableSecureBoot ${config.secureBoot ? 'On' : 'Off'}`)
+      lines.push(config.secureBoot && config.secureBootTemplate != null ? ps`Hyper-V\\Set-VMFirmware -VM $vm -EnableSecureBoot On -SecureBootTemplate ${config.secureBootTemplate}` : ps`Hyper-V\\Set-VMFirmware -VM $vm -EnableSecureBoot ${config.secureBoot ? 'On' : 'Off'}`)
     }
     const scsi = Math.max(0, ...placed.filter((p) => p.controllerType === 'SCSI').map((p) => p.controllerNumber + 1))
-    for (let n = config.generation === 2 ? 1 : 0; n < scsi; n++) lines.push(ps`Add-VMScsiController -VM $vm`)
-    placed.forEach((p, i) => lines.push(ps`Add-VMHardDiskDrive -VM $vm -Path ${files[i] ?? ''} -ControllerType ${p.controllerType} -ControllerNumber ${p.controllerNumber} -ControllerLocation ${p.controllerLocation}`))
+    for (let n = config.generation === 2 ? 1 : 0; n < scsi; n++) lines.push(ps`Hyper-V\\Add-VMScsiController -VM $vm`)
+    placed.forEach((p, i) => lines.push(ps`Hyper-V\\Add-VMHardDiskDrive -VM $vm -Path ${files[i] ?? ''} -ControllerType ${p.controllerType} -ControllerNumber ${p.controllerNumber} -ControllerLocation ${p.controllerLocation}`))
     const missing: string[] = []
     // New-VM's own adapter stays unconnected either way; without a network the saved adapters are left out.
     if (options.network === false && config.nics.length > 0) request.log('info', `The VM has no network: ${config.nics.length} network adapter(s) of the original were left out or left unconnected.`)
@@ -82,12 +82,12 @@ async function asNewVm(ctx: HyperVContext, request: RestoreRequest, config: Hype
       const sw = nic.switchName != null && switches.has(nic.switchName.toLowerCase()) ? nic.switchName : undefined
       if (nic.switchName != null && sw === undefined) missing.push(nic.switchName)
       if (i === 0) {
-        if (sw !== undefined) lines.push(ps`Connect-VMNetworkAdapter -VMNetworkAdapter (Get-VMNetworkAdapter -VM $vm | Select-Object -First 1) -SwitchName ${sw}`)
-      } else lines.push(sw !== undefined ? ps`Add-VMNetworkAdapter -VM $vm -SwitchName ${sw}` : ps`Add-VMNetworkAdapter -VM $vm`)
+        if (sw !== undefined) lines.push(ps`Hyper-V\\Connect-VMNetworkAdapter -VMNetworkAdapter (Hyper-V\\Get-VMNetworkAdapter -VM $vm | Select-Object -First 1) -SwitchName ${sw}`)
+      } else lines.push(sw !== undefined ? ps`Hyper-V\\Add-VMNetworkAdapter -VM $vm -SwitchName ${sw}` : ps`Hyper-V\\Add-VMNetworkAdapter -VM $vm`)
     })
     const boot = [...placed].sort((a, b) => a.controllerNumber - b.controllerNumber || a.controllerLocation - b.controllerLocation)[0]
     if (config.generation === 2 && boot?.controllerType === 'SCSI') {
-      lines.push(ps`Set-VMFirmware -VM $vm -FirstBootDevice (Get-VMHardDiskDrive -VM $vm -ControllerType SCSI -ControllerNumber ${boot.controllerNumber} -ControllerLocation ${boot.controllerLocation})`)
+      lines.push(ps`Hyper-V\\Set-VMFirmware -VM $vm -FirstBootDevice (Hyper-V\\Get-VMHardDiskDrive -VM $vm -ControllerType SCSI -ControllerNumber ${boot.controllerNumber} -ControllerLocation ${boot.controllerLocation})`)
     }
     // Everything here changes only the new VM, which its removal takes along.
     await ctx.runner(new PsRaw(lines.map((l) => l.text).join('\n')), { signal, what: 'Configuring the restored VM' })

@@ -9,7 +9,7 @@ import { z } from 'zod'
 
 /** Enum values of the Hyper-V module (Microsoft.HyperV.PowerShell.*, Microsoft.Vhd.PowerShell.*). */
 export const ENUMS = {
-  VMState: { Other: 1, Running: 2, Off: 3, Stopping: 4, Saved: 6, Paused: 9, Starting: 10, Reset: 11, Saving: 32773, Pausing: 32776, Resuming: 32777, FastSaved: 32779, FastSaving: 32780 },
+  VMState: { Other: 1, Running: 2, Off: 3, Stopping: 4, Saved: 6, Paused: 9, Starting: 10, Reset: 11, Saving: 32773, Pausing: 32776, Resuming: 32777, FastSaved: 32779, FastSaving: 32780, ForceShutdown: 32781, ForceReboot: 32782, Hibernated: 32783, ComponentServicing: 32784, RunningCritical: 32785, OffCritical: 32786, StoppingCritical: 32787, SavedCritical: 32788, PausedCritical: 32789, StartingCritical: 32790, ResetCritical: 32791, SavingCritical: 32792, PausingCritical: 32793, ResumingCritical: 32794, FastSavedCritical: 32795, FastSavingCritical: 32796 },
   CheckpointType: { Disabled: 2, Production: 3, ProductionOnly: 4, Standard: 5 },
   ControllerType: { IDE: 0, SCSI: 1, PMEM: 2 },
   VhdFormat: { Unknown: 0, VHD: 2, VHDX: 3, VHDSet: 4 },
@@ -17,6 +17,7 @@ export const ENUMS = {
   SnapshotType: { Standard: 0, Recovery: 1, Planned: 2, Missing: 5, Replica: 6, AppConsistentReplica: 7, SyncedReplica: 8 },
   VMHeartbeatStatus: { Unknown: 0, Disabled: 1, NoContact: 2, Error: 3, LostCommunication: 4, OkApplicationsUnknown: 5, OkApplicationsHealthy: 6, OkApplicationsCritical: 7, Paused: 8 },
   OnOffState: { On: 0, Off: 1 },
+  VMOperationalStatus: { Ok: 2, Degraded: 3, PredictiveFailure: 5, InService: 11, Dormant: 15, SupportingEntityInError: 16, CreatingSnapshot: 32768, ApplyingSnapshot: 32769, DeletingSnapshot: 32770, WaitingToStart: 32771, MergingDisks: 32772, ExportingVirtualMachine: 32773, MigratingVirtualMachine: 32774, BackingUpVirtualMachine: 32776, ModifyingUpVirtualMachine: 32777, StorageMigrationPhaseOne: 32778, StorageMigrationPhaseTwo: 32779, MigratingPlannedVm: 32780, CheckingCompatibility: 32781, ApplicationCriticalState: 32782, CommunicationTimedOut: 32783, CommunicationFailed: 32784, NoIommu: 32785, NoIovSupportInNic: 32786, SwitchNotInIovMode: 32787, IovBlockedByPolicy: 32788, IovNoAvailResources: 32789, IovGuestDriversNeeded: 32790, CriticalIoError: 32795 },
   VMIntegrationComponentOperationalStatus: { Ok: 2, Degraded: 3, Error: 6, NonRecoverableError: 7, NoContact: 12, LostCommunication: 13, ProtocolMismatch: 32775, ApplicationCritical: 32782, CommunicationTimedOut: 32783, CommunicationFailed: 32784, Disabled: 32896 },
 } as const
 
@@ -85,19 +86,29 @@ export const VmRecord = z.object({
   ParentSnapshotId: Guid.nullish(),
   Notes: Text.nullish(),
   Status: Text.nullish(),
+  /** VMOperationalStatus values; MergingDisks (32772) while a removed checkpoint is merged in the background. */
+  OperationalStatus: arrayOf(psEnum(ENUMS.VMOperationalStatus), 16).optional(),
+  SecondaryOperationalStatus: psEnum(ENUMS.VMOperationalStatus).nullish(),
 })
 export type VmRecord = z.infer<typeof VmRecord>
-export const VM_FIELDS = 'Id, Name, State, Generation, Version, CheckpointType, ProcessorCount, MemoryStartup, DynamicMemoryEnabled, MemoryMinimum, MemoryMaximum, Heartbeat, IntegrationServicesState, ParentSnapshotId, Notes, Status'
+export const VM_FIELDS = 'Id, Name, State, Generation, Version, CheckpointType, ProcessorCount, MemoryStartup, DynamicMemoryEnabled, MemoryMinimum, MemoryMaximum, Heartbeat, IntegrationServicesState, ParentSnapshotId, Notes, Status, OperationalStatus, SecondaryOperationalStatus'
 
 export const DriveRecord = z.object({
   VMId: Guid,
-  Path: Path.nullish(),
+  // Empty (or no file) for a pass-through disk.
+  Path: z.string().max(32_767).nullish(),
   ControllerType: psEnum(ENUMS.ControllerType),
   ControllerNumber: z.number().int().min(0).max(64),
   ControllerLocation: z.number().int().min(0).max(64),
+  /** Set for a pass-through (physical) disk, whose Path is no file (HardDiskDrive.DiskNumber). */
+  DiskNumber: z.number().int().min(0).max(1_000_000).nullish(),
 })
 export type DriveRecord = z.infer<typeof DriveRecord>
-export const DRIVE_FIELDS = 'VMId, Path, ControllerType, ControllerNumber, ControllerLocation'
+export const DRIVE_FIELDS = 'VMId, Path, ControllerType, ControllerNumber, ControllerLocation, DiskNumber'
+
+/** A disk file Get-VHD could not read (deleted, on a volume that is gone, damaged), as the VHD script reports it. */
+export const VhdErrorRecord = z.object({ Path: z.string().max(32_767), Message: z.string().max(32_768), Id: z.string().max(2000) })
+export type VhdErrorRecord = z.infer<typeof VhdErrorRecord>
 
 export const VhdRecord = z.object({
   Path: Path,

@@ -31,7 +31,7 @@ async function listing(ctx: HyperVContext, vmId: string, signal: AbortSignal) {
   const script = ps`${vmVariable(vmId)}
 [pscustomobject]@{
   vm = $vm | Select-Object ${raw('Id, Name, ParentSnapshotId')}
-  snapshots = @(Get-VMSnapshot -VM $vm | Select-Object ${raw(SNAPSHOT_FIELDS)})
+  snapshots = @(Hyper-V\\Get-VMSnapshot -VM $vm | Select-Object ${raw(SNAPSHOT_FIELDS)})
 } | ConvertTo-Json -Depth 4 -Compress`
   return await runJson(ctx.runner, script, Listing, { signal, what: 'Listing checkpoints' })
 }
@@ -85,7 +85,7 @@ export function hypervSnapshots(ctx: HyperVContext): SnapshotCapability {
         const made = undo.push(`remove the new checkpoint "${name}"`, async (s) => {
           for (const c of await ours(s)) await removeCheckpoint(ctx, c.Id, s)
         })
-        await ctx.runner(ps`${vmVariable(vmId)}\nCheckpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(30 * 60_000), what: 'Creating the checkpoint', timeoutMs: 30 * 60_000 })
+        await ctx.runner(ps`${vmVariable(vmId)}\nHyper-V\\Checkpoint-VM -VM $vm -SnapshotName ${name}`, { signal: AbortSignal.timeout(30 * 60_000), what: 'Creating the checkpoint', timeoutMs: 30 * 60_000 })
         throwIfAborted(signal, 'Creating the checkpoint')
         const { vm, snapshots } = await listing(ctx, vmId, signal)
         const mine = snapshots.filter((s) => s.Name === name && !earlier.has(s.Id))[0]
@@ -97,7 +97,7 @@ export function hypervSnapshots(ctx: HyperVContext): SnapshotCapability {
 
     async revert(vmId, snapshotId, options, signal) {
       const snap = await find(ctx, vmId, snapshotId, signal)
-      await ctx.runner(ps`$s = Get-VMSnapshot -Id ${snap.Id}\nRestore-VMSnapshot -VMSnapshot $s -Confirm:$false`, { signal: AbortSignal.timeout(30 * 60_000), what: 'Reverting to the checkpoint', timeoutMs: 30 * 60_000 })
+      await ctx.runner(ps`$s = Hyper-V\\Get-VMSnapshot -Id ${snap.Id}\nHyper-V\\Restore-VMSnapshot -VMSnapshot $s -Confirm:$false`, { signal: AbortSignal.timeout(30 * 60_000), what: 'Reverting to the checkpoint', timeoutMs: 30 * 60_000 })
       const state = (await vmState(ctx.runner, vmId, signal)).State
       const start = options.start ?? snap.State === 'Saved'
       if (start && state !== 'Running') await startVm(ctx.runner, vmId, signal)

@@ -2,11 +2,14 @@
  * Health checks of Hyper-V restore points through the engine against the Hyper-V simulator, whose VMs made with New-VM
  * answer on the Heartbeat integration service only after booting from a disk with a boot sector (SimVm.guest.boot
  * 'disk', HyperVHost.bootGuest): a bootable point → Booted when the heartbeat is OK; a disk without a boot sector →
- * Failed when the timeout ends ("No Contact"), saying why; a cancel mid-boot and a killed Lifeboat (the job lock goes
- * with its SSH connection, then the leftovers check cleans the VM and its folder) leave nothing on the host.
+ * Failed when the timeout ends ("No Contact"), saying why — both keep the console thumbnail as PNG; a cancel mid-boot
+ * and a killed Lifeboat (the job lock goes with its SSH connection, then the leftovers check cleans the VM and its
+ * folder) leave nothing on the host.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { inflateSync } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lifeboatBin } from '../../e2e/support/cli'
@@ -18,6 +21,20 @@ import type { BackupResult } from './backup-job'
 import { engineFixture, type EngineFixture } from './testing/linux-fixture'
 
 const MiB = 1024 * 1024
+
+/** Width, height and the distinct RGB colours of a PNG as Lifeboat writes it (truecolour, one IDAT, filter 0 per row). */
+async function pngAt(file: string | undefined): Promise<{ width: number; height: number; colours: number }> {
+  const png = await readFile(file ?? '')
+  expect(png.subarray(0, 16)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]))
+  const width = png.readUInt32BE(16)
+  const height = png.readUInt32BE(20)
+  expect(png.subarray(37, 41).toString('latin1')).toBe('IDAT')
+  const rows = inflateSync(png.subarray(41, 41 + png.readUInt32BE(33)))
+  expect(rows.length).toBe((width * 3 + 1) * height)
+  const colours = new Set<number>()
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) colours.add(rows.readUIntBE(y * (width * 3 + 1) + 1 + x * 3, 3))
+  return { width, height, colours: colours.size }
+}
 
 function disk(bootable: boolean): Buffer {
   const b = randomBytes(4 * MiB)
@@ -90,7 +107,11 @@ describe.skipIf(!canRunHyperVSim().ok)('health checks of restore points (Hyper-V
       expect(c.verdict).toBe('booted')
       expect(c.summary).toMatch(/^Booted — the Heartbeat integration service reported OK after \d+ s$/)
       expect(c.timings.bootMs).toBeGreaterThanOrEqual(1500)
-      expect(c.screenshot).toBeUndefined()
+      // The console as Hyper-V's GetVirtualSystemThumbnailImage gave it (the test host draws a booted guest's text).
+      expect(c.screenshot?.format).toBe('png')
+      const shot = await pngAt(c.screenshot?.path)
+      expect([shot.width, shot.height]).toEqual([640, 480])
+      expect(shot.colours).toBeGreaterThan(1)
     } finally {
       clearInterval(watch)
     }
@@ -103,6 +124,9 @@ describe.skipIf(!canRunHyperVSim().ok)('health checks of restore points (Hyper-V
     expect(c.summary).toBe('Failed — no heartbeat within 5 s (Heartbeat integration service: No Contact): the disk has no bootable system (its first disk has no boot sector: no 0x55AA signature at byte 510)')
     expect(c.timings.bootMs).toBeGreaterThanOrEqual(5000)
     expect(c.timings.bootMs).toBeLessThan(15_000)
+    // The VM ran with nothing booted: its console is kept too, and it is black.
+    expect(c.screenshot?.format).toBe('png')
+    expect(await pngAt(c.screenshot?.path)).toEqual({ width: 640, height: 480, colours: 1 })
   }, 60_000)
 
   it('cancelled mid-boot: the job is cancelled and nothing is left on the host', async () => {

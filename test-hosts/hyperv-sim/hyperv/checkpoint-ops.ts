@@ -47,8 +47,20 @@ function repoint(host: HyperVHost, from: string, to: string): void {
 }
 
 export async function removeCheckpoint(host: HyperVHost, c: SimCheckpoint): Promise<void> {
+  detachCheckpoint(host, c)
+  await mergeCheckpointFiles(host, c)
+}
+
+/** Takes the checkpoint out of the tree (what Get-VMSnapshot lists); its files are merged by mergeCheckpointFiles. */
+export function detachCheckpoint(host: HyperVHost, c: SimCheckpoint): void {
   const vm = host.vms.get(c.vmId)
   host.checkpoints.delete(c.id)
+  for (const other of host.checkpoints.values()) if (other.parentId === c.id) other.parentId = c.parentId
+  if (vm && vm.parentCheckpointId === c.id) vm.parentCheckpointId = c.parentId
+}
+
+/** Merges a detached checkpoint's files: the AVHDX back into its parent, the VM's drives repointed. */
+export async function mergeCheckpointFiles(host: HyperVHost, c: SimCheckpoint): Promise<void> {
   for (const frozen of c.files.values()) {
     const file = host.disks.get(frozen)
     if (!file) continue
@@ -68,8 +80,6 @@ export async function removeCheckpoint(host: HyperVHost, c: SimCheckpoint): Prom
       await host.disks.remove(file.path)
     }
   }
-  for (const other of host.checkpoints.values()) if (other.parentId === c.id) other.parentId = c.parentId
-  if (vm && vm.parentCheckpointId === c.id) vm.parentCheckpointId = c.parentId
 }
 
 export async function applyCheckpoint(host: HyperVHost, vm: SimVm, c: SimCheckpoint): Promise<void> {

@@ -2,7 +2,7 @@
 import { statfs } from 'node:fs/promises'
 import { str, type CmdletDef } from './cmdlet-def'
 import { PsError, PsGuid, PsObject, SimulatorLimit, asArray, psToString } from './values'
-import { INTEGRATION_SERVICES, SWITCHES, VHD_FOLDER, VM_FOLDER, hvError, integrationDisplayName, type HyperVHost, type IntegrationServiceName } from './host'
+import { INTEGRATION_SERVICES, SWITCHES, VHD_FOLDER, VM_FOLDER, hvError, integrationDisplayName, noRightsError, type HyperVHost, type IntegrationServiceName } from './host'
 import { ENUMS, driveObject, firmwareObject, integrationObject, nicObject, snapshotObject, switchObject, vhdObject, vmObject } from './objects'
 import { cimQuery } from './rct'
 import { byName, snapshotOf, targetVms, wildcard } from './targets'
@@ -15,8 +15,13 @@ export function queryCmdlets(host: HyperVHost): CmdletDef[] {
       name: 'Get-VM',
       errorClass: hv('Get-VM'),
       params: { Name: { type: 'string[]', position: 0, aliases: ['VMName'] }, Id: { type: 'guid' } },
-      run(_ctx, args) {
+      run(ctx, args) {
         if (args.has('Id') && args.has('Name')) throw hvError('Get-VM', 'Parameter set cannot be resolved using the specified named parameters.', 'AmbiguousParameterSet', 'InvalidArgument')
+        if (host.rights === 'none') {
+          if (args.has('Id')) throw noRightsError('Get-VM', host.computerName)
+          ctx.warn(noRightsError('Get-VM', host.computerName).message)
+          return []
+        }
         const id = args.get('Id')
         if (id instanceof PsGuid) return [vmObject(host, host.vmById(id.value, 'Get-VM'))]
         if (args.has('Name')) return asArray(args.get('Name') ?? null).flatMap((n) => byName(host, psToString(n), 'Get-VM')).map((v) => vmObject(host, v))
@@ -126,6 +131,7 @@ export function queryCmdlets(host: HyperVHost): CmdletDef[] {
       errorClass: hv('Get-VMHost'),
       params: {},
       run() {
+        if (host.rights === 'none') throw noRightsError('Get-VMHost', host.computerName)
         return [
           new PsObject(
             'Microsoft.HyperV.PowerShell.VMHost',

@@ -8,12 +8,14 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { PsError } from './values'
+import type { ENUMS } from './objects'
 import { FileAcls } from './acl'
 import { DiskStore } from './disks'
 import { RctTracker } from './rct'
 import { WinFs, normalizeWin, safeFileName } from './winfs'
 
-export type VmStateName = 'Running' | 'Off' | 'Saved' | 'Paused' | 'Starting' | 'Stopping' | 'Saving'
+/** Every member of the module's VMState enum (objects.ts): tests put VMs in the rarer ones (RunningCritical, …) directly. */
+export type VmStateName = keyof (typeof ENUMS)['VMState']
 export type CheckpointTypeName = 'Disabled' | 'Production' | 'ProductionOnly' | 'Standard'
 
 export const INTEGRATION_SERVICES = ['Guest Service Interface', 'Heartbeat', 'Key-Value Pair Exchange', 'Shutdown', 'Time Synchronization', 'VSS'] as const
@@ -42,7 +44,10 @@ export interface SimDrive {
   controllerType: 'IDE' | 'SCSI'
   controllerNumber: number
   controllerLocation: number
+  /** The VHD/VHDX file; '' for a pass-through (physical) disk. */
   path: string
+  /** A pass-through disk's number on the host (HardDiskDrive.DiskNumber); absent for a virtual hard disk. */
+  diskNumber?: number
 }
 
 export interface SimNic {
@@ -95,6 +100,8 @@ export interface SimVm {
   readonly guest: GuestBehaviour
   /** A VMMS operation in progress (Hyper-V refuses a second one). */
   busy: string | null
+  /** A checkpoint's disks are being merged in the background (HyperVHost.mergeInBackground). */
+  merging?: boolean
 }
 
 export interface SimCheckpoint {
@@ -115,6 +122,11 @@ export interface HostTiming {
   saveMs: number
   startMs: number
   mergeMs: number
+  /**
+   * 0: Remove-VMSnapshot merges before it returns. Otherwise, as Hyper-V does, it returns once the checkpoint is out of
+   * the tree and the merge runs this long in the background (see mergeInBackground).
+   */
+  backgroundMergeMs: number
   /** From Start-VM until a bootable 'disk' guest's integration services (Heartbeat) answer. */
   guestBootMs: number
 }
@@ -141,6 +153,11 @@ export function hvError(cmdlet: string, message: string, id: string, category: s
   return new PsError({ message, fqid: `${id},Microsoft.HyperV.PowerShell.Commands.${cmdlet.replace('-', '')}`, category, exceptionType, activity: cmdlet, ...(target !== undefined ? { targetName: target } : {}) })
 }
 
+/** The authorization failure Hyper-V's management service gives a user without Hyper-V rights (see HyperVHost.rights). */
+export function noRightsError(cmdlet: string, computerName: string): PsError {
+  return hvError(cmdlet, `You do not have the required permission to complete this task. Contact the administrator of the authorization policy for the computer '${computerName}'.`, 'AccessDenied', 'PermissionDenied')
+}
+
 export class HyperVHost {
   readonly fs: WinFs
   readonly disks: DiskStore
@@ -151,6 +168,14 @@ export class HyperVHost {
   readonly timing: HostTiming
   /** The display language; tests switch it to 'de-DE' on a running host, as if the adapter had connected to a German one. */
   culture: HostCulture
+  /**
+   * What the SSH user may do: 'full' (a member of Administrators or Hyper-V Administrators) or 'none' (neither).
+   * Without rights Get-VM lists nothing and raises no error — the Hyper-V module writes a failure to enumerate as a
+   * warning for Get-VM's Name parameter set (ErrorDisplayMode.WriteWarning in its GetVM class, as decompiled in
+   * nforgeio/neonSDK) — while Get-VMHost and Get-VM -Id fail with AccessDenied / PermissionDenied (the module's mapping
+   * of UnauthorizedAccessException, same source). Issue 22 point 8; the exact record on a real host is unverified.
+   */
+  rights: 'full' | 'none' = 'full'
   /** Every cmdlet line run, for tests that check what the adapter asked for. */
   readonly log: string[] = []
   /** Resilient Change Tracking of the VHDX files and the RCT reference points (WMI). */
@@ -171,7 +196,7 @@ export class HyperVHost {
     this.computerName = options.computerName ?? 'HV01'
     this.os = options.os ?? '2022'
     this.culture = options.culture ?? 'en-US'
-    this.timing = { checkpointMs: 30, saveMs: 30, startMs: 30, mergeMs: 10, guestBootMs: 1000, ...options.timing }
+    this.timing = { checkpointMs: 30, saveMs: 30, startMs: 30, mergeMs: 10, backgroundMergeMs: 0, guestBootMs: 1000, ...options.timing }
   }
 
   get configVersion(): string {
@@ -244,6 +269,7 @@ export class HyperVHost {
   inUse(winPath: string): boolean {
     const key = normalizeWin(winPath).toLowerCase()
     for (const vm of this.vms.values()) {
+      if (vm.merging === true && vm.drives.some((d) => this.disks.chain(d.path).some((f) => f.path.toLowerCase() === key))) return true
       if (!['Running', 'Paused', 'Starting', 'Stopping', 'Saving'].includes(vm.state)) continue
       if (vm.drives.some((d) => d.path.toLowerCase() === key)) return true
     }
@@ -266,6 +292,38 @@ export class HyperVHost {
   }
 
   /** Runs a VMMS operation on a VM: one at a time per VM, and it completes even if the client goes away. */
+  /** Background merges still running (tests await them with `settled()`). */
+  private readonly merges = new Set<Promise<void>>()
+
+  /**
+   * A checkpoint's merge after Remove-VMSnapshot returned: for `timing.backgroundMergeMs` the VM shows Status
+   * "Merging disks" and OperationalStatus MergingDisks (32772), its disk files are held (SFTP refuses them, as Windows
+   * refuses a file VMMS has open for writing) and other operations on it are refused as busy; the parent file is
+   * rewritten at the end, so a reader that did not wait would get bytes that are about to change. Admin scripts and
+   * backup products poll for this state before touching the disks (issue 22 point 1).
+   */
+  mergeInBackground(vm: SimVm, merge: () => Promise<void>): void {
+    vm.busy = 'Merging disks'
+    vm.merging = true
+    const done = (async () => {
+      try {
+        await new Promise((r) => setTimeout(r, this.timing.backgroundMergeMs))
+        await merge()
+      } finally {
+        vm.merging = false
+        vm.busy = null
+      }
+    })()
+    const tracked = done.catch(() => undefined)
+    this.merges.add(tracked)
+    void tracked.then(() => this.merges.delete(tracked))
+  }
+
+  /** Resolves when no background merge runs. */
+  async settled(): Promise<void> {
+    while (this.merges.size > 0) await Promise.all([...this.merges])
+  }
+
   async operate<T>(vm: SimVm, what: string, cmdlet: string, ms: number, signal: AbortSignal, body: () => Promise<T> | T): Promise<T> {
     if (vm.busy !== null) throw hvError(cmdlet, `The operation cannot be performed while the object is in use. ('${vm.name}' is busy: ${vm.busy}.)`, 'OperationFailed', 'ResourceBusy', vm.name)
     vm.busy = what

@@ -8,7 +8,7 @@ import type { DiskFile } from './disks'
 import { INTEGRATION_SERVICE_INFO, guestUp, integrationDisplayName, type IntegrationServiceName, type SWITCHES, type HyperVHost, type SimCheckpoint, type SimDrive, type SimNic, type SimVm } from './host'
 
 export const ENUMS = {
-  VMState: { Other: 1, Running: 2, Off: 3, Stopping: 4, Saved: 6, Paused: 9, Starting: 10, Reset: 11, Saving: 32773, Pausing: 32776, Resuming: 32777, FastSaved: 32779, FastSaving: 32780 },
+  VMState: { Other: 1, Running: 2, Off: 3, Stopping: 4, Saved: 6, Paused: 9, Starting: 10, Reset: 11, Saving: 32773, Pausing: 32776, Resuming: 32777, FastSaved: 32779, FastSaving: 32780, ForceShutdown: 32781, ForceReboot: 32782, Hibernated: 32783, ComponentServicing: 32784, RunningCritical: 32785, OffCritical: 32786, StoppingCritical: 32787, SavedCritical: 32788, PausedCritical: 32789, StartingCritical: 32790, ResetCritical: 32791, SavingCritical: 32792, PausingCritical: 32793, ResumingCritical: 32794, FastSavedCritical: 32795, FastSavingCritical: 32796 },
   CheckpointType: { Disabled: 2, Production: 3, ProductionOnly: 4, Standard: 5 },
   ControllerType: { IDE: 0, SCSI: 1, PMEM: 2 },
   VhdFormat: { Unknown: 0, VHD: 2, VHDX: 3, VHDSet: 4 },
@@ -17,6 +17,7 @@ export const ENUMS = {
   VMHeartbeatStatus: { Unknown: 0, Disabled: 1, NoContact: 2, Error: 3, LostCommunication: 4, OkApplicationsUnknown: 5, OkApplicationsHealthy: 6, OkApplicationsCritical: 7, Paused: 8 },
   VMIntegrationComponentOperationalStatus: { Ok: 2, Degraded: 3, Error: 6, NonRecoverableError: 7, NoContact: 12, LostCommunication: 13, ProtocolMismatch: 32775, ApplicationCritical: 32782, CommunicationTimedOut: 32783, CommunicationFailed: 32784, Disabled: 32896 },
   OnOffState: { On: 0, Off: 1 },
+  VMOperationalStatus: { Ok: 2, Degraded: 3, PredictiveFailure: 5, InService: 11, Dormant: 15, SupportingEntityInError: 16, CreatingSnapshot: 32768, ApplyingSnapshot: 32769, DeletingSnapshot: 32770, WaitingToStart: 32771, MergingDisks: 32772, ExportingVirtualMachine: 32773, MigratingVirtualMachine: 32774 },
   VMSwitchType: { Private: 0, Internal: 1, External: 2 },
   FileSource: { Host: 0 },
 } as const
@@ -67,6 +68,9 @@ export function vmObject(host: HyperVHost, vm: SimVm): PsObject {
       ['Heartbeat', !heartbeatOn ? enumValue('VMHeartbeatStatus', 'Disabled') : guestUp(vm) ? enumValue('VMHeartbeatStatus', 'OkApplicationsHealthy') : vm.state === 'Running' ? enumValue('VMHeartbeatStatus', 'NoContact') : null],
       ['IntegrationServicesState', guestUp(vm) ? 'Up to date' : ''],
       ['Status', vm.busy !== null ? vm.busy : 'Operating normally'],
+      ['OperationalStatus', vm.merging === true ? [enumValue('VMOperationalStatus', 'Ok'), enumValue('VMOperationalStatus', 'MergingDisks')] : [enumValue('VMOperationalStatus', 'Ok')]],
+      ['PrimaryOperationalStatus', enumValue('VMOperationalStatus', 'Ok')],
+      ['SecondaryOperationalStatus', vm.merging === true ? enumValue('VMOperationalStatus', 'MergingDisks') : null],
       ['IsClustered', false],
       ['AutomaticCheckpointsEnabled', false],
       ['CPUUsage', 0],
@@ -97,7 +101,7 @@ export function driveObject(host: HyperVHost, vm: SimVm, d: SimDrive, snapshot?:
       ['VMName', vm.name],
       ['VMSnapshotId', new PsGuid(snapshot?.id ?? EMPTY_GUID)],
       ['VMSnapshotName', snapshot?.name ?? ''],
-      ['DiskNumber', null],
+      ['DiskNumber', d.diskNumber ?? null],
       ['PoolName', 'Primordial'],
       ['MaximumIOPS', 0],
       ['MinimumIOPS', 0],

@@ -18,6 +18,7 @@ import { str, type Bound, type CmdletDef } from './cmdlet-def'
 import { PsError, PsHashtable, PsObject, SimulatorLimit, psToString, single, type PsValue } from './values'
 import type { DiskFile } from './disks'
 import type { HyperVHost, SimVm } from './host'
+import { getVirtualSystemThumbnailImage, isThumbnailClass, thumbnailInstances } from './thumbnail'
 
 /** Granularity of the simulated change tracking (Microsoft does not document the real one). */
 export const RCT_BLOCK = 256 * 1024
@@ -140,6 +141,7 @@ function parseFilter(filter: string): { prop: string; value: string } {
 }
 
 function instancesOf(host: HyperVHost, className: string): PsObject[] {
+  if (isThumbnailClass(className)) return thumbnailInstances(host, className)
   switch (className.toLowerCase()) {
     case 'msvm_computersystem':
       return [...host.vms.values()].map(computerSystem)
@@ -273,6 +275,8 @@ export function cimCmdlets(host: HyperVHost): CmdletDef[] {
             return [destroyReferencePoint(host, raw)]
           case 'msvm_imagemanagementservice.getvirtualdiskchanges':
             return [getVirtualDiskChanges(host, raw)]
+          case 'msvm_virtualsystemmanagementservice.getvirtualsystemthumbnailimage':
+            return [getVirtualSystemThumbnailImage(host, raw)]
           default:
             throw new SimulatorLimit(`the WMI method ${call}`)
         }
