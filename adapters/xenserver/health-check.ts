@@ -26,7 +26,7 @@ type Proof = { readonly answered: true; readonly ms: number; readonly what: stri
  * `PV_drivers_detected`) only when the guest's PV drivers / guest agent report through xenstore, which a guest does
  * only after it has booted. The VM and its VDIs are removed on every path; a heartbeat in its other_config tells the
  * leftovers check whether a check still owns it (after a kill it goes stale and the VM is cleaned).
- * No screenshot: XAPI offers the console only as a VNC/RFB stream (`console.location`), not as an image over the API.
+ * No screenshot yet: xapi's GET /vncsnapshot (a JPEG of the VNC console) is not used (README: Health check).
  */
 export class XapiHealthCheck implements HealthCheckCapability {
   constructor(
