@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { expect } from 'vitest'
 import type { HyperVSim } from '../../../test-hosts/hyperv-pwsh/sim'
+import { walkSample } from '../../testing/walk-sample'
 
 /** Every file under the host's drives (folders left out: Lifeboat's jobs folder stays on purpose), relative paths. */
 async function files(root: string): Promise<string[]> {
@@ -32,21 +33,10 @@ export type Flow = (signal: AbortSignal, mark: () => void) => Promise<void>
 
 /**
  * Every step of a Hyper-V flow costs 2–4 s on the 2-core CI machine (a real pwsh runs each invocation), and a full
- * walk of all flows takes four minutes. `npm test` therefore walks, in flows of more than five steps, the first and
- * the last step and two more picked by LIFEBOAT_WALK_SEED (default: the day of the month), so that every step is
- * walked over a month of CI runs, as the libvirt walk does; LIFEBOAT_WALK_FULL=1 walks every step.
+ * walk of all flows takes four minutes: `npm test` walks a rotating sample of four steps per flow (walk-sample.ts).
  */
-const WALK_FULL = process.env.LIFEBOAT_WALK_FULL === '1' || process.env.LIFEBOAT_WALK_ALL === '1'
-const WALK_SEED = Number(process.env.LIFEBOAT_WALK_SEED ?? new Date().getUTCDate())
-
-/** The steps (1-based) a walk of `steps` steps takes: all of them, or the rotating sample described above. */
-export function walkedSteps(steps: number, full = WALK_FULL, seed = WALK_SEED): number[] {
-  const all = Array.from({ length: steps }, (_, i) => i + 1)
-  if (full || steps <= 5) return all
-  const inner = all.slice(1, -1)
-  const a = inner[seed % inner.length] ?? 2
-  const b = inner[(seed + Math.ceil(inner.length / 2)) % inner.length] ?? 2
-  return [...new Set([1, a, b, steps])].sort((x, y) => x - y)
+export function walkedSteps(steps: number, full?: boolean, seed?: number): number[] {
+  return walkSample(steps, 4, full, seed)
 }
 
 /**
