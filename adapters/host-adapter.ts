@@ -169,6 +169,8 @@ export type DiskReadout =
       readonly openRelated: (path: string, signal?: AbortSignal) => Promise<RemoteFile>
       /** Only these guest ranges changed since `previous` (host change tracking, e.g. Hyper-V RCT); image formats only. */
       readonly changedRanges?: readonly { readonly offset: number; readonly length: number }[]
+      /** Raw files only: asks the host which ranges hold data, so that holes never cross the wire. */
+      readonly allocation?: (signal?: AbortSignal) => Promise<HostAllocation>
     }
   | {
       readonly kind: 'guest'
@@ -177,6 +179,23 @@ export type DiskReadout =
       /** Only these ranges changed since `previous`; everything else equals the previous restore point. */
       readonly changedRanges?: readonly { readonly offset: number; readonly length: number }[]
     }
+
+/**
+ * What a host says about where a raw file's data is. `known: false` says why it could not tell (the tool is
+ * missing, its answer was not believable); the file is then read whole.
+ */
+export type HostAllocation =
+  | {
+      readonly known: true
+      /** Ascending, non-overlapping, inside the file; everything else reads as zeros. */
+      readonly dataRanges: readonly { readonly offset: number; readonly length: number }[]
+      /**
+       * The bytes of `ranges` (ascending, non-overlapping, at most 1024 of them), concatenated, as one stream
+       * that fails loudly if the host sends fewer or more.
+       */
+      stream(ranges: readonly { readonly offset: number; readonly length: number }[], signal?: AbortSignal): AsyncIterable<Uint8Array>
+    }
+  | { readonly known: false; readonly reason: string }
 
 export interface BackupDisk {
   readonly id: string

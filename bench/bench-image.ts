@@ -94,3 +94,74 @@ export async function changeBlocks(file: string, sizeMiB: number, percent: numbe
   }
   return { count, revert }
 }
+
+/**
+ * An image of 1 MiB blocks in the given shares (e.g. 40 % zeros written as data, 30 % random, 30 % text), in runs of
+ * 1–16 MiB whose kind is drawn by what is left of each share, deterministic for a seed.
+ */
+export async function writeShareImage(file: string, sizeMiB: number, shares: Readonly<Record<Kind, number>>, seed = 43): Promise<void> {
+  const next = rng(seed)
+  const total = shares.zero + shares.random + shares.text
+  const left: Record<Kind, number> = {
+    zero: Math.round((sizeMiB * shares.zero) / total),
+    random: Math.round((sizeMiB * shares.random) / total),
+    text: 0,
+  }
+  left.text = Math.max(0, sizeMiB - left.zero - left.random)
+  const handle = await open(file, 'w')
+  const lineNo = { n: 0 }
+  const zero = Buffer.alloc(MiB)
+  try {
+    let mib = 0
+    while (mib < sizeMiB) {
+      const remaining = left.zero + left.random + left.text
+      let pick = next() % Math.max(1, remaining)
+      const kind: Kind = pick < left.zero ? 'zero' : (pick -= left.zero) < left.random ? 'random' : 'text'
+      const run = Math.min(left[kind], sizeMiB - mib, 1 + (next() % 16))
+      for (let i = 0; i < run; i++) {
+        const buf = kind === 'zero' ? zero : kind === 'random' ? randomBytes(MiB) : textMiB(next, lineNo)
+        await handle.write(buf, 0, MiB, mib * MiB)
+        mib++
+      }
+      left[kind] -= run
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * A sparse file of `sizeMiB` MiB of which `writtenMiB` are written (mixed zeros-as-data, random and text, in 16 MiB
+ * runs spread evenly over the file); the rest are holes.
+ */
+export async function writeSparseImage(file: string, sizeMiB: number, writtenMiB: number, seed = 44): Promise<void> {
+  const next = rng(seed)
+  const runs = Math.max(1, Math.ceil(writtenMiB / 16))
+  const stride = Math.floor(sizeMiB / runs)
+  const lineNo = { n: 0 }
+  const handle = await open(file, 'w')
+  try {
+    await handle.truncate(sizeMiB * MiB)
+    let written = 0
+    for (let r = 0; r < runs && written < writtenMiB; r++) {
+      const at = r * stride
+      for (let i = 0; i < 16 && written < writtenMiB && at + i < sizeMiB; i++) {
+        const kind = next() % 3
+        const buf = kind === 0 ? Buffer.alloc(MiB) : kind === 1 ? randomBytes(MiB) : textMiB(next, lineNo)
+        await handle.write(buf, 0, MiB, (at + i) * MiB)
+        written++
+      }
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The offsets `changeBlocks` would pick, for images that must be changed through another tool (qcow2 via qemu-io). */
+export function changeOffsets(sizeMiB: number, percent: number, seed = 7): number[] {
+  const next = rng(seed)
+  const count = Math.max(1, Math.round((sizeMiB * percent) / 100))
+  const chosen = new Set<number>()
+  while (chosen.size < count) chosen.add(next() % sizeMiB)
+  return [...chosen].map((block) => block * MiB + (next() % 15) * 64 * 1024)
+}

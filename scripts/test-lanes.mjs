@@ -6,6 +6,7 @@
 // test-hosts/test-lanes.test.ts fails when a test file that imports a host peer is missing here.
 export const HOST_LANE = [
   'adapters/linux/undo-walk.test.ts',
+  'adapters/linux/host-allocation.test.ts',
   'adapters/linux/restore-journal.test.ts',
   'adapters/ssh/exec-remote-file.test.ts',
   'adapters/ssh/openssh-stream.test.ts',
@@ -20,6 +21,7 @@ export const HOST_LANE = [
   'test-hosts/hyperv-pwsh/windows-paths.test.ts',
   'test-hosts/hyperv-pwsh/flows.test.ts',
   'engine/jobs/point-check.test.ts',
+  'engine/jobs/disk-ingest-sparse.test.ts',
   'engine/jobs/point-run.test.ts',
   'engine/api/handlers.test.ts',
   'engine/browse/live-snapshot-linux.test.ts',

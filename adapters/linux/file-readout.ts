@@ -1,6 +1,7 @@
 import { posix } from 'node:path'
 import { AdapterError, type BackupDisk, type DiskReadout, type RemoteFile } from '../host-adapter'
 import { ExecRemoteFile } from '../ssh/exec-remote-file'
+import { hostAllocation } from './host-allocation'
 import type { RootShell } from '../ssh/root-shell'
 
 export type ImageFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx'
@@ -37,10 +38,12 @@ export async function fileReadout(
   const file = await ExecRemoteFile.open(shell, path, signal)
   opened.push(file)
   const allowed = new Set(allowedBacking.map((p) => posix.normalize(p)))
+  const kind = imageFormat(format)
   return {
     kind: 'file',
     file,
-    format: imageFormat(format),
+    format: kind,
+    ...(kind === 'raw' ? { allocation: (sig?: AbortSignal) => hostAllocation(shell, file, sig) } : {}),
     openRelated: async (related, sig) => {
       const normal = posix.normalize(related)
       if (!posix.isAbsolute(normal) || !allowed.has(normal)) {

@@ -5,7 +5,7 @@ import { sh } from '../ssh/shell-quote'
 import type { DomainDisk } from './domain-model'
 import { jobTag, LOCK_DIR } from './job-lock'
 import { NbdClient } from './nbd/nbd-client'
-import { flaggedRanges, nbdBlockSource } from './nbd/nbd-guest-disk'
+import { BASE_ALLOCATION, flaggedRanges, nbdBlockSource } from './nbd/nbd-guest-disk'
 import type { Virsh } from './virsh'
 import { sleep } from './virsh'
 import { escapeXml, findAll, parseXml } from './xml'
@@ -71,7 +71,8 @@ export async function openPulledDisks(virsh: Virsh, shell: RootShell, dom: strin
       if (p.incrementalFrom !== undefined && context === undefined) throw new AdapterError('BAD_RESPONSE', `libvirt exported disk ${p.disk.target} without its dirty bitmap.`)
       const stream = await openSocket(shell, socketPath(jobId), signal)
       const label = `${shell.conn.label}:${dom}/${p.disk.target} (backup export)`
-      const client = await NbdClient.connect(stream, exp.name, context !== undefined ? [context] : [], label)
+      // base:allocation when offered: a disk read whole (a raw disk, a full backup) then skips what reads as zeros.
+      const client = await NbdClient.connect(stream, exp.name, context !== undefined ? [context] : [], label, [BASE_ALLOCATION])
       const guest = nbdBlockSource(client, label)
       try {
         if (context !== undefined) {

@@ -53,6 +53,10 @@ export const PointStatsSchema = z.object({
   chunksReused: z.number(),
   chunksZero: z.number(),
   chunksFromParent: z.number(),
+  /** Bytes skipped as holes without reading; absent in points from before it was counted. */
+  bytesHoles: z.number().optional(),
+  /** Bytes read and found all zero; absent in points from before it was counted. */
+  bytesZero: z.number().optional(),
 })
 
 export const PointSummaryDtoSchema = z.object({

@@ -230,7 +230,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
               progress: ctx.progress,
             })
             endIngest()
-            ctx.log('info', `Restore point ${point.id}: ${point.stats.bytesRead} bytes read, ${point.stats.bytesNew} new, ${point.stats.bytesStored} stored.`)
+            ctx.log('info', `Restore point ${point.id}: ${point.stats.bytesRead} bytes read, ${point.stats.bytesHoles ?? 0} skipped as holes, ${point.stats.bytesZero ?? 0} found as zeros, ${point.stats.bytesNew} new, ${point.stats.bytesStored} stored.`)
             return point
           } finally {
             await repo.close()

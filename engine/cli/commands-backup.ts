@@ -1,7 +1,8 @@
 import type { BackupResult } from '../jobs/backup-job'
 import { locationFromCommandLine } from '../repository-access/location'
 import { call } from './cli-call'
-import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, type CliIo } from './cli-io'
+import { pointStatsLine } from './point-stats-line'
+import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from './cli-io'
 import { flag, str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
 import { toJobDetailDto } from '../jobs/job-record'
@@ -88,7 +89,7 @@ export const backupCommands: Command[] = [
         const p = result as BackupResult
         if (io.json) io.out(JSON.stringify(p, null, 2))
         else {
-          io.out(`Restore point ${p.id} (${p.consistency}): ${formatBytes(p.stats.bytesRead)} read, ${formatBytes(p.stats.bytesNew)} new, ${formatBytes(p.stats.bytesStored)} stored.`)
+          io.out(`Restore point ${p.id} (${p.consistency}): ${pointStatsLine(p.stats)}`)
           for (const r of p.reads) io.out(r.read === 'incremental' ? `  ${r.disk}: incremental, only what changed since ${r.base}` : `  ${r.disk}: whole disk read. ${r.reason}`)
         }
       })

@@ -2,6 +2,7 @@ import path from 'node:path'
 import type { PointSummaryDto } from '../api/contract-repository'
 import { locationFromCommandLine } from '../repository-access/location'
 import { call } from './cli-call'
+import { pointStatsLine } from './point-stats-line'
 import { EXIT_FAILED, EXIT_OK, UsageError, formatBytes, table, type CliIo } from './cli-io'
 import { flag, str, type Command, type CommandContext } from './command'
 import { waitForJob } from './wait-for-job'
@@ -287,7 +288,7 @@ export const repositoryCommands: Command[] = [
         (result, io) => {
           const p = result as PointSummaryDto
           if (io.json) io.out(JSON.stringify(p, null, 2))
-          else io.out(`Restore point ${p.id}: ${formatBytes(p.stats.bytesRead)} read, ${formatBytes(p.stats.bytesNew)} new, ${formatBytes(p.stats.bytesStored)} stored.`)
+          else io.out(`Restore point ${p.id}: ${pointStatsLine(p.stats)}`)
         },
       )
     },

@@ -1,7 +1,8 @@
 import { constants, type Stats } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { assertReadInBounds, type BlockSource } from './block-source'
+import { assertReadInBounds, type BlockSource, type Extent } from './block-source'
+import { localExtents } from './local-allocation'
 import { DiskFormatError } from './errors'
 
 /** Flags Windows lacks read as 0 there (it has no FIFOs or controlling terminals to guard against). */
@@ -22,7 +23,8 @@ function refuseNonImage(path: string, st: Stats): void {
 
 /**
  * A local image file (or a regular file holding a raw disk) read with positional reads on one descriptor.
- * Node has no lseek(SEEK_DATA/SEEK_HOLE), so no extents(): the image formats above report allocation instead.
+ * Node has no lseek(SEEK_DATA/SEEK_HOLE): extents() asks `qemu-img map` where it is installed (local-allocation.ts)
+ * and otherwise reports the whole file as data; the image formats above report their own allocation.
  */
 export class FileSource implements BlockSource {
   private closed = false
@@ -70,6 +72,12 @@ export class FileSource implements BlockSource {
       if (bytesRead === 0) throw new DiskFormatError('io', `${this.label} ended early at byte ${offset + done} (was it truncated while open?)`)
       done += bytesRead
     }
+  }
+
+  async *extents(signal?: AbortSignal): AsyncIterable<Extent> {
+    const known = await localExtents(this.path, this.size, signal)
+    if (known === undefined) yield { offset: 0, length: this.size, kind: 'data' }
+    else yield* known
   }
 
   async close(): Promise<void> {

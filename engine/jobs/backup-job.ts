@@ -181,7 +181,8 @@ async function backUp(adapter: HostAdapter, repo: Repository, record: SavedHost,
     ctx.log('info', `Consistency of this restore point: ${session.consistency === 'app' ? 'application-consistent (guest quiesced)' : session.consistency === 'crash' ? 'crash-consistent' : 'offline (VM was shut down)'}.`)
     end = ctx.step('read')
     const parentDisk = previous === undefined ? undefined : (name: string, size: number) => openParentDisk(repo, previous.pointId, name, size, signal)
-    for (const d of session.disks) prepared.push(await prepareDisk(d, signal, parentDisk === undefined ? {} : { parentDisk }))
+    const log = (message: string): void => ctx.log('info', message)
+    for (const d of session.disks) prepared.push(await prepareDisk(d, signal, parentDisk === undefined ? { log } : { parentDisk, log }))
     const incremental = session.disks.some((d) => d.readout.changedRanges !== undefined)
     const config: StoredVmConfig = { host: session.vmConfig, incrementalToken: session.incrementalToken ?? null, adapter: adapter.kind }
     const point = await ingestUnwrapped(repo, {
@@ -196,7 +197,7 @@ async function backUp(adapter: HostAdapter, repo: Repository, record: SavedHost,
     })
     committed = true
     end()
-    ctx.log('info', `Restore point ${point.id} written (${point.stats.bytesRead} bytes read, ${point.stats.bytesNew} new).`)
+    ctx.log('info', `Restore point ${point.id} written (${point.stats.bytesRead} bytes read, ${point.stats.bytesHoles ?? 0} skipped as holes, ${point.stats.bytesZero ?? 0} found as zeros, ${point.stats.bytesNew} new).`)
     return { ...point, reads: diskReads(session, request, previous, incremental) }
   } finally {
     for (const p of prepared) await p.close().catch(() => undefined)

@@ -4,12 +4,14 @@ import type { BlockSource } from '../disks/block-source'
 import { DiskFormatError } from '../disks/errors'
 import { openImageSource } from '../disks/open-image'
 import { RangedSource } from '../disks/ranged-source'
-import type { IngestDisk } from '../repository'
+import { alignToChunks, type IngestDisk } from '../repository'
 import { ChangedOverParent } from './changed-over-parent'
 
 /** Remote random reads for ingest: 4 MiB blocks (one per repository chunk of a sequentially written image) amortise each remote dd; 8 in flight hide the latency. */
 const REMOTE_BLOCK = 4 * 1024 * 1024
 const REMOTE_IN_FLIGHT = 8
+/** Data runs one allocation-map stream may name (the host adapter's limit for one remote command line). */
+const MAX_STREAM_RANGES = 1024
 
 export interface PreparedDisk {
   readonly ingest: IngestDisk
@@ -22,6 +24,8 @@ export interface PrepareOptions {
    * chunks a change touches are taken from it, so the host sends only what changed (see ChangedOverParent).
    */
   readonly parentDisk?: (name: string, size: number) => Promise<BlockSource | undefined>
+  /** Where to say that a raw disk is read whole because its host could not tell where its data is. */
+  readonly log?: (message: string) => void
 }
 
 /**
@@ -42,6 +46,13 @@ export async function prepareDisk(disk: BackupDisk, signal: AbortSignal, options
   }
   if (readout.format === 'raw') {
     const file = readout.file
+    const allocation = await readout.allocation?.(signal)
+    if (allocation?.known === true) {
+      // Whole chunks of data only: the holes between them never cross the wire.
+      const dataRanges = alignToChunks(allocation.dataRanges, file.size, MAX_STREAM_RANGES)
+      return { ingest: { name: disk.name, stream: allocation.stream(dataRanges, signal), size: file.size, dataRanges, ...meta }, close: () => file.close() }
+    }
+    if (allocation !== undefined) options.log?.(`${disk.name}: read whole, holes included (${allocation.reason}).`)
     return { ingest: { name: disk.name, stream: file.stream(0, file.size, signal), size: file.size, ...meta }, close: () => file.close() }
   }
   const remote = (f: { path: string; size: number; readRange: (o: number, l: number, s?: AbortSignal) => Promise<Buffer>; close: () => Promise<void> }): RangedSource =>

@@ -79,6 +79,8 @@ function validateManifest(m: Record<string, unknown>, pointId: string, fail: (re
   const stats = m.stats
   const statKeys: (keyof PointStats)[] = ['bytesRead', 'bytesNew', 'bytesStored', 'chunksNew', 'chunksReused', 'chunksZero', 'chunksFromParent']
   if (!isObject(stats) || !statKeys.every((k) => isCount(stats[k]))) fail('its statistics are invalid')
+  // Counted since points say what was skipped; older points lack them.
+  if (!(['bytesHoles', 'bytesZero'] as const).every((k) => stats[k] === undefined || isCount(stats[k]))) fail('its statistics are invalid')
   return { ...(m as unknown as PointManifest), disks }
 }
 

@@ -40,6 +40,13 @@ export interface PointStats {
   readonly chunksReused: number
   readonly chunksZero: number
   readonly chunksFromParent: number
+  /**
+   * Bytes never read because the source said they are holes (sparse file, unallocated image cluster, host
+   * allocation map). Absent in points written before this was counted.
+   */
+  readonly bytesHoles?: number
+  /** Bytes read and found to be all zeros (whole zero chunks, stored as a reference). Absent in older points. */
+  readonly bytesZero?: number
 }
 
 export interface PointManifest {

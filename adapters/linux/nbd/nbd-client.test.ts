@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run, sleep } from '../../../test-hosts/run'
 import { NbdClient } from './nbd-client'
-import { flaggedRanges, nbdBlockSource } from './nbd-guest-disk'
+import { BASE_ALLOCATION, flaggedRanges, nbdBlockSource } from './nbd-guest-disk'
 
 const MiB = 1024 * 1024
 const hasQemuNbd = existsSync('/usr/bin/qemu-nbd')
@@ -64,6 +64,39 @@ describe.skipIf(!hasQemuNbd)('NBD client against qemu-nbd', () => {
       const id = client.info.contexts.get('qemu:dirty-bitmap:b0')
       expect(id).toBeDefined()
       expect(await flaggedRanges(client, id ?? 0, 1)).toEqual([
+        { offset: 5 * MiB, length: 64 * 1024 },
+        { offset: 40 * MiB, length: 3 * MiB },
+      ])
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('reports what base:allocation says reads as zeros as zero extents, the rest as data', async () => {
+    const stream = createConnection({ path: socket })
+    await new Promise<void>((resolve, reject) => stream.once('connect', resolve).once('error', reject))
+    const client = await NbdClient.connect(stream, 'vdb', [], 'test export', [BASE_ALLOCATION, 'qemu:not-offered'])
+    const disk = nbdBlockSource(client, 'test export')
+    try {
+      const extents = []
+      for await (const e of disk.extents?.() ?? []) extents.push(e)
+      expect(extents).toEqual([
+        { offset: 0, length: MiB, kind: 'data' },
+        { offset: MiB, length: 4 * MiB, kind: 'zero' },
+        { offset: 5 * MiB, length: 64 * 1024, kind: 'data' },
+        { offset: 5 * MiB + 64 * 1024, length: 35 * MiB - 64 * 1024, kind: 'zero' },
+        { offset: 40 * MiB, length: 3 * MiB, kind: 'data' },
+        { offset: 43 * MiB, length: 21 * MiB, kind: 'zero' },
+      ])
+    } finally {
+      await disk.close()
+    }
+  })
+
+  it('keeps each meta context\'s answer apart when several are negotiated', async () => {
+    const client = await connect(['qemu:dirty-bitmap:b0', BASE_ALLOCATION])
+    try {
+      expect(await flaggedRanges(client, client.info.contexts.get('qemu:dirty-bitmap:b0') ?? 0, 1)).toEqual([
         { offset: 5 * MiB, length: 64 * 1024 },
         { offset: 40 * MiB, length: 3 * MiB },
       ])

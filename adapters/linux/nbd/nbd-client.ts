@@ -16,6 +16,8 @@ interface Inflight {
   readonly offset: number
   readonly length: number
   readonly data?: Buffer
+  /** For a block status request: the meta context asked about. */
+  readonly contextId?: number
   readonly extents: { length: number; flags: number }[]
   error?: string
   resolve(): void
@@ -42,8 +44,11 @@ export class NbdClient {
     void this.readLoop()
   }
 
-  /** Handshake on an open byte stream; `metaContexts` are asked for (e.g. "qemu:dirty-bitmap:backup-vda"). */
-  static async connect(stream: Duplex, exportName: string, metaContexts: readonly string[], label: string): Promise<NbdClient> {
+  /**
+   * Handshake on an open byte stream; `metaContexts` are asked for and required (e.g. "qemu:dirty-bitmap:backup-vda"),
+   * `optionalContexts` asked for and used when offered (e.g. "base:allocation").
+   */
+  static async connect(stream: Duplex, exportName: string, metaContexts: readonly string[], label: string, optionalContexts: readonly string[] = []): Promise<NbdClient> {
     const queue = new ByteQueue(stream)
     const bad = (why: string) => new AdapterError('BAD_RESPONSE', `NBD export ${label}: ${why}`)
     try {
@@ -51,9 +56,10 @@ export class NbdClient {
       await haggle(queue, stream, OPT_STRUCTURED_REPLY, Buffer.alloc(0), bad)
       const name = Buffer.from(exportName, 'utf8')
       const contexts = new Map<string, number>()
-      if (metaContexts.length > 0) {
-        const parts: Buffer[] = [u32(name.length), name, u32(metaContexts.length)]
-        for (const q of metaContexts) {
+      const asked = [...metaContexts, ...optionalContexts]
+      if (asked.length > 0) {
+        const parts: Buffer[] = [u32(name.length), name, u32(asked.length)]
+        for (const q of asked) {
           const b = Buffer.from(q, 'utf8')
           parts.push(u32(b.length), b)
         }
@@ -116,7 +122,7 @@ export class NbdClient {
         type: what.type,
         offset,
         length,
-        ...(what.type === 'read' ? { data: what.data } : {}),
+        ...(what.type === 'read' ? { data: what.data } : { contextId: what.contextId }),
         extents: what.type === 'status' ? what.extents : [],
         resolve: () => {
           signal?.removeEventListener('abort', onAbort)
@@ -205,6 +211,8 @@ export class NbdClient {
       }
       case 5: {
         if (entry.type !== 'status' || payload.length < 12 || (payload.length - 4) % 8 !== 0) throw bad('unexpected block status chunk')
+        // With several meta contexts negotiated the server answers for each: keep only the one asked about.
+        if (payload.readUInt32BE(0) !== entry.contextId) return
         for (let p = 4; p < payload.length; p += 8) {
           const length = payload.readUInt32BE(p)
           if (length === 0 && p + 8 < payload.length) throw bad('empty extent')

@@ -1,12 +1,21 @@
-import { assertReadInBounds, type BlockSource } from '../../block-source'
+import { assertReadInBounds, type BlockSource, type Extent } from '../../block-source'
+import { AdapterError } from '../../host-adapter'
 import type { NbdClient } from './nbd-client'
 
 const STATUS_WINDOW = 1024 * 1024 * 1024
+/** The standard meta context saying which extents are holes or read as zeros (NBD_STATE_HOLE = 1, NBD_STATE_ZERO = 2). */
+export const BASE_ALLOCATION = 'base:allocation'
+const STATE_ZERO = 2
 
-/** An NBD export as a BlockSource (guest-visible bytes, random reads, many in flight). */
+/**
+ * An NBD export as a BlockSource (guest-visible bytes, random reads, many in flight). When the client negotiated
+ * base:allocation it also reports extents, so ingest never asks for what the server says reads as zeros.
+ */
 export function nbdBlockSource(client: NbdClient, label: string, onClose?: () => Promise<void>): BlockSource {
   let closed = false
+  const allocation = client.info.contexts.get(BASE_ALLOCATION)
   return {
+    ...(allocation !== undefined ? { extents: (signal?: AbortSignal) => allocationExtents(client, allocation, label, signal) } : {}),
     size: client.info.size,
     label,
     read: async (offset, length, signal) => {
@@ -50,4 +59,33 @@ export async function flaggedRanges(client: NbdClient, contextId: number, flag: 
     at += progressed
   }
   return out
+}
+
+/**
+ * The export's extents from base:allocation, merged by kind: only NBD_STATE_ZERO counts as zero (a hole without it
+ * may read as a backing file's data). Each answer must make progress; the server's lengths are clipped to the disk.
+ */
+async function* allocationExtents(client: NbdClient, contextId: number, label: string, signal?: AbortSignal): AsyncIterable<Extent> {
+  const size = client.info.size
+  let pending: Extent | undefined
+  let at = 0
+  while (at < size) {
+    signal?.throwIfAborted()
+    const answer = await client.blockStatus(contextId, at, Math.min(STATUS_WINDOW, size - at), signal)
+    let progressed = 0
+    for (const e of answer) {
+      const length = Math.min(e.length, size - at - progressed)
+      if (length <= 0) break
+      const kind: Extent['kind'] = (e.flags & STATE_ZERO) !== 0 ? 'zero' : 'data'
+      if (pending !== undefined && pending.kind === kind) pending = { offset: pending.offset, length: pending.length + length, kind }
+      else {
+        if (pending !== undefined) yield pending
+        pending = { offset: at + progressed, length, kind }
+      }
+      progressed += length
+    }
+    if (progressed === 0) throw new AdapterError('BAD_RESPONSE', `${label}: the NBD server described no allocation at offset ${at}.`)
+    at += progressed
+  }
+  if (pending !== undefined) yield pending
 }

@@ -94,3 +94,37 @@ export function changedChunks(size: number, ranges: readonly ByteRange[]): Uint8
   }
   return touched
 }
+
+/**
+ * Widens data ranges to whole chunks (ingest reads a chunk at a time, so a stream of whole chunks needs no piecing
+ * together) and merges them; when more than `maxRuns` remain, the smallest gaps are closed until they fit (a
+ * remote command names every run, so their number must stay small; a closed gap is read, costing bandwidth only).
+ * Ranges must already be valid (see rangesInOrder).
+ */
+export function alignToChunks(ranges: readonly ByteRange[], size: number, maxRuns: number): ByteRange[] {
+  const runs: { start: number; end: number }[] = []
+  for (const r of ranges) {
+    if (r.length <= 0) continue
+    const start = Math.floor(r.offset / CHUNK_SIZE) * CHUNK_SIZE
+    const end = Math.min(size, Math.ceil((r.offset + r.length) / CHUNK_SIZE) * CHUNK_SIZE)
+    const last = runs.at(-1)
+    if (last !== undefined && start <= last.end) last.end = Math.max(last.end, end)
+    else runs.push({ start, end })
+  }
+  if (runs.length > maxRuns) {
+    // The gap length at which runs.length - maxRuns gaps (the smallest) are closed.
+    const gaps = runs.slice(1).map((r, k) => r.start - (runs[k]?.end ?? 0)).sort((a, b) => a - b)
+    const limit = gaps[runs.length - Math.max(1, maxRuns) - 1] ?? 0
+    let closable = runs.length - Math.max(1, maxRuns)
+    const merged: { start: number; end: number }[] = []
+    for (const r of runs) {
+      const last = merged.at(-1)
+      if (last !== undefined && closable > 0 && r.start - last.end <= limit) {
+        last.end = r.end
+        closable--
+      } else merged.push({ ...r })
+    }
+    return merged.map((r) => ({ offset: r.start, length: r.end - r.start }))
+  }
+  return runs.map((r) => ({ offset: r.start, length: r.end - r.start }))
+}

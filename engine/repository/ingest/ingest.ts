@@ -7,6 +7,7 @@ import { loadManifest, writeManifest } from '../points.js'
 import { chunkListSha256 } from '../manifest.js'
 import { buildZeroMap, changedChunks, ZeroState, type ByteRange, type ZeroMap } from './chunk-plan.js'
 import { StreamSource } from './stream-source.js'
+import { rangesInOrder, SparseStreamSource } from './sparse-stream-source.js'
 import { KnownTable } from '../workers/known-table.js'
 import { BufferPool, canReadInto, canReadMoving } from './read-into.js'
 import type { BlockSource } from '../../disks/block-source.js'
@@ -23,7 +24,17 @@ export type IngestDisk =
       readonly changedRanges?: readonly ByteRange[]
       readonly meta?: JsonValue
     }
-  | { readonly name: string; readonly stream: AsyncIterable<Uint8Array>; readonly size: number; readonly meta?: JsonValue }
+  | {
+      readonly name: string
+      readonly stream: AsyncIterable<Uint8Array>
+      readonly size: number
+      /**
+       * The stream carries only these ranges of the disk, concatenated in order (a host's allocation map); the rest
+       * is known to read as zeros and is never sent. Omit when the stream is the whole disk.
+       */
+      readonly dataRanges?: readonly ByteRange[]
+      readonly meta?: JsonValue
+    }
 
 export interface IngestOptions {
   readonly vm: VmInfo
@@ -45,6 +56,10 @@ interface Counters {
   chunksReused: number
   chunksZero: number
   chunksFromParent: number
+  /** Bytes skipped because the source's allocation map says they are holes: never read. */
+  bytesHoles: number
+  /** Bytes read that turned out to be whole zero chunks. */
+  bytesZero: number
   bytesDone: number
 }
 
@@ -77,7 +92,7 @@ export async function ingest(ctx: RepoContext, options: IngestOptions): Promise<
   try {
     const { reusable } = await loadReusableChunks(ctx, signal)
     const parent = options.parentId === undefined ? undefined : await loadParent(ctx, options.parentId, signal)
-    const counters: Counters = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksNew: 0, chunksReused: 0, chunksZero: 0, chunksFromParent: 0, bytesDone: 0 }
+    const counters: Counters = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksNew: 0, chunksReused: 0, chunksZero: 0, chunksFromParent: 0, bytesHoles: 0, bytesZero: 0, bytesDone: 0 }
     const bytesTotal = options.disks.reduce((sum, d) => sum + ('source' in d ? d.source.size : d.size), 0)
     const writer = new ChunkWriter(ctx, reusable, counters, signal, options.disks.reduce((sum, d) => sum + chunkCount('source' in d ? d.source.size : d.size), 0))
     const disks: DiskRecord[] = []
@@ -103,6 +118,8 @@ export async function ingest(ctx: RepoContext, options: IngestOptions): Promise<
       chunksReused: counters.chunksReused,
       chunksZero: counters.chunksZero,
       chunksFromParent: counters.chunksFromParent,
+      bytesHoles: counters.bytesHoles,
+      bytesZero: counters.bytesZero,
     }
     const manifest: PointManifest = {
       format: 'lifeboat-point',
@@ -158,6 +175,7 @@ function validateOptions(options: IngestOptions): void {
     const size = 'source' in d ? d.source.size : d.size
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_DISK_SIZE) bad(`Disk "${d.name}" has an unsupported size (${size}).`)
     if ('changedRanges' in d && d.changedRanges !== undefined && options.parentId === undefined) bad(`Disk "${d.name}" has changed ranges but no parent point was given.`)
+    if ('dataRanges' in d && d.dataRanges !== undefined && !rangesInOrder(d.dataRanges, size)) bad(`Disk "${d.name}" has data ranges that are out of order, overlapping or outside the disk.`)
   }
 }
 
@@ -182,8 +200,12 @@ async function ingestDisk(
   // A stream is read like a source that only goes forward: same buffers, same read-ahead (see StreamSource).
   let streamed: StreamSource | undefined
   let source: BlockSource
-  if ('stream' in disk) source = streamed = new StreamSource(disk.stream, disk.size, `The stream of disk "${disk.name}"`)
-  else source = disk.source
+  if ('stream' in disk) {
+    const ranges = disk.dataRanges
+    const streamSize = ranges === undefined ? disk.size : ranges.reduce((sum, r) => sum + r.length, 0)
+    streamed = new StreamSource(disk.stream, streamSize, `The stream of disk "${disk.name}"`)
+    source = ranges === undefined ? streamed : new SparseStreamSource(streamed, disk.size, ranges)
+  } else source = disk.source
   try {
     const changedRanges = 'changedRanges' in disk ? disk.changedRanges : undefined
     await ingestChunks({ source, changedRanges, chunks, lengthOf, parentDisk, writer, reusable, counters, report, signal })
@@ -264,6 +286,7 @@ async function ingestChunks(loop: ChunkLoop): Promise<void> {
     }
     if (zeroMap?.state[i] === ZeroState.AllZero) {
       counters.chunksZero++
+      counters.bytesHoles += length
       counters.bytesDone += length
       report()
       continue
@@ -273,9 +296,11 @@ async function ingestChunks(loop: ChunkLoop): Promise<void> {
     ahead.delete(i)
     readAhead(i + 1)
     const ranges = rangesOf(i)
-    counters.bytesRead += ranges === undefined ? length : ranges.reduce((sum, r) => sum + r.length, 0)
+    const read = ranges === undefined ? length : ranges.reduce((sum, r) => sum + r.length, 0)
+    counters.bytesRead += read
+    counters.bytesHoles += length - read
     const index = i
-    await writer.submit(data, (id) => {
+    await writer.submit(data, read, (id) => {
       chunks[index] = id
       report()
     })
@@ -285,7 +310,10 @@ async function ingestChunks(loop: ChunkLoop): Promise<void> {
 
 async function readMixed(source: BlockSource, index: number, length: number, ranges: readonly ByteRange[], pool: BufferPool, signal?: AbortSignal): Promise<Buffer> {
   const out = length === CHUNK_SIZE ? pool.take().fill(0) : Buffer.alloc(length)
-  for (const r of ranges) out.set(await source.read(index * CHUNK_SIZE + r.offset, r.length, signal), r.offset)
+  // All pieces are asked for at once: a source read in order (a sparse stream) must see them claimed in order,
+  // before the next chunk's read-ahead claims its place.
+  const pieces = await Promise.all(ranges.map((r) => source.read(index * CHUNK_SIZE + r.offset, r.length, signal)))
+  ranges.forEach((r, k) => out.set(pieces[k] ?? Buffer.alloc(0), r.offset))
   return out
 }
 
@@ -317,12 +345,13 @@ class ChunkWriter {
     for (const id of known) this.table.add(id)
   }
 
-  async submit(data: Buffer, done: (id: string | null) => void): Promise<void> {
+  /** `read`: how many of the chunk's bytes came from the source (the rest were holes filled in as zeros). */
+  async submit(data: Buffer, read: number, done: (id: string | null) => void): Promise<void> {
     this.throwIfFailed()
     while (this.inFlight.size >= this.window) await Promise.race(this.inFlight)
     this.throwIfFailed()
     const length = data.length
-    const task = this.process(data).then(
+    const task = this.process(data, read).then(
       (id) => {
         this.counters.bytesDone += length
         done(id)
@@ -349,12 +378,13 @@ class ChunkWriter {
     await Promise.allSettled(this.inFlight)
   }
 
-  private async process(input: Buffer): Promise<string | null> {
+  private async process(input: Buffer, read: number): Promise<string | null> {
     const length = input.length
     const { id, sealed, memory } = await this.ctx.codec.ingest(input, this.table)
     if (id === null) {
       this.pool.give(memory)
       this.counters.chunksZero++
+      this.counters.bytesZero += read
       return null
     }
     // Known when it was hashed, or stored by another chunk of this backup meanwhile: nothing to write.
