@@ -387,8 +387,11 @@ export interface BootCheckResult {
   readonly reason: string
   /** Milliseconds spent writing the disks, from power-on to the first answer (or the verdict), and proving. */
   readonly timings: { readonly restoreMs: number; readonly bootMs: number; readonly proofMs: number }
-  /** The console as the check ended, when the host could take it; `format` says what the bytes are. */
-  readonly screenshot?: { readonly format: 'png' | 'ppm'; readonly data: Uint8Array }
+  /**
+   * The console as the check ended, when the host could take it; `format` says what the bytes are (KVM: PNG, or PPM
+   * when it could not be converted; Hyper-V: PNG; XenServer: the JPEG xapi's /vncsnapshot answers).
+   */
+  readonly screenshot?: { readonly format: 'png' | 'ppm' | 'jpeg'; readonly data: Uint8Array }
   readonly command?: { readonly commandLine: string; readonly exitCode: number; readonly output: string }
   readonly leftBehind: readonly string[]
 }

@@ -21,8 +21,8 @@ export const PointCheckDtoSchema = z.object({
   reason: z.string(),
   /** Milliseconds: writing the disks, from power-on to the answer (or the verdict), proving (command, screenshot). */
   timings: z.object({ restoreMs: z.number(), bootMs: z.number(), proofMs: z.number(), totalMs: z.number() }),
-  /** The console as the check ended, kept in Lifeboat's data folder. */
-  screenshot: z.object({ path: z.string(), format: z.enum(['png', 'ppm']) }).optional(),
+  /** The console as the check ended, kept in Lifeboat's data folder (KVM, Hyper-V: PNG, or PPM; XenServer: JPEG). */
+  screenshot: z.object({ path: z.string(), format: z.enum(['png', 'ppm', 'jpeg']) }).optional(),
   command: z.object({ commandLine: z.string(), exitCode: z.number(), output: z.string() }).optional(),
 })
 export type PointCheckDto = z.infer<typeof PointCheckDtoSchema>
@@ -58,6 +58,6 @@ export const MAX_CHECK_SCREENSHOT_BYTES = 16 * 1024 * 1024
 export const pointsCheckScreenshot = defineChannel(
   'points.checkScreenshot',
   z.object({ point: z.string().min(1).max(200), repo: z.string().min(1).max(4096).optional() }),
-  z.object({ jobId: z.string(), checkedAt: z.string(), mimeType: z.literal('image/png'), dataBase64: z.string() }),
-  "The console screenshot kept with a restore point's last health check (PNG, base64), so a window shows it without knowing where Lifeboat keeps its files.",
+  z.object({ jobId: z.string(), checkedAt: z.string(), mimeType: z.enum(['image/png', 'image/jpeg']), dataBase64: z.string() }),
+  "The console screenshot kept with a restore point's last health check (PNG or JPEG, as `mimeType` says; base64), so a window shows it without knowing where Lifeboat keeps its files. A PPM (kept when a KVM screenshot could not be converted) is not served.",
 )

@@ -28,7 +28,7 @@ export function checkHandlers(deps: HandlerDeps) {
     }
     const found = await deps.pointChecks.screenshot(repositoryId, input.point, MAX_CHECK_SCREENSHOT_BYTES)
     if (found === undefined) throw new ApiError('NOT_FOUND', `There is no screenshot of a health check of ${input.point} (it was never checked, or the host could not take one).`)
-    return { jobId: found.check.jobId, checkedAt: found.check.checkedAt, mimeType: 'image/png', dataBase64: found.png.toString('base64') }
+    return { jobId: found.check.jobId, checkedAt: found.check.checkedAt, mimeType: found.mimeType, dataBase64: found.data.toString('base64') }
   }
   return { 'points.check': check, 'points.checkScreenshot': screenshot } as const
 }

@@ -63,7 +63,7 @@ describe('PointChecks', () => {
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('IHDR…')])
     const file = await store.saveScreenshot(base.jobId, 'png', png)
     await store.record({ ...base, screenshot: { path: file, format: 'png' } })
-    expect((await store.screenshot('repo-a', 'p1', 1024))?.png).toEqual(png)
+    expect(await store.screenshot('repo-a', 'p1', 1024)).toMatchObject({ data: png, mimeType: 'image/png' })
     expect(await store.screenshot('repo-b', 'p1', 1024)).toBeUndefined()
     expect(await store.screenshot('repo-a', 'p2', 1024)).toBeUndefined()
     await expect(store.screenshot('repo-a', 'p1', 8)).rejects.toThrow(/larger/)
@@ -76,5 +76,32 @@ describe('PointChecks', () => {
     const fake = await store.saveScreenshot('55555555-5555-4555-8555-555555555555', 'png', Buffer.from('<html>not a picture</html>'))
     await store.record({ ...base, jobId: '55555555-5555-4555-8555-555555555555', screenshot: { path: fake, format: 'png' } })
     await expect(store.screenshot('repo-a', 'p1', 1024)).rejects.toThrow(/not a PNG/)
+  })
+  it('serves a JPEG screenshot (XenServer) as image/jpeg when it starts with the JPEG signature; a PPM is kept but not served', async () => {
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('JFIF…'), Buffer.from([0xff, 0xd9])])
+    const file = await store.saveScreenshot(base.jobId, 'jpeg', jpeg)
+    expect(path.basename(file)).toBe(`${base.jobId}.jpeg`)
+    await store.record({ ...base, screenshot: { path: file, format: 'jpeg' } })
+    expect(await store.screenshot('repo-a', 'p1', 1024)).toMatchObject({ data: jpeg, mimeType: 'image/jpeg' })
+
+    const png = await store.saveScreenshot('66666666-6666-4666-8666-666666666666', 'jpeg', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+    await store.record({ ...base, jobId: '66666666-6666-4666-8666-666666666666', screenshot: { path: png, format: 'jpeg' } })
+    await expect(store.screenshot('repo-a', 'p1', 1024)).rejects.toThrow(/not a JPEG file/)
+
+    const ppm = await store.saveScreenshot('77777777-7777-4777-8777-777777777777', 'ppm', Buffer.from('P6\n1 1\n255\n\0\0\0'))
+    await store.record({ ...base, jobId: '77777777-7777-4777-8777-777777777777', screenshot: { path: ppm, format: 'ppm' } })
+    expect(path.extname(ppm)).toBe('.ppm')
+    expect((await store.forRepository('repo-a')).get('p1')?.screenshot?.format).toBe('ppm')
+    expect(await store.screenshot('repo-a', 'p1', 1024)).toBeUndefined()
+  })
+
+  it('loads a state file written before JPEG screenshots existed (PNG and PPM entries)', async () => {
+    const older = [
+      { ...base, screenshot: { path: path.join(dir, 'checks', `${base.jobId}.png`), format: 'png' } },
+      { ...base, pointId: 'p2', jobId: '88888888-8888-4888-8888-888888888888', screenshot: { path: path.join(dir, 'checks', '88888888-8888-4888-8888-888888888888.ppm'), format: 'ppm' } },
+    ]
+    await writeFile(path.join(dir, 'point-checks.json'), JSON.stringify({ version: 1, checks: older }))
+    const checks = await store.forRepository('repo-a')
+    expect([...checks.values()].map((c) => c.screenshot?.format)).toEqual(['png', 'ppm'])
   })
 })

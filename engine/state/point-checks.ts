@@ -6,6 +6,16 @@ import { writeFileAtomic } from './atomic-file'
 import { withFileLock } from './file-lock'
 import { StateError } from './state-error'
 
+type ScreenshotFormat = NonNullable<PointCheckDto['screenshot']>['format']
+type ServedMimeType = 'image/png' | 'image/jpeg'
+
+/** The formats served to a window, with the signature a file must start with: PNG's 8 bytes, JPEG's SOI and a marker. */
+const SERVED: Readonly<Record<ScreenshotFormat, { readonly name: string; readonly mimeType: ServedMimeType; readonly magic: Buffer } | undefined>> = {
+  png: { name: 'PNG', mimeType: 'image/png', magic: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) },
+  jpeg: { name: 'JPEG', mimeType: 'image/jpeg', magic: Buffer.from([0xff, 0xd8, 0xff]) },
+  ppm: undefined,
+}
+
 const FileSchema = z.object({ version: z.literal(1), checks: z.array(PointCheckDtoSchema).max(100_000) })
 type ChecksFile = z.infer<typeof FileSchema>
 
@@ -26,7 +36,7 @@ export class PointChecks {
   }
 
   /** Keeps a screenshot for a check (named after its job) and returns where it is. */
-  async saveScreenshot(jobId: string, format: 'png' | 'ppm', data: Uint8Array): Promise<string> {
+  async saveScreenshot(jobId: string, format: ScreenshotFormat, data: Uint8Array): Promise<string> {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(jobId)) throw new StateError('STATE_CORRUPT', 'A screenshot needs a job id made of letters, digits and dashes.')
     const file = path.join(this.screenshotDir, `${jobId}.${format}`)
     await writeFileAtomic(file, data)
@@ -34,13 +44,16 @@ export class PointChecks {
   }
 
   /**
-   * The PNG screenshot of a point's newest check, if there is one. Only a file in this store's own folder is read (the
-   * state file is editable by hand, so its path is not trusted), and only up to `maxBytes`.
+   * The PNG or JPEG screenshot of a point's newest check, if there is one (a PPM is not served). Only a file in this
+   * store's own folder is read (the state file is editable by hand, so its path is not trusted), only up to
+   * `maxBytes`, and only if it starts with its format's signature.
    */
-  async screenshot(repositoryId: string, pointId: string, maxBytes: number): Promise<{ check: PointCheckDto; png: Buffer } | undefined> {
+  async screenshot(repositoryId: string, pointId: string, maxBytes: number): Promise<{ check: PointCheckDto; data: Buffer; mimeType: ServedMimeType } | undefined> {
     const check = (await this.forRepository(repositoryId)).get(pointId)
-    const file = check?.screenshot?.format === 'png' ? check.screenshot.path : undefined
-    if (check === undefined || file === undefined || path.dirname(path.resolve(file)) !== path.resolve(this.screenshotDir)) return undefined
+    const format = check?.screenshot?.format
+    const served = format === undefined ? undefined : SERVED[format]
+    const file = served !== undefined ? check?.screenshot?.path : undefined
+    if (check === undefined || served === undefined || file === undefined || path.dirname(path.resolve(file)) !== path.resolve(this.screenshotDir)) return undefined
     let fh
     try {
       fh = await open(file, 'r')
@@ -51,11 +64,10 @@ export class PointChecks {
     try {
       const size = (await fh.stat()).size
       if (size > maxBytes) throw new StateError('STATE_CORRUPT', `The screenshot ${file} is larger (${size} bytes) than any Lifeboat keeps; it was not read.`, { file })
-      const png = Buffer.alloc(size)
-      const { bytesRead } = await fh.read(png, 0, size, 0)
-      const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
-      if (bytesRead !== size || !png.subarray(0, 8).equals(PNG_MAGIC)) throw new StateError('STATE_CORRUPT', `The screenshot ${file} is not a PNG file; it was not served.`, { file })
-      return { check, png }
+      const data = Buffer.alloc(size)
+      const { bytesRead } = await fh.read(data, 0, size, 0)
+      if (bytesRead !== size || !data.subarray(0, served.magic.length).equals(served.magic)) throw new StateError('STATE_CORRUPT', `The screenshot ${file} is not a ${served.name} file; it was not served.`, { file })
+      return { check, data, mimeType: served.mimeType }
     } finally {
       await fh.close()
     }

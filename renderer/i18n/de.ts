@@ -786,7 +786,7 @@ export const de: Record<MessageKey, string> = {
   'check.viewScreenshot': 'Bildschirmfoto ansehen',
   'check.button': 'Prüfen, ob er startet…',
   'check.title': 'Prüfen, ob {vm} startet',
-  'check.intro': 'Lifeboat schreibt den Wiederherstellungspunkt vom {date} als vorübergehende VM ohne Netzwerk auf den Host, startet sie und wartet auf ein Lebenszeichen des Gasts: den QEMU-Gast-Agenten bei KVM, die Meldung der PV-Treiber bei XenServer, den Heartbeat-Dienst bei Hyper-V. Bei KVM behält es zudem ein Bildschirmfoto der Konsole. Danach entfernt es die VM und ihre Dateien, wie die Prüfung auch ausgeht.',
+  'check.intro': 'Lifeboat schreibt den Wiederherstellungspunkt vom {date} als vorübergehende VM ohne Netzwerk auf den Host, startet sie und wartet auf ein Lebenszeichen des Gasts: den QEMU-Gast-Agenten bei KVM, die Meldung der PV-Treiber bei XenServer, den Heartbeat-Dienst bei Hyper-V. Es behält zudem ein Bildschirmfoto der Konsole, wo der Host eines aufnehmen kann. Danach entfernt es die VM und ihre Dateien, wie die Prüfung auch ausgeht.',
   'check.host': 'Host für die vorübergehende VM',
   'check.hostHint': 'Er braucht während der Prüfung Platz für die Datenträger der VM. Die VM hat kein Netzwerk und kommt dem Original nicht in die Quere.',
   'check.hostCannot': '{host} — {kind}-Hosts können noch nicht prüfen',

@@ -785,7 +785,7 @@ export const en = {
   'check.viewScreenshot': 'View screenshot',
   'check.button': 'Check that it boots…',
   'check.title': 'Check that {vm} boots',
-  'check.intro': 'Lifeboat writes the restore point of {date} to the host as a temporary VM without network, starts it and waits for a sign of life from the guest: the QEMU guest agent on KVM, the PV drivers\' report on XenServer, the Heartbeat service on Hyper-V. On KVM it also keeps a screenshot of the console. Then it removes the VM and its files, whatever the outcome.',
+  'check.intro': 'Lifeboat writes the restore point of {date} to the host as a temporary VM without network, starts it and waits for a sign of life from the guest: the QEMU guest agent on KVM, the PV drivers\' report on XenServer, the Heartbeat service on Hyper-V. It also keeps a screenshot of the console where the host can take one. Then it removes the VM and its files, whatever the outcome.',
   'check.host': 'Host that runs the temporary VM',
   'check.hostHint': 'It needs room for the VM\'s disks while the check runs. The VM has no network, so it cannot clash with the original.',
   'check.hostCannot': '{host} — {kind} hosts cannot run checks yet',

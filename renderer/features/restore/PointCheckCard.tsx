@@ -38,7 +38,7 @@ export function PointCheckCard({ point }: { readonly point: PointSummaryDto }) {
         )}
       </div>
       <div className="point-check-actions">
-        {c?.screenshot !== undefined && c.screenshot.format === 'png' && (
+        {c?.screenshot !== undefined && (c.screenshot.format === 'png' || c.screenshot.format === 'jpeg') && (
           <Button size="sm" onClick={() => setViewing(true)}>
             {t('check.viewScreenshot')}
           </Button>
