@@ -139,8 +139,11 @@ async function aptSource(source, work) {
 }
 
 /** Writes a stream to a file, leaving all-zero 4 KiB blocks as holes (e2fsprogs' images are mostly zeros). */
-async function writeSparse(readable, to) {
+async function writeSparse(makeReadable, to) {
   const fh = await open(to, 'w')
+  // Made only now, and read from at once: a child process that exits while nobody reads its stdout has that output
+  // thrown away by Node (its stdio is resumed on exit), which left some decompressed dumps empty.
+  const readable = makeReadable()
   const zero = Buffer.alloc(4096)
   let pos = 0
   let pending = Buffer.alloc(0)
@@ -183,13 +186,25 @@ function toolStream(cmd, file) {
 }
 
 async function decompress(file, to) {
-  if (file.endsWith('.gz')) return writeSparse(createReadStream(file).pipe(createGunzip()), to)
+  await unpack(file, to)
+  // No test image is empty: an empty one means the bytes were lost on the way, and would only be "refused" by the tests.
+  if ((await stat(to)).size === 0) throw new Error(`${path.basename(file)} decompressed to nothing`)
+}
+
+async function unpack(file, to) {
+  if (file.endsWith('.gz')) return writeSparse(() => createReadStream(file).pipe(createGunzip()), to)
   if (file.endsWith('.xz') || file.endsWith('.bz2')) {
-    const { stream, done } = toolStream(file.endsWith('.xz') ? 'xz' : 'bzip2', file)
-    await Promise.all([writeSparse(stream, to), done])
+    let done
+    await writeSparse(() => {
+      const tool = toolStream(file.endsWith('.xz') ? 'xz' : 'bzip2', file)
+      done = tool.done
+      done.catch(() => undefined) // awaited below; a failing tool must not count as unhandled meanwhile
+      return tool.stream
+    }, to)
+    await done
     return undefined
   }
-  return writeSparse(createReadStream(file), to)
+  return writeSparse(() => createReadStream(file), to)
 }
 
 /** `xxd -r`: lines "OFFSET: hex hex …  text"; offsets not listed stay holes. */
@@ -270,9 +285,17 @@ async function prepare(source, srcDir, imgDir, quiet) {
           dump = `${to}.dump`
           await decompress(input, dump)
         }
-        const r = spawnSync('btrfs-image', ['-r', dump, to], { encoding: 'utf8', timeout: 120_000 })
+        // Tried three times: btrfs-image -r of Debian 12 once failed on a fresh CI machine with "restore failed: -5" on a
+        // dump it restored every time after (60 runs, idle and with the CPU saturated).
+        let r
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          await rm(to, { force: true })
+          r = spawnSync('btrfs-image', ['-r', dump, to], { encoding: 'utf8', timeout: 120_000 })
+          if (r.status === 0) break
+          say(quiet, `${path.basename(input)}: btrfs-image -r failed (attempt ${attempt} of 3): ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-1)[0]}`)
+        }
         if (dump !== input) await rm(dump, { force: true })
-        if (r.status !== 0) throw new Error(`btrfs-image -r failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-1)[0]}`)
+        if (r.status !== 0) throw new Error(`btrfs-image -r failed three times: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-1)[0]}`)
       }, { origin: 'btrfs-image dump restored with btrfs-image -r' })
     }
   } else if (source.id === 'dosfstools') {
@@ -318,7 +341,9 @@ async function withLock(lockDir, fn) {
 
 async function readReady(dir, source) {
   const ready = await readFile(path.join(dir, 'ready.json'), 'utf8').then(JSON.parse, () => undefined)
-  return ready && ready.sha256 === source.sha256 ? ready : undefined
+  if (!ready || ready.sha256 !== source.sha256) return undefined
+  // An image a tool failed to make (not one whose tool is missing) is made again: a cached failure would stay forever.
+  return ready.images.some((i) => i.problem && !i.problem.includes('not installed')) ? undefined : ready
 }
 
 async function ensureSource(source, quiet) {
