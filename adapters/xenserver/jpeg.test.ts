@@ -16,6 +16,8 @@ const seg = (code: number, body: number[]) => [0xff, code, (body.length + 2) >> 
 const sof = (code: number, width: number, height: number, components = 3) => seg(code, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, components, ...Array.from({ length: components }, (_, i) => [i + 1, 0x11, 0]).flat()])
 const soi = [0xff, 0xd8]
 const eoi = [0xff, 0xd9]
+/** A scan header for one component and two bytes of (made-up) entropy-coded data. */
+const scan = [...seg(0xda, [1, 1, 0, 0, 0x3f, 0]), 0x12, 0x34]
 const jpeg = (...parts: number[][]) => Uint8Array.from([...soi, ...parts.flat(), ...eoi])
 
 describe('jpegInfo: the size of a JPEG image from its frame header', () => {
@@ -27,9 +29,9 @@ describe('jpegInfo: the size of a JPEG image from its frame header', () => {
 
   it('walks over other segments, fill bytes and standalone markers to the first frame header (any SOF but DHT, JPG, DAC)', () => {
     const app0 = seg(0xe0, [0x4a, 0x46, 0x49, 0x46, 0])
-    expect(jpegInfo(jpeg(app0, [0xff, 0xff, 0xff], seg(0xfe, [1, 2, 3]), [0xff, 0xd3], sof(0xc2, 1024, 768)))).toEqual({ width: 1024, height: 768, components: 3 })
+    expect(jpegInfo(jpeg(app0, [0xff, 0xff, 0xff], seg(0xfe, [1, 2, 3]), [0xff, 0xd3], sof(0xc2, 1024, 768), scan))).toEqual({ width: 1024, height: 768, components: 3 })
     // DHT (C4), JPG (C8) and DAC (CC) are in the SOF range but are not frame headers: walked over.
-    expect(jpegInfo(jpeg(seg(0xc4, [0, 1]), seg(0xc8, []), seg(0xcc, [0, 0]), sof(0xcf, 2, 3, 1)))).toEqual({ width: 2, height: 3, components: 1 })
+    expect(jpegInfo(jpeg(seg(0xc4, [0, 1]), seg(0xc8, []), seg(0xcc, [0, 0]), sof(0xcf, 2, 3, 1), seg(0xc4, [0, 1]), scan))).toEqual({ width: 2, height: 3, components: 1 })
   })
 
   it('refuses what is not a JPEG or was cut short', () => {
@@ -57,13 +59,16 @@ describe('jpegInfo: the size of a JPEG image from its frame header', () => {
     expect(() => jpegInfo(jpeg(seg(0xc0, [8, 0, 8])))).toThrow(/too short/)
   })
 
-  it('refuses images whose data or end come before any frame header, stray bytes and endless segment chains', () => {
+  it('refuses images whose data or end come before any frame header (or without image data), stray bytes and endless segment chains', () => {
     expect(() => jpegInfo(jpeg(seg(0xda, [0])))).toThrow(/image data comes before any frame header/)
     expect(() => jpegInfo(Uint8Array.from([...soi, ...eoi]))).toThrow(/end of the image comes before any frame header/)
     expect(() => jpegInfo(jpeg(soi, sof(0xc0, 8, 8)))).toThrow(/second start-of-image/)
     expect(() => jpegInfo(jpeg(seg(0xe0, [0]), [0x12], sof(0xc0, 8, 8)))).toThrow(/byte 7 should start a marker \(FF\) but is 12/)
     expect(() => jpegInfo(jpeg([0xff, 0x00]))).toThrow(/stuffed zero/)
     const many = Array.from({ length: 1001 }, () => [0xff, 0xd0]).flat()
-    expect(() => jpegInfo(jpeg(many, sof(0xc0, 8, 8)))).toThrow(/no frame header within the first 1000 segments/)
+    expect(() => jpegInfo(jpeg(many, sof(0xc0, 8, 8), scan))).toThrow(/no image data within the first 1000 segments/)
+    // A frame header but no image: the end comes first, or a scan header with nothing after it.
+    expect(() => jpegInfo(jpeg(sof(0xc0, 8, 8)))).toThrow(/end of the image comes before its image data/)
+    expect(() => jpegInfo(jpeg(sof(0xc0, 8, 8), seg(0xda, [1, 1, 0, 0, 0x3f, 0])))).toThrow(/scan header is not followed by any image data/)
   })
 })
