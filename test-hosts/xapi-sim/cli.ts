@@ -95,6 +95,7 @@ const commands: Record<string, (args: string[]) => string> = {
   },
   nbd: ([v]) => (sim.setNbd(v !== 'off'), `NBD ${v === 'off' ? 'disabled' : 'enabled'} on the pool network`),
   'checkpoint-fails': ([v]) => ((sim.faults.checkpointFails = v !== 'off'), `VM.checkpoint ${sim.faults.checkpointFails ? 'fails' : 'works'}`),
+  vncsnapshot: ([v]) => ((sim.faults.vncsnapshotMissing = v === 'missing'), `GET /vncsnapshot ${sim.faults.vncsnapshotMissing ? 'fails as on a dom0 without /usr/bin/vncsnapshot' : 'answers a JPEG of the console'}`),
   'ignore-shutdown': ([name]) => (name === undefined ? 'usage: ignore-shutdown NAME' : (sim.faults.ignoreShutdown.add(name), `${name} now ignores clean shutdowns`)),
   'lifeboat-objects': () => JSON.stringify(sim.lifeboatObjects()),
   help: () => Object.keys(commands).join(' · '),

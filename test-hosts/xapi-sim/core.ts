@@ -140,6 +140,34 @@ export class SimCore {
       const r = this.db.find('VBD', vbd)
       if (r && r.currently_attached !== attached && r.empty !== true) this.db.set('VBD', vbd, { currently_attached: attached })
     }
+    if ((power === 'Running' || power === 'Paused') && vm.is_a_snapshot !== true) this.addConsoles(vmRef, resident)
+    else this.dropConsoles(vmRef)
+  }
+
+  /**
+   * The console records of a VM whose domain exists: xapi creates one per console the domain offers when it starts
+   * (xapi_xenops.ml, from xenopsd's VM.stat: the VNC console, protocol rfb, and the text console, vt100), each with
+   * location https://<host address>/console?uuid=<console uuid>, and lists them in VM.consoles. Kept while it runs or
+   * is paused.
+   */
+  private addConsoles(vmRef: string, hostRef: string): void {
+    if ((this.db.get('VM', vmRef).consoles as string[]).length > 0) return
+    const address = this.hostByRef(hostRef)?.address ?? this.master.address
+    for (const protocol of ['rfb', 'vt100']) {
+      const uuid = randomUUID()
+      const console = this.db.add('console', { uuid, protocol, location: `https://${address}/console?uuid=${uuid}`, VM: vmRef, other_config: {} })
+      this.db.addTo('VM', vmRef, 'consoles', console)
+    }
+  }
+
+  /** A VM that halted, suspended or is destroyed has no domain, so xapi removes its console records. */
+  dropConsoles(vmRef: string): void {
+    const vm = this.db.find('VM', vmRef)
+    if (vm === undefined) return
+    const consoles = vm.consoles as string[]
+    if (consoles.length === 0) return
+    for (const c of consoles) this.db.delete('console', c)
+    this.db.set('VM', vmRef, { consoles: [] })
   }
 
   assertPower(vmRef: string, expected: string): XapiRecord {

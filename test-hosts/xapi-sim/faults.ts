@@ -44,6 +44,12 @@ export interface Faults {
   failTransfer: { path: string; code: string; params: string[] } | undefined
   /** VDI.get_nbd_info lists first an address where no NBD server answers (a host interface unreachable from here). */
   nbdUnreachableFirst: boolean
+  /** dom0 has no /usr/bin/vncsnapshot: GET /vncsnapshot fails (HTTP 500) where it would have taken the picture. */
+  vncsnapshotMissing: boolean
+  /** GET /vncsnapshot answers 200 with these bytes instead of the console's JPEG (a garbled, cut or oversized answer). */
+  vncsnapshotAnswer: Buffer | undefined
+  /** GET /vncsnapshot takes this long before it answers (a slow vncsnapshot; xapi itself gives up after 30 s). */
+  vncsnapshotDelayMs: number
 }
 
 export function defaultFaults(): Faults {
@@ -63,6 +69,9 @@ export function defaultFaults(): Faults {
     dom0VbdHold: { minMs: 1000, maxMs: 5000 },
     failTransfer: undefined,
     nbdUnreachableFirst: false,
+    vncsnapshotMissing: false,
+    vncsnapshotAnswer: undefined,
+    vncsnapshotDelayMs: 0,
   }
 }
 

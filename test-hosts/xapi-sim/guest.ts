@@ -2,6 +2,8 @@ import type { SimCore } from './core'
 import { NULL_REF, text } from './datamodel-values'
 import { xapiTime } from './db'
 
+export type ConsoleScreen = 'booted' | 'booting' | 'no-bootable-device'
+
 /**
  * The guest inside a VM created through the API (a restore, an import), as XAPI sees it from outside. A pool learns
  * about a guest only from its PV drivers / guest agent writing to xenstore: then xapi creates a VM_guest_metrics
@@ -33,6 +35,16 @@ export class SimGuests {
     const timer = this.booting.get(vm)
     if (timer !== undefined) clearTimeout(timer)
     this.booting.delete(vm)
+  }
+
+  /**
+   * What the VM's VNC console shows now: the guest's login prompt once its drivers reported (or for a seeded VM, an
+   * installed guest), the BIOS booting from the disk while it boots, or the BIOS's "No bootable device" when the disk
+   * it starts from has no boot sector.
+   */
+  async screen(vm: string): Promise<ConsoleScreen> {
+    if (this.core.db.get('VM', vm).guest_metrics !== NULL_REF) return 'booted'
+    return (await this.hasBootSector(vm)) ? 'booting' : 'no-bootable-device'
   }
 
   private async hasBootSector(vm: string): Promise<boolean> {

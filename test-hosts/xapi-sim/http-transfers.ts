@@ -9,6 +9,7 @@ import type { VdiOps } from './vdi-ops'
 import { encodeValue } from './rpc-xml'
 import { VHD_BLOCK, vhdStream, writeVhdInto } from './vhd-stream'
 import type { VmOps } from './vm-ops'
+import { vncSnapshotRoute } from './vnc-snapshot'
 import { ovaXml, readXva, refOrNull, xvaStream, type XvaObject } from './xva'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -69,7 +70,7 @@ function httpError(res: ServerResponse, status: number, text: string): void {
   res.end(`${text}\n`)
 }
 
-/** /export_raw_vdi, /import_raw_vdi, /export and /import: XAPI's HTTP handlers for disk and VM transfers. */
+/** /export_raw_vdi, /import_raw_vdi, /export and /import: XAPI's HTTP handlers for disk and VM transfers; /vncsnapshot (vnc-snapshot.ts). */
 export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: SimHost) {
   const db = core.db
 
@@ -321,7 +322,10 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
     })
   }
 
+  const vncsnapshot = vncSnapshotRoute(core, vms, host)
+
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
+    if (await vncsnapshot(req, res, url)) return true
     if (req.method === 'GET' && url.pathname === '/export_raw_vdi') await exportRawVdi(req, res, url)
     else if (req.method === 'PUT' && url.pathname === '/import_raw_vdi') await importRawVdi(req, res, url)
     else if (req.method === 'GET' && url.pathname === '/export') await exportXva(req, res, url)

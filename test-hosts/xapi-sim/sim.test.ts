@@ -13,6 +13,7 @@ import { compactDatamodel, type PublishedClass } from './datamodel-source'
 import { Model } from './model'
 import { XapiSim } from './sim'
 import { SimClient } from './test-client'
+import { decodeJpeg, differingPixels, renderScreen, screenLines } from './vnc-snapshot'
 
 const MiB = 1024 * 1024
 
@@ -130,13 +131,72 @@ describe('XAPI simulator', () => {
     await c.call('VM.start', vm, false, false)
     const cp = await c.call<string>('VM.checkpoint', vm, 'cp')
     expect(await c.call('VM.get_power_state', cp)).toBe('Suspended')
+    expect(await c.call('VM.get_consoles', vm)).toHaveLength(2)
     await c.call('VM.suspend', vm)
     expect(await c.call('VM.get_power_state', vm)).toBe('Suspended')
+    expect(await c.call('VM.get_consoles', vm)).toEqual([])
     await c.call('VM.resume', vm, false, false)
     await c.call('VM.hard_shutdown', vm)
     const suspendVdi = await c.call<string>('VM.get_suspend_VDI', cp)
     await c.call('VM.destroy', cp)
     await expect(c.call('VDI.get_record', suspendVdi)).rejects.toMatchObject({ code: 'HANDLE_INVALID' })
+  })
+
+  it('keeps console records while a domain exists and answers GET /vncsnapshot with a JPEG of the VNC console', async () => {
+    const web = sim.vmByName('web').ref
+    const consoles = await c.call<string[]>('VM.get_consoles', web)
+    const records = await Promise.all(consoles.map((r) => c.call<{ uuid: string; protocol: string; location: string; VM: string }>('console.get_record', r)))
+    expect(records.map((r) => r.protocol).sort()).toEqual(['rfb', 'vt100'])
+    for (const r of records) {
+      expect(r.VM).toBe(web)
+      expect(r.location).toBe(`https://127.0.0.1/console?uuid=${r.uuid}`)
+    }
+    const rfb = consoles[records.findIndex((r) => r.protocol === 'rfb')] ?? ''
+    const vt100 = records.find((r) => r.protocol === 'vt100')?.uuid ?? ''
+    // A VM (by ref or uuid) means its rfb console; the console itself can be named too.
+    const webUuid = await c.call<string>('VM.get_uuid', web)
+    const expected = renderScreen(screenLines('booted', { name: 'web', os: 'Debian GNU/Linux 12 (bookworm)' }))
+    for (const query of [{ ref: web }, { uuid: webUuid }, { ref: rfb }, { uuid: records.find((r) => r.protocol === 'rfb')?.uuid ?? '' }] as Record<string, string>[]) {
+      const shot = await c.get('/vncsnapshot', query)
+      expect(shot.status, JSON.stringify(query)).toBe(200)
+      expect([...shot.body.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff])
+      expect(differingPixels(await decodeJpeg(shot.body), expected)).toBeLessThan(20)
+    }
+    // Whatever xapi cannot serve fails the request: no parameter, an unknown ref, the text console, a halted VM.
+    for (const query of [{}, { ref: 'OpaqueRef:nothing' }, { uuid: vt100 }] as Record<string, string>[]) expect((await c.get('/vncsnapshot', query)).status, JSON.stringify(query)).toBe(500)
+    const halted = sim.vmByName('halted').ref
+    expect(await c.call('VM.get_consoles', halted)).toEqual([])
+    expect((await c.get('/vncsnapshot', { ref: halted })).status).toBe(500)
+    // Started: consoles appear (on the master); the slave's xenopsd does not run it, so the slave answers 404.
+    await c.call('VM.start', halted, false, false)
+    const started = await c.call<string[]>('VM.get_consoles', halted)
+    expect(started).toHaveLength(2)
+    const slave = new SimClient(sim, `https://127.0.0.2:${sim.port}`)
+    slave.session = c.session
+    expect((await slave.get('/vncsnapshot', { ref: halted })).status).toBe(404)
+    await slave.close()
+    // A seeded VM stands for an installed guest: its login prompt, under its own name (not web's screen).
+    const other = await c.get('/vncsnapshot', { ref: halted })
+    expect(other.status).toBe(200)
+    const picture = await decodeJpeg(other.body)
+    expect(differingPixels(picture, renderScreen(screenLines('booted', { name: 'halted', os: 'Debian GNU/Linux 12 (bookworm)' })))).toBeLessThan(20)
+    expect(differingPixels(picture, expected)).toBeGreaterThan(200)
+    expect(differingPixels(picture, renderScreen(screenLines('no-bootable-device', { name: 'halted' })))).toBeGreaterThan(1000)
+    // A dom0 without /usr/bin/vncsnapshot fails the request; a bad session is refused.
+    sim.faults.vncsnapshotMissing = true
+    const missing = await c.get('/vncsnapshot', { ref: halted })
+    sim.faults.vncsnapshotMissing = false
+    expect([missing.status, missing.headers.connection]).toEqual([500, 'close'])
+    expect(missing.body.toString()).toMatch(/vncsnapshot: No such file or directory/)
+    const stranger = new SimClient(sim)
+    stranger.session = 'OpaqueRef:not-a-session'
+    expect((await stranger.get('/vncsnapshot', { ref: halted })).status).toBe(401)
+    await stranger.close()
+    // Halted, suspended or destroyed: the console records go.
+    await c.call('VM.hard_shutdown', halted)
+    expect(await c.call('VM.get_consoles', halted)).toEqual([])
+    for (const r of started) await expect(c.call('console.get_record', r)).rejects.toMatchObject({ code: 'HANDLE_INVALID' })
+    expect((await c.get('/vncsnapshot', { ref: started[0] ?? '' })).status).toBe(500)
   })
 
   it('exports raw bytes and VHDs that qemu-img accepts, incremental with base=, and imports both', async () => {

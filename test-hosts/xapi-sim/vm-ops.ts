@@ -3,7 +3,7 @@ import type { SimCore, TaskControl } from './core'
 import { NULL_REF, type XapiValue, text } from './datamodel-values'
 import { xapiTime } from './db'
 import { fault } from './errors'
-import { SimGuests } from './guest'
+import { SimGuests, type ConsoleScreen } from './guest'
 import type { VdiOps } from './vdi-ops'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -123,6 +123,11 @@ export class VmOps {
     this.db.set('VM', vm, { suspend_VDI: NULL_REF })
   }
 
+  /** What the VM's VNC console shows now (see SimGuests.screen). */
+  consoleScreen(vm: string): Promise<ConsoleScreen> {
+    return this.guests.screen(vm)
+  }
+
   setGuestMetrics(vm: string, live: boolean): void {
     const gm = this.db.get('VM', vm).guest_metrics as string
     if (gm !== NULL_REF && this.db.has('VM_guest_metrics', gm)) this.db.set('VM_guest_metrics', gm, { live, last_updated: xapiTime() })
@@ -215,6 +220,7 @@ export class VmOps {
     const record = this.db.get('VM', vm)
     if (!force && record.is_a_snapshot !== true && record.power_state !== 'Halted') throw fault('VM_BAD_POWER_STATE', vm, 'halted', text(record.power_state).toLowerCase())
     this.guests.stop(vm)
+    this.core.dropConsoles(vm)
     for (const vbd of record.VBDs as string[]) {
       const b = this.db.find('VBD', vbd)
       if (b) this.db.removeFrom('VDI', b.VDI as string, 'VBDs', vbd)
