@@ -1,6 +1,7 @@
 import { AdapterError, throwIfAborted, type BootCheckRequest, type BootCheckResult, type HealthCheckCapability } from '../host-adapter'
 import { cleanupSignal, withUndo } from '../undo-stack'
 import { beatCheckVm, checkVmName, removeCheckVm } from './check-vm'
+import { checkScreenshot, type ConsoleSnapshotOptions } from './console-snapshot'
 import type { XapiRestore } from './restore'
 import { healthCheckMarks } from './tags'
 import type { XapiClient } from './xapi-client'
@@ -15,6 +16,8 @@ const HEARTBEAT_MS = 60_000
 export interface XapiHealthCheckOptions {
   /** How often the VM's guest metrics are looked at while it boots. */
   readonly pollMs?: number
+  /** How long, and how large, the console screenshot may be (console-snapshot.ts has the defaults). */
+  readonly screenshot?: ConsoleSnapshotOptions
 }
 
 type Proof = { readonly answered: true; readonly ms: number; readonly what: string } | { readonly answered: false; readonly reason: string }
@@ -26,7 +29,10 @@ type Proof = { readonly answered: true; readonly ms: number; readonly what: stri
  * `PV_drivers_detected`) only when the guest's PV drivers / guest agent report through xenstore, which a guest does
  * only after it has booted. The VM and its VDIs are removed on every path; a heartbeat in its other_config tells the
  * leftovers check whether a check still owns it (after a kill it goes stale and the VM is cleaned).
- * No screenshot yet: xapi's GET /vncsnapshot (a JPEG of the VNC console) is not used (README: Health check).
+ * Once the verdict is known and before the VM is removed, its console is kept as the screenshot: the JPEG xapi's
+ * `GET /vncsnapshot?ref=<VM>` answers (console-snapshot.ts; checked as a whole JPEG of a sane size, jpeg.ts). A pool
+ * that cannot take one (no VNC console, no vncsnapshot binary in dom0, no answer in time, not a JPEG) leaves the
+ * check without a screenshot and one log line that says why; the verdict stands either way.
  */
 export class XapiHealthCheck implements HealthCheckCapability {
   constructor(
@@ -69,10 +75,11 @@ export class XapiHealthCheck implements HealthCheckCapability {
       const proof = await this.waitForGuestMetrics(client, vmRef, poweredOn, request.timeoutMs, signal)
       const bootMs = Date.now() - poweredOn
       request.phase('proof', proof.answered ? 'the guest reported' : 'no report from the guest')
+      const screenshot = await checkScreenshot(client, vmRef, request.log, signal, this.options.screenshot)
       const reason = proof.answered ? `the guest reported through its PV drivers after ${duration(proof.ms)} (${proof.what})` : `${proof.reason}${await silentGuestReason(request.disks[0]?.source, signal, { verb: 'reported', likely: 'PV drivers / guest tools missing, or it hung while starting' })}`
       const timings = { restoreMs, bootMs, proofMs: Date.now() - poweredOn - bootMs }
       const leftBehind = await stack.unwind(cleanupSignal(signal))
-      return { booted: proof.answered, reason, timings, leftBehind }
+      return { booted: proof.answered, reason, timings, leftBehind, ...(screenshot !== undefined ? { screenshot } : {}) }
     })
   }
 
