@@ -47,6 +47,11 @@ export interface SshTestHost {
   readonly pid: () => number | undefined
   /** Generates a new host key and restarts sshd: what a reinstall (or an attacker) looks like. */
   changeHostKey(): Promise<void>
+  /**
+   * Limits what the host sends to `mbit` Mbit/s (a token bucket on its side of the link, as a slow LAN or WAN link
+   * would); the returned function lifts the limit. For tests that must act while a transfer is still running.
+   */
+  limitSending(mbit: number): Promise<() => Promise<void>>
   /** Stops sshd (by PID) and removes the namespace and the temp folder. */
   stop(): Promise<void>
 }
@@ -127,6 +132,14 @@ export async function startSshHost(options: SshTestHostOptions = {}): Promise<Ss
     fingerprint: '',
     keyType: '',
     pid: () => child?.pid,
+    async limitSending(mbit) {
+      if (!Number.isFinite(mbit) || mbit <= 0) throw new Error(`limitSending: ${mbit} is not a rate`)
+      const dev = `lbn${index}`
+      await run('ip', ['netns', 'exec', namespace, 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '256kb', 'latency', '200ms'])
+      return async () => {
+        await run('ip', ['netns', 'exec', namespace, 'tc', 'qdisc', 'del', 'dev', dev, 'root']).catch(() => undefined)
+      }
+    },
     async changeHostKey() {
       await stopSshd(child)
       await rm(path.join(dir, 'host_key'), { force: true })

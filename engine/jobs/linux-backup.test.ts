@@ -136,12 +136,18 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
 
   it('cancelled mid-stream: no snapshot, overlay, block job or restore point is left, the VM runs on its disks', async () => {
     const before = await pointCount()
-    const jobId = await backup('hot', { incremental: false })
-    const off = fx.engine.events.on('job.updated', (j) => {
-      if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0) void fx.call('jobs.cancel', { jobId })
-    })
-    const job = await fx.job(jobId)
-    off()
+    // A slow link (see limitSending) so that the cancel surely lands while the disks are still read.
+    const unlimit = await host.limitSending(160)
+    let job: Awaited<ReturnType<typeof fx.job>>
+    try {
+      const jobId = await backup('hot', { incremental: false })
+      const off = fx.engine.events.on('job.updated', (j) => {
+        if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0) void fx.call('jobs.cancel', { jobId })
+      })
+      job = await fx.job(jobId).finally(off)
+    } finally {
+      await unlimit()
+    }
     expect(job.state).toBe('cancelled')
     expect(job.leftBehind).toEqual([])
     expect(await pointCount()).toBe(before)
@@ -151,16 +157,22 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
 
   it('an SSH drop mid-stream fails the job clearly and the cleanup reconnects', async () => {
     const before = await pointCount()
-    const jobId = await backup('hot', { incremental: false })
-    let cut = false
-    const off = fx.engine.events.on('job.updated', (j) => {
-      if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0 && !cut) {
-        cut = true
-        void killSessions(host)
-      }
-    })
-    const job = await fx.job(jobId)
-    off()
+    // A slow link (see limitSending) so that the sessions surely drop while the disks are still read.
+    const unlimit = await host.limitSending(160)
+    let job: Awaited<ReturnType<typeof fx.job>>
+    try {
+      const jobId = await backup('hot', { incremental: false })
+      let cut = false
+      const off = fx.engine.events.on('job.updated', (j) => {
+        if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0 && !cut) {
+          cut = true
+          void killSessions(host)
+        }
+      })
+      job = await fx.job(jobId).finally(off)
+    } finally {
+      await unlimit()
+    }
     expect(job.state).toBe('failed')
     expect(job.error?.code, JSON.stringify(job.error)).toBe('CONNECTION_LOST')
     expect(job.leftBehind).toEqual([])
@@ -238,7 +250,13 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
   }, 180_000)
 
   it('the guest is powered off while its disks are read: the restore point is kept and the overlays are merged offline', async () => {
-    const jobId = await backup('hot', { incremental: false })
+    // A 160 Mbit/s link: vdd's 128 MiB of random data take ~7 s to arrive, so the power-off surely lands mid-read
+    // (on the local link the whole disk, its holes skipped, could be read before `virsh destroy` returned).
+    const unlimit = await host.limitSending(160)
+    const jobId = await backup('hot', { incremental: false }).catch(async (err: unknown) => {
+      await unlimit()
+      throw err
+    })
     let pulled = false
     let destroyed: Promise<string> | undefined
     const off = fx.engine.events.on('job.updated', (j) => {
@@ -247,23 +265,31 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
         destroyed = virsh(['destroy', domain.name]).then(() => stillReading(jobId))
       }
     })
-    let job: Awaited<ReturnType<typeof fx.job>>
+    let passed = false
     try {
-      job = await fx.job(jobId)
+      let job: Awaited<ReturnType<typeof fx.job>>
+      try {
+        job = await fx.job(jobId)
+      } finally {
+        off()
+        await unlimit()
+      }
+      expect(pulled).toBe(true)
+      expect(await destroyed, 'the guest was off before its disks were read to the end').toBe('still reading')
+      expect(job.state, JSON.stringify(job.error)).toBe('succeeded')
+      expect(job.leftBehind).toEqual([])
+      // The persistent definition points at the disks themselves again; no overlay file is left.
+      expect(await domain.state()).toBe('shut off')
+      await expectClean()
+      expect((await pointBytes((job.result as { id: string }).id, 'vdd')).equals(await readFile(disks.vdd ?? ''))).toBe(true)
+      await domain.start()
+      await domain.waitForAgent(120_000)
+      await expectClean()
+      passed = true
     } finally {
-      off()
+      // The tests after this one need the guest running, also when this one failed.
+      if (!passed && (await domain.state()) !== 'running') await domain.start().then(() => domain.waitForAgent(120_000)).catch(() => undefined)
     }
-    expect(pulled).toBe(true)
-    expect(await destroyed, 'the guest was off before its disks were read to the end').toBe('still reading')
-    expect(job.state, JSON.stringify(job.error)).toBe('succeeded')
-    expect(job.leftBehind).toEqual([])
-    // The persistent definition points at the disks themselves again; no overlay file is left.
-    expect(await domain.state()).toBe('shut off')
-    await expectClean()
-    expect((await pointBytes((job.result as { id: string }).id, 'vdd')).equals(await readFile(disks.vdd ?? ''))).toBe(true)
-    await domain.start()
-    await domain.waitForAgent(120_000)
-    await expectClean()
   }, 300_000)
 
   let coldPoint = ''
