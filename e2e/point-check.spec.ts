@@ -61,6 +61,34 @@ test('a restore point shows its boot check, and the console screenshot opens', a
   await shotDialog.getByRole('button', { name: 'Close' }).first().click()
   await expect(shotDialog).toBeHidden()
 
+  // A XenServer/XCP-ng pool's screenshot is the JPEG its /vncsnapshot answers: a newer check replaces the PNG one.
+  const vncPage = await browser.newPage({ viewport: { width: 640, height: 400 } })
+  await vncPage.setContent('<body style="margin:0;background:#000;color:#ccc;font:16px monospace;padding:8px;white-space:pre">No bootable device.</body>')
+  const jpeg = await vncPage.screenshot({ type: 'jpeg', quality: 80 })
+  await vncPage.close()
+  const xenJob = '2b9e6f31-0c4d-4e8a-8f1b-5d7a9c3e4b21'
+  await checks.record({
+    ...check,
+    jobId: xenJob,
+    host: { id: 'pool1', name: 'pool1' },
+    checkedAt: new Date().toISOString(),
+    verdict: 'failed',
+    summary: 'Failed — no guest metrics (PV drivers / guest agent) within 10 min; the disk has no bootable system',
+    reason: 'no guest metrics (PV drivers / guest agent) within 10 min; the disk has no bootable system',
+    timings: { restoreMs: 1_100, bootMs: 600_000, proofMs: 0, totalMs: 601_100 },
+    screenshot: { path: await checks.saveScreenshot(xenJob, 'jpeg', jpeg), format: 'jpeg' },
+  })
+  await page.reload()
+  await page.getByRole('list', { name: 'Backups' }).getByRole('button', { name: /webshop/ }).click()
+  await expect(verdict.getByText(/^Failed — no guest metrics .*; the disk has no bootable system$/)).toBeVisible()
+  await verdict.getByRole('button', { name: 'View screenshot' }).click()
+  await expect(img).toBeVisible()
+  await expect(img).toHaveJSProperty('naturalWidth', 640)
+  expect(await img.getAttribute('src')).toMatch(/^data:image\/jpeg;base64,/)
+  await lifeboat.shot('48b-check-screenshot-jpeg')
+  await shotDialog.getByRole('button', { name: 'Close' }).first().click()
+  await expect(shotDialog).toBeHidden()
+
   await verdict.getByRole('button', { name: 'Check that it boots…' }).click()
   const checkDialog = page.getByRole('dialog', { name: 'Check that webshop boots' })
   await expect(checkDialog.getByText(/made from a disk image, not from a VM/)).toBeVisible()

@@ -781,7 +781,7 @@ export const de: Record<MessageKey, string> = {
   'check.never': 'Noch nicht geprüft',
   'check.neverHint': 'Eine Prüfung startet diesen Wiederherstellungspunkt als vorübergehende VM ohne Netzwerk und wartet, bis der Gast antwortet — der Beweis, dass er zurückkommt, nicht nur, dass seine Bytes heil sind.',
   'check.when': 'Geprüft am {date} ({relative}) auf {host}',
-  'check.timings': 'Wiederherstellen {restore} s · Start {boot} s · Nachweis {proof} s',
+  'check.timings': 'Wiederherstellen {restore} · Start {boot} · Nachweis {proof}',
   'check.commandResult': '`{command}` endete mit {code}',
   'check.viewScreenshot': 'Bildschirmfoto ansehen',
   'check.button': 'Prüfen, ob er startet…',

@@ -780,7 +780,7 @@ export const en = {
   'check.never': 'Not checked yet',
   'check.neverHint': 'A check boots this restore point as a temporary VM without network and waits for the guest to answer — proof that it comes back, not just that its bytes are intact.',
   'check.when': 'Checked {date} ({relative}) on {host}',
-  'check.timings': 'restore {restore} s · boot {boot} s · proof {proof} s',
+  'check.timings': 'restore {restore} · boot {boot} · proof {proof}',
   'check.commandResult': '`{command}` exited with {code}',
   'check.viewScreenshot': 'View screenshot',
   'check.button': 'Check that it boots…',

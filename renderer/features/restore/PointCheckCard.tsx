@@ -5,8 +5,6 @@ import { useFormat, useT } from '../../i18n/i18n'
 import { CheckPointDialog } from './CheckPointDialog'
 import { CheckScreenshotDialog } from './CheckScreenshotDialog'
 
-const seconds = (ms: number) => (ms / 1000).toFixed(1)
-
 /** Whether this point was proven to boot: the last health check's verdict, when and where it ran, and the way to run one. */
 export function PointCheckCard({ point }: { readonly point: PointSummaryDto }) {
   const t = useT()
@@ -14,6 +12,8 @@ export function PointCheckCard({ point }: { readonly point: PointSummaryDto }) {
   const [checking, setChecking] = useState(false)
   const [viewing, setViewing] = useState(false)
   const c = point.lastCheck
+  // Tenths of a second for the short phases; minutes once a phase took as long as a boot that never came (10 min).
+  const span = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)}\u00a0s` : fmt.duration(ms / 1000))
   return (
     <section className={`point-check${c === undefined ? '' : c.verdict === 'booted' ? ' is-ok' : ' is-bad'}`} aria-label={t('check.section')}>
       <div className="point-check-text">
@@ -27,7 +27,7 @@ export function PointCheckCard({ point }: { readonly point: PointSummaryDto }) {
             <p className="point-check-verdict">{t(c.verdict === 'booted' ? 'check.booted' : 'check.failed', { reason: c.reason })}</p>
             <p className="muted">
               {t('check.when', { date: fmt.date(c.checkedAt), relative: fmt.relative(c.checkedAt), host: c.host.name })} ·{' '}
-              {t('check.timings', { restore: seconds(c.timings.restoreMs), boot: seconds(c.timings.bootMs), proof: seconds(c.timings.proofMs) })}
+              {t('check.timings', { restore: span(c.timings.restoreMs), boot: span(c.timings.bootMs), proof: span(c.timings.proofMs) })}
             </p>
             {c.command !== undefined && (
               <p className="muted">
