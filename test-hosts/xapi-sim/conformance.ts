@@ -1,11 +1,14 @@
 import { elementType, mapTypes, typeKind } from './datamodel-values'
 import type { Model } from './model'
 
-/** What is wrong with a record of `cls` compared with the datamodel: missing or extra fields, wrong types or enum values. */
-export function recordProblems(model: Model, cls: string, record: unknown): string[] {
+/**
+ * What is wrong with a record of `cls` compared with the datamodel of XAPI `version` (undefined: the newest): missing
+ * or extra fields (a field newer than the version is extra), wrong types or enum values.
+ */
+export function recordProblems(model: Model, cls: string, record: unknown, version?: string): string[] {
   const problems: string[] = []
   if (record === null || typeof record !== 'object' || Array.isArray(record)) return [`${cls}: not a struct`]
-  const fields = model.classOf(cls).fields
+  const fields = model.fieldsAt(cls, version)
   const names = new Set(fields.map((f) => f.name))
   for (const key of Object.keys(record)) if (!names.has(key)) problems.push(`${cls}.${key} is not in the datamodel`)
   for (const f of fields) {

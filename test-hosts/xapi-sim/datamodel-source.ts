@@ -5,15 +5,21 @@
  * side, by adapters/xenserver/generate-records.ts, which reads the same file on its own.)
  */
 
+/** A lifecycle as xenapi.json has it: the state now and each transition with the release (code name or number). */
+export interface PublishedLifecycle {
+  readonly state: string
+  readonly transitions?: readonly { readonly transition: string; readonly release: string }[]
+}
+
 export interface PublishedClass {
   readonly name: string
-  readonly lifecycle: { readonly state: string }
+  readonly lifecycle: PublishedLifecycle
   readonly fields: readonly {
     readonly name: string
     readonly type: string
     readonly qualifier: string
     readonly default?: string
-    readonly lifecycle: { readonly state: string }
+    readonly lifecycle: PublishedLifecycle
   }[]
   readonly messages: readonly {
     readonly name: string
@@ -21,7 +27,7 @@ export interface PublishedClass {
     readonly params: readonly { readonly type: string; readonly name: string; readonly required: boolean }[]
     readonly errors: readonly { readonly name: string }[]
     readonly implicit: boolean
-    readonly lifecycle: { readonly state: string }
+    readonly lifecycle: PublishedLifecycle
   }[]
   readonly enums: readonly { readonly name: string; readonly values: readonly { readonly name: string }[] }[]
 }
@@ -31,6 +37,8 @@ export interface CompactField {
   readonly type: string
   readonly qualifier: string
   readonly default?: string
+  /** The numbered XAPI release it appeared in (see `since`); absent: before any numbered release. */
+  readonly since?: string
 }
 
 export interface CompactMessage {
@@ -38,9 +46,11 @@ export interface CompactMessage {
   readonly result: string
   readonly errors: readonly string[]
   readonly implicit: boolean
+  readonly since?: string
 }
 
 export interface CompactClass {
+  readonly since?: string
   readonly fields: readonly CompactField[]
   readonly messages: Readonly<Record<string, CompactMessage>>
 }
@@ -52,6 +62,17 @@ export interface CompactModel {
 }
 
 const removed = (x: { lifecycle: { state: string } }) => x.lifecycle.state === 'Removed_s'
+
+/**
+ * The release that brought something in (its first transition, prototyped or published), when that is a numbered
+ * release (1.250.0, 21.4.0, 24.20.0, …). Code-named releases (rio … stockholm_psr) all come before every numbered
+ * one — xen-api ocaml/idl/datamodel_types.ml, release_leq: "x is a named release, y is numbered and thus newer" —
+ * and the simulator plays numbered versions only, so a code name needs no tag.
+ */
+function since(x: { lifecycle: PublishedLifecycle }): { since?: string } {
+  const release = x.lifecycle.transitions?.[0]?.release
+  return release !== undefined && /^\d+\.\d+\.\d+$/.test(release) ? { since: release } : {}
+}
 
 export function compactDatamodel(published: readonly PublishedClass[]): CompactModel {
   const classes: Record<string, CompactClass> = {}
@@ -67,10 +88,12 @@ export function compactDatamodel(published: readonly PublishedClass[]): CompactM
         result: m.result[0] ?? 'void',
         errors: m.errors.map((e) => e.name),
         implicit: m.implicit,
+        ...since(m),
       }
     }
     classes[c.name] = {
-      fields: c.fields.filter((f) => !removed(f)).map((f) => ({ name: f.name, type: f.type, qualifier: f.qualifier, ...(f.default !== undefined ? { default: f.default } : {}) })),
+      ...since(c),
+      fields: c.fields.filter((f) => !removed(f)).map((f) => ({ name: f.name, type: f.type, qualifier: f.qualifier, ...(f.default !== undefined ? { default: f.default } : {}), ...since(f) })),
       messages,
     }
   }

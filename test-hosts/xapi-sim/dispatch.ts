@@ -68,7 +68,9 @@ export class Dispatcher {
   listMethods(): string[] {
     const out: string[] = ['system.listMethods']
     for (const [cls, c] of Object.entries(this.core.model.data.classes)) {
+      if (!this.core.model.hasClassAt(cls, this.core.xapiVersion)) continue
       for (const [name, m] of Object.entries(c.messages)) {
+        if (this.core.model.messageAt(cls, name, this.core.xapiVersion) === undefined) continue
         out.push(`${cls}.${name}`)
         if (!m.implicit || name === 'create' || name === 'destroy') out.push(`Async.${cls}.${name}`)
       }
@@ -91,7 +93,9 @@ export class Dispatcher {
     const dot = plain.indexOf('.')
     const cls = this.core.model.className(plain.slice(0, dot))
     const name = plain.slice(dot + 1)
-    const message = cls === undefined ? undefined : this.core.model.message(cls, name)
+    // A message (or class) newer than the XAPI version played does not exist there: the server's dispatch table is
+    // generated from that release's datamodel (xen-api ocaml/idl/ocaml_backend/gen_server.ml), so it is unknown.
+    const message = cls === undefined ? undefined : this.core.model.messageAt(cls, name, this.core.xapiVersion)
     if (cls === undefined || message === undefined || (isAsync && message.implicit && name !== 'create' && name !== 'destroy')) throw fault('MESSAGE_METHOD_UNKNOWN', method)
     const required = message.params.filter((p) => p.required).length
     const known = message.params.filter((p) => hasParameter(this.core.xapiVersion, `${cls}.${name}`, p.name)).length
@@ -130,9 +134,10 @@ export class Dispatcher {
     const db = this.core.db
     const field = (prefix: string) => name.slice(prefix.length)
     const copy = (v: XapiValue): XapiValue => JSON.parse(JSON.stringify(v)) as XapiValue
+    const version = this.core.xapiVersion
     if (name === 'get_all') return () => db.all(cls).map(([ref]) => ref)
-    if (name === 'get_all_records') return () => Object.fromEntries(db.all(cls).map(([ref, r]) => [ref, copy(r)]))
-    if (name === 'get_record') return (c) => copy(db.get(cls, str(c.args[0])))
+    if (name === 'get_all_records') return () => Object.fromEntries(db.all(cls).map(([ref, r]) => [ref, copy(db.model.recordAt(cls, r, version))]))
+    if (name === 'get_record') return (c) => copy(db.model.recordAt(cls, db.get(cls, str(c.args[0])), version))
     if (name === 'get_by_uuid') return (c) => db.byUuid(cls, str(c.args[0]))
     if (name === 'get_by_name_label') return (c) => db.all(cls).filter(([, r]) => r.name_label === c.args[0]).map(([ref]) => ref)
     if (name.startsWith('get_') && db.model.fieldType(cls, field('get_')) !== undefined) return (c) => copy(db.get(cls, str(c.args[0]))[field('get_')] ?? null)

@@ -22,11 +22,11 @@ export async function eventFrom(core: SimCore, session: string, classes: readonl
   const wanted = new Set<string>()
   for (const c of classes) {
     if (c === '*') {
-      for (const name of Object.keys(db.model.data.classes)) wanted.add(name)
+      for (const name of Object.keys(db.model.data.classes)) if (db.model.hasClassAt(name, core.xapiVersion)) wanted.add(name)
       continue
     }
     const name = db.model.className(c.split('/')[0] ?? '')
-    if (name === undefined) throw fault('EVENT_SUBSCRIPTION_PARSE_FAILURE', c)
+    if (name === undefined || !db.model.hasClassAt(name, core.xapiVersion)) throw fault('EVENT_SUBSCRIPTION_PARSE_FAILURE', c)
     wanted.add(name)
   }
   const since = parseToken(token)
@@ -36,7 +36,7 @@ export async function eventFrom(core: SimCore, session: string, classes: readonl
     return out
   }
   const event = (id: number, cls: string, ref: string, operation: string, timestamp: string) => {
-    const snapshot = db.snapshotOf(cls, ref) ?? {}
+    const snapshot = db.model.recordAt(cls, db.snapshotOf(cls, ref) ?? {}, core.xapiVersion)
     return db.model.newRecord('event', { id, timestamp, class: cls.toLowerCase(), operation, ref, obj_uuid: typeof snapshot.uuid === 'string' ? snapshot.uuid : '', snapshot: { ...snapshot } })
   }
   if (since === undefined) {

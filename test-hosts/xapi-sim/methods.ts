@@ -142,6 +142,6 @@ export function methodTable(core: SimCore, vms: VmOps, vdis: VdiOps, role: 'mast
   })
   h.set('VDI.get_nbd_info', (c) => vdis.nbdInfo(str(c.args[0]), c.session))
   h.set('SR.scan', () => '')
-  h.set('pool.get_all_records', () => Object.fromEntries(db.all('pool').map(([ref, r]) => [ref, JSON.parse(JSON.stringify(r)) as XapiValue])))
+  h.set('pool.get_all_records', () => Object.fromEntries(db.all('pool').map(([ref, r]) => [ref, JSON.parse(JSON.stringify(db.model.recordAt('pool', r, core.xapiVersion))) as XapiValue])))
   return h
 }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CompactClass, CompactMessage, CompactModel } from './datamodel-source'
 import { elementType, parseDefault, typeKind, zeroValue, type XapiValue } from './datamodel-values'
+import { releasedBy } from './versions'
 
 export type XapiRecord = Record<string, XapiValue>
 
@@ -70,6 +71,34 @@ export class Model {
 
   message(cls: string, name: string): CompactMessage | undefined {
     return this.data.classes[cls]?.messages[name]
+  }
+
+  /** Whether the class exists on a pool running `version` (undefined: the newest), per its release tag. */
+  hasClassAt(cls: string, version: string | undefined): boolean {
+    const c = this.data.classes[cls]
+    return c !== undefined && releasedBy(version, c.since)
+  }
+
+  /** The message as a pool running `version` has it: undefined when it (or its class) came later. */
+  messageAt(cls: string, name: string, version: string | undefined): CompactMessage | undefined {
+    const m = this.message(cls, name)
+    return m !== undefined && this.hasClassAt(cls, version) && releasedBy(version, m.since) ? m : undefined
+  }
+
+  /** The fields a pool running `version` sends for `cls` (those released by then). */
+  fieldsAt(cls: string, version: string | undefined): CompactClass['fields'] {
+    return this.classOf(cls).fields.filter((f) => releasedBy(version, f.since))
+  }
+
+  /**
+   * A record as a pool running `version` sends it: fields that came later are left out, as a pool of that release
+   * has no such column (the simulator keeps every field internally).
+   */
+  recordAt(cls: string, record: XapiRecord, version: string | undefined): XapiRecord {
+    if (version === undefined) return record
+    const out: XapiRecord = {}
+    for (const f of this.fieldsAt(cls, version)) if (f.name in record) out[f.name] = record[f.name] ?? null
+    return out
   }
 
   fieldNames(cls: string): string[] {

@@ -409,3 +409,68 @@ describe('XAPI simulator', () => {
     expect(checked).toBeGreaterThan(30)
   })
 })
+
+describe('XAPI simulator playing an older XAPI (--xapi-version)', () => {
+  const start = async (xapiVersion: string) => {
+    const s = await XapiSim.start({ vms: ['old'], diskSize: MiB, pool: { slave: true, slaveAddress: '127.0.0.8' }, xapiVersion })
+    const client = new SimClient(s)
+    await client.login()
+    return { s, client }
+  }
+
+  it('1.249.0 (XCP-ng 8.2 LTS): records, events and methods as that release has them, per the datamodel release tags', async () => {
+    const { s, client } = await start('1.249.0')
+    try {
+      const model = Model.load()
+      const certs = Object.values(await client.call<Record<string, Record<string, unknown>>>('Certificate.get_all_records'))
+      expect(certs).toHaveLength(2)
+      for (const cert of certs) {
+        // Certificate arrived in stockholm with `fingerprint`; type and name came in 1.294.0, fingerprint_sha256/sha1 in 24.20.0.
+        expect(Object.keys(cert).sort()).toEqual(['fingerprint', 'host', 'not_after', 'not_before', 'uuid'])
+        const host = s.core.hosts.find((h) => h.ref === cert.host)
+        expect(`SHA256:${String(cert.fingerprint)}`).toBe(host?.fingerprint)
+      }
+      const problems: string[] = []
+      for (const cls of Object.keys(model.data.classes)) {
+        if (model.message(cls, 'get_all_records') === undefined) continue
+        if (!model.hasClassAt(cls, '1.249.0')) {
+          await expect(client.call(`${cls}.get_all_records`)).rejects.toMatchObject({ code: 'MESSAGE_METHOD_UNKNOWN' })
+          continue
+        }
+        for (const r of Object.values(await client.call<Record<string, unknown>>(`${cls}.get_all_records`))) problems.push(...recordProblems(model, cls, r, '1.249.0'))
+      }
+      const events = await client.call<{ events: { snapshot: unknown; class: string }[] }>('event.from', ['*'], '', 0.1)
+      expect(events.events.some((e) => e.class === 'observer')).toBe(false)
+      for (const e of events.events) {
+        const cls = model.className(e.class)
+        if (cls !== undefined) problems.push(...recordProblems(model, cls, e.snapshot, '1.249.0'))
+      }
+      expect(problems).toEqual([])
+      const [vm] = await client.call<string[]>('VM.get_by_name_label', 'old')
+      // VM.pending_guidances (and its getter) arrived in 1.303.0; the Observer class in 23.14.0.
+      await expect(client.call('VM.get_pending_guidances', vm)).rejects.toMatchObject({ code: 'MESSAGE_METHOD_UNKNOWN' })
+      expect(await client.call('VM.get_name_label', vm)).toBe('old')
+      const methods = await client.call<string[]>('system.listMethods')
+      expect(methods).toContain('Certificate.get_fingerprint')
+      expect(methods).not.toContain('Certificate.get_fingerprint_sha256')
+      expect(methods).not.toContain('Observer.get_all')
+      await expect(XapiSim.start({ xapiVersion: 'stockholm' })).rejects.toThrow(/numbered XAPI release/)
+    } finally {
+      await client.close()
+      await s.stop()
+    }
+  })
+
+  it('24.20.0: Certificate records carry fingerprint_sha256 beside the deprecated fingerprint, both the SHA-256 digest', async () => {
+    const { s, client } = await start('24.20.0')
+    try {
+      for (const cert of Object.values(await client.call<Record<string, Record<string, unknown>>>('Certificate.get_all_records'))) {
+        expect(Object.keys(cert).sort()).toEqual(['fingerprint', 'fingerprint_sha1', 'fingerprint_sha256', 'host', 'name', 'not_after', 'not_before', 'type', 'uuid'])
+        expect(cert.fingerprint_sha256).toBe(cert.fingerprint)
+      }
+    } finally {
+      await client.close()
+      await s.stop()
+    }
+  })
+})

@@ -16,6 +16,7 @@ import { startRpcServer } from './rpc-server'
 import { knownBytes, mixedBytes, Storage, type Content } from './storage'
 import { VdiOps } from './vdi-ops'
 import { VmOps } from './vm-ops'
+import { checkVersion } from './versions'
 
 export interface SimVmSpec {
   readonly name: string
@@ -81,10 +82,11 @@ export class XapiSim {
     this.vdis = new VdiOps(this.core)
     this.vms = new VmOps(this.core, this.vdis)
     if (options.dom0VbdHold !== undefined) this.core.faults.dom0VbdHold = { ...options.dom0VbdHold }
-    this.core.xapiVersion = options.xapiVersion
+    this.core.xapiVersion = options.xapiVersion === undefined ? undefined : checkVersion(options.xapiVersion)
   }
 
   static async start(options: XapiSimOptions = {}): Promise<XapiSim> {
+    if (options.xapiVersion !== undefined) checkVersion(options.xapiVersion)
     const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'xapi-sim-data-')))
     const sim = new XapiSim(dataDir, options.password ?? randomBytes(9).toString('base64url'), options)
     sim.ownsDataDir = options.dataDir === undefined
