@@ -30,7 +30,7 @@ const adapterFields: Readonly<Record<string, readonly string[]>> = {
   network: ['uuid', 'name_label', 'name_description', 'bridge', 'MTU', 'other_config', 'purpose', 'managed'],
   task: ['uuid', 'name_label', 'status', 'progress', 'result', 'error_info', 'created', 'finished', 'other_config', 'allowed_operations'],
   VM_guest_metrics: ['uuid', 'os_version', 'PV_drivers_version', 'PV_drivers_detected', 'PV_drivers_up_to_date', 'live'],
-  Certificate: ['uuid', 'type', 'host', 'fingerprint_sha256', 'not_after'],
+  Certificate: ['uuid', 'type', 'host', 'fingerprint', 'fingerprint_sha256', 'not_after'],
   vdi_nbd_server_info: ['exportname', 'address', 'port', 'cert', 'subject'],
 }
 

@@ -16,6 +16,9 @@ export interface XapiConnectOptions {
   readonly timeoutMs: number
 }
 
+/** A SHA-256 digest as XAPI's Certificate records write it: 32 hex pairs separated by colons. */
+const SHA256_HEX = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$/
+
 const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host)
 
 /**
@@ -162,14 +165,21 @@ export class XapiClient {
     return client
   }
 
-  /** Learns each pool member's certificate from the master (Certificate records, else host.get_server_certificate). */
+  /**
+   * Learns each pool member's certificate from the master (Certificate records, else host.get_server_certificate).
+   * `fingerprint_sha256` arrived in XAPI 24.20.0; before it the record has only `fingerprint`, which xapi filled with
+   * the same SHA-256 digest in the same upper-case colon-separated hex (ocaml/xapi/certificates.ml, `pp_hash` of
+   * `X509.Certificate.fingerprint SHA256`) — and still does, deprecated, beside the new field. `type` arrived in
+   * 1.294.0: before it every Certificate record was a host's own (the schema's default, `host`).
+   */
   async learnPoolCertificates(signal: AbortSignal): Promise<void> {
     const hosts = await this.records('host', HostRecord, signal)
     try {
       const certs = await this.records('Certificate', CertificateRecord, signal)
       for (const c of certs.values()) {
         const h = hosts.get(c.host)
-        if (c.type === 'host' && h !== undefined && c.fingerprint_sha256 !== '') this.trust.learn(h.address, `SHA256:${c.fingerprint_sha256}`)
+        const sha256 = [c.fingerprint_sha256, c.fingerprint].find((f) => SHA256_HEX.test(f))
+        if (c.type === 'host' && h !== undefined && sha256 !== undefined) this.trust.learn(h.address, `SHA256:${sha256}`)
       }
     } catch (err) {
       if (xapiCode(err) !== 'MESSAGE_METHOD_UNKNOWN') throw err

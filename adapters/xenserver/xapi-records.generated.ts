@@ -209,6 +209,7 @@ export const CertificateRecord = z.object({
   uuid: xs.string,
   type: xs.enumValue.default("host"),
   host: xs.ref.default("OpaqueRef:NULL"),
+  fingerprint: xs.string.default(""),
   fingerprint_sha256: xs.string.default(""),
   not_after: xs.datetime.default("19700101T00:00:00Z"),
 })
