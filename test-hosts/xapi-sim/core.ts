@@ -56,6 +56,9 @@ export class SimCore {
   private readonly taskCancel = new Map<string, () => void>()
   /** The XAPI version played (see versions.ts); undefined: the newest the datamodel describes. */
   xapiVersion: string | undefined
+  /** Users other than root, with their role (sim.ts `users`), and the role of each of their sessions. */
+  readonly users = new Map<string, { readonly password: string; readonly role: string }>()
+  readonly sessionRoles = new Map<string, string>()
   poolRef = NULL_REF
   networkRef = NULL_REF
   readonly user = 'root'
@@ -92,22 +95,27 @@ export class SimCore {
     return ref
   }
 
-  login(host: SimHost): string {
-    return this.db.add('session', {
+  /** A session for root (the local superuser) or for one of `users`, whose calls are checked against its role. */
+  login(host: SimHost, user = this.user): string {
+    const role = this.users.get(user)?.role
+    const ref = this.db.add('session', {
       this_host: host.ref,
       this_user: NULL_REF,
       last_active: xapiTime(),
       pool: false,
-      is_local_superuser: true,
+      is_local_superuser: role === undefined,
       validation_time: xapiTime(),
-      auth_user_name: this.user,
+      auth_user_name: user,
       originator: '',
       parent: NULL_REF,
     })
+    if (role !== undefined) this.sessionRoles.set(ref, role)
+    return ref
   }
 
   expireSessions(): void {
     for (const [ref] of this.db.all('session')) this.db.delete('session', ref)
+    this.sessionRoles.clear()
   }
 
   // ---- VM power state ------------------------------------------------------------------------------------

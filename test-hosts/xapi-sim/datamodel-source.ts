@@ -27,6 +27,7 @@ export interface PublishedClass {
     readonly params: readonly { readonly type: string; readonly name: string; readonly required: boolean }[]
     readonly errors: readonly { readonly name: string }[]
     readonly implicit: boolean
+    readonly roles?: readonly string[]
     readonly lifecycle: PublishedLifecycle
   }[]
   readonly enums: readonly { readonly name: string; readonly values: readonly { readonly name: string }[] }[]
@@ -47,6 +48,12 @@ export interface CompactMessage {
   readonly errors: readonly string[]
   readonly implicit: boolean
   readonly since?: string
+  /**
+   * The least privileged role that may call it (absent: no role check, e.g. session.login_with_password). XAPI's
+   * roles are nested (pool-admin ⊃ pool-operator ⊃ vm-power-admin ⊃ vm-admin ⊃ vm-operator ⊃ read-only) and every
+   * message's role list in the datamodel is such a prefix, so the last one says it all.
+   */
+  readonly role?: string
 }
 
 export interface CompactClass {
@@ -74,6 +81,16 @@ function since(x: { lifecycle: PublishedLifecycle }): { since?: string } {
   return release !== undefined && /^\d+\.\d+\.\d+$/.test(release) ? { since: release } : {}
 }
 
+/** XAPI's roles from most to least privileged (xen-api ocaml/idl/datamodel_roles.ml). */
+export const ROLES = ['pool-admin', 'pool-operator', 'vm-power-admin', 'vm-admin', 'vm-operator', 'read-only'] as const
+
+function leastRole(roles: readonly string[]): { role?: string } {
+  const nested = roles.filter((r) => (ROLES as readonly string[]).includes(r))
+  for (const [i, r] of nested.entries()) if (ROLES[i] !== r) throw new Error(`Roles ${roles.join(', ')} are not a prefix of ${ROLES.join(', ')}`)
+  const last = nested[nested.length - 1]
+  return last === undefined ? {} : { role: last }
+}
+
 export function compactDatamodel(published: readonly PublishedClass[]): CompactModel {
   const classes: Record<string, CompactClass> = {}
   const enums: Record<string, string[]> = {}
@@ -89,6 +106,7 @@ export function compactDatamodel(published: readonly PublishedClass[]): CompactM
         errors: m.errors.map((e) => e.name),
         implicit: m.implicit,
         ...since(m),
+        ...leastRole(m.roles ?? []),
       }
     }
     classes[c.name] = {

@@ -1,6 +1,6 @@
 import { hasParameter } from './versions'
 import type { SimCore, SimHost, TaskControl } from './core'
-import type { CompactMessage } from './datamodel-source'
+import { ROLES, type CompactMessage } from './datamodel-source'
 import { NULL_REF, elementType, typeKind, type XapiValue, text } from './datamodel-values'
 import { fault, XapiFault } from './errors'
 import { enterCall } from './faults'
@@ -102,6 +102,7 @@ export class Dispatcher {
     if (params.length < required || params.length > known) throw fault('MESSAGE_PARAMETER_COUNT_MISMATCH', method, text(known), text(params.length))
     const hasSession = message.params[0]?.type === 'session ref'
     const session = hasSession ? this.core.checkSession(params[0]) : ''
+    this.checkRole(session, `${cls}.${name}`, message)
     this.validate(message, params)
     const args = hasSession ? params.slice(1) : params
     const key = `${cls}.${name}`
@@ -111,6 +112,22 @@ export class Dispatcher {
     }
     if (isAsync) return { value: this.core.runTask(method, session, message.result, async (task) => await run(task)), type: 'task ref' }
     return { value: await run(), type: message.result }
+  }
+
+  /**
+   * The role check xapi makes before a call runs (ocaml/xapi/rbac.ml `check`): root is the local superuser and may do
+   * anything; another user's session may call a message only if its role is among those the datamodel allows.
+   * Refused: RBAC_PERMISSION_DENIED with the permission (the action in lower case, `permission_of_action`) and
+   * "No permission in user session. (Roles with this permission: …)". Keyed map permissions (e.g. other_config keys
+   * a vm-operator may set) are not modelled.
+   */
+  private checkRole(session: string, action: string, message: CompactMessage): void {
+    const role = this.core.sessionRoles.get(session)
+    if (role === undefined || message.role === undefined) return
+    const rank = (r: string) => (ROLES as readonly string[]).indexOf(r)
+    if (rank(role) <= rank(message.role)) return
+    const allowed = ROLES.slice(0, rank(message.role) + 1).join(', ')
+    throw fault('RBAC_PERMISSION_DENIED', action.toLowerCase(), `No permission in user session. (Roles with this permission: ${allowed})`)
   }
 
   private validate(message: CompactMessage, params: readonly XapiValue[]): void {

@@ -27,11 +27,14 @@ export function methodTable(core: SimCore, vms: VmOps, vdis: VdiOps, role: 'mast
     if (role === 'slave') throw fault('HOST_IS_SLAVE', masterAddress())
     const [user, password] = c.args.map(str)
     await sleep(5)
+    const other = core.users.get(user ?? '')
+    if (other !== undefined && sameSecret(password ?? '', other.password)) return core.login(c.host, user)
     if (user !== core.user || !sameSecret(password ?? '', core.password)) throw fault('SESSION_AUTHENTICATION_FAILED', user ?? '', 'Authentication failure')
     return core.login(c.host)
   })
   h.set('session.logout', (c) => {
     db.delete('session', c.session)
+    core.sessionRoles.delete(c.session)
     return ''
   })
 

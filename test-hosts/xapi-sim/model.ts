@@ -26,6 +26,8 @@ export const genericErrors: ReadonlySet<string> = new Set([
   'VDI_INCOMPATIBLE_TYPE',
   'PERMISSION_DENIED',
   'NOT_IMPLEMENTED',
+  // Raised by the role check before any message runs (ocaml/xapi/rbac.ml `check`), so no message lists it.
+  'RBAC_PERMISSION_DENIED',
 ])
 
 /** Values as XAPI unmarshals them: XML-RPC sends ints as strings, and an XVA's records come that way too. */

@@ -474,3 +474,32 @@ describe('XAPI simulator playing an older XAPI (--xapi-version)', () => {
     }
   })
 })
+
+describe('XAPI simulator: users with a role (rbac.ml)', () => {
+  it("refuses what the session's role may not with RBAC_PERMISSION_DENIED [permission, roles that may], lets root do all", async () => {
+    const s = await XapiSim.start({ vms: ['web'], diskSize: MiB, users: [{ name: 'op', password: 'op-pw', role: 'vm-operator' }] })
+    const op = new SimClient(s)
+    const root = new SimClient(s)
+    try {
+      const answer = await op.raw('session.login_with_password', ['op', 'op-pw', '2.21', 'test'])
+      op.session = answer.result as string
+      await root.login()
+      const session = await op.call<Record<string, unknown>>('session.get_record', op.session)
+      expect(session.is_local_superuser).toBe(false)
+      const [vm] = await op.call<string[]>('VM.get_by_name_label', 'web')
+      expect(Object.keys(await op.call<Record<string, unknown>>('VM.get_all_records')).length).toBeGreaterThan(0)
+      await expect(op.call('VM.snapshot', vm, 'x')).rejects.toMatchObject({
+        code: 'RBAC_PERMISSION_DENIED',
+        params: ['vm.snapshot', 'No permission in user session. (Roles with this permission: pool-admin, pool-operator, vm-power-admin)'],
+      })
+      await expect(op.call('Async.VM.snapshot', vm, 'x')).rejects.toMatchObject({ code: 'RBAC_PERMISSION_DENIED' })
+      const snap = await root.call<string>('VM.snapshot', vm, 'x')
+      expect(snap).toMatch(/^OpaqueRef:/)
+      expect((await op.raw('session.login_with_password', ['op', 'wrong', '2.21', 'test'])).error?.message).toBe('SESSION_AUTHENTICATION_FAILED')
+    } finally {
+      await op.close()
+      await root.close()
+      await s.stop()
+    }
+  })
+})

@@ -17,6 +17,7 @@ import { knownBytes, mixedBytes, Storage, type Content } from './storage'
 import { VdiOps } from './vdi-ops'
 import { VmOps } from './vm-ops'
 import { checkVersion } from './versions'
+import { ROLES } from './datamodel-source'
 
 export interface SimVmSpec {
   readonly name: string
@@ -46,8 +47,19 @@ export interface XapiSimOptions {
   readonly pool?: { readonly slave?: boolean; readonly slaveAddress?: string; readonly sharedCertificate?: boolean }
   /** How long a transfer's dom0 VBD outlives it (default 1–5 s, as on a pool; tests shorten it). */
   readonly dom0VbdHold?: { readonly minMs: number; readonly maxMs: number }
-  /** The XAPI version to play (e.g. '1.249.0', XCP-ng 8.2 LTS): parameters added later are refused (versions.ts). */
+  /** The XAPI version to play (e.g. '1.249.0', XCP-ng 8.2 LTS): fields, messages and parameters added later are absent (versions.ts). */
   readonly xapiVersion?: string
+  /**
+   * Users besides root, each with one of XAPI's roles (as an Active Directory subject the pool gave that role): their
+   * sessions may call only the messages the datamodel allows that role (RBAC_PERMISSION_DENIED otherwise).
+   */
+  readonly users?: readonly SimUser[]
+}
+
+export interface SimUser {
+  readonly name: string
+  readonly password: string
+  readonly role: (typeof ROLES)[number]
 }
 
 export interface SimDisk {
@@ -83,6 +95,10 @@ export class XapiSim {
     this.vms = new VmOps(this.core, this.vdis)
     if (options.dom0VbdHold !== undefined) this.core.faults.dom0VbdHold = { ...options.dom0VbdHold }
     this.core.xapiVersion = options.xapiVersion === undefined ? undefined : checkVersion(options.xapiVersion)
+    for (const u of options.users ?? []) {
+      if (u.name === this.core.user || !ROLES.includes(u.role)) throw new Error(`The simulator cannot add user ${u.name} with role ${u.role}`)
+      this.core.users.set(u.name, { password: u.password, role: u.role })
+    }
   }
 
   static async start(options: XapiSimOptions = {}): Promise<XapiSim> {
