@@ -1,7 +1,29 @@
 import { AdapterError } from '../host-adapter'
 
 /** XAPI error codes that mean "the credentials are wrong", per the XAPI datamodel's error list. */
-const authErrors = new Set(['SESSION_AUTHENTICATION_FAILED', 'SESSION_AUTHORIZATION_FAILED', 'RBAC_PERMISSION_DENIED'])
+const authErrors = new Set(['SESSION_AUTHENTICATION_FAILED', 'SESSION_AUTHORIZATION_FAILED'])
+
+/** The roles a RBAC_PERMISSION_DENIED message names ("… (Roles with this permission: pool-admin, pool-operator)"). */
+function rolesNamed(message: string | undefined): string | undefined {
+  const m = /Roles with this permission: ([a-z-]+(?:, [a-z-]+){0,9})\)/.exec(message ?? '')
+  return m?.[1]
+}
+
+/**
+ * RBAC_PERMISSION_DENIED [permission; message]: the user is known and its password right, but its role on the pool
+ * may not do this (xen-api ocaml/xapi/rbac.ml `check`; at login, an Active Directory subject with no role at all,
+ * xapi_session.ml). Not a wrong password: the admin has to give the user another role.
+ */
+function permissionDenied(params: readonly string[], user: string | undefined, err: unknown): AdapterError {
+  const [permission = '', message] = params
+  const action = /^[a-z0-9_./:-]{1,120}$/.test(permission) ? permission : 'do this'
+  const roles = rolesNamed(message)
+  const text =
+    user !== undefined
+      ? `The pool accepted the password for ${user} but refused the login: the user has no role on this pool that may log in (RBAC_PERMISSION_DENIED). Give it a role (e.g. pool-operator) under the pool's users, or log in as root.`
+      : `Your user's role on the pool may not ${action}${roles !== undefined ? ` (only ${roles} may)` : ''} (RBAC_PERMISSION_DENIED). Give Lifeboat's user a role that may, or log in as root.`
+  return new AdapterError('PERMISSION_DENIED', text, { xapiCode: 'RBAC_PERMISSION_DENIED', xapiParams: params.join('\u0000'), permission: action }, { cause: err })
+}
 
 const CODE = /^[A-Z][A-Z0-9_]{1,80}$/
 
@@ -47,6 +69,7 @@ export function mapXapiError(err: unknown, user?: string): AdapterError {
   if (code !== undefined && authErrors.has(code)) {
     return new AdapterError('AUTH_FAILED', `The pool refused the user name or password${user !== undefined ? ` for ${user}` : ''}.`, { xapiCode: code }, { cause: err })
   }
+  if (code === 'RBAC_PERMISSION_DENIED') return permissionDenied(params, user, err)
   if (code === 'TASK_CANCELLED') return new AdapterError('CANCELLED', 'The XAPI task was cancelled.', { xapiCode: code }, { cause: err })
   if (code !== undefined) {
     const detail = params.filter((p) => p !== '' && !p.startsWith('OpaqueRef:')).slice(0, 3).join(', ')

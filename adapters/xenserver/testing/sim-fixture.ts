@@ -9,10 +9,10 @@ export async function startSim(options: XapiSimOptions = {}): Promise<XapiSim> {
   return await XapiSim.start({ diskSize: 8 * MiB, dom0VbdHold: { minMs: 50, maxMs: 250 }, ...options })
 }
 
-export function adapterFor(sim: XapiSim, overrides: { address?: string; fingerprint?: string | null; password?: string } = {}): XenServerAdapter {
+export function adapterFor(sim: XapiSim, overrides: { address?: string; fingerprint?: string | null; user?: string; password?: string } = {}): XenServerAdapter {
   const fingerprint = overrides.fingerprint === null ? undefined : (overrides.fingerprint ?? sim.fingerprint)
   return new XenServerAdapter({
-    endpoint: { kind: 'xenserver', address: overrides.address ?? '127.0.0.1', port: sim.port, user: 'root' },
+    endpoint: { kind: 'xenserver', address: overrides.address ?? '127.0.0.1', port: sim.port, user: overrides.user ?? 'root' },
     secret: { type: 'password', password: overrides.password ?? sim.password },
     ...(fingerprint !== undefined ? { pinnedFingerprint: fingerprint } : {}),
     connectTimeoutMs: 5000,
