@@ -52,6 +52,8 @@ export interface SshTestHost {
    * would); the returned function lifts the limit. For tests that must act while a transfer is still running.
    */
   limitSending(mbit: number): Promise<() => Promise<void>>
+  /** The same for what the host receives (a token bucket on the client's side of the link): slow uploads. */
+  limitReceiving(mbit: number): Promise<() => Promise<void>>
   /** Stops sshd (by PID) and removes the namespace and the temp folder. */
   stop(): Promise<void>
 }
@@ -132,14 +134,8 @@ export async function startSshHost(options: SshTestHostOptions = {}): Promise<Ss
     fingerprint: '',
     keyType: '',
     pid: () => child?.pid,
-    async limitSending(mbit) {
-      if (!Number.isFinite(mbit) || mbit <= 0) throw new Error(`limitSending: ${mbit} is not a rate`)
-      const dev = `lbn${index}`
-      await run('ip', ['netns', 'exec', namespace, 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '256kb', 'latency', '200ms'])
-      return async () => {
-        await run('ip', ['netns', 'exec', namespace, 'tc', 'qdisc', 'del', 'dev', dev, 'root']).catch(() => undefined)
-      }
-    },
+    limitSending: (mbit) => limitLink(['ip', 'netns', 'exec', namespace, 'tc'], `lbn${index}`, mbit),
+    limitReceiving: (mbit) => limitLink(['tc'], `lbh${index}`, mbit),
     async changeHostKey() {
       await stopSshd(child)
       await rm(path.join(dir, 'host_key'), { force: true })
@@ -196,6 +192,16 @@ export async function startSshHost(options: SshTestHostOptions = {}): Promise<Ss
     throw err
   }
   return host
+}
+
+/** A token bucket of `mbit` Mbit/s on what `dev` sends (tc run through `tc`, a command prefix); returns its removal. */
+async function limitLink(tc: readonly string[], dev: string, mbit: number): Promise<() => Promise<void>> {
+  if (!Number.isFinite(mbit) || mbit <= 0) throw new Error(`A link limit needs a rate in Mbit/s, not ${mbit}.`)
+  const [command = 'tc', ...prefix] = tc
+  await run(command, [...prefix, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '256kb', 'latency', '200ms'])
+  return async () => {
+    await run(command, [...prefix, 'qdisc', 'del', 'dev', dev, 'root']).catch(() => undefined)
+  }
 }
 
 async function createNamespace(): Promise<{ index: number; namespace: string }> {

@@ -171,20 +171,28 @@ describe.skipIf(!can.ok)('SFTP backend against a real sshd (unprivileged user)',
   })
 
   it('an SSH drop in the middle of a put leaves no visible partial object', async () => {
-    const dir = path.join(home, 'drop')
-    const backend = await backendAt('drop')
+    // A folder of its own per try (the host lane retries a failed test), and a 200 Mbit/s link into the host so that the
+    // 128 MiB put surely takes seconds: on the bare local link it could end before the kill.
+    const folder = `drop-${Date.now()}`
+    const dir = path.join(home, folder)
+    const backend = await backendAt(folder)
     await backend.put('points/keep.json', Buffer.from('earlier'))
     const parts = Array.from({ length: 32 }, (_, i) => Buffer.alloc(4 * 1024 * 1024, i + 1))
-    const putting = backend.put('chunks/aa/big', parts)
-    putting.catch(() => undefined)
-    // Wait until the temp file is part-written on the server, then kill the SSH session processes.
-    await expect.poll(async () => (await tempFiles(path.join(dir, 'chunks', 'aa'))).some((f) => f.size > 1024 * 1024), { timeout: 20_000, interval: 5 }).toBe(true)
-    expect(await killSshSessions(host)).toBeGreaterThan(0)
-    await expect(putting).rejects.toThrow()
+    const unlimit = await host.limitReceiving(200)
+    try {
+      const putting = backend.put('chunks/aa/big', parts)
+      putting.catch(() => undefined)
+      // Wait until the temp file is part-written on the server, then kill the SSH session processes.
+      await expect.poll(async () => (await tempFiles(path.join(dir, 'chunks', 'aa'))).some((f) => f.size > 1024 * 1024), { timeout: 20_000, interval: 5 }).toBe(true)
+      expect(await killSshSessions(host)).toBeGreaterThan(0)
+      await expect(putting).rejects.toThrow()
+    } finally {
+      await unlimit()
+    }
     await expect(stat(path.join(dir, 'chunks', 'aa', 'big'))).rejects.toThrow(/ENOENT/)
     await backend.close()
 
-    const again = await backendAt('drop')
+    const again = await backendAt(folder)
     expect(await again.get('chunks/aa/big', { maxBytes: 256 * 1024 * 1024 })).toBeUndefined()
     expect((await again.get('points/keep.json', { maxBytes: 100 }))?.toString()).toBe('earlier')
     const keys = []
