@@ -112,16 +112,24 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
     }
   }
 
-  /** A VDI on another host's local SR is served by that host: redirect as XAPI does. */
-  function redirectIfElsewhere(res: ServerResponse, url: URL, sr: string): boolean {
+  /**
+   * A VDI on another host's local SR is served by that host: redirect as XAPI does (importexport.ml
+   * `return_302_redirect`, import.ml for /import): `Http.http_302_redirect` — 302 Found, "Connection: close", the
+   * Location with the same query — written by the handler, which then returns without reading a request body. An
+   * upload already under way is not drained: the connection is closed under it (a client that keeps writing meets a
+   * reset, and may never read the 302).
+   */
+  function redirectIfElsewhere(req: IncomingMessage, res: ServerResponse, url: URL, sr: string): boolean {
     const owner = core.hostOfSr(sr)
     if (owner.ref === host.ref) return false
     const target = new URL(url.pathname + url.search, `https://${owner.address}:${url.port || '443'}`)
-    res.writeHead(302, { location: target.toString() }).end()
+    res.writeHead(302, { connection: 'close', 'cache-control': 'no-cache, no-store', location: target.toString() })
+    if (req.method === 'PUT' && req.headers['content-length'] !== '0') res.end(() => req.socket.destroy())
+    else res.end()
     return true
   }
 
-  async function exportRawVdi(_req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function exportRawVdi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     let vdiRef: string
     try {
       vdiRef = lookup('VDI', url.searchParams.get('vdi'))
@@ -130,7 +138,7 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
       return
     }
     const vdi = db.get('VDI', vdiRef)
-    if (redirectIfElsewhere(res, url, vdi.SR as string)) return
+    if (redirectIfElsewhere(req, res, url, vdi.SR as string)) return
     const format = url.searchParams.get('format') ?? 'raw'
     // As xapi's export_raw_vdi handler: the 200 header, without a length, goes out before the VDI is attached, so
     // whatever fails from here on is told inside the body (see embeddedFailure).
@@ -183,7 +191,7 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
       return
     }
     const vdi = db.get('VDI', vdiRef)
-    if (redirectIfElsewhere(res, url, vdi.SR as string)) return
+    if (redirectIfElsewhere(req, res, url, vdi.SR as string)) return
     const format = url.searchParams.get('format') ?? 'raw'
     await transfer(res, url, `import_raw_vdi ${text(vdi.uuid)}`, async (task) => {
       if (vdis.attachedToRunning(vdiRef)) throw fault('VDI_IN_USE', vdiRef, 'import')
@@ -273,9 +281,18 @@ export function transferRoutes(core: SimCore, vms: VmOps, vdis: VdiOps, host: Si
   }
 
   async function importXva(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const srParam = url.searchParams.get('sr_id')
+    const chosen = (): string => (srParam !== null ? lookup('SR', srParam) : (db.get('pool', core.poolRef).default_SR as string))
+    let target: string | undefined
+    try {
+      target = chosen()
+    } catch {
+      target = undefined // refused inside the transfer, as before
+    }
+    // import.ml: an SR this host cannot see (another host's local SR) → 302 to a host that can.
+    if (target !== undefined && redirectIfElsewhere(req, res, url, target)) return
     await transfer(res, url, 'VM.import', async (task) => {
-      const srParam = url.searchParams.get('sr_id')
-      const sr = srParam !== null ? lookup('SR', srParam) : (db.get('pool', core.poolRef).default_SR as string)
+      const sr = chosen()
       const preserve = url.searchParams.get('restore') === 'true'
       const disks = new Map<string, string>()
       let vmRef = NULL_REF

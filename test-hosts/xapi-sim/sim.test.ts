@@ -352,6 +352,35 @@ describe('XAPI simulator', () => {
     expect(await macs(imported)).not.toEqual(await macs(vm))
   })
 
+  it("redirects uploads for a member's local SR as xapi does: 302, Connection: close, same query; the body is not read", async () => {
+    await sim.addVm({ name: 'remote-put', on: 'slave', diskSize: MiB, powerState: 'Halted' })
+    const [disk] = sim.disksOf('remote-put')
+    const before = await sim.core.storage.read(disk?.uuid ?? '', 0, MiB)
+    const probe = await request(`${sim.url}/import_raw_vdi?${new URLSearchParams({ session_id: c.session, vdi: disk?.vdi ?? '', format: 'raw' }).toString()}`, { method: 'PUT', dispatcher: c.agent, body: '', headers: { 'content-length': '0' } })
+    await probe.body.dump()
+    expect(probe.statusCode).toBe(302)
+    expect(probe.headers.connection).toBe('close')
+    const location = new URL(String(probe.headers.location))
+    expect(location.hostname).toBe(sim.core.hosts[1]?.address)
+    expect(location.searchParams.get('vdi')).toBe(disk?.vdi)
+    expect(location.searchParams.get('session_id')).toBe(c.session)
+    const slaveSr = (sim.db.get('host', sim.core.hosts[1]?.ref ?? '').PBDs as string[]).map((p) => sim.db.get('PBD', p).SR as string)[0] ?? ''
+    const xva = await request(`${sim.url}/import?${new URLSearchParams({ session_id: c.session, sr_id: slaveSr }).toString()}`, { method: 'PUT', dispatcher: c.agent, body: '', headers: { 'content-length': '0' } })
+    await xva.body.dump()
+    expect(xva.statusCode).toBe(302)
+    expect(new URL(String(xva.headers.location)).hostname).toBe(sim.core.hosts[1]?.address)
+    // A body sent to the master regardless is never written there.
+    const sent = await request(`${sim.url}/import_raw_vdi?${new URLSearchParams({ session_id: c.session, vdi: disk?.vdi ?? '', format: 'raw' }).toString()}`, { method: 'PUT', dispatcher: c.agent, body: Buffer.alloc(MiB, 7), headers: { 'content-length': String(MiB) } }).then(
+      async (r) => {
+        await r.body.dump().catch(() => undefined)
+        return r.statusCode
+      },
+      () => 'connection reset',
+    )
+    expect([302, 'connection reset']).toContain(sent)
+    expect((await sim.core.storage.read(disk?.uuid ?? '', 0, MiB)).equals(before)).toBe(true)
+  })
+
   it('slows every answer down when asked to', async () => {
     sim.faults.slowMs = 300
     try {
