@@ -121,11 +121,41 @@ export class XapiHttp {
   }
 
   /**
-   * A PUT with a known length (XAPI takes no chunked uploads). `body` is called again if XAPI redirects, so the
-   * data can be sent to the member that holds the disk.
+   * Where a PUT has to go. XAPI redirects an upload for another member's local SR (302, "Connection: close") without
+   * reading the body, and closes the connection under a body already on its way: the client meets a reset and may
+   * never see the 302 (xen-api importexport.ml `return_302_redirect`, import.ml). So, as Xen Orchestra's
+   * putResource does, the way is first asked with an empty body — and without `task_id`, so that a probe the
+   * target host does take up (an empty upload, which fails or writes nothing) never touches the transfer's task —
+   * and the data goes only to the address the probe ends at, with the caller's query.
+   */
+  private async probe(path: string, options: TransferOptions): Promise<URL> {
+    let url = this.url(path, options)
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const probe = new URL(url)
+      probe.searchParams.delete('task_id')
+      let res
+      try {
+        res = await request(probe, { method: 'PUT', dispatcher: this.dispatcher, signal: options.signal, headers: { 'content-length': '0' }, body: '' })
+      } catch (err) {
+        throw transferError(err, path, options.signal)
+      }
+      await res.body.dump().catch(() => undefined)
+      if (res.statusCode !== 302 && res.statusCode !== 301 && res.statusCode !== 307) return url
+      const location = res.headers.location
+      const next = redirectTarget(probe, typeof location === 'string' ? location : undefined, path)
+      // The member gets the caller's query (session, task), not what the probe asked with.
+      next.search = url.search
+      url = next
+    }
+    throw new AdapterError('BAD_RESPONSE', `${path} was redirected more than ${MAX_REDIRECTS} times.`)
+  }
+
+  /**
+   * A PUT with a known length (XAPI takes no chunked uploads), sent where an empty probe found it must go (see
+   * `probe`). `body` is called again should XAPI still redirect the upload itself.
    */
   async put(path: string, options: TransferOptions & { readonly length: number; readonly body: () => AsyncIterable<Uint8Array> }): Promise<void> {
-    let url = this.url(path, options)
+    let url = await this.probe(path, options)
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       let res
       try {

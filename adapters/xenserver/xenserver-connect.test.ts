@@ -95,6 +95,41 @@ describe('XenServer adapter against the XAPI simulator: connection, pinning, poo
     }
   })
 
+  it("uploads an XVA to a member's local SR where XAPI redirects the PUT, probing with an empty body first (as Xen Orchestra does)", async () => {
+    await sim.addVm({ name: 'big-far', on: 'slave', diskSize: 24 * MiB, powerState: 'Halted' })
+    const slave = sim.core.hosts[1]
+    const srRef = (sim.db.get('host', slave?.ref ?? '').PBDs as string[]).map((p) => sim.db.get('PBD', p).SR as string)[0] ?? ''
+    const a = adapterFor(sim)
+    try {
+      const vm = (await a.inventory(signal())).vms.find((v) => v.name === 'big-far')
+      const parts: Buffer[] = []
+      await a.archive.export(vm?.id ?? '', async (data) => {
+        for await (const chunk of data) parts.push(chunk)
+      }, {}, signal())
+      const xva = Buffer.concat(parts)
+      expect(xva.length).toBeGreaterThan(24 * MiB)
+      const [disk] = sim.disksOf('big-far')
+      const original = await sim.core.storage.read(disk?.uuid ?? '', 0, 24 * MiB)
+      let opened = 0
+      const imported = await a.archive.import({ size: xva.length, open: async function* () {
+        opened++
+        for (let at = 0; at < xva.length; at += MiB) {
+          await Promise.resolve()
+          yield xva.subarray(at, at + MiB)
+        }
+      } }, { storage: sim.db.get('SR', srRef).uuid as string }, signal())
+      // The data went once, straight to the member: the probe carried no body.
+      expect(opened).toBe(1)
+      const [copy] = sim.db.all('VM').filter(([, r]) => r.uuid === imported.vmId)
+      const vbd = (copy?.[1].VBDs as string[]).map((b) => sim.db.get('VBD', b)).find((b) => b.type === 'Disk')
+      const vdi = sim.db.get('VDI', vbd?.VDI as string)
+      expect(vdi.SR).toBe(srRef)
+      expect((await sim.core.storage.read(vdi.uuid as string, 0, 24 * MiB)).equals(original)).toBe(true)
+    } finally {
+      await a.close()
+    }
+  })
+
   it('keeps the inventory live with event.from and recovers from EVENTS_LOST and an expired session by itself', async () => {
     const a = adapterFor(sim)
     const stop = new AbortController()
