@@ -5,6 +5,7 @@
  *   differencing file with several children is pushed down into each child), and the tree is re-linked;
  * - apply (restore): the VM's current state is discarded and it continues on a new child of the checkpoint's files.
  */
+import type { MergePace } from './disks'
 import type { HyperVHost, SimCheckpoint, SimVm } from './host'
 
 export async function createCheckpoint(host: HyperVHost, vm: SimVm, name: string, saved: boolean): Promise<SimCheckpoint> {
@@ -59,8 +60,11 @@ export function detachCheckpoint(host: HyperVHost, c: SimCheckpoint): void {
   if (vm && vm.parentCheckpointId === c.id) vm.parentCheckpointId = c.parentId
 }
 
-/** Merges a detached checkpoint's files: the AVHDX back into its parent, the VM's drives repointed. */
-export async function mergeCheckpointFiles(host: HyperVHost, c: SimCheckpoint): Promise<void> {
+/**
+ * Merges a detached checkpoint's files: the AVHDX back into its parent, the VM's drives repointed once it is done.
+ * With `pace` (a background merge) the parent is rewritten piece by piece (DiskStore.mergeIntoParent).
+ */
+export async function mergeCheckpointFiles(host: HyperVHost, c: SimCheckpoint, pace?: MergePace): Promise<void> {
   for (const frozen of c.files.values()) {
     const file = host.disks.get(frozen)
     if (!file) continue
@@ -69,12 +73,19 @@ export async function mergeCheckpointFiles(host: HyperVHost, c: SimCheckpoint): 
       const child = children[0]
       if (child === undefined) continue
       const grandchildren = host.disks.all().filter((f) => f.parent?.toLowerCase() === child.path.toLowerCase())
-      await host.disks.mergeIntoParent(child.path)
-      repoint(host, child.path, file.path)
-      for (const g of grandchildren) await host.disks.relink(g.path, file.path)
+      // Drives and the child's own children move to the parent before the child is deleted: a chain read meanwhile
+      // (the guest's disk during a background merge) never meets a missing file.
+      await host.disks.mergeIntoParent(child.path, pace, async () => {
+        repoint(host, child.path, file.path)
+        for (const g of grandchildren) await host.disks.relink(g.path, file.path)
+      })
       file.readOnly = frozenBy(host, file.path) !== undefined
     } else if (children.length > 1 && file.type === 'differencing') {
-      for (const ch of children) await host.disks.absorbParent(ch.path, file.path)
+      for (const [i, ch] of children.entries()) {
+        await pace?.(i, children.length)
+        await host.disks.absorbParent(ch.path, file.path)
+      }
+      await pace?.(children.length, children.length)
       await host.disks.remove(file.path)
     } else if (children.length === 0 && file.type === 'differencing' && frozenBy(host, file.path) === undefined) {
       await host.disks.remove(file.path)

@@ -172,7 +172,7 @@ export function powerCmdlets(host: HyperVHost): CmdletDef[] {
           const vm = host.vmById(c.vmId, 'Remove-VMSnapshot')
           if (host.timing.backgroundMergeMs > 0) {
             await host.operate(vm, 'Deleting checkpoint', 'Remove-VMSnapshot', host.timing.mergeMs, ctx.signal, () => detachCheckpoint(host, c))
-            host.mergeInBackground(vm, () => mergeCheckpointFiles(host, c))
+            host.mergeInBackground(vm, (pace) => mergeCheckpointFiles(host, c, pace))
           } else {
             await host.operate(vm, 'Merging disks', 'Remove-VMSnapshot', host.timing.mergeMs, ctx.signal, async () => {
               await removeCheckpoint(host, c)

@@ -34,6 +34,15 @@ export interface DiskFile {
 
 const VOLUME_GUID = '{5f0a3c2e-7d41-4b6e-9c1a-2b8e4f6d9a10}'
 
+/**
+ * A background merge's pace: awaited before each piece it writes into the parent (`done` pieces written of `total`)
+ * and once more (done === total) before the merged file is deleted, so the host can spread the merge over its duration.
+ */
+export type MergePace = (done: number, total: number) => Promise<void>
+
+/** What a paced merge writes into the parent at a time: half an AVHDX block. */
+export const MERGE_PIECE = AVHDX_BLOCK / 2
+
 export class DiskStore {
   private readonly files = new Map<string, DiskFile>()
   /** Told about every change of a file's guest-visible bytes (guest writes, merges): Resilient Change Tracking. */
@@ -79,7 +88,11 @@ export class DiskStore {
     return file
   }
 
-  private async writeBaseFile(local: string, content: Buffer, format: 'vhdx' | 'vhd'): Promise<void> {
+  /**
+   * (Re)writes a base file as qemu-img makes it. Normally a new file replaces the old one; `inPlace` overwrites the
+   * same file instead (a background merge: whoever has it open sees the bytes change).
+   */
+  private async writeBaseFile(local: string, content: Buffer, format: 'vhdx' | 'vhd', inPlace = false): Promise<void> {
     const tmp = await mkdtemp(path.join(tmpdir(), 'lb-hvsim-'))
     try {
       const raw = path.join(tmp, 'disk.raw')
@@ -87,8 +100,19 @@ export class DiskStore {
       const out = path.join(tmp, `disk.${format}`)
       const args = format === 'vhdx' ? ['convert', '-q', '-f', 'raw', '-O', 'vhdx', '-o', 'subformat=dynamic', raw, out] : ['convert', '-q', '-f', 'raw', '-O', 'vpc', '-o', 'subformat=dynamic,force_size=on', raw, out]
       await run('qemu-img', args)
+      const bytes = await readFile(out)
+      if (inPlace) {
+        const fh = await open(local, 'r+')
+        try {
+          await fh.write(bytes, 0, bytes.length, 0)
+          await fh.truncate(bytes.length)
+        } finally {
+          await fh.close()
+        }
+        return
+      }
       await rm(local, { force: true })
-      await writeFile(local, await readFile(out))
+      await writeFile(local, bytes)
     } finally {
       await rm(tmp, { recursive: true, force: true })
     }
@@ -233,8 +257,11 @@ export class DiskStore {
     }
   }
 
-  /** A write by the guest (or a merge) into `top`: differencing files gain whole blocks, base files are rewritten. */
-  async write(top: string, offset: number, data: Buffer): Promise<void> {
+  /**
+   * A write by the guest (or a merge) into `top`: differencing files gain whole blocks (rewritten in place), base
+   * files are rewritten — as a new file, or over the same one with `inPlace` (a background merge).
+   */
+  async write(top: string, offset: number, data: Buffer, how: { readonly inPlace?: boolean } = {}): Promise<void> {
     const file = this.get(top)
     if (!file) throw new Error(`unknown disk ${top}`)
     if (offset < 0 || offset + data.length > file.size) throw new Error('write outside the disk')
@@ -260,15 +287,39 @@ export class DiskStore {
     const content = Buffer.from(await this.baseContent(file))
     data.copy(content, offset)
     this.content.set(this.key(file.path), content)
-    await this.writeBaseFile(this.fs.toLocal(file.path), content, file.format)
+    await this.writeBaseFile(this.fs.toLocal(file.path), content, file.format, how.inPlace === true)
   }
 
-  /** Merges a differencing file into its parent (what deleting a checkpoint does) and forgets it. */
-  async mergeIntoParent(childPath: string): Promise<string> {
+  /**
+   * Merges a differencing file into its parent (what deleting a checkpoint does), runs `merged` (to point the VM's
+   * drives and the child's own children at the parent) and deletes the child. Without `pace` all at once; with it (a background merge) piece by piece (MERGE_PIECE bytes of the child's blocks, in disk order), each
+   * written over the parent file in place after `pace` returns. What the guest sees through the child stays the same throughout: the child
+   * keeps its blocks until the end.
+   */
+  async mergeIntoParent(childPath: string, pace?: MergePace, merged?: () => Promise<void>): Promise<string> {
     const child = this.get(childPath)
     if (child?.type !== 'differencing' || child.parent === undefined) throw new Error(`${childPath} is not a differencing disk`)
     const parent = this.get(child.parent)
     if (!parent) throw new Error(`the parent of ${childPath} is gone`)
+    if (pace !== undefined) {
+      const pieces: { at: number; data: Buffer }[] = []
+      for (const [b, data] of [...child.blocks].sort((x, y) => x[0] - y[0])) {
+        for (let off = 0; off < AVHDX_BLOCK; off += MERGE_PIECE) {
+          const at = b * AVHDX_BLOCK + off
+          const n = Math.min(MERGE_PIECE, parent.size - at)
+          if (n <= 0) break
+          pieces.push({ at, data: Buffer.from(data.subarray(off, off + n)) })
+        }
+      }
+      for (const [i, p] of pieces.entries()) {
+        await pace(i, pieces.length)
+        await this.write(parent.path, p.at, p.data, { inPlace: true })
+      }
+      await pace(pieces.length, pieces.length)
+      await merged?.()
+      await this.remove(childPath)
+      return parent.path
+    }
     for (const b of child.blocks.keys()) for (const l of this.changeListeners) l(parent, b * AVHDX_BLOCK, Math.min(AVHDX_BLOCK, parent.size - b * AVHDX_BLOCK))
     if (parent.type === 'differencing') {
       for (const [b, data] of child.blocks) parent.blocks.set(b, data)
@@ -279,6 +330,7 @@ export class DiskStore {
       this.content.set(this.key(parent.path), content)
       await this.writeBaseFile(this.fs.toLocal(parent.path), content, parent.format)
     }
+    await merged?.()
     await this.remove(childPath)
     return parent.path
   }

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { PsError } from './values'
 import type { ENUMS } from './objects'
 import { FileAcls } from './acl'
-import { DiskStore } from './disks'
+import { DiskStore, type MergePace } from './disks'
 import { RctTracker } from './rct'
 import { WinFs, normalizeWin, safeFileName } from './winfs'
 
@@ -296,19 +296,25 @@ export class HyperVHost {
   private readonly merges = new Set<Promise<void>>()
 
   /**
-   * A checkpoint's merge after Remove-VMSnapshot returned: for `timing.backgroundMergeMs` the VM shows Status
-   * "Merging disks" and OperationalStatus MergingDisks (32772), its disk files are held (SFTP refuses them, as Windows
-   * refuses a file VMMS has open for writing) and other operations on it are refused as busy; the parent file is
-   * rewritten at the end, so a reader that did not wait would get bytes that are about to change. Admin scripts and
-   * backup products poll for this state before touching the disks (issue 22 point 1).
+   * A checkpoint's merge after Remove-VMSnapshot returned, lasting about `timing.backgroundMergeMs`: meanwhile the VM
+   * shows Status "Merging disks" and OperationalStatus MergingDisks (32772), its disk files (the whole chain) are held
+   * (SFTP, Rename-Item and Remove-Item refuse them with a sharing violation, as Windows refuses a file VMMS has open
+   * for writing) and other operations on it are refused as busy. `merge` gets a pace that spreads its pieces over the
+   * interval: the parent file is rewritten in place piece by piece (a handle opened before sees its bytes change), the
+   * AVHDX is deleted and the drives repointed at the end. Admin scripts and backup products poll for this state before
+   * touching the disks (issue 22 point 1).
    */
-  mergeInBackground(vm: SimVm, merge: () => Promise<void>): void {
+  mergeInBackground(vm: SimVm, merge: (pace: MergePace) => Promise<void>): void {
     vm.busy = 'Merging disks'
     vm.merging = true
+    const until = Date.now() + this.timing.backgroundMergeMs
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)))
+    // The pieces and the final step (AVHDX deleted, drives repointed) at equal shares of the time left.
+    const pace: MergePace = async (done, total) => sleep((until - Date.now()) / Math.max(1, total - done + 1))
     const done = (async () => {
       try {
-        await new Promise((r) => setTimeout(r, this.timing.backgroundMergeMs))
-        await merge()
+        await merge(pace)
+        await sleep(until - Date.now())
       } finally {
         vm.merging = false
         vm.busy = null
