@@ -1,7 +1,13 @@
-import { randomUUID } from 'node:crypto'
+import { execFile } from 'node:child_process'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { backupOptions, canRunHyperVSim, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
+import { backupOptions, canRunHyperVSim, readAll, simWithAdapter, type SimAndAdapter } from '../../test-hosts/hyperv-sim/testing'
 import { detachCheckpoint, mergeCheckpointFiles } from '../../test-hosts/hyperv-sim/hyperv/checkpoint-ops'
+import type { SimVm } from '../../test-hosts/hyperv-sim/hyperv/host'
 import { modesFor } from './backup'
 import { waitForMerge } from './merge'
 import type { PowerShellRunner } from './ps-runner'
@@ -10,6 +16,7 @@ import type { PsRaw } from './powershell'
 import { VmRecord } from './schemas'
 import type { VmDetails } from './vm-details'
 import { hypervState } from './vm-state'
+import { hasQemuImg, scsiDiskInput } from './testing/disk-input'
 
 /** What real Hyper-V hosts do that the adapter and its test host once assumed otherwise (issue 22). */
 
@@ -42,6 +49,7 @@ const POWERCLI = `New-Module -Name 'VMware.VimAutomation.Core' -ScriptBlock {
 `
 
 const signal = () => AbortSignal.timeout(120_000)
+const MiB = 1024 * 1024
 const VM_ID = '5a1b2c3d-0000-4000-8000-00000000abcd'
 
 function vmRecord(state: number | string) {
@@ -202,7 +210,7 @@ describe.skipIf(!canRunHyperVSim().ok)('against the Hyper-V test host', { timeou
       vm.state = 'Off'
       host.timing.backgroundMergeMs = 8000
       detachCheckpoint(host, c)
-      host.mergeInBackground(vm, () => mergeCheckpointFiles(host, c))
+      host.mergeInBackground(vm, (pace) => mergeCheckpointFiles(host, c, pace))
       const cancelled = AbortSignal.timeout(1200)
       await expect(t.adapter.backup.begin(vm.id, backupOptions({ mode: 'cold', jobId: randomUUID() }), cancelled)).rejects.toMatchObject({ code: 'CANCELLED' })
       expect(vm.merging).toBe(true)
@@ -217,6 +225,102 @@ describe.skipIf(!canRunHyperVSim().ok)('against the Hyper-V test host', { timeou
       host.timing.backgroundMergeMs = 0
       await host.settled()
       vm.state = 'Running'
+    }
+  })
+
+  /** What a VHDX image holds for the guest, read back by qemu-img (not by the model). */
+  async function imageGuestBytes(image: string | Buffer): Promise<Buffer> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lb-hv-merge-'))
+    try {
+      let file = path.join(dir, 'd.vhdx')
+      if (typeof image === 'string') file = image
+      else await writeFile(file, image)
+      await promisify(execFile)('qemu-img', ['convert', '-q', '-f', 'vhdx', '-O', 'raw', file, path.join(dir, 'd.raw')])
+      return await readFile(path.join(dir, 'd.raw'))
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+  const guestBytes = (winPath: string) => imageGuestBytes(t.sim.host.fs.toLocal(winPath))
+
+  /**
+   * An Off VM whose checkpoint an admin has just removed: the guest wrote after the checkpoint in three of the four
+   * 2 MiB AVHDX blocks, and the merge now rewrites the base file piece by piece for `ms`. What the model's
+   * Remove-VMSnapshot does on the host (the checkpoint leaves the tree at once, the merge goes on in the background).
+   */
+  async function mergingOffVm(name: string, ms: number): Promise<{ vm: SimVm; base: string; merged: Buffer }> {
+    const host = t.sim.host
+    const content = randomBytes(8 * MiB)
+    const vm = await t.sim.addVm(name, { disks: [content], state: 'Off' })
+    const base = vm.drives[0]?.path ?? ''
+    await t.adapter.snapshots.create(vm.id, { label: 'admin' }, signal())
+    const [c] = host.checkpointsOf(vm.id)
+    if (c === undefined) throw new Error('no checkpoint')
+    const merged = Buffer.from(content)
+    for (const at of [MiB / 2, 3 * MiB + 1, 7 * MiB]) {
+      const data = randomBytes(4096)
+      await host.guestWrite(vm.id, 0, at, data)
+      data.copy(merged, at)
+    }
+    expect(vm.drives[0]?.path).not.toBe(base)
+    host.timing.backgroundMergeMs = ms
+    detachCheckpoint(host, c)
+    host.mergeInBackground(vm, (pace) => mergeCheckpointFiles(host, c, pace))
+    return { vm, base, merged }
+  }
+
+  it.skipIf(!hasQemuImg)('point 1: an in-place restore right after a checkpoint removal waits for the merge, then writes the restore point, which stays', async () => {
+    const host = t.sim.host
+    const { vm, base } = await mergingOffVm('merge-restore', 5000)
+    try {
+      const point = randomBytes(8 * MiB)
+      const config = { family: 'hyperv', id: vm.id, name: vm.name, generation: 2, processorCount: 1, memoryStartup: 512 * MiB, dynamicMemory: false, checkpointType: 'Production', drives: [], nics: [] }
+      const logged: string[] = []
+      const result = await t.adapter.restore.restoreVm(
+        { vmConfig: config, name: vm.id, inPlace: true, start: false, disks: [scsiDiskInput(point, 0, 0)], log: (_l, m) => logged.push(m), phase: () => undefined, progress: () => undefined },
+        signal(),
+      )
+      expect(logged.join('\n')).toMatch(/Hyper-V is merging the disks of merge-restore \(Merging disks\); waiting/)
+      expect(vm.merging).toBe(false)
+      expect(result.leftBehind).toEqual([])
+      // The merge ended before the restore touched the disk: the VM is back on its base file, which holds the point.
+      expect(vm.drives[0]?.path).toBe(base)
+      expect((await guestBytes(base)).equals(point), 'the disk holds the restore point').toBe(true)
+      await host.settled()
+      await new Promise((r) => setTimeout(r, 300))
+      expect((await guestBytes(base)).equals(point), 'nothing rewrote the disk after the restore').toBe(true)
+      // No AVHDX left, nothing staged or set aside by the restore: the VM's only disk file is its base.
+      const stem = base.replace(/\.vhdx$/i, '').toLowerCase()
+      expect(host.disks.all().filter((f) => f.path.toLowerCase().startsWith(stem)).map((f) => f.path)).toEqual([base])
+      expect(t.sim.limits).toEqual([])
+    } finally {
+      host.timing.backgroundMergeMs = 0
+      await host.settled()
+      host.vms.delete(vm.id)
+    }
+  })
+
+  it.skipIf(!hasQemuImg)('point 1: reading an Off VM\'s disk right after a checkpoint removal waits, and the point holds the merged disk', async () => {
+    const host = t.sim.host
+    const { vm, base, merged } = await mergingOffVm('merge-read', 5000)
+    try {
+      const cold = backupOptions({ mode: 'cold', jobId: randomUUID() })
+      const session = await t.adapter.backup.begin(vm.id, cold, signal())
+      expect(vm.merging).toBe(false)
+      expect(cold.logged.join('\n')).toMatch(/Hyper-V is merging the disks of merge-read \(Merging disks\); waiting/)
+      const readout = session.disks[0]?.readout
+      if (readout?.kind !== 'file') throw new Error('expected a file readout')
+      expect(readout.file.path).toBe(base)
+      // The readout is the VHDX file as it lies on the host, read over SFTP; the engine decodes it, qemu-img here.
+      const read = await imageGuestBytes(await readAll(readout.file))
+      expect(await session.finish(signal())).toEqual({ leftBehind: [] })
+      expect(read.equals(merged), 'the point holds the disk as the merge left it').toBe(true)
+      expect((await guestBytes(base)).equals(merged)).toBe(true)
+      expect(t.sim.limits).toEqual([])
+    } finally {
+      host.timing.backgroundMergeMs = 0
+      await host.settled()
+      host.vms.delete(vm.id)
     }
   })
 })
