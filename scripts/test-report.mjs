@@ -1,6 +1,8 @@
 // The closing lines of `npm test` (scripts/test.mjs): counts from the vitest and Playwright JSON reports, and every
 // failed test by name with the first lines of its error, so that the tail of a CI log says what broke.
-// `node scripts/test-report.mjs [--playwright=RESULTS.json] VITEST.json…` prints the same for reports written by hand-run lanes.
+// `node scripts/test-report.mjs [--playwright=RESULTS.json] [PROJECT=]VITEST.json…` prints the same for reports written by
+// hand-run lanes; a report given as PROJECT=FILE has its tests named with the project (vitest's JSON report has no
+// project, and the xapi-1.249 project runs files the local one runs too).
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -23,21 +25,25 @@ function playwrightFailures(suite, file, out) {
   for (const child of suite.suites ?? []) playwrightFailures(child, suite.file ?? file, out)
 }
 
-/** Counts from every report written, and the failed tests by name: the last lines CI keeps show what broke. */
+/**
+ * Counts from every report written, and the failed tests by name: the last lines CI keeps show what broke. A vitest
+ * report is a path, or { file, project } when its tests are to be named with their project ('[xapi-1.249] path › test').
+ */
 export async function counts({ root, vitest, playwright }) {
   let passed = 0
   let failed = 0
   let skipped = 0
   const failures = []
   const flaky = []
-  for (const file of vitest) {
+  for (const entry of vitest) {
+    const { file, project } = typeof entry === 'string' ? { file: entry, project: undefined } : entry
     try {
       const v = JSON.parse(await readFile(file, 'utf8'))
       passed += v.numPassedTests ?? 0
       failed += v.numFailedTests ?? 0
       skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0)
       for (const result of v.testResults ?? []) {
-        const where = path.relative(root, result.name ?? '')
+        const where = `${project !== undefined ? `[${project}] ` : ''}${path.relative(root, result.name ?? '')}`
         const failedTests = (result.assertionResults ?? []).filter((a) => a.status === 'failed')
         // A test that passed with a failure message on record passed only on a retry (the hosts lane allows one).
         for (const a of result.assertionResults ?? []) if (a.status === 'passed' && (a.failureMessages ?? []).length > 0) flaky.push({ where: `${where} › ${a.fullName ?? a.title}`, message: a.failureMessages[0] })
@@ -77,5 +83,6 @@ export function print({ passed, failed, skipped, failures, flaky }) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2)
   const playwright = args.find((a) => a.startsWith('--playwright='))?.slice('--playwright='.length) ?? ''
-  print(await counts({ root: process.cwd(), vitest: args.filter((a) => !a.startsWith('--')), playwright }))
+  const vitest = args.filter((a) => !a.startsWith('--')).map((a) => (/^[\w.-]+=/.test(a) ? { project: a.slice(0, a.indexOf('=')), file: a.slice(a.indexOf('=') + 1) } : a))
+  print(await counts({ root: process.cwd(), vitest, playwright }))
 }
