@@ -1,4 +1,4 @@
-import { Client, type Channel, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
+import type { Channel, Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2'
 import {
   AdapterError,
   sameFingerprint,
@@ -121,6 +121,8 @@ export class SshConnection implements AsyncDisposable {
   static async connect(options: SshConnectOptions, signal?: AbortSignal): Promise<SshConnection> {
     throwIfAborted(signal, 'Connecting')
     const label = `${options.username}@${options.host}:${options.port}`
+    // ssh2 is loaded with the first connection, not with every CLI command that never opens one.
+    const { Client } = await import('ssh2')
     const client = new Client()
     let presented: { fingerprint: string; keyType: string } | undefined
     let presentedBlob: Buffer | undefined

@@ -3,7 +3,8 @@ import { Agent as HttpsAgent, type AgentOptions, type RequestOptions } from 'nod
 import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
-import { Agent as UndiciAgent, type buildConnector } from 'undici'
+import type { Agent as UndiciAgent, buildConnector } from 'undici'
+import type { Undici } from './lazy-modules'
 import { isAbortError } from '../abort'
 import { AdapterError, normalizeFingerprint, sameFingerprint } from '../host-adapter'
 
@@ -184,7 +185,7 @@ export class CertificateTrust {
 }
 
 /** An undici dispatcher whose every connection is checked against the trust before it is used. */
-export function trustedDispatcher(trust: CertificateTrust, timeoutMs: number, bodyTimeoutMs = 5 * 60_000): UndiciAgent {
+export function trustedDispatcher(undici: Undici, trust: CertificateTrust, timeoutMs: number, bodyTimeoutMs = 5 * 60_000): UndiciAgent {
   const connect: buildConnector.connector = (opts, callback) => {
     const port = Number(opts.port) || 443
     const host = opts.hostname.replace(/^\[|\]$/g, '')
@@ -203,7 +204,7 @@ export function trustedDispatcher(trust: CertificateTrust, timeoutMs: number, bo
       callback(networkError(err, host, port), null)
     })
   }
-  return new UndiciAgent({ connect, headersTimeout: bodyTimeoutMs, bodyTimeout: bodyTimeoutMs })
+  return new undici.Agent({ connect, headersTimeout: bodyTimeoutMs, bodyTimeout: bodyTimeoutMs })
 }
 
 /** The same check for node:https (xen-api's own HTTP transfers). */

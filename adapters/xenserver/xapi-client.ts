@@ -1,7 +1,8 @@
-import { Agent, request } from 'undici'
-import { Xapi, type XapiOptions } from 'xen-api'
+import type { Agent } from 'undici'
+import type { Xapi, XapiOptions } from 'xen-api'
 import type { z } from 'zod'
 import { AdapterError, sameFingerprint, throwIfAborted } from '../host-adapter'
+import { loadUndici, loadXenApi, type Undici } from './lazy-modules'
 import { CertificateTrust, pemFingerprint, readCertificate, trustedDispatcher, TrustedHttpsAgent } from './pinned-tls'
 import { XapiHttp } from './xapi-http'
 import { CertificateRecord, HostRecord } from './xapi-records.generated'
@@ -27,9 +28,10 @@ const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host)
  * master then still has to present the pinned certificate before it gets the real credentials.
  */
 async function askForMaster(host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<string | undefined> {
-  const unverified = new Agent({ connect: { rejectUnauthorized: false, timeout: timeoutMs } })
+  const undici = await loadUndici()
+  const unverified = new undici.Agent({ connect: { rejectUnauthorized: false, timeout: timeoutMs } })
   try {
-    const res = await request(`https://${bracket(host)}:${port}/jsonrpc`, {
+    const res = await undici.request(`https://${bracket(host)}:${port}/jsonrpc`, {
       method: 'POST',
       dispatcher: unverified,
       headers: { 'content-type': 'application/json' },
@@ -62,8 +64,9 @@ export class XapiClient {
     readonly trust: CertificateTrust,
     readonly port: number,
     private readonly dispatcher: Agent,
+    request: Undici['request'],
   ) {
-    this.http = new XapiHttp(this, dispatcher)
+    this.http = new XapiHttp(this, dispatcher, request)
   }
 
   get fingerprint(): string {
@@ -112,10 +115,11 @@ export class XapiClient {
   }
 
   private static async login(options: XapiConnectOptions, trust: CertificateTrust, signal: AbortSignal): Promise<XapiClient> {
-    const dispatcher = trustedDispatcher(trust, options.timeoutMs)
+    const [xenApi, undici] = await Promise.all([loadXenApi(), loadUndici()])
+    const dispatcher = trustedDispatcher(undici, trust, options.timeoutMs)
     const agent = new TrustedHttpsAgent(trust)
     let redirectedFrom: string | undefined
-    class TrustedXapi extends Xapi {
+    class TrustedXapi extends xenApi.Xapi {
       protected override _setUrl(url: unknown): void {
         // xen-api calls this again when a login answers HOST_IS_SLAVE: the pin moves with the master role.
         const host = (url as { hostname?: string }).hostname?.replace(/^\[|\]$/g, '')
@@ -160,7 +164,7 @@ export class XapiClient {
     } finally {
       signal.removeEventListener('abort', onAbort)
     }
-    const client = new XapiClient(xapi, trust, options.port, dispatcher)
+    const client = new XapiClient(xapi, trust, options.port, dispatcher, undici.request)
     await client.learnPoolCertificates(signal).catch(() => undefined)
     return client
   }

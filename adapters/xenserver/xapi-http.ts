@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
-import { request, type Agent } from 'undici'
+import type { Agent } from 'undici'
+import type { Undici } from './lazy-modules'
 import { AdapterError } from '../host-adapter'
 
 export interface TransferOptions {
@@ -84,6 +85,7 @@ export class XapiHttp {
   constructor(
     private readonly session: SessionSource,
     private readonly dispatcher: Agent,
+    private readonly request: Undici['request'],
   ) {}
 
   private url(path: string, options: TransferOptions): URL {
@@ -98,7 +100,7 @@ export class XapiHttp {
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       let res
       try {
-        res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal: options.signal, highWaterMark: BODY_BUFFER })
+        res = await this.request(url, { method: 'GET', dispatcher: this.dispatcher, signal: options.signal, highWaterMark: BODY_BUFFER })
       } catch (err) {
         throw transferError(err, path, options.signal)
       }
@@ -135,7 +137,7 @@ export class XapiHttp {
       probe.searchParams.delete('task_id')
       let res
       try {
-        res = await request(probe, { method: 'PUT', dispatcher: this.dispatcher, signal: options.signal, headers: { 'content-length': '0' }, body: '' })
+        res = await this.request(probe, { method: 'PUT', dispatcher: this.dispatcher, signal: options.signal, headers: { 'content-length': '0' }, body: '' })
       } catch (err) {
         throw transferError(err, path, options.signal)
       }
@@ -159,7 +161,7 @@ export class XapiHttp {
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       let res
       try {
-        res = await request(url, {
+        res = await this.request(url, {
           method: 'PUT',
           dispatcher: this.dispatcher,
           signal: options.signal,

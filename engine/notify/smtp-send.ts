@@ -1,6 +1,5 @@
 import net from 'node:net'
 import type { PeerCertificate } from 'node:tls'
-import nodemailer from 'nodemailer'
 import type { EmailChannel } from '../state/notify-settings'
 import { AttemptError } from './delivery'
 import type { NotifyMessage } from './events'
@@ -21,6 +20,8 @@ function errorText(err: unknown): { text: string; code: string; responseCode?: n
  */
 export async function sendMail(channel: EmailChannel, password: string | undefined, message: NotifyMessage, signal: AbortSignal, timeoutMs: number): Promise<string> {
   const pinned = channel.acceptedFingerprint !== undefined && channel.certificatePem !== undefined ? normalizeFingerprint(channel.acceptedFingerprint) : undefined
+  // Loaded when a mail goes out, not with every CLI command.
+  const { default: nodemailer } = await import('nodemailer')
   const transport = nodemailer.createTransport({
     host: channel.host,
     port: channel.port,

@@ -1,7 +1,6 @@
-import { S3Client } from '@aws-sdk/client-s3'
 import { SshConnection } from '../../adapters/ssh/ssh-connection'
 import { ApiError } from '../api/contract-errors'
-import { localBackend, s3Backend, sftpBackend, type ObjectLockSupport, type RepositoryBackend } from '../repository'
+import { localBackend, sftpBackend, type ObjectLockSupport, type RepositoryBackend } from '../repository'
 import type { HostsStore } from '../state/hosts-store'
 import type { S3Credentials, SecretStore } from '../state/secret-store'
 import type { RepositoryLocation } from './location'
@@ -36,6 +35,8 @@ export async function openBackend(
       return await openSftp(location, label, deps, options.signal)
     case 's3': {
       const credentials = options.s3Credentials ?? (await s3CredentialsFor(label, deps))
+      // The AWS SDK is loaded only for an S3 repository: every other command would pay ~140 ms for it.
+      const [{ S3Client }, { s3Backend }] = await Promise.all([import('@aws-sdk/client-s3'), import('../repository/backends/s3-backend.js')])
       const client = new S3Client({
         region: location.region ?? 'us-east-1',
         credentials,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { WebSocketServer, type WebSocket } from 'ws'
+import type { WebSocket } from 'ws'
 import { isTopicName, type TopicName } from '../api/contract'
 import {
   BRIDGE_PATH,
@@ -82,6 +82,8 @@ export async function startBridgeServer(options: BridgeOptions): Promise<BridgeS
     void serveStatic(options.staticDir, req, res, securityHeaders())
   })
 
+  // Loaded here, not at the top: every CLI command would pay for it, and only `serve` and the app use it.
+  const { WebSocketServer } = await import('ws')
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
