@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { XapiSim } from '../../test-hosts/xapi-sim/sim'
 import { AdapterError, type InventoryEvent } from '../host-adapter'
-import { adapterFor, backupOptions, MiB, readAll, signal, startSim } from './testing/sim-fixture'
+import { adapterFor, backupOptions, MiB, playedVersion, readAll, signal, startSim } from './testing/sim-fixture'
 
 const hostile = ['web "prod"; rm -rf /', "O'Brien's <VM> & co", 'πολύ\nnewline\tand\u0000nul', '$(reboot)`id`', ' '.repeat(3), 'x'.repeat(300)]
 
@@ -38,7 +38,7 @@ describe('XenServer adapter against the XAPI simulator: connection, pinning, poo
     const a = adapterFor(sim)
     try {
       const identity = await a.connect(signal())
-      expect(identity).toMatchObject({ hostname: 'Lifeboat test pool', os: 'XCP-ng', version: '8.3.0', fingerprint: sim.fingerprint, fingerprintType: 'tls-certificate' })
+      expect(identity).toMatchObject({ hostname: 'Lifeboat test pool', os: 'XCP-ng', version: playedVersion?.startsWith('1.') === true ? '8.2.1' : '8.3.0', fingerprint: sim.fingerprint, fingerprintType: 'tls-certificate' })
       const inv = await a.inventory(signal())
       expect(inv.hosts.map((h) => h.name).sort()).toEqual(['xcp-sim-1', 'xcp-sim-2'])
       expect(inv.vms.map((v) => v.name).sort()).toEqual(['on-slave', 'web', ...hostile].sort())

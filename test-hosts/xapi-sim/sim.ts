@@ -181,7 +181,7 @@ export class XapiSim {
         API_version_vendor: 'XenSource',
         API_version_vendor_implementation: {},
         enabled: true,
-        software_version: { product_brand: 'XCP-ng', product_version: '8.3.0', platform_name: 'XCP', platform_version: '3.4.0', xapi: '25.6', xen: '4.17.5', hostname: def.name },
+        software_version: softwareVersion(this.core.xapiVersion, def.name),
         other_config: {},
         capabilities: ['xen-3.0-x86_64', 'hvm-3.0-x86_64'],
         cpu_configuration: {},
@@ -427,3 +427,15 @@ export class XapiSim {
 }
 
 export const startXapiSim = (options?: XapiSimOptions): Promise<XapiSim> => XapiSim.start(options)
+
+/**
+ * What host.software_version says for the XAPI the pool plays: XCP-ng 8.2 LTS ships xapi 1.249 (platform 3.2.1, Xen
+ * 4.13); anything newer is shown as XCP-ng 8.3 with the played xapi version. The adapter only shows these.
+ */
+function softwareVersion(played: string | undefined, hostname: string): Record<string, string> {
+  const xapi = played === undefined ? '25.6' : played.split('.').slice(0, 2).join('.')
+  const old = played !== undefined && Number(played.split('.')[0]) < 2
+  return old
+    ? { product_brand: 'XCP-ng', product_version: '8.2.1', platform_name: 'XCP', platform_version: '3.2.1', xapi, xen: '4.13.5', hostname }
+    : { product_brand: 'XCP-ng', product_version: '8.3.0', platform_name: 'XCP', platform_version: '3.4.0', xapi, xen: '4.17.5', hostname }
+}

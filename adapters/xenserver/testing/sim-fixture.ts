@@ -5,7 +5,7 @@ import { XenServerAdapter } from '../xenserver-adapter'
 export const MiB = 1024 * 1024
 
 /** The XAPI version the adapter tests' pools play: the newest, or LIFEBOAT_XAPI_VERSION (e.g. 1.249.0, XCP-ng 8.2 LTS). */
-const playedVersion = process.env.LIFEBOAT_XAPI_VERSION
+export const playedVersion = process.env.LIFEBOAT_XAPI_VERSION
 
 /** A pool whose transfers' dom0 VBDs linger briefly (a real pool: 1–5 s), so tests stay quick but meet them. */
 export async function startSim(options: XapiSimOptions = {}): Promise<XapiSim> {
