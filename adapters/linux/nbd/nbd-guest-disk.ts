@@ -33,41 +33,11 @@ export function nbdBlockSource(client: NbdClient, label: string, onClose?: () =>
 }
 
 /**
- * The ranges a meta context marks with `flag` (for qemu:dirty-bitmap:*, bit 0 = dirty), merged and in order. The
- * server answers for windows of the disk; each answer must make progress, so the loop ends.
+ * The server's extents of one meta context over the whole disk, in order, each clipped to the disk. The server
+ * answers for windows of the disk; each answer must make progress (`noProgress` says what to throw), so the loop ends.
  */
-export async function flaggedRanges(client: NbdClient, contextId: number, flag: number, signal?: AbortSignal): Promise<{ offset: number; length: number }[]> {
+async function* contextExtents(client: NbdClient, contextId: number, noProgress: (at: number) => Error, signal?: AbortSignal): AsyncIterable<{ offset: number; length: number; flags: number }> {
   const size = client.info.size
-  const out: { offset: number; length: number }[] = []
-  let at = 0
-  while (at < size) {
-    signal?.throwIfAborted()
-    const extents = await client.blockStatus(contextId, at, Math.min(STATUS_WINDOW, size - at), signal)
-    let progressed = 0
-    for (const e of extents) {
-      const length = Math.min(e.length, size - at - progressed)
-      if (length <= 0) break
-      if ((e.flags & flag) !== 0) {
-        const start = at + progressed
-        const last = out.at(-1)
-        if (last !== undefined && last.offset + last.length === start) last.length += length
-        else out.push({ offset: start, length })
-      }
-      progressed += length
-    }
-    if (progressed === 0) throw new Error(`${client.info.size}: the NBD server described no progress at offset ${at}`)
-    at += progressed
-  }
-  return out
-}
-
-/**
- * The export's extents from base:allocation, merged by kind: only NBD_STATE_ZERO counts as zero (a hole without it
- * may read as a backing file's data). Each answer must make progress; the server's lengths are clipped to the disk.
- */
-async function* allocationExtents(client: NbdClient, contextId: number, label: string, signal?: AbortSignal): AsyncIterable<Extent> {
-  const size = client.info.size
-  let pending: Extent | undefined
   let at = 0
   while (at < size) {
     signal?.throwIfAborted()
@@ -76,16 +46,41 @@ async function* allocationExtents(client: NbdClient, contextId: number, label: s
     for (const e of answer) {
       const length = Math.min(e.length, size - at - progressed)
       if (length <= 0) break
-      const kind: Extent['kind'] = (e.flags & STATE_ZERO) !== 0 ? 'zero' : 'data'
-      if (pending !== undefined && pending.kind === kind) pending = { offset: pending.offset, length: pending.length + length, kind }
-      else {
-        if (pending !== undefined) yield pending
-        pending = { offset: at + progressed, length, kind }
-      }
+      yield { offset: at + progressed, length, flags: e.flags }
       progressed += length
     }
-    if (progressed === 0) throw new AdapterError('BAD_RESPONSE', `${label}: the NBD server described no allocation at offset ${at}.`)
+    if (progressed === 0) throw noProgress(at)
     at += progressed
+  }
+}
+
+/** The ranges a meta context marks with `flag` (for qemu:dirty-bitmap:*, bit 0 = dirty), merged and in order. */
+export async function flaggedRanges(client: NbdClient, contextId: number, flag: number, signal?: AbortSignal): Promise<{ offset: number; length: number }[]> {
+  const out: { offset: number; length: number }[] = []
+  const noProgress = (at: number) => new Error(`${client.info.size}: the NBD server described no progress at offset ${at}`)
+  for await (const e of contextExtents(client, contextId, noProgress, signal)) {
+    if ((e.flags & flag) === 0) continue
+    const last = out.at(-1)
+    if (last !== undefined && last.offset + last.length === e.offset) last.length += e.length
+    else out.push({ offset: e.offset, length: e.length })
+  }
+  return out
+}
+
+/**
+ * The export's extents from base:allocation, merged by kind: only NBD_STATE_ZERO counts as zero (a hole without it
+ * may read as a backing file's data).
+ */
+async function* allocationExtents(client: NbdClient, contextId: number, label: string, signal?: AbortSignal): AsyncIterable<Extent> {
+  let pending: Extent | undefined
+  const noProgress = (at: number) => new AdapterError('BAD_RESPONSE', `${label}: the NBD server described no allocation at offset ${at}.`)
+  for await (const e of contextExtents(client, contextId, noProgress, signal)) {
+    const kind: Extent['kind'] = (e.flags & STATE_ZERO) !== 0 ? 'zero' : 'data'
+    if (pending !== undefined && pending.kind === kind) pending = { offset: pending.offset, length: pending.length + e.length, kind }
+    else {
+      if (pending !== undefined) yield pending
+      pending = { offset: e.offset, length: e.length, kind }
+    }
   }
   if (pending !== undefined) yield pending
 }
