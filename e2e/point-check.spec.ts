@@ -22,11 +22,15 @@ test('a restore point shows its boot check, and the console screenshot opens', a
   // The repository's id as its documented config.json holds it (one CLI call less: each costs this journey ~4 s).
   const repositoryId = (JSON.parse(await readFile(path.join(paths.repository, 'config.json'), 'utf8')) as { id: string }).id
 
-  // The screenshot a check keeps is a PNG of the VM's text console: Chromium draws one.
-  const consolePage = await browser.newPage({ viewport: { width: 720, height: 400 } })
-  await consolePage.setContent('<body style="margin:0;background:#000;color:#ccc;font:16px monospace;padding:8px;white-space:pre">Debian GNU/Linux 12 webshop ttyS0\n\nwebshop login: _</body>')
-  const png = await consolePage.screenshot({ type: 'png' })
-  await consolePage.close()
+  // The screenshot a check keeps is a picture of the VM's text console: Chromium draws one.
+  const consoleShot = async (width: number, text: string, type: 'png' | 'jpeg'): Promise<Buffer> => {
+    const consolePage = await browser.newPage({ viewport: { width, height: 400 } })
+    await consolePage.setContent(`<body style="margin:0;background:#000;color:#ccc;font:16px monospace;padding:8px;white-space:pre">${text}</body>`)
+    const shot = await consolePage.screenshot(type === 'jpeg' ? { type, quality: 80 } : { type })
+    await consolePage.close()
+    return shot
+  }
+  const png = await consoleShot(720, 'Debian GNU/Linux 12 webshop ttyS0\n\nwebshop login: _', 'png')
   const checks = new PointChecks(paths.pointChecks, paths.checkScreenshots)
   const jobId = '7d4c2a10-51f3-4f7e-9a55-0c3b8e1d2f60'
   const check: PointCheckDto = {
@@ -62,10 +66,7 @@ test('a restore point shows its boot check, and the console screenshot opens', a
   await expect(shotDialog).toBeHidden()
 
   // A XenServer/XCP-ng pool's screenshot is the JPEG its /vncsnapshot answers: a newer check replaces the PNG one.
-  const vncPage = await browser.newPage({ viewport: { width: 640, height: 400 } })
-  await vncPage.setContent('<body style="margin:0;background:#000;color:#ccc;font:16px monospace;padding:8px;white-space:pre">No bootable device.</body>')
-  const jpeg = await vncPage.screenshot({ type: 'jpeg', quality: 80 })
-  await vncPage.close()
+  const jpeg = await consoleShot(640, 'No bootable device.', 'jpeg')
   const xenJob = '2b9e6f31-0c4d-4e8a-8f1b-5d7a9c3e4b21'
   await checks.record({
     ...check,

@@ -2,12 +2,24 @@
  * Disk images for libvirt test domains, made by the real tools (mkfs.ext4 -d, qemu-img) rather than by hand.
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { run } from './run'
 
 export type DiskFormat = 'qcow2' | 'raw'
+
+/** A sparse raw file of `size` bytes holding only `pieces` (everything else a hole): a thin disk as hosts keep them. */
+export async function writeSparseFile(file: string, size: number, pieces: readonly { readonly offset: number; readonly data: Uint8Array }[]): Promise<string> {
+  const fh = await open(file, 'w')
+  try {
+    await fh.truncate(size)
+    for (const p of pieces) await fh.write(p.data, 0, p.data.length, p.offset)
+  } finally {
+    await fh.close()
+  }
+  return file
+}
 
 /**
  * A fresh temp folder that libvirt's QEMU (user libvirt-qemu) can traverse: libvirt chowns the disk files it is given,

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdtemp, open, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeSparseFile } from '../../test-hosts/data-disk'
 import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { ExecRemoteFile } from '../ssh/exec-remote-file'
 import { RootShell } from '../ssh/root-shell'
@@ -34,11 +35,7 @@ describe.skipIf(!canRunSshHosts().ok || !haveQemuImg)('a raw file on a Linux hos
     host = await startSshHost({ hostname: 'lb-allocation' })
     dir = await mkdtemp(path.join(tmpdir(), 'lb-alloc-'))
     await chmod(dir, 0o755)
-    file = path.join(dir, "thin disk 'a'.raw")
-    const fh = await open(file, 'w')
-    await fh.truncate(size)
-    for (const p of pieces) await fh.write(p.data, 0, p.data.length, p.offset)
-    await fh.close()
+    file = await writeSparseFile(path.join(dir, "thin disk 'a'.raw"), size, pieces)
     conn = await SshConnection.connect({ host: host.address, port: host.port, username: 'root', secret: { type: 'key', privateKey: host.clientPrivateKey }, pinnedFingerprint: host.fingerprint })
   }, 120_000)
 

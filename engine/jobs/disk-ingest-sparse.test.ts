@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdtemp, open, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,6 +8,7 @@ import type { BackupDisk, RemoteFile } from '../../adapters/host-adapter'
 import { RootShell } from '../../adapters/ssh/root-shell'
 import { SshConnection } from '../../adapters/ssh/ssh-connection'
 import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
+import { writeSparseFile } from '../../test-hosts/data-disk'
 import { hasTool } from '../disks/testing/tools'
 import { newLocalRepo, VM } from '../repository/testing/helpers'
 import { prepareDisk } from './disk-ingest'
@@ -29,17 +30,7 @@ describe.skipIf(!canRunSshHosts().ok || !(await hasTool('qemu-img')))('a thin ra
     { offset: 100 * GiB, data: randomBytes(4096) },
   ]
 
-  const sparseFile = async (name: string, fileSize: number, writes: typeof pieces): Promise<string> => {
-    const file = path.join(dir, name)
-    const fh = await open(file, 'w')
-    try {
-      await fh.truncate(fileSize)
-      for (const p of writes) await fh.write(p.data, 0, p.data.length, p.offset)
-    } finally {
-      await fh.close()
-    }
-    return file
-  }
+  const sparseFile = (name: string, fileSize: number, writes: typeof pieces): Promise<string> => writeSparseFile(path.join(dir, name), fileSize, writes)
 
   beforeAll(async () => {
     host = await startSshHost({ hostname: 'lb-thin-disk' })

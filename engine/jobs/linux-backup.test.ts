@@ -46,6 +46,28 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
     expect((await virsh(['snapshot-list', domain.name, '--name'])).trim()).toBe('')
   }
 
+  /**
+   * A full hot backup read over a 160 Mbit/s link (see limitSending): vdd's 128 MiB of random data take ~7 s to arrive,
+   * so `whileReading` (called once, as the first bytes are stored) surely acts mid-read — on the local link the whole
+   * point, its holes skipped, could be read before a cancel, a cut or `virsh destroy` landed. Returns the ended job.
+   */
+  const hotBackupOverSlowLink = async (whileReading: (jobId: string) => void): Promise<Awaited<ReturnType<typeof fx.job>>> => {
+    const unlimit = await host.limitSending(160)
+    try {
+      const jobId = await backup('hot', { incremental: false })
+      let acted = false
+      const off = fx.engine.events.on('job.updated', (j) => {
+        if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0 && !acted) {
+          acted = true
+          whileReading(jobId)
+        }
+      })
+      return await fx.job(jobId).finally(off)
+    } finally {
+      await unlimit()
+    }
+  }
+
   beforeAll(async () => {
     libvirt = await ensureLibvirt()
     dir = await makeTestDir('lb-linux-backup-')
@@ -136,18 +158,7 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
 
   it('cancelled mid-stream: no snapshot, overlay, block job or restore point is left, the VM runs on its disks', async () => {
     const before = await pointCount()
-    // A slow link (see limitSending) so that the cancel surely lands while the disks are still read.
-    const unlimit = await host.limitSending(160)
-    let job: Awaited<ReturnType<typeof fx.job>>
-    try {
-      const jobId = await backup('hot', { incremental: false })
-      const off = fx.engine.events.on('job.updated', (j) => {
-        if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0) void fx.call('jobs.cancel', { jobId })
-      })
-      job = await fx.job(jobId).finally(off)
-    } finally {
-      await unlimit()
-    }
+    const job = await hotBackupOverSlowLink((jobId) => void fx.call('jobs.cancel', { jobId }))
     expect(job.state).toBe('cancelled')
     expect(job.leftBehind).toEqual([])
     expect(await pointCount()).toBe(before)
@@ -157,22 +168,7 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
 
   it('an SSH drop mid-stream fails the job clearly and the cleanup reconnects', async () => {
     const before = await pointCount()
-    // A slow link (see limitSending) so that the sessions surely drop while the disks are still read.
-    const unlimit = await host.limitSending(160)
-    let job: Awaited<ReturnType<typeof fx.job>>
-    try {
-      const jobId = await backup('hot', { incremental: false })
-      let cut = false
-      const off = fx.engine.events.on('job.updated', (j) => {
-        if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0 && !cut) {
-          cut = true
-          void killSessions(host)
-        }
-      })
-      job = await fx.job(jobId).finally(off)
-    } finally {
-      await unlimit()
-    }
+    const job = await hotBackupOverSlowLink(() => void killSessions(host))
     expect(job.state).toBe('failed')
     expect(job.error?.code, JSON.stringify(job.error)).toBe('CONNECTION_LOST')
     expect(job.leftBehind).toEqual([])
@@ -250,30 +246,14 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
   }, 180_000)
 
   it('the guest is powered off while its disks are read: the restore point is kept and the overlays are merged offline', async () => {
-    // A 160 Mbit/s link: vdd's 128 MiB of random data take ~7 s to arrive, so the power-off surely lands mid-read
-    // (on the local link the whole disk, its holes skipped, could be read before `virsh destroy` returned).
-    const unlimit = await host.limitSending(160)
-    const jobId = await backup('hot', { incremental: false }).catch(async (err: unknown) => {
-      await unlimit()
-      throw err
-    })
     let pulled = false
     let destroyed: Promise<string> | undefined
-    const off = fx.engine.events.on('job.updated', (j) => {
-      if (j.id === jobId && j.progress.phase === 'backup' && j.progress.bytesDone > 0 && !pulled) {
-        pulled = true
-        destroyed = virsh(['destroy', domain.name]).then(() => stillReading(jobId))
-      }
-    })
     let passed = false
     try {
-      let job: Awaited<ReturnType<typeof fx.job>>
-      try {
-        job = await fx.job(jobId)
-      } finally {
-        off()
-        await unlimit()
-      }
+      const job = await hotBackupOverSlowLink((jobId) => {
+        pulled = true
+        destroyed = virsh(['destroy', domain.name]).then(() => stillReading(jobId))
+      })
       expect(pulled).toBe(true)
       expect(await destroyed, 'the guest was off before its disks were read to the end').toBe('still reading')
       expect(job.state, JSON.stringify(job.error)).toBe('succeeded')
