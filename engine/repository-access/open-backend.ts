@@ -1,6 +1,6 @@
 import { SshConnection } from '../../adapters/ssh/ssh-connection'
 import { ApiError } from '../api/contract-errors'
-import { localBackend, sftpBackend, type ObjectLockSupport, type RepositoryBackend } from '../repository'
+import { localBackend, sftpBackend, type ObjectLockSupport, type ObjectVersions, type RepositoryBackend } from '../repository'
 import type { HostsStore } from '../state/hosts-store'
 import type { S3Credentials, SecretStore } from '../state/secret-store'
 import type { RepositoryLocation } from './location'
@@ -148,6 +148,24 @@ function guarded(inner: RepositoryBackend, label: string, secrets: readonly stri
     delete: (key, signal) => wrap(() => inner.delete(key, signal)),
     close: () => wrap(() => inner.close()),
     ...(inner.objectLock !== undefined ? { objectLock: guardedLock(inner.objectLock, wrap) } : {}),
+    ...(inner.versions !== undefined ? { versions: guardedVersions(inner.versions, wrap, scrub) } : {}),
+  }
+}
+
+function guardedVersions(versions: ObjectVersions, wrap: <T>(run: () => Promise<T>) => Promise<T>, scrub: (error: unknown) => unknown): ObjectVersions {
+  return {
+    versioning: (signal) => wrap(() => versions.versioning(signal)),
+    async *list(prefix, maxEntries, signal) {
+      try {
+        yield* versions.list(prefix, maxEntries, signal)
+      } catch (error) {
+        throw scrub(error)
+      }
+    },
+    get: (key, versionId, options) => wrap(() => versions.get(key, versionId, options)),
+    retention: (key, versionId, signal) => wrap(() => versions.retention(key, versionId, signal)),
+    remove: (key, versionId, signal) => wrap(() => versions.remove(key, versionId, signal)),
+    promote: (key, versionId, retention, signal) => wrap(() => versions.promote(key, versionId, retention, signal)),
   }
 }
 

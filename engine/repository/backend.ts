@@ -30,6 +30,45 @@ export interface RepositoryBackend {
   close(): Promise<void>
   /** Present only where objects can be made immutable (S3 with Object Lock); see object-lock.ts. */
   readonly objectLock?: ObjectLockSupport
+  /** Present only where storage keeps earlier versions of an object (S3); see undelete.ts. */
+  readonly versions?: ObjectVersions
+}
+
+/** One stored version of an object, or a delete marker (a plain DELETE in a versioned bucket). */
+export interface ObjectVersion {
+  readonly key: string
+  readonly versionId: string
+  readonly deleteMarker: boolean
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** The retention one version carries (S3 Object Lock). */
+export interface VersionRetention {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE'
+  readonly untilMs: number
+}
+
+/**
+ * Earlier versions of objects, where storage keeps them (an S3 bucket with versioning, which Object Lock turns on).
+ * What undelete needs to bring back a version that a delete marker or a newer version hides.
+ */
+export interface ObjectVersions {
+  /** Whether the bucket keeps versions now ('Enabled'), did once ('Suspended') or never did (undefined). */
+  versioning(signal?: AbortSignal): Promise<'Enabled' | 'Suspended' | undefined>
+  /**
+   * Every version and delete marker of the keys under `prefix`, grouped by key, each key's newest first. Throws
+   * (saying so) past `maxEntries` entries, so a bucket flooded with versions cannot exhaust memory or time.
+   */
+  list(prefix: string, maxEntries: number, signal?: AbortSignal): AsyncIterable<ObjectVersion>
+  /** One version's bytes (undefined when it is gone); larger than maxBytes throws ObjectTooLargeError. */
+  get(key: string, versionId: string, options: GetOptions): Promise<Buffer | undefined>
+  /** The retention one version carries, if any (expired or not). */
+  retention(key: string, versionId: string, signal?: AbortSignal): Promise<VersionRetention | undefined>
+  /** Removes one version or delete marker for good; a locked version throws ObjectLockedError (storage refused). */
+  remove(key: string, versionId: string, signal?: AbortSignal): Promise<void>
+  /** Copies an earlier version over the key, so that it is the newest again, with this retention (if any). */
+  promote(key: string, versionId: string, retention: VersionRetention | undefined, signal?: AbortSignal): Promise<void>
 }
 
 /**

@@ -27,6 +27,11 @@ export async function readConfig(backend: RepositoryBackend, signal?: AbortSigna
   if (raw === undefined) {
     throw new RepositoryError('REPO_NOT_FOUND', `There is no Lifeboat repository at ${backend.label}.`, { location: backend.label })
   }
+  return parseConfig(raw)
+}
+
+/** A stored config.json's bytes as a configuration (CORRUPT_CONFIG / UNSUPPORTED_FORMAT when they are not one). */
+export function parseConfig(raw: Buffer): RepositoryConfig {
   let parsed: unknown
   try {
     parsed = JSON.parse(raw.toString('utf8'))

@@ -25,8 +25,16 @@ export async function configureObjectLock(ctx: RepoContext, setting: ObjectLockS
   const config = JSON.parse(raw.toString('utf8')) as Record<string, unknown>
   if (setting === null) delete config.objectLock
   else config.objectLock = { mode: setting.mode, days: setting.days }
-  await ctx.backend.put(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2) + '\n'), signal)
-  await ctx.backend.flush(signal)
+  // Turning locking on locks this config.json too: a stolen credential cannot then destroy the key record that opens
+  // every locked point (it can only hide it, and `repo undelete` brings it back).
+  if (setting !== null) lock.use(setting)
+  try {
+    await ctx.backend.put(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2) + '\n'), signal)
+    await ctx.backend.flush(signal)
+  } catch (error) {
+    lock.use(ctx.config.objectLock)
+    throw error
+  }
   lock.use(setting ?? undefined)
 }
 

@@ -19,6 +19,7 @@ import { repairFrom, type RepairOptions, type RepairReport } from './copy/repair
 import { summarize, type PointManifest, type PointSummary } from './types.js'
 import type { ObjectLockSetting, RepositoryBackend } from './backend.js'
 import { configureObjectLock, lockPoint } from './object-lock.js'
+import { undelete, type UndeleteOptions, type UndeleteReport } from './undelete.js'
 import type { LockingSettings, RepoContext } from './context.js'
 
 export interface OpenOptions {
@@ -70,6 +71,8 @@ export interface Repository extends AsyncDisposable {
   setObjectLock(setting: ObjectLockSetting | null, signal?: AbortSignal): Promise<void>
   /** verify, then mend damaged chunks and manifests from a copy; names the points it could not mend. */
   repairFrom(options: RepairOptions): Promise<RepairReport>
+  /** S3 with versions only: brings back locked points and chunks that a delete marker or a newer version hides (undelete.ts). */
+  undelete(options?: UndeleteOptions): Promise<UndeleteReport>
   close(): Promise<void>
 }
 
@@ -219,6 +222,10 @@ class RepositoryHandle implements Repository {
 
   repairFrom(options: RepairOptions): Promise<RepairReport> {
     return this.guard(() => repairFrom(this.ctx, options), 'repairing the repository from a copy')
+  }
+
+  undelete(options?: UndeleteOptions): Promise<UndeleteReport> {
+    return this.guard(() => undelete(this.ctx, options), 'bringing back hidden restore points')
   }
 
   async close(): Promise<void> {

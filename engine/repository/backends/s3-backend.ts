@@ -2,6 +2,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2
 import type { Readable } from 'node:stream'
 import { ObjectTooLargeError, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
 import { S3ObjectLock } from './s3-object-lock.js'
+import { S3Versions } from './s3-versions.js'
 
 export interface S3BackendOptions {
   /** A configured client (endpoint, region, credentials, forcePathStyle): the caller owns its settings. */
@@ -26,6 +27,7 @@ export function s3Backend(options: S3BackendOptions): RepositoryBackend {
 class S3Backend implements RepositoryBackend {
   readonly label: string
   readonly objectLock: S3ObjectLock
+  readonly versions: S3Versions
 
   constructor(
     private readonly client: S3Client,
@@ -35,6 +37,7 @@ class S3Backend implements RepositoryBackend {
   ) {
     this.label = `s3://${bucket}/${prefix}`
     this.objectLock = new S3ObjectLock(client, bucket, (key) => this.objectKey(key))
+    this.versions = new S3Versions(client, bucket, prefix, (key) => this.objectKey(key))
   }
 
   private objectKey(key: string): string {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import path from 'node:path'
+import { runCli } from '../../../e2e/support/cli'
 import { CHUNK_SIZE, pointKey } from '../format.js'
 import { s3Backend } from './s3-backend.js'
 import { localBackend } from './local-backend.js'
@@ -128,6 +129,116 @@ describe.skipIf(missing !== undefined)('S3 Object Lock against a real Ceph RADOS
       const head = await client.send(new HeadObjectCommand({ Bucket: `locked-copy-${run}`, Key: `copy/chunks/${chunk.slice(0, 2)}/${chunk}` }))
       // Written unlocked by the first copy, locked by the second because the new point needs it.
       expect(head.ObjectLockRetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + 47 * 3600_000)
+    })
+  })
+  describe('undelete: what a stolen credential hid comes back', () => {
+    // The CLI as an admin runs it: credentials and passphrase from the environment, nothing else from this machine.
+    const env = () => ({
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && k !== 'LIFEBOAT_REPO_PASSPHRASE' && k !== 'LIFEBOAT_CEPH_S3_ENV')),
+      AWS_ACCESS_KEY_ID: (started ?? fail()).accessKeyId,
+      AWS_SECRET_ACCESS_KEY: (started ?? fail()).secretAccessKey,
+      LIFEBOAT_REPO_PASSPHRASE: 'undelete test passphrase',
+    })
+    const cli = async (home: string, args: string[]) => await runCli(home, args, undefined, env())
+
+    it('is refused, saying why, on a folder and on a bucket that keeps no versions', async () => {
+      await withTempDir('undelete-refused', async (dir) => {
+        await (await newLocalRepo(path.join(dir, 'folder'))).close()
+        const folder = await cli(path.join(dir, 'home'), ['repo', 'undelete', '--repo', path.join(dir, 'folder'), '--json'])
+        expect(folder.code).toBe(1)
+        expect(folder.stdout).toMatch(/folders and SFTP repositories keep no earlier versions/)
+        const bucket = `plain-undelete-${run}`
+        const client = ceph.client()
+        await client.send(new CreateBucketCommand({ Bucket: bucket }))
+        await (await initRepository({ backend: s3Backend({ client, bucket }), workers: 1 })).close()
+        const plain = await cli(path.join(dir, 'home'), ['repo', 'undelete', '--repo', `s3://${bucket}/?endpoint=${(started ?? fail()).endpoint}`])
+        expect(plain.code).toBe(1)
+        expect(plain.stderr).toMatch(/does not keep versions of its objects \(versioning is off\)/)
+      })
+    })
+
+    it('a deleted manifest, chunks written over (one with a lock of its own) and a deleted config.json: points list and verify see the damage, undelete mends it all', async () => {
+      await withTempDir('undelete', async (dir) => {
+        const bucket = `undelete-${run}`
+        const client = await lockedBucket(bucket)
+        const home = path.join(dir, 'home')
+        const location = `s3://${bucket}/repo/?endpoint=${(started ?? fail()).endpoint}`
+        const first = path.join(dir, 'a.img')
+        const second = path.join(dir, 'b.img')
+        await writeMixedImage(first, { blocks: 2, blockSize: CHUNK_SIZE, pattern: ['random', 'text'], seed: 21 })
+        await writeMixedImage(second, { blocks: 3, blockSize: CHUNK_SIZE, pattern: ['random'], seed: 22 })
+        const backend = s3Backend({ client, bucket, prefix: 'repo/' })
+        let a: { id: string }
+        let b: { id: string }
+        let chunks: string[]
+        {
+          await using repo = await initRepository({ backend, workers: 1, passphrase: 'undelete test passphrase', scrypt: FAST_SCRYPT })
+          await repo.setObjectLock({ mode: 'GOVERNANCE', days: 1 })
+          a = await backupFile(repo, first)
+          b = await backupFile(repo, second)
+          chunks = (await repo.getPoint(b.id)).disks[0]!.chunks.filter((c): c is string => c !== null)
+        }
+        const chunkObjectKey = (id: string) => `repo/chunks/${id.slice(0, 2)}/${id}`
+        // The thief, holding the same credentials: plain DELETE and PUT, which Object Lock allows (they add versions).
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `repo/${pointKey(a.id)}` }))
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: chunkObjectKey(chunks[0]!), Body: 'ransom note' }))
+        const locked = Buffer.from('ransom note, locked by the thief')
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: chunkObjectKey(chunks[1]!),
+            Body: locked,
+            ObjectLockMode: 'GOVERNANCE',
+            ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000),
+            ContentMD5: createHash('md5').update(locked).digest('base64'),
+          }),
+        )
+
+        const listed = await cli(home, ['points', 'list', '--repo', location, '--json'])
+        expect(listed.code, listed.stderr).toBe(0)
+        const ids = (JSON.parse(listed.stdout) as { id: string }[]).map((p) => p.id)
+        expect(ids).toEqual([b.id])
+        const broken = await cli(home, ['repo', 'verify', '--repo', location])
+        expect(broken.code).toBe(1)
+        expect(broken.stdout).toContain('1 damaged restore point(s)')
+
+        // Last, the key record: the repository no longer opens at all.
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'repo/config.json' }))
+        expect((await cli(home, ['points', 'list', '--repo', location, '--json'])).stdout).toContain('REPO_NOT_FOUND')
+        const dry = await cli(home, ['repo', 'undelete', '--repo', location, '--dry-run', '--json'])
+        expect(dry.code, dry.stderr).toBe(0)
+        expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, restored: [{ key: 'config.json', hiddenBy: 'delete marker', how: 'dry run' }], failed: [] })
+        expect((await cli(home, ['points', 'list', '--repo', location, '--json'])).stdout).toContain('REPO_NOT_FOUND')
+
+        const undone = await cli(home, ['repo', 'undelete', '--repo', location, '--json'])
+        expect(undone.code, undone.stderr + undone.stdout).toBe(0)
+        const report = JSON.parse(undone.stdout) as { restored: { key: string; hiddenBy: string; how: string; lockedUntil: string }[]; failed: unknown[]; points: string[] }
+        expect(report.failed).toEqual([])
+        expect(report.points).toEqual([a.id])
+        const byKey = new Map(report.restored.map((r) => [r.key, r]))
+        expect(byKey.get('config.json')).toMatchObject({ hiddenBy: 'delete marker', how: 'removed' })
+        expect(byKey.get(pointKey(a.id))).toMatchObject({ hiddenBy: 'delete marker', how: 'removed' })
+        expect(byKey.get(`chunks/${chunks[0]!.slice(0, 2)}/${chunks[0]!}`)).toMatchObject({ hiddenBy: 'newer version', how: 'removed' })
+        // The thief's locked version cannot be removed: the good one is copied over it, and locked.
+        expect(byKey.get(`chunks/${chunks[1]!.slice(0, 2)}/${chunks[1]!}`)).toMatchObject({ hiddenBy: 'newer version', how: 'copied' })
+        expect(report.restored).toHaveLength(4)
+        const copiedHead = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: chunkObjectKey(chunks[1]!) }))
+        expect(copiedHead.ObjectLockMode).toBe('GOVERNANCE')
+        expect(copiedHead.ObjectLockRetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + 23 * 3600_000)
+
+        const back = await cli(home, ['points', 'list', '--repo', location, '--json'])
+        expect((JSON.parse(back.stdout) as { id: string }[]).map((p) => p.id).sort()).toEqual([a.id, b.id].sort())
+        const verified = await cli(home, ['repo', 'verify', '--repo', location])
+        expect(verified.code, verified.stdout + verified.stderr).toBe(0)
+        expect(verified.stdout).toContain('All intact')
+        await using reopened = await openRepository({ backend: s3Backend({ client, bucket, prefix: 'repo/' }), workers: 1, passphrase: 'undelete test passphrase' })
+        expect(await expectSameAsFile(await reopened.openDisk(b.id, 'disk0'), second)).toBe(true)
+        expect(await expectSameAsFile(await reopened.openDisk(a.id, 'disk0'), first)).toBe(true)
+        // Nothing left to do: a second run finds nothing hidden.
+        const again = await cli(home, ['repo', 'undelete', '--repo', location])
+        expect(again.code, again.stderr).toBe(0)
+        expect(again.stdout).toMatch(/^Nothing hidden in s3:\/\/undelete-/)
+      })
     })
   })
 })

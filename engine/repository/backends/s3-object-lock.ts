@@ -10,9 +10,12 @@ import { createHash } from 'node:crypto'
 import { RepositoryError } from '../errors.js'
 import { ObjectLockedError, type ObjectLockSetting, type ObjectLockSupport } from '../backend.js'
 
-/** What a locked repository keeps immutable: restore points and the chunks they need (not locks, trash or config). */
+/**
+ * What a locked repository keeps immutable: restore points, the chunks they need and config.json (its wrapped key
+ * opens them all; each version written while locking is on stays), not locks or trash.
+ */
 export function isLockable(key: string): boolean {
-  return key.startsWith('chunks/') || key.startsWith('points/')
+  return key.startsWith('chunks/') || key.startsWith('points/') || key === 'config.json'
 }
 
 /**
