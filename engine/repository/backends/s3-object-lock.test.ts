@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { createHash, randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { runCli } from '../../../e2e/support/cli'
 import { CHUNK_SIZE, pointKey } from '../format.js'
@@ -131,17 +132,18 @@ describe.skipIf(missing !== undefined)('S3 Object Lock against a real Ceph RADOS
       expect(head.ObjectLockRetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + 47 * 3600_000)
     })
   })
-  describe('undelete: what a stolen credential hid comes back', () => {
+  describe('through the lifeboat command: undelete, copies', () => {
+    const passphrase = 'cli test passphrase'
     // The CLI as an admin runs it: credentials and passphrase from the environment, nothing else from this machine.
     const env = () => ({
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && k !== 'LIFEBOAT_REPO_PASSPHRASE' && k !== 'LIFEBOAT_CEPH_S3_ENV')),
       AWS_ACCESS_KEY_ID: (started ?? fail()).accessKeyId,
       AWS_SECRET_ACCESS_KEY: (started ?? fail()).secretAccessKey,
-      LIFEBOAT_REPO_PASSPHRASE: 'undelete test passphrase',
+      LIFEBOAT_REPO_PASSPHRASE: passphrase,
     })
     const cli = async (home: string, args: string[]) => await runCli(home, args, undefined, env())
 
-    it('is refused, saying why, on a folder and on a bucket that keeps no versions', async () => {
+    it('undelete is refused, saying why, on a folder and on a bucket that keeps no versions', async () => {
       await withTempDir('undelete-refused', async (dir) => {
         await (await newLocalRepo(path.join(dir, 'folder'))).close()
         const folder = await cli(path.join(dir, 'home'), ['repo', 'undelete', '--repo', path.join(dir, 'folder'), '--json'])
@@ -157,7 +159,7 @@ describe.skipIf(missing !== undefined)('S3 Object Lock against a real Ceph RADOS
       })
     })
 
-    it('a deleted manifest, chunks written over (one with a lock of its own) and a deleted config.json: points list and verify see the damage, undelete mends it all', async () => {
+    it('undelete: a deleted manifest, chunks written over (one with a lock of its own) and a deleted config.json: points list and verify see the damage, undelete mends it all', async () => {
       await withTempDir('undelete', async (dir) => {
         const bucket = `undelete-${run}`
         const client = await lockedBucket(bucket)
@@ -172,7 +174,7 @@ describe.skipIf(missing !== undefined)('S3 Object Lock against a real Ceph RADOS
         let b: { id: string }
         let chunks: string[]
         {
-          await using repo = await initRepository({ backend, workers: 1, passphrase: 'undelete test passphrase', scrypt: FAST_SCRYPT })
+          await using repo = await initRepository({ backend, workers: 1, passphrase, scrypt: FAST_SCRYPT })
           await repo.setObjectLock({ mode: 'GOVERNANCE', days: 1 })
           a = await backupFile(repo, first)
           b = await backupFile(repo, second)
@@ -231,13 +233,62 @@ describe.skipIf(missing !== undefined)('S3 Object Lock against a real Ceph RADOS
         const verified = await cli(home, ['repo', 'verify', '--repo', location])
         expect(verified.code, verified.stdout + verified.stderr).toBe(0)
         expect(verified.stdout).toContain('All intact')
-        await using reopened = await openRepository({ backend: s3Backend({ client, bucket, prefix: 'repo/' }), workers: 1, passphrase: 'undelete test passphrase' })
+        await using reopened = await openRepository({ backend: s3Backend({ client, bucket, prefix: 'repo/' }), workers: 1, passphrase })
         expect(await expectSameAsFile(await reopened.openDisk(b.id, 'disk0'), second)).toBe(true)
         expect(await expectSameAsFile(await reopened.openDisk(a.id, 'disk0'), first)).toBe(true)
         // Nothing left to do: a second run finds nothing hidden.
         const again = await cli(home, ['repo', 'undelete', '--repo', location])
         expect(again.code, again.stderr).toBe(0)
         expect(again.stdout).toMatch(/^Nothing hidden in s3:\/\/undelete-/)
+      })
+    })
+    it('points copy to a bucket with Object Lock: once the copy locks, a copied point is locked there (manifest, new and shared chunks) and restores byte-exact', async () => {
+      await withTempDir('copy-locked-cli', async (dir) => {
+        const bucket = `copy-cli-${run}`
+        const client = await lockedBucket(bucket)
+        const home = path.join(dir, 'home')
+        const source = path.join(dir, 'source repo')
+        const target = `s3://${bucket}/copy/?endpoint=${(started ?? fail()).endpoint}`
+        const first = path.join(dir, 'a.img')
+        const second = path.join(dir, 'b.img')
+        await writeMixedImage(first, { blocks: 2, blockSize: CHUNK_SIZE, pattern: ['random', 'text'], seed: 31 })
+        await writeFile(second, Buffer.concat([await readFile(first), randomBytes(CHUNK_SIZE)]))
+        const init = await cli(home, ['repo', 'init', '--repo', source])
+        expect(init.code, init.stderr).toBe(0)
+        const backup = async (image: string) => {
+          const res = await cli(home, ['backup-file', image, '--name', 'web01', '--repo', source, '--json'])
+          expect(res.code, res.stderr).toBe(0)
+          return (JSON.parse(res.stdout) as { id: string }).id
+        }
+        const a = await backup(first)
+        const copied = await cli(home, ['points', 'copy', a, '--repo', source, '--to', target, '--json'])
+        expect(copied.code, copied.stderr).toBe(0)
+        expect(JSON.parse(copied.stdout)).toMatchObject({ targetCreated: true, alreadyThere: false })
+        const lock = await cli(home, ['repo', 'lock', '--repo', target, '--days', '2', '--mode', 'governance'])
+        expect(lock.code, lock.stderr).toBe(0)
+        expect(lock.stdout).toContain('stays immutable for 2 days')
+
+        const b = await backup(second)
+        const again = await cli(home, ['points', 'copy', b, '--repo', source, '--to', target, '--json'])
+        expect(again.code, again.stderr).toBe(0)
+        const report = JSON.parse(again.stdout) as { chunks: number; chunksSent: number; chunksShared: number }
+        // b.img begins with a.img's two blocks: those travel no more, the third does.
+        expect(report).toMatchObject({ chunks: 3, chunksSent: 1, chunksShared: 2 })
+
+        await using copy = await openRepository({ backend: s3Backend({ client, bucket, prefix: 'copy/' }), workers: 1, passphrase })
+        expect(copy.info().objectLock).toEqual({ mode: 'GOVERNANCE', days: 2 })
+        const keys = [pointKey(b), ...(await copy.getPoint(b)).disks[0]!.chunks.map((c) => `chunks/${c!.slice(0, 2)}/${c!}`)]
+        for (const key of keys) {
+          const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `copy/${key}` }))
+          expect(head.ObjectLockMode, key).toBe('GOVERNANCE')
+          expect(head.ObjectLockRetainUntilDate!.getTime(), key).toBeGreaterThan(Date.now() + 47 * 3600_000)
+        }
+        // The point copied before the copy locked stays as it was written: unlocked (its chunks are locked now, as b needs them).
+        expect((await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `copy/${pointKey(a)}` }))).ObjectLockMode).toBeUndefined()
+        expect(await expectSameAsFile(await copy.openDisk(b, 'disk0'), second)).toBe(true)
+        expect(await expectSameAsFile(await copy.openDisk(a, 'disk0'), first)).toBe(true)
+        const verified = await cli(home, ['repo', 'verify', '--repo', target])
+        expect(verified.code, verified.stdout + verified.stderr).toBe(0)
       })
     })
   })
