@@ -33,6 +33,7 @@ export const HOST_LANE = [
   'engine/repository-access/repositories.test.ts',
   'engine/repository/backends/sftp-backend-full.test.ts',
   'engine/repository/backends/sftp-backend.test.ts',
+  'engine/repository/copy/copy-sftp.test.ts',
   'e2e/torture/torture.test.ts',
 ]
 
