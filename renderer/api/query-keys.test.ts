@@ -22,6 +22,7 @@ const cache = {
   snapshotsVm2: queryKeys.snapshots('h1', 'vm-2'),
   plans: queryKeys.plans,
   repoInfo: queryKeys.repoInfo,
+  repoInfoS3: queryKeys.repoInfoAt('s3://bucket/lifeboat'),
   job7: queryKeys.job('7'),
   job8: queryKeys.job('8'),
   modesVm1: queryKeys.backupModes('h1', 'vm-1'),
@@ -39,6 +40,12 @@ describe('queryKeys', () => {
     expect(await reached(queryKeys.snapshots('h1', 'vm-1'), cache)).toEqual(['snapshotsVm1'])
   })
 
+  it("keeps one repository's facts apart from the default one's; the default's key is the prefix of all", async () => {
+    expect(queryKeys.repoInfoAt()).toEqual(queryKeys.repoInfo)
+    expect(await reached(queryKeys.repoInfoAt('s3://bucket/lifeboat'), cache)).toEqual(['repoInfoS3'])
+    expect(await reached(queryKeys.repoInfoAt(), cache)).toEqual(['repoInfo', 'repoInfoS3'])
+  })
+
   it('keeps each folder of a disk source apart, even with an equal but separate source object', async () => {
     expect(await reached(queryKeys.directory({ ...source }, 'v1', '/etc'), cache)).toEqual(['etcDir'])
   })
@@ -46,6 +53,6 @@ describe('queryKeys', () => {
   it('after a job, reaches the restore points, the repository, the plans and that job only', async () => {
     const hit = new Set<string>()
     for (const key of keysAfterJob('7')) for (const name of await reached(key, cache)) hit.add(name)
-    expect([...hit].sort()).toEqual(['job7', 'plans', 'pointsAll', 'pointsVm1', 'repoInfo'])
+    expect([...hit].sort()).toEqual(['job7', 'plans', 'pointsAll', 'pointsVm1', 'repoInfo', 'repoInfoS3'])
   })
 })

@@ -13,7 +13,10 @@ export const queryKeys = {
   jobs: ['jobs'],
   job: (jobId: string) => ['job', jobId] as const,
   appInfo: ['app-info'],
+  /** The prefix of every repository's facts (the default one's is this key itself). */
   repoInfo: ['repo-info'],
+  /** One repository's facts, by the location asked for (undefined: the default repository). */
+  repoInfoAt: (location?: string) => (location === undefined ? (['repo-info'] as const) : (['repo-info', location] as const)),
   plans: ['plans'],
   /** Alert channels, chosen events and failed deliveries. */
   notify: ['notify'],

@@ -1,23 +1,16 @@
-import { useMutation, useQuery } from '@tanstack/react-query'
 import { useId, useState } from 'react'
-import { repoInfo, repoPrune, repoVerify, type OutputOf } from '../../../engine/api/contract'
-import { useApi } from '../../api/api-client'
-import { queryKeys } from '../../api/query-keys'
 import { useAppInfo, useHosts } from '../../api/queries'
-import { Alert, Facts, Field } from '../../components/bits'
+import { Facts, Field } from '../../components/bits'
 import { Button } from '../../components/Button'
-import { errorText, useFormat, useT } from '../../i18n/i18n'
+import { useT } from '../../i18n/i18n'
 import { useUi, type ThemeChoice } from '../../stores/ui-store'
 import { AlertsSection } from './AlertsSection'
 import { CredentialsDialog } from './CredentialsDialog'
+import { RepositoryCard } from './RepositoryCard'
 
-type PruneReport = OutputOf<typeof repoPrune>
-
-/** Appearance and language, the repository (usage, verify now, prune preview), alerts, credentials, and what Lifeboat is. */
+/** Appearance and language, the repositories (usage, verify now, immutability, prune preview), alerts, credentials, and what Lifeboat is. */
 export function SettingsPanel() {
   const t = useT()
-  const fmt = useFormat()
-  const api = useApi()
   const id = useId()
   const info = useAppInfo()
   const hosts = useHosts()
@@ -25,32 +18,7 @@ export function SettingsPanel() {
   const setTheme = useUi((s) => s.setTheme)
   const language = useUi((s) => s.language)
   const setLanguage = useUi((s) => s.setLanguage)
-  const toast = useUi((s) => s.toast)
-  const setJobsOpen = useUi((s) => s.setJobsOpen)
-  const repo = useQuery({ queryKey: queryKeys.repoInfo, queryFn: () => api.invoke(repoInfo, {}), retry: false })
-  const [keep, setKeep] = useState({ keepLast: '', keepDaily: '7', keepWeekly: '4', keepMonthly: '6' })
-  const [preview, setPreview] = useState<PruneReport | undefined>(undefined)
   const [credentialsFor, setCredentialsFor] = useState<string | undefined>(undefined)
-  const verify = useMutation({
-    mutationFn: () => api.invoke(repoVerify, {}),
-    onSuccess: () => {
-      setJobsOpen(true)
-      toast('info', t('settings.repo.verifyStarted'))
-    },
-    onError: (e) => toast('error', errorText(t, e)),
-  })
-  const policy = () => Object.fromEntries(Object.entries(keep).filter(([, v]) => /^\d+$/.test(v.trim()) && Number(v) > 0).map(([k, v]) => [k, Number(v)]))
-  const prune = useMutation({
-    mutationFn: (dryRun: boolean) => api.invoke(repoPrune, { policy: policy(), dryRun }),
-    onSuccess: (report) => {
-      setPreview(report)
-      if (!report.dryRun) {
-        toast('success', t('settings.repo.pruned', { count: report.removed.length }))
-        void repo.refetch()
-      }
-    },
-    onError: (e) => toast('error', errorText(t, e)),
-  })
   return (
     <section className="panel" aria-labelledby="panel-title">
       <header className="panel-header">
@@ -78,58 +46,7 @@ export function SettingsPanel() {
         </div>
       </div>
 
-      <div className="card">
-        <h2 className="card-title">{t('settings.repo')}</h2>
-        {repo.isError ? (
-          <Alert>{errorText(t, repo.error)}</Alert>
-        ) : (
-          <Facts
-            items={[
-              [t('settings.repo.location'), <code key="loc">{repo.data?.location ?? '—'}</code>],
-              [t('settings.repo.points'), repo.data ? fmt.count(repo.data.points) : '—'],
-              [t('settings.repo.stored'), repo.data ? `${fmt.bytes(repo.data.storedBytes)} (${t('settings.repo.ofDisks', { size: fmt.bytes(repo.data.logicalBytes) })})` : '—'],
-              [t('settings.repo.free'), repo.data?.freeBytes !== undefined ? fmt.bytes(repo.data.freeBytes) : '—'],
-              [t('settings.repo.encryption'), repo.data ? t(repo.data.encrypted ? 'settings.repo.encrypted' : 'settings.repo.plain') : '—'],
-            ]}
-          />
-        )}
-        <div className="panel-actions settings-actions">
-          <Button busy={verify.isPending} onClick={() => verify.mutate()}>
-            {t('settings.repo.verify')}
-          </Button>
-        </div>
-        <fieldset className="retention">
-          <legend>{t('settings.repo.prune')}</legend>
-          <div className="retention-grid">
-            {(['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const).map((k) => (
-              <label key={k} className="field">
-                <span className="label">{t(`wizard.keep.${k}`)}</span>
-                <input id={`${id}-${k}`} inputMode="numeric" value={keep[k]} onChange={(e) => setKeep({ ...keep, [k]: e.target.value })} />
-              </label>
-            ))}
-          </div>
-          <div className="panel-actions settings-actions">
-            <Button busy={prune.isPending && prune.variables} onClick={() => prune.mutate(true)}>
-              {t('settings.repo.preview')}
-            </Button>
-            <Button variant="danger" disabled={!preview?.dryRun || preview.removed.length === 0} busy={prune.isPending && !prune.variables} onClick={() => prune.mutate(false)}>
-              {t('settings.repo.pruneNow', { count: preview?.dryRun ? preview.removed.length : 0 })}
-            </Button>
-          </div>
-          {preview && (
-            <div className="prune-preview" role="status">
-              <p>{t(preview.dryRun ? 'settings.repo.previewResult' : 'settings.repo.prunedResult', { removed: preview.removed.length, kept: preview.kept.length })}</p>
-              <ul className="plain-list">
-                {preview.removed.slice(0, 20).map((d) => (
-                  <li key={d.id}>
-                    <code>{d.id}</code> <span className="muted">{d.group}</span>
-                  </li>
-                ))}
-              </ul>
-            </div>
-          )}
-        </fieldset>
-      </div>
+      <RepositoryCard />
 
       <AlertsSection />
 
