@@ -35,12 +35,19 @@ test('Settings → Repositories: a folder repository says plainly it cannot be i
   await openSettings(page)
   const section = immutability(page)
   await expect(section).toContainText('This repository is a folder. Folders cannot be made immutable')
-  await expect(section).toContainText('use an S3 bucket created with Object Lock')
+  await expect(section).toContainText('use an S3 bucket created with Object Lock: make it a plan’s destination')
   await expect(section.getByRole('radio')).toHaveCount(0)
   await expect(section.getByRole('textbox')).toHaveCount(0)
   await expect(section.getByRole('button')).toHaveCount(0)
   await scrollTo(page.getByRole('heading', { name: 'Repositories' }))
   await lifeboat.shot('95-immutability-folder')
+
+  await page.getByLabel('Language', { exact: true }).selectOption('de')
+  const german = page.getByRole('region', { name: 'Unveränderbarkeit' })
+  await expect(german).toContainText('Ordner lassen sich nicht unveränderbar machen')
+  await expect(german).toContainText('S3-Bucket, der mit Object Lock angelegt wurde')
+  await scrollTo(page.getByRole('heading', { name: 'Repositorys' }))
+  await lifeboat.shot('95b-immutability-folder-german')
 })
 
 test.describe('S3 with Object Lock (Ceph RADOS Gateway)', () => {

@@ -471,7 +471,7 @@ export const de: Record<MessageKey, string> = {
   'immutability.title': 'Unveränderbarkeit',
   'immutability.notFolder': 'Dieses Repository ist ein Ordner. Ordner lassen sich nicht unveränderbar machen: Wer (oder welche Schadsoftware) dort schreiben kann, kann seine Wiederherstellungspunkte löschen.',
   'immutability.notSftp': 'Dieses Repository ist ein Ordner auf einem anderen Host (SFTP). Ordner über SFTP lassen sich nicht unveränderbar machen: Wer (oder welche Schadsoftware) sich dort anmelden kann, kann seine Wiederherstellungspunkte löschen.',
-  'immutability.useS3': 'Für Wiederherstellungspunkte, die niemand löschen kann, auch nicht mit gestohlenen Zugangsdaten, nehmen Sie einen S3-Bucket, der mit Object Lock angelegt wurde: Legen Sie das Repository eines Plans dorthin oder fügen Sie einem Plan eine Kopie nach S3 hinzu (Pläne → Bearbeiten). Wählen Sie dann oben dieses Repository, um seine Unveränderbarkeit einzustellen.',
+  'immutability.useS3': 'Für Wiederherstellungspunkte, die niemand löschen kann, auch nicht mit gestohlenen Zugangsdaten, nehmen Sie einen S3-Bucket, der mit Object Lock angelegt wurde: Machen Sie ihn zum Ziel eines Plans (Sicherungspläne → Bearbeiten… → Ziel) oder kopieren Sie Wiederherstellungspunkte dorthin (lifeboat points copy oder die Kopien eines Plans). Wählen Sie dann oben dieses Repository, um seine Punkte zu sperren.',
   'immutability.now.off': 'Aus',
   'immutability.now.off.text': 'Wer die S3-Zugangsdaten dieses Repositorys hat, kann seine Wiederherstellungspunkte löschen.',
   'immutability.now.governance': 'Governance, {days, plural, one {# Tag} other {# Tage}}',

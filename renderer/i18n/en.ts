@@ -469,7 +469,7 @@ export const en = {
   'immutability.title': 'Immutability',
   'immutability.notFolder': 'This repository is a folder. Folders cannot be made immutable: anyone (and any malware) that can write there can delete its restore points.',
   'immutability.notSftp': 'This repository is a folder on another host (SFTP). Folders over SFTP cannot be made immutable: anyone (and any malware) that can sign in there can delete its restore points.',
-  'immutability.useS3': 'For restore points that nobody can delete, not even with stolen credentials, use an S3 bucket created with Object Lock: put a plan’s repository there, or add a copy to S3 to a plan (Plans → Edit). Its Immutability settings are then shown here when you choose that repository above.',
+  'immutability.useS3': 'For restore points that nobody can delete, not even with stolen credentials, use an S3 bucket created with Object Lock: make it a plan’s destination (Backup plans → Edit… → Destination), or copy restore points there (lifeboat points copy, or a plan’s copies). Then choose that repository above to lock its points.',
   'immutability.now.off': 'Off',
   'immutability.now.off.text': 'restore points in this repository can be deleted by whoever has its S3 credentials.',
   'immutability.now.governance': 'Governance, {days, plural, one {# day} other {# days}}',
