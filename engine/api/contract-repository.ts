@@ -125,6 +125,8 @@ export const repoVerify = defineChannel(
      * a repair report (found, repairedChunks, repairedManifests, unrepaired: the points the copy could not mend).
      */
     repairFrom: RepoLocationSchema.optional(),
+    /** Verify only this restore point and the chunks it uses (not with repairFrom). */
+    pointId: z.string().min(1).max(200).optional(),
   }),
   JobStartedSchema,
   'Re-read and re-hash every chunk (a job); its result names every damaged restore point, disk and chunk. With repairFrom, damaged chunks are re-fetched from a copy.',

@@ -100,6 +100,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
 
   const verify: Handler<'repo.verify'> = (input) => {
     const repoRef = ref(input)
+    if (input.pointId !== undefined && input.repairFrom !== undefined) throw new ApiError('INVALID_INPUT', 'A repair checks the whole repository: give either a restore point to verify or a copy to repair from, not both.', { field: 'pointId' })
     // Awaited (it never throws): `lifeboat repo verify` from cron must not exit before the alert went out.
     const alertDamage = async (found: VerifyReport): Promise<void> => {
       await deps.notify?.event({ kind: 'verify-damage', repository: deps.repositories.resolve(repoRef), damagedChunks: found.damagedChunks.length, points: found.damagedPoints.map((p) => p.pointId) })
@@ -107,7 +108,12 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
     const job = deps.jobs.start({
       kind: 'repo.verify',
       retry: retryOf('repo.verify', input),
-      title: `${input.repairFrom !== undefined ? 'Verify and repair' : 'Verify'} the repository ${deps.repositories.resolve(repoRef)}`,
+      title:
+        input.repairFrom !== undefined
+          ? `Verify and repair the repository ${deps.repositories.resolve(repoRef)}`
+          : input.pointId !== undefined
+            ? `Verify restore point ${input.pointId} in ${deps.repositories.resolve(repoRef)}`
+            : `Verify the repository ${deps.repositories.resolve(repoRef)}`,
       run: async (ctx) => {
         if (input.repairFrom !== undefined) {
           const report = await copyServiceFor(deps).repair(repoRef, { location: input.repairFrom }, ctx.signal, ctx.progress)
@@ -120,7 +126,7 @@ export function repositoryHandlers(deps: RepositoryHandlerDeps) {
         }
         const repo = await deps.repositories.open(repoRef, ctx.signal)
         try {
-          const report = await repo.verify({ signal: ctx.signal, progress: ctx.progress })
+          const report = await repo.verify({ signal: ctx.signal, progress: ctx.progress, ...(input.pointId !== undefined ? { pointIds: [input.pointId] } : {}) })
           if (!report.ok) await alertDamage(report)
           for (const p of report.damagedPoints) ctx.log('error', `Restore point ${p.pointId} is damaged: ${p.disks.map((d) => `${d.disk} (${d.chunks.length} chunks)`).join(', ') || p.manifestProblem}`)
           ctx.log(report.ok ? 'info' : 'error', `${report.chunksChecked} chunks of ${report.pointsChecked} restore points checked: ${report.ok ? 'all intact' : `${report.damagedPoints.length} restore points damaged`}.`)

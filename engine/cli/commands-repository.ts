@@ -117,14 +117,16 @@ export const repositoryCommands: Command[] = [
   },
   {
     path: ['repo', 'verify'],
-    usage: 'lifeboat repo verify [--repo LOCATION] [--repair-from LOCATION] [--json]',
+    usage: 'lifeboat repo verify [--point POINT] [--repo LOCATION] [--repair-from LOCATION] [--json]',
     summary:
-      'Re-read every chunk and name the damaged restore points (exit 1 when any is damaged). --repair-from: re-fetch damaged chunks from a copy (points copy) and name the points it cannot repair.',
-    options: { ...repoOption, 'repair-from': { type: 'string' } },
+      'Re-read every chunk and name the damaged restore points (exit 1 when any is damaged). --point: only the chunks of that restore point. --repair-from: re-fetch damaged chunks from a copy (points copy) and name the points it cannot repair.',
+    options: { ...repoOption, 'repair-from': { type: 'string' }, point: { type: 'string' } },
     async run(ctx) {
       const engine = await ctx.engine()
       let damaged = 0
       const repairFrom = str(ctx, 'repair-from')
+      const point = str(ctx, 'point')
+      if (repairFrom !== undefined && point !== undefined) throw new UsageError('--point and --repair-from cannot be combined: a repair checks the whole repository.')
       if (repairFrom !== undefined) {
         const code = await runJob(
           ctx,
@@ -147,7 +149,7 @@ export const repositoryCommands: Command[] = [
       }
       const code = await runJob(
         ctx,
-        () => call(engine.handlers, 'repo.verify', repoArg(ctx), ctx.signal),
+        () => call(engine.handlers, 'repo.verify', { ...repoArg(ctx), ...(point !== undefined ? { pointId: point } : {}) }, ctx.signal),
         (result, io) => {
           const r = result as { ok: boolean; chunksChecked: number; pointsChecked: number; damagedPoints: { pointId: string; manifestProblem?: string; disks: { disk: string; chunks: { offset: number }[] }[] }[] }
           damaged = r.damagedPoints.length

@@ -9,6 +9,8 @@ import type { RepoContext } from '../context.js'
 export interface VerifyOptions {
   readonly signal?: AbortSignal
   readonly progress?: ProgressSink
+  /** Verify only these restore points and the chunks they use (default: every point); one that is not there is an error. */
+  readonly pointIds?: readonly string[]
 }
 
 export interface DamagedChunk {
@@ -34,7 +36,7 @@ export interface VerifyReport {
 }
 
 /**
- * Reads every chunk referenced by any restore point once, re-hashing it (and checking its GCM tag when encrypted),
+ * Reads every chunk referenced by any restore point (or by the points asked for) once, re-hashing it (and checking its GCM tag when encrypted),
  * and reports exactly which points and which chunks of which disks are damaged. Read-only: takes no lock.
  */
 export async function verify(ctx: RepoContext, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -43,7 +45,7 @@ export async function verify(ctx: RepoContext, options: VerifyOptions = {}): Pro
   const refs = new Map<string, { pointId: string; disk: string; index: number; length: number }[]>()
   type DamageEntry = { manifestProblem?: string; disks: Map<string, { index: number; offset: number; id: string }[]> }
   const damagedPoints = new Map<string, DamageEntry>()
-  const pointIds = await listPointIds(ctx, signal)
+  const pointIds = options.pointIds === undefined ? await listPointIds(ctx, signal) : [...new Set(options.pointIds)]
   let pointsChecked = 0
   for (const pointId of pointIds) {
     throwIfCancelled(signal)
@@ -59,6 +61,8 @@ export async function verify(ctx: RepoContext, options: VerifyOptions = {}): Pro
       }
     } catch (error) {
       if (!(error instanceof RepositoryError) || (error.code !== 'CORRUPT_MANIFEST' && error.code !== 'POINT_NOT_FOUND')) throw error
+      // Asked for by name, a point that is not there is the answer, not something pruned meanwhile.
+      if (error.code === 'POINT_NOT_FOUND' && options.pointIds !== undefined) throw error
       if (error.code === 'CORRUPT_MANIFEST') damagedPoints.set(pointId, { manifestProblem: String(error.params.reason ?? error.message), disks: new Map() })
       else continue
     }
