@@ -123,12 +123,24 @@ class WorkerPoolCodec implements ChunkCodec {
   private broken: Error | undefined
   private closed = false
 
+  private readonly init: WorkerInit
+  private readonly count: number
+
+  /**
+   * The workers start with the first chunk to process, not with the repository: listing points, reading its info or
+   * planning a prune opens a repository and never touches a chunk, and starting (and loading the code of) a thread
+   * per core cost such a command more than its work.
+   */
   constructor(settings: CodecSettings, count: number, niceness: number) {
     this.parallelism = count
-    const init: WorkerInit = { dataKey: settings.dataKey, idKey: settings.idKey, compressionLevel: settings.compressionLevel, niceness }
+    this.count = count
+    this.init = { dataKey: settings.dataKey, idKey: settings.idKey, compressionLevel: settings.compressionLevel, niceness }
+  }
+
+  private startWorkers(): void {
     const target = workerTarget()
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(target, { workerData: init, name: `lifeboat-chunk-${i}` })
+    for (let i = 0; i < this.count; i++) {
+      const worker = new Worker(target, { workerData: this.init, name: `lifeboat-chunk-${i}` })
       const lane: Lane = { worker, inFlight: 0 }
       worker.on('message', (response: WorkerResponse) => this.onMessage(lane, response))
       worker.on('error', (error) => this.fail(error))
@@ -177,6 +189,7 @@ class WorkerPoolCodec implements ChunkCodec {
 
   private submit(request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerResponse & { ok: true }> {
     if (this.broken !== undefined) return Promise.reject(this.broken)
+    if (this.lanes.length === 0) this.startWorkers()
     return new Promise((resolve, reject) => {
       const pending = { resolve, reject }
       const seq = ++this.seq
