@@ -276,3 +276,37 @@ export async function writeClientKey(host: SshTestHost, target: string): Promise
   await copyFile(host.clientKeyPath, target)
   await chmod(target, 0o600)
 }
+
+/**
+ * Cuts every SSH session of a test host, as a network drop or a restarted sshd would: the per-connection sshd
+ * processes (the listener's children) are killed, so every client connection ends and everything it carried on the
+ * host goes with it (commands, streamlocal forwards, locks held through a channel). The listener stays: clients can
+ * connect again at once.
+ */
+export async function cutSshSessions(host: SshTestHost): Promise<void> {
+  const listener = host.pid()
+  if (listener === undefined) return
+  const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(listener)])
+  for (const pid of stdout.split('\n').map((l) => Number(l.trim())).filter((n) => Number.isInteger(n) && n > 0)) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Turns every new SSH connection to a test host away (a TCP reset from its namespace's firewall, as a host whose
+ * sshd is down answers) until the returned function lets them in again. Sessions already open are not touched.
+ */
+export async function refuseSshConnections(host: SshTestHost): Promise<() => Promise<void>> {
+  const rule = ['INPUT', '-p', 'tcp', '--dport', String(host.port), '-j', 'REJECT', '--reject-with', 'tcp-reset']
+  await run('ip', ['netns', 'exec', host.namespace, 'iptables', '-I', ...rule])
+  let admitted = false
+  return async () => {
+    if (admitted) return
+    admitted = true
+    await run('ip', ['netns', 'exec', host.namespace, 'iptables', '-D', ...rule])
+  }
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
+import { canRunSshHosts, cutSshSessions, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { AdapterError } from '../host-adapter'
 import { SshConnection } from './ssh-connection'
 import { sh } from './shell-quote'
@@ -138,6 +138,28 @@ describe.skipIf(!can.ok)('SshConnection against a real sshd in a network namespa
     setTimeout(() => ac.abort(), 200)
     await expect(conn.exec(sh`sleep 30`, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' })
     expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it('tells its close listeners whether the connection was lost (sessions cut on the host) or closed on purpose', async () => {
+    const connect = () => SshConnection.connect({ ...base(), secret: { type: 'password', password: host.password }, pinnedFingerprint: host.fingerprint })
+    const dropped = await connect()
+    const lost = new Promise<{ lost: boolean; reason: string }>((resolve) => dropped.onClose(resolve))
+    await cutSshSessions(host)
+    expect((await lost).lost).toBe(true)
+    expect(dropped.isOpen).toBe(false)
+    // A listener added after the close hears of it too.
+    await expect(new Promise((resolve) => dropped.onClose(resolve))).resolves.toMatchObject({ lost: true })
+
+    const ended = await connect()
+    const heard: boolean[] = []
+    const removed = await connect()
+    const off = removed.onClose(() => heard.push(true))
+    off()
+    const closed = new Promise<{ lost: boolean }>((resolve) => ended.onClose(resolve))
+    await ended.close()
+    await removed.close()
+    expect(await closed).toMatchObject({ lost: false })
+    expect(heard).toEqual([])
   })
 
   it('a changed host key is refused after it was pinned', async () => {

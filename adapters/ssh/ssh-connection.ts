@@ -98,6 +98,10 @@ export class SshConnection implements AsyncDisposable {
   private sftpSession: Promise<SFTPWrapper> | undefined
   private readonly unixListeners = new Map<string, (channel: Channel) => void>()
   private unixHandlerInstalled = false
+  /** Set once the connection has closed: whether close() ended it or it was lost, and the last error seen. */
+  private ending: { lost: boolean; reason: string } | undefined
+  private lastError: string | undefined
+  private readonly closeListeners = new Set<(event: { lost: boolean; reason: string }) => void>()
 
   private constructor(
     private readonly client: Client,
@@ -108,10 +112,34 @@ export class SshConnection implements AsyncDisposable {
     /** Set for key logins without a passphrase; see PinnedKeyLogin. */
     readonly keyLogin?: PinnedKeyLogin,
   ) {
+    client.on('error', (err: Error) => {
+      this.lastError = err.message.slice(0, 300)
+    })
     client.on('close', () => {
+      // close() sets `closed` before it ends the client: anything else is a lost connection (network, sshd, host).
+      this.ending = { lost: !this.closed, reason: this.lastError ?? 'the host closed it' }
       this.closed = true
       for (const ch of this.openChannels) ch.destroy()
+      for (const l of [...this.closeListeners]) l(this.ending)
+      this.closeListeners.clear()
     })
+  }
+
+  /**
+   * Calls `listener` once when the connection has closed: `lost` is false when close() ended it, true when it was
+   * lost (a network drop, sshd restarted, keepalives unanswered), with the error ssh2 reported. Called at once
+   * (asynchronously) for a connection that has closed already. Returns a function that removes the listener.
+   */
+  onClose(listener: (event: { lost: boolean; reason: string }) => void): () => void {
+    const ending = this.ending
+    if (ending !== undefined) {
+      queueMicrotask(() => listener(ending))
+      return () => undefined
+    }
+    this.closeListeners.add(listener)
+    return () => {
+      this.closeListeners.delete(listener)
+    }
   }
 
   get isOpen(): boolean {

@@ -6,7 +6,7 @@ import { LinuxAdapter } from '../../adapters/linux/linux-adapter'
 import { convertToRaw, makeBlankDisk, makeExt4DataDisk, makeTestDir } from '../../test-hosts/data-disk'
 import { canRunLibvirt, ensureLibvirt, virsh, type LibvirtHandle } from '../../test-hosts/libvirt'
 import { run } from '../../test-hosts/run'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
+import { canRunSshHosts, cutSshSessions, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { createTestDomain, type TestDomain } from '../../test-hosts/test-domain'
 import { addRootHost, blockList, engineFixture, hasJobs, rawBytes, taggedFiles, type EngineFixture } from './testing/linux-fixture'
 import { pointDiskBytes } from './testing/point-bytes'
@@ -168,7 +168,7 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
 
   it('an SSH drop mid-stream fails the job clearly and the cleanup reconnects', async () => {
     const before = await pointCount()
-    const job = await hotBackupOverSlowLink(() => void killSessions(host))
+    const job = await hotBackupOverSlowLink(() => void cutSshSessions(host))
     expect(job.state).toBe('failed')
     expect(job.error?.code, JSON.stringify(job.error)).toBe('CONNECTION_LOST')
     expect(job.leftBehind).toEqual([])
@@ -329,17 +329,3 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('Linux host backups
     expect(await blockList(domain.name)).toContain(`vdb ${disks.vdb ?? ''}`)
   })
 })
-
-/** Cuts every SSH session of a test host (the per-connection sshd processes), as a network drop would. */
-async function killSessions(host: SshTestHost): Promise<void> {
-  const listener = host.pid()
-  if (listener === undefined) return
-  const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(listener)])
-  for (const pid of stdout.split('\n').map((l) => Number(l.trim())).filter((n) => Number.isInteger(n) && n > 0)) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
-  }
-}
