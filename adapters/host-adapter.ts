@@ -444,6 +444,17 @@ export interface InstantRunSession {
   readonly info: InstantRunInfo
   /** Stops serving (the VM pauses on its next read of the backup unless it was made permanent); never throws. */
   stopServing(): Promise<string[]>
+  /**
+   * Calls `listener` when the connection that carries the disks' sockets is lost while it serves (not when serving
+   * stops): nobody serves the VM until serveAgain succeeds, and it pauses on its next read of the backup. Returns a
+   * function that removes the listener.
+   */
+  onLost(listener: (reason: string) => void): () => void
+  /**
+   * After a lost connection: serves the same sockets again on a new one (the run's lock taken again, stale sockets
+   * replaced) and resumes the VM if it paused on an I/O error meanwhile. One try, bounded by `signal`.
+   */
+  serveAgain(signal: AbortSignal): Promise<{ readonly resumed: boolean }>
 }
 
 export interface InstantRunCapability {

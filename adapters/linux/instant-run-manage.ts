@@ -30,9 +30,16 @@ function toInfo(name: string, vmId: string, stateLine: string, served: boolean, 
 
 /** Resumes a run that paused on an I/O error; any other pause (the admin's) is left alone. */
 export async function unstallRun(shell: RootShell, name: string, signal: AbortSignal): Promise<void> {
+  await resumeIfStalled(shell, name, signal)
+}
+
+/** unstallRun, saying whether the VM had paused on an I/O error and was resumed. */
+export async function resumeIfStalled(shell: RootShell, name: string, signal: AbortSignal): Promise<boolean> {
   const virsh = new Virsh(shell)
   const line = (await virsh.run(['domstate', name, '--reason'], { signal })).split('\n')[0] ?? ''
-  if (/^paused \(I\/O error\)/i.test(line.trim())) await virsh.run(['resume', name], { signal })
+  if (!/^paused \(I\/O error\)/i.test(line.trim())) return false
+  await virsh.run(['resume', name], { signal })
+  return true
 }
 
 const LIST_SCRIPT = raw(

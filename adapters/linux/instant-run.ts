@@ -1,11 +1,12 @@
-import { AdapterError, type InstantRunDisk, type InstantRunRequest, type InstantRunSession } from '../host-adapter'
+import { AdapterError, type InstantRunDisk, type InstantRunInfo, type InstantRunRequest, type InstantRunSession } from '../host-adapter'
 import type { RootShell } from '../ssh/root-shell'
+import type { SshConnection } from '../ssh/ssh-connection'
 import { sh } from '../ssh/shell-quote'
 import { withUndo } from '../undo-stack'
 import { exportUri, requireRun, runSocket, runSocketDir, setRunRecord, type RunRecord } from './instant-run-model'
-import { discardRun, runInfo } from './instant-run-manage'
+import { discardRun, resumeIfStalled, runInfo } from './instant-run-manage'
 import { checkDiskName } from './host-names'
-import { holdJobLock, liveJobs } from './job-lock'
+import { countLiveHere, holdJobLock, liveJobs } from './job-lock'
 import { restoreLibvirtVm } from './libvirt-restore'
 import type { ShellProvider } from './libvirt-prepare'
 import { parseDomainXml } from './domain-model'
@@ -14,6 +15,8 @@ import { child, childElements, element, parseXml, removeChildren, type XmlElemen
 
 /** Sockets sshd listens on for QEMU, and the lock that tells the leftovers check a Lifeboat serves them. */
 interface Serving {
+  /** The connection whose streamlocal forwards these are: they end with it. */
+  readonly conn: SshConnection
   close(): Promise<string[]>
 }
 
@@ -58,7 +61,7 @@ export async function startInstantRun(getShell: ShellProvider, request: InstantR
     request.phase('start', request.name)
     await virsh.run(['start', request.name], { signal })
     const info = await runInfo(shell, request.name, signal)
-    return { info, stopServing: () => serving.close() }
+    return servingSession(getShell, request.runId, request.name, request.disks, serving, info)
   })
 }
 
@@ -75,15 +78,72 @@ export async function resumeInstantRun(getShell: ShellProvider, name: string, di
   if ((await liveJobs(shell, [record.runId], signal)).has(record.runId)) throw new AdapterError('COMMAND_FAILED', `${name} is still served by a running Lifeboat (run ${record.runId}); stop that one first.`, { vm: name })
   for (const d of record.disks) if (!disks.some((x) => x.name === d.target)) throw new AdapterError('NOT_FOUND', `The restore point has no disk ${d.target}, which ${name} runs on; resume it from restore point ${record.pointId}.`)
   return await withUndo(signal, async (stack) => {
-    const serving = await serveSockets(shell, getShell, record.runId, disks.filter((d) => record.disks.some((r) => r.target === d.name)), { fresh: false }, signal)
+    const served = disks.filter((d) => record.disks.some((r) => r.target === d.name))
+    const serving = await serveSockets(shell, getShell, record.runId, served, { fresh: false }, signal)
     stack.push('stop serving the disks', () => serving.close())
     const state = await virsh.domstate(name, signal)
     if (state === 'paused') await virsh.run(['resume', name], { signal })
     else if (state === 'shut off') await virsh.run(['start', name], { signal })
     // QEMU's NBD client reconnects on the first request after a lost connection, and that request may still fail
     // (pausing the VM once more): the serving job resumes a VM stalled that way for as long as it serves.
-    return { info: await runInfo(shell, name, signal), stopServing: () => serving.close() }
+    return servingSession(getShell, record.runId, name, served, serving, await runInfo(shell, name, signal))
   })
+}
+
+/**
+ * The session of a served run. The forwards live and die with their SSH connection: when it is lost (network drop,
+ * sshd restarted) nobody serves the VM and it pauses on its next read of the backup; serveAgain serves the same
+ * sockets on a new connection. The lost serving is not unwound — its lock ended with its session on the host, and
+ * removing its folder or lock file now would pull them from under the new serving.
+ */
+function servingSession(getShell: ShellProvider, runId: string, name: string, disks: readonly InstantRunDisk[], first: Serving, info: InstantRunInfo): InstantRunSession {
+  let serving = first
+  let stopped = false
+  // Asked afresh after each await (stopServing may have run meanwhile).
+  const hasStopped = () => stopped
+  const listeners = new Set<(reason: string) => void>()
+  const watch = (s: Serving) =>
+    s.conn.onClose(({ lost, reason }) => {
+      if (lost && !stopped && s === serving) for (const l of [...listeners]) l(reason)
+    })
+  let unwatch = watch(serving)
+  // From now until serving stops this process answers for the run, also while it reconnects (the lock is down then).
+  const endLive = countLiveHere(runId)
+  return {
+    info,
+    onLost(listener) {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+      }
+    },
+    async serveAgain(signal) {
+      if (hasStopped()) throw new AdapterError('CANCELLED', `Serving ${name} has stopped.`, { vm: name })
+      const shell = await getShell(signal)
+      requireRoot(shell)
+      if (!serving.conn.isOpen) {
+        const next = await serveSockets(shell, getShell, runId, disks, { fresh: false, again: true }, signal)
+        if (hasStopped()) {
+          await next.close()
+          throw new AdapterError('CANCELLED', `Serving ${name} has stopped.`, { vm: name })
+        }
+        unwatch()
+        serving = next
+        unwatch = watch(next)
+      }
+      return { resumed: await resumeIfStalled(shell, name, signal) }
+    },
+    async stopServing() {
+      stopped = true
+      unwatch()
+      listeners.clear()
+      try {
+        return await serving.close()
+      } finally {
+        endLive()
+      }
+    },
+  }
 }
 
 function requireRoot(shell: RootShell): void {
@@ -96,16 +156,22 @@ function requireRoot(shell: RootShell): void {
  * given to QEMU's user (libvirt's DAC label), 0600, in a root folder others may only pass through. The run's lock is
  * held for as long as this serves, so the leftovers check can tell a served run from one whose Lifeboat died.
  */
-async function serveSockets(shell: RootShell, getShell: ShellProvider, runId: string, disks: readonly InstantRunDisk[], mode: { fresh: boolean }, signal: AbortSignal): Promise<Serving> {
+async function serveSockets(shell: RootShell, getShell: ShellProvider, runId: string, disks: readonly InstantRunDisk[], mode: { fresh: boolean; again?: boolean }, signal: AbortSignal): Promise<Serving> {
   const dir = runSocketDir(runId)
   return await withUndo(signal, async (stack) => {
-    const lock = await holdJobLock(shell, runId, signal, getShell)
+    // Serving again after a lost connection: the lock may still be held by the old connection's session on the host
+    // (see holdJobLock's `wait`). And the lock lives as long as its channel, which a signal's abort kills: that try's
+    // signal bounds one try only, so the lock is tied to none and ends when serving stops (or with its connection).
+    const again = mode.again === true
+    const lock = await holdJobLock(shell, runId, again ? undefined : signal, getShell, { wait: again })
     stack.push('release the run lock', () => lock.release())
     // A new run's folder is made exclusively; a resumed run's stale sockets (sshd does not unlink them) are replaced.
     if (mode.fresh) await shell.run(sh`mkdir -m 0711 -- ${dir}`, { signal, what: `Creating ${dir}` })
     else await shell.run(sh`mkdir -p -m 0711 -- ${dir}`, { signal, what: `Creating ${dir}` })
     stack.push(`remove ${dir}`, async (s) => {
-      const r = await shell.exec(sh`rm -rf -- ${dir}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
+      // Over a new connection when this one was lost since (the removal is the same either way).
+      const current = shell.conn.isOpen ? shell : await getShell(s).catch(() => shell)
+      const r = await current.exec(sh`rm -rf -- ${dir}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
       return r.code === 0 ? undefined : `${dir} could not be removed (${r.stderr.trim().slice(0, 200)}); delete it by hand.`
     })
     const owner = await qemuOwner(new Virsh(shell), signal)
@@ -120,7 +186,7 @@ async function serveSockets(shell: RootShell, getShell: ShellProvider, runId: st
       await shell.run(sh`chmod 0600 -- ${socket}`, { signal })
     }
     const all = stack
-    return { close: () => all.unwind(AbortSignal.timeout(120_000)) }
+    return { conn: shell.conn, close: () => all.unwind(AbortSignal.timeout(120_000)) }
   })
 }
 

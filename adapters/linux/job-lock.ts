@@ -35,11 +35,15 @@ export interface JobLock {
  * stdin closes — when the job releases it, or when the connection or the Lifeboat process dies. reconcile() tests
  * the lock, so it never cleans up after a job that is still running (in this process or another Lifeboat).
  */
-export async function holdJobLock(shell: RootShell, jobId: string, signal?: AbortSignal, reconnect?: (signal: AbortSignal) => Promise<RootShell>): Promise<JobLock> {
+export async function holdJobLock(shell: RootShell, jobId: string, signal?: AbortSignal, reconnect?: (signal: AbortSignal) => Promise<RootShell>, options: { wait?: boolean } = {}): Promise<JobLock> {
   const path = lockPath(jobId)
+  // `wait`: taking the lock again after a lost connection, whose session on the host may not have ended yet (a
+  // half-open TCP connection outlives the drop until sshd notices): the lock passes from that session to this one
+  // without a moment in which nobody holds it.
+  const flock = options.wait === true ? raw('flock') : raw('flock -n')
   let exec: DuplexExec | undefined
   try {
-    exec = await shell.execDuplex(sh`command -v flock >/dev/null 2>&1 || exit 0; exec flock -n ${path} cat ${raw('>/dev/null')}`, signal)
+    exec = await shell.execDuplex(sh`command -v flock >/dev/null 2>&1 || exit 0; exec ${flock} ${path} cat ${raw('>/dev/null')}`, signal)
     exec.channel.resume()
   } catch {
     exec = undefined
@@ -68,10 +72,31 @@ export async function holdJobLock(shell: RootShell, jobId: string, signal?: Abor
   }
 }
 
-/** Job ids whose lock is held right now (their jobs are running somewhere). */
+/** Jobs of this process that count as live whether or not their lock is held on the host right now. */
+const liveHere = new Map<string, number>()
+
+/**
+ * Counts a job of this process as live in liveJobs until the returned function is called, also while the host's
+ * lock is not held: a run that lost its connection is this process's to serve again, and the leftovers check, the
+ * runs list and `--resume` in this process must not take it for one whose Lifeboat died. (Another process sees the
+ * lock on the host only.)
+ */
+export function countLiveHere(jobId: string): () => void {
+  liveHere.set(jobId, (liveHere.get(jobId) ?? 0) + 1)
+  let ended = false
+  return () => {
+    if (ended) return
+    ended = true
+    const n = (liveHere.get(jobId) ?? 1) - 1
+    if (n <= 0) liveHere.delete(jobId)
+    else liveHere.set(jobId, n)
+  }
+}
+
+/** Job ids whose lock is held right now (their jobs are running somewhere), and this process's (countLiveHere). */
 export async function liveJobs(shell: RootShell, jobIds: readonly string[], signal?: AbortSignal): Promise<Set<string>> {
-  const live = new Set<string>()
-  const ids = [...new Set(jobIds)].filter((id) => /^[A-Za-z0-9-]{1,64}$/.test(id)).slice(0, 500)
+  const live = new Set<string>(jobIds.filter((id) => liveHere.has(id)))
+  const ids = [...new Set(jobIds)].filter((id) => /^[A-Za-z0-9-]{1,64}$/.test(id) && !live.has(id)).slice(0, 500)
   if (ids.length === 0) return live
   const script = 'command -v flock >/dev/null 2>&1 || { echo NOFLOCK; exit 0; }; for id in "$@"; do [ -e "/var/tmp/lifeboat-$id.lock" ] || continue; flock -n "/var/tmp/lifeboat-$id.lock" true || echo "LIVE $id"; done; exit 0'
   const out = await shell.run(sh`sh -c ${script} lifeboat-live ${ids}`, { ...(signal ? { signal } : {}), timeoutMs: 60_000, maxOutputBytes: 256 * 1024 })
