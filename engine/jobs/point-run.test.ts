@@ -9,7 +9,7 @@ import { makeExt4DataDisk, makeTestDir } from '../../test-hosts/data-disk'
 import { agentCommand, guestExec, waitForAgentReady } from '../../test-hosts/guest-agent'
 import { canRunLibvirt, ensureLibvirt, virsh, type LibvirtHandle } from '../../test-hosts/libvirt'
 import { sleep } from '../../test-hosts/run'
-import { canRunSshHosts, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
+import { canRunSshHosts, cutSshSessions, refuseSshConnections, startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
 import { createTestDomain, type TestDomain } from '../../test-hosts/test-domain'
 import type { InstantRunDto, PointRunResultDto } from '../api/contract-run'
 import type { BackupResult } from './backup-job'
@@ -167,6 +167,78 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('running a VM from 
     expect(await leftOnHost(vm, jobId, overlay)).toEqual([])
     await expect(fx.call('runs.discard', { host: 'kvm1', name: original.name })).rejects.toThrow(/not a VM Lifeboat runs from a restore point/)
   }, 300_000)
+
+  it('the SSH connection lost while Lifeboat lives: the VM pauses on its next read, Lifeboat reconnects by itself, serves again and resumes it', async () => {
+    const vm = `lbrun-${process.pid}-reconnect`
+    const { jobId } = await runPoint(vm)
+    const overlay = path.join(dir, `${vm}-vda.qcow2`)
+    await waitForAgentReady(vm, 120_000, () => Promise.resolve(''))
+    const log = async () => (await fx.engine.jobs.get(jobId)).log.map((l) => l.message)
+
+    // A network drop: every SSH session of the host ends, the streamlocal forwards (the disks' sockets) with them.
+    await cutSshSessions(host)
+    // A read the guest's cache cannot answer (caches dropped, the whole disk read): it goes to the backup. The agent
+    // does not answer while the VM is paused, so its status is asked again until the read has finished.
+    const { pid } = await agentCommand<{ pid: number }>(vm, 'guest-exec', { path: '/bin/sh', arg: ['-c', 'echo 3 > /proc/sys/vm/drop_caches; cat /data/from-backup.txt && cat /dev/vda > /dev/null'], 'capture-output': true })
+    const status = await waitFor('the guest finishing its read of the backup', async () => {
+      const st = await agentCommand<{ exited: boolean; exitcode?: number; 'out-data'?: string }>(vm, 'guest-exec-status', { pid }, 5).catch(() => undefined)
+      return st?.exited === true ? st : undefined
+    }, 180_000)
+    expect({ exitCode: status.exitcode, stdout: Buffer.from(status['out-data'] ?? '', 'base64').toString() }).toEqual({ exitCode: 0, stdout: 'written before the backup\n' })
+
+    const said = (await log()).join('\n')
+    console.log(`points run, SSH cut: ${(await log()).filter((l) => /lost|Reconnect|paused|resumed/.test(l)).join(' | ')}`)
+    // Noticed from the connection's close, said in plain words; served again on a new connection without any help.
+    expect(said).toMatch(new RegExp(`The SSH connection to kvm1 was lost \\(.*\\); ${vm} pauses on its next read of the backup; reconnecting…`))
+    expect(said).toMatch(new RegExp(`Reconnected to kvm1 after [0-9.]+ s: ${vm} is served again`))
+    // The read found nobody serving (or the dead connection) and paused the VM; the job resumed it.
+    expect(said).toMatch(/had paused on a read of the backup and was resumed|paused on an I\/O error reading the backup; it is served, so it is resumed/)
+    expect((await virsh(['domstate', vm])).trim()).toBe('running')
+    await agentCommand(vm, 'guest-ping')
+    // The run's lock is held again: served, and the leftovers check does not offer it.
+    const [run] = (await fx.call('runs.list', { host: 'kvm1' })).filter((r) => r.name === vm)
+    expect(run).toMatchObject({ runId: jobId, served: true, stalled: false })
+    expect((await fx.call('leftovers.list', { host: 'kvm1' })).filter((x) => x.vmName === vm)).toEqual([])
+    const verify = await fx.job((await fx.call('repo.verify', {})).jobId)
+    expect(verify.state, JSON.stringify(verify.error)).toBe('succeeded')
+    expect((await fx.engine.jobs.get(jobId)).state).toBe('running')
+
+    await fx.call('jobs.cancel', { jobId })
+    const job = await fx.job(jobId, 120_000)
+    expect(job.state).toBe('cancelled')
+    expect(job.leftBehind).toEqual([])
+    expect(await leftOnHost(vm, jobId, overlay)).toEqual([])
+  }, 400_000)
+
+  it('the host out of reach after the drop: the job keeps trying and shows it; Ctrl+C then names the VM and the command that discards it', async () => {
+    const vm = `lbrun-${process.pid}-unreachable`
+    const { jobId } = await runPoint(vm)
+    const overlay = path.join(dir, `${vm}-vda.qcow2`)
+    const admit = await refuseSshConnections(host)
+    try {
+      await cutSshSessions(host)
+      const down = await waitFor('two failed tries to reconnect', async () => {
+        const job = await fx.engine.jobs.get(jobId)
+        return job.log.filter((l) => /^Reconnecting to kvm1 failed \(try \d+\): .*Trying again in \d+ s/.test(l.message)).length >= 2 ? job : undefined
+      }, 60_000)
+      expect(down.progress).toMatchObject({ phase: 'reconnecting', detail: expect.stringMatching(new RegExp(`^${vm}: reconnecting to kvm1`)) as unknown })
+      expect(down.state).toBe('running')
+      await fx.call('jobs.cancel', { jobId })
+      const job = await fx.job(jobId, 300_000)
+      expect(job.state).toBe('cancelled')
+      console.log(`points run, host out of reach, cancelled: left behind: ${job.leftBehind.join(' | ')}`)
+      expect(job.leftBehind.join('\n')).toContain(`discard it with lifeboat runs discard ${vm} --host kvm1`)
+    } finally {
+      await admit()
+    }
+    // What it names is true and enough: discarded later, and the job's lock file (it holds nothing) cleaned by the
+    // leftovers check, nothing of the run is left.
+    expect(await fx.call('runs.discard', { host: 'kvm1', name: vm })).toEqual({ leftBehind: [] })
+    const files = (await fx.call('leftovers.list', { host: 'kvm1' })).filter((l) => l.jobId === jobId)
+    expect(files.every((l) => l.kind === 'file' && l.safeToClean)).toBe(true)
+    if (files.length > 0) expect((await fx.call('leftovers.clean', { host: 'kvm1', ids: files.map((l) => l.id) })).failed).toEqual([])
+    expect(await leftOnHost(vm, jobId, overlay)).toEqual([])
+  }, 400_000)
 
   it('Lifeboat killed while it serves: the leftovers check offers the VM (never cleans it unasked); --resume serves it again', async () => {
     const vm = `lbrun-${process.pid}-resume`

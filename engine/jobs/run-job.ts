@@ -16,6 +16,11 @@ export const RUN_CACHE_CHUNKS = 32
 const RUN_PARALLEL_READS = 4
 /** How often the run looks whether its VM was made permanent or discarded (by the app, another CLI or virsh). */
 const WATCH_MS = 2000
+/** After a lost connection: the wait before the first try again, doubled after each failed try up to the longest. */
+const RECONNECT_FIRST_MS = 1000
+const RECONNECT_LONGEST_MS = 30_000
+/** One try to serve again (connect, lock, sockets, resume) gives up after this long; the next try follows. */
+const RECONNECT_TRY_MS = 60_000
 
 export interface PointRunRequest {
   readonly pointId: string
@@ -51,7 +56,9 @@ export function toRunDto(info: InstantRunInfo): InstantRunDto {
  * A VM run from a restore point, as a job that lasts as long as Lifeboat serves its disks: it ends when the VM was
  * made permanent (it no longer needs Lifeboat) or discarded elsewhere, and when it is cancelled (Ctrl+C, the app's
  * Stop), which discards the VM — nothing of it is left on the host. If this process dies instead, the VM pauses on
- * its next read of the backup and waits for `--resume` (or discard).
+ * its next read of the backup and waits for `--resume` (or discard). If the SSH connection that carries the disks'
+ * sockets is lost while this process lives, the VM pauses the same way and the job connects again by itself (with
+ * backoff, for as long as it runs), serves the same sockets again and resumes the VM.
  */
 export function pointRunJob(deps: RunJobDeps, record: SavedHost, request: PointRunRequest): JobSpec<PointRunResultDto> {
   return {
@@ -119,7 +126,7 @@ export function pointRunJob(deps: RunJobDeps, record: SavedHost, request: PointR
           end = ctx.step('running')
           ctx.log('info', `${name} is ${session.info.state} from restore point ${manifest.id} after ${((Date.now() - started) / 1000).toFixed(1)} s; its writes go to ${session.info.disks.map((d) => d.overlay).join(', ')}. It needs Lifeboat until it is made permanent or discarded.`)
           ctx.progress({ phase: 'running', bytesDone: 0, detail: name })
-          outcome = await watch(run, name, () => bytes, ctx)
+          outcome = await watchRun(run, session, name, record.name, () => bytes, ctx)
         } finally {
           if (session !== undefined) {
             const name = session.info.name
@@ -143,46 +150,106 @@ export function pointRunJob(deps: RunJobDeps, record: SavedHost, request: PointR
   }
 }
 
-/** Serves until the VM no longer needs it (made permanent), is gone (discarded elsewhere), or the job is cancelled. */
-async function watch(run: InstantRunCapability, name: string, bytes: () => number, ctx: JobContext): Promise<PointRunResultDto['outcome']> {
+/** Waits `ms`, or less when the signal aborts or `wake` is called (the caller receives it); false when aborted. */
+async function pause(ms: number, signal: AbortSignal, onWake?: (wake: () => void) => void): Promise<boolean> {
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms)
+    function done() {
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+    onWake?.(done)
+  })
+  return !signal.aborted
+}
+
+/**
+ * Serves until the VM no longer needs it (made permanent), is gone (discarded elsewhere), or the job is cancelled.
+ * A lost connection (its close event, not a guess from failed listings) is served again at once.
+ */
+export async function watchRun(run: InstantRunCapability, session: InstantRunSession, name: string, host: string, bytes: () => number, ctx: JobContext): Promise<PointRunResultDto['outcome']> {
   const { signal } = ctx
-  let lastState = ''
-  for (;;) {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(done, WATCH_MS)
-      function done() {
-        clearTimeout(t)
-        signal.removeEventListener('abort', done)
-        resolve()
+  let lost: string | undefined
+  let wake: (() => void) | undefined
+  const off = session.onLost((reason) => {
+    lost = reason
+    wake?.()
+  })
+  try {
+    let lastState = ''
+    for (;;) {
+      if (lost === undefined && !(await pause(WATCH_MS, signal, (w) => (wake = w)))) return 'discarded'
+      wake = undefined
+      if (signal.aborted) return 'discarded'
+      if (lost !== undefined) {
+        const reason = lost
+        if (!(await serveAgain(session, name, host, reason, bytes, ctx, () => (lost = undefined)))) return 'discarded'
+        lastState = ''
+        continue
       }
-      signal.addEventListener('abort', done, { once: true })
-    })
-    if (signal.aborted) return 'discarded'
-    const info = (await run.list(signal).catch(() => undefined))?.find((r) => r.name === name)
-    if (info === undefined) {
-      // A failed listing is not proof of anything: only a listing without the VM is.
-      const again = await run.list(signal).catch(() => undefined)
-      if (again !== undefined && !again.some((r) => r.name === name)) {
-        ctx.log('info', `${name} was discarded elsewhere; serving ends.`)
-        return 'discarded-elsewhere'
-      }
-      continue
+      const outcome = await look(run, name, bytes, ctx, lastState)
+      if (typeof outcome === 'string') lastState = outcome
+      else return outcome.end
     }
-    if (info.permanent) {
-      ctx.log('info', `${name} was made permanent: it runs on host storage and no longer needs Lifeboat.`)
-      return 'permanent'
-    }
-    if (info.stalled) {
-      ctx.log('warn', `${name} paused on an I/O error reading the backup; it is served, so it is resumed.`)
-      await run.unstall(name, signal).catch((err: unknown) => ctx.log('warn', `${name} could not be resumed: ${err instanceof Error ? err.message : String(err)}`))
-      continue
-    }
-    if (info.state !== lastState) {
-      if (lastState !== '' && info.state === 'paused') ctx.log('warn', `${name} is paused (an I/O error while reading the backup, or paused by the admin).`)
-      lastState = info.state
-    }
-    ctx.progress({ phase: 'running', bytesDone: bytes(), detail: name })
+  } finally {
+    off()
   }
+}
+
+/**
+ * After the connection was lost: tries to serve again until it works or the job is cancelled, waiting longer after
+ * each failed try. The VM waits paused meanwhile (its writes are in the overlay on the host; nothing is lost). False
+ * when cancelled. `clearLost` forgets a loss that happened before a try (the try serves on a new connection anyway).
+ */
+async function serveAgain(session: InstantRunSession, name: string, host: string, reason: string, bytes: () => number, ctx: JobContext, clearLost: () => void): Promise<boolean> {
+  const { signal } = ctx
+  const since = Date.now()
+  ctx.log('warn', `The SSH connection to ${host} was lost (${reason}); ${name} pauses on its next read of the backup; reconnecting…`)
+  let delay = RECONNECT_FIRST_MS
+  for (let attempt = 1; ; attempt++) {
+    ctx.progress({ phase: 'reconnecting', bytesDone: bytes(), detail: `${name}: reconnecting to ${host}${attempt > 1 ? ` (try ${attempt})` : ''}` })
+    clearLost()
+    try {
+      const { resumed } = await session.serveAgain(AbortSignal.any([signal, AbortSignal.timeout(RECONNECT_TRY_MS)]))
+      ctx.log('info', `Reconnected to ${host} after ${((Date.now() - since) / 1000).toFixed(1)} s: ${name} is served again${resumed ? '; it had paused on a read of the backup and was resumed' : ''}.`)
+      ctx.progress({ phase: 'running', bytesDone: bytes(), detail: name })
+      return true
+    } catch (err) {
+      if (signal.aborted) return false
+      ctx.log('warn', `Reconnecting to ${host} failed (try ${attempt}): ${err instanceof Error ? err.message : String(err)}. Trying again in ${delay / 1000} s; ${name} waits paused, nothing it wrote is lost.`)
+      if (!(await pause(delay, signal))) return false
+      delay = Math.min(delay * 2, RECONNECT_LONGEST_MS)
+    }
+  }
+}
+
+/** One look at the run: the VM's state now (to compare with the next look), or how serving ends. */
+async function look(run: InstantRunCapability, name: string, bytes: () => number, ctx: JobContext, lastState: string): Promise<string | { end: PointRunResultDto['outcome'] }> {
+  const { signal } = ctx
+  const info = (await run.list(signal).catch(() => undefined))?.find((r) => r.name === name)
+  if (info === undefined) {
+    // A failed listing is not proof of anything: only a listing without the VM is.
+    const again = await run.list(signal).catch(() => undefined)
+    if (again !== undefined && !again.some((r) => r.name === name)) {
+      ctx.log('info', `${name} was discarded elsewhere; serving ends.`)
+      return { end: 'discarded-elsewhere' }
+    }
+    return lastState
+  }
+  if (info.permanent) {
+    ctx.log('info', `${name} was made permanent: it runs on host storage and no longer needs Lifeboat.`)
+    return { end: 'permanent' }
+  }
+  if (info.stalled) {
+    ctx.log('warn', `${name} paused on an I/O error reading the backup; it is served, so it is resumed.`)
+    await run.unstall(name, signal).catch((err: unknown) => ctx.log('warn', `${name} could not be resumed: ${err instanceof Error ? err.message : String(err)}`))
+    return lastState
+  }
+  if (info.state !== lastState && lastState !== '' && info.state === 'paused') ctx.log('warn', `${name} is paused (an I/O error while reading the backup, or paused by the admin).`)
+  ctx.progress({ phase: 'running', bytesDone: bytes(), detail: name })
+  return info.state
 }
 
 /** Make permanent as a job: the pull's progress (bytes, rate, ETA) is the job's. */
