@@ -26,6 +26,15 @@ describe('immutability where storage cannot give it', () => {
       expect((error as RepositoryError).message).toMatch(/Folders and SFTP repositories cannot be made immutable.*S3 repository whose bucket has Object Lock/)
     })
   })
+
+  it('a folder repository has nothing to undelete from, and says so', async () => {
+    await withTempDir('undelete-folder', async (dir) => {
+      await using repo = await newLocalRepo(dir)
+      const error: unknown = await repo.undelete({ dryRun: true }).catch((e: unknown) => e)
+      expect((error as RepositoryError).code).toBe('INVALID_ARGUMENT')
+      expect((error as RepositoryError).message).toMatch(/keep no earlier versions of their files.*Undelete works on an S3 repository whose bucket has Object Lock\. Nothing was changed\./)
+    })
+  })
 })
 
 describe.skipIf(missing !== undefined)('S3 Object Lock against a real Ceph RADOS Gateway', { timeout: 600_000 }, () => {
