@@ -156,6 +156,15 @@ test.describe('S3 with Object Lock (Ceph RADOS Gateway)', () => {
     const info = await lifeboat.cli(['repo', 'info', '--repo', location, '--json'])
     expect(info.code, info.stderr).toBe(0)
     expect((JSON.parse(info.stdout) as { objectLock?: unknown }).objectLock).toEqual({ mode: 'GOVERNANCE', days: 7 })
+
+    // Stop locking new points: the app says the locked ones stay locked, and prune still keeps them.
+    await expect(section.getByText('points already locked stay locked until their date')).toBeVisible()
+    await section.getByRole('button', { name: 'Stop locking new points' }).click()
+    await expect(page.getByRole('status').filter({ hasText: 'New restore points are no longer locked. Points already locked stay locked until their date.' })).toBeVisible()
+    await expect(section.getByTestId('lock-state')).toHaveText('Off: restore points in this repository can be deleted by whoever has its S3 credentials.')
+    await expect(section.getByRole('button', { name: 'Stop locking new points' })).toHaveCount(0)
+    await keep.getByRole('button', { name: 'Preview', exact: true }).click()
+    await expect(lockedUntil).toContainText(`kept: locked until ${inAWeek}`)
   })
 
   test('a bucket made without Object Lock: the engine says so and how to make one, nothing changes', async ({ lifeboat }) => {
