@@ -59,7 +59,8 @@ export class S3Versions implements ObjectVersions {
         return dt !== 0 ? dt : (order.get(a) ?? 0) - (order.get(b) ?? 0)
       })
       for (const entry of page) {
-        if (entry.key === undefined || entry.versionId === undefined || !entry.key.startsWith(this.prefix)) continue
+        // Version ids are the storage's words, later printed and sent back: printable ASCII only.
+        if (entry.key === undefined || entry.versionId === undefined || !entry.key.startsWith(this.prefix) || !/^[\x21-\x7e]{1,1024}$/.test(entry.versionId)) continue
         if (++seen > maxEntries) {
           throw new RepositoryError(
             'INVALID_ARGUMENT',
