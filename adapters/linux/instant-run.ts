@@ -171,7 +171,7 @@ async function serveSockets(shell: RootShell, getShell: ShellProvider, runId: st
     stack.push(`remove ${dir}`, async (s) => {
       // Over a new connection when this one was lost since (the removal is the same either way).
       const current = shell.conn.isOpen ? shell : await getShell(s).catch(() => shell)
-      const r = await current.exec(sh`rm -rf -- ${dir}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: String(err) }))
+      const r = await current.exec(sh`rm -rf -- ${dir}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: err instanceof Error ? err.message : String(err) }))
       return r.code === 0 ? undefined : `${dir} could not be removed (${r.stderr.trim().slice(0, 200)}); delete it by hand.`
     })
     const owner = await qemuOwner(new Virsh(shell), signal)
