@@ -60,6 +60,8 @@ export const objectLockCommands: Command[] = [
       }
       const all: UndeleteReport = {
         ...report,
+        // config.json was looked at too, first.
+        ...(config.failed !== undefined || (dryRun && config.restored !== undefined) ? {} : { keysExamined: report.keysExamined + 1, keysHidden: report.keysHidden + (config.restored ? 1 : 0) }),
         restored: [...(config.restored ? [config.restored] : []), ...report.restored],
         failed: [...(config.failed ? [config.failed] : []), ...report.failed],
       }
