@@ -68,7 +68,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
   })
-  const repositories = new Repositories({ defaultPath: paths.repository, secrets, hosts, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) })
+  const repositories = new Repositories({ defaultPath: paths.repository, secrets, hosts, summaryCacheDir: paths.pointSummaries, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) })
   const browse = new BrowseService({ jobs, repositories, hosts: { hosts, secrets, adapters, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) } })
   // The scheduler's plan runs and the `backup.start` handler start backups through the same feature.
   const startBackup = backupStarter({ hosts, secrets, adapters, repositories, jobs, inventory, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) })

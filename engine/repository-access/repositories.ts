@@ -2,6 +2,7 @@ import path from 'node:path'
 import { ApiError } from '../api/contract-errors'
 import { initRepository, openRepository, type Repository, type RepositoryBackend } from '../repository'
 import { isRepositoryError, toRepositoryError } from '../repository/errors'
+import { folderSummaryCache, type SummaryCache } from '../repository/summary-cache'
 import type { HostsStore } from '../state/hosts-store'
 import type { S3Credentials, SecretStore } from '../state/secret-store'
 import { formatLocation, parseLocation, type RepositoryLocation } from './location'
@@ -23,6 +24,8 @@ export interface RepositoriesOptions {
   readonly hosts?: HostsStore
   readonly env?: NodeJS.ProcessEnv
   readonly connectTimeoutMs?: number
+  /** Folder of the restore-point summaries listing remembers (summary-cache.ts); without it each listing decodes every manifest. */
+  readonly summaryCacheDir?: string
 }
 
 export interface InitRepositoryOptions {
@@ -45,7 +48,10 @@ export function passphraseId(location: string): string {
  * AWS_SECRET_ACCESS_KEY, else from what `repo init` saved.
  */
 export class Repositories {
-  constructor(private readonly options: RepositoriesOptions) {}
+  private readonly summaryCache: SummaryCache | undefined
+  constructor(private readonly options: RepositoriesOptions) {
+    this.summaryCache = options.summaryCacheDir === undefined ? undefined : folderSummaryCache(options.summaryCacheDir)
+  }
 
   /** Parses a reference (INVALID_INPUT naming the `repo` field when it is not a valid location). */
   locate(ref: RepositoryRef = {}): RepositoryLocation {
@@ -62,7 +68,7 @@ export class Repositories {
     const label = formatLocation(location)
     const passphrase = await this.passphrase(label)
     const backend = await openBackend(location, label, this.deps(), { signal })
-    const common = { backend, ...(passphrase !== undefined ? { passphrase } : {}), ...(signal ? { signal } : {}) }
+    const common = { backend, ...(passphrase !== undefined ? { passphrase } : {}), ...(signal ? { signal } : {}), ...(this.summaryCache !== undefined ? { summaryCache: this.summaryCache } : {}) }
     try {
       return await openRepository(common)
     } catch (err) {

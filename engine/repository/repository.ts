@@ -17,6 +17,8 @@ import { check, type CheckReport } from './maintenance/check.js'
 import { copyPoint, type CopyPointOptions, type CopyReport } from './copy/copy-point.js'
 import { repairFrom, type RepairOptions, type RepairReport } from './copy/repair-from.js'
 import { summarize, type PointManifest, type PointSummary } from './types.js'
+import { runLanes } from '../common/lanes.js'
+import type { SummaryCache } from './summary-cache.js'
 import type { ObjectLockSetting, RepositoryBackend } from './backend.js'
 import { configureObjectLock, lockPoint } from './object-lock.js'
 import { undelete, type UndeleteOptions, type UndeleteReport } from './undelete.js'
@@ -31,6 +33,8 @@ export interface OpenOptions {
   readonly locking?: Partial<LockingSettings>
   readonly clock?: () => number
   readonly signal?: AbortSignal
+  /** Remembers listed points' summaries across opens (see summary-cache.ts); without it every listing decodes every manifest. */
+  readonly summaryCache?: SummaryCache
 }
 
 export interface InitOptions extends OpenOptions {
@@ -139,12 +143,18 @@ export async function openRepository(options: OpenOptions): Promise<Repository> 
       host: options.locking?.host,
     },
   }
-  return new RepositoryHandle(ctx)
+  return new RepositoryHandle(ctx, options.summaryCache)
 }
+
+/** Manifests read at once while listing. */
+const LIST_LANES = 8
 
 class RepositoryHandle implements Repository {
   private closed = false
-  constructor(private readonly ctx: RepoContext) {}
+  constructor(
+    private readonly ctx: RepoContext,
+    private readonly summaries?: SummaryCache,
+  ) {}
 
   info(): RepositoryInfo {
     const c = this.ctx.config
@@ -161,16 +171,34 @@ class RepositoryHandle implements Repository {
   }
 
   async listPoints(signal?: AbortSignal): Promise<PointSummary[]> {
-    const out: PointSummary[] = []
-    for (const id of await listPointIds(this.ctx, signal)) {
-      try {
-        out.push(summarize(await loadManifest(this.ctx, id, signal)))
-      } catch (error) {
-        // A point pruned meanwhile is simply gone; a damaged one is reported by check/verify, not here.
-        if (!(error instanceof RepositoryError) || (error.code !== 'POINT_NOT_FOUND' && error.code !== 'CORRUPT_MANIFEST')) throw error
-      }
-    }
-    return out
+    const ids = await listPointIds(this.ctx, signal)
+    const found: (PointSummary | undefined)[] = new Array<PointSummary | undefined>(ids.length)
+    const cache = this.summaries
+    const repositoryId = this.ctx.config.id
+    // Manifests are read a few at once (S3 and SFTP answer each request after a round trip); what was summarised
+    // before comes from the cache.
+    await runLanes(
+      ids.length,
+      LIST_LANES,
+      async (index, laneSignal) => {
+        const id = ids[index] ?? ''
+        const cached = await cache?.get(repositoryId, id)
+        if (cached !== undefined) {
+          found[index] = cached
+          return
+        }
+        try {
+          const summary = summarize(await loadManifest(this.ctx, id, laneSignal))
+          found[index] = summary
+          await cache?.put(repositoryId, id, summary)
+        } catch (error) {
+          // A point pruned meanwhile is simply gone; a damaged one is reported by check/verify, not here.
+          if (!(error instanceof RepositoryError) || (error.code !== 'POINT_NOT_FOUND' && error.code !== 'CORRUPT_MANIFEST')) throw error
+        }
+      },
+      signal,
+    )
+    return found.filter((s): s is PointSummary => s !== undefined)
   }
 
   getPoint(pointId: string, signal?: AbortSignal): Promise<PointManifest> {

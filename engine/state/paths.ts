@@ -29,6 +29,8 @@ export interface StatePaths {
   /** Alert channels and choices (no secrets), and what alerting remembers (open episodes, failed deliveries). */
   readonly notifySettings: string
   readonly notifyState: string
+  /** What listing repositories remembers of each restore point (summaries by repository id and point id). */
+  readonly pointSummaries: string
 }
 
 export function statePaths(home: string): StatePaths {
@@ -44,5 +46,6 @@ export function statePaths(home: string): StatePaths {
     checkScreenshots: path.join(home, 'checks'),
     notifySettings: path.join(home, 'notify.json'),
     notifyState: path.join(home, 'notify-state.json'),
+    pointSummaries: path.join(home, 'cache', 'point-summaries'),
   }
 }
