@@ -102,9 +102,13 @@ function servingSession(getShell: ShellProvider, runId: string, name: string, di
   // Asked afresh after each await (stopServing may have run meanwhile).
   const hasStopped = () => stopped
   const listeners = new Set<(reason: string) => void>()
+  // Why the current serving's connection was lost, until it serves again: a listener added later hears of it too.
+  let lostFor: string | undefined
   const watch = (s: Serving) =>
     s.conn.onClose(({ lost, reason }) => {
-      if (lost && !stopped && s === serving) for (const l of [...listeners]) l(reason)
+      if (!lost || stopped || s !== serving) return
+      lostFor = reason
+      for (const l of [...listeners]) l(reason)
     })
   let unwatch = watch(serving)
   // From now until serving stops this process answers for the run, also while it reconnects (the lock is down then).
@@ -113,6 +117,11 @@ function servingSession(getShell: ShellProvider, runId: string, name: string, di
     info,
     onLost(listener) {
       listeners.add(listener)
+      const reason = lostFor
+      if (reason !== undefined)
+        queueMicrotask(() => {
+          if (listeners.has(listener)) listener(reason)
+        })
       return () => {
         listeners.delete(listener)
       }
@@ -129,6 +138,7 @@ function servingSession(getShell: ShellProvider, runId: string, name: string, di
         }
         unwatch()
         serving = next
+        lostFor = undefined
         unwatch = watch(next)
       }
       return { resumed: await resumeIfStalled(shell, name, signal) }
