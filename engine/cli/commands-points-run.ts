@@ -42,11 +42,18 @@ export const pointsRunCommands: Command[] = [
         { ...repoArg(ctx), point: point.id, host, network, ...(name !== undefined ? { name } : {}), ...(resume !== undefined ? { resume } : {}) },
         ctx.signal,
       )
-      let announced = false
+      let announced = ''
+      let phase = ''
       const announce = (job: JobDto) => {
+        // Once it runs: say when the connection is lost and when it serves again (the job's own log has each try).
+        if (announced !== '' && job.progress.phase !== phase && !ctx.io.json) {
+          if (job.progress.phase === 'reconnecting') ctx.io.err(`The SSH connection to ${host} was lost; ${announced} pauses on its next read of the backup and waits (nothing it wrote is lost); reconnecting…`)
+          else if (phase === 'reconnecting' && job.progress.phase === 'running') ctx.io.err(`Reconnected to ${host}: ${announced} is served again.`)
+        }
+        phase = job.progress.phase
         const vm = job.progress.phase === 'running' ? job.progress.detail : undefined
-        if (announced || vm === undefined || vm === '') return
-        announced = true
+        if (announced !== '' || vm === undefined || vm === '') return
+        announced = vm
         if (ctx.io.json) ctx.io.out(JSON.stringify({ running: vm, pointId: point.id, host, jobId }))
         else {
           ctx.io.out(vm)
