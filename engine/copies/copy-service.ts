@@ -128,6 +128,7 @@ export class CopyService {
         if (place.retention !== undefined && vmIds.length > 0) {
           const pruned = await this.pruneCopy(to, place.retention, vmIds, ctx.signal)
           ctx.log('info', `Copy at ${label}: ${pruned.removed.length} older restore point(s) removed by its retention, ${pruned.kept.length} kept.`)
+          for (const l of pruned.locked) ctx.log('info', `Copy at ${label}: restore point ${l.pointId} is kept although its retention would remove it: S3 Object Lock protects it until ${l.until}.`)
         }
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err)

@@ -419,6 +419,7 @@ export class Scheduler {
       try {
         const report = await repo.prune({ policy: plan.retention, vmIds: [...vmIds], signal: ctx.signal })
         ctx.log('info', `Retention: ${report.removed.length} older restore point(s) removed, ${report.kept.length} kept.`)
+        for (const l of report.locked) ctx.log('info', `Restore point ${l.pointId} is kept although the rules would remove it: S3 Object Lock protects it until ${l.until}.`)
       } finally {
         await repo.close()
       }
