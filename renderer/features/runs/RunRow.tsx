@@ -1,15 +1,43 @@
+import { useEffect, useState } from 'react'
 import type { JobDto } from '../../../engine/api/contract'
 import { useCancelJob } from '../../api/queries'
 import { ProgressBar } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { errorText, useFormat, useT } from '../../i18n/i18n'
 import { useUi } from '../../stores/ui-store'
-import { isActiveJob, servingJobOf, type BannerRun } from './run-model'
+import { isActiveJob, reconnectedNow, runConnection, servingJobOf, type BannerRun, type RunConnection } from './run-model'
 import { useRunJobs } from './run-store'
 import { useMakePermanent, useRunFromBackup } from './use-runs'
 
-/** One VM running from a backup: where from, and make permanent (with the copy's progress) or stop and discard. */
-export function RunRow({ entry, permanentJob, jobs, onDiscard }: { readonly entry: BannerRun; readonly permanentJob: JobDto | undefined; readonly jobs: readonly JobDto[]; readonly onDiscard: () => void }) {
+/** How long "Reconnected" stays in the row once serving is back. */
+const RECONNECTED_SHOWN_MS = 10_000
+
+/**
+ * Says "Reconnected" for a while after the serving job's phase went from reconnecting back to running; a run that
+ * just started serving says nothing.
+ */
+function useReconnectedNotice(state: RunConnection['state'] | undefined): boolean {
+  const [seen, setSeen] = useState(state)
+  const [shown, setShown] = useState(false)
+  // Adjusted while rendering when the state changes (React's pattern for state derived from a change of props).
+  if (seen !== state) {
+    setSeen(state)
+    setShown(reconnectedNow(seen, state))
+  }
+  useEffect(() => {
+    if (!shown) return
+    const timer = setTimeout(() => setShown(false), RECONNECTED_SHOWN_MS)
+    return () => clearTimeout(timer)
+  }, [shown])
+  return shown
+}
+
+/**
+ * One VM running from a backup: where from, and make permanent (with the copy's progress) or stop and discard. While
+ * its serving job reconnects to the host after a lost SSH connection the row says so (a live status line); stopping
+ * and discarding stays possible and is then done by cancelling that job (`reconnecting` is handed to onDiscard).
+ */
+export function RunRow({ entry, permanentJob, jobs, onDiscard }: { readonly entry: BannerRun; readonly permanentJob: JobDto | undefined; readonly jobs: readonly JobDto[]; readonly onDiscard: (reconnecting: JobDto | undefined) => void }) {
   const t = useT()
   const fmt = useFormat()
   const toast = useUi((s) => s.toast)
@@ -20,7 +48,12 @@ export function RunRow({ entry, permanentJob, jobs, onDiscard }: { readonly entr
   const { host, run } = entry
   const params = { vm: run.name, host: host.name, date: entry.pointDate !== undefined ? fmt.date(entry.pointDate) : t('runs.banner.unknownDate', { point: run.pointId }), state: run.state }
   const copying = isActiveJob(permanentJob) ? permanentJob : undefined
-  const serving = isActiveJob(servingJobOf(jobs, run))
+  const servingJob = servingJobOf(jobs, run, host)
+  const serving = isActiveJob(servingJob)
+  const connection = runConnection(servingJob)
+  const reconnecting = connection?.state === 'reconnecting' ? connection : undefined
+  const reconnected = useReconnectedNotice(connection?.state)
+  const status = reconnecting !== undefined ? (reconnecting.attempt > 1 ? t('runs.reconnectingTry', { ...params, attempt: reconnecting.attempt }) : t('runs.reconnecting', params)) : reconnected ? t('runs.reconnected', params) : ''
   const text = !run.served ? t('runs.banner.unserved', params) : run.state === 'running' ? t('runs.banner.running', params) : t('runs.banner.state', params)
 
   const makePermanent = () =>
@@ -55,8 +88,11 @@ export function RunRow({ entry, permanentJob, jobs, onDiscard }: { readonly entr
   const copyLabel = t('runs.copying', params)
 
   return (
-    <li className={`run-row${run.served ? '' : ' is-unserved'}`}>
+    <li className={`run-row${run.served ? '' : ' is-unserved'}${reconnecting !== undefined ? ' is-reconnecting' : ''}`}>
       <p className="run-text">{text}</p>
+      <p className="run-detail" role="status" aria-live="polite">
+        {reconnecting !== undefined ? <strong>{status}</strong> : status}
+      </p>
       {copying !== undefined && p !== undefined ? (
         <div className="run-copy">
           <ProgressBar value={p.bytesTotal !== undefined && p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : undefined} label={copyLabel} />
@@ -77,10 +113,10 @@ export function RunRow({ entry, permanentJob, jobs, onDiscard }: { readonly entr
               {t('runs.serveAgain')}
             </Button>
           )}
-          <Button size="sm" variant={run.served ? 'primary' : 'secondary'} busy={permanent.isPending} disabled={!run.served} title={run.served ? undefined : t('runs.makePermanentUnserved')} onClick={makePermanent}>
+          <Button size="sm" variant={run.served ? 'primary' : 'secondary'} busy={permanent.isPending} disabled={!run.served || reconnecting !== undefined} title={reconnecting !== undefined ? t('runs.makePermanentReconnecting', params) : run.served ? undefined : t('runs.makePermanentUnserved')} onClick={makePermanent}>
             {t('runs.makePermanent')}
           </Button>
-          <Button size="sm" variant="danger" onClick={onDiscard}>
+          <Button size="sm" variant="danger" onClick={() => onDiscard(reconnecting !== undefined ? servingJob : undefined)}>
             {t('runs.discard')}
           </Button>
         </span>

@@ -1,10 +1,12 @@
 import { useState } from 'react'
+import type { JobDto } from '../../../engine/api/contract'
 import { useJobs, usePoints } from '../../api/queries'
 import { ProgressBar } from '../../components/bits'
 import { useT } from '../../i18n/i18n'
-import { DiscardRunDialog } from './DiscardRunDialog'
+import { Button } from '../../components/Button'
+import { DiscardRunDialog, type DiscardTarget } from './DiscardRunDialog'
 import { RunRow } from './RunRow'
-import { bannerRuns, isActiveJob, permanentJobOf, type BannerRun } from './run-model'
+import { bannerRuns, isActiveJob, permanentJobOf, runConnection, unlistedReconnects } from './run-model'
 import { useRunJobs } from './run-store'
 import { usePermanentRequests, useRunsEverywhere, useRunsLiveUpdates } from './use-runs'
 import { useRunJobOutcomes } from './use-run-job-outcomes'
@@ -22,11 +24,16 @@ export function RunsBanner() {
   const jobs = useJobs()
   const watched = useRunJobs((s) => s.watched)
   const requests = usePermanentRequests(watched.filter((w) => w.kind === 'permanent').map((w) => ({ jobId: w.jobId, host: w.hostId, name: w.vm })))
-  const [discarding, setDiscarding] = useState<BannerRun | undefined>(undefined)
+  const [discarding, setDiscarding] = useState<{ readonly target: DiscardTarget; readonly reconnecting: JobDto | undefined } | undefined>(undefined)
   const runs = bannerRuns(perHost, points.data ?? [])
   const jobList = jobs.data ?? []
-  const starting = watched.filter((w) => w.kind === 'run' && isActiveJob(jobList.find((j) => j.id === w.jobId)) && !runs.some((r) => r.host.id === w.hostId && r.run.name === w.vm))
-  if (runs.length === 0 && starting.length === 0) return null
+  // A job that reconnects is past starting: when its host's list could not be read it is shown as unlisted instead.
+  const starting = watched.filter((w) => {
+    const job = jobList.find((j) => j.id === w.jobId)
+    return w.kind === 'run' && isActiveJob(job) && runConnection(job)?.state !== 'reconnecting' && !runs.some((r) => r.host.id === w.hostId && r.run.name === w.vm)
+  })
+  const unlisted = unlistedReconnects(jobList, perHost.map((p) => p.host), runs)
+  if (runs.length === 0 && starting.length === 0 && unlisted.length === 0) return null
   return (
     <section className="runs-banner" aria-label={t('runs.banner.label')}>
       <ul className="runs-list">
@@ -41,10 +48,25 @@ export function RunsBanner() {
           )
         })}
         {runs.map((entry) => (
-          <RunRow key={`${entry.host.id}/${entry.run.name}`} entry={entry} permanentJob={permanentJobOf(jobList, requests, entry.host.id, entry.run.name)} jobs={jobList} onDiscard={() => setDiscarding(entry)} />
+          <RunRow key={`${entry.host.id}/${entry.run.name}`} entry={entry} permanentJob={permanentJobOf(jobList, requests, entry.host.id, entry.run.name)} jobs={jobList} onDiscard={(reconnecting) => setDiscarding({ target: { host: entry.host, vm: entry.run.name, disks: entry.run.disks }, reconnecting })} />
         ))}
+        {unlisted.map((u) => {
+          const params = { vm: u.vm ?? t('runs.aVm'), host: u.host.name, attempt: u.attempt }
+          return (
+            <li key={u.job.id} className="run-row is-reconnecting">
+              <p className="run-text" role="status" aria-live="polite">
+                <strong>{u.attempt > 1 ? t('runs.reconnectingTry', params) : t('runs.reconnecting', params)}</strong>
+              </p>
+              <span className="banner-actions">
+                <Button size="sm" variant="danger" disabled={u.job.state === 'cancelling'} onClick={() => setDiscarding({ target: u.vm !== undefined ? { host: u.host, vm: u.vm } : { host: u.host }, reconnecting: u.job })}>
+                  {t('runs.discard')}
+                </Button>
+              </span>
+            </li>
+          )
+        })}
       </ul>
-      {discarding !== undefined && <DiscardRunDialog entry={discarding} onClose={() => setDiscarding(undefined)} />}
+      {discarding !== undefined && <DiscardRunDialog target={discarding.target} reconnecting={discarding.reconnecting} onClose={() => setDiscarding(undefined)} />}
     </section>
   )
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { HostDto, InstantRunDto, JobDto, PointSummaryDto } from '../../../engine/api/contract'
-import { bannerRuns, changesRuns, defaultRunName, permanentJobOf, permanentRequestOf, runNameProblem, runPlan } from './run-model'
+import { bannerRuns, changesRuns, defaultRunName, permanentJobOf, permanentRequestOf, reconnectedNow, runConnection, runNameProblem, runPlan, servingJobOf, unlistedReconnects } from './run-model'
 
 const host = (id: string, kind: HostDto['kind']): HostDto => ({ id, kind, name: id, address: `${id}.lan`, port: 22, user: 'root', authType: 'key', fingerprint: '', fingerprintType: '', addedAt: '' })
 const run = (name: string, over: Partial<InstantRunDto> = {}): InstantRunDto => ({ name, vmId: name, runId: `job-${name}`, pointId: 'p1', state: 'running', permanent: false, served: true, stalled: false, disks: [{ target: 'vda', overlay: `/var/lib/libvirt/images/${name}-vda.qcow2` }], ...over })
@@ -73,5 +73,61 @@ describe('the banner\'s runs', () => {
     expect(changesRuns({ ...serving, progress: { phase: 'running', bytesDone: 0 } }, { ...serving, progress: { phase: 'running', bytesDone: 9 } })).toBe(false)
     expect(changesRuns(job('p', 'runs.makePermanent', 'running'), job('p', 'runs.makePermanent', 'succeeded'))).toBe(true)
     expect(changesRuns(undefined, job('b', 'backup', 'running'))).toBe(false)
+  })
+})
+
+describe('a run whose SSH connection was lost', () => {
+  const serving = (phase: string, detail: string | undefined, over: Partial<JobDto> = {}): JobDto => ({ ...job('job-web', 'points.run', 'running', undefined, phase), hostId: 'kvm1', progress: detail === undefined ? { phase, bytesDone: 0 } : { phase, bytesDone: 0, detail }, ...over })
+
+  it('reads the phase of its serving job: reconnecting with the try the engine names, served again, or nothing to say', () => {
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1'))).toEqual({ state: 'reconnecting', attempt: 1 })
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 3)'))).toEqual({ state: 'reconnecting', attempt: 3 })
+    // A detail the app cannot read still says reconnecting: the phase decides, the try is only a figure.
+    expect(runConnection(serving('reconnecting', undefined))).toEqual({ state: 'reconnecting', attempt: 1 })
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 0)'))).toEqual({ state: 'reconnecting', attempt: 1 })
+    expect(runConnection(serving('reconnecting', `web (try 3): reconnecting to kvm1 (try ${'9'.repeat(40)})`))).toEqual({ state: 'reconnecting', attempt: 1 })
+    expect(runConnection(serving('running', 'web'))).toEqual({ state: 'served' })
+    expect(runConnection(serving('start', 'serve: listening on /run/lifeboat-run.x for QEMU'))).toBeUndefined()
+    // An ended job serves nothing, whatever phase it was last in; neither does another kind of job.
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 2)', { state: 'cancelled' }))).toBeUndefined()
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 2)', { state: 'cancelling' }))).toEqual({ state: 'reconnecting', attempt: 2 })
+    expect(runConnection({ ...serving('reconnecting', 'x'), kind: 'runs.makePermanent' })).toBeUndefined()
+    expect(runConnection(undefined)).toBeUndefined()
+  })
+
+  it('says "reconnected" only when a reconnecting run is served again, not when a run starts serving', () => {
+    expect(reconnectedNow('reconnecting', 'served')).toBe(true)
+    expect(reconnectedNow(undefined, 'served')).toBe(false)
+    expect(reconnectedNow('served', 'served')).toBe(false)
+    expect(reconnectedNow('reconnecting', 'reconnecting')).toBe(false)
+    // Cancelled while reconnecting: the job ends, nothing was reconnected.
+    expect(reconnectedNow('reconnecting', undefined)).toBe(false)
+  })
+
+  it('finds the job serving a run: the one that started it, or one serving it again (another id) by host and VM name', () => {
+    const kvm1 = { id: 'kvm1', name: 'kvm1' }
+    const started = serving('reconnecting', 'web: reconnecting to kvm1 (try 2)')
+    expect(servingJobOf([started], run('web'), kvm1)?.id).toBe('job-web')
+    const resumed = serving('reconnecting', 'web: reconnecting to kvm1 (try 4)', { id: 'job-resume' })
+    const ended = { ...serving('running', 'web'), state: 'cancelled' as const }
+    expect(servingJobOf([ended, resumed], run('web'), kvm1)?.id).toBe('job-resume')
+    expect(servingJobOf([{ ...serving('running', 'web'), id: 'job-resume' }], run('web'), kvm1)?.id).toBe('job-resume')
+    // Not another VM whose name begins the same, nor the same name on another host, nor an ended job of another id.
+    expect(servingJobOf([{ ...resumed, progress: { phase: 'reconnecting', bytesDone: 0, detail: 'web: b: reconnecting to kvm1' } }], run('web'), kvm1)).toBeUndefined()
+    expect(servingJobOf([{ ...resumed, progress: { phase: 'reconnecting', bytesDone: 0, detail: 'web: reconnecting to kvm1 (try 2) and more' } }], run('web'), kvm1)).toBeUndefined()
+    expect(servingJobOf([{ ...resumed, hostId: 'kvm2' }], run('web'), kvm1)).toBeUndefined()
+    expect(servingJobOf([{ ...resumed, state: 'failed' }], run('web'), kvm1)).toBeUndefined()
+    expect(servingJobOf([resumed], run('web'))).toBeUndefined()
+  })
+
+  it('still shows a reconnecting run whose host could not be listed since a reload, named from its job when it can be', () => {
+    const kvm1 = host('kvm1', 'linux')
+    const listed = serving('reconnecting', 'web: reconnecting to kvm1 (try 2)')
+    const other = serving('reconnecting', 'db: x: reconnecting to kvm1 (try 5)', { id: 'job-db' })
+    const odd = serving('reconnecting', 'something else', { id: 'job-odd' })
+    const elsewhere = serving('reconnecting', 'app: reconnecting to kvm9', { id: 'job-app', hostId: 'kvm9' })
+    const rows = [{ host: kvm1, run: run('web') }]
+    expect(unlistedReconnects([listed, other, odd, elsewhere, serving('running', 'mail', { id: 'job-mail' })], [kvm1], rows).map((u) => [u.job.id, u.vm, u.attempt])).toEqual([['job-db', 'db: x', 5], ['job-odd', undefined, 1]])
+    expect(unlistedReconnects([listed], [kvm1], []).map((u) => u.vm)).toEqual(['web'])
   })
 })

@@ -113,9 +113,50 @@ export function isActiveJob(job: JobDto | undefined): boolean {
   return job !== undefined && activeStates.has(job.state)
 }
 
-/** The serving job of a run (points.run started it under the run's id), when this engine still has it. */
-export function servingJobOf(jobs: readonly JobDto[], run: Pick<InstantRunDto, 'runId'>): JobDto | undefined {
-  return jobs.find((j) => j.id === run.runId && j.kind === 'points.run')
+/** The try number in a serving job's detail ("web: reconnecting to kvm1 (try 3)"); the first try names none. */
+const TRY_RE = / \(try (\d{1,6})\)$/
+const TRY_ONLY_RE = /^ \(try \d{1,6}\)$/
+
+/** Whether a points.run job's detail is about this VM on this host: its name alone, or its reconnecting line. */
+function detailNames(detail: string | undefined, vm: string, hostName: string): boolean {
+  if (detail === undefined) return false
+  if (detail === vm) return true
+  const head = `${vm}: reconnecting to ${hostName}`
+  if (!detail.startsWith(head)) return false
+  const rest = detail.slice(head.length)
+  return rest === '' || TRY_ONLY_RE.test(rest)
+}
+
+/**
+ * The serving job of a run when this engine has it: the job that started it (points.run ran under the run's id), or
+ * a job that serves it again after its Lifeboat died (`--resume`, another id), known by its host and its detail, which
+ * names the VM while it serves or reconnects. An active job is preferred over an ended one.
+ */
+export function servingJobOf(jobs: readonly JobDto[], run: Pick<InstantRunDto, 'runId' | 'name'>, host?: Pick<HostDto, 'id' | 'name'>): JobDto | undefined {
+  const mine = jobs.filter((j) => j.kind === 'points.run' && (j.id === run.runId || (host !== undefined && j.hostId === host.id && isActiveJob(j) && detailNames(j.progress.detail, run.name, host.name))))
+  return mine.find(isActiveJob) ?? mine[0]
+}
+
+/** What the banner says of a run's link to Lifeboat, from its serving job: served, or reconnecting (which try). */
+export type RunConnection = { readonly state: 'served' } | { readonly state: 'reconnecting'; readonly attempt: number }
+
+/**
+ * The state of a serving job's SSH connection, from its phase: `reconnecting` after the connection carrying the
+ * disks' sockets was lost (the VM pauses at its next read of the backup and waits), `running` once it serves (again).
+ * Undefined when no active job serves the run, or it is still starting.
+ */
+export function runConnection(job: JobDto | undefined): RunConnection | undefined {
+  if (job?.kind !== 'points.run' || !isActiveJob(job)) return undefined
+  if (job.progress.phase === 'reconnecting') {
+    const n = Number(TRY_RE.exec(job.progress.detail ?? '')?.[1] ?? '1')
+    return { state: 'reconnecting', attempt: Number.isSafeInteger(n) && n >= 1 ? n : 1 }
+  }
+  return job.progress.phase === 'running' ? { state: 'served' } : undefined
+}
+
+/** "Reconnected" is said once, when a run that was reconnecting is served again; not when a run starts serving. */
+export function reconnectedNow(before: RunConnection['state'] | undefined, after: RunConnection['state'] | undefined): boolean {
+  return before === 'reconnecting' && after === 'served'
 }
 
 /** A points.run job that just started serving (phase `running`) or ended: the runs lists are out of date. */
@@ -123,4 +164,33 @@ export function changesRuns(before: JobDto | undefined, after: JobDto): boolean 
   if (after.kind !== 'points.run' && after.kind !== 'runs.makePermanent') return false
   if (before?.state !== after.state) return true
   return after.kind === 'points.run' && before.progress.phase !== after.progress.phase
+}
+
+/** A serving job that reconnects for a run the banner has no row for (its host could not be asked since a reload). */
+export interface UnlistedReconnect {
+  readonly job: JobDto
+  readonly host: HostDto
+  /** Undefined when the job's detail does not name it in the form the engine writes. */
+  readonly vm?: string
+  readonly attempt: number
+}
+
+/**
+ * Serving jobs that reconnect to a host whose runs list the app could not read (the host was out of reach when the app
+ * loaded): the banner still says that a VM waits and lets it be stopped. The VM's name comes from the job's detail
+ * ("web: reconnecting to kvm1 (try 3)"), cut at the host name the app knows; a detail in another form names none.
+ */
+export function unlistedReconnects(jobs: readonly JobDto[], hosts: readonly HostDto[], rows: readonly BannerRun[]): UnlistedReconnect[] {
+  return jobs.flatMap((job) => {
+    const c = runConnection(job)
+    const host = hosts.find((h) => h.id === job.hostId)
+    if (c?.state !== 'reconnecting' || host === undefined) return []
+    if (rows.some((r) => r.host.id === host.id && servingJobOf([job], r.run, r.host) !== undefined)) return []
+    const detail = job.progress.detail ?? ''
+    const tail = `: reconnecting to ${host.name}`
+    const at = detail.lastIndexOf(tail)
+    const rest = at > 0 ? detail.slice(at + tail.length) : undefined
+    const vm = rest !== undefined && (rest === '' || TRY_ONLY_RE.test(rest)) ? detail.slice(0, at) : undefined
+    return [vm === undefined ? { job, host, attempt: c.attempt } : { job, host, vm, attempt: c.attempt }]
+  })
 }

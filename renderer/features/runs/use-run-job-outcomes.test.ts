@@ -27,4 +27,10 @@ describe('what the admin is told when a run job ends', () => {
     expect(runJobOutcome(t, permanent, job('running'))).toBeUndefined()
     expect(runJobOutcome(t, run, job('succeeded'))).toBeUndefined()
   })
+
+  it('stopped: removed with everything it wrote, or, when the host was out of reach, what stayed there and how to remove it', () => {
+    expect(runJobOutcome(t, run, job('cancelled'))).toEqual({ tone: 'info', text: 'web-rescue was turned off and removed from kvm1, with everything it wrote.' })
+    const left = runJobOutcome(t, run, job('cancelled', { leftBehind: ['web-rescue could not be discarded (connect ECONNREFUSED); discard it with lifeboat runs discard web-rescue --host kvm1.'] }))
+    expect(left).toEqual({ tone: 'error', text: 'Lifeboat stopped serving web-rescue, but could not remove everything from kvm1: web-rescue could not be discarded (connect ECONNREFUSED); discard it with lifeboat runs discard web-rescue --host kvm1.' })
+  })
 })

@@ -11,7 +11,8 @@ export function runJobOutcome(t: Translate, w: WatchedRunJob, job: JobDto): { to
   const left = job.leftBehind.length > 0 ? ` ${t('runs.copyLeft')} ${job.leftBehind.join(' ')}` : ''
   if (w.kind === 'run') {
     if (job.state === 'failed') return { tone: 'error', text: `${t('run.failed', params)} ${job.error !== undefined ? errorText(t, job.error) : ''}${left || ` ${t('run.failedClean', params)}`}` }
-    if (job.state === 'cancelled') return { tone: 'info', text: `${t('runs.discarded', params)}${left}` }
+    // Stopped while the host was out of reach, the VM may still be there: say so rather than "removed".
+    if (job.state === 'cancelled') return job.leftBehind.length > 0 ? { tone: 'error', text: `${t('runs.stoppedLeft', params)} ${job.leftBehind.join(' ')}` } : { tone: 'info', text: t('runs.discarded', params) }
     return undefined
   }
   if (job.state === 'succeeded') return { tone: 'success', text: t('runs.permanentDone', params) }
