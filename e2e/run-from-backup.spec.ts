@@ -8,7 +8,7 @@ import { openRepository } from '../engine/repository/repository'
 import { statePaths } from '../engine/state/paths'
 import { makeExt4DataDisk, makeTestDir } from '../test-hosts/data-disk'
 import { canRunLibvirt, ensureLibvirt, virsh, type LibvirtHandle } from '../test-hosts/libvirt'
-import { canRunSshHosts } from '../test-hosts/ssh-host'
+import { canRunSshHosts, cutSshSessions, refuseSshConnections } from '../test-hosts/ssh-host'
 import { createTestDomain, type TestDomain } from '../test-hosts/test-domain'
 import { expect, test } from './support/fixtures'
 import { escapeRe } from './support/text'
@@ -16,7 +16,8 @@ import { escapeRe } from './support/text'
 /**
  * Instant recovery from the app, against the real engine and a real libvirt host (TCG): the tiny guest's cold restore
  * point runs as a new VM served by Lifeboat; the banner across the app says so and survives a reload; "Make permanent"
- * cuts it loose (no NBD left in its definition), "Stop and discard" leaves nothing on the host. Booting the guest to
+ * cuts it loose (no NBD left in its definition), a lost SSH connection is shown while it reconnects and once it is
+ * served again, "Stop and discard" leaves nothing on the host. Booting the guest to
  * its agent is proven by engine/jobs/point-run.test.ts; here what counts is what the admin sees and that the host
  * agrees with it.
  */
@@ -124,6 +125,34 @@ test.describe('Run from backup', () => {
     await page.keyboard.press('Enter')
     const secondRow = banner.getByRole('listitem').filter({ hasText: second })
     await expect(secondRow.getByRole('button', { name: 'Stop and discard…' })).toBeVisible({ timeout: 90_000 })
+
+    // A network drop: every SSH session of the host ends (the disks' sockets with them) and the host turns new ones
+    // away for a while. The row says that the VM waits and which try it is, in a live status line; once the host lets
+    // Lifeboat in again the VM is served again and the row says so, calmly.
+    const status = secondRow.getByRole('status')
+    const admit = await refuseSshConnections(sshHost)
+    const cutAt = Date.now()
+    try {
+      await cutSshSessions(sshHost)
+      await expect(status).toHaveText(new RegExp(`^Connection to kvm1 lost — ${escapeRe(second)} pauses at its next read of the backup and waits; nothing it wrote is lost\\. Reconnecting \\(try [2-9]\\)…$`), { timeout: 30_000 })
+      console.log(`run from backup: reconnecting shown ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut`)
+      await expect(secondRow.getByRole('button', { name: 'Make permanent' })).toBeDisabled()
+      await expect(secondRow.getByRole('button', { name: 'Stop and discard…' })).toBeEnabled()
+      await lifeboat.shot('94a-run-reconnecting')
+    } finally {
+      await admit()
+    }
+    await expect(status).toHaveText(`Reconnected to kvm1: ${second} is served from the backup again.`, { timeout: 90_000 })
+    console.log(`run from backup: served again ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut`)
+    await lifeboat.shot('94b-run-reconnected')
+    // A read the guest made during the outage paused it; served again, the job resumes it (at once, or on its next look).
+    await expect.poll(async () => (await virsh(['domstate', '--reason', second])).trim(), { timeout: 20_000 }).toMatch(/^running/)
+    console.log(`run from backup: running again ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut`)
+    // The row asks the host again after "Reconnected": it does not keep saying "(paused)" until the next regular look.
+    await expect(secondRow.getByText(new RegExp(`^${escapeRe(second)} is running from the backup of .+ on kvm1`))).toBeVisible({ timeout: 15_000 })
+    await expect(secondRow.getByRole('button', { name: 'Make permanent' })).toBeEnabled()
+    await expect(status).toHaveText('', { timeout: 30_000 })
+
     await secondRow.getByRole('button', { name: 'Stop and discard…' }).click()
     const confirm = page.getByRole('dialog', { name: `Stop and discard ${second}?` })
     const overlay = (await confirm.locator('code').first().textContent()) ?? ''

@@ -1,6 +1,8 @@
-import { useEffect, useState } from 'react'
+import { useQueryClient } from '@tanstack/react-query'
+import { useCallback, useEffect, useState } from 'react'
 import type { JobDto } from '../../../engine/api/contract'
 import { useCancelJob } from '../../api/queries'
+import { queryKeys } from '../../api/query-keys'
 import { ProgressBar } from '../../components/bits'
 import { Button } from '../../components/Button'
 import { errorText, useFormat, useT } from '../../i18n/i18n'
@@ -11,12 +13,18 @@ import { useMakePermanent, useRunFromBackup } from './use-runs'
 
 /** How long "Reconnected" stays in the row once serving is back. */
 const RECONNECTED_SHOWN_MS = 10_000
+/**
+ * When the host is asked again after serving came back: a VM that paused on a read during the outage is resumed by
+ * the job then or at its next look (every 2 s), after the phase changed, so the row's state would otherwise stay
+ * "paused" until the next regular look (30 s).
+ */
+const RECONNECTED_RELOOK_MS = [3000, 8000]
 
 /**
- * Says "Reconnected" for a while after the serving job's phase went from reconnecting back to running; a run that
- * just started serving says nothing.
+ * Says "Reconnected" for a while after the serving job's phase went from reconnecting back to running, and asks the
+ * host for the run's state again meanwhile; a run that just started serving says nothing.
  */
-function useReconnectedNotice(state: RunConnection['state'] | undefined): boolean {
+function useReconnectedNotice(state: RunConnection['state'] | undefined, relook: () => void): boolean {
   const [seen, setSeen] = useState(state)
   const [shown, setShown] = useState(false)
   // Adjusted while rendering when the state changes (React's pattern for state derived from a change of props).
@@ -26,9 +34,9 @@ function useReconnectedNotice(state: RunConnection['state'] | undefined): boolea
   }
   useEffect(() => {
     if (!shown) return
-    const timer = setTimeout(() => setShown(false), RECONNECTED_SHOWN_MS)
-    return () => clearTimeout(timer)
-  }, [shown])
+    const timers = [setTimeout(() => setShown(false), RECONNECTED_SHOWN_MS), ...RECONNECTED_RELOOK_MS.map((ms) => setTimeout(relook, ms))]
+    return () => timers.forEach(clearTimeout)
+  }, [shown, relook])
   return shown
 }
 
@@ -52,7 +60,9 @@ export function RunRow({ entry, permanentJob, jobs, onDiscard }: { readonly entr
   const serving = isActiveJob(servingJob)
   const connection = runConnection(servingJob)
   const reconnecting = connection?.state === 'reconnecting' ? connection : undefined
-  const reconnected = useReconnectedNotice(connection?.state)
+  const client = useQueryClient()
+  const relook = useCallback(() => void client.invalidateQueries({ queryKey: queryKeys.runsOn(host.id) }), [client, host.id])
+  const reconnected = useReconnectedNotice(connection?.state, relook)
   const status = reconnecting !== undefined ? (reconnecting.attempt > 1 ? t('runs.reconnectingTry', { ...params, attempt: reconnecting.attempt }) : t('runs.reconnecting', params)) : reconnected ? t('runs.reconnected', params) : ''
   const text = !run.served ? t('runs.banner.unserved', params) : run.state === 'running' ? t('runs.banner.running', params) : t('runs.banner.state', params)
 
