@@ -2,6 +2,7 @@ import type { RepositoryBackend } from './backend.js'
 import type { ChunkOps } from './codec/chunk-ops.js'
 import type { RepositoryConfig } from './config.js'
 import type { ChunkCodec } from './workers/codec-pool.js'
+import type { SummaryCache } from './summary-cache.js'
 
 /** What every repository operation works with; built once by openRepository and passed down explicitly. */
 export interface RepoContext {
@@ -14,6 +15,8 @@ export interface RepoContext {
   readonly ops: ChunkOps
   readonly clock: () => number
   readonly locking: LockingSettings
+  /** Restore-point summaries remembered across opens (summary-cache.ts); listing and prune planning use it. */
+  readonly summaryCache?: SummaryCache | undefined
 }
 
 export interface LockingSettings {

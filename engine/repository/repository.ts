@@ -6,7 +6,7 @@ import { createKeys, unlockKeys, DEFAULT_SCRYPT, type RepositoryKeys, type Scryp
 import { ChunkOps } from './codec/chunk-ops.js'
 import { createChunkCodec } from './workers/codec-pool.js'
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STALE_AFTER_MS } from './lock.js'
-import { listPointIds, loadManifest } from './points.js'
+import { listPointIds, loadManifest, loadSummaries } from './points.js'
 import { ingest, type IngestOptions } from './ingest/ingest.js'
 import { PointDiskSource, type PointDiskOptions } from './read/point-disk.js'
 import { exportDisk, type ExportOptions, type ExportResult } from './export/export.js'
@@ -16,8 +16,7 @@ import { gc, type GcOptions, type GcReport } from './maintenance/gc.js'
 import { check, type CheckReport } from './maintenance/check.js'
 import { copyPoint, type CopyPointOptions, type CopyReport } from './copy/copy-point.js'
 import { repairFrom, type RepairOptions, type RepairReport } from './copy/repair-from.js'
-import { summarize, type PointManifest, type PointSummary } from './types.js'
-import { runLanes } from '../common/lanes.js'
+import type { PointManifest, PointSummary } from './types.js'
 import type { SummaryCache } from './summary-cache.js'
 import type { ObjectLockSetting, RepositoryBackend } from './backend.js'
 import { configureObjectLock, lockPoint } from './object-lock.js'
@@ -142,19 +141,14 @@ export async function openRepository(options: OpenOptions): Promise<Repository> 
       clockSkewMs: options.locking?.clockSkewMs ?? 5 * 60_000,
       host: options.locking?.host,
     },
+    summaryCache: options.summaryCache,
   }
-  return new RepositoryHandle(ctx, options.summaryCache)
+  return new RepositoryHandle(ctx)
 }
-
-/** Manifests read at once while listing. */
-const LIST_LANES = 8
 
 class RepositoryHandle implements Repository {
   private closed = false
-  constructor(
-    private readonly ctx: RepoContext,
-    private readonly summaries?: SummaryCache,
-  ) {}
+  constructor(private readonly ctx: RepoContext) {}
 
   info(): RepositoryInfo {
     const c = this.ctx.config
@@ -171,34 +165,7 @@ class RepositoryHandle implements Repository {
   }
 
   async listPoints(signal?: AbortSignal): Promise<PointSummary[]> {
-    const ids = await listPointIds(this.ctx, signal)
-    const found: (PointSummary | undefined)[] = new Array<PointSummary | undefined>(ids.length)
-    const cache = this.summaries
-    const repositoryId = this.ctx.config.id
-    // Manifests are read a few at once (S3 and SFTP answer each request after a round trip); what was summarised
-    // before comes from the cache.
-    await runLanes(
-      ids.length,
-      LIST_LANES,
-      async (index, laneSignal) => {
-        const id = ids[index] ?? ''
-        const cached = await cache?.get(repositoryId, id)
-        if (cached !== undefined) {
-          found[index] = cached
-          return
-        }
-        try {
-          const summary = summarize(await loadManifest(this.ctx, id, laneSignal))
-          found[index] = summary
-          await cache?.put(repositoryId, id, summary)
-        } catch (error) {
-          // A point pruned meanwhile is simply gone; a damaged one is reported by check/verify, not here.
-          if (!(error instanceof RepositoryError) || (error.code !== 'POINT_NOT_FOUND' && error.code !== 'CORRUPT_MANIFEST')) throw error
-        }
-      },
-      signal,
-    )
-    return found.filter((s): s is PointSummary => s !== undefined)
+    return await loadSummaries(this.ctx, await listPointIds(this.ctx, signal), signal)
   }
 
   getPoint(pointId: string, signal?: AbortSignal): Promise<PointManifest> {

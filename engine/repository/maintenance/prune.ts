@@ -1,6 +1,6 @@
-import { RepositoryError, throwIfCancelled } from '../errors.js'
+import { throwIfCancelled } from '../errors.js'
 import { acquireLock } from '../lock.js'
-import { listPointIds, loadManifest, trashPoint } from '../points.js'
+import { listPointIds, loadSummaries, trashPoint } from '../points.js'
 import { pointKey } from '../format.js'
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js'
 import type { RepoContext } from '../context.js'
@@ -32,19 +32,11 @@ export async function prune(ctx: RepoContext, options: PruneOptions): Promise<Pr
   const { signal } = options
   const dryRun = options.dryRun ?? false
   const run = async (): Promise<PruneReport> => {
-    const candidates = []
     const skipped: { pointId: string; reason: string }[] = []
-    for (const pointId of await listPointIds(ctx, signal)) {
-      throwIfCancelled(signal)
-      try {
-        const m = await loadManifest(ctx, pointId, signal)
-        if (options.vmIds !== undefined && !options.vmIds.includes(m.vm.id)) continue
-        candidates.push({ id: pointId, group: m.vm.id, time: new Date(m.startedAt) })
-      } catch (error) {
-        if (!(error instanceof RepositoryError) || (error.code !== 'CORRUPT_MANIFEST' && error.code !== 'POINT_NOT_FOUND')) throw error
-        if (error.code === 'CORRUPT_MANIFEST') skipped.push({ pointId, reason: error.message })
-      }
-    }
+    const summaries = await loadSummaries(ctx, await listPointIds(ctx, signal), signal, (pointId, error) => skipped.push({ pointId, reason: error.message }))
+    const candidates = summaries
+      .filter((p) => options.vmIds === undefined || options.vmIds.includes(p.vm.id))
+      .map((p) => ({ id: p.id, group: p.vm.id, time: new Date(p.startedAt) }))
     const decisions = applyRetention(candidates, options.policy)
     const locked: { pointId: string; until: string }[] = []
     const removed = []
