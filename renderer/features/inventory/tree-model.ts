@@ -5,9 +5,16 @@ export type TreeRow =
   | { readonly kind: 'host'; readonly key: string; readonly hostId: string; readonly host: HostInventoryDto; readonly expanded: boolean; readonly level: 1 }
   | { readonly kind: 'vm'; readonly key: string; readonly hostId: string; readonly vmId: string; readonly host: HostInventoryDto; readonly vm: HostInventoryDto['vms'][number]; readonly level: 2 }
 
+/**
+ * Names compare as people read them: case and accents aside, numbers by value (vm-2 before vm-10). One collator for
+ * every comparison: `localeCompare` with options builds a new one per call, which made sorting 500 VMs cost ~10 ms
+ * on each inventory event and each expand/collapse click.
+ */
+const nameOrder = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true })
+const byName = <T extends { name: string }>(a: T, b: T) => nameOrder.compare(a.name, b.name)
+
 /** The visible rows of the host → VM tree, in display order (hosts by name, VMs by name). */
 export function visibleRows(hosts: readonly HostInventoryDto[], collapsed: Readonly<Record<string, true>>): TreeRow[] {
-  const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base', numeric: true })
   const rows: TreeRow[] = []
   for (const host of [...hosts].sort(byName)) {
     const expanded = collapsed[host.hostId] !== true
