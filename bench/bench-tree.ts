@@ -39,7 +39,7 @@ export interface BenchTreeOptions {
   readonly chromium?: string
   /** Where the screenshot goes (default e2e/output/screenshots/bench-tree-500.png). */
   readonly screenshot?: string
-  /** Where to write a CPU profile of the cold page load (Chrome's .cpuprofile, for DevTools), if anywhere. */
+  /** Where to write a CPU profile of the cold page load (Chrome's .cpuprofile, for DevTools), if anywhere; the scroll's goes beside it (…-scroll.cpuprofile). */
   readonly profile?: string
   /** Told each line as it is known (default: nothing; the lines are also returned). */
   readonly log?: (line: string) => void
@@ -399,7 +399,18 @@ export async function benchTree(options: BenchTreeOptions = {}): Promise<{ figur
     await mkdir(path.dirname(screenshot), { recursive: true })
     await page.screenshot({ path: screenshot })
 
+    const scrollProfiler = options.profile !== undefined ? await context.newCDPSession(page) : undefined
+    if (scrollProfiler) {
+      await scrollProfiler.send('Profiler.enable')
+      await scrollProfiler.send('Profiler.setSamplingInterval', { interval: 200 })
+      await scrollProfiler.send('Profiler.start')
+    }
     const scroll = await scrollWhole(page)
+    if (scrollProfiler && options.profile !== undefined) {
+      const { profile } = await scrollProfiler.send('Profiler.stop')
+      await writeFile(options.profile.replace(/(\.cpuprofile)?$/, '-scroll.cpuprofile'), JSON.stringify(profile))
+      await scrollProfiler.detach()
+    }
     say(`  scroll the whole tree (${scroll.pixels} px in ${scroll.frames} frames): frame median ${scroll.medianFrameMs.toFixed(1)} ms, p95 ${scroll.p95FrameMs.toFixed(1)} ms, max ${scroll.maxFrameMs.toFixed(1)} ms; ${scroll.longTasks} long tasks (longest ${ms(scroll.longestTaskMs)})`)
 
     const collapsed = await toggleAll(page, false)
