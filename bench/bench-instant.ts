@@ -67,8 +67,12 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return (performance.now() - t0) / 1000
 }
 
-/** Starts `points serve`, waits for its URI, runs `use`, stops it with SIGTERM. */
-async function withServe(home: string, pointId: string, socket: string, use: (uri: string) => Promise<void>): Promise<void> {
+/**
+ * Starts `points serve`, waits for its URI, runs `use`, stops it with SIGTERM. Returns the seconds from the start to
+ * `use` having finished: stopping the server afterwards is not part of reading the disk.
+ */
+async function withServe(home: string, pointId: string, socket: string, use: (uri: string) => Promise<void>): Promise<number> {
+  const t0 = performance.now()
   const child = spawn(process.execPath, [bin, 'points', 'serve', pointId, '--nbd', `unix:${socket}`, '--home', home], { env: env(home), stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -79,6 +83,7 @@ async function withServe(home: string, pointId: string, socket: string, use: (ur
       await new Promise((r) => setTimeout(r, 20))
     }
     await use(out.split('\n')[0] ?? '')
+    return (performance.now() - t0) / 1000
   } finally {
     child.kill('SIGTERM')
     await exited
@@ -111,7 +116,7 @@ try {
     await rm(out, { force: true })
     cold = (await dropCaches()) && cold
     // From starting `points serve` to qemu-img having the whole disk: both sides pay for starting their command.
-    const nbdS = await timed(() => withServe(home, point.id, path.join(dir, 'bench.sock'), (uri) => run('qemu-img', ['convert', '-O', 'raw', uri, out]).then(() => undefined)))
+    const nbdS = await withServe(home, point.id, path.join(dir, 'bench.sock'), (uri) => run('qemu-img', ['convert', '-O', 'raw', uri, out]).then(() => undefined))
     await rm(out, { force: true })
     rows.push({ name: kind === 'mixed' ? `mixed ${sizeMiB} MiB${encrypted ? ', encrypted' : ''}` : `sparse ${sparseGiB} GiB (1 % data)`, sizeGiB: size / 1024 ** 3, exportS, nbdS })
     console.log(`${kind}: export ${exportS.toFixed(1)} s, NBD (qemu-img convert) ${nbdS.toFixed(1)} s`)
