@@ -102,6 +102,8 @@ export interface SimVm {
   busy: string | null
   /** A checkpoint's disks are being merged in the background (HyperVHost.mergeInBackground). */
   merging?: boolean
+  /** The chain as it was when the merge began (lower-case paths): held, every file of it, until the merge ends. */
+  mergeHeld?: ReadonlySet<string>
 }
 
 export interface SimCheckpoint {
@@ -269,7 +271,7 @@ export class HyperVHost {
   inUse(winPath: string): boolean {
     const key = normalizeWin(winPath).toLowerCase()
     for (const vm of this.vms.values()) {
-      if (vm.merging === true && vm.drives.some((d) => this.disks.chain(d.path).some((f) => f.path.toLowerCase() === key))) return true
+      if (vm.merging === true && (vm.mergeHeld?.has(key) === true || vm.drives.some((d) => this.disks.chain(d.path).some((f) => f.path.toLowerCase() === key)))) return true
       if (!['Running', 'Paused', 'Starting', 'Stopping', 'Saving'].includes(vm.state)) continue
       if (vm.drives.some((d) => d.path.toLowerCase() === key)) return true
     }
@@ -307,6 +309,8 @@ export class HyperVHost {
   mergeInBackground(vm: SimVm, merge: (pace: MergePace) => Promise<void>): void {
     vm.busy = 'Merging disks'
     vm.merging = true
+    // Hyper-V holds the whole chain until the merge is over, the AVHDX too after the drives point past it.
+    vm.mergeHeld = new Set(vm.drives.flatMap((d) => this.disks.chain(d.path).map((f) => normalizeWin(f.path).toLowerCase())))
     const until = Date.now() + this.timing.backgroundMergeMs
     const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)))
     // The pieces and the final step (AVHDX deleted, drives repointed) at equal shares of the time left.
@@ -317,6 +321,7 @@ export class HyperVHost {
         await sleep(until - Date.now())
       } finally {
         vm.merging = false
+        vm.mergeHeld = undefined
         vm.busy = null
       }
     })()
