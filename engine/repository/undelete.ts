@@ -4,7 +4,7 @@ import { RepositoryError, throwIfCancelled } from './errors.js'
 import { parseConfig } from './config.js'
 import { decodeManifest } from './manifest.js'
 import { listPointIds, loadManifest } from './points.js'
-import { acquireLock } from './lock.js'
+import { lockRepository } from './repo-lock.js'
 import { opensAs } from './copy/objects.js'
 import type { RepoContext } from './context.js'
 import type { PointManifest } from './types.js'
@@ -116,17 +116,7 @@ export async function undelete(ctx: RepoContext, options: UndeleteOptions = {}):
   const versions = await versionsOf(ctx.backend, signal)
   await using _lock = dryRun
     ? undefined
-    : await acquireLock({
-        backend: ctx.backend,
-        kind: 'maintenance',
-        operation: 'undelete',
-        timeoutMs: ctx.locking.timeoutMs,
-        heartbeatMs: ctx.locking.heartbeatMs,
-        staleAfterMs: ctx.locking.staleAfterMs,
-        host: ctx.locking.host,
-        clock: ctx.clock,
-        signal,
-      })
+    : await lockRepository(ctx, 'maintenance', 'undelete', signal)
   const setting = ctx.config.objectLock
   const retentionFor = (held: VersionRetention): VersionRetention => {
     if (setting === undefined) return held

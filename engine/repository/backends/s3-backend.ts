@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import type { Readable } from 'node:stream'
-import { ObjectTooLargeError, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
+import { readBoundedBody } from './s3-body.js'
+import { assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
 import { S3ObjectLock } from './s3-object-lock.js'
 import { S3Versions } from './s3-versions.js'
 
@@ -48,25 +48,7 @@ class S3Backend implements RepositoryBackend {
   async get(key: string, options: GetOptions): Promise<Buffer | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), { abortSignal: options.signal })
-      const body = out.Body as Readable | undefined
-      const declared = out.ContentLength ?? 0
-      if (declared > options.maxBytes) {
-        body?.destroy()
-        throw new ObjectTooLargeError(key, declared, options.maxBytes)
-      }
-      if (body === undefined) return Buffer.alloc(0)
-      const parts: Buffer[] = []
-      let total = 0
-      for await (const part of body as AsyncIterable<Buffer>) {
-        total += part.length
-        // A server that lied about the length must not make us buffer without end.
-        if (total > options.maxBytes) {
-          body.destroy()
-          throw new ObjectTooLargeError(key, total, options.maxBytes)
-        }
-        parts.push(part)
-      }
-      return Buffer.concat(parts, total)
+      return await readBoundedBody(out, key, options.maxBytes)
     } catch (error) {
       if (isS3NotFound(error)) return undefined
       throw error

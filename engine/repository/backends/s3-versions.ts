@@ -7,11 +7,10 @@ import {
   ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import type { Readable } from 'node:stream'
+import { readBoundedBody } from './s3-body.js'
 import { RepositoryError } from '../errors.js'
 import {
   ObjectLockedError,
-  ObjectTooLargeError,
   type GetOptions,
   type ObjectVersion,
   type ObjectVersions,
@@ -78,23 +77,7 @@ export class S3Versions implements ObjectVersions {
   async get(key: string, versionId: string, options: GetOptions): Promise<Buffer | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), VersionId: versionId }), { abortSignal: options.signal })
-      const body = out.Body as Readable | undefined
-      if ((out.ContentLength ?? 0) > options.maxBytes) {
-        body?.destroy()
-        throw new ObjectTooLargeError(key, out.ContentLength ?? 0, options.maxBytes)
-      }
-      if (body === undefined) return Buffer.alloc(0)
-      const parts: Buffer[] = []
-      let total = 0
-      for await (const part of body as AsyncIterable<Buffer>) {
-        total += part.length
-        if (total > options.maxBytes) {
-          body.destroy()
-          throw new ObjectTooLargeError(key, total, options.maxBytes)
-        }
-        parts.push(part)
-      }
-      return Buffer.concat(parts, total)
+      return await readBoundedBody(out, key, options.maxBytes)
     } catch (error) {
       if (status(error) === 404 || status(error) === 405) return undefined
       throw error

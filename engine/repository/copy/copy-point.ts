@@ -2,7 +2,7 @@ import { runLanes } from '../../common/lanes.js'
 import { CHUNK_SIZE, CHUNKS_PREFIX, MAX_MANIFEST_BYTES, chunkIdFromKey, chunkKey, pointKey } from '../format.js'
 import type { RepositoryBackend } from '../backend.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
-import { acquireLock } from '../lock.js'
+import { lockRepository } from '../repo-lock.js'
 import { listPointIds, loadManifest } from '../points.js'
 import { decodeManifest } from '../manifest.js'
 import { prepareCopyTarget } from './copy-target.js'
@@ -55,17 +55,7 @@ export async function copyPoint(ctx: RepoContext, options: CopyPointOptions): Pr
   const progress = options.progress ?? (() => undefined)
   const manifest = await loadManifest(ctx, pointId, signal)
   const { created } = await prepareCopyTarget(ctx, target, signal)
-  await using _lock = await acquireLock({
-    backend: target,
-    kind: 'maintenance',
-    operation: `copy of restore point ${pointId} from ${ctx.backend.label}`,
-    timeoutMs: ctx.locking.timeoutMs,
-    heartbeatMs: ctx.locking.heartbeatMs,
-    staleAfterMs: ctx.locking.staleAfterMs,
-    host: ctx.locking.host,
-    clock: ctx.clock,
-    signal,
-  })
+  await using _lock = await lockRepository(ctx, 'maintenance', `copy of restore point ${pointId} from ${ctx.backend.label}`, signal, target)
   // The copy follows its own lock setting (a copy in S3 can be immutable when the source is not, and the other way).
   const targetConfig = await readConfig(target, signal)
   target.objectLock?.use(targetConfig.objectLock)

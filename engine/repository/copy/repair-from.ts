@@ -1,7 +1,7 @@
 import { CHUNK_SIZE, MAX_MANIFEST_BYTES, chunkKey, pointKey } from '../format.js'
 import { ObjectTooLargeError, type RepositoryBackend } from '../backend.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
-import { acquireLock } from '../lock.js'
+import { lockRepository } from '../repo-lock.js'
 import { decodeManifest } from '../manifest.js'
 import { verify, type DamagedPoint, type VerifyReport } from '../maintenance/verify.js'
 import { assertSameRepository } from './copy-target.js'
@@ -37,17 +37,7 @@ export async function repairFrom(ctx: RepoContext, options: RepairOptions): Prom
   await assertSameRepository(ctx, from, signal)
   const found = await verify(ctx, { ...(signal ? { signal } : {}), ...(options.progress ? { progress: options.progress } : {}) })
   if (found.ok) return { found, repairedChunks: [], repairedManifests: [], unrepaired: [], ok: true }
-  await using _lock = await acquireLock({
-    backend: ctx.backend,
-    kind: 'ingest',
-    operation: `repair from ${from.label}`,
-    timeoutMs: ctx.locking.timeoutMs,
-    heartbeatMs: ctx.locking.heartbeatMs,
-    staleAfterMs: ctx.locking.staleAfterMs,
-    host: ctx.locking.host,
-    clock: ctx.clock,
-    signal,
-  })
+  await using _lock = await lockRepository(ctx, 'ingest', `repair from ${from.label}`, signal)
   const leftBehind = 'The chunks repaired so far are in place and whole; run the repair again for the rest.'
   const repairedManifests: string[] = []
   for (const p of found.damagedPoints) {

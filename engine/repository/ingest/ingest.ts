@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { CHUNK_SIZE, chunkCount, chunkKey, newPointId, FORMAT_VERSION, MAX_DISK_SIZE, MAX_DISKS_PER_POINT } from '../format.js'
 import { RepositoryError, cancelledError, toRepositoryError } from '../errors.js'
-import { acquireLock } from '../lock.js'
+import { lockRepository } from '../repo-lock.js'
 import { loadReusableChunks } from '../chunk-index.js'
 import { loadManifest, writeManifest } from '../points.js'
 import { chunkListSha256 } from '../manifest.js'
@@ -78,17 +78,7 @@ export async function ingest(ctx: RepoContext, options: IngestOptions): Promise<
   const progress = options.progress ?? (() => undefined)
   validateOptions(options)
   const startedAt = new Date(ctx.clock())
-  await using lock = await acquireLock({
-    backend: ctx.backend,
-    kind: 'ingest',
-    operation: `backup of ${options.vm.name}`,
-    timeoutMs: ctx.locking.timeoutMs,
-    heartbeatMs: ctx.locking.heartbeatMs,
-    staleAfterMs: ctx.locking.staleAfterMs,
-    host: ctx.locking.host,
-    clock: ctx.clock,
-    signal,
-  })
+  await using lock = await lockRepository(ctx, 'ingest', `backup of ${options.vm.name}`, signal)
   try {
     const { reusable } = await loadReusableChunks(ctx, signal)
     const parent = options.parentId === undefined ? undefined : await loadParent(ctx, options.parentId, signal)

@@ -1,7 +1,8 @@
+import { lockRepository } from '../repo-lock.js'
 import { CHUNKS_PREFIX, POINTS_PREFIX, TRASH_PREFIX, chunkIdFromKey, trashKey } from '../format.js'
 import { ObjectLockedError, TEMP_MARKER } from '../backend.js'
 import { RepositoryError, throwIfCancelled } from '../errors.js'
-import { acquireLock, liveLocks } from '../lock.js'
+import { liveLocks } from '../lock.js'
 import { listPointIds, listTrash, loadManifest } from '../points.js'
 import type { ProgressSink } from '../../common/progress.js'
 import type { RepoContext } from '../context.js'
@@ -44,17 +45,7 @@ export async function gc(ctx: RepoContext, options: GcOptions = {}): Promise<GcR
   const { signal } = options
   const dryRun = options.dryRun ?? false
   const progress = options.progress ?? (() => undefined)
-  await using _lock = await acquireLock({
-    backend: ctx.backend,
-    kind: 'maintenance',
-    operation: 'garbage collection',
-    timeoutMs: ctx.locking.timeoutMs,
-    heartbeatMs: ctx.locking.heartbeatMs,
-    staleAfterMs: ctx.locking.staleAfterMs,
-    host: ctx.locking.host,
-    clock: ctx.clock,
-    signal,
-  })
+  await using _lock = await lockRepository(ctx, 'maintenance', 'garbage collection', signal)
   const running = (await liveLocks(ctx.backend, { staleAfterMs: ctx.locking.staleAfterMs, clock: ctx.clock, host: ctx.locking.host, signal })).filter(
     (l) => l.kind === 'ingest',
   )

@@ -1,5 +1,5 @@
 import { throwIfCancelled } from '../errors.js'
-import { acquireLock } from '../lock.js'
+import { lockRepository } from '../repo-lock.js'
 import { listPointIds, loadSummaries, trashPoint } from '../points.js'
 import { pointKey } from '../format.js'
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from './retention.js'
@@ -54,16 +54,6 @@ export async function prune(ctx: RepoContext, options: PruneOptions): Promise<Pr
     return { dryRun, kept: decisions.filter((d) => d.keep), removed, skipped, locked }
   }
   if (dryRun) return run()
-  await using _lock = await acquireLock({
-    backend: ctx.backend,
-    kind: 'maintenance',
-    operation: 'prune',
-    timeoutMs: ctx.locking.timeoutMs,
-    heartbeatMs: ctx.locking.heartbeatMs,
-    staleAfterMs: ctx.locking.staleAfterMs,
-    host: ctx.locking.host,
-    clock: ctx.clock,
-    signal,
-  })
+  await using _lock = await lockRepository(ctx, 'maintenance', 'prune', signal)
   return await run()
 }
