@@ -21,17 +21,16 @@
  *
  *   node --import tsx bench/bench-tree.ts [--pools 20] [--vms 25] [--profile cold-load.cpuprofile]
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import { chromium, type Browser, type Page } from '@playwright/test'
 import { startXapiSim, type XapiSim } from '../test-hosts/xapi-sim/sim'
+import { runCli, startBridge, stopProcess } from '../e2e/support/cli'
 
 const root = path.resolve(import.meta.dirname, '..')
-const lifeboatBin = path.join(root, 'bin/lifeboat.mjs')
 
 export interface BenchTreeOptions {
   /** Pools to start (default 20). */
@@ -107,52 +106,6 @@ export function poolVmNames(pool: number, count: number): string[] {
 function poolName(pool: number): string {
   const site = SITES[pool % SITES.length] ?? 'site'
   return `xcp-${site}${pool >= SITES.length ? String(Math.floor(pool / SITES.length) + 1) : ''}`
-}
-
-function runCli(home: string, args: readonly string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [lifeboatBin, ...args, '--home', home], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(stdin)
-  })
-}
-
-async function startServe(home: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [lifeboatBin, 'serve', '--json', '--home', home], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const lines = createInterface({ input: child.stdout })
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`lifeboat serve did not start within 60 s: ${stderr}`)), 60_000)
-      lines.once('line', (line) => {
-        clearTimeout(timer)
-        try {
-          resolve((JSON.parse(line) as { url: string }).url)
-        } catch {
-          reject(new Error(`lifeboat serve printed ${line}`))
-        }
-      })
-      child.once('exit', (code) => reject(new Error(`lifeboat serve exited with ${code}: ${stderr}`)))
-    })
-    return { url, child }
-  } catch (error) {
-    await stopProcess(child)
-    throw error
-  }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGTERM')
-  const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))])
-  if (!done) child.kill('SIGKILL')
 }
 
 /** Runs `work` on each item, at most `limit` at a time. */
@@ -344,7 +297,7 @@ export async function benchTree(options: BenchTreeOptions = {}): Promise<{ figur
     const rows = pools * (vmsPerPool + 1)
 
     // Live: the app is open while the admin adds the pools one after another (each arrives as inventory events).
-    const empty = await startServe(home)
+    const empty = await startBridge(home, 60_000)
     serve = empty.child
     await page.goto(empty.url)
     await page.locator('.main-nav').waitFor()
@@ -364,7 +317,7 @@ export async function benchTree(options: BenchTreeOptions = {}): Promise<{ figur
     await stopProcess(serve)
 
     const callsBeforeServe = callsSoFar(sims)
-    const started = await startServe(home)
+    const started = await startBridge(home, 60_000)
     serve = started.child
 
     const callsBefore = callsSoFar(sims)

@@ -1,11 +1,9 @@
 import { test as base, _electron as electron, type Page } from '@playwright/test'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
 import { startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
-import { runCli, lifeboatBin, type CliResult } from './cli'
+import { runCli, startBridge, stopProcess, type CliResult } from './cli'
 import { electronBinary } from './electron'
 
 export type Door = 'browser' | 'electron'
@@ -21,34 +19,6 @@ export interface LifeboatApp {
 
 const root = path.resolve(import.meta.dirname, '../..')
 export const screenshotDir = path.join(root, 'e2e/output/screenshots')
-
-async function startBridge(home: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [lifeboatBin, 'serve', '--json', '--home', home], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const lines = createInterface({ input: child.stdout })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lifeboat serve did not start: ${stderr}`)), 30_000)
-    lines.once('line', (line) => {
-      clearTimeout(timer)
-      try {
-        resolve((JSON.parse(line) as { url: string }).url)
-      } catch {
-        reject(new Error(`lifeboat serve printed ${line}`))
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`lifeboat serve exited with ${code}: ${stderr}`)))
-  })
-  return { url, child }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGTERM')
-  const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))])
-  if (!done) child.kill('SIGKILL')
-}
 
 export const test = base.extend<{ lifeboat: LifeboatApp }, { lifeboatDoor: Door; sshHost: SshTestHost }>({
   lifeboatDoor: ['browser', { option: true, scope: 'worker' }],
