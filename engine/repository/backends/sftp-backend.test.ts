@@ -216,7 +216,11 @@ describe.skipIf(!can.ok)('SFTP backend against a real sshd (unprivileged user)',
       const backup = backupFile(created, img)
       backup.catch(() => undefined)
       await gate.reached
-      expect((await readdir(path.join(repoDir, 'chunks'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length).toBeGreaterThan(0)
+      // The puts before the fourth may still be on their way when it is reached (seen on a loaded CI machine: no
+      // chunks folder yet); wait, bounded, for one to have landed, so GC has something to reclaim afterwards.
+      const landed = async () => (await readdir(path.join(repoDir, 'chunks'), { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) => e.isFile()).length
+      for (let i = 0; i < 300 && (await landed()) === 0; i++) await new Promise((r) => setTimeout(r, 100))
+      expect(await landed()).toBeGreaterThan(0)
       expect(await killSshSessions(host)).toBeGreaterThan(0)
       gate.release()
       await expect(backup).rejects.toThrow()
