@@ -9,7 +9,7 @@
  * `--no-run` skips it, `--run-only` measures only it.
  */
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -17,29 +17,17 @@ import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { writeBenchImage } from './bench-image.js'
 import { benchInstantRun, type RunRow } from './bench-instant-run.js'
+import { dropCaches, numberOption } from './measure-command.js'
 
 const run = promisify(execFile)
 const args = process.argv.slice(2)
-const opt = (name: string, def: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1] ?? def) || def : def
-}
+const opt = (name: string, def: number): number => numberOption(args, name, def)
 const sizeMiB = opt('size-mib', 2048)
 const sparseGiB = opt('sparse-gib', 20)
 const encrypted = !args.includes('--plain')
 const root = path.resolve(import.meta.dirname, '..')
 const bin = path.join(root, 'bin', 'lifeboat.mjs')
 const MiB = 1024 * 1024
-
-async function dropCaches(): Promise<boolean> {
-  try {
-    await run('sync')
-    await writeFile('/proc/sys/vm/drop_caches', '3\n')
-    return true
-  } catch {
-    return false
-  }
-}
 
 function env(home: string): NodeJS.ProcessEnv {
   return { ...process.env, LIFEBOAT_HOME: home, ...(encrypted ? { LIFEBOAT_REPO_PASSPHRASE: 'bench-passphrase' } : {}) }

@@ -24,15 +24,12 @@ import { promisify } from 'node:util'
 import { writeBenchImage } from './bench-image.js'
 import { bundleForNode } from '../engine/repository/testing/bundle.js'
 import { seededBytes } from '../engine/disks/testing/tools.js'
-import { best, dropCaches, measure, type Measured } from './measure-command.js'
+import { best, dropCaches, measure, type Measured, numberOption } from './measure-command.js'
 import { s3Export } from './bench-restore-s3.js'
 
 const run = promisify(execFile)
 const args = process.argv.slice(2)
-const opt = (name: string, def: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1] ?? def) || def : def
-}
+const opt = (name: string, def: number): number => numberOption(args, name, def)
 const sizeMiB = opt('size-mib', 2048)
 const fileMiB = opt('file-mib', 1024)
 const repeat = Math.max(1, opt('repeat', 3))

@@ -22,14 +22,11 @@ import { seededBytes } from '../engine/disks/testing/tools.js'
 import { initRepository, openRepository } from '../engine/repository/repository.js'
 import { localBackend } from '../engine/repository/backends/local-backend.js'
 import { CHUNK_SIZE } from '../engine/repository/format.js'
-import { best, dropCaches, measure, type Measured } from './measure-command.js'
+import { best, dropCaches, measure, type Measured, numberOption } from './measure-command.js'
 
 const run = promisify(execFile)
 const args = process.argv.slice(2)
-const opt = (name: string, def: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1] ?? def) || def : def
-}
+const opt = (name: string, def: number): number => numberOption(args, name, def)
 const totalPoints = opt('points', 2000)
 const vms = opt('vms', 50)
 const smallPoints = Math.max(vms, Math.round(totalPoints / 10))

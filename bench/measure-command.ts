@@ -75,3 +75,9 @@ export function best(list: readonly Measured[]): Measured {
   if (first === undefined) throw new Error('no measurements')
   return list.reduce((a, b) => (b.seconds < a.seconds ? b : a), first)
 }
+
+/** `--name N` from a benchmark's arguments, or `def` when it is missing, not a number or 0. */
+export function numberOption(args: readonly string[], name: string, def: number): number {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? Number(args[i + 1] ?? def) || def : def
+}
