@@ -56,7 +56,8 @@ export async function startInstantRun(getShell: ShellProvider, request: InstantR
         },
       },
     )
-    stack.push(`discard ${request.name}`, async (s) => (await discardRun(shell, request.name, s)).leftBehind)
+    // Over a new connection when this one was lost since (a drop during the start is what most often undoes it).
+    stack.push(`discard ${request.name}`, async (s) => (await discardRun(await liveShell(shell, getShell, s), request.name, s)).leftBehind)
     if (removedInterfaces > 0) request.log('info', `${request.name} has no network (--network none): ${removedInterfaces} network interface(s) of the original were left out.`)
     request.phase('start', request.name)
     await virsh.run(['start', request.name], { signal })
@@ -156,6 +157,11 @@ function servingSession(getShell: ShellProvider, runId: string, name: string, di
   }
 }
 
+/** The shell to undo with: this one while its connection is open, else a new one (this one when none can be had). */
+async function liveShell(shell: RootShell, getShell: ShellProvider, signal: AbortSignal): Promise<RootShell> {
+  return shell.conn.isOpen ? shell : await getShell(signal).catch(() => shell)
+}
+
 function requireRoot(shell: RootShell): void {
   // sshd makes the sockets as the login user, in a folder only root may write to.
   if (shell.privilege !== 'root') throw new AdapterError('NOT_SUPPORTED', `Running a VM from a restore point needs a root login on ${shell.conn.label} (sshd makes the disks' sockets as the login user); add the host with the root account.`)
@@ -179,9 +185,7 @@ async function serveSockets(shell: RootShell, getShell: ShellProvider, runId: st
     if (mode.fresh) await shell.run(sh`mkdir -m 0711 -- ${dir}`, { signal, what: `Creating ${dir}` })
     else await shell.run(sh`mkdir -p -m 0711 -- ${dir}`, { signal, what: `Creating ${dir}` })
     stack.push(`remove ${dir}`, async (s) => {
-      // Over a new connection when this one was lost since (the removal is the same either way).
-      const current = shell.conn.isOpen ? shell : await getShell(s).catch(() => shell)
-      const r = await current.exec(sh`rm -rf -- ${dir}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: err instanceof Error ? err.message : String(err) }))
+      const r = await (await liveShell(shell, getShell, s)).exec(sh`rm -rf -- ${dir}`, { signal: s, timeoutMs: 60_000 }).catch((err: unknown) => ({ code: null, stderr: err instanceof Error ? err.message : String(err) }))
       return r.code === 0 ? undefined : `${dir} could not be removed (${r.stderr.trim().slice(0, 200)}); delete it by hand.`
     })
     const owner = await qemuOwner(new Virsh(shell), signal)

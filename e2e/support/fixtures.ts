@@ -1,5 +1,5 @@
 import { test as base, _electron as electron, type Page } from '@playwright/test'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startSshHost, type SshTestHost } from '../../test-hosts/ssh-host'
@@ -31,7 +31,7 @@ export const test = base.extend<{ lifeboat: LifeboatApp }, { lifeboatDoor: Door;
     },
     { scope: 'worker' },
   ],
-  lifeboat: async ({ page, lifeboatDoor }, use) => {
+  lifeboat: async ({ page, lifeboatDoor }, use, testInfo) => {
     const home = await mkdtemp(path.join(tmpdir(), 'lb-e2e-home-'))
     await mkdir(screenshotDir, { recursive: true })
     const make = (p: Page): LifeboatApp => ({
@@ -55,6 +55,10 @@ export const test = base.extend<{ lifeboat: LifeboatApp }, { lifeboatDoor: Door;
       await page.goto(url)
       await use(make(page))
       await stopProcess(child)
+    }
+    // A failed journey keeps what the app wrote of its jobs (logs and records, not the repository) beside its trace.
+    if (testInfo.status !== testInfo.expectedStatus) {
+      for (const part of ['jobs', 'logs']) await cp(path.join(home, part), testInfo.outputPath(`lifeboat-home/${part}`), { recursive: true }).catch(() => undefined)
     }
     await rm(home, { recursive: true, force: true })
   },
