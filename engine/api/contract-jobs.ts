@@ -13,7 +13,14 @@ export const JobProgressSchema = z.object({
   /** Bytes per second, smoothed. */
   rate: z.number().optional(),
   etaSeconds: z.number().optional(),
+  /** Human words for the log and the CLI; programs read the structured fields, not this text, which may change. */
   detail: z.string().optional(),
+  /**
+   * Which try this is, from 1, in a phase that tries again: a served run's `reconnecting` (points.run, after the SSH
+   * connection carrying its disks was lost). Absent in other phases, and in job records of an older Lifeboat, which
+   * named the try in `detail` only: read its absence as the first try.
+   */
+  attempt: z.number().int().min(1).optional(),
 })
 
 export const JobStepSchema = z.object({

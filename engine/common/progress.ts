@@ -14,6 +14,11 @@ export interface ProgressUpdate {
   readonly bytesNew?: number
   /** Optional human detail for the log ("disk 2 of 3: xvda"). Never contains secrets. */
   readonly detail?: string
+  /**
+   * Which try this is, from 1, in a phase that tries again (a served run's `reconnecting`): the number for programs,
+   * so they need not read it out of `detail`, whose wording may change.
+   */
+  readonly attempt?: number
 }
 
 export type ProgressSink = (update: ProgressUpdate) => void

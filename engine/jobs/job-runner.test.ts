@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { JobDto } from '../api/contract-jobs'
 import { EventBus } from '../common/event-bus'
 import { JobRunner } from './job-runner'
@@ -59,6 +59,28 @@ describe('JobRunner', () => {
     expect(stored?.log.map((l) => l.message)).toContain('hello')
     expect(seen.at(-1)?.state).toBe('succeeded')
     expect((await runner.list(10))[0]?.id).toBe(job.id)
+  })
+
+  it('carries a phase\'s try number (`attempt`) to the doors and the record, and drops it with the phase', async () => {
+    const { runner, seen, store } = await makeRunner()
+    let carry: () => void = () => undefined
+    const going = new Promise<void>((resolve) => (carry = resolve))
+    const job = runner.start({
+      kind: 'test',
+      title: 'Tries',
+      steps: [],
+      run: async (ctx) => {
+        ctx.progress({ phase: 'reconnecting', bytesDone: 0, attempt: 3, detail: 'web: reconnecting to kvm1 (try 3)' })
+        await going
+        ctx.progress({ phase: 'running', bytesDone: 0, detail: 'web' })
+      },
+    })
+    await vi.waitFor(() => expect(seen.some((j) => j.progress.phase === 'reconnecting')).toBe(true))
+    expect(seen.find((j) => j.progress.phase === 'reconnecting')?.progress).toEqual({ phase: 'reconnecting', bytesDone: 0, attempt: 3, detail: 'web: reconnecting to kvm1 (try 3)' })
+    await vi.waitFor(async () => expect((await store.load(job.id))?.progress.attempt).toBe(3))
+    carry()
+    await job.done
+    expect(seen.at(-1)?.progress).toEqual({ phase: 'running', bytesDone: 0, detail: 'web' })
   })
 
   it('cancels through the AbortSignal and reports cancelled only after cleanup ran', async () => {

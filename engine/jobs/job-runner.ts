@@ -255,6 +255,7 @@ export class JobRunner {
       ...(rate !== undefined ? { rate } : {}),
       ...(eta !== undefined ? { etaSeconds: eta } : {}),
       ...(update.detail !== undefined ? { detail: update.detail } : {}),
+      ...(update.attempt !== undefined ? { attempt: update.attempt } : {}),
     }
     if (previous.phase !== update.phase) this.addLog(live, 'info', `Phase: ${update.phase}${update.detail ? ` (${update.detail})` : ''}`)
     this.publish(live, previous.phase !== update.phase)

@@ -77,20 +77,30 @@ describe('the banner\'s runs', () => {
 })
 
 describe('a run whose SSH connection was lost', () => {
-  const serving = (phase: string, detail: string | undefined, over: Partial<JobDto> = {}): JobDto => ({ ...job('job-web', 'points.run', 'running', undefined, phase), hostId: 'kvm1', progress: detail === undefined ? { phase, bytesDone: 0 } : { phase, bytesDone: 0, detail }, ...over })
+  /** A serving job as the engine writes it: `try N` in the words from the second try on, and the same N in `attempt`. */
+  const serving = (phase: string, detail: string | undefined, over: Partial<JobDto> = {}, attempt?: number): JobDto => ({
+    ...job('job-web', 'points.run', 'running', undefined, phase),
+    hostId: 'kvm1',
+    progress: { phase, bytesDone: 0, ...(detail !== undefined ? { detail } : {}), ...(attempt !== undefined ? { attempt } : {}) },
+    ...over,
+  })
 
-  it('reads the phase of its serving job: reconnecting with the try the engine names, served again, or nothing to say', () => {
-    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1'))).toEqual({ state: 'reconnecting', attempt: 1 })
-    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 3)'))).toEqual({ state: 'reconnecting', attempt: 3 })
-    // A detail the app cannot read still says reconnecting: the phase decides, the try is only a figure.
+  it('reads the phase of its serving job: reconnecting with the try of its attempt field, served again, or nothing to say', () => {
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1', {}, 1))).toEqual({ state: 'reconnecting', attempt: 1 })
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 3)', {}, 3))).toEqual({ state: 'reconnecting', attempt: 3 })
+    // The field, not the words: other wording (or none) changes nothing.
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1, 4th try', {}, 4))).toEqual({ state: 'reconnecting', attempt: 4 })
+    expect(runConnection(serving('reconnecting', undefined, {}, 7))).toEqual({ state: 'reconnecting', attempt: 7 })
+    // A job recorded by an older Lifeboat has no field: it reads as the first try, whatever its words say.
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 3)'))).toEqual({ state: 'reconnecting', attempt: 1 })
     expect(runConnection(serving('reconnecting', undefined))).toEqual({ state: 'reconnecting', attempt: 1 })
-    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 0)'))).toEqual({ state: 'reconnecting', attempt: 1 })
-    expect(runConnection(serving('reconnecting', `web (try 3): reconnecting to kvm1 (try ${'9'.repeat(40)})`))).toEqual({ state: 'reconnecting', attempt: 1 })
+    // A figure that is no try number (the wire is not trusted) reads as the first try; the phase still decides.
+    for (const bad of [0, -2, 1.5, Number.NaN, 2 ** 60]) expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1', {}, bad))).toEqual({ state: 'reconnecting', attempt: 1 })
     expect(runConnection(serving('running', 'web'))).toEqual({ state: 'served' })
     expect(runConnection(serving('start', 'serve: listening on /run/lifeboat-run.x for QEMU'))).toBeUndefined()
     // An ended job serves nothing, whatever phase it was last in; neither does another kind of job.
-    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 2)', { state: 'cancelled' }))).toBeUndefined()
-    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 2)', { state: 'cancelling' }))).toEqual({ state: 'reconnecting', attempt: 2 })
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 2)', { state: 'cancelled' }, 2))).toBeUndefined()
+    expect(runConnection(serving('reconnecting', 'web: reconnecting to kvm1 (try 2)', { state: 'cancelling' }, 2))).toEqual({ state: 'reconnecting', attempt: 2 })
     expect(runConnection({ ...serving('reconnecting', 'x'), kind: 'runs.makePermanent' })).toBeUndefined()
     expect(runConnection(undefined)).toBeUndefined()
   })
@@ -123,11 +133,11 @@ describe('a run whose SSH connection was lost', () => {
   it('still shows a reconnecting run whose host could not be listed since a reload, named from its job when it can be', () => {
     const kvm1 = host('kvm1', 'linux')
     const listed = serving('reconnecting', 'web: reconnecting to kvm1 (try 2)')
-    const other = serving('reconnecting', 'db: x: reconnecting to kvm1 (try 5)', { id: 'job-db' })
-    const odd = serving('reconnecting', 'something else', { id: 'job-odd' })
+    const other = serving('reconnecting', 'db: x: reconnecting to kvm1 (try 5)', { id: 'job-db' }, 5)
+    const odd = serving('reconnecting', 'something else', { id: 'job-odd' }, 3)
     const elsewhere = serving('reconnecting', 'app: reconnecting to kvm9', { id: 'job-app', hostId: 'kvm9' })
     const rows = [{ host: kvm1, run: run('web') }]
-    expect(unlistedReconnects([listed, other, odd, elsewhere, serving('running', 'mail', { id: 'job-mail' })], [kvm1], rows).map((u) => [u.job.id, u.vm, u.attempt])).toEqual([['job-db', 'db: x', 5], ['job-odd', undefined, 1]])
+    expect(unlistedReconnects([listed, other, odd, elsewhere, serving('running', 'mail', { id: 'job-mail' })], [kvm1], rows).map((u) => [u.job.id, u.vm, u.attempt])).toEqual([['job-db', 'db: x', 5], ['job-odd', undefined, 3]])
     expect(unlistedReconnects([listed], [kvm1], []).map((u) => u.vm)).toEqual(['web'])
   })
 })

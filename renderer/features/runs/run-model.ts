@@ -113,8 +113,7 @@ export function isActiveJob(job: JobDto | undefined): boolean {
   return job !== undefined && activeStates.has(job.state)
 }
 
-/** The try number in a serving job's detail ("web: reconnecting to kvm1 (try 3)"); the first try names none. */
-const TRY_RE = / \(try (\d{1,6})\)$/
+/** The tail of a reconnecting job's detail after the first try ("web: reconnecting to kvm1 (try 3)"), for its VM name only. */
 const TRY_ONLY_RE = /^ \(try \d{1,6}\)$/
 
 /** Whether a points.run job's detail is about this VM on this host: its name alone, or its reconnecting line. */
@@ -143,12 +142,14 @@ export type RunConnection = { readonly state: 'served' } | { readonly state: 're
 /**
  * The state of a serving job's SSH connection, from its phase: `reconnecting` after the connection carrying the
  * disks' sockets was lost (the VM pauses at its next read of the backup and waits), `running` once it serves (again).
- * Undefined when no active job serves the run, or it is still starting.
+ * The try is the progress's `attempt` field; a job an older Lifeboat recorded has none (it named the try in its
+ * detail only, words this does not read) and counts as the first. Undefined when no active job serves the run, or it
+ * is still starting.
  */
 export function runConnection(job: JobDto | undefined): RunConnection | undefined {
   if (job?.kind !== 'points.run' || !isActiveJob(job)) return undefined
   if (job.progress.phase === 'reconnecting') {
-    const n = Number(TRY_RE.exec(job.progress.detail ?? '')?.[1] ?? '1')
+    const n = job.progress.attempt ?? 1
     return { state: 'reconnecting', attempt: Number.isSafeInteger(n) && n >= 1 ? n : 1 }
   }
   return job.progress.phase === 'running' ? { state: 'served' } : undefined
