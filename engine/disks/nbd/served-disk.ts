@@ -13,6 +13,7 @@ export interface Allocation {
 export interface ServedDisk {
   readonly size: number
   readonly label: string
+  /** The bytes at [offset, offset + length): they may be shared with a cache, so the caller must not modify them. */
   read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer>
   /** Runs covering [offset, offset + length) in order; their lengths add up to exactly `length`. */
   allocation(offset: number, length: number): readonly Allocation[]
@@ -28,11 +29,11 @@ export interface ServedDisk {
  * A restore point's disk as served: its chunk list says which fixed-size chunks are all zeros (stored as null),
  * so holes are known without reading anything.
  */
-export function servedFromChunks(source: BlockSource, chunks: readonly (string | null)[], chunkSize: number): ServedDisk {
+export function servedFromChunks(source: BlockSource & { readShared?: BlockSource['read'] }, chunks: readonly (string | null)[], chunkSize: number): ServedDisk {
   return {
     size: source.size,
     label: source.label,
-    read: (offset, length, signal) => source.read(offset, length, signal),
+    read: (offset, length, signal) => (source.readShared !== undefined ? source.readShared(offset, length, signal) : source.read(offset, length, signal)),
     allocation(offset, length) {
       const out: Allocation[] = []
       let at = offset

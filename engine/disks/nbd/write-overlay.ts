@@ -103,8 +103,9 @@ export async function openWriteOverlay(path: string, base: ServedDisk, identity:
     const end = Math.min(base.size, (last + 1) * OVERLAY_BLOCK)
     let whole = data
     if (start !== offset || end !== offset + data.length) {
-      // Partial blocks at either end: what the disk holds there now, with the new bytes on top.
-      whole = await read(start, end - start)
+      // Partial blocks at either end: what the disk holds there now, with the new bytes on top (on a copy: what a
+      // read returns may be the source's cached bytes).
+      whole = Buffer.from(await read(start, end - start))
       data.copy(whole, offset - start)
     }
     await fh.write(whole, 0, whole.length, dataStart + start)

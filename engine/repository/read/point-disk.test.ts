@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { open } from 'node:fs/promises'
 import path from 'node:path'
 import { localBackend } from '../backends/local-backend.js'
 import { chunkKey, CHUNK_SIZE } from '../format.js'
@@ -51,10 +52,11 @@ describe('PointDiskSource read-ahead', () => {
         // start loading while the reader still works inside chunk 0.
         await disk.read(MiB, MiB)
         expect(chunksAsked()).toEqual([0, 1, 2, 3, 4])
-        // Reading on into chunk 4 loads up to chunk 8; chunk 6 is all zeros and never fetched.
+        // Reading on into chunk 4 loads the next four stored chunks: chunk 6 is all zeros, never fetched and not
+        // counted, so the read-ahead reaches chunk 9.
         await disk.read(2 * MiB, 4 * CHUNK_SIZE - MiB)
         await new Promise((resolve) => setTimeout(resolve, 50))
-        expect(chunksAsked()).toEqual([0, 1, 2, 3, 4, 5, 7, 8])
+        expect(chunksAsked()).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9])
       } finally {
         await disk.close()
         await repo.close()
@@ -71,6 +73,48 @@ describe('PointDiskSource read-ahead', () => {
         // fetched once, and a read's own chunk before the chunks loading ahead of it.
         for (let at = MiB; at < disk.size; at += 4 * MiB) await disk.read(at, Math.min(4 * MiB, disk.size - at))
         expect(chunksAsked()).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9])
+      } finally {
+        await disk.close()
+        await repo.close()
+      }
+    })
+  })
+
+  it('follows a reader that skips the zero chunks (an NBD client told where the holes are) as a sequential one', async () => {
+    await withTempDir('point-disk', async (dir) => {
+      const { repo, disk, gets, chunksAsked } = await tenChunkPoint(dir)
+      try {
+        gets.length = 0
+        await disk.read(5 * CHUNK_SIZE, CHUNK_SIZE)
+        // Chunk 6 is all zeros: the next read starts at chunk 7, and the reader still reads in order.
+        await disk.read(7 * CHUNK_SIZE, MiB)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        expect(chunksAsked()).toEqual([5, 7, 8, 9])
+      } finally {
+        await disk.close()
+        await repo.close()
+      }
+    })
+  })
+
+  it('readShared gives the bytes read gives, as a view of the cached chunk when the read stays inside one', async () => {
+    await withTempDir('point-disk', async (dir) => {
+      const { repo, disk, image } = await tenChunkPoint(dir)
+      try {
+        const a = await disk.readShared(3 * CHUNK_SIZE + 100, MiB)
+        const b = await disk.readShared(3 * CHUNK_SIZE + 100 + MiB, MiB)
+        expect(a.buffer).toBe(b.buffer) // one chunk's memory, not two copies
+        expect(a.equals(await disk.read(3 * CHUNK_SIZE + 100, MiB))).toBe(true)
+        // Across a chunk boundary and into the zero chunk: a copy, with the same bytes as the image.
+        const across = await disk.readShared(5 * CHUNK_SIZE + 1000, 2 * CHUNK_SIZE)
+        const fh = await open(image, 'r')
+        try {
+          const want = Buffer.alloc(across.length)
+          await fh.read(want, 0, want.length, 5 * CHUNK_SIZE + 1000)
+          expect(across.equals(want)).toBe(true)
+        } finally {
+          await fh.close()
+        }
       } finally {
         await disk.close()
         await repo.close()
