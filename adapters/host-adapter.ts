@@ -452,9 +452,11 @@ export interface InstantRunSession {
   onLost(listener: (reason: string) => void): () => void
   /**
    * After a lost connection: serves the same sockets again on a new one (the run's lock taken again, stale sockets
-   * replaced) and resumes the VM if it paused on an I/O error meanwhile. One try, bounded by `signal`.
+   * replaced) and resumes the VM if it paused on an I/O error meanwhile. One try, bounded by `signal`. `gone` when the
+   * host answers that the VM is no longer this run (discarded meanwhile, by another Lifeboat or virsh): nothing is
+   * served again for it, and the caller stops serving.
    */
-  serveAgain(signal: AbortSignal): Promise<{ readonly resumed: boolean }>
+  serveAgain(signal: AbortSignal): Promise<{ readonly gone: false; readonly resumed: boolean } | { readonly gone: true }>
 }
 
 export interface InstantRunCapability {

@@ -3,7 +3,7 @@ import type { RootShell } from '../ssh/root-shell'
 import type { SshConnection } from '../ssh/ssh-connection'
 import { sh } from '../ssh/shell-quote'
 import { withUndo } from '../undo-stack'
-import { exportUri, requireRun, runSocket, runSocketDir, setRunRecord, type RunRecord } from './instant-run-model'
+import { exportUri, readRunRecord, requireRun, runSocket, runSocketDir, setRunRecord, type RunRecord } from './instant-run-model'
 import { discardRun, resumeIfStalled, runInfo } from './instant-run-manage'
 import { checkDiskName } from './host-names'
 import { countLiveHere, holdJobLock, liveJobs } from './job-lock'
@@ -131,6 +131,9 @@ function servingSession(getShell: ShellProvider, runId: string, name: string, di
       if (hasStopped()) throw new AdapterError('CANCELLED', `Serving ${name} has stopped.`, { vm: name })
       const shell = await getShell(signal)
       requireRoot(shell)
+      // Discarded while the connection was down (runs discard from another Lifeboat, virsh undefine): its socket
+      // folder is not made anew for a VM that no longer exists. Asked on every try: a discard can come between tries.
+      if (!(await isStillRun(shell, name, runId, signal))) return { gone: true }
       if (!serving.conn.isOpen) {
         const next = await serveSockets(shell, getShell, runId, disks, { fresh: false, again: true }, signal)
         if (hasStopped()) {
@@ -142,7 +145,7 @@ function servingSession(getShell: ShellProvider, runId: string, name: string, di
         lostFor = undefined
         unwatch = watch(next)
       }
-      return { resumed: await resumeIfStalled(shell, name, signal) }
+      return { gone: false, resumed: await resumeIfStalled(shell, name, signal) }
     },
     async stopServing() {
       stopped = true
@@ -155,6 +158,18 @@ function servingSession(getShell: ShellProvider, runId: string, name: string, di
       }
     },
   }
+}
+
+/** Whether `name` is still the VM of run `runId` (not undefined, nor replaced by another VM of that name). */
+async function isStillRun(shell: RootShell, name: string, runId: string, signal: AbortSignal): Promise<boolean> {
+  let xml: string
+  try {
+    xml = await new Virsh(shell).run(['dumpxml', '--inactive', name], { signal })
+  } catch (err) {
+    if (err instanceof AdapterError && err.code === 'NOT_FOUND') return false
+    throw err
+  }
+  return readRunRecord(parseDomainXml(xml).root)?.runId === runId
 }
 
 /** The shell to undo with: this one while its connection is open, else a new one (this one when none can be had). */

@@ -27,7 +27,7 @@ export type InstantRunDto = z.infer<typeof InstantRunDtoSchema>
 export const PointRunResultDtoSchema = z.object({
   name: z.string(),
   vmId: z.string(),
-  /** How serving ended: made permanent, discarded by this job (cancelled), or discarded by someone else. */
+  /** How serving ended: made permanent, discarded by this job (cancelled), or discarded by someone else (`runs.discard` in this or another Lifeboat, virsh). */
   outcome: z.enum(['permanent', 'discarded', 'discarded-elsewhere']),
   startedInMs: z.number(),
 })
@@ -65,5 +65,5 @@ export const runsDiscard = defineChannel(
   'runs.discard',
   z.object({ host: HostName, name: VmName }),
   z.object({ leftBehind: z.array(z.string()) }),
-  'Stop and discard a VM run from a restore point: turned off, undefined, its overlays (everything it wrote) and sockets removed.',
+  'Stop and discard a VM run from a restore point: turned off, undefined, its overlays (everything it wrote) and sockets removed. A job of this engine that serves it (or reconnects to serve it after a lost connection) stops serving first and ends with outcome `discarded-elsewhere`; a job of another Lifeboat ends so once it sees the VM gone.',
 )

@@ -1,5 +1,5 @@
 import { findHost, connectHost } from '../inventory/host-access'
-import { pointRunJob, requireInstantRun, runPermanentJob, toRunDto } from '../jobs/run-job'
+import { endServingForDiscard, pointRunJob, requireInstantRun, runPermanentJob, toRunDto } from '../jobs/run-job'
 import type { Handler } from './handler-types'
 import type { HandlerDeps } from './handler-deps'
 
@@ -32,9 +32,13 @@ export function runHandlers(deps: HandlerDeps) {
   }
   const discard: Handler<'runs.discard'> = async (input, { signal }) => {
     const record = await findHost(deps, input.host)
+    // Connected first: a host out of reach fails the discard and leaves a job serving (or reconnecting) untouched.
     const adapter = await connectHost(deps, record, signal)
     try {
-      const r = await requireInstantRun(adapter, record, 'POINT').discard(input.name, signal)
+      const run = requireInstantRun(adapter, record, 'POINT')
+      // A job of this process that serves the VM stops first, so it does not serve again (or reconnect) for it.
+      await endServingForDiscard(record.id, input.name, signal)
+      const r = await run.discard(input.name, signal)
       return { leftBehind: [...r.leftBehind] }
     } finally {
       await adapter.close().catch(() => undefined)

@@ -110,7 +110,7 @@ export const pointsRunCommands: Command[] = [
   {
     path: ['runs', 'discard'],
     usage: 'lifeboat runs discard NAME --host H [--json]',
-    summary: 'Stop and discard a VM run from a restore point: turned off and undefined, its overlays (everything it wrote), sockets and log removed. Refused for a VM Lifeboat did not run from a backup, and for one made permanent.',
+    summary: 'Stop and discard a VM run from a restore point: turned off and undefined, its overlays (everything it wrote), sockets and log removed. The `points run` serving it ends by itself ("discarded elsewhere"), also while it reconnects after a lost connection. Refused for a VM Lifeboat did not run from a backup, and for one made permanent.',
     options: { host: { type: 'string' } },
     positionals: { min: 1, max: 1 },
     async run(ctx) {

@@ -222,6 +222,8 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('running a VM from 
         return job.log.filter((l) => /^Reconnecting to kvm1 failed \(try \d+\): .*Trying again in \d+ s/.test(l.message)).length >= 2 ? job : undefined
       }, 60_000)
       expect(down.progress).toMatchObject({ phase: 'reconnecting', detail: expect.stringMatching(new RegExp(`^${vm}: reconnecting to kvm1`)) as unknown })
+      // Two tries failed: the one going on (or waiting) is the second or the third, as a figure of its own.
+      expect(down.progress.attempt).toBeGreaterThanOrEqual(2)
       expect(down.state).toBe('running')
       await fx.call('jobs.cancel', { jobId })
       const job = await fx.job(jobId, 300_000)
@@ -237,6 +239,58 @@ describe.skipIf(!canRunLibvirt().ok || !canRunSshHosts().ok)('running a VM from 
     const files = (await fx.call('leftovers.list', { host: 'kvm1' })).filter((l) => l.jobId === jobId)
     expect(files.every((l) => l.kind === 'file' && l.safeToClean)).toBe(true)
     if (files.length > 0) expect((await fx.call('leftovers.clean', { host: 'kvm1', ids: files.map((l) => l.id) })).failed).toEqual([])
+    expect(await leftOnHost(vm, jobId, overlay)).toEqual([])
+  }, 400_000)
+
+  it('runs discard while its job reconnects: refused while the host is out of reach (the job goes on); once it answers, the job stops serving first and ends saying so, nothing is left', async () => {
+    const vm = `lbrun-${process.pid}-discard-reconnecting`
+    const { jobId } = await runPoint(vm)
+    const overlay = path.join(dir, `${vm}-vda.qcow2`)
+    const failedTries = async () => (await fx.engine.jobs.get(jobId)).log.filter((l) => l.message.startsWith('Reconnecting to kvm1 failed')).length
+    const admit = await refuseSshConnections(host)
+    try {
+      await cutSshSessions(host)
+      await waitFor('a failed try to reconnect', async () => ((await failedTries()) >= 1 ? true : undefined), 60_000)
+      await expect(fx.call('runs.discard', { host: 'kvm1', name: vm })).rejects.toThrow()
+      expect((await fx.engine.jobs.get(jobId)).state).toBe('running')
+      // The third failed try: the next one is 4 s away, time for the discard to come first (it may not: same outcome).
+      await waitFor('three failed tries to reconnect', async () => ((await failedTries()) >= 3 ? true : undefined), 60_000)
+    } finally {
+      await admit()
+    }
+    expect(await fx.call('runs.discard', { host: 'kvm1', name: vm })).toEqual({ leftBehind: [] })
+    // The discard waited for the job to stop serving: it ends at once, not after another try.
+    const job = await fx.job(jobId, 15_000)
+    expect(job.state).toBe('succeeded')
+    expect((job.result as unknown as PointRunResultDto).outcome).toBe('discarded-elsewhere')
+    expect(job.leftBehind).toEqual([])
+    expect((await fx.engine.jobs.get(jobId)).log.map((l) => l.message)).toContain(`${vm} is being discarded (runs discard): serving ends first, so nothing is served again for it.`)
+    expect(await leftOnHost(vm, jobId, overlay)).toEqual([])
+  }, 400_000)
+
+  it('discarded by another Lifeboat while the connection was down: the try that reaches the host finds it gone, serves nothing again, and the job ends', async () => {
+    const vm = `lbrun-${process.pid}-gone-reconnecting`
+    const { jobId } = await runPoint(vm)
+    const overlay = path.join(dir, `${vm}-vda.qcow2`)
+    const admit = await refuseSshConnections(host)
+    try {
+      await cutSshSessions(host)
+      await waitFor('a failed try to reconnect', async () => ((await fx.engine.jobs.get(jobId)).log.some((l) => l.message.startsWith('Reconnecting to kvm1 failed')) ? true : undefined), 60_000)
+      // What runs discard does, done on the host by someone else meanwhile (this machine is the test host).
+      await virsh(['destroy', vm]).catch(() => '')
+      await virsh(['undefine', vm])
+      for (const p of [overlay, `/var/log/libvirt/qemu/${vm}.log`, `/var/tmp/lifeboat-run.${jobId}`]) await rm(p, { recursive: true, force: true })
+    } finally {
+      await admit()
+    }
+    const job = await fx.job(jobId, 60_000)
+    expect(job.state).toBe('succeeded')
+    expect((job.result as unknown as PointRunResultDto).outcome).toBe('discarded-elsewhere')
+    const said = (await fx.engine.jobs.get(jobId)).log.map((l) => l.message)
+    expect(said).toContain(`Reconnected to kvm1: ${vm} is no longer there (discarded elsewhere while the connection was down); serving ends.`)
+    expect(said.filter((l) => l.startsWith('Reconnected to kvm1 after'))).toEqual([])
+    // Its socket folder was not made anew for a VM that no longer exists, and the lost serving's lock file is gone.
+    expect(job.leftBehind).toEqual([])
     expect(await leftOnHost(vm, jobId, overlay)).toEqual([])
   }, 400_000)
 

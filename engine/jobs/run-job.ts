@@ -48,6 +48,66 @@ export function requireInstantRun(adapter: HostAdapter, record: SavedHost, point
   throw new ApiError('NOT_SUPPORTED', `Running a VM straight from a restore point works on KVM/libvirt hosts only: ${why}. Restore it in full instead: lifeboat restore ${pointId} --to-host ${record.name} --as NAME`, { host: record.name, kind: record.kind })
 }
 
+/** The serving jobs of this process, by host id and VM name: how each is asked to end before its VM is discarded. */
+const servedHere = new Map<string, Set<() => Promise<void>>>()
+const servedKey = (hostId: string, name: string) => `${hostId}\u0000${name}`
+
+/** A serving job's entry in servedHere: runs.discard aborts `discarding`, then waits for the job to call `stopped`. */
+export interface ServedHere {
+  readonly discarding: AbortSignal
+  /** Serving has stopped (sockets, folder, lock gone): the discard may go on; the entry leaves the list. */
+  stopped(): void
+}
+
+/** Lists a job of this process as serving `name` on the host until it calls `stopped` (pointRunJob, once the VM runs). */
+export function serveHere(hostId: string, name: string): ServedHere {
+  const key = servedKey(hostId, name)
+  const controller = new AbortController()
+  let settle: () => void = () => undefined
+  const done = new Promise<void>((resolve) => (settle = resolve))
+  const end = () => {
+    controller.abort()
+    return done
+  }
+  const ends = servedHere.get(key) ?? new Set()
+  ends.add(end)
+  servedHere.set(key, ends)
+  return {
+    discarding: controller.signal,
+    stopped() {
+      ends.delete(end)
+      if (ends.size === 0 && servedHere.get(key) === ends) servedHere.delete(key)
+      settle()
+    },
+  }
+}
+
+/**
+ * Before `runs.discard` removes a VM: a job of this process that serves it — or reconnects to serve it after a lost
+ * connection — ends first. It stops serving (its sockets, their folder and the run's lock go), says in its log that the
+ * VM is being discarded and ends with `discarded-elsewhere`, so it neither keeps reconnecting nor serves again for a
+ * VM that is being removed, and a folder it made anew cannot outlive the discard. Resolves once serving has stopped
+ * (at once when no job here serves the VM); throws CANCELLED when `signal` aborts first.
+ */
+export async function endServingForDiscard(hostId: string, name: string, signal: AbortSignal): Promise<void> {
+  const ends = [...(servedHere.get(servedKey(hostId, name)) ?? [])]
+  if (ends.length === 0) return
+  let onAbort: (() => void) | undefined
+  try {
+    await Promise.race([
+      Promise.all(ends.map((end) => end())),
+      new Promise<void>((resolve) => {
+        onAbort = () => resolve()
+        signal.addEventListener('abort', onAbort, { once: true })
+        if (signal.aborted) resolve()
+      }),
+    ])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+  if (signal.aborted) throw new ApiError('CANCELLED', `Discarding ${name} was cancelled while its serving job was stopping; run the discard again.`, { vm: name })
+}
+
 export function toRunDto(info: InstantRunInfo): InstantRunDto {
   return { ...info, disks: info.disks.map((d) => ({ ...d })) }
 }
@@ -80,6 +140,8 @@ export function pointRunJob(deps: RunJobDeps, record: SavedHost, request: PointR
         const manifest = await repo.getPoint(request.pointId, signal)
         const adapter = await connectHost(deps, record, signal)
         let session: InstantRunSession | undefined
+        // Listed while it serves: runs.discard in this process ends the serving first (endServingForDiscard).
+        let here: ServedHere | undefined
         let outcome: PointRunResultDto['outcome'] = 'discarded'
         try {
           const run = requireInstantRun(adapter, record, manifest.id)
@@ -122,16 +184,19 @@ export function pointRunJob(deps: RunJobDeps, record: SavedHost, request: PointR
             )
           }
           const name = session.info.name
+          here = serveHere(record.id, name)
           end()
           end = ctx.step('running')
           ctx.log('info', `${name} is ${session.info.state} from restore point ${manifest.id} after ${((Date.now() - started) / 1000).toFixed(1)} s; its writes go to ${session.info.disks.map((d) => d.overlay).join(', ')}. It needs Lifeboat until it is made permanent or discarded.`)
           ctx.progress({ phase: 'running', bytesDone: 0, detail: name })
-          outcome = await watchRun(run, session, name, record.name, () => bytes, ctx)
+          outcome = await watchRun(run, session, name, record.name, () => bytes, ctx, here.discarding)
         } finally {
           if (session !== undefined) {
             const name = session.info.name
             for (const l of await session.stopServing()) ctx.leftBehind(l)
-            if (outcome === 'discarded' && signal.aborted) {
+            here?.stopped()
+            // Cancelled while runs.discard was stopping it: the discard removes the VM, not this job as well.
+            if (outcome === 'discarded' && signal.aborted && here?.discarding.aborted !== true) {
               // Stopping is discarding: the VM cannot run on without Lifeboat, and its writes go with it.
               const r = await adapter.instantRun?.discard(name, AbortSignal.timeout(300_000)).catch((err: unknown) => ({ leftBehind: [`${name} could not be discarded (${err instanceof Error ? err.message : String(err)}); discard it with lifeboat runs discard ${name} --host ${record.name}.`] }))
               for (const l of r?.leftBehind ?? []) ctx.leftBehind(l)
@@ -166,11 +231,19 @@ async function pause(ms: number, signal: AbortSignal, onWake?: (wake: () => void
 }
 
 /**
- * Serves until the VM no longer needs it (made permanent), is gone (discarded elsewhere), or the job is cancelled.
- * A lost connection (its close event, not a guess from failed listings) is served again at once.
+ * Serves until the VM no longer needs it (made permanent), is gone (discarded elsewhere), is being discarded by this
+ * process (`discarding` aborts: runs.discard), or the job is cancelled. A lost connection (its close event, not a
+ * guess from failed listings) is served again at once.
  */
-export async function watchRun(run: InstantRunCapability, session: InstantRunSession, name: string, host: string, bytes: () => number, ctx: JobContext): Promise<PointRunResultDto['outcome']> {
+export async function watchRun(run: InstantRunCapability, session: InstantRunSession, name: string, host: string, bytes: () => number, ctx: JobContext, discarding: AbortSignal = new AbortController().signal): Promise<PointRunResultDto['outcome']> {
   const { signal } = ctx
+  // Whichever comes first ends every wait, try and listing of the watch.
+  const stop = AbortSignal.any([signal, discarding])
+  const stopped = (): PointRunResultDto['outcome'] => {
+    if (signal.aborted) return 'discarded'
+    ctx.log('info', `${name} is being discarded (runs discard): serving ends first, so nothing is served again for it.`)
+    return 'discarded-elsewhere'
+  }
   let lost: string | undefined
   let wake: (() => void) | undefined
   const off = session.onLost((reason) => {
@@ -180,16 +253,18 @@ export async function watchRun(run: InstantRunCapability, session: InstantRunSes
   try {
     let lastState = ''
     for (;;) {
-      if (lost === undefined && !(await pause(WATCH_MS, signal, (w) => (wake = w)))) return 'discarded'
+      if (lost === undefined) await pause(WATCH_MS, stop, (w) => (wake = w))
       wake = undefined
-      if (signal.aborted) return 'discarded'
+      if (stop.aborted) return stopped()
       if (lost !== undefined) {
         const reason = lost
-        if (!(await serveAgain(session, name, host, reason, bytes, ctx, () => (lost = undefined)))) return 'discarded'
+        const again = await serveAgain(session, name, host, reason, bytes, ctx, stop, () => (lost = undefined))
+        if (again === 'stopped') return stopped()
+        if (again === 'gone') return 'discarded-elsewhere'
         lastState = ''
         continue
       }
-      const outcome = await look(run, name, bytes, ctx, lastState)
+      const outcome = await look(run, name, bytes, ctx, stop, lastState)
       if (typeof outcome === 'string') lastState = outcome
       else return outcome.end
     }
@@ -199,35 +274,38 @@ export async function watchRun(run: InstantRunCapability, session: InstantRunSes
 }
 
 /**
- * After the connection was lost: tries to serve again until it works or the job is cancelled, waiting longer after
- * each failed try. The VM waits paused meanwhile (its writes are in the overlay on the host; nothing is lost). False
- * when cancelled. `clearLost` forgets a loss that happened before a try (the try serves on a new connection anyway).
+ * After the connection was lost: tries to serve again until it works, the VM turns out to be gone from the host, or
+ * `stop` aborts (cancelled, or being discarded), waiting longer after each failed try. The VM waits paused meanwhile
+ * (its writes are in the overlay on the host; nothing is lost). Each try's number is the progress's `attempt`.
+ * `clearLost` forgets a loss that happened before a try (the try serves on a new connection anyway).
  */
-async function serveAgain(session: InstantRunSession, name: string, host: string, reason: string, bytes: () => number, ctx: JobContext, clearLost: () => void): Promise<boolean> {
-  const { signal } = ctx
+async function serveAgain(session: InstantRunSession, name: string, host: string, reason: string, bytes: () => number, ctx: JobContext, stop: AbortSignal, clearLost: () => void): Promise<'served' | 'gone' | 'stopped'> {
   const since = Date.now()
   ctx.log('warn', `The SSH connection to ${host} was lost (${reason}); ${name} pauses on its next read of the backup; reconnecting…`)
   let delay = RECONNECT_FIRST_MS
   for (let attempt = 1; ; attempt++) {
-    ctx.progress({ phase: 'reconnecting', bytesDone: bytes(), detail: `${name}: reconnecting to ${host}${attempt > 1 ? ` (try ${attempt})` : ''}` })
+    ctx.progress({ phase: 'reconnecting', bytesDone: bytes(), attempt, detail: `${name}: reconnecting to ${host}${attempt > 1 ? ` (try ${attempt})` : ''}` })
     clearLost()
     try {
-      const { resumed } = await session.serveAgain(AbortSignal.any([signal, AbortSignal.timeout(RECONNECT_TRY_MS)]))
-      ctx.log('info', `Reconnected to ${host} after ${((Date.now() - since) / 1000).toFixed(1)} s: ${name} is served again${resumed ? '; it had paused on a read of the backup and was resumed' : ''}.`)
+      const again = await session.serveAgain(AbortSignal.any([stop, AbortSignal.timeout(RECONNECT_TRY_MS)]))
+      if (again.gone) {
+        ctx.log('info', `Reconnected to ${host}: ${name} is no longer there (discarded elsewhere while the connection was down); serving ends.`)
+        return 'gone'
+      }
+      ctx.log('info', `Reconnected to ${host} after ${((Date.now() - since) / 1000).toFixed(1)} s: ${name} is served again${again.resumed ? '; it had paused on a read of the backup and was resumed' : ''}.`)
       ctx.progress({ phase: 'running', bytesDone: bytes(), detail: name })
-      return true
+      return 'served'
     } catch (err) {
-      if (signal.aborted) return false
+      if (stop.aborted) return 'stopped'
       ctx.log('warn', `Reconnecting to ${host} failed (try ${attempt}): ${err instanceof Error ? err.message : String(err)}. Trying again in ${delay / 1000} s; ${name} waits paused, nothing it wrote is lost.`)
-      if (!(await pause(delay, signal))) return false
+      if (!(await pause(delay, stop))) return 'stopped'
       delay = Math.min(delay * 2, RECONNECT_LONGEST_MS)
     }
   }
 }
 
 /** One look at the run: the VM's state now (to compare with the next look), or how serving ends. */
-async function look(run: InstantRunCapability, name: string, bytes: () => number, ctx: JobContext, lastState: string): Promise<string | { end: PointRunResultDto['outcome'] }> {
-  const { signal } = ctx
+async function look(run: InstantRunCapability, name: string, bytes: () => number, ctx: JobContext, signal: AbortSignal, lastState: string): Promise<string | { end: PointRunResultDto['outcome'] }> {
   const info = (await run.list(signal).catch(() => undefined))?.find((r) => r.name === name)
   if (info === undefined) {
     // A failed listing is not proof of anything: only a listing without the VM is.
@@ -244,7 +322,9 @@ async function look(run: InstantRunCapability, name: string, bytes: () => number
   }
   if (info.stalled) {
     ctx.log('warn', `${name} paused on an I/O error reading the backup; it is served, so it is resumed.`)
-    await run.unstall(name, signal).catch((err: unknown) => ctx.log('warn', `${name} could not be resumed: ${err instanceof Error ? err.message : String(err)}`))
+    await run.unstall(name, signal).catch((err: unknown) => {
+      if (!signal.aborted) ctx.log('warn', `${name} could not be resumed: ${err instanceof Error ? err.message : String(err)}`)
+    })
     return lastState
   }
   if (info.state !== lastState && lastState !== '' && info.state === 'paused') ctx.log('warn', `${name} is paused (an I/O error while reading the backup, or paused by the admin).`)
