@@ -182,6 +182,8 @@ test.describe('Run from backup', () => {
     await expect(confirm).toBeHidden({ timeout: 60_000 })
     await expect(page.getByText(`${second} was turned off and removed from kvm1, with everything it wrote.`)).toBeVisible()
     await expect(banner).toBeHidden({ timeout: 60_000 })
+    // The host's tree follows at once (asked of the host), not at its next regular look.
+    await expect(page.getByRole('tree', { name: 'Hosts and virtual machines' }).getByRole('treeitem', { name: new RegExp(`^${escapeRe(second)},`) })).toHaveCount(0, { timeout: 15_000 })
     await lifeboat.shot('95-after-discard')
     expect(await domainExists(second)).toBe(false)
     expect(existsSync(overlay)).toBe(false)

@@ -1,6 +1,6 @@
 import { useMutation, useQueries, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useMemo } from 'react'
-import { jobsGet, pointsRun, runsDiscard, runsList, runsMakePermanent, type HostDto, type InputOf, type JobDto } from '../../../engine/api/contract'
+import { inventoryRefresh, jobsGet, pointsRun, runsDiscard, runsList, runsMakePermanent, type HostDto, type InputOf, type JobDto } from '../../../engine/api/contract'
 import { useApi } from '../../api/api-client'
 import { useHosts, useJobs } from '../../api/queries'
 import { queryKeys } from '../../api/query-keys'
@@ -28,7 +28,18 @@ export function useRunsEverywhere() {
   return kvm.map((host: HostDto, i) => ({ host, runs: results[i]?.data, error: results[i]?.error ?? undefined }))
 }
 
-/** Asks the hosts again when a run starts serving, ends, or is made permanent. */
+/**
+ * The host's VMs as the tree shows them, asked of the host now: a run started, discarded or made permanent adds,
+ * removes or changes a VM there, and the tree must not keep showing a discarded VM until the next regular look.
+ */
+function refreshHostTree(api: ReturnType<typeof useApi>, client: ReturnType<typeof useQueryClient>, hostId: string): void {
+  void api.invoke(inventoryRefresh, { hostId }).then(
+    () => client.invalidateQueries({ queryKey: queryKeys.inventory }),
+    () => undefined,
+  )
+}
+
+/** Asks the hosts again when a run starts serving, ends, or is made permanent (its runs, and its tree of VMs). */
 export function useRunsLiveUpdates(): void {
   const api = useApi()
   const client = useQueryClient()
@@ -37,7 +48,9 @@ export function useRunsLiveUpdates(): void {
     return api.subscribe('job.updated', (job) => {
       const before = seen.get(job.id)
       seen.set(job.id, job)
-      if (changesRuns(before, job)) void client.invalidateQueries({ queryKey: job.hostId !== undefined ? queryKeys.runsOn(job.hostId) : queryKeys.runs })
+      if (!changesRuns(before, job)) return
+      void client.invalidateQueries({ queryKey: job.hostId !== undefined ? queryKeys.runsOn(job.hostId) : queryKeys.runs })
+      if (job.hostId !== undefined) refreshHostTree(api, client, job.hostId)
     })
   }, [api, client])
 }
@@ -76,6 +89,9 @@ export function useDiscardRun() {
   const client = useQueryClient()
   return useMutation({
     mutationFn: (input: InputOf<typeof runsDiscard>) => api.invoke(runsDiscard, input),
-    onSettled: (_data, _error, input) => client.invalidateQueries({ queryKey: queryKeys.runsOn(input.host) }),
+    onSettled: (_data, _error, input) => {
+      void client.invalidateQueries({ queryKey: queryKeys.runsOn(input.host) })
+      refreshHostTree(api, client, input.host)
+    },
   })
 }
