@@ -107,7 +107,10 @@ export class XapiNbdClient {
           entry.reject(new AdapterError('COMMAND_FAILED', `NBD export ${this.label} failed a read (error ${error}).`))
           continue
         }
-        entry.resolve(Buffer.from(await this.reader.read(entry.length)))
+        // The reply's own memory when the queue had to gather it (a fresh buffer: handed on, and to a worker, as it
+        // is); a copy only when it is a view into a larger chunk of the stream, which must not be kept alive or shared.
+        const data = await this.reader.read(entry.length)
+        entry.resolve(data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : Buffer.from(data))
       }
     } catch (err) {
       this.fail(err instanceof AdapterError ? err : new AdapterError(this.closed ? 'CANCELLED' : 'CONNECTION_LOST', `NBD export ${this.label} closed: ${err instanceof Error ? err.message : String(err)}`))
