@@ -9,12 +9,15 @@
  *      time to first byte and total time, against `cat` of the same file's bytes;
  *   3. the same export from an S3 repository (s3rver) against one S3 GET of one object of the image's size
  *      (bench-restore-s3.ts);
- *   4. `lifeboat --version` wall time against `node -e 0` (the CLI's own start-up, issue 20).
- *   node --import tsx bench/bench-restore.ts [--size-mib 2048] [--file-mib 1024] [--repeat 3] [--no-s3] [--keep]
+ *   4. `lifeboat --version` wall time against `node -e 0` (the CLI's own start-up, issue 20);
+ *   5. over SSH to the namespace test host (bench-restore-ssh.ts; root, libvirt): the same export from an encrypted
+ *      SFTP repository on that host against `ssh root@host cat IMAGE > FILE`, and a whole-VM restore (`lifeboat
+ *      restore POINT --to-host H --as NAME --storage DIR`) of a cold point of a libvirt domain whose raw disk is the
+ *      image, against `ssh root@host 'cat > DIR/FILE' < IMAGE` (and that plus `sync`); both targets ≥ 80 %.
+ *   node --import tsx bench/bench-restore.ts [--size-mib 2048] [--file-mib 1024] [--repeat 3] [--no-s3] [--no-ssh] [--keep]
  * Rounds interleave the tools and each figure is the best of `--repeat`: the machine is shared. CPU-seconds are
  * printed beside wall times because on a loaded machine they are the steadier comparison.
- * Not measured yet (issue 19): the export from the SFTP repository on the SSH test host vs `ssh cat`, Ceph RGW, and a
- * full VM restore to the libvirt test host vs `ssh host 'cat > file'`.
+ * Not measured yet (issue 19): the export from Ceph RGW.
  */
 import { execFile, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -26,6 +29,7 @@ import { bundleForNode } from '../engine/repository/testing/bundle.js'
 import { seededBytes } from '../engine/disks/testing/tools.js'
 import { best, dropCaches, measure, type Measured, numberOption } from './measure-command.js'
 import { s3Export } from './bench-restore-s3.js'
+import { sshRestore } from './bench-restore-ssh.js'
 
 const run = promisify(execFile)
 const args = process.argv.slice(2)
@@ -204,6 +208,13 @@ try {
     const s3 = await s3Export({ dir, bin, home, env, image, sizeMiB, repeat, dropCaches: async () => (cold = (await dropCaches()) && cold) })
     lines.push('', ...s3.lines)
     checks.push(...s3.checks)
+  }
+
+  // Part 5: over SSH to the namespace test host (needs root and libvirt).
+  if (!args.includes('--no-ssh')) {
+    const ssh = await sshRestore({ dir, bin, home, env, image, sizeMiB, repeat, dropCaches: async () => (cold = (await dropCaches()) && cold) })
+    lines.push('', ...ssh.lines)
+    checks.push(...ssh.checks)
   }
 } finally {
   if (keep) console.log(`Kept ${dir}`)
