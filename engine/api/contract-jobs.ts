@@ -21,6 +21,12 @@ export const JobProgressSchema = z.object({
    * named the try in `detail` only: read its absence as the first try.
    */
   attempt: z.number().int().min(1).optional(),
+  /**
+   * The VM a served run's job is about (points.run in its `running` and `reconnecting` phases), by name on its host:
+   * what ties the job to its run for programs, without reading `detail`. Absent in other phases and in job records of
+   * an older Lifeboat.
+   */
+  vm: z.string().min(1).max(512).optional(),
 })
 
 export const JobStepSchema = z.object({

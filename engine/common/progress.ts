@@ -19,6 +19,8 @@ export interface ProgressUpdate {
    * so they need not read it out of `detail`, whose wording may change.
    */
   readonly attempt?: number
+  /** The VM a served run's job is about (points.run while it serves or reconnects), by name on its host. */
+  readonly vm?: string
 }
 
 export type ProgressSink = (update: ProgressUpdate) => void

@@ -29,6 +29,8 @@ export const JobRecordSchema = z.object({
     detail: z.string().optional(),
     /** Absent in records an older Lifeboat wrote (it named the try in `detail` only). */
     attempt: z.number().int().min(1).optional(),
+    /** Absent in records an older Lifeboat wrote (it named the VM in `detail` only). */
+    vm: z.string().min(1).max(512).optional(),
   }),
   steps: z.array(z.object({ id: z.string(), label: z.string(), state: z.enum(['pending', 'running', 'done', 'failed', 'skipped', 'cancelled']) })),
   /** The failure in the contract's words (code, message, params), as the admin was told. */

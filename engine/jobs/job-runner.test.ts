@@ -61,7 +61,7 @@ describe('JobRunner', () => {
     expect((await runner.list(10))[0]?.id).toBe(job.id)
   })
 
-  it('carries a phase\'s try number (`attempt`) to the doors and the record, and drops it with the phase', async () => {
+  it('carries a phase\'s try number (`attempt`) and VM (`vm`) to the doors and the record, and drops the try with the phase', async () => {
     const { runner, seen, store } = await makeRunner()
     let carry: () => void = () => undefined
     const going = new Promise<void>((resolve) => (carry = resolve))
@@ -70,17 +70,17 @@ describe('JobRunner', () => {
       title: 'Tries',
       steps: [],
       run: async (ctx) => {
-        ctx.progress({ phase: 'reconnecting', bytesDone: 0, attempt: 3, detail: 'web: reconnecting to kvm1 (try 3)' })
+        ctx.progress({ phase: 'reconnecting', bytesDone: 0, attempt: 3, vm: 'web', detail: 'web: reconnecting to kvm1 (try 3)' })
         await going
-        ctx.progress({ phase: 'running', bytesDone: 0, detail: 'web' })
+        ctx.progress({ phase: 'running', bytesDone: 0, vm: 'web', detail: 'web' })
       },
     })
     await vi.waitFor(() => expect(seen.some((j) => j.progress.phase === 'reconnecting')).toBe(true))
-    expect(seen.find((j) => j.progress.phase === 'reconnecting')?.progress).toEqual({ phase: 'reconnecting', bytesDone: 0, attempt: 3, detail: 'web: reconnecting to kvm1 (try 3)' })
-    await vi.waitFor(async () => expect((await store.load(job.id))?.progress.attempt).toBe(3))
+    expect(seen.find((j) => j.progress.phase === 'reconnecting')?.progress).toEqual({ phase: 'reconnecting', bytesDone: 0, attempt: 3, vm: 'web', detail: 'web: reconnecting to kvm1 (try 3)' })
+    await vi.waitFor(async () => expect((await store.load(job.id))?.progress).toMatchObject({ attempt: 3, vm: 'web' }))
     carry()
     await job.done
-    expect(seen.at(-1)?.progress).toEqual({ phase: 'running', bytesDone: 0, detail: 'web' })
+    expect(seen.at(-1)?.progress).toEqual({ phase: 'running', bytesDone: 0, vm: 'web', detail: 'web' })
   })
 
   it('cancels through the AbortSignal and reports cancelled only after cleanup ran', async () => {

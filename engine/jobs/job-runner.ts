@@ -256,6 +256,7 @@ export class JobRunner {
       ...(eta !== undefined ? { etaSeconds: eta } : {}),
       ...(update.detail !== undefined ? { detail: update.detail } : {}),
       ...(update.attempt !== undefined ? { attempt: update.attempt } : {}),
+      ...(update.vm !== undefined ? { vm: update.vm } : {}),
     }
     if (previous.phase !== update.phase) this.addLog(live, 'info', `Phase: ${update.phase}${update.detail ? ` (${update.detail})` : ''}`)
     this.publish(live, previous.phase !== update.phase)

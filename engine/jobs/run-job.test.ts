@@ -103,6 +103,8 @@ describe('a served run whose SSH connection is lost (the job side; the libvirt c
       [3, `${vm}: reconnecting to kvm1 (try 3)`],
     ])
     expect(updates.filter((u) => u.phase !== 'reconnecting').every((u) => u.attempt === undefined)).toBe(true)
+    // And which VM every serving update is about, as a field too (the app ties the job to its run by it).
+    expect(updates.filter((u) => u.phase === 'running' || u.phase === 'reconnecting').every((u) => u.vm === vm)).toBe(true)
     controller.abort()
     await expect(outcome).resolves.toBe('discarded')
   })

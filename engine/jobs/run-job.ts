@@ -188,7 +188,7 @@ export function pointRunJob(deps: RunJobDeps, record: SavedHost, request: PointR
           end()
           end = ctx.step('running')
           ctx.log('info', `${name} is ${session.info.state} from restore point ${manifest.id} after ${((Date.now() - started) / 1000).toFixed(1)} s; its writes go to ${session.info.disks.map((d) => d.overlay).join(', ')}. It needs Lifeboat until it is made permanent or discarded.`)
-          ctx.progress({ phase: 'running', bytesDone: 0, detail: name })
+          ctx.progress({ phase: 'running', bytesDone: 0, vm: name, detail: name })
           outcome = await watchRun(run, session, name, record.name, () => bytes, ctx, here.discarding)
         } finally {
           if (session !== undefined) {
@@ -284,7 +284,7 @@ async function serveAgain(session: InstantRunSession, name: string, host: string
   ctx.log('warn', `The SSH connection to ${host} was lost (${reason}); ${name} pauses on its next read of the backup; reconnecting…`)
   let delay = RECONNECT_FIRST_MS
   for (let attempt = 1; ; attempt++) {
-    ctx.progress({ phase: 'reconnecting', bytesDone: bytes(), attempt, detail: `${name}: reconnecting to ${host}${attempt > 1 ? ` (try ${attempt})` : ''}` })
+    ctx.progress({ phase: 'reconnecting', bytesDone: bytes(), attempt, vm: name, detail: `${name}: reconnecting to ${host}${attempt > 1 ? ` (try ${attempt})` : ''}` })
     clearLost()
     try {
       const again = await session.serveAgain(AbortSignal.any([stop, AbortSignal.timeout(RECONNECT_TRY_MS)]))
@@ -293,7 +293,7 @@ async function serveAgain(session: InstantRunSession, name: string, host: string
         return 'gone'
       }
       ctx.log('info', `Reconnected to ${host} after ${((Date.now() - since) / 1000).toFixed(1)} s: ${name} is served again${again.resumed ? '; it had paused on a read of the backup and was resumed' : ''}.`)
-      ctx.progress({ phase: 'running', bytesDone: bytes(), detail: name })
+      ctx.progress({ phase: 'running', bytesDone: bytes(), vm: name, detail: name })
       return 'served'
     } catch (err) {
       if (stop.aborted) return 'stopped'
@@ -328,7 +328,7 @@ async function look(run: InstantRunCapability, name: string, bytes: () => number
     return lastState
   }
   if (info.state !== lastState && lastState !== '' && info.state === 'paused') ctx.log('warn', `${name} is paused (an I/O error while reading the backup, or paused by the admin).`)
-  ctx.progress({ phase: 'running', bytesDone: bytes(), detail: name })
+  ctx.progress({ phase: 'running', bytesDone: bytes(), vm: name, detail: name })
   return info.state
 }
 

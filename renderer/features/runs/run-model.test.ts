@@ -130,6 +130,17 @@ describe('a run whose SSH connection was lost', () => {
     expect(servingJobOf([resumed], run('web'))).toBeUndefined()
   })
 
+  it('ties a job to its run by the progress `vm` when it has one, whatever its words say', () => {
+    const kvm1 = { id: 'kvm1', name: 'kvm1' }
+    const named = (vm: string, detail: string): JobDto => ({ ...serving('reconnecting', detail, { id: 'job-resume' }, 2), progress: { phase: 'reconnecting', bytesDone: 0, attempt: 2, vm, detail } })
+    // Other words, the same VM: found (the detail alone would not name it).
+    expect(servingJobOf([named('web', 'Verbindung zu kvm1 wird wiederhergestellt')], run('web'), kvm1)?.id).toBe('job-resume')
+    // The words name "web" but the field names "web-2": not this run's job.
+    expect(servingJobOf([named('web-2', 'web: reconnecting to kvm1 (try 2)')], run('web'), kvm1)).toBeUndefined()
+    // Unlisted: the field's name, not one cut out of the words.
+    expect(unlistedReconnects([named('db: x', 'anything')], [host('kvm1', 'linux')], []).map((u) => u.vm)).toEqual(['db: x'])
+  })
+
   it('still shows a reconnecting run whose host could not be listed since a reload, named from its job when it can be', () => {
     const kvm1 = host('kvm1', 'linux')
     const listed = serving('reconnecting', 'web: reconnecting to kvm1 (try 2)')

@@ -116,8 +116,13 @@ export function isActiveJob(job: JobDto | undefined): boolean {
 /** The tail of a reconnecting job's detail after the first try ("web: reconnecting to kvm1 (try 3)"), for its VM name only. */
 const TRY_ONLY_RE = /^ \(try \d{1,6}\)$/
 
-/** Whether a points.run job's detail is about this VM on this host: its name alone, or its reconnecting line. */
-function detailNames(detail: string | undefined, vm: string, hostName: string): boolean {
+/**
+ * Whether a points.run job is about this VM on this host: its progress's `vm` when it has one; a job an older Lifeboat
+ * recorded names the VM in its detail only (its name alone, or its reconnecting line), read as a fallback.
+ */
+function jobNames(job: JobDto, vm: string, hostName: string): boolean {
+  if (job.progress.vm !== undefined) return job.progress.vm === vm
+  const detail = job.progress.detail
   if (detail === undefined) return false
   if (detail === vm) return true
   const head = `${vm}: reconnecting to ${hostName}`
@@ -132,7 +137,7 @@ function detailNames(detail: string | undefined, vm: string, hostName: string): 
  * names the VM while it serves or reconnects. An active job is preferred over an ended one.
  */
 export function servingJobOf(jobs: readonly JobDto[], run: Pick<InstantRunDto, 'runId' | 'name'>, host?: Pick<HostDto, 'id' | 'name'>): JobDto | undefined {
-  const mine = jobs.filter((j) => j.kind === 'points.run' && (j.id === run.runId || (host !== undefined && j.hostId === host.id && isActiveJob(j) && detailNames(j.progress.detail, run.name, host.name))))
+  const mine = jobs.filter((j) => j.kind === 'points.run' && (j.id === run.runId || (host !== undefined && j.hostId === host.id && isActiveJob(j) && jobNames(j, run.name, host.name))))
   return mine.find(isActiveJob) ?? mine[0]
 }
 
@@ -171,15 +176,23 @@ export function changesRuns(before: JobDto | undefined, after: JobDto): boolean 
 export interface UnlistedReconnect {
   readonly job: JobDto
   readonly host: HostDto
-  /** Undefined when the job's detail does not name it in the form the engine writes. */
+  /** Undefined when the job names none (an older Lifeboat's record whose detail is not in the form it wrote). */
   readonly vm?: string
   readonly attempt: number
 }
 
+/** The VM an older Lifeboat's reconnecting job named in its detail ("web: reconnecting to kvm1 (try 3)"), if it did. */
+function vmOfOldDetail(detail: string, hostName: string): string | undefined {
+  const tail = `: reconnecting to ${hostName}`
+  const at = detail.lastIndexOf(tail)
+  const rest = at > 0 ? detail.slice(at + tail.length) : undefined
+  return rest !== undefined && (rest === '' || TRY_ONLY_RE.test(rest)) ? detail.slice(0, at) : undefined
+}
+
 /**
  * Serving jobs that reconnect to a host whose runs list the app could not read (the host was out of reach when the app
- * loaded): the banner still says that a VM waits and lets it be stopped. The VM's name comes from the job's detail
- * ("web: reconnecting to kvm1 (try 3)"), cut at the host name the app knows; a detail in another form names none.
+ * loaded): the banner still says that a VM waits and lets it be stopped. The VM's name is the job's progress `vm`
+ * (from an older Lifeboat's record: its detail, "web: reconnecting to kvm1 (try 3)", cut at the host name).
  */
 export function unlistedReconnects(jobs: readonly JobDto[], hosts: readonly HostDto[], rows: readonly BannerRun[]): UnlistedReconnect[] {
   return jobs.flatMap((job) => {
@@ -187,11 +200,7 @@ export function unlistedReconnects(jobs: readonly JobDto[], hosts: readonly Host
     const host = hosts.find((h) => h.id === job.hostId)
     if (c?.state !== 'reconnecting' || host === undefined) return []
     if (rows.some((r) => r.host.id === host.id && servingJobOf([job], r.run, r.host) !== undefined)) return []
-    const detail = job.progress.detail ?? ''
-    const tail = `: reconnecting to ${host.name}`
-    const at = detail.lastIndexOf(tail)
-    const rest = at > 0 ? detail.slice(at + tail.length) : undefined
-    const vm = rest !== undefined && (rest === '' || TRY_ONLY_RE.test(rest)) ? detail.slice(0, at) : undefined
+    const vm = job.progress.vm ?? vmOfOldDetail(job.progress.detail ?? '', host.name)
     return [vm === undefined ? { job, host, attempt: c.attempt } : { job, host, vm, attempt: c.attempt }]
   })
 }
