@@ -19,6 +19,7 @@ const chromiumArgs = [
  */
 export default defineConfig<object, { lifeboatDoor: Door }>({
   testDir: 'e2e',
+  globalSetup: './e2e/support/global-setup.ts',
   testMatch: '**/*.spec.ts',
   outputDir: 'e2e/output/test-results',
   timeout: 120_000,
