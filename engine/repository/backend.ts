@@ -9,6 +9,12 @@ export interface RepositoryBackend {
   /** Human-readable location for messages ("/srv/backups/repo", "s3://bucket/prefix"). Never contains secrets. */
   readonly label: string
   /**
+   * How many objects a reader streaming a disk out should ask for at once. Absent: as many as the codec workers can
+   * decode (a local disk answers at once). Storage across a network (SFTP, S3) answers each object after a round trip
+   * or several, so a reader keeps more in flight there, or the workers wait for the network.
+   */
+  readonly readsInFlight?: number
+  /**
    * Reads a whole object, or resolves to undefined when it does not exist. An object larger than
    * `maxBytes` throws ObjectTooLargeError before anything is allocated for it (stored bytes are hostile).
    */

@@ -26,6 +26,8 @@ export function s3Backend(options: S3BackendOptions): RepositoryBackend {
 
 class S3Backend implements RepositoryBackend {
   readonly label: string
+  /** One GET per object, each a round trip before its first byte: 16 at a time, as S3 clients commonly use. */
+  readonly readsInFlight = 16
   readonly objectLock: S3ObjectLock
   readonly versions: S3Versions
 

@@ -68,6 +68,8 @@ export function sftpBackend(options: SftpBackendOptions): SftpBackend {
 
 class SftpRepositoryBackend implements SftpBackend {
   readonly label: string
+  /** Each object costs open, fstat, reads and close in turn: 16 at a time keep the link busy (below MAX_OPEN_OBJECTS). */
+  readonly readsInFlight = 16
   folderSync: boolean | undefined
   private readonly conn: SshConnection
   private readonly timeoutMs: number

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createWriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { once } from 'node:events'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -7,6 +8,9 @@ import { CHUNK_SIZE } from '../format.js'
 import { EXPORT_FORMATS } from './export.js'
 import { MiB, withTempDir, writeMixedImage } from '../testing/fixtures.js'
 import { backupFile, newLocalRepo } from '../testing/helpers.js'
+import { localBackend } from '../backends/local-backend.js'
+import { openRepository } from '../repository.js'
+import type { RepositoryBackend } from '../backend.js'
 import { QEMU_FORMAT, qemuCheck, qemuImg } from '../testing/qemu.js'
 import { qcow2Image } from './qcow2-writer.js'
 import { vhdxImage } from './vhdx-writer.js'
@@ -67,6 +71,52 @@ describe('export', () => {
         expect((await qemuCheck(out, format)).code).toBe(0)
         const compare = await qemuImg('compare', '-f', 'raw', '-F', QEMU_FORMAT[format], raw, out)
         expect(compare.code, `${format}: ${compare.output}`).toBe(0)
+      }
+    })
+  })
+
+  it('keeps as many chunk reads in flight as the storage asks for (a network backend), and two per worker on a local disk', async () => {
+    await withTempDir('export', async (dir) => {
+      const img = path.join(dir, 'disk.img')
+      await writeMixedImage(img, { blocks: 24, blockSize: CHUNK_SIZE, pattern: ['random'] })
+      // The same folder behind a backend that answers each chunk after 30 ms, counting the reads at once.
+      const slow = (readsInFlight: number | undefined) => {
+        const inner = localBackend({ path: path.join(dir, 'repo') })
+        const seen = { now: 0, most: 0 }
+        const backend: RepositoryBackend = {
+          label: inner.label,
+          ...(readsInFlight !== undefined ? { readsInFlight } : {}),
+          get: async (key, options) => {
+            if (!key.startsWith('chunks/')) return await inner.get(key, options)
+            seen.now++
+            seen.most = Math.max(seen.most, seen.now)
+            try {
+              await new Promise((resolve) => setTimeout(resolve, 30))
+              return await inner.get(key, options)
+            } finally {
+              seen.now--
+            }
+          },
+          put: (key, data, signal) => inner.put(key, data, signal),
+          flush: (signal) => inner.flush(signal),
+          list: (prefix, signal) => inner.list(prefix, signal),
+          stat: (key, signal) => inner.stat(key, signal),
+          delete: (key, signal) => inner.delete(key, signal),
+          close: () => inner.close(),
+        }
+        return { backend, seen }
+      }
+      const pointId = await (async () => {
+        await using repo = await newLocalRepo(dir, { workers: 2 })
+        return (await backupFile(repo, img)).id
+      })()
+      for (const [hint, expected] of [[12, 12], [undefined, 4]] as const) {
+        const { backend, seen } = slow(hint)
+        await using repo = await openRepository({ backend, workers: 2 })
+        const out = path.join(dir, 'out.raw')
+        await repo.export({ pointId, disk: 'disk0', format: 'raw', output: out })
+        expect(seen.most).toBe(expected)
+        expect((await readFile(out)).equals(await readFile(img))).toBe(true)
       }
     })
   })

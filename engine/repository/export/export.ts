@@ -46,6 +46,11 @@ export function encodeDisk(source: PointDiskSource, format: ExportFormat, signal
   return writer(inputFromDisk(source, prefetch), signal)
 }
 
+/** Chunks a disk's reader keeps loading ahead: enough for the workers, more where the storage is across a network. */
+export function readsAhead(ctx: RepoContext): number {
+  return Math.max(ctx.codec.parallelism * 2, Math.min(32, ctx.backend.readsInFlight ?? 0))
+}
+
 /** Streams one disk of a restore point out as an image any hypervisor opens: nothing stays locked in. */
 export async function exportDisk(ctx: RepoContext, options: ExportOptions): Promise<ExportResult> {
   const writer = WRITERS[options.format] as ((input: ExportInput, signal?: AbortSignal) => AsyncGenerator<Piece>) | undefined
@@ -57,7 +62,7 @@ export async function exportDisk(ctx: RepoContext, options: ExportOptions): Prom
   }
   const source = new PointDiskSource(ctx, manifest, record, { cacheChunks: 1 })
   try {
-    const base = inputFromDisk(source, ctx.codec.parallelism * 2)
+    const base = inputFromDisk(source, readsAhead(ctx))
     const progress = options.progress ?? (() => undefined)
     let done = 0
     const input: ExportInput = {

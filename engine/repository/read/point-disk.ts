@@ -13,7 +13,8 @@ export interface PointDiskOptions {
   /**
    * Chunks fetched and decoded ahead of a sequential reader (one read continuing where the last ended): without it a
    * reader that asks for a few MiB at a time (a file streamed out of a filesystem, NBD) keeps one decode worker busy
-   * and waits for every chunk in turn. Bounded by the cache, which holds them. Default: two per codec worker.
+   * and waits for every chunk in turn. Bounded by the cache, which holds them. Default: two per codec worker, or the
+   * backend's readsInFlight where that is more (SFTP, S3).
    */
   readonly readAhead?: number
 }
@@ -49,7 +50,8 @@ export class PointDiskSource implements BlockSource {
     this.cacheChunks = Math.max(1, options.cacheChunks ?? 8)
     this.parallelReads = Math.max(1, options.parallelReads ?? 4)
     // The chunks of the read in hand (two when it straddles a boundary) stay cached beside those loading ahead.
-    this.readAhead = Math.max(0, Math.min(options.readAhead ?? Math.max(2, ctx.codec.parallelism * 2), this.cacheChunks - 2))
+    // More where the storage is across a network (its backend says how many objects are worth asking for at once).
+    this.readAhead = Math.max(0, Math.min(options.readAhead ?? Math.max(2, ctx.codec.parallelism * 2, ctx.backend.readsInFlight ?? 0), this.cacheChunks - 2))
   }
 
   get chunkList(): readonly (string | null)[] {
