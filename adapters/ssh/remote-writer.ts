@@ -43,7 +43,10 @@ export class RemoteWriter {
     if (data.length === 0) return
     const channel = this.exec.channel
     if (channel.destroyed) throw this.closedError()
-    const ok = channel.write(Buffer.concat([Buffer.from(`${offset} ${data.length}\n`, 'latin1'), data]))
+    // The header line and the bytes as two writes: joining them copied every byte once more. The bytes are the
+    // caller's, held by the channel until sent (BlockSource reads hand out fresh buffers, never reused).
+    channel.write(Buffer.from(`${offset} ${data.length}\n`, 'latin1'))
+    const ok = channel.write(data)
     if (!ok) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {

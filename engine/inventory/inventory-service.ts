@@ -27,6 +27,8 @@ interface HostState {
   dto: HostInventoryDto
   lastEmitted: string | undefined
   inflight: Promise<HostInventoryDto> | undefined
+  /** The look asked for while `inflight` ran (refresh: "ask now"), started once that one ends; shared by all who ask. */
+  next: Promise<HostInventoryDto> | undefined
   /** Live events (adapter.watch, e.g. XAPI event.from) while the service runs in the background. */
   watching: AbortController | undefined
 }
@@ -69,7 +71,7 @@ export class InventoryService {
             return
           }
         }
-        await this.refreshHost(r.id, signal)
+        await this.refreshHost(r.id, signal, { fresh: true })
       }),
     )
     return { hosts: records.map((r) => this.stateFor(r).dto) }
@@ -146,9 +148,24 @@ export class InventoryService {
     void this.refreshHost(hostId).catch(() => undefined)
   }
 
-  private async refreshHost(hostId: string, signal?: AbortSignal): Promise<HostInventoryDto | undefined> {
+  /**
+   * One look at a host, shared with a look already under way — unless `fresh`: a caller that asks now (after a change
+   * it made, such as a VM it removed) must not get the answer of a look that began before, which may predate the
+   * change. It gets the next look, started when the current one ends (one for all who asked meanwhile).
+   */
+  private async refreshHost(hostId: string, signal?: AbortSignal, { fresh = false }: { fresh?: boolean } = {}): Promise<HostInventoryDto | undefined> {
     const state = this.states.get(hostId)
     if (!state) return undefined
+    const running = state.inflight
+    if (fresh && running !== undefined) {
+      state.next ??= running
+        .catch(() => undefined)
+        .then(async () => {
+          state.next = undefined
+          return (await this.refreshHost(hostId, signal)) ?? state.dto
+        })
+      return await state.next
+    }
     state.inflight ??= this.load(state, signal).finally(() => {
       state.inflight = undefined
     })
@@ -254,6 +271,7 @@ export class InventoryService {
         dto: { hostId: record.id, revision: this.nextRevision(), name: record.name, kind: record.kind, status: 'connecting', physicalHosts: [], vms: [] },
         lastEmitted: undefined,
         inflight: undefined,
+        next: undefined,
         watching: undefined,
       }
       this.states.set(record.id, state)
