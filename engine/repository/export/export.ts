@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream'
 import { RepositoryError, toRepositoryError } from '../errors.js'
 import { loadManifest } from '../points.js'
-import { PointDiskSource } from '../read/point-disk.js'
+import { PointDiskSource, readsAhead } from '../read/point-disk.js'
 import { inputFromDisk, writePieces, type ExportInput, type Piece } from './pieces.js'
 import { rawImage } from './raw-writer.js'
 import { qcow2Image } from './qcow2-writer.js'
@@ -44,11 +44,6 @@ export function encodeDisk(source: PointDiskSource, format: ExportFormat, signal
   const writer = WRITERS[format] as ((input: ExportInput, signal?: AbortSignal) => AsyncGenerator<Piece>) | undefined
   if (writer === undefined) throw new RepositoryError('EXPORT_UNSUPPORTED', `"${format}" is not an export format.`, { format })
   return writer(inputFromDisk(source, prefetch), signal)
-}
-
-/** Chunks a disk's reader keeps loading ahead: enough for the workers, more where the storage is across a network. */
-export function readsAhead(ctx: RepoContext): number {
-  return Math.max(ctx.codec.parallelism * 2, Math.min(32, ctx.backend.readsInFlight ?? 0))
 }
 
 /** Streams one disk of a restore point out as an image any hypervisor opens: nothing stays locked in. */

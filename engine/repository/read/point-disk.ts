@@ -13,13 +13,22 @@ export interface PointDiskOptions {
   /**
    * Chunks fetched and decoded ahead of a sequential reader (one read continuing where the last ended): without it a
    * reader that asks for a few MiB at a time (a file streamed out of a filesystem, NBD) keeps one decode worker busy
-   * and waits for every chunk in turn. Bounded by the cache, which holds them. Default: two per codec worker, or the
-   * backend's readsInFlight where that is more (SFTP, S3).
+   * and waits for every chunk in turn. Bounded by the cache, which holds them. Default: readsAhead (two per codec
+   * worker, more on SFTP and S3).
    */
   readonly readAhead?: number
 }
 
 const ZEROS = Buffer.alloc(CHUNK_SIZE)
+
+/**
+ * Chunks a reader streaming a disk out keeps loading ahead: two per codec worker (enough to keep them busy), or more
+ * where the storage is across a network (its backend's readsInFlight, at most 32).
+ */
+export function readsAhead(ctx: RepoContext): number {
+  return Math.max(ctx.codec.parallelism * 2, Math.min(32, ctx.backend.readsInFlight ?? 0))
+}
+
 /** How far past a hole a sequential reader is followed, and read ahead looks for stored chunks (4 GiB of zeros). */
 const HOLE_SCAN_CHUNKS = 1024
 
@@ -50,8 +59,7 @@ export class PointDiskSource implements BlockSource {
     this.cacheChunks = Math.max(1, options.cacheChunks ?? 8)
     this.parallelReads = Math.max(1, options.parallelReads ?? 4)
     // The chunks of the read in hand (two when it straddles a boundary) stay cached beside those loading ahead.
-    // More where the storage is across a network (its backend says how many objects are worth asking for at once).
-    this.readAhead = Math.max(0, Math.min(options.readAhead ?? Math.max(2, ctx.codec.parallelism * 2, ctx.backend.readsInFlight ?? 0), this.cacheChunks - 2))
+    this.readAhead = Math.max(0, Math.min(options.readAhead ?? Math.max(2, readsAhead(ctx)), this.cacheChunks - 2))
   }
 
   get chunkList(): readonly (string | null)[] {
@@ -77,9 +85,9 @@ export class PointDiskSource implements BlockSource {
     if (length === 0) return Buffer.alloc(0)
     const first = Math.floor(offset / CHUNK_SIZE)
     const last = Math.floor((offset + length - 1) / CHUNK_SIZE)
+    const sequential = this.continues(offset)
+    this.lastEnd = offset + length
     if (shared && first === last) {
-      const sequential = this.continues(offset)
-      this.lastEnd = offset + length
       const loading = this.chunk(first, signal)
       if (sequential) this.loadAhead(last + 1, signal)
       const data = await loading
@@ -89,8 +97,6 @@ export class PointDiskSource implements BlockSource {
     const out = Buffer.allocUnsafe(length)
     const indices: number[] = []
     for (let i = first; i <= last; i++) indices.push(i)
-    const sequential = this.continues(offset)
-    this.lastEnd = offset + length
     // Loads go through the shared cache, so they keep the caller's signal: one reader's failure must not cancel a
     // chunk another reader waits for. runLanes still stops taking new chunks and waits for all before rethrowing.
     const reading = runLanes(indices.length, this.parallelReads, async (n) => {
