@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query'
 import { useEffect } from 'react'
 import {
   appInfo,
@@ -34,7 +34,7 @@ import {
   type InventoryTree,
   type JobDto,
 } from '../../engine/api/contract'
-import { useApi } from './api-client'
+import { useApi, type ApiClient } from './api-client'
 import { mergeFetchedTree, mergeHostEvent } from './inventory-merge'
 import { keysAfterJob, queryKeys } from './query-keys'
 
@@ -227,6 +227,14 @@ export function useSnapshots(hostId: string, vmId: string, enabled = true) {
   return useQuery({ queryKey: queryKeys.snapshots(hostId, vmId), queryFn: () => api.invoke(snapshotsList, { host: hostId, vm: vmId }), enabled, staleTime: 15_000 })
 }
 
+/** Asks one host for its VMs now and shows the answer in the inventory (tree, dashboard) after a change made there. */
+export function refreshHostTree(api: ApiClient, client: QueryClient, hostId: string): void {
+  void api.invoke(inventoryRefresh, { hostId }).then(
+    () => client.invalidateQueries({ queryKey: queryKeys.inventory }),
+    () => undefined,
+  )
+}
+
 /** Snapshot changes show in the VM's list and in the inventory (tree, dashboard) at once. */
 function useSnapshotMutation<I extends { host: string; vm: string }, O>(run: (input: I) => Promise<O>) {
   const client = useQueryClient()
@@ -235,10 +243,7 @@ function useSnapshotMutation<I extends { host: string; vm: string }, O>(run: (in
     mutationFn: run,
     onSettled: (_data, _error, input) => {
       void client.invalidateQueries({ queryKey: queryKeys.snapshots(input.host, input.vm) })
-      void api.invoke(inventoryRefresh, { hostId: input.host }).then(
-        () => client.invalidateQueries({ queryKey: queryKeys.inventory }),
-        () => undefined,
-      )
+      refreshHostTree(api, client, input.host)
     },
   })
 }

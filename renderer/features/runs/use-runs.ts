@@ -1,8 +1,8 @@
 import { useMutation, useQueries, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useMemo } from 'react'
-import { inventoryRefresh, jobsGet, pointsRun, runsDiscard, runsList, runsMakePermanent, type HostDto, type InputOf, type JobDto } from '../../../engine/api/contract'
+import { jobsGet, pointsRun, runsDiscard, runsList, runsMakePermanent, type HostDto, type InputOf, type JobDto } from '../../../engine/api/contract'
 import { useApi } from '../../api/api-client'
-import { useHosts, useJobs } from '../../api/queries'
+import { refreshHostTree, useHosts, useJobs } from '../../api/queries'
 import { queryKeys } from '../../api/query-keys'
 import { changesRuns, permanentRequestOf, type PermanentJobRequest } from './run-model'
 
@@ -29,17 +29,9 @@ export function useRunsEverywhere() {
 }
 
 /**
- * The host's VMs as the tree shows them, asked of the host now: a run started, discarded or made permanent adds,
- * removes or changes a VM there, and the tree must not keep showing a discarded VM until the next regular look.
+ * Asks the hosts again when a run starts serving, ends, or is made permanent: its runs, and its tree of VMs (a run
+ * adds, removes or changes a VM there, and the tree must not keep showing a discarded VM until its next regular look).
  */
-function refreshHostTree(api: ReturnType<typeof useApi>, client: ReturnType<typeof useQueryClient>, hostId: string): void {
-  void api.invoke(inventoryRefresh, { hostId }).then(
-    () => client.invalidateQueries({ queryKey: queryKeys.inventory }),
-    () => undefined,
-  )
-}
-
-/** Asks the hosts again when a run starts serving, ends, or is made permanent (its runs, and its tree of VMs). */
 export function useRunsLiveUpdates(): void {
   const api = useApi()
   const client = useQueryClient()
