@@ -7,7 +7,7 @@ import { CHUNK_SIZE } from '../format.js'
 import { initRepository, openRepository } from '../repository.js'
 import { sftpBackend, type SftpBackend } from './sftp-backend.js'
 import { withTempDir, writeMixedImage } from '../testing/fixtures.js'
-import { FAST_SCRYPT, backupFile, expectSameAsFile } from '../testing/helpers.js'
+import { FAST_SCRYPT, backupFile, expectSameAsFile, wrapBackend } from '../testing/helpers.js'
 import { killSshSessions } from '../testing/sftp-host.js'
 import type { RepositoryBackend } from '../backend.js'
 
@@ -251,9 +251,7 @@ function holdNthChunkPut(inner: RepositoryBackend, n: number): { backend: Reposi
   let release = (): void => undefined
   const reached = new Promise<void>((r) => (reach = r))
   const released = new Promise<void>((r) => (release = r))
-  const backend: RepositoryBackend = {
-    label: inner.label,
-    get: (key, options) => inner.get(key, options),
+  const backend = wrapBackend(inner, {
     async put(key, data, signal) {
       if (key.startsWith('chunks/') && ++seen === n) {
         reach()
@@ -261,12 +259,7 @@ function holdNthChunkPut(inner: RepositoryBackend, n: number): { backend: Reposi
       }
       await inner.put(key, data, signal)
     },
-    flush: (signal) => inner.flush(signal),
-    list: (prefix, signal) => inner.list(prefix, signal),
-    stat: (key, signal) => inner.stat(key, signal),
-    delete: (key, signal) => inner.delete(key, signal),
-    close: () => inner.close(),
-  }
+  })
   return { backend, reached, release }
 }
 

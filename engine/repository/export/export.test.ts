@@ -7,10 +7,9 @@ import { randomBytes } from 'node:crypto'
 import { CHUNK_SIZE } from '../format.js'
 import { EXPORT_FORMATS } from './export.js'
 import { MiB, withTempDir, writeMixedImage } from '../testing/fixtures.js'
-import { backupFile, newLocalRepo } from '../testing/helpers.js'
+import { backupFile, newLocalRepo, wrapBackend } from '../testing/helpers.js'
 import { localBackend } from '../backends/local-backend.js'
 import { openRepository } from '../repository.js'
-import type { RepositoryBackend } from '../backend.js'
 import { QEMU_FORMAT, qemuCheck, qemuImg } from '../testing/qemu.js'
 import { qcow2Image } from './qcow2-writer.js'
 import { vhdxImage } from './vhdx-writer.js'
@@ -83,8 +82,7 @@ describe('export', () => {
       const slow = (readsInFlight: number | undefined) => {
         const inner = localBackend({ path: path.join(dir, 'repo') })
         const seen = { now: 0, most: 0 }
-        const backend: RepositoryBackend = {
-          label: inner.label,
+        const backend = wrapBackend(inner, {
           ...(readsInFlight !== undefined ? { readsInFlight } : {}),
           get: async (key, options) => {
             if (!key.startsWith('chunks/')) return await inner.get(key, options)
@@ -97,13 +95,7 @@ describe('export', () => {
               seen.now--
             }
           },
-          put: (key, data, signal) => inner.put(key, data, signal),
-          flush: (signal) => inner.flush(signal),
-          list: (prefix, signal) => inner.list(prefix, signal),
-          stat: (key, signal) => inner.stat(key, signal),
-          delete: (key, signal) => inner.delete(key, signal),
-          close: () => inner.close(),
-        }
+        })
         return { backend, seen }
       }
       const pointId = await (async () => {

@@ -4,26 +4,19 @@ import path from 'node:path'
 import { localBackend } from '../backends/local-backend.js'
 import { chunkKey, CHUNK_SIZE } from '../format.js'
 import type { RepositoryBackend } from '../backend.js'
-import { FAST_SCRYPT, backupFile, expectSameAsFile, newLocalRepo } from '../testing/helpers.js'
+import { FAST_SCRYPT, backupFile, expectSameAsFile, newLocalRepo, wrapBackend } from '../testing/helpers.js'
 import { MiB, withTempDir, writeMixedImage } from '../testing/fixtures.js'
 
 /** A local backend that records which chunk objects were asked for, in order. */
 function recording(dir: string): { backend: RepositoryBackend; gets: string[] } {
   const inner = localBackend({ path: path.join(dir, 'repo') })
   const gets: string[] = []
-  const backend: RepositoryBackend = {
-    label: inner.label,
+  const backend = wrapBackend(inner, {
     get: (key, options) => {
       gets.push(key)
       return inner.get(key, options)
     },
-    put: (key, data, signal) => inner.put(key, data, signal),
-    flush: (signal) => inner.flush(signal),
-    list: (prefix, signal) => inner.list(prefix, signal),
-    stat: (key, signal) => inner.stat(key, signal),
-    delete: (key, signal) => inner.delete(key, signal),
-    close: () => inner.close(),
-  }
+  })
   return { backend, gets }
 }
 

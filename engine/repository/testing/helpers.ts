@@ -6,6 +6,7 @@ import { openFileSource } from './file-source.js'
 import type { IngestOptions } from '../ingest/ingest.js'
 import type { BlockSource } from '../../disks/block-source.js'
 import type { PointSummary } from '../types.js'
+import type { RepositoryBackend } from '../backend.js'
 
 /** Cheap scrypt for tests: the real default is deliberately slow. */
 export const FAST_SCRYPT = { N: 1024, r: 8, p: 1 }
@@ -38,4 +39,22 @@ export async function expectSameAsFile(source: BlockSource, file: string): Promi
   const expected = await readFile(file)
   const actual = await readAll(source)
   return expected.equals(actual)
+}
+
+/**
+ * A backend that passes every call on to `inner`, except those `over` replaces (to record, delay or hold them) and
+ * the hints it adds. Like any wrapper it does not carry `inner`'s Object Lock or versions.
+ */
+export function wrapBackend(inner: RepositoryBackend, over: Partial<Omit<RepositoryBackend, 'label' | 'close' | 'objectLock' | 'versions'>>): RepositoryBackend {
+  return {
+    label: inner.label,
+    get: (key, options) => inner.get(key, options),
+    put: (key, data, signal) => inner.put(key, data, signal),
+    flush: (signal) => inner.flush(signal),
+    list: (prefix, signal) => inner.list(prefix, signal),
+    stat: (key, signal) => inner.stat(key, signal),
+    delete: (key, signal) => inner.delete(key, signal),
+    close: () => inner.close(),
+    ...over,
+  }
 }
