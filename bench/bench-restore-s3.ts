@@ -5,18 +5,7 @@ import path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { startS3 } from '../engine/repository/testing/s3-server.js'
 import { best, measure, type Measured } from './measure-command.js'
-
-export interface S3ExportOptions {
-  readonly dir: string
-  /** The bundled CLI (bench-restore.ts) and, beside it, the bundled s3-get.js. */
-  readonly bin: string
-  readonly home: string
-  readonly env: NodeJS.ProcessEnv
-  readonly image: string
-  readonly sizeMiB: number
-  readonly repeat: number
-  readonly dropCaches: () => Promise<unknown>
-}
+import type { RestorePartOptions } from './restore-part.js'
 
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }
 
@@ -24,7 +13,7 @@ const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVE
  * Part 3 of bench:restore: `points export --format raw` from an encrypted repository on s3rver, against one GET of
  * one object of the image's size from the same server (both in child processes; the server runs in this one).
  */
-export async function s3Export(o: S3ExportOptions): Promise<{ lines: string[]; checks: [string, boolean][] }> {
+export async function s3Export(o: RestorePartOptions): Promise<{ lines: string[]; checks: [string, boolean][] }> {
   await using s3 = await startS3(path.join(o.dir, 's3rver'))
   const repo = `s3://${s3.bucket}/repo?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1`
   const env = { ...process.env, ...o.env }
@@ -61,7 +50,7 @@ export async function s3Export(o: S3ExportOptions): Promise<{ lines: string[]; c
   }
 }
 
-async function pointId(o: S3ExportOptions, repo: string): Promise<{ id: string }> {
+async function pointId(o: RestorePartOptions, repo: string): Promise<{ id: string }> {
   const child = spawn(process.execPath, [o.bin, 'points', 'list', '--repo', repo, '--json', '--home', o.home], { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))

@@ -2,41 +2,16 @@ import { execFile, spawn } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { Client } from 'ssh2'
 import { ensureLibvirt, virsh } from '../test-hosts/libvirt'
-import { startSshHost, type SshTestHost } from '../test-hosts/ssh-host'
+import { startSshHost } from '../test-hosts/ssh-host'
 import { createTestDomain } from '../test-hosts/test-domain'
 import { best, measure, type Measured } from './measure-command.js'
+import type { RestorePartOptions } from './restore-part.js'
+import { negotiatedCipher } from './ssh-cipher.js'
 
 const run = promisify(execFile)
 /** One word for the host's shell (the paths here are mkdtemp's, but a quote in one must not break the command). */
 const q = (word: string): string => `'${word.replaceAll("'", `'\\''`)}'`
-
-export interface SshRestoreOptions {
-  readonly dir: string
-  /** The bundled CLI (bench-restore.ts). */
-  readonly bin: string
-  readonly home: string
-  readonly env: NodeJS.ProcessEnv
-  /** The 2 GiB mixed image (bench-image.ts): the reference file and the test VM's disk. */
-  readonly image: string
-  readonly sizeMiB: number
-  readonly repeat: number
-  readonly dropCaches: () => Promise<unknown>
-}
-
-/** The cipher ssh2 (Lifeboat's SSH layer) negotiates with this sshd: the plain transfers use the same one. */
-async function negotiatedCipher(host: SshTestHost): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const c = new Client()
-    c.on('handshake', (n: { cs: { cipher: string } }) => {
-      resolve(n.cs.cipher)
-      c.end()
-    })
-    c.on('error', reject)
-    c.connect({ host: host.address, port: host.port, username: 'root', privateKey: host.clientPrivateKey, hostVerifier: () => true })
-  })
-}
 
 /**
  * Part 5 of bench:restore, over SSH to the namespace test host (test-hosts/ssh-host.ts), whose files are this
@@ -49,7 +24,7 @@ async function negotiatedCipher(host: SshTestHost): Promise<string> {
  * The plain transfers use OpenSSH with the cipher ssh2 negotiates (like for like; OpenSSH's own default is slower
  * here). Each round alternates which runs first; the page cache is dropped before every timed command.
  */
-export async function sshRestore(o: SshRestoreOptions): Promise<{ lines: string[]; checks: [string, boolean][] }> {
+export async function sshRestore(o: RestorePartOptions): Promise<{ lines: string[]; checks: [string, boolean][] }> {
   const env = { ...process.env, ...o.env }
   const cli = async (argv: readonly string[], stdin?: string): Promise<string> => {
     const child = spawn(process.execPath, [o.bin, ...argv, '--home', o.home], { env, stdio: ['pipe', 'pipe', 'pipe'] })

@@ -15,12 +15,12 @@ import { randomBytes } from 'node:crypto'
 import { open, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { Client } from 'ssh2'
 import { makeTestDir } from '../test-hosts/data-disk'
 import { ensureLibvirt } from '../test-hosts/libvirt'
 import { run } from '../test-hosts/run'
 import { startSshHost, type SshTestHost } from '../test-hosts/ssh-host'
 import { createTestDomain } from '../test-hosts/test-domain'
+import { negotiatedCipher } from './ssh-cipher.js'
 import { addRootHost, engineFixture } from '../engine/jobs/testing/linux-fixture'
 
 const MiB = 1024 * 1024
@@ -43,18 +43,6 @@ async function makeDisk(file: string): Promise<void> {
   } finally {
     await fh.close()
   }
-}
-
-async function negotiatedCipher(host: SshTestHost): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const c = new Client()
-    c.on('handshake', (n: { cs: { cipher: string } }) => {
-      resolve(n.cs.cipher)
-      c.end()
-    })
-    c.on('error', reject)
-    c.connect({ host: host.address, port: 22, username: 'root', privateKey: host.clientPrivateKey, hostVerifier: () => true })
-  })
 }
 
 async function opensshCat(host: SshTestHost, cipher: string, file: string): Promise<number> {
