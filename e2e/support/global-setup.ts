@@ -1,19 +1,9 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
+import { newestSource } from '../../scripts/stale.mjs'
 
 const root = path.resolve(import.meta.dirname, '../..')
-
-/** The newest modification time of the renderer's sources (and what it imports from the engine), tests left out. */
-function newestSource(dir: string, newest = 0): number {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue
-    const full = path.join(dir, entry.name)
-    if (entry.isDirectory()) newest = newestSource(full, newest)
-    else if (/\.(tsx?|css|json|html|svg)$/.test(entry.name) && !/\.test\.tsx?$/.test(entry.name)) newest = Math.max(newest, statSync(full).mtimeMs)
-  }
-  return newest
-}
 
 /**
  * The journeys serve the renderer from dist/renderer. `npm test` builds it first; a journey run on its own
@@ -24,7 +14,9 @@ export default function globalSetup(): void {
   const index = path.join(root, 'dist/renderer/index.html')
   const builtAt = existsSync(index) ? statSync(index).mtimeMs : 0
   const sources = ['renderer', 'engine', 'adapters'].map((d) => path.join(root, d)).filter((d) => existsSync(d))
-  const newest = Math.max(statSync(path.join(root, 'package.json')).mtimeMs, statSync(path.join(root, 'vite.config.ts')).mtimeMs, ...sources.map((d) => newestSource(d)))
+  // The renderer's sources and what it imports from the engine, tests left out.
+  const wanted = (name: string) => /\.(tsx?|css|json|html|svg)$/.test(name) && !/\.test\.tsx?$/.test(name)
+  const newest = Math.max(statSync(path.join(root, 'package.json')).mtimeMs, statSync(path.join(root, 'vite.config.ts')).mtimeMs, ...sources.map((d) => newestSource(d, wanted)))
   if (newest <= builtAt) return
   console.log('The renderer changed since dist/renderer was built: building it first.')
   execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), 'renderer'], { cwd: root, stdio: 'inherit' })

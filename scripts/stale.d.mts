@@ -1,0 +1,1 @@
+export declare function newestSource(dir: string, wanted: (name: string) => boolean, newest?: number): number
