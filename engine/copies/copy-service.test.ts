@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Repositories } from '../repository-access/repositories'
 import { nodeSecretStore } from '../state/secret-store'
 import { CHUNK_SIZE } from '../repository'
@@ -60,6 +60,29 @@ describe('copies made after a plan run', { timeout: 180_000 }, () => {
     expect(summary[0]).toMatchObject({ pointId: ids[1], copies: 2, offMachine: 0 })
     const records = await new CopyRecords(path.join(dir, 'copies.json')).forRepository(summaryRepoId)
     expect(records.map((r) => r.pointId)).toEqual([ids[1]])
+  })
+
+  it('the newest point is the one that finished last, also when several began in the same second (ids differ only by chance there)', async () => {
+    const location = path.join(dir, 'same-second')
+    const repositories = new Repositories({ defaultPath: location, secrets: nodeSecretStore(path.join(dir, 'secrets-2.json'), {}), env: {} })
+    const service = new CopyService({ repositories, records: new CopyRecords(path.join(dir, 'copies-2.json')) })
+    const image = path.join(dir, 'small.img')
+    await writeMixedImage(image, { blocks: 1, blockSize: CHUNK_SIZE, pattern: ['random'], seed: 7 })
+    const ids: string[] = []
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      for (let i = 1; i <= 6; i++) {
+        vi.setSystemTime(new Date(`2026-12-07T12:00:00.${String(i * 100).padStart(3, '0')}Z`))
+        const repo = await repositories.open()
+        ids.push((await backupFile(repo, image)).id)
+        await repo.close()
+      }
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(new Set(ids.map((id) => id.slice(0, 16)))).toEqual(new Set(['20261207T120000Z']))
+    const summary = await service.summary({})
+    expect(summary.map((s) => s.pointId)).toEqual([ids[5]])
   })
 
   it('a copy that fails is reported for the run, in plain words, and does not throw', async () => {

@@ -97,7 +97,8 @@ export class CopyService {
     const newest = new Map<string, (typeof points)[number]>()
     for (const p of points) {
       const seen = newest.get(p.vm.id)
-      if (seen === undefined || p.id > seen.id) newest.set(p.vm.id, p)
+      // Ids carry the second a backup began; two in one second order by finishedAt (milliseconds), as elsewhere.
+      if (seen === undefined || p.finishedAt > seen.finishedAt || (p.finishedAt === seen.finishedAt && p.id > seen.id)) newest.set(p.vm.id, p)
     }
     const records = await this.deps.records.forRepository(repositoryId)
     const primary = { location: repositories.resolve(ref), offMachine: await isOffMachine(repositories.locate(ref)), primary: true }
