@@ -5,7 +5,17 @@ import type { ImageSource } from './image-types'
 export class RawImage implements ImageSource {
   readonly format = 'raw' as const
 
-  constructor(readonly container: BlockSource) {}
+  /**
+   * Present when the container can read into the caller's buffer (a local file can): a backup then reuses its chunk
+   * buffers instead of getting a fresh 4 MiB one per read (256 per GiB before this was passed through) — fresh memory
+   * is page faults and, for the garbage collector, external memory that forces full collections.
+   */
+  readonly readInto?: (target: Buffer, offset: number, signal?: AbortSignal) => Promise<void>
+
+  constructor(readonly container: BlockSource) {
+    const readInto = container.readInto?.bind(container)
+    if (readInto !== undefined) this.readInto = readInto
+  }
 
   get size(): number {
     return this.container.size

@@ -3,7 +3,7 @@ import { openParent, readFromParent, type ImageOpener } from '../chain-read'
 import { DiskFormatError } from '../errors'
 import type { ImageSource, OpenImageOptions } from '../image-types'
 import { LruCache } from '../lru-cache'
-import { readStructure } from '../source-read'
+import { readStructure, readStructureInto } from '../source-read'
 import { decompressCluster } from './qcow2-decompress'
 import { readQcow2Header, type Qcow2Header } from './qcow2-header'
 
@@ -119,8 +119,15 @@ export class Qcow2Image implements ImageSource {
   }
 
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    assertReadInBounds(this, offset, length)
     const out = Buffer.allocUnsafe(length)
+    await this.readInto(out, offset, signal)
+    return out
+  }
+
+  /** Fills all of `out` with the disk's bytes from `offset`: data clusters are read straight into it, not copied. */
+  async readInto(out: Buffer, offset: number, signal?: AbortSignal): Promise<void> {
+    const length = out.length
+    assertReadInBounds(this, offset, length)
     let pos = 0
     while (pos < length) {
       signal?.throwIfAborted()
@@ -133,7 +140,7 @@ export class Qcow2Image implements ImageSource {
       }
       switch (run.kind) {
         case 'data':
-          ;(await readStructure(this.container, run.host, run.length, 'qcow2 data cluster', signal)).copy(out, pos)
+          await readStructureInto(this.container, run.host, out.subarray(pos, pos + run.length), 'qcow2 data cluster', signal)
           break
         case 'zero':
           out.fill(0, pos, pos + run.length)
@@ -147,7 +154,6 @@ export class Qcow2Image implements ImageSource {
       }
       pos += run.length
     }
-    return out
   }
 
   async *extents(signal?: AbortSignal): AsyncIterable<Extent> {

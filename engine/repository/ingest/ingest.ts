@@ -301,7 +301,11 @@ async function ingestChunks(loop: ChunkLoop): Promise<void> {
 async function readMixed(source: BlockSource, index: number, length: number, ranges: readonly ByteRange[], pool: BufferPool, signal?: AbortSignal): Promise<Buffer> {
   const out = length === CHUNK_SIZE ? pool.take().fill(0) : Buffer.alloc(length)
   // All pieces are asked for at once: a source read in order (a sparse stream) must see them claimed in order,
-  // before the next chunk's read-ahead claims its place.
+  // before the next chunk's read-ahead claims its place. A source that reads into our memory fills its place in `out`.
+  if (canReadInto(source)) {
+    await Promise.all(ranges.map((r) => source.readInto(out.subarray(r.offset, r.offset + r.length), index * CHUNK_SIZE + r.offset, signal)))
+    return out
+  }
   const pieces = await Promise.all(ranges.map((r) => source.read(index * CHUNK_SIZE + r.offset, r.length, signal)))
   ranges.forEach((r, k) => out.set(pieces[k] ?? Buffer.alloc(0), r.offset))
   return out
