@@ -76,10 +76,14 @@ export class Qcow2Image implements ImageSource {
 
   /** Describes the guest bytes at `at` up to the end of its cluster (or subcluster), capped at `max`. */
   private async runAt(at: number, max: number, signal?: AbortSignal): Promise<Run> {
+    return this.runIn(await this.l2Table(Math.floor(at / this.clusterSize / this.l2Entries), signal), at, max)
+  }
+
+  /** runAt with the L2 table that covers `at` already in hand (undefined: that table is not allocated). */
+  private runIn(l2: Buffer | undefined, at: number, max: number): Run {
     const cs = this.clusterSize
     const cluster = Math.floor(at / cs)
     const inCluster = at - cluster * cs
-    const l2 = await this.l2Table(Math.floor(cluster / this.l2Entries), signal)
     const length = Math.min(max, cs - inCluster)
     if (!l2) return { kind: 'backing', length }
     const stride = this.header.extendedL2 ? 16 : 8
@@ -156,14 +160,32 @@ export class Qcow2Image implements ImageSource {
     }
   }
 
+  /**
+   * Data and zero stretches, neighbours of one kind joined: one L2 table is fetched per span it covers and scanned
+   * without awaiting each cluster (a 2 GiB disk has 32,768 of 64 KiB).
+   */
   async *extents(signal?: AbortSignal): AsyncIterable<Extent> {
+    const span = this.clusterSize * this.l2Entries
+    let pending: { offset: number; length: number; kind: Extent['kind'] } | undefined
     let at = 0
     while (at < this.size) {
-      const run = await this.runAt(at, this.size - at, signal)
-      const kind = run.kind === 'zero' || (run.kind === 'backing' && !this.parent) ? 'zero' : 'data'
-      yield { offset: at, length: run.length, kind }
-      at += run.length
+      signal?.throwIfAborted()
+      const l2 = await this.l2Table(Math.floor(at / span), signal)
+      const end = Math.min(this.size, (Math.floor(at / span) + 1) * span)
+      const out: Extent[] = []
+      while (at < end) {
+        const run = l2 === undefined ? { kind: 'backing' as const, length: end - at } : this.runIn(l2, at, end - at)
+        const kind = run.kind === 'zero' || (run.kind === 'backing' && !this.parent) ? 'zero' : 'data'
+        if (pending !== undefined && pending.kind === kind) pending.length += run.length
+        else {
+          if (pending !== undefined) out.push(pending)
+          pending = { offset: at, length: run.length, kind }
+        }
+        at += run.length
+      }
+      yield* out
     }
+    if (pending !== undefined) yield pending
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { readFromParent, openParent, readSectorRuns, type ImageOpener } from '..
 import { DiskFormatError } from '../errors'
 import type { ImageSource, OpenImageOptions } from '../image-types'
 import { LruCache } from '../lru-cache'
-import { readStructure } from '../source-read'
+import { readStructure, readStructureInto } from '../source-read'
 import {
   VHD_TYPE_DIFFERENCING,
   VHD_TYPE_FIXED,
@@ -33,6 +33,11 @@ export class VhdFixedImage implements ImageSource {
   read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     assertReadInBounds(this, offset, length)
     return this.container.read(offset, length, signal)
+  }
+  /** Straight into the caller's memory (the disk is the file minus its footer). */
+  async readInto(out: Buffer, offset: number, signal?: AbortSignal): Promise<void> {
+    assertReadInBounds(this, offset, out.length)
+    await readStructureInto(this.container, offset, out, 'VHD data', signal)
   }
   close(): Promise<void> {
     return this.container.close()
@@ -90,8 +95,15 @@ export class VhdDynamicImage implements ImageSource {
     return this.container.label
   }
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    assertReadInBounds(this, offset, length)
     const out = Buffer.allocUnsafe(length)
+    await this.readInto(out, offset, signal)
+    return out
+  }
+
+  /** Fills all of `out` from `offset`; blocks this file holds are read straight into it. */
+  async readInto(out: Buffer, offset: number, signal?: AbortSignal): Promise<void> {
+    const length = out.length
+    assertReadInBounds(this, offset, length)
     const bs = this.header.blockSize
     let pos = 0
     while (pos < length) {
@@ -106,14 +118,13 @@ export class VhdDynamicImage implements ImageSource {
       } else {
         const dataStart = entry * 512 + this.bitmapBytes
         if (!this.parent) {
-          ;(await readStructure(this.container, dataStart + inBlock, n, 'VHD data block', signal)).copy(out, pos)
+          await readStructureInto(this.container, dataStart + inBlock, out.subarray(pos, pos + n), 'VHD data block', signal)
         } else {
           await this.readDifferencing(block, entry, dataStart, inBlock, n, out, pos, signal)
         }
       }
       pos += n
     }
-    return out
   }
 
   private async readDifferencing(block: number, entry: number, dataStart: number, inBlock: number, n: number, out: Buffer, pos: number, signal?: AbortSignal): Promise<void> {

@@ -4,7 +4,7 @@ import { openParent, readFromParent, readSectorRuns, type ImageOpener } from '..
 import { DiskFormatError } from '../errors'
 import type { ImageSource, OpenImageOptions } from '../image-types'
 import { LruCache } from '../lru-cache'
-import { readStructure } from '../source-read'
+import { readStructure, readStructureInto } from '../source-read'
 import { OverlaySource } from '../overlay-source'
 import { replayVhdxLog } from './vhdx-log'
 import { readVhdxHeader, readVhdxMetadata, readVhdxRegions, type VhdxMetadata } from './vhdx-structures'
@@ -79,8 +79,15 @@ export class VhdxImage implements ImageSource {
   }
 
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    assertReadInBounds(this, offset, length)
     const out = Buffer.allocUnsafe(length)
+    await this.readInto(out, offset, signal)
+    return out
+  }
+
+  /** Fills all of `out` from `offset`; fully present blocks are read straight into it. */
+  async readInto(out: Buffer, offset: number, signal?: AbortSignal): Promise<void> {
+    const length = out.length
+    assertReadInBounds(this, offset, length)
     const bs = this.meta.blockSize
     let pos = 0
     while (pos < length) {
@@ -92,7 +99,7 @@ export class VhdxImage implements ImageSource {
       const { state, offset: fileOffset } = this.entry(block)
       switch (state) {
         case PAYLOAD_FULLY_PRESENT:
-          ;(await readStructure(this.container, fileOffset + inBlock, n, 'VHDX data block', signal)).copy(out, pos)
+          await readStructureInto(this.container, fileOffset + inBlock, out.subarray(pos, pos + n), 'VHDX data block', signal)
           break
         case PAYLOAD_PARTIALLY_PRESENT:
           if (!this.parent) throw new DiskFormatError('corrupt', `${this.label}: a partially present block in a VHDX without a parent`)
@@ -111,7 +118,6 @@ export class VhdxImage implements ImageSource {
       }
       pos += n
     }
-    return out
   }
 
   private async readPartial(block: number, fileOffset: number, inBlock: number, n: number, out: Buffer, pos: number, signal?: AbortSignal): Promise<void> {
