@@ -78,6 +78,8 @@ export async function ingest(ctx: RepoContext, options: IngestOptions): Promise<
   const progress = options.progress ?? (() => undefined)
   validateOptions(options)
   const startedAt = new Date(ctx.clock())
+  // The workers load while the lock is taken, the stored chunks are listed and the disk's holes are mapped.
+  ctx.codec.warm()
   await using lock = await lockRepository(ctx, 'ingest', `backup of ${options.vm.name}`, signal)
   try {
     const { reusable } = await loadReusableChunks(ctx, signal)
