@@ -7,17 +7,16 @@
  *      each wrote (holes stay holes);
  *   2. `lifeboat files cat` of a 1 GiB random file inside an ext4 image (mkfs.ext4 -d) backed up with backup-file:
  *      time to first byte and total time, against `cat` of the same file's bytes;
- *   3. the same export from an S3 repository (s3rver) against one S3 GET of one object of the image's size
- *      (bench-restore-s3.ts);
+ *   3. the same export from an S3 repository on s3rver, and on a Ceph RADOS Gateway when Ceph is installed, against
+ *      one S3 GET of one object of the image's size from the same server (bench-restore-s3.ts);
  *   4. `lifeboat --version` wall time against `node -e 0` (the CLI's own start-up, issue 20);
  *   5. over SSH to the namespace test host (bench-restore-ssh.ts; root, libvirt): the same export from an encrypted
  *      SFTP repository on that host against `ssh root@host cat IMAGE > FILE`, and a whole-VM restore (`lifeboat
  *      restore POINT --to-host H --as NAME --storage DIR`) of a cold point of a libvirt domain whose raw disk is the
  *      image, against `ssh root@host 'cat > DIR/FILE' < IMAGE` (and that plus `sync`); both targets ≥ 80 %.
- *   node --import tsx bench/bench-restore.ts [--size-mib 2048] [--file-mib 1024] [--repeat 3] [--no-s3] [--no-ssh] [--keep]
+ *   node --import tsx bench/bench-restore.ts [--size-mib 2048] [--file-mib 1024] [--repeat 3] [--no-s3] [--no-ceph] [--no-ssh] [--keep]
  * Rounds interleave the tools and each figure is the best of `--repeat`: the machine is shared. CPU-seconds are
  * printed beside wall times because on a loaded machine they are the steadier comparison.
- * Not measured yet (issue 19): the export from Ceph RGW.
  */
 import { execFile, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -205,7 +204,7 @@ try {
 
   // Part 3: from object storage.
   if (!args.includes('--no-s3')) {
-    const s3 = await s3Export({ dir, bin, home, env, image, sizeMiB, repeat, dropCaches: async () => (cold = (await dropCaches()) && cold) })
+    const s3 = await s3Export({ dir, bin, home, env, image, sizeMiB, repeat, dropCaches: async () => (cold = (await dropCaches()) && cold) }, { ceph: !args.includes('--no-ceph') })
     lines.push('', ...s3.lines)
     checks.push(...s3.checks)
   }
