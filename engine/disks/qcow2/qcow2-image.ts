@@ -170,8 +170,9 @@ export class Qcow2Image implements ImageSource {
     let at = 0
     while (at < this.size) {
       signal?.throwIfAborted()
-      const l2 = await this.l2Table(Math.floor(at / span), signal)
-      const end = Math.min(this.size, (Math.floor(at / span) + 1) * span)
+      const table = Math.floor(at / span)
+      const l2 = await this.l2Table(table, signal)
+      const end = Math.min(this.size, (table + 1) * span)
       const out: Extent[] = []
       while (at < end) {
         const run = l2 === undefined ? { kind: 'backing' as const, length: end - at } : this.runIn(l2, at, end - at)

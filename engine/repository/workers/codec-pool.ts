@@ -201,7 +201,7 @@ class WorkerPoolCodec implements ChunkCodec {
 
   private submit(request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerResponse & { ok: true }> {
     if (this.broken !== undefined) return Promise.reject(this.broken)
-    if (this.lanes.length === 0) this.startWorkers()
+    this.warm()
     return new Promise((resolve, reject) => {
       const pending = { resolve, reject }
       const seq = ++this.seq
