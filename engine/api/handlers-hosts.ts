@@ -84,7 +84,7 @@ export function hostHandlers(deps: HostHandlerDeps) {
     const secret = toSecret(input.auth)
     const port = address.port ?? defaultPorts[input.kind]
     const endpoint = { kind: input.kind, address: address.host, port, user: input.user }
-    const adapter = deps.adapters.create(adapterOptionsFor(endpoint, secret, input.acceptFingerprint, deps.connectTimeoutMs))
+    const adapter = await deps.adapters.create(adapterOptionsFor(endpoint, secret, input.acceptFingerprint, deps.connectTimeoutMs))
     const identity = await withAdapter(adapter, (a) => a.connect(ctx.signal))
     const record: SavedHost = {
       id: randomUUID(),
@@ -117,7 +117,7 @@ export function hostHandlers(deps: HostHandlerDeps) {
     const started = performance.now()
     let identity
     try {
-      identity = await withAdapter(deps.adapters.create(adapterOptionsFor(record, secret, record.fingerprint, deps.connectTimeoutMs)), (a) => a.connect(ctx.signal))
+      identity = await withAdapter(await deps.adapters.create(adapterOptionsFor(record, secret, record.fingerprint, deps.connectTimeoutMs)), (a) => a.connect(ctx.signal))
     } catch (err) {
       // The tree must not keep saying "online" over a connection opened before the host changed.
       const error = toApiError(err)
@@ -142,7 +142,7 @@ export function hostHandlers(deps: HostHandlerDeps) {
     const record = await requireHost(input.hostId)
     const secret = await deps.secrets.get(record.id)
     const identity = await withAdapter(
-      deps.adapters.create(adapterOptionsFor(record, secret, input.fingerprint, deps.connectTimeoutMs)),
+      await deps.adapters.create(adapterOptionsFor(record, secret, input.fingerprint, deps.connectTimeoutMs)),
       (a) => a.connect(ctx.signal),
     )
     const updated = await deps.hosts.update(record.id, {
@@ -165,7 +165,7 @@ export function hostHandlers(deps: HostHandlerDeps) {
     }
     const secret = toSecret(input.auth)
     const candidate: SavedHost = { ...record, user: input.user ?? record.user, authType: input.auth.type }
-    const identity = await withAdapter(deps.adapters.create(adapterOptionsFor(candidate, secret, candidate.fingerprint, deps.connectTimeoutMs)), (a) => a.connect(ctx.signal))
+    const identity = await withAdapter(await deps.adapters.create(adapterOptionsFor(candidate, secret, candidate.fingerprint, deps.connectTimeoutMs)), (a) => a.connect(ctx.signal))
     await deps.secrets.set(record.id, secret)
     const updated = await deps.hosts.update(record.id, { user: candidate.user, authType: candidate.authType, identity: identityOf(identity) })
     if (!updated) throw new ApiError('HOST_NOT_FOUND', `The host "${record.name}" was removed meanwhile.`)

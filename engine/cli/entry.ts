@@ -11,6 +11,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     process.stdout.write(`${packageJson.version}\n`)
     return
   }
+  // Before the command table and the engine load: a local repository's key derivation runs while they do.
+  await (await import('./prefetch-key')).prefetchRepositoryKey(argv)
   const cli = await import('./main')
   await cli.main()
 }

@@ -24,7 +24,7 @@ export async function findHost(deps: HostAccessDeps, idOrName: string): Promise<
  */
 export async function connectHost(deps: HostAccessDeps, record: SavedHost, signal: AbortSignal): Promise<HostAdapter> {
   const secret = await deps.secrets.get(record.id)
-  const adapter = deps.adapters.create(adapterOptionsFor(record, secret, record.fingerprint, deps.connectTimeoutMs))
+  const adapter = await deps.adapters.create(adapterOptionsFor(record, secret, record.fingerprint, deps.connectTimeoutMs))
   try {
     await adapter.connect(signal)
     return adapter

@@ -96,7 +96,7 @@ export class InventoryService {
 
   private async verifyFresh(record: SavedHost, signal?: AbortSignal): Promise<void> {
     const secret = await this.deps.secrets.get(record.id)
-    const adapter = this.deps.adapters.create(adapterOptionsFor(record, secret, record.fingerprint, this.deps.connectTimeoutMs))
+    const adapter = await this.deps.adapters.create(adapterOptionsFor(record, secret, record.fingerprint, this.deps.connectTimeoutMs))
     try {
       await adapter.connect(signal ?? AbortSignal.timeout(this.deps.timeoutMs ?? 60_000))
     } finally {
@@ -227,7 +227,7 @@ export class InventoryService {
   private async ensureAdapter(state: HostState, signal: AbortSignal): Promise<HostAdapter> {
     if (state.adapter) return state.adapter
     const secret = await this.deps.secrets.get(state.record.id)
-    const adapter = this.deps.adapters.create(adapterOptionsFor(state.record, secret, state.record.fingerprint, this.deps.connectTimeoutMs))
+    const adapter = await this.deps.adapters.create(adapterOptionsFor(state.record, secret, state.record.fingerprint, this.deps.connectTimeoutMs))
     try {
       await adapter.connect(signal)
     } catch (err) {

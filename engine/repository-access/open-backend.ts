@@ -1,4 +1,3 @@
-import { SshConnection } from '../../adapters/ssh/ssh-connection'
 import { ApiError } from '../api/contract-errors'
 import { localBackend, sftpBackend, type ObjectLockSupport, type ObjectVersions, type RepositoryBackend } from '../repository'
 import type { HostsStore } from '../state/hosts-store'
@@ -75,6 +74,8 @@ async function openSftp(location: Extract<RepositoryLocation, { kind: 'sftp' }>,
     throw new ApiError('INVALID_INPUT', `${record.name} is a XenServer/XCP-ng pool, reached over XAPI rather than SSH; keep SFTP repositories on a Linux or Hyper-V host.`, { field: 'repo', host: record.name })
   }
   const secret = await deps.secrets.get(record.id)
+  // The SSH code is loaded only for an SFTP repository, like the AWS SDK for S3.
+  const { SshConnection } = await import('../../adapters/ssh/ssh-connection')
   // Only ever with the key the admin confirmed when adding the host: an unknown or changed key stops the connection.
   const connection = await SshConnection.connect(
     {

@@ -111,6 +111,28 @@ describe('repository: init, open, ingest, read back', () => {
     })
   })
 
+  it('zeroes the holes of mixed chunks read into recycled buffers (no byte of an earlier chunk leaks in)', async () => {
+    await withTempDir('repo-gaps', async (dir) => {
+      // 12 chunks of random bytes first, so the chunk buffers have gone round the pool and come back dirty; then
+      // 6 chunks with data at [0, 1) and [2, 3) MiB and holes before, between and after.
+      const whole = Buffer.alloc(18 * CHUNK_SIZE)
+      randomBytes(12 * CHUNK_SIZE).copy(whole)
+      const zeroExtents: { offset: number; length: number }[] = []
+      for (let c = 12; c < 18; c++) {
+        const base = c * CHUNK_SIZE
+        randomBytes(MiB).copy(whole, base)
+        randomBytes(MiB).copy(whole, base + 2 * MiB)
+        zeroExtents.push({ offset: base + MiB, length: MiB }, { offset: base + 3 * MiB, length: CHUNK_SIZE - 3 * MiB })
+      }
+      const img = path.join(dir, 'disk.img')
+      await writeFile(img, whole)
+      await using repo = await newLocalRepo(dir)
+      const p = await backupFile(repo, img, { zeroExtents })
+      expect(p.stats.bytesRead).toBe(12 * CHUNK_SIZE + 6 * 2 * MiB)
+      expect((await readAll(await repo.openDisk(p.id, 'disk0'))).equals(whole)).toBe(true)
+    })
+  })
+
   it('ingests from a stream and refuses a stream of the wrong length', async () => {
     await withTempDir('repo-stream', async (dir) => {
       await using repo = await newLocalRepo(dir)

@@ -37,7 +37,35 @@ export function validateScrypt(params: ScryptParams): string | undefined {
   return undefined
 }
 
+/**
+ * Key derivations started ahead of the repository's opening (prefetchWrappingKey), by salt. Each is used once, by the
+ * first unlock with the same passphrase and parameters, and then forgotten; a mismatch derives afresh.
+ */
+const early = new Map<string, { readonly passphrase: string; readonly params: ScryptParams; readonly key: Promise<Buffer> }>()
+
+/**
+ * Starts the passphrase's key derivation for a repository's key record before the code that opens the repository has
+ * loaded (the CLI does this while it loads): scrypt runs on libuv's thread pool, so its ~0.1 s overlaps the loading
+ * instead of following it. Invalid parameters are left for the real unlock to report.
+ */
+export function prefetchWrappingKey(passphrase: string, wrapped: WrappedKeys): void {
+  if (validateScrypt(wrapped.kdf) !== undefined || early.has(wrapped.kdf.salt)) return
+  const key = deriveNow(passphrase, Buffer.from(wrapped.kdf.salt, 'base64'), wrapped.kdf)
+  key.catch(() => undefined)
+  early.set(wrapped.kdf.salt, { passphrase, params: { N: wrapped.kdf.N, r: wrapped.kdf.r, p: wrapped.kdf.p }, key })
+}
+
 async function deriveWrappingKey(passphrase: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+  const saltText = salt.toString('base64')
+  const started = early.get(saltText)
+  if (started !== undefined) {
+    early.delete(saltText)
+    if (started.passphrase === passphrase && started.params.N === params.N && started.params.r === params.r && started.params.p === params.p) return await started.key
+  }
+  return await deriveNow(passphrase, salt, params)
+}
+
+function deriveNow(passphrase: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(passphrase.normalize('NFC'), salt, 32, { ...params, maxmem: 128 * params.N * params.r * 2 + 1024 * 1024 }, (error, key) =>
       error === null ? resolve(key) : reject(error),

@@ -301,7 +301,7 @@ async function ingestChunks(loop: ChunkLoop): Promise<void> {
 }
 
 async function readMixed(source: BlockSource, index: number, length: number, ranges: readonly ByteRange[], pool: BufferPool, signal?: AbortSignal): Promise<Buffer> {
-  const out = length === CHUNK_SIZE ? pool.take().fill(0) : Buffer.alloc(length)
+  const out = length === CHUNK_SIZE ? zeroGaps(pool.take(), ranges) : Buffer.alloc(length)
   // All pieces are asked for at once: a source read in order (a sparse stream) must see them claimed in order,
   // before the next chunk's read-ahead claims its place. A source that reads into our memory fills its place in `out`.
   if (canReadInto(source)) {
@@ -310,6 +310,21 @@ async function readMixed(source: BlockSource, index: number, length: number, ran
   }
   const pieces = await Promise.all(ranges.map((r) => source.read(index * CHUNK_SIZE + r.offset, r.length, signal)))
   ranges.forEach((r, k) => out.set(pieces[k] ?? Buffer.alloc(0), r.offset))
+  return out
+}
+
+/**
+ * Zeroes the parts of a recycled chunk buffer that no data range will fill (buildZeroMap gives them in order, without
+ * overlap; anything else gets the whole buffer zeroed, so no byte of an earlier chunk can ever leak into this one).
+ */
+function zeroGaps(out: Buffer, ranges: readonly ByteRange[]): Buffer {
+  let at = 0
+  for (const r of ranges) {
+    if (r.offset < at) return out.fill(0)
+    if (r.offset > at) out.fill(0, at, r.offset)
+    at = r.offset + r.length
+  }
+  if (at < out.length) out.fill(0, at)
   return out
 }
 
