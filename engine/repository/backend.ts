@@ -113,6 +113,11 @@ export interface GetOptions {
   /** Refuse objects larger than this, without reading them. */
   readonly maxBytes: number
   readonly signal?: AbortSignal | undefined
+  /**
+   * Memory to read the object into when it fits (the result is then a view of its start); a backend that cannot,
+   * or an object that does not fit, returns a buffer of its own. The caller owns `into` either way.
+   */
+  readonly into?: Buffer | undefined
 }
 
 export interface ObjectInfo {

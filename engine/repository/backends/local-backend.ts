@@ -60,7 +60,7 @@ class LocalBackend implements RepositoryBackend {
     try {
       const { size } = await handle.stat()
       if (size > options.maxBytes) throw new ObjectTooLargeError(key, size, options.maxBytes)
-      const buffer = Buffer.allocUnsafe(size)
+      const buffer = options.into !== undefined && options.into.length >= size ? options.into.subarray(0, size) : Buffer.allocUnsafe(size)
       let done = 0
       while (done < size) {
         const { bytesRead } = await handle.read(buffer, done, size - done, done)

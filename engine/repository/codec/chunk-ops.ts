@@ -46,10 +46,11 @@ export class ChunkOps {
 
   /**
    * Opens a stored chunk and proves it is the one asked for: right length and content that hashes to its id. The
-   * object is consumed (decrypted in place; a stored chunk comes back as a view of it).
+   * object is consumed (decrypted in place; a stored chunk comes back as a view of it); a compressed one is
+   * decompressed into `into` when given (and large enough).
    */
-  open(object: Buffer, id: string, expectedLength: number): Buffer {
-    const plain = openObject(object, { kind: 'chunk', id, dataKey: this.settings.dataKey, zstd: this.zstd, maxPlainLength: CHUNK_SIZE, consume: true })
+  open(object: Buffer, id: string, expectedLength: number, into?: Buffer): Buffer {
+    const plain = openObject(object, { kind: 'chunk', id, dataKey: this.settings.dataKey, zstd: this.zstd, maxPlainLength: CHUNK_SIZE, consume: true, into })
     if (plain.length !== expectedLength) {
       throw new RepositoryError('CORRUPT_CHUNK', `holds ${plain.length} bytes where ${expectedLength} were expected`, {
         id,

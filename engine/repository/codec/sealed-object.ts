@@ -105,6 +105,8 @@ export interface OpenOptions extends SealOptions {
    * of it, so no chunk-sized buffer is allocated or copied. Without it the object is left as it was.
    */
   readonly consume?: boolean
+  /** Where a compressed object is decompressed to, when it is large enough (else a new buffer). */
+  readonly into?: Buffer | undefined
 }
 
 /**
@@ -152,7 +154,7 @@ export function openObject(object: Uint8Array, options: OpenOptions): Buffer {
     if (payload.length !== plainLength) fail('the stored length does not match the header')
     return payload
   }
-  const plain = options.zstd.decompressExact(payload, plainLength)
+  const plain = options.zstd.decompressExact(payload, plainLength, options.into)
   if (plain === undefined) fail('the compressed data is damaged')
   return plain as Buffer
 }

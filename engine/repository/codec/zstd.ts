@@ -49,9 +49,12 @@ export class ZstdCodec {
     return output < input * 0.97
   }
 
-  /** Decompresses into exactly `expectedLength` bytes, or returns undefined when the frame does not yield that. */
-  decompressExact(frame: Uint8Array, expectedLength: number): Buffer | undefined {
-    const out = Buffer.allocUnsafe(expectedLength)
+  /**
+   * Decompresses into exactly `expectedLength` bytes, or returns undefined when the frame does not yield that. The
+   * result is the start of `into` when that is given and large enough (memory the caller recycles), else new.
+   */
+  decompressExact(frame: Uint8Array, expectedLength: number, into?: Buffer): Buffer | undefined {
+    const out = into !== undefined && into.length >= expectedLength ? into.subarray(0, expectedLength) : Buffer.allocUnsafe(expectedLength)
     try {
       const written = this.dctx.decompress(out, frame)
       return written === expectedLength ? out : undefined

@@ -57,7 +57,8 @@ export async function exportDisk(ctx: RepoContext, options: ExportOptions): Prom
   }
   const source = new PointDiskSource(ctx, manifest, record, { cacheChunks: 1 })
   try {
-    const base = inputFromDisk(source, readsAhead(ctx))
+    // A file output is written (or copied into staging) before the next chunk is asked for: chunks are recycled.
+    const base = inputFromDisk(source, readsAhead(ctx), typeof options.output === 'string')
     const progress = options.progress ?? (() => undefined)
     let done = 0
     const input: ExportInput = {

@@ -3,8 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { access, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import { withTempDir } from '../testing/fixtures.js'
-import { HOLE_BLOCK, nonZeroRuns, partialName, writePieces, type Piece } from './pieces.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { MiB, withTempDir, writeMixedImage } from '../testing/fixtures.js'
+import { backupFile, newLocalRepo } from '../testing/helpers.js'
+import { CHUNK_SIZE } from '../format.js'
+import { HOLE_BLOCK, inputFromDisk, nonZeroRuns, partialName, writePieces, type Piece } from './pieces.js'
 
 const exists = (file: string) => access(file).then(() => true, () => false)
 
@@ -98,6 +101,31 @@ describe('zero blocks inside data', () => {
       const allocated = (await stat(output)).blocks * 512
       expect(allocated).toBeGreaterThanOrEqual(MiB)
       expect(allocated).toBeLessThanOrEqual(MiB + 2 * HOLE_BLOCK)
+    })
+  })
+})
+
+describe('chunks given to a writer with recycling', () => {
+  it('stay intact until the writer asks for the next one, however long it takes with them', async () => {
+    await withTempDir('pieces-recycle', async (dir) => {
+      const img = path.join(dir, 'disk.img')
+      await writeMixedImage(img, { blocks: 12, blockSize: 2 * MiB, pattern: ['text', 'random', 'text'] })
+      await using repo = await newLocalRepo(dir, { workers: 2 })
+      const point = await backupFile(repo, img)
+      const disk = await repo.openDisk(point.id, 'disk0', { cacheChunks: 1 })
+      const original = await readFile(img)
+      try {
+        let index = 0
+        for await (const chunk of inputFromDisk(disk, 4, true).chunks()) {
+          // A slow writer: the read-ahead finishes meanwhile, into memory given back so far.
+          await sleep(20)
+          expect(chunk.equals(original.subarray(index * CHUNK_SIZE, (index + 1) * CHUNK_SIZE))).toBe(true)
+          index++
+        }
+        expect(index).toBe(6)
+      } finally {
+        await disk.close()
+      }
     })
   })
 })

@@ -18,7 +18,13 @@ export interface ExportInput {
   chunks(signal?: AbortSignal): AsyncIterable<Buffer>
 }
 
-export function inputFromDisk(disk: PointDiskSource, prefetch: number): ExportInput {
+/**
+ * The disk's chunks for an image writer. With `recycle`, each chunk's memory is given back for the next read once the
+ * writer asks for the following chunk: only for a consumer that is done with every byte of a piece when it asks for
+ * the next (writePieces to a file: PositionedOutput.write resolves once the bytes may be reused) — a stream keeps
+ * references to what it was given, so exports to streams and uploads to hosts do not recycle.
+ */
+export function inputFromDisk(disk: PointDiskSource, prefetch: number, recycle = false): ExportInput {
   const list = disk.chunkList
   return {
     size: disk.size,
@@ -29,7 +35,7 @@ export function inputFromDisk(disk: PointDiskSource, prefetch: number): ExportIn
       let nextToStart = 0
       const fill = (): void => {
         while (queue.length < prefetch && nextToStart < list.length) {
-          const p = disk.chunk(nextToStart++, signal)
+          const p = recycle ? disk.takeChunk(nextToStart++, signal) : disk.chunk(nextToStart++, signal)
           p.catch(() => undefined)
           queue.push(p)
         }
@@ -39,6 +45,8 @@ export function inputFromDisk(disk: PointDiskSource, prefetch: number): ExportIn
         const data = await (queue.shift() as Promise<Buffer>)
         fill()
         yield data
+        // The writer asked for the next chunk: it has written every piece of this one.
+        if (recycle) disk.recycle(data)
       }
     },
   }

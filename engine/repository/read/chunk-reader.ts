@@ -21,9 +21,13 @@ export async function readChunk(ctx: RepoContext, id: string, expectedLength: nu
       : `Chunk ${place.index} (bytes ${place.index * CHUNK_SIZE}–${place.index * CHUNK_SIZE + expectedLength - 1}) of disk "${place.disk}" in restore point ${place.pointId}`
   const params = { id, pointId: place?.pointId ?? null, disk: place?.disk ?? null, index: place?.index ?? null }
   let object: Buffer | undefined
+  // Recycled memory to read into (the codec hands it back after opening): no fresh 4 MiB buffer per chunk.
+  const into = ctx.codec.objectBuffer()
   try {
-    object = await ctx.backend.get(chunkKey(id), { maxBytes: MAX_CHUNK_OBJECT_BYTES, signal })
+    object = await ctx.backend.get(chunkKey(id), { maxBytes: MAX_CHUNK_OBJECT_BYTES, signal, into })
+    if (into !== undefined && object?.buffer !== into.buffer) ctx.codec.recycle(into)
   } catch (error) {
+    if (into !== undefined) ctx.codec.recycle(into)
     if (error instanceof ObjectTooLargeError) {
       throw new RepositoryError('CORRUPT_CHUNK', `${where} is damaged: its file is ${error.size} bytes, more than any chunk can be. That part of the disk cannot be read.`, {
         ...params,

@@ -41,6 +41,8 @@ export class PointDiskSource implements BlockSource {
   readonly label: string
   private readonly cache = new Map<number, Buffer>()
   private readonly loading = new Map<number, Promise<Buffer>>()
+  /** Chunks handed out by takeChunk and not given back: the only ones recycle() passes on. */
+  private readonly taken = new WeakSet<Buffer>()
   private readonly cacheChunks: number
   private readonly parallelReads: number
   private readonly readAhead: number
@@ -171,6 +173,25 @@ export class PointDiskSource implements BlockSource {
     } finally {
       this.loading.delete(index)
     }
+  }
+
+  /**
+   * The chunk at `index` for a caller that streams each chunk once and gives it back with recycle() when done (an
+   * export to a file): loaded past the cache, so nothing else holds it. A chunk already cached or loading for other
+   * readers is shared as chunk() shares it, and recycle() then leaves it alone.
+   */
+  async takeChunk(index: number, signal?: AbortSignal): Promise<Buffer> {
+    const length = Math.min(CHUNK_SIZE, this.size - index * CHUNK_SIZE)
+    const id = this.disk.chunks[index]
+    if (id === null || id === undefined || this.cache.has(index) || this.loading.has(index)) return await this.chunk(index, signal)
+    const data = await readChunk(this.ctx, id, length, { pointId: this.point.id, disk: this.disk.name, index }, signal)
+    this.taken.add(data)
+    return data
+  }
+
+  /** Gives a chunk from takeChunk back: its memory holds the next chunk read (see ChunkCodec.recycle). */
+  recycle(chunk: Buffer): void {
+    if (this.taken.delete(chunk)) this.ctx.codec.recycle(chunk)
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- the BlockSource contract makes extents async

@@ -77,10 +77,23 @@ port.on('message', (request: WorkerRequest) => {
         response = { seq: request.seq, ok: true, id, data: request.data, length: sealed.body.length, head: sealed.head, tail: sealed.tail }
         transfer.push(request.data)
       }
-    } else {
-      const out = request.op === 'seal' ? ops.seal(input, request.id) : ops.open(input, request.id, request.expectedLength)
+    } else if (request.op === 'open') {
+      const into = request.into === undefined ? undefined : Buffer.from(request.into)
+      const out = ops.open(input, request.id, request.expectedLength, into)
+      // Every piece of memory that came goes back: the result's, and the rest as spares for the next reads.
       if (out.buffer === request.data) {
-        // Opened in the request's own memory (a stored chunk, decrypted in place): it goes back as it came.
+        // A stored chunk, decrypted in place: the result is a view of the object's memory.
+        response = { seq: request.seq, ok: true, data: request.data, offset: out.byteOffset, length: out.length, spares: request.into === undefined ? [] : [request.into] }
+      } else if (request.into !== undefined && out.buffer === request.into) {
+        response = { seq: request.seq, ok: true, data: request.into, length: out.length, spares: [request.data] }
+      } else {
+        response = { seq: request.seq, ok: true, data: ownBuffer(out), length: out.length, spares: request.into === undefined ? [request.data] : [request.data, request.into] }
+      }
+      transfer.push(...new Set([response.data as ArrayBuffer, ...(response.spares ?? [])]))
+    } else {
+      const out = ops.seal(input, request.id)
+      if (out.buffer === request.data) {
+        // Sealed in the request's own memory: it goes back as it came.
         response = { seq: request.seq, ok: true, data: request.data, offset: out.byteOffset, length: out.length }
         transfer.push(request.data)
       } else {

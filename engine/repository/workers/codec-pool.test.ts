@@ -15,6 +15,39 @@ const run = promisify(execFile)
 const keys = { dataKey: randomBytes(32), idKey: randomBytes(32) }
 
 describe('chunk codec', () => {
+  it('reads and decompresses into recycled memory, and never lets a recycled buffer show an earlier chunk', async () => {
+    const codec = createChunkCodec({ compressionLevel: 3, workers: 2, ...keys })
+    try {
+      // Compressible chunks of different lengths (each shorter one would show the previous one's tail if leaked),
+      // a stored (incompressible) one whose result is a view of its object, and a zero-length read of neither.
+      const plains = [textBlock(CHUNK_SIZE, 1), textBlock(CHUNK_SIZE - 5000, 2), randomBytes(CHUNK_SIZE), textBlock(300_000, 3), textBlock(CHUNK_SIZE, 4)]
+      const stored: { id: string; object: Buffer; plain: Buffer }[] = []
+      for (const plain of plains) {
+        const { id, data } = await codec.hash(Buffer.from(plain))
+        stored.push({ id: id!, object: await codec.seal(data, id!), plain })
+      }
+      for (let round = 0; round < 4; round++) {
+        for (const { id, object, plain } of stored) {
+          const into = codec.objectBuffer()!
+          object.copy(into)
+          const opened = await codec.open(into.subarray(0, object.length), id, plain.length)
+          // Handed to the worker whole, not copied: the memory left this thread.
+          expect(into.buffer.byteLength).toBe(0)
+          expect(opened.equals(plain)).toBe(true)
+          codec.recycle(opened)
+          // The chunk's memory (decompressed into, or the object's own for a stored chunk) is what the next read gets.
+          expect(codec.objectBuffer()!.buffer).toBe(opened.buffer)
+        }
+      }
+      // Memory the codec did not hand out is never taken in.
+      const foreign = Buffer.alloc(8 * 1024 * 1024)
+      codec.recycle(foreign)
+      expect(codec.objectBuffer()!.buffer).not.toBe(foreign.buffer)
+    } finally {
+      await codec.close()
+    }
+  })
+
   for (const workers of [0, 2]) {
     for (const encrypted of [false, true]) {
       it(`hashes, seals and opens chunks (${workers === 0 ? 'inline' : 'worker threads'}, ${encrypted ? 'encrypted' : 'plain'})`, async () => {

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { ChunkOps, type CodecSettings } from '../codec/chunk-ops.js'
 import { RepositoryError } from '../errors.js'
+import { MAX_CHUNK_OBJECT_BYTES } from '../format.js'
 import type { KnownTable } from './known-table.js'
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js'
 
@@ -23,6 +24,19 @@ export interface ChunkCodec {
    * moved to a worker or decrypted in place, and the result may be a view of its memory.
    */
   open(object: Buffer, id: string, expectedLength: number): Promise<Buffer>
+  /**
+   * Memory to read a stored chunk into (MAX_CHUNK_OBJECT_BYTES), recycled from earlier opens: a restore reads
+   * thousands of chunks, and a fresh 4 MiB buffer for each (and another for its decompressed bytes) is external
+   * memory V8 answers with a full garbage collection every few dozen chunks. Undefined when the codec does not
+   * recycle (inline). Give it to open() (or back to recycle() when unused).
+   */
+  objectBuffer(): Buffer | undefined
+  /**
+   * Hands a chunk returned by open() (or a buffer from objectBuffer) back for reuse: all of the memory it lies in.
+   * Only for a caller that holds no other reference to it, and never a chunk that is cached or shared: its memory
+   * will hold another chunk next. Buffers the codec did not hand out are ignored.
+   */
+  recycle(buffer: Buffer): void
   /** Number of parallel lanes, for callers that size their queues. */
   readonly parallelism: number
   /**
@@ -80,6 +94,12 @@ class InlineCodec implements ChunkCodec {
     await Promise.resolve()
     return this.ops.open(object, id, expectedLength)
   }
+  objectBuffer(): undefined {
+    return undefined
+  }
+  recycle(): void {
+    // Nothing is recycled inline.
+  }
   async ingest(data: Buffer, known: KnownTable): Promise<IngestResult> {
     await Promise.resolve()
     const memory = data.buffer instanceof ArrayBuffer ? data.buffer : undefined
@@ -122,6 +142,11 @@ interface Lane {
 /** Two requests queued per worker keep each one busy while the main thread handles the previous answer. */
 const PER_WORKER = 2
 
+/** Recycled chunk-sized buffers kept (64 MiB at most); more than a restore has in flight is simply dropped. */
+const MAX_SPARES = 16
+/** Spares are let go after this long without a chunk read: an open repository that sits idle holds no 64 MiB. */
+const SPARES_IDLE_MS = 10_000
+
 class WorkerPoolCodec implements ChunkCodec {
   readonly parallelism: number
   private readonly lanes: Lane[] = []
@@ -133,6 +158,15 @@ class WorkerPoolCodec implements ChunkCodec {
 
   private readonly init: WorkerInit
   private readonly count: number
+  /** Chunk-sized memory free for the next object read or decompression (each at least MAX_CHUNK_OBJECT_BYTES). */
+  private readonly spares: ArrayBuffer[] = []
+  /**
+   * Memory this codec owns outright: made by it, or transferred back from a worker (a transferred ArrayBuffer belongs
+   * to its receiver alone). Only such memory is transferred whole or recycled — never a Buffer that shares Node's
+   * small-allocation pool with others.
+   */
+  private readonly owned = new WeakSet<ArrayBuffer>()
+  private sparesTimer: NodeJS.Timeout | undefined
 
   /**
    * The workers start with the first chunk to process, not with the repository: listing points, reading its info or
@@ -183,9 +217,42 @@ class WorkerPoolCodec implements ChunkCodec {
   }
 
   async open(object: Buffer, id: string, expectedLength: number): Promise<Buffer> {
-    const ab = transferable(object)
-    const response = await this.submit({ op: 'open', seq: 0, data: ab, length: object.length, id, expectedLength }, [ab])
-    return Buffer.from(response.data ?? new ArrayBuffer(0), response.offset ?? 0, response.length ?? 0)
+    const ab = object.byteOffset === 0 && this.owned.has(object.buffer as ArrayBuffer) ? (object.buffer as ArrayBuffer) : transferable(object)
+    const into = expectedLength <= MAX_CHUNK_OBJECT_BYTES ? this.takeSpare() : undefined
+    const response = await this.submit({ op: 'open', seq: 0, data: ab, length: object.length, id, expectedLength, ...(into !== undefined ? { into } : {}) }, into === undefined ? [ab] : [ab, into])
+    for (const spare of response.spares ?? []) this.keepSpare(spare)
+    const data = response.data ?? new ArrayBuffer(0)
+    this.owned.add(data)
+    return Buffer.from(data, response.offset ?? 0, response.length ?? 0)
+  }
+
+  objectBuffer(): Buffer {
+    return Buffer.from(this.takeSpare())
+  }
+
+  recycle(buffer: Buffer): void {
+    const ab = buffer.buffer as ArrayBuffer
+    // A view is taken back whole: a chunk stored uncompressed comes out of open() as a view of its object's memory.
+    if (this.owned.has(ab) && !this.spares.includes(ab)) this.keepSpare(ab)
+  }
+
+  private takeSpare(): ArrayBuffer {
+    const spare = this.spares.pop()
+    if (spare !== undefined) return spare
+    // Uninitialised (it is always overwritten before use) and an ArrayBuffer of its own, not a pool slice.
+    const made = Buffer.allocUnsafeSlow(MAX_CHUNK_OBJECT_BYTES).buffer
+    this.owned.add(made)
+    return made
+  }
+
+  private keepSpare(spare: ArrayBuffer): void {
+    this.owned.add(spare)
+    if (spare.byteLength < MAX_CHUNK_OBJECT_BYTES || this.spares.length >= MAX_SPARES || this.closed) return
+    this.spares.push(spare)
+    if (this.sparesTimer === undefined) {
+      this.sparesTimer = setTimeout(() => (this.spares.length = 0), SPARES_IDLE_MS)
+      this.sparesTimer.unref()
+    } else this.sparesTimer.refresh()
   }
 
   warm(): void {
@@ -195,6 +262,8 @@ class WorkerPoolCodec implements ChunkCodec {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.spares.length = 0
+    clearTimeout(this.sparesTimer)
     this.fail(new RepositoryError('BACKEND_ERROR', 'The repository was closed while chunks were still being processed.'))
     await Promise.all(this.lanes.map((lane) => lane.worker.terminate()))
   }

@@ -5,7 +5,16 @@ import type { KnownTableHandle } from './known-table.js'
 export type WorkerRequest =
   | { readonly op: 'hash'; readonly seq: number; readonly data: ArrayBuffer; readonly length: number }
   | { readonly op: 'seal'; readonly seq: number; readonly data: ArrayBuffer; readonly length: number; readonly id: string }
-  | { readonly op: 'open'; readonly seq: number; readonly data: ArrayBuffer; readonly length: number; readonly id: string; readonly expectedLength: number }
+  | {
+      readonly op: 'open'
+      readonly seq: number
+      readonly data: ArrayBuffer
+      readonly length: number
+      readonly id: string
+      readonly expectedLength: number
+      /** Memory to decompress into (it comes back, used or not: as the result's `data` or among `spares`). */
+      readonly into?: ArrayBuffer
+    }
   | { readonly op: 'ingest'; readonly seq: number; readonly data: ArrayBuffer; readonly length: number; readonly known: KnownTableHandle }
 
 export type WorkerResponse =
@@ -20,6 +29,8 @@ export type WorkerResponse =
       /** For 'ingest': the sealed chunk's header and tag around the body in `data` (see SealedParts). */
       readonly head?: Uint8Array
       readonly tail?: Uint8Array
+      /** For 'open': memory that came with the request and holds nothing now (the object, an unused `into`). */
+      readonly spares?: ArrayBuffer[]
     }
   | { readonly seq: number; readonly ok: false; readonly error: SerializedError }
 
