@@ -50,7 +50,7 @@ class S3Backend implements RepositoryBackend {
   async get(key: string, options: GetOptions): Promise<Buffer | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), { abortSignal: options.signal })
-      return await readBoundedBody(out, key, options.maxBytes)
+      return await readBoundedBody(out, key, options.maxBytes, options.into)
     } catch (error) {
       if (isS3NotFound(error)) return undefined
       throw error

@@ -128,7 +128,7 @@ class SftpRepositoryBackend implements SftpBackend {
         if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new SftpRequestError(`${this.label}: the server reported an impossible size for ${key}`, undefined)
         // The size check comes before any allocation: stored objects and the server's answers are untrusted.
         if (size > options.maxBytes) throw new ObjectTooLargeError(key, size, options.maxBytes)
-        const buffer = Buffer.allocUnsafe(size)
+        const buffer = options.into !== undefined && options.into.length >= size ? options.into.subarray(0, size) : Buffer.allocUnsafe(size)
         let short = 0
         await inWindows(Math.ceil(size / PIECE), async (i) => {
           const at = i * PIECE

@@ -27,7 +27,7 @@ export async function readChunk(ctx: RepoContext, id: string, expectedLength: nu
     object = await ctx.backend.get(chunkKey(id), { maxBytes: MAX_CHUNK_OBJECT_BYTES, signal, into })
     if (into !== undefined && object?.buffer !== into.buffer) ctx.codec.recycle(into)
   } catch (error) {
-    if (into !== undefined) ctx.codec.recycle(into)
+    // `into` is not recycled here: a read the failure cut short might still land in it.
     if (error instanceof ObjectTooLargeError) {
       throw new RepositoryError('CORRUPT_CHUNK', `${where} is damaged: its file is ${error.size} bytes, more than any chunk can be. That part of the disk cannot be read.`, {
         ...params,
