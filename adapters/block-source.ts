@@ -27,6 +27,11 @@ export interface BlockSource {
    * can recycle their buffers instead of allocating one per read. Same bounds rules as read().
    */
   readInto?(target: Buffer, offset: number, signal?: AbortSignal): Promise<void>
+  /**
+   * Optional: like read(), but the bytes may be a view of memory the source keeps (a restore point's decoded chunk)
+   * instead of a copy — for a reader that only passes them on (an upload, a server) and never modifies them.
+   */
+  readShared?(offset: number, length: number, signal?: AbortSignal): Promise<Buffer>
   /** Releases files, handles and connections. Idempotent. */
   close(): Promise<void>
 }

@@ -29,7 +29,8 @@ export async function uploadDisk(
       const offset = i * CHUNK
       const length = Math.min(CHUNK, source.size - offset)
       if (zeroExtents?.(offset, length) === true) return Promise.resolve(undefined)
-      return source.read(offset, length, signal)
+      // Passed on to the channel and never modified: a view of a restore point's chunk saves a 4 MiB copy per chunk.
+      return source.readShared !== undefined ? source.readShared(offset, length, signal) : source.read(offset, length, signal)
     }
     let done = 0
     for (let i = 0; i < chunks; i++) {
@@ -48,10 +49,13 @@ export async function uploadDisk(
   }
 }
 
+const ZERO_BLOCK = Buffer.alloc(64 * 1024)
+
+/** Whether every byte is zero, compared a block at a time (memcmp) rather than byte by byte in JavaScript. */
 function isZero(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i += 8192) {
-    const end = Math.min(b.length, i + 8192)
-    for (let j = i; j < end; j++) if (b[j] !== 0) return false
+  for (let at = 0; at < b.length; at += ZERO_BLOCK.length) {
+    const end = Math.min(b.length, at + ZERO_BLOCK.length)
+    if (!b.subarray(at, end).equals(ZERO_BLOCK.subarray(0, end - at))) return false
   }
   return true
 }

@@ -57,6 +57,28 @@ describe.skipIf(!can.ok)('SshConnection against a real sshd in a network namespa
     expect((await conn.run(sh`id -u`)).trim()).toBe('0')
   })
 
+  it('sends a big channel write as a few socket writes, not one per SSH packet, and every byte arrives', async () => {
+    await using conn = await SshConnection.connect({ ...base(), secret: { type: 'password', password: host.password }, pinnedFingerprint: host.fingerprint })
+    const sock = (conn as unknown as { client: { _sock: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } } }).client._sock
+    let calls = 0
+    for (const name of ['_write', '_writev'] as const) {
+      const original = sock[name].bind(sock)
+      sock[name] = (...args: unknown[]) => {
+        calls++
+        original(...args)
+      }
+    }
+    const exec = await conn.execDuplex(sh`wc -c`)
+    const out: Buffer[] = []
+    exec.channel.on('data', (d: Buffer) => out.push(d))
+    const data = Buffer.alloc(8 * 1024 * 1024, 7)
+    exec.channel.end(data)
+    expect((await exec.exited).code).toBe(0)
+    expect(Buffer.concat(out).toString().trim()).toBe(String(data.length))
+    // 8 MiB is 256 packets of at most 32 KiB; sent one by one that is over 256 socket writes.
+    expect(calls).toBeLessThan(64)
+  })
+
   it('reports a wrong password as AUTH_FAILED', async () => {
     const err = await connectError(
       SshConnection.connect({ ...base(), secret: { type: 'password', password: 'wrong' }, pinnedFingerprint: host.fingerprint }),

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net'
 import type { Channel, Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2'
 import {
   AdapterError,
@@ -112,6 +113,7 @@ export class SshConnection implements AsyncDisposable {
     /** Set for key logins without a passphrase; see PinnedKeyLogin. */
     readonly keyLogin?: PinnedKeyLogin,
   ) {
+    batchPacketWrites(client)
     client.on('error', (err: Error) => {
       this.lastError = err.message.slice(0, 300)
     })
@@ -635,4 +637,30 @@ function mapConnectError(
     base,
     { cause: err },
   )
+}
+
+/**
+ * ssh2 hands every packet to the socket on its own — at most 32 KiB of channel data each (OpenSSH's limit), so a
+ * restore writing 2 GiB made ~65,000 socket writes, each a system call, which cost more main-thread time than the
+ * encryption. Writes made in one turn of the event loop are corked and leave together (one writev) at its end:
+ * a 4 MiB write to a channel becomes one system call per window's worth. Best effort: when ssh2 keeps its socket
+ * elsewhere (another version), writes go out one by one as before.
+ */
+function batchPacketWrites(client: Client): void {
+  const sock = (client as unknown as { _sock?: unknown })._sock
+  if (!(sock instanceof Socket)) return
+  const write = sock.write.bind(sock) as (...args: unknown[]) => boolean
+  let corked = false
+  const batched = (...args: unknown[]): boolean => {
+    if (!corked && !sock.destroyed) {
+      corked = true
+      sock.cork()
+      process.nextTick(() => {
+        corked = false
+        sock.uncork()
+      })
+    }
+    return write(...args)
+  }
+  sock.write = batched
 }
