@@ -32,6 +32,12 @@ export interface BlockSource {
    * instead of a copy — for a reader that only passes them on (an upload, a server) and never modifies them.
    */
   readShared?(offset: number, length: number, signal?: AbortSignal): Promise<Buffer>
+  /**
+   * Optional: the bytes lent to a caller that passes them on and calls release() once nothing refers to them any
+   * more (an upload: when the channel has taken them); their memory then holds a later read. Never modified by the
+   * caller; release() at most once, and not at all when unsure (a failed send) — the memory is then simply dropped.
+   */
+  lend?(offset: number, length: number, signal?: AbortSignal): Promise<{ readonly data: Buffer; release(): void }>
   /** Releases files, handles and connections. Idempotent. */
   close(): Promise<void>
 }

@@ -3,6 +3,11 @@ import { RemoteWriter } from '../ssh/remote-writer'
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
 
+interface Lent {
+  readonly data: Buffer
+  release(): void
+}
+
 const CHUNK = 4 * 1024 * 1024
 const READ_AHEAD = 4
 
@@ -23,24 +28,34 @@ export async function uploadDisk(
   const writer = await RemoteWriter.open(shell, path, signal)
   let ok = false
   try {
-    const reads: Promise<Buffer | undefined>[] = []
+    const reads: Promise<Lent | undefined>[] = []
     const chunks = Math.ceil(source.size / CHUNK)
-    const readChunk = (i: number): Promise<Buffer | undefined> => {
+    const readChunk = (i: number): Promise<Lent | undefined> => {
       const offset = i * CHUNK
       const length = Math.min(CHUNK, source.size - offset)
       if (zeroExtents?.(offset, length) === true) return Promise.resolve(undefined)
-      // Passed on to the channel and never modified: a view of a restore point's chunk saves a 4 MiB copy per chunk.
-      return source.readShared !== undefined ? source.readShared(offset, length, signal) : source.read(offset, length, signal)
+      // Passed on to the channel and never modified: a restore point lends its decoded chunk (no copy, and its memory
+      // comes back for the next chunk once the channel has taken it), other sources read as usual.
+      if (source.lend !== undefined) return source.lend(offset, length, signal)
+      return source.read(offset, length, signal).then((data) => ({ data, release: () => undefined }))
     }
     let done = 0
-    for (let i = 0; i < chunks; i++) {
-      while (reads.length < READ_AHEAD && i + reads.length < chunks) reads.push(readChunk(i + reads.length))
-      const data = await reads.shift()
-      if (signal.aborted) throw new AdapterError('CANCELLED', 'The restore was cancelled.')
-      const offset = i * CHUNK
-      if (data !== undefined && !(options.fresh && isZero(data))) await writer.write(offset, data)
-      done += Math.min(CHUNK, source.size - offset)
-      options.progress(done)
+    try {
+      for (let i = 0; i < chunks; i++) {
+        while (reads.length < READ_AHEAD && i + reads.length < chunks) reads.push(readChunk(i + reads.length))
+        const lent = await reads.shift()
+        if (signal.aborted) throw new AdapterError('CANCELLED', 'The restore was cancelled.')
+        const offset = i * CHUNK
+        if (lent !== undefined) {
+          if (!(options.fresh && isZero(lent.data))) await writer.write(offset, lent.data, () => lent.release())
+          else lent.release()
+        }
+        done += Math.min(CHUNK, source.size - offset)
+        options.progress(done)
+      }
+    } finally {
+      // Reads still under way when the upload stopped: their memory is left to the garbage collector.
+      for (const r of reads) r.catch(() => undefined)
     }
     await writer.finish()
     ok = true

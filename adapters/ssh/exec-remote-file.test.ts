@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { canRunSshHosts, type SshTestHost } from '../../test-hosts/ssh-host'
 import { ExecRemoteFile } from './exec-remote-file'
 import { RemoteWriter } from './remote-writer'
+import { uploadDisk } from '../linux/disk-upload'
 import { RootShell } from './root-shell'
 import { SshConnection } from './ssh-connection'
 import { startFileHost, type FileHost } from './testing/file-host'
@@ -39,6 +40,38 @@ describe.skipIf(!canRunSshHosts().ok)('exec-based remote files, writer and root 
     } finally {
       await f.close()
     }
+  })
+
+  it('uploads a disk from lent chunks and gives each back only once the channel has taken its bytes', async () => {
+    const size = 13 * 4 * MiB + 4321
+    const disk = randomBytes(size)
+    disk.fill(0, 4 * MiB, 12 * MiB)
+    const lent = new Set<Buffer>()
+    let released = 0
+    const source = {
+      size,
+      label: 'lent test disk',
+      read: (offset: number, length: number) => Promise.resolve(Buffer.from(disk.subarray(offset, offset + length))),
+      lend: (offset: number, length: number) => {
+        const data = Buffer.from(disk.subarray(offset, offset + length))
+        lent.add(data)
+        return Promise.resolve({
+          data,
+          release: () => {
+            expect(lent.delete(data)).toBe(true)
+            released++
+            // What reuse would do to the memory: had the channel not taken the bytes yet, these would be sent.
+            data.fill(0xee)
+          },
+        })
+      },
+      close: () => Promise.resolve(),
+    }
+    const target = path.join(dir, 'uploaded.img')
+    await uploadDisk(await RootShell.for(root), source, target, { fresh: true, signal: new AbortController().signal, progress: () => undefined })
+    expect((await readFile(target)).equals(disk)).toBe(true)
+    expect(lent.size).toBe(0)
+    expect(released).toBe(14)
   })
 
   it('fails a read loudly when the file shrinks under it instead of shifting bytes', async () => {

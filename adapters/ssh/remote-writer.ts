@@ -38,15 +38,21 @@ export class RemoteWriter {
     return new RemoteWriter(exec, `${shell.conn.label}:${path}`)
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  /**
+   * Sends `data` to land at `offset`. `sent` is called once the channel has taken every byte of it (encrypted into
+   * packets): from then on the caller may reuse its memory. Not called when the channel fails first.
+   */
+  async write(offset: number, data: Buffer, sent?: () => void): Promise<void> {
     if (this.failed) throw this.failed
     if (data.length === 0) return
     const channel = this.exec.channel
     if (channel.destroyed) throw this.closedError()
     // The header line and the bytes as two writes: joining them copied every byte once more. The bytes are the
-    // caller's, held by the channel until sent (BlockSource reads hand out fresh buffers, never reused).
+    // caller's, held by the channel until sent; `sent` tells the caller when that is.
     channel.write(Buffer.from(`${offset} ${data.length}\n`, 'latin1'))
-    const ok = channel.write(data)
+    const ok = channel.write(data, (error?: Error | null) => {
+      if (error === undefined || error === null) sent?.()
+    })
     if (!ok) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {

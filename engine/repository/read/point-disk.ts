@@ -189,6 +189,21 @@ export class PointDiskSource implements BlockSource {
     return data
   }
 
+  /**
+   * BlockSource.lend: a whole chunk comes from takeChunk and goes back with release(); any other range is a shared
+   * view (readShared) whose release() does nothing.
+   */
+  async lend(offset: number, length: number, signal?: AbortSignal): Promise<{ readonly data: Buffer; release(): void }> {
+    const index = Math.floor(offset / CHUNK_SIZE)
+    if (offset !== index * CHUNK_SIZE || length !== Math.min(CHUNK_SIZE, this.size - offset) || length === 0) {
+      return { data: await this.readShared(offset, length, signal), release: () => undefined }
+    }
+    assertReadInBounds(this, offset, length)
+    if (this.closed) throw new Error(`${this.label} is closed`)
+    const data = await this.takeChunk(index, signal)
+    return { data, release: () => this.recycle(data) }
+  }
+
   /** Gives a chunk from takeChunk back: its memory holds the next chunk read (see ChunkCodec.recycle). */
   recycle(chunk: Buffer): void {
     if (this.taken.delete(chunk)) this.ctx.codec.recycle(chunk)
