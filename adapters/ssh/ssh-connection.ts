@@ -96,7 +96,7 @@ export class SshConnection implements AsyncDisposable {
   private active = 0
   private readonly waiters: (() => void)[] = []
   private readonly openChannels = new Set<ClientChannel>()
-  private sftpSession: Promise<SFTPWrapper> | undefined
+  private readonly sftpSessions = new Map<number, Promise<SFTPWrapper>>()
   private readonly unixListeners = new Map<string, (channel: Channel) => void>()
   private unixHandlerInstalled = false
   /** Set once the connection has closed: whether close() ended it or it was lost, and the last error seen. */
@@ -469,22 +469,27 @@ export class SshConnection implements AsyncDisposable {
   }
 
   /** The connection's SFTP session (opened once, shared). */
-  async sftp(): Promise<SFTPWrapper> {
+  async sftp(lane = 0): Promise<SFTPWrapper> {
     if (this.closed) throw new AdapterError('CONNECTION_LOST', `The connection to ${this.label} is closed.`)
-    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
-      this.client.sftp((err, sftp) => {
-        if (err) {
-          this.sftpSession = undefined
-          reject(new AdapterError('NOT_SUPPORTED', `${this.label} offers no SFTP: ${err.message}`, {}, { cause: err }))
-        } else {
-          sftp.on('close', () => {
-            this.sftpSession = undefined
-          })
-          resolve(sftp)
-        }
+    let session = this.sftpSessions.get(lane)
+    if (session === undefined) {
+      const opening = new Promise<SFTPWrapper>((resolve, reject) => {
+        this.client.sftp((err, sftp) => {
+          if (err) {
+            if (this.sftpSessions.get(lane) === opening) this.sftpSessions.delete(lane)
+            reject(new AdapterError('NOT_SUPPORTED', `${this.label} offers no SFTP: ${err.message}`, {}, { cause: err }))
+          } else {
+            sftp.on('close', () => {
+              if (this.sftpSessions.get(lane) === opening) this.sftpSessions.delete(lane)
+            })
+            resolve(sftp)
+          }
+        })
       })
-    })
-    return await this.sftpSession
+      session = opening
+      this.sftpSessions.set(lane, session)
+    }
+    return await session
   }
 
   /** Like exec, but a non-zero exit becomes a COMMAND_FAILED error carrying the start of stderr. */

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chown, mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { AdapterError } from '../../../adapters/host-adapter'
 import { canRunSshHosts, startSshHost, type SshTestHost } from '../../../test-hosts/ssh-host'
 import { SshConnection } from '../../../adapters/ssh/ssh-connection'
 import { CHUNK_SIZE } from '../format.js'
@@ -98,6 +100,26 @@ describe.skipIf(!can.ok)('SFTP backend against a real sshd (unprivileged user)',
     expect((await readFile(path.join(dir, 'points', 'm.json'))).equals(manifest)).toBe(true)
     expect((await backend.get('points/m.json', { maxBytes: manifest.length }))?.equals(manifest)).toBe(true)
     await backend.close()
+  })
+
+  it('spreads reads over two SFTP sessions, and reads over one when the host will not open a second', async () => {
+    const conn = await connect()
+    const backend = sftpBackend({ connection: conn, path: path.join(home, 'lanes'), ownsConnection: false })
+    const objects = Array.from({ length: 8 }, (_, i) => ({ key: `chunks/0${i}/obj${i}`, data: randomBytes(300_000 + i) }))
+    for (const o of objects) await backend.put(o.key, o.data)
+    const lanes: number[] = []
+    const sftp = conn.sftp.bind(conn)
+    conn.sftp = (lane?: number) => (lanes.push(lane ?? 0), sftp(lane))
+    for (const o of objects) expect((await backend.get(o.key, { maxBytes: CHUNK_SIZE }))?.equals(o.data)).toBe(true)
+    expect(new Set(lanes)).toEqual(new Set([0, 1]))
+    // A host that refuses a second session (sshd MaxSessions 1): every read still succeeds, over the first.
+    const refusing = await connect()
+    const one = sftpBackend({ connection: refusing, path: path.join(home, 'lanes'), ownsConnection: false })
+    const opened = refusing.sftp.bind(refusing)
+    refusing.sftp = (lane?: number) => ((lane ?? 0) === 0 ? opened(0) : Promise.reject(new AdapterError('NOT_SUPPORTED', 'refused')))
+    for (const o of objects) expect((await one.get(o.key, { maxBytes: CHUNK_SIZE }))?.equals(o.data)).toBe(true)
+    await backend.close()
+    await one.close()
   })
 
   it('keeps many puts in flight, creating each new folder once', async () => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path/posix'
 import type { SFTPWrapper } from 'ssh2'
 import type { SshConnection } from '../../../adapters/ssh/ssh-connection.js'
+import { AdapterError } from '../../../adapters/host-adapter.js'
 import { sh } from '../../../adapters/ssh/shell-quote.js'
 import { ObjectTooLargeError, TEMP_MARKER, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
 import { SFTP_FAILURE, SFTP_PERMISSION_DENIED, SftpNoSpaceError, SftpRequestError, SftpSession, isNoSuchFile, sftpStatus } from './sftp-backend-io.js'
@@ -41,6 +42,13 @@ const PIECE = 128 * 1024
  * queues 256 MiB of packet copies in ssh2 nor lets its last pieces wait behind the first for minutes.
  */
 const PIECES_IN_FLIGHT = 32
+/**
+ * SFTP sessions (channels, each its own sftp-server process on the host) that reads are spread over. One sftp-server
+ * answers its requests one after another, reading each piece from disk in turn: with two, a restore's reads keep
+ * both going (bench:restore, 2 GiB export from the SSH test host: 6.96 / 7.18 s with one, 5.41 / 5.99 s with two,
+ * 5.60 / 5.89 s with three). Writes, listings and renames stay on the first.
+ */
+const READ_LANES = 2
 /** Objects read or written at once. Ingest keeps `2 × workers + 2` puts in flight; this only bounds open handles. */
 const MAX_OPEN_OBJECTS = 32
 /** A directory with more entries than this is not a Lifeboat folder (a 64 TiB repository has ~64 k per chunk folder). */
@@ -78,6 +86,8 @@ class SftpRepositoryBackend implements SftpBackend {
   private readonly makingDirs = new Map<string, Promise<void>>()
   private readonly inFlight = new Set<Promise<unknown>>()
   private slots = MAX_OPEN_OBJECTS
+  private readLane = 0
+  private readLanes = READ_LANES
   private readonly slotWaiters: (() => void)[] = []
   /** Renames or deletes since the last folder sync. */
   private dirty = false
@@ -96,9 +106,23 @@ class SftpRepositoryBackend implements SftpBackend {
     return `${this.root === '/' ? '' : this.root}/${key}`
   }
 
-  private async session(): Promise<SftpSession> {
+  /** A session for reading: the next lane in turn, or the first when the host refused to open another. */
+  private async readSession(): Promise<SftpSession> {
+    const lane = this.readLanes > 1 ? this.readLane++ % this.readLanes : 0
+    if (lane === 0) return await this.session()
+    try {
+      return await this.session(lane)
+    } catch (error) {
+      // sshd's MaxSessions, or an SFTP-only setup allowing one: read over the first session from now on.
+      if (!(error instanceof AdapterError) || error.code !== 'NOT_SUPPORTED') throw error
+      this.readLanes = 1
+      return await this.session()
+    }
+  }
+
+  private async session(lane = 0): Promise<SftpSession> {
     // The connection reopens its SFTP channel if that alone closed; a lost connection throws CONNECTION_LOST.
-    const sftp = await this.conn.sftp()
+    const sftp = await this.conn.sftp(lane)
     let session = this.sessions.get(sftp)
     if (session === undefined) {
       session = new SftpSession(sftp, (what) => `${this.label}: ${what}`, this.timeoutMs)
@@ -115,7 +139,7 @@ class SftpRepositoryBackend implements SftpBackend {
   async get(key: string, options: GetOptions): Promise<Buffer | undefined> {
     const file = this.remote(key)
     return await this.withSlot(async () => {
-      const s = await this.session()
+      const s = await this.readSession()
       let handle: Buffer
       try {
         handle = await s.open(file, 'r', options.signal)
