@@ -1,4 +1,5 @@
 import { AdapterError, type BlockSource } from '../host-adapter'
+import { isAllZero } from '../block-source'
 import { RemoteWriter } from '../ssh/remote-writer'
 import type { RootShell } from '../ssh/root-shell'
 import { sh } from '../ssh/shell-quote'
@@ -47,7 +48,7 @@ export async function uploadDisk(
         if (signal.aborted) throw new AdapterError('CANCELLED', 'The restore was cancelled.')
         const offset = i * CHUNK
         if (lent !== undefined) {
-          if (!(options.fresh && isZero(lent.data))) await writer.write(offset, lent.data, () => lent.release())
+          if (!(options.fresh && isAllZero(lent.data))) await writer.write(offset, lent.data, () => lent.release())
           else lent.release()
         }
         done += Math.min(CHUNK, source.size - offset)
@@ -64,16 +65,6 @@ export async function uploadDisk(
   }
 }
 
-const ZERO_BLOCK = Buffer.alloc(64 * 1024)
-
-/** Whether every byte is zero, compared a block at a time (memcmp) rather than byte by byte in JavaScript. */
-function isZero(b: Buffer): boolean {
-  for (let at = 0; at < b.length; at += ZERO_BLOCK.length) {
-    const end = Math.min(b.length, at + ZERO_BLOCK.length)
-    if (!b.subarray(at, end).equals(ZERO_BLOCK.subarray(0, end - at))) return false
-  }
-  return true
-}
 
 /** A lookup "is [offset, offset+length) entirely a known-zero extent?", when the source can tell. */
 async function zeroMap(source: BlockSource, signal: AbortSignal): Promise<((offset: number, length: number) => boolean) | undefined> {

@@ -1,7 +1,7 @@
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { assertReadInBounds } from '../block-source'
+import { assertReadInBounds, isAllZero } from '../block-source'
 import { AdapterError, type BlockSource } from '../host-adapter'
 import { SequentialExport, type VdiRef } from './vdi-readouts'
 import type { XapiClient } from './xapi-client'
@@ -107,7 +107,7 @@ export class SpooledExport implements BlockSource {
     if (this.kept >= this.maxSpool || this.isCovered(offset, data.length)) return
     for (let p = 0; p < data.length; p += PIECE) {
       const piece = data.subarray(p, Math.min(data.length, p + PIECE))
-      if (!isZero(piece)) await this.fh.write(piece, 0, piece.length, offset + p)
+      if (!isAllZero(piece)) await this.fh.write(piece, 0, piece.length, offset + p)
     }
     this.kept += data.length
     this.cover(offset, data.length)
@@ -134,8 +134,3 @@ export class SpooledExport implements BlockSource {
   }
 }
 
-const ZEROS = Buffer.alloc(PIECE)
-
-function isZero(b: Buffer): boolean {
-  return b.equals(ZEROS.subarray(0, b.length))
-}

@@ -120,6 +120,11 @@ export interface GetOptions {
   readonly into?: Buffer | undefined
 }
 
+/** Where a backend reads an object of `size` bytes: the start of the caller's `into` when it fits, else new memory. */
+export function getTarget(options: GetOptions, size: number): Buffer {
+  return options.into !== undefined && options.into.length >= size ? options.into.subarray(0, size) : Buffer.allocUnsafe(size)
+}
+
 export interface ObjectInfo {
   readonly key: string
   readonly size: number

@@ -2,7 +2,7 @@ import { open, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { DirectWriter } from './direct-writer.js'
-import { ObjectTooLargeError, TEMP_MARKER, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
+import { ObjectTooLargeError, TEMP_MARKER, assertValidKey, assertValidPrefix, getTarget, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
 
 /**
  * Restore points are whole disk images, often unencrypted: only the user running Lifeboat may read them. Modes
@@ -60,7 +60,7 @@ class LocalBackend implements RepositoryBackend {
     try {
       const { size } = await handle.stat()
       if (size > options.maxBytes) throw new ObjectTooLargeError(key, size, options.maxBytes)
-      const buffer = options.into !== undefined && options.into.length >= size ? options.into.subarray(0, size) : Buffer.allocUnsafe(size)
+      const buffer = getTarget(options, size)
       let done = 0
       while (done < size) {
         const { bytesRead } = await handle.read(buffer, done, size - done, done)

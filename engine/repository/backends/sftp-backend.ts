@@ -5,7 +5,7 @@ import type { SFTPWrapper } from 'ssh2'
 import type { SshConnection } from '../../../adapters/ssh/ssh-connection.js'
 import { AdapterError } from '../../../adapters/host-adapter.js'
 import { sh } from '../../../adapters/ssh/shell-quote.js'
-import { ObjectTooLargeError, TEMP_MARKER, assertValidKey, assertValidPrefix, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
+import { ObjectTooLargeError, TEMP_MARKER, assertValidKey, assertValidPrefix, getTarget, type GetOptions, type ObjectInfo, type RepositoryBackend } from '../backend.js'
 import { SFTP_FAILURE, SFTP_PERMISSION_DENIED, SftpNoSpaceError, SftpRequestError, SftpSession, isNoSuchFile, sftpStatus } from './sftp-backend-io.js'
 
 export interface SftpBackendOptions {
@@ -152,7 +152,7 @@ class SftpRepositoryBackend implements SftpBackend {
         if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new SftpRequestError(`${this.label}: the server reported an impossible size for ${key}`, undefined)
         // The size check comes before any allocation: stored objects and the server's answers are untrusted.
         if (size > options.maxBytes) throw new ObjectTooLargeError(key, size, options.maxBytes)
-        const buffer = options.into !== undefined && options.into.length >= size ? options.into.subarray(0, size) : Buffer.allocUnsafe(size)
+        const buffer = getTarget(options, size)
         let short = 0
         await inWindows(Math.ceil(size / PIECE), async (i) => {
           const at = i * PIECE
